@@ -1,0 +1,250 @@
+//! Code generation for `#[actor]`.
+//!
+//! Input:
+//! ```ignore
+//! #[actor(max_restarts = 4)]
+//! impl Counter {
+//!     pub fn new(start: i64) -> Self { .. }
+//!     #[remote_method]
+//!     pub fn add(&mut self, by: i64) -> i64 { .. }
+//! }
+//! ```
+//! Output (paths shortened; every runtime path goes through `::helio::__private`):
+//! ```ignore
+//! impl Counter { /* the items as written, minus `#[remote_method]` / `#[init]` */ }
+//!
+//! /// The remote methods of `Counter`, returned by `actor.methods()`.
+//! pub struct CounterMethods<'__helio> { actor: &'__helio Actor<Counter> }
+//!
+//! const _: () = {
+//!     impl ActorClass for Counter {
+//!         type Methods<'__helio> = CounterMethods<'__helio>;
+//!         fn methods(actor: &Actor<Self>) -> CounterMethods<'_> { CounterMethods { actor } }
+//!         fn default_options() -> ActorOptions { ActorOptions::new().max_restarts(4).max_concurrency(1) }
+//!     }
+//!     impl Counter {
+//!         pub fn new_actor() -> ActorBuilder<Self, (i64,)> {
+//!             ActorBuilder::new(|(a0,)| construct_sync(<Counter>::new(a0)))
+//!         }
+//!     }
+//!     impl<'__helio> CounterMethods<'__helio> {
+//!         pub fn add(&self) -> Method<'__helio, Counter, (i64,), i64> {
+//!             Method::new(self.actor, "add", None, |args, done| {
+//!                 Body::sync_mut(done, args, |this: &mut Counter, (a0,): (i64,)| <Counter>::add(this, a0))
+//!             })
+//!         }
+//!     }
+//! };
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Generics, Ident, Lifetime, LifetimeParam, spanned::Spanned};
+
+use crate::{
+    ast::{ActorImpl, Constructor, Receiver, RemoteMethod},
+    attr::{ActorAttr, int_literal},
+};
+
+/// The lifetime of the borrowed handle in the generated methods struct.
+fn handle_lifetime() -> Lifetime {
+    Lifetime::new("'__helio", Span::call_site())
+}
+
+pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
+    let self_ty = &actor.self_ty;
+    let methods_ident = format_ident!("{}Methods", actor.ident);
+    let (impl_generics, _, where_clause) = actor.generics.split_for_impl();
+    let methods_generics = with_handle_lifetime(&actor.generics);
+    let (m_impl, m_ty, m_where) = methods_generics.split_for_impl();
+    let lt = handle_lifetime();
+    let options = default_options(actor, attr);
+    let constructor = actor.constructor.as_ref().map(|c| new_actor_fn(actor, c));
+    let accessors = actor.methods.iter().map(|m| accessor(actor, m));
+    let struct_doc = format!(
+        "The remote methods of [`{}`], returned by `actor.methods()`: one accessor per \
+         `#[remote_method]`, each returning a reusable handle with `.remote(args)`.",
+        actor.ident
+    );
+    quote! {
+        #[doc = #struct_doc]
+        pub struct #methods_ident #m_impl #m_where {
+            actor: &#lt ::helio::__private::Actor<#self_ty>,
+        }
+
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics ::helio::__private::ActorClass for #self_ty #where_clause {
+                type Methods<#lt> = #methods_ident #m_ty where Self: #lt;
+
+                fn methods(actor: &::helio::__private::Actor<Self>) -> Self::Methods<'_> {
+                    #methods_ident { actor }
+                }
+
+                fn default_options() -> ::helio::__private::ActorOptions {
+                    #options
+                }
+            }
+
+            impl #impl_generics #self_ty #where_clause {
+                #constructor
+            }
+
+            #[allow(dead_code)]
+            impl #m_impl #methods_ident #m_ty #m_where {
+                #(#accessors)*
+            }
+        };
+    }
+}
+
+fn with_handle_lifetime(generics: &Generics) -> Generics {
+    let mut generics = generics.clone();
+    let param = LifetimeParam::new(handle_lifetime());
+    generics.params.insert(0, param.into());
+    generics
+}
+
+fn arg_idents(n: usize) -> Vec<Ident> {
+    (0..n).map(|i| format_ident!("__a{}", i)).collect()
+}
+
+fn default_options(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
+    let mut calls = Vec::new();
+    if let Some(name) = &attr.name {
+        calls.push(quote!(.name(#name)));
+    }
+    if let Some(namespace) = &attr.namespace {
+        calls.push(quote!(.namespace(#namespace)));
+    }
+    for (setter, value) in [
+        ("max_restarts", &attr.max_restarts),
+        ("max_task_retries", &attr.max_task_retries),
+        ("max_pending_calls", &attr.max_pending_calls),
+    ] {
+        if let Some(v) = value {
+            let setter = Ident::new(setter, v.span);
+            let lit = int_literal(v.value, v.span);
+            calls.push(quote!(.#setter(#lit)));
+        }
+    }
+    // Ray's default: 1000 for actors with async methods, 1 otherwise.
+    let max_concurrency = attr
+        .max_concurrency
+        .as_ref()
+        .map_or(if actor.any_async() { 1000 } else { 1 }, |v| v.value);
+    let max_concurrency = proc_macro2::Literal::u64_unsuffixed(max_concurrency);
+    calls.push(quote!(.max_concurrency(#max_concurrency)));
+    for (name, size) in attr.concurrency_groups.iter().flatten() {
+        let name = syn::LitStr::new(&name.to_string(), name.span());
+        let size = proc_macro2::Literal::u64_unsuffixed(size.value);
+        calls.push(quote!(.concurrency_group(#name, #size)));
+    }
+    if let Some(detached) = &attr.detached {
+        let lifetime = if detached.value {
+            quote!(Detached)
+        } else {
+            quote!(NonDetached)
+        };
+        calls.push(quote!(.lifetime(::helio::__private::Lifetime::#lifetime)));
+    }
+    if let Some(yes) = &attr.get_if_exists {
+        calls.push(quote!(.get_if_exists(#yes)));
+    }
+    quote!(::helio::__private::ActorOptions::new() #(#calls)*)
+}
+
+fn new_actor_fn(actor: &ActorImpl, ctor: &Constructor) -> TokenStream {
+    let self_ty = &actor.self_ty;
+    let vis = &ctor.vis;
+    let name = &ctor.ident;
+    let tys = &ctor.params;
+    let args = arg_idents(tys.len());
+    let construct = if ctor.is_async {
+        quote!(::helio::__private::construct_async(<#self_ty>::#name(#(#args),*)))
+    } else {
+        quote!(::helio::__private::construct_sync(<#self_ty>::#name(#(#args),*)))
+    };
+    let doc = format!(
+        "Starts building a [`{}`] actor: `.remote(..)` takes the arguments of \
+         [`{0}::{name}`], starts the actor and returns its handle.",
+        actor.ident
+    );
+    let builder = quote_spanned!(name.span()=> ::helio::__private::ActorBuilder::new);
+    quote! {
+        #[doc = #doc]
+        #vis fn new_actor() -> ::helio::__private::ActorBuilder<Self, (#(#tys,)*)> {
+            #builder(|(#(#args,)*)| #construct)
+        }
+    }
+}
+
+fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
+    let self_ty = &actor.self_ty;
+    let lt = handle_lifetime();
+    let RemoteMethod {
+        ident,
+        vis,
+        docs,
+        params,
+        output,
+        ..
+    } = method;
+    let args = arg_idents(params.len());
+    let name = ident.to_string();
+    let group = match &method.group {
+        Some(group) => quote!(::core::option::Option::Some(#group)),
+        None => quote!(::core::option::Option::None),
+    };
+    let span = ident.span();
+    let args_span = params.first().map_or(span, |ty| ty.span());
+    let args_var = Ident::new("__args", args_span);
+    let call = |receiver: TokenStream| quote!(<#self_ty>::#ident(#receiver, #(#args),*));
+    let body = match (method.receiver, method.is_async, method.blocking) {
+        (Receiver::Shared, false, false) => {
+            let call = call(quote!(__this));
+            quote_spanned!(span=> ::helio::__private::Body::sync_ref(__done, #args_var,
+                |__this: &#self_ty, (#(#args,)*): (#(#params,)*)| #call))
+        }
+        (Receiver::Exclusive, false, false) => {
+            let call = call(quote!(__this));
+            quote_spanned!(span=> ::helio::__private::Body::sync_mut(__done, #args_var,
+                |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)| #call))
+        }
+        (Receiver::Shared, false, true) => {
+            let call = call(quote!(__this));
+            quote_spanned!(span=> ::helio::__private::Body::blocking_ref(__done, #args_var,
+                |__this: &#self_ty, (#(#args,)*): (#(#params,)*)| #call))
+        }
+        (Receiver::Exclusive, false, true) => {
+            let call = call(quote!(__this));
+            quote_spanned!(span=> ::helio::__private::Body::blocking_mut(__done, #args_var,
+                |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)| #call))
+        }
+        (Receiver::Shared, true, _) => {
+            let call = call(quote!(&*__this));
+            quote_spanned!(span=> ::helio::__private::Body::async_ref(__done, #args_var,
+                |__this: ::helio::__private::Shared<#self_ty>, (#(#args,)*): (#(#params,)*)|
+                    async move { #call.await }))
+        }
+        (Receiver::Exclusive, true, _) => {
+            let call = call(quote!(&mut *__this));
+            quote_spanned!(span=> ::helio::__private::Body::async_mut(__done, #args_var,
+                |mut __this: ::helio::__private::Exclusive<#self_ty>, (#(#args,)*): (#(#params,)*)|
+                    async move { let __r = #call.await; (__this, __r) }))
+        }
+    };
+    let default_doc = if docs.is_empty() {
+        let doc = format!("Calls [`{}::{ident}`] on the actor.", actor.ident);
+        quote!(#[doc = #doc])
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #(#docs)*
+        #default_doc
+        #vis fn #ident(&self) -> ::helio::__private::Method<#lt, #self_ty, (#(#params,)*), #output> {
+            ::helio::__private::Method::new(self.actor, #name, #group, |#args_var, __done| #body)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! `Actor<A>`: the typed handle of a running actor.
+
+use std::{
+    borrow::Cow,
+    fmt,
+    hash::{Hash, Hasher},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+};
+
+use tokio::sync::mpsc::{UnboundedSender, error::SendError};
+
+use crate::{
+    ActorClass, ActorError, ObjectRef,
+    call::{Body, Call, Exec, Kind, Outcome},
+    error::{ActorLabel, DeathCause},
+    object_ref::{Completer, PendingGuard, pair},
+};
+
+/// A process-unique actor id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActorId(u64);
+
+impl ActorId {
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ActorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What the handles and the dispatcher of one actor share.
+pub(crate) struct ActorShared {
+    pub(crate) id: ActorId,
+    pub(crate) label: ActorLabel,
+    /// Set once, before the mailbox closes, when the actor dies.
+    pub(crate) death: OnceLock<DeathCause>,
+    pub(crate) max_pending_calls: Option<usize>,
+}
+
+/// Owned by the handles; the mailbox closes when the last one goes.
+pub(crate) struct ActorCell<A> {
+    pub(crate) mailbox: UnboundedSender<Call<A>>,
+    pub(crate) shared: Arc<ActorShared>,
+}
+
+/// A typed handle to a running actor: `actor.methods().some_method().remote(args)`.
+///
+/// Cheap to clone; equal, ordered and hashed by actor id. Each clone is a separate handle for
+/// `max_pending_calls`. An anonymous actor stops once every handle is dropped and its queued
+/// calls are done.
+pub struct Actor<A> {
+    cell: Arc<ActorCell<A>>,
+    /// This handle's count of calls in flight, when the actor has `max_pending_calls`.
+    pending: Option<Arc<AtomicUsize>>,
+}
+
+impl<A: ActorClass> Actor<A> {
+    pub(crate) fn from_cell(cell: Arc<ActorCell<A>>) -> Self {
+        let pending = cell
+            .shared
+            .max_pending_calls
+            .map(|_| Arc::new(AtomicUsize::new(0)));
+        Actor { cell, pending }
+    }
+
+    /// The actor's remote methods: `actor.methods().add().remote(1)`.
+    pub fn methods(&self) -> A::Methods<'_> {
+        A::methods(self)
+    }
+
+    /// The actor's id.
+    pub fn id(&self) -> ActorId {
+        self.cell.shared.id
+    }
+
+    /// The actor's type and name, as errors show them.
+    pub fn label(&self) -> &ActorLabel {
+        &self.cell.shared.label
+    }
+
+    /// Resolves once the actor's constructor has run (after the calls queued before it).
+    ///
+    /// # Errors
+    /// [`ActorError::InitFailed`] when the constructor failed; `ActorDied` when the actor died
+    /// for another reason.
+    pub fn ready(&self) -> ObjectRef<()> {
+        self.submit("ready", None, |done| {
+            Body(Kind::SyncRef(Box::new(move |exec: Exec<&A>| match exec {
+                Exec::Run(_) => {
+                    done.complete(Ok(()));
+                    Outcome::Returned
+                }
+                Exec::Fail(ActorError::ActorDied {
+                    actor,
+                    cause: DeathCause::InitFailed(message),
+                    ..
+                }) => {
+                    done.complete(Err(ActorError::InitFailed { actor, message }));
+                    Outcome::NotRun
+                }
+                Exec::Fail(err) => {
+                    done.complete(Err(err));
+                    Outcome::NotRun
+                }
+            })))
+        })
+    }
+
+    /// Sends one call. `make` builds its body around the result's completer.
+    pub(crate) fn submit<R>(
+        &self,
+        method: &'static str,
+        group: Option<Cow<'static, str>>,
+        make: impl FnOnce(Completer<R>) -> Body<A>,
+    ) -> ObjectRef<R> {
+        let shared = &self.cell.shared;
+        let pending = match (&self.pending, shared.max_pending_calls) {
+            (Some(counter), Some(limit)) => match PendingGuard::acquire(counter, limit) {
+                Some(guard) => Some(guard),
+                None => {
+                    return ObjectRef::ready(Err(ActorError::PendingCallsLimitExceeded {
+                        actor: shared.label.clone(),
+                        method,
+                        limit,
+                    }));
+                }
+            },
+            _ => None,
+        };
+        let (result, done) = pair(shared.label.clone(), method, pending);
+        let call = Call {
+            method,
+            group,
+            body: make(done),
+        };
+        if let Err(SendError(call)) = self.cell.mailbox.send(call) {
+            let cause = shared.death.get().cloned().unwrap_or(DeathCause::Shutdown);
+            call.fail_died(&shared.label, cause);
+        }
+        result
+    }
+}
+
+impl<A> Clone for Actor<A> {
+    fn clone(&self) -> Self {
+        Actor {
+            cell: Arc::clone(&self.cell),
+            pending: self.pending.as_ref().map(|_| Arc::new(AtomicUsize::new(0))),
+        }
+    }
+}
+
+impl<A> fmt::Debug for Actor<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.cell.shared;
+        write!(f, "Actor({} {})", shared.label, shared.id)
+    }
+}
+
+impl<A> PartialEq for Actor<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cell.shared.id == other.cell.shared.id
+    }
+}
+
+impl<A> Eq for Actor<A> {}
+
+impl<A> Hash for Actor<A> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.cell.shared.id.hash(state);
+    }
+}

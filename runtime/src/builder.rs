@@ -1,0 +1,169 @@
+//! `ActorBuilder`: `A::new_actor().options(..).remote(ctor args)`.
+
+use std::{fmt, sync::Arc};
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use crate::{
+    Actor, ActorClass, ActorOptions,
+    actor::{ActorCell, ActorId, ActorShared},
+    dispatcher::Dispatcher,
+    error::{ActorLabel, DeathCause},
+    options::Lifetime,
+    system,
+};
+
+/// Runs an actor's constructor on the given arguments.
+pub(crate) type Construct<A, Args> = fn(Args) -> BoxFuture<'static, Result<A, String>>;
+type Spawn<A, Args> = fn(ActorOptions, Construct<A, Args>, Args) -> Actor<A>;
+
+/// Creates an actor: returned by the generated `A::new_actor()`.
+///
+/// `.remote(..)` takes the constructor's arguments, starts the actor and returns its handle at
+/// once; the constructor runs on the actor. Its arguments are kept so a restart can run it again.
+#[must_use = "an ActorBuilder does nothing until `.remote(..)` is called"]
+pub struct ActorBuilder<A, Args> {
+    options: ActorOptions,
+    construct: Construct<A, Args>,
+    spawn: Spawn<A, Args>,
+}
+
+/// What a constructor's arguments must be: they are kept to run the constructor again on restart.
+#[diagnostic::on_unimplemented(
+    message = "the arguments of an actor constructor must be `Clone + Send + 'static`, but `{Self}` is not",
+    label = "these arguments cannot be kept by the actor",
+    note = "the actor keeps its constructor's arguments to run it again when it restarts"
+)]
+#[doc(hidden)]
+pub trait ConstructorArgs: Clone + Send + 'static {}
+impl<T: Clone + Send + 'static> ConstructorArgs for T {}
+
+impl<A: ActorClass, Args: ConstructorArgs> ActorBuilder<A, Args> {
+    #[doc(hidden)]
+    pub fn new(construct: Construct<A, Args>) -> Self {
+        ActorBuilder {
+            options: A::default_options(),
+            construct,
+            spawn: spawn::<A, Args>,
+        }
+    }
+}
+
+impl<A, Args> ActorBuilder<A, Args> {
+    /// Overrides the actor's `#[actor(..)]` options with those `options` sets.
+    pub fn options(mut self, options: ActorOptions) -> Self {
+        self.options = self.options.overridden_by(options);
+        self
+    }
+
+    fn start(self, args: Args) -> Actor<A> {
+        (self.spawn)(self.options, self.construct, args)
+    }
+}
+
+impl<A, Args> fmt::Debug for ActorBuilder<A, Args> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorBuilder")
+            .field("actor", &std::any::type_name::<A>())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+macro_rules! builder_arities {
+    ($( ($($arg:ident: $ty:ident),*) )*) => {$(
+        impl<A, $($ty),*> ActorBuilder<A, ($($ty,)*)> {
+            /// Starts the actor with these constructor arguments and returns its handle.
+            #[allow(clippy::too_many_arguments)]
+            pub fn remote(self, $($arg: $ty),*) -> Actor<A> {
+                self.start(($($arg,)*))
+            }
+        }
+    )*};
+}
+
+crate::for_each_arity!(builder_arities);
+
+/// Starts an actor: registers its name, then spawns its dispatcher.
+fn spawn<A: ActorClass, Args: ConstructorArgs>(
+    options: ActorOptions,
+    construct: Construct<A, Args>,
+    args: Args,
+) -> Actor<A> {
+    let type_name = std::any::type_name::<A>();
+    let config = match options.resolve() {
+        Ok(config) => config,
+        Err(message) => {
+            return dead_actor(
+                ActorLabel::new(type_name, None),
+                DeathCause::InvalidOptions(message),
+            );
+        }
+    };
+    let label = ActorLabel::new(
+        type_name,
+        config
+            .name
+            .as_ref()
+            .map(|(ns, n)| (ns.as_str(), n.as_str())),
+    );
+    let (handle, registry) = match system::handles() {
+        Ok(handles) => handles,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the helio runtime");
+            return dead_actor(label, DeathCause::Shutdown);
+        }
+    };
+    let start = |config: crate::options::ActorConfig, registry| {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(ActorShared {
+            id: ActorId::next(),
+            label: label.clone(),
+            death: Default::default(),
+            max_pending_calls: config.max_pending_calls,
+        });
+        let construct = Box::new(move || construct(args.clone()));
+        let dispatcher = Dispatcher::new(Arc::clone(&shared), config, registry, construct, rx);
+        handle.spawn(dispatcher.run());
+        Arc::new(ActorCell {
+            mailbox: tx,
+            shared,
+        })
+    };
+    let Some(key) = config.name.clone() else {
+        return Actor::from_cell(start(config, None));
+    };
+    let detached = config.lifetime == Lifetime::Detached;
+    let get_if_exists = config.get_if_exists;
+    let claimed = registry.claim(key.clone(), get_if_exists, detached, || {
+        start(config, Some(Arc::clone(&registry)))
+    });
+    match claimed {
+        Ok(actor) => actor,
+        Err(()) => dead_actor(
+            label,
+            DeathCause::NameTaken {
+                namespace: key.0,
+                name: key.1,
+            },
+        ),
+    }
+}
+
+/// A handle whose every call resolves to `ActorDied { cause }`.
+fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) -> Actor<A> {
+    tracing::warn!(actor = %label, %cause, "actor not started");
+    let (tx, rx) = mpsc::unbounded_channel();
+    drop(rx);
+    let shared = ActorShared {
+        id: ActorId::next(),
+        label,
+        death: cause.into(),
+        max_pending_calls: None,
+    };
+    Actor::from_cell(Arc::new(ActorCell {
+        mailbox: tx,
+        shared: Arc::new(shared),
+    }))
+}

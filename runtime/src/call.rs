@@ -1,0 +1,277 @@
+//! A call in flight to an actor: what to run, and how to fail it without running it.
+//!
+//! The macro-generated code builds a [`Body`] with one of the constructors below; each wraps the
+//! user's method so that it catches the method's panic and resolves the call's [`ObjectRef`]
+//! (crate::ObjectRef) itself. The dispatcher only schedules bodies and learns whether the method
+//! panicked.
+
+use std::{borrow::Cow, future::Future, panic::AssertUnwindSafe};
+
+use futures::{FutureExt, future::BoxFuture};
+
+use crate::{
+    error::{ActorError, DeathCause, panic_message},
+    instance::{Exclusive, Instance, Shared},
+    object_ref::Completer,
+};
+
+/// Run the body, or fail it without running.
+pub(crate) enum Exec<T> {
+    Run(T),
+    Fail(ActorError),
+}
+
+/// How a body ended.
+pub(crate) enum Outcome {
+    Returned,
+    /// The method panicked; its caller already has `TaskPanicked`. The actor crashed.
+    Panicked(String),
+    /// The body could not run (its caller has the error); the actor is unaffected.
+    NotRun,
+}
+
+/// What a remote method's arguments must be: they travel to the actor and run later.
+#[diagnostic::on_unimplemented(
+    message = "the arguments of a remote method must be `Send + 'static`, but `{Self}` is not",
+    label = "these arguments cannot be sent to the actor",
+    note = "a call's arguments move to the actor's task, which may run on another thread"
+)]
+#[doc(hidden)]
+pub trait RemoteArgs: Send + 'static {}
+impl<T: Send + 'static> RemoteArgs for T {}
+
+/// What a remote method may return: the result travels back to the caller.
+#[diagnostic::on_unimplemented(
+    message = "a remote method must return a `Send + 'static` value, but `{Self}` is not",
+    label = "this result cannot be sent back to the caller",
+    note = "the result moves from the actor's task to the caller, which may be on another thread"
+)]
+#[doc(hidden)]
+pub trait RemoteReturn: Send + 'static {}
+impl<T: Send + 'static> RemoteReturn for T {}
+
+type SyncRefFn<A> = Box<dyn FnOnce(Exec<&A>) -> Outcome + Send>;
+type SyncMutFn<A> = Box<dyn FnOnce(Exec<&mut A>) -> Outcome + Send>;
+pub(crate) type SharedRun = BoxFuture<'static, Outcome>;
+type SharedFn<A> = Box<dyn FnOnce(Exec<&Instance<A>>) -> Option<SharedRun> + Send>;
+pub(crate) type ExclusiveRun<A> = BoxFuture<'static, (Option<Instance<A>>, Outcome)>;
+type ExclusiveFn<A> = Box<dyn FnOnce(Exec<Exclusive<A>>) -> Option<ExclusiveRun<A>> + Send>;
+
+/// What a call runs, type-erased over its arguments and result.
+#[doc(hidden)]
+pub struct Body<A>(pub(crate) Kind<A>);
+
+pub(crate) enum Kind<A> {
+    /// A sync `&self` method: runs inline on the dispatcher.
+    SyncRef(SyncRefFn<A>),
+    /// A sync `&mut self` method: runs inline once nothing else runs.
+    SyncMut(SyncMutFn<A>),
+    /// An async or blocking `&self` method: a future beside the other shared calls.
+    Shared(SharedFn<A>),
+    /// An async or blocking `&mut self` method: owns the instance until it returns.
+    Exclusive(ExclusiveFn<A>),
+}
+
+fn deliver<R>(done: Completer<R>, result: std::thread::Result<R>) -> Outcome {
+    match result {
+        Ok(value) => {
+            done.complete(Ok(value));
+            Outcome::Returned
+        }
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            done.panicked(message.clone());
+            Outcome::Panicked(message)
+        }
+    }
+}
+
+fn fail<R>(done: Completer<R>, err: ActorError) -> Outcome {
+    done.complete(Err(err));
+    Outcome::NotRun
+}
+
+/// A blocking-pool task whose `JoinHandle` failed: the runtime is shutting down.
+fn join_failed<R>(done: Completer<R>) -> Outcome {
+    drop(done); // resolves to `ActorDied { cause: Shutdown }`
+    Outcome::NotRun
+}
+
+impl<A: Send + 'static> Body<A> {
+    /// Whether the call needs the actor to itself.
+    pub(crate) fn is_exclusive(&self) -> bool {
+        matches!(self.0, Kind::SyncMut(_) | Kind::Exclusive(_))
+    }
+
+    /// Resolves the call to `err` without running it.
+    pub(crate) fn fail(self, err: ActorError) {
+        match self.0 {
+            Kind::SyncRef(f) => drop(f(Exec::Fail(err))),
+            Kind::SyncMut(f) => drop(f(Exec::Fail(err))),
+            Kind::Shared(f) => drop(f(Exec::Fail(err))),
+            Kind::Exclusive(f) => drop(f(Exec::Fail(err))),
+        }
+    }
+
+    /// A sync `&self` method.
+    pub fn sync_ref<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    where
+        Args: RemoteArgs,
+        R: RemoteReturn,
+        F: FnOnce(&A, Args) -> R + Send + 'static,
+    {
+        Body(Kind::SyncRef(Box::new(move |exec| match exec {
+            Exec::Run(state) => deliver(
+                done,
+                std::panic::catch_unwind(AssertUnwindSafe(|| f(state, args))),
+            ),
+            Exec::Fail(err) => fail(done, err),
+        })))
+    }
+
+    /// A sync `&mut self` method.
+    pub fn sync_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    where
+        Args: RemoteArgs,
+        R: RemoteReturn,
+        F: FnOnce(&mut A, Args) -> R + Send + 'static,
+    {
+        Body(Kind::SyncMut(Box::new(move |exec| match exec {
+            Exec::Run(state) => deliver(
+                done,
+                std::panic::catch_unwind(AssertUnwindSafe(|| f(state, args))),
+            ),
+            Exec::Fail(err) => fail(done, err),
+        })))
+    }
+
+    /// An async `&self` method: `f` builds its future from shared access to the state.
+    pub fn async_ref<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Self
+    where
+        A: Sync,
+        Args: RemoteArgs,
+        R: RemoteReturn,
+        F: FnOnce(Shared<A>, Args) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        Body(Kind::Shared(Box::new(move |exec| match exec {
+            Exec::Run(instance) => {
+                let shared = instance.share();
+                Some(Box::pin(async move {
+                    let result = AssertUnwindSafe(async move { f(shared, args).await })
+                        .catch_unwind()
+                        .await;
+                    deliver(done, result)
+                }))
+            }
+            Exec::Fail(err) => {
+                fail(done, err);
+                None
+            }
+        })))
+    }
+
+    /// An async `&mut self` method: `f`'s future owns the state and hands it back.
+    pub fn async_mut<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Self
+    where
+        Args: RemoteArgs,
+        R: RemoteReturn,
+        F: FnOnce(Exclusive<A>, Args) -> Fut + Send + 'static,
+        Fut: Future<Output = (Exclusive<A>, R)> + Send + 'static,
+    {
+        Body(Kind::Exclusive(Box::new(move |exec| match exec {
+            Exec::Run(state) => Some(Box::pin(async move {
+                match AssertUnwindSafe(async move { f(state, args).await })
+                    .catch_unwind()
+                    .await
+                {
+                    Ok((state, value)) => {
+                        done.complete(Ok(value));
+                        (Some(state.into_instance()), Outcome::Returned)
+                    }
+                    Err(payload) => (None, deliver::<R>(done, Err(payload))),
+                }
+            })),
+            Exec::Fail(err) => {
+                fail(done, err);
+                None
+            }
+        })))
+    }
+
+    /// A sync `&self` method marked `blocking`: runs on the blocking pool.
+    pub fn blocking_ref<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    where
+        A: Sync,
+        Args: RemoteArgs,
+        R: RemoteReturn,
+        F: FnOnce(&A, Args) -> R + Send + 'static,
+    {
+        Body(Kind::Shared(Box::new(move |exec| match exec {
+            Exec::Run(instance) => {
+                let shared = instance.share();
+                let task = tokio::task::spawn_blocking(move || {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| f(&shared, args)))
+                });
+                Some(Box::pin(async move {
+                    match task.await {
+                        Ok(result) => deliver(done, result),
+                        Err(_) => join_failed(done),
+                    }
+                }))
+            }
+            Exec::Fail(err) => {
+                fail(done, err);
+                None
+            }
+        })))
+    }
+
+    /// A sync `&mut self` method marked `blocking`: runs on the blocking pool, alone.
+    pub fn blocking_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    where
+        Args: RemoteArgs,
+        R: RemoteReturn,
+        F: FnOnce(&mut A, Args) -> R + Send + 'static,
+    {
+        Body(Kind::Exclusive(Box::new(move |exec| match exec {
+            Exec::Run(mut state) => {
+                let task = tokio::task::spawn_blocking(move || {
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut state, args)));
+                    (result.is_ok().then_some(state), result)
+                });
+                Some(Box::pin(async move {
+                    match task.await {
+                        Ok((state, result)) => {
+                            let outcome = deliver(done, result);
+                            (state.map(Exclusive::into_instance), outcome)
+                        }
+                        Err(_) => (None, join_failed(done)),
+                    }
+                }))
+            }
+            Exec::Fail(err) => {
+                fail(done, err);
+                None
+            }
+        })))
+    }
+}
+
+/// A call as it travels through the mailbox.
+pub(crate) struct Call<A> {
+    pub(crate) method: &'static str,
+    pub(crate) group: Option<Cow<'static, str>>,
+    pub(crate) body: Body<A>,
+}
+
+impl<A: Send + 'static> Call<A> {
+    pub(crate) fn fail_died(self, actor: &crate::ActorLabel, cause: DeathCause) {
+        let err = ActorError::ActorDied {
+            actor: actor.clone(),
+            method: self.method,
+            cause,
+        };
+        self.body.fail(err);
+    }
+}

@@ -1,0 +1,43 @@
+//! The trait `#[actor]` implements for an actor type.
+
+use crate::{Actor, ActorOptions};
+
+/// A type that can run as an actor. Implemented by `#[actor]`; not meant to be written by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an actor",
+    label = "not an actor",
+    note = "put `#[helio::actor]` on an `impl {Self}` block that has a constructor"
+)]
+pub trait ActorClass: Sized + Send + 'static {
+    /// The accessor returned by [`Actor::methods`]: one method per remote method.
+    type Methods<'a>;
+
+    /// Builds the accessor for `actor`.
+    fn methods(actor: &Actor<Self>) -> Self::Methods<'_>;
+
+    /// The options given in `#[actor(..)]`.
+    fn default_options() -> ActorOptions;
+}
+
+/// What a constructor may return: `Self`, or `Result<Self, E>` with `E: Display`.
+#[diagnostic::on_unimplemented(
+    message = "an actor constructor must return `Self` or `Result<Self, E>` with `E: Display`",
+    label = "this returns `{Self}`"
+)]
+#[doc(hidden)]
+pub trait ConstructorOutput<A> {
+    /// The state, or the constructor's error as text.
+    fn into_state(self) -> Result<A, String>;
+}
+
+impl<A> ConstructorOutput<A> for A {
+    fn into_state(self) -> Result<A, String> {
+        Ok(self)
+    }
+}
+
+impl<A, E: std::fmt::Display> ConstructorOutput<A> for Result<A, E> {
+    fn into_state(self) -> Result<A, String> {
+        self.map_err(|e| e.to_string())
+    }
+}

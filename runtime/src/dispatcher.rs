@@ -1,0 +1,428 @@
+//! The task that runs one actor: it owns the state, starts calls and handles crashes.
+//!
+//! Scheduling rules (see DESIGN.md §3):
+//! - calls start in arrival order; every call gets a sequence number;
+//! - a shared (`&self`) call waits in its concurrency group's FIFO queue until the group has a
+//!   free permit, so a full group never holds up another group;
+//! - an exclusive (`&mut self`) call is a barrier: it starts once every earlier call has started
+//!   and finished, and nothing later starts until it returns.
+//!
+//! Sync methods run inline on this task. Async and blocking `&self` calls run as futures polled
+//! by this task beside the mailbox; an async or blocking `&mut self` call owns the state while
+//! it runs and hands it back.
+
+use std::{
+    collections::VecDeque,
+    future::{Future, poll_fn},
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::{
+    ActorClass, ActorError,
+    actor::ActorShared,
+    call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, SharedRun},
+    error::{DeathCause, panic_message},
+    instance::Instance,
+    object_ref::fail_dropped_with,
+    options::ActorConfig,
+    registry::{Key, Registry},
+};
+
+/// Runs the constructor again with the stored arguments.
+pub(crate) type Constructor<A> = Box<dyn Fn() -> BoxFuture<'static, Result<A, String>> + Send>;
+
+struct Queued<A> {
+    seq: u64,
+    call: Call<A>,
+}
+
+struct Group<A> {
+    name: String,
+    limit: usize,
+    running: usize,
+    queue: VecDeque<Queued<A>>,
+}
+
+/// A shared call's future, tagged with its group.
+struct InGroup {
+    group: usize,
+    run: SharedRun,
+}
+
+impl Future for InGroup {
+    type Output = (usize, Outcome);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let group = self.group;
+        self.run.as_mut().poll(cx).map(|outcome| (group, outcome))
+    }
+}
+
+enum Event<A> {
+    Mail(Option<Call<A>>),
+    SharedDone(usize, Outcome),
+    ExclusiveDone(Option<Instance<A>>, Outcome),
+}
+
+pub(crate) struct Dispatcher<A> {
+    shared: Arc<ActorShared>,
+    name: Option<(Arc<Registry>, Key)>,
+    construct: Constructor<A>,
+    mailbox: UnboundedReceiver<Call<A>>,
+    mailbox_open: bool,
+    instance: Option<Instance<A>>,
+    groups: Vec<Group<A>>,
+    barriers: VecDeque<Queued<A>>,
+    next_seq: u64,
+    running_shared: FuturesUnordered<InGroup>,
+    running_exclusive: Option<ExclusiveRun<A>>,
+    /// `-1`: forever.
+    restarts_left: i64,
+    /// The panic message of a crash not yet handled.
+    crashed: Option<String>,
+    /// Set when the actor dies; `None` at a graceful stop.
+    death: Option<DeathCause>,
+}
+
+impl<A: ActorClass> Dispatcher<A> {
+    pub(crate) fn new(
+        shared: Arc<ActorShared>,
+        config: ActorConfig,
+        registry: Option<Arc<Registry>>,
+        construct: Constructor<A>,
+        mailbox: UnboundedReceiver<Call<A>>,
+    ) -> Self {
+        let groups = config
+            .groups
+            .into_iter()
+            .map(|(name, limit)| Group {
+                name,
+                limit,
+                running: 0,
+                queue: VecDeque::new(),
+            })
+            .collect();
+        Dispatcher {
+            shared,
+            name: registry.zip(config.name),
+            construct,
+            mailbox,
+            mailbox_open: true,
+            instance: None,
+            groups,
+            barriers: VecDeque::new(),
+            next_seq: 0,
+            running_shared: FuturesUnordered::new(),
+            running_exclusive: None,
+            restarts_left: config.max_restarts,
+            crashed: None,
+            death: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        if self.construct_instance().await {
+            self.serve().await;
+        }
+        self.finish();
+    }
+
+    async fn serve(&mut self) {
+        loop {
+            self.schedule();
+            if let Some(message) = self.crashed.take() {
+                if !self.restart_after_crash(message).await {
+                    return;
+                }
+                continue;
+            }
+            if !self.mailbox_open && self.is_idle() {
+                return;
+            }
+            match self.next_event().await {
+                Event::Mail(Some(call)) => self.enqueue(call),
+                Event::Mail(None) => self.mailbox_open = false,
+                Event::SharedDone(group, outcome) => {
+                    self.groups[group].running -= 1;
+                    self.note(outcome);
+                }
+                Event::ExclusiveDone(instance, outcome) => {
+                    self.instance = instance;
+                    self.note(outcome);
+                }
+            }
+        }
+    }
+
+    /// Runs the constructor; on failure records the death and returns `false`.
+    async fn construct_instance(&mut self) -> bool {
+        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.construct)())) {
+            Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
+                Ok(result) => result,
+                Err(payload) => Err(format!(
+                    "the constructor panicked: {}",
+                    panic_message(&*payload)
+                )),
+            },
+            Err(payload) => Err(format!(
+                "the constructor panicked: {}",
+                panic_message(&*payload)
+            )),
+        };
+        match result {
+            Ok(state) => {
+                self.instance = Some(Instance::new(state));
+                true
+            }
+            Err(message) => {
+                tracing::warn!(actor = %self.shared.label, %message, "actor constructor failed");
+                self.death = Some(DeathCause::InitFailed(message));
+                false
+            }
+        }
+    }
+
+    /// After a panic: fails the running calls, then restarts if a restart is left.
+    async fn restart_after_crash(&mut self, message: String) -> bool {
+        let cause = DeathCause::Panicked(message);
+        fail_dropped_with(cause.clone(), || {
+            self.running_shared.clear();
+            self.running_exclusive = None;
+            self.instance = None;
+        });
+        for group in &mut self.groups {
+            group.running = 0;
+        }
+        if self.restarts_left == 0 {
+            tracing::warn!(actor = %self.shared.label, %cause, "actor crashed; no restarts left");
+            self.death = Some(cause);
+            return false;
+        }
+        if self.restarts_left > 0 {
+            self.restarts_left -= 1;
+        }
+        tracing::info!(actor = %self.shared.label, %cause, "actor crashed; restarting");
+        self.construct_instance().await
+    }
+
+    fn note(&mut self, outcome: Outcome) {
+        if let Outcome::Panicked(message) = outcome {
+            self.crashed.get_or_insert(message);
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.running_exclusive.is_none()
+            && self.running_shared.is_empty()
+            && self.barriers.is_empty()
+            && self.groups.iter().all(|g| g.queue.is_empty())
+    }
+
+    fn enqueue(&mut self, call: Call<A>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if call.body.is_exclusive() {
+            self.barriers.push_back(Queued { seq, call });
+            return;
+        }
+        let index = match &call.group {
+            None => Some(0),
+            Some(name) => self.groups.iter().position(|g| g.name == *name),
+        };
+        match index {
+            Some(index) => self.groups[index].queue.push_back(Queued { seq, call }),
+            None => {
+                let declared = self
+                    .groups
+                    .iter()
+                    .map(|g| g.name.as_str())
+                    .collect::<Vec<_>>();
+                let err = ActorError::UnknownConcurrencyGroup {
+                    actor: self.shared.label.clone(),
+                    method: call.method,
+                    group: call.group.as_deref().unwrap_or_default().to_owned(),
+                    declared: declared.join(", "),
+                };
+                call.body.fail(err);
+            }
+        }
+    }
+
+    /// Starts every call the rules allow, until none can start.
+    fn schedule(&mut self) {
+        loop {
+            if self.crashed.is_some() || self.running_exclusive.is_some() {
+                return;
+            }
+            let barrier = self.barriers.front().map_or(u64::MAX, |q| q.seq);
+            let mut started = false;
+            for index in 0..self.groups.len() {
+                while self.crashed.is_none() {
+                    let group = &mut self.groups[index];
+                    let startable = group.running < group.limit
+                        && group.queue.front().is_some_and(|q| q.seq < barrier);
+                    if !startable {
+                        break;
+                    }
+                    let Some(queued) = group.queue.pop_front() else {
+                        break;
+                    };
+                    self.start_shared(index, queued.call);
+                    started = true;
+                }
+            }
+            let barrier_due = barrier != u64::MAX
+                && self.crashed.is_none()
+                && self.running_shared.is_empty()
+                && self
+                    .groups
+                    .iter()
+                    .all(|g| g.queue.front().is_none_or(|q| q.seq > barrier));
+            if barrier_due {
+                if let Some(queued) = self.barriers.pop_front() {
+                    self.start_exclusive(queued.call);
+                    started = true;
+                }
+            }
+            if !started {
+                return;
+            }
+        }
+    }
+
+    fn start_shared(&mut self, group: usize, call: Call<A>) {
+        let Some(instance) = self.instance.as_ref() else {
+            return self.fail_internal(call, "no instance for a shared call");
+        };
+        match call.body.0 {
+            Kind::SyncRef(f) => {
+                let outcome = f(Exec::Run(instance.get()));
+                self.note(outcome);
+            }
+            Kind::Shared(f) => {
+                if let Some(run) = f(Exec::Run(instance)) {
+                    self.groups[group].running += 1;
+                    self.running_shared.push(InGroup { group, run });
+                }
+            }
+            kind @ (Kind::SyncMut(_) | Kind::Exclusive(_)) => {
+                let call = Call {
+                    body: Body(kind),
+                    ..call
+                };
+                self.fail_internal(call, "an exclusive call in a group queue");
+            }
+        }
+    }
+
+    fn start_exclusive(&mut self, call: Call<A>) {
+        match call.body.0 {
+            Kind::SyncMut(f) => match self.instance.as_mut().and_then(Instance::get_mut) {
+                Some(state) => {
+                    let outcome = f(Exec::Run(state));
+                    self.note(outcome);
+                }
+                None => self.fail_internal(
+                    Call {
+                        body: Body(Kind::SyncMut(f)),
+                        ..call
+                    },
+                    "state still shared",
+                ),
+            },
+            Kind::Exclusive(f) => {
+                let Some(instance) = self.instance.take() else {
+                    let call = Call {
+                        body: Body(Kind::Exclusive(f)),
+                        ..call
+                    };
+                    return self.fail_internal(call, "no instance for an exclusive call");
+                };
+                match instance.into_exclusive() {
+                    Ok(state) => match f(Exec::Run(state)) {
+                        Some(run) => self.running_exclusive = Some(run),
+                        None => {
+                            self.crashed.get_or_insert_with(|| {
+                                "an exclusive call lost the state".to_owned()
+                            });
+                        }
+                    },
+                    Err(instance) => {
+                        self.instance = Some(instance);
+                        let call = Call {
+                            body: Body(Kind::Exclusive(f)),
+                            ..call
+                        };
+                        self.fail_internal(call, "state still shared");
+                    }
+                }
+            }
+            kind @ (Kind::SyncRef(_) | Kind::Shared(_)) => {
+                self.fail_internal(
+                    Call {
+                        body: Body(kind),
+                        ..call
+                    },
+                    "a shared call in the exclusive queue",
+                );
+            }
+        }
+    }
+
+    fn fail_internal(&self, call: Call<A>, what: &'static str) {
+        tracing::error!(actor = %self.shared.label, method = call.method, what, "helio bug");
+        call.fail_died(&self.shared.label, DeathCause::Internal(what));
+    }
+
+    async fn next_event(&mut self) -> Event<A> {
+        poll_fn(|cx| {
+            if let Some(run) = self.running_exclusive.as_mut() {
+                if let Poll::Ready((instance, outcome)) = run.as_mut().poll(cx) {
+                    self.running_exclusive = None;
+                    return Poll::Ready(Event::ExclusiveDone(instance, outcome));
+                }
+            }
+            if !self.running_shared.is_empty() {
+                if let Poll::Ready(Some((group, outcome))) = self.running_shared.poll_next_unpin(cx)
+                {
+                    return Poll::Ready(Event::SharedDone(group, outcome));
+                }
+            }
+            if self.mailbox_open {
+                if let Poll::Ready(mail) = self.mailbox.poll_recv(cx) {
+                    return Poll::Ready(Event::Mail(mail));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Fails everything left when the actor died, and frees its name.
+    fn finish(mut self) {
+        if let Some(cause) = self.death.take() {
+            let label = self.shared.label.clone();
+            let _ = self.shared.death.set(cause.clone());
+            fail_dropped_with(cause.clone(), || {
+                self.running_shared.clear();
+                self.running_exclusive = None;
+            });
+            let queued = self.groups.iter_mut().flat_map(|g| g.queue.drain(..));
+            for q in queued.chain(self.barriers.drain(..)) {
+                q.call.fail_died(&label, cause.clone());
+            }
+            self.mailbox.close();
+            while let Ok(call) = self.mailbox.try_recv() {
+                call.fail_died(&label, cause.clone());
+            }
+        }
+        if let Some((registry, key)) = &self.name {
+            registry.remove(key, self.shared.id);
+        }
+    }
+}

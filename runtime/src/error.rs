@@ -1,0 +1,180 @@
+//! Errors reported by calls, lookups and the runtime itself.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+/// Names an actor in error messages: its type and, for a named actor, its name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ActorLabel {
+    type_name: &'static str,
+    name: Option<Arc<str>>,
+}
+
+impl ActorLabel {
+    pub(crate) fn new(type_name: &'static str, name: Option<(&str, &str)>) -> Self {
+        let name = name.map(|(namespace, name)| Arc::from(format!("{namespace}/{name}")));
+        ActorLabel { type_name, name }
+    }
+
+    /// The Rust type of the actor, as `std::any::type_name` spells it.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// `namespace/name` for a named actor.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl fmt::Display for ActorLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "`{}` (named \"{name}\")", self.type_name),
+            None => write!(f, "`{}`", self.type_name),
+        }
+    }
+}
+
+/// Why an actor stopped serving calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeathCause {
+    /// The constructor returned an error or panicked.
+    InitFailed(String),
+    /// A method panicked (the actor crashed); the text is the panic message.
+    Panicked(String),
+    /// The options given at creation were invalid.
+    InvalidOptions(String),
+    /// Another actor already holds the requested `(namespace, name)`.
+    NameTaken {
+        /// The namespace of the name.
+        namespace: String,
+        /// The name that is taken.
+        name: String,
+    },
+    /// The helio runtime was shut down.
+    Shutdown,
+    /// A broken invariant inside helio: a bug to report.
+    Internal(&'static str),
+}
+
+impl fmt::Display for DeathCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeathCause::InitFailed(message) => write!(f, "its constructor failed: {message}"),
+            DeathCause::Panicked(message) => write!(f, "a method panicked: {message}"),
+            DeathCause::Internal(what) => {
+                write!(f, "internal error in helio (please report it): {what}")
+            }
+            DeathCause::InvalidOptions(message) => write!(f, "invalid actor options: {message}"),
+            DeathCause::NameTaken { namespace, name } => write!(
+                f,
+                "the name \"{namespace}/{name}\" is taken by another actor \
+                 (use `get_if_exists(true)` to reuse it)"
+            ),
+            DeathCause::Shutdown => f.write_str("the helio runtime was shut down"),
+        }
+    }
+}
+
+/// The error a call, an object ref or an actor lookup resolves to.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActorError {
+    /// The actor could not run the call: it is dead, or died while the call was running.
+    #[error("actor {actor} died before `{method}` returned: {cause}")]
+    ActorDied {
+        /// The actor.
+        actor: ActorLabel,
+        /// The method that was called.
+        method: &'static str,
+        /// Why the actor died.
+        cause: DeathCause,
+    },
+    /// The method panicked. The call is not retried; the actor restarts if it may.
+    #[error("`{method}` of actor {actor} panicked: {message}")]
+    TaskPanicked {
+        /// The actor.
+        actor: ActorLabel,
+        /// The method that panicked.
+        method: &'static str,
+        /// The panic message.
+        message: String,
+    },
+    /// The call was cancelled before it returned.
+    #[error("`{method}` of actor {actor} was cancelled")]
+    Cancelled {
+        /// The actor.
+        actor: ActorLabel,
+        /// The method that was called.
+        method: &'static str,
+    },
+    /// The handle already had `max_pending_calls` calls in flight.
+    #[error(
+        "`{method}` of actor {actor} was rejected: this handle already has {limit} pending \
+         calls (max_pending_calls = {limit})"
+    )]
+    PendingCallsLimitExceeded {
+        /// The actor.
+        actor: ActorLabel,
+        /// The method that was called.
+        method: &'static str,
+        /// The handle's limit.
+        limit: usize,
+    },
+    /// A bounded `get` ran out of time.
+    #[error("no result within {timeout:?}")]
+    GetTimeout {
+        /// The bound that elapsed.
+        timeout: Duration,
+    },
+    /// The actor's constructor failed (reported by [`Actor::ready`](crate::Actor::ready)).
+    #[error("actor {actor} failed to start: {message}")]
+    InitFailed {
+        /// The actor.
+        actor: ActorLabel,
+        /// What the constructor reported.
+        message: String,
+    },
+    /// The call names a concurrency group the actor does not have.
+    #[error(
+        "`{method}` of actor {actor} asks for concurrency group \"{group}\", which the actor \
+         does not declare (declared: {declared})"
+    )]
+    UnknownConcurrencyGroup {
+        /// The actor.
+        actor: ActorLabel,
+        /// The method that was called.
+        method: &'static str,
+        /// The group asked for.
+        group: String,
+        /// The groups the actor has, comma-separated.
+        declared: String,
+    },
+}
+
+/// An error starting or configuring the embedded runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// `helio::init` was called while the runtime was already running.
+    #[error("the helio runtime is already running; call `helio::init` before any other helio call")]
+    AlreadyRunning,
+    /// The configuration is invalid.
+    #[error("invalid helio configuration: {0}")]
+    InvalidConfig(String),
+    /// The operating system refused to start the runtime's threads.
+    #[error("could not start the helio runtime: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}

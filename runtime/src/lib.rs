@@ -1,0 +1,88 @@
+//! The actor runtime behind [helio](https://docs.rs/helio): typed actor handles, object refs,
+//! and a dispatcher per actor with Ray's semantics.
+//!
+//! Users depend on the `helio` facade, which re-exports this crate and the `#[actor]` macro.
+
+#![warn(missing_docs)]
+
+mod actor;
+mod blocking;
+mod builder;
+mod call;
+mod class;
+mod dispatcher;
+mod error;
+mod instance;
+mod method;
+mod object_ref;
+mod options;
+mod registry;
+mod system;
+mod wait;
+
+pub use actor::{Actor, ActorId};
+pub use builder::ActorBuilder;
+pub use class::ActorClass;
+pub use error::{ActorError, ActorLabel, DeathCause, RuntimeError};
+pub use method::Method;
+pub use object_ref::{ObjectRef, ObjectRefFuture};
+pub use options::{ActorOptions, CallOptions, Lifetime};
+pub use system::{Config, init, shutdown};
+pub use wait::{WaitResult, get, get_all, put, wait, wait_blocking};
+
+/// What macro-generated code uses. Not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{
+        Actor, ActorBuilder, ActorClass, ActorOptions, Lifetime, Method,
+        builder::ConstructorArgs,
+        call::{Body, RemoteArgs, RemoteReturn},
+        class::ConstructorOutput,
+        instance::{Exclusive, Shared},
+        object_ref::Completer,
+    };
+    pub use futures::future::BoxFuture;
+
+    /// Wraps a sync constructor's output as the future the runtime expects.
+    pub fn construct_sync<A, O: ConstructorOutput<A>>(
+        output: O,
+    ) -> BoxFuture<'static, Result<A, String>>
+    where
+        A: Send + 'static,
+    {
+        Box::pin(std::future::ready(output.into_state()))
+    }
+
+    /// Wraps an async constructor's future.
+    pub fn construct_async<A, O, F>(future: F) -> BoxFuture<'static, Result<A, String>>
+    where
+        A: Send + 'static,
+        O: ConstructorOutput<A>,
+        F: std::future::Future<Output = O> + Send + 'static,
+    {
+        Box::pin(async move { future.await.into_state() })
+    }
+}
+
+/// Calls `$m!` with the argument lists of every supported arity (0 to 12).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! for_each_arity {
+    ($m:ident) => {
+        $m! {
+            ()
+            (a0: A0)
+            (a0: A0, a1: A1)
+            (a0: A0, a1: A1, a2: A2)
+            (a0: A0, a1: A1, a2: A2, a3: A3)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4, a5: A5)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4, a5: A5, a6: A6)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4, a5: A5, a6: A6, a7: A7)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4, a5: A5, a6: A6, a7: A7, a8: A8)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4, a5: A5, a6: A6, a7: A7, a8: A8, a9: A9)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4, a5: A5, a6: A6, a7: A7, a8: A8, a9: A9, a10: A10)
+            (a0: A0, a1: A1, a2: A2, a3: A3, a4: A4, a5: A5, a6: A6, a7: A7, a8: A8, a9: A9, a10: A10, a11: A11)
+        }
+    };
+}

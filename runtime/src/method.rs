@@ -1,0 +1,96 @@
+//! `Method`: a reusable handle on one remote method of one actor.
+
+use std::{borrow::Cow, fmt};
+
+use crate::{Actor, ActorClass, CallOptions, ObjectRef, call::Body, object_ref::Completer};
+
+/// Builds a call's body from its arguments and its result's completer.
+type MakeBody<A, Args, R> = fn(Args, Completer<R>) -> Body<A>;
+
+/// A remote method of an actor, ready to be called with `.remote(args)`.
+///
+/// Returned by the accessors of `actor.methods()`. It borrows the handle and is reusable:
+/// ```ignore
+/// let add = counter.methods().add();
+/// let refs: Vec<_> = (0..10).map(|i| add.remote(i)).collect();
+/// ```
+pub struct Method<'a, A, Args, R> {
+    actor: &'a Actor<A>,
+    name: &'static str,
+    group: Option<Cow<'static, str>>,
+    make: MakeBody<A, Args, R>,
+}
+
+impl<'a, A: ActorClass, Args, R: Send + 'static> Method<'a, A, Args, R> {
+    #[doc(hidden)]
+    pub fn new(
+        actor: &'a Actor<A>,
+        name: &'static str,
+        group: Option<&'static str>,
+        make: MakeBody<A, Args, R>,
+    ) -> Self {
+        Method {
+            actor,
+            name,
+            group: group.map(Cow::Borrowed),
+            make,
+        }
+    }
+}
+
+impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
+    /// This method with per-call overrides.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        if let Some(group) = options.concurrency_group {
+            self.group = Some(group);
+        }
+        self
+    }
+
+    /// The method's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn call(&self, args: Args) -> ObjectRef<R> {
+        let make = self.make;
+        self.actor
+            .submit(self.name, self.group.clone(), move |done| make(args, done))
+    }
+}
+
+impl<A, Args, R> Clone for Method<'_, A, Args, R> {
+    fn clone(&self) -> Self {
+        Method {
+            actor: self.actor,
+            name: self.name,
+            group: self.group.clone(),
+            make: self.make,
+        }
+    }
+}
+
+impl<A, Args, R> fmt::Debug for Method<'_, A, Args, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Method")
+            .field("actor", self.actor)
+            .field("name", &self.name)
+            .field("group", &self.group)
+            .finish()
+    }
+}
+
+macro_rules! remote_arities {
+    ($( ($($arg:ident: $ty:ident),*) )*) => {$(
+        impl<A: ActorClass, R, $($ty),*> Method<'_, A, ($($ty,)*), R> {
+            /// Calls the method on the actor. Returns at once; the result arrives in the
+            /// [`ObjectRef`].
+            #[allow(clippy::too_many_arguments)]
+            pub fn remote(&self, $($arg: $ty),*) -> ObjectRef<R> {
+                self.call(($($arg,)*))
+            }
+        }
+    )*};
+}
+
+crate::for_each_arity!(remote_arities);

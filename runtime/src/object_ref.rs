@@ -1,0 +1,359 @@
+//! `ObjectRef<T>`: the future result of a call, and the `Completer` that fills it.
+
+use std::{
+    cell::RefCell,
+    fmt,
+    future::{Future, IntoFuture},
+    mem,
+    pin::Pin,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    blocking::block_until,
+    error::{ActorError, ActorLabel, DeathCause},
+};
+
+/// A result that a call will produce, or has produced.
+///
+/// Await it from any executor (`ObjectRef<T>: IntoFuture<Output = Result<T, ActorError>>`), or
+/// block on it from sync code with [`get`](ObjectRef::get) or [`crate::get`]. Every object ref
+/// resolves: to the value, or to an [`ActorError`].
+///
+/// An `ObjectRef<T>` is `Clone` when `T: Clone`; every clone yields the value.
+///
+/// Dropping an object ref does not cancel its call.
+#[must_use = "an ObjectRef does nothing by itself: await it or pass it to `helio::get`"]
+pub struct ObjectRef<T> {
+    slot: Arc<Slot<T>>,
+}
+
+struct Slot<T> {
+    inner: Mutex<Inner<T>>,
+}
+
+struct Inner<T> {
+    state: State<T>,
+    /// Live `ObjectRef`s on this slot.
+    refs: usize,
+    /// Set by the first `Clone`, which is only possible when `T: Clone`.
+    cloner: Option<fn(&T) -> T>,
+    waker: Option<Waker>,
+    more_wakers: Vec<Waker>,
+}
+
+enum State<T> {
+    Pending,
+    Ready(Result<T, ActorError>),
+    /// Taken by the last consumer, or dropped because no ref was left.
+    Gone,
+}
+
+impl<T> Slot<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // A panic while holding the lock can only come from a user `Clone` impl; the state is
+        // still consistent, so carry on.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T> Inner<T> {
+    fn register(&mut self, waker: &Waker) {
+        match &self.waker {
+            None => self.waker = Some(waker.clone()),
+            Some(first) if first.will_wake(waker) => {}
+            Some(_) => {
+                if !self.more_wakers.iter().any(|w| w.will_wake(waker)) {
+                    self.more_wakers.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    /// The value for one consumer: moved out for the last one, cloned otherwise.
+    fn take(&mut self) -> Option<Result<T, ActorError>> {
+        let State::Ready(result) = &self.state else {
+            return None;
+        };
+        if self.refs > 1 {
+            if let Some(clone) = self.cloner {
+                return Some(result.as_ref().map(clone).map_err(Clone::clone));
+            }
+        }
+        match mem::replace(&mut self.state, State::Gone) {
+            State::Ready(result) => Some(result),
+            _ => None,
+        }
+    }
+}
+
+impl<T> ObjectRef<T> {
+    fn pending() -> Self {
+        ObjectRef {
+            slot: Arc::new(Slot {
+                inner: Mutex::new(Inner {
+                    state: State::Pending,
+                    refs: 1,
+                    cloner: None,
+                    waker: None,
+                    more_wakers: Vec::new(),
+                }),
+            }),
+        }
+    }
+
+    /// An object ref that is already resolved to `result`.
+    pub fn ready(result: Result<T, ActorError>) -> Self {
+        let r = Self::pending();
+        r.slot.lock().state = State::Ready(result);
+        r
+    }
+
+    /// Whether the result is available, so that `get` would not block.
+    pub fn is_ready(&self) -> bool {
+        !matches!(self.slot.lock().state, State::Pending)
+    }
+
+    /// Blocks the calling thread until the result is available.
+    ///
+    /// Called on a worker of a multi-thread tokio runtime, the wait is wrapped in
+    /// `block_in_place`; inside async code prefer `.await`.
+    ///
+    /// # Errors
+    /// The [`ActorError`] the call resolved to.
+    pub fn get(self) -> Result<T, ActorError> {
+        match block_until(None, |cx| self.poll_take(cx)) {
+            Some(result) => result,
+            None => Err(ActorError::GetTimeout {
+                timeout: Duration::MAX,
+            }),
+        }
+    }
+
+    /// Blocks the calling thread for at most `timeout` until the result is available.
+    ///
+    /// On timeout the ref is consumed and its result will be dropped when it arrives; to wait
+    /// again later, bound the wait with [`crate::wait_blocking`] instead, which never consumes.
+    ///
+    /// # Errors
+    /// [`ActorError::GetTimeout`] when `timeout` elapses first, or the error the call
+    /// resolved to.
+    pub fn get_timeout(self, timeout: Duration) -> Result<T, ActorError> {
+        let deadline = Instant::now().checked_add(timeout);
+        match block_until(deadline, |cx| self.poll_take(cx)) {
+            Some(result) => result,
+            None => Err(ActorError::GetTimeout { timeout }),
+        }
+    }
+
+    /// Takes this consumer's value when it is ready, else registers `cx`'s waker.
+    fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Result<T, ActorError>> {
+        let mut inner = self.slot.lock();
+        if let Some(result) = inner.take() {
+            return Poll::Ready(result);
+        }
+        if matches!(inner.state, State::Gone) {
+            // Every consumer takes once; a ref whose value is gone was already consumed.
+            return Poll::Ready(Err(ActorError::GetTimeout {
+                timeout: Duration::ZERO,
+            }));
+        }
+        inner.register(cx.waker());
+        Poll::Pending
+    }
+
+    /// Readiness without consuming: `Ready` once the result is available.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.slot.lock();
+        if matches!(inner.state, State::Pending) {
+            inner.register(cx.waker());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+}
+
+impl<T: Clone> Clone for ObjectRef<T> {
+    fn clone(&self) -> Self {
+        let mut inner = self.slot.lock();
+        inner.refs += 1;
+        inner.cloner = Some(T::clone);
+        drop(inner);
+        ObjectRef {
+            slot: Arc::clone(&self.slot),
+        }
+    }
+}
+
+impl<T> Drop for ObjectRef<T> {
+    fn drop(&mut self) {
+        let mut inner = self.slot.lock();
+        inner.refs -= 1;
+        if inner.refs == 0 && matches!(inner.state, State::Ready(_)) {
+            let unread = mem::replace(&mut inner.state, State::Gone);
+            drop(inner);
+            drop(unread);
+        }
+    }
+}
+
+impl<T> fmt::Debug for ObjectRef<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.slot.lock().state {
+            State::Pending => "pending",
+            State::Ready(Ok(_)) => "ready",
+            State::Ready(Err(_)) => "failed",
+            State::Gone => "taken",
+        };
+        f.debug_struct("ObjectRef").field("state", &state).finish()
+    }
+}
+
+impl<T> IntoFuture for ObjectRef<T> {
+    type Output = Result<T, ActorError>;
+    type IntoFuture = ObjectRefFuture<T>;
+
+    fn into_future(self) -> ObjectRefFuture<T> {
+        ObjectRefFuture { inner: self }
+    }
+}
+
+/// The future of an awaited [`ObjectRef`].
+///
+/// # Cancel safety
+/// Dropping it drops the object ref; the call itself goes on.
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct ObjectRefFuture<T> {
+    inner: ObjectRef<T>,
+}
+
+impl<T> Future for ObjectRefFuture<T> {
+    type Output = Result<T, ActorError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.poll_take(cx)
+    }
+}
+
+/// Decrements a handle's pending-call count when its call completes.
+pub(crate) struct PendingGuard(Arc<AtomicUsize>);
+
+impl PendingGuard {
+    /// Counts one more pending call, unless `limit` are already pending.
+    pub(crate) fn acquire(counter: &Arc<AtomicUsize>, limit: usize) -> Option<Self> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| PendingGuard(Arc::clone(counter)))
+    }
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The writing side of an [`ObjectRef`], carried by the call.
+///
+/// Dropped without completing (the call was dropped unrun), it resolves the ref to
+/// `ActorDied`, with the cause set by [`fail_dropped_with`] or else `Shutdown`.
+#[doc(hidden)]
+pub struct Completer<T> {
+    slot: Option<Arc<Slot<T>>>,
+    actor: ActorLabel,
+    method: &'static str,
+    pending: Option<PendingGuard>,
+}
+
+thread_local! {
+    static DROP_CAUSE: RefCell<Option<DeathCause>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (which drops calls) so that their completers report `cause`.
+pub(crate) fn fail_dropped_with<R>(cause: DeathCause, f: impl FnOnce() -> R) -> R {
+    let previous = DROP_CAUSE.with(|c| c.replace(Some(cause)));
+    let result = f();
+    DROP_CAUSE.with(|c| *c.borrow_mut() = previous);
+    result
+}
+
+/// A new pending ref and its completer.
+pub(crate) fn pair<T>(
+    actor: ActorLabel,
+    method: &'static str,
+    pending: Option<PendingGuard>,
+) -> (ObjectRef<T>, Completer<T>) {
+    let r = ObjectRef::pending();
+    let done = Completer {
+        slot: Some(Arc::clone(&r.slot)),
+        actor,
+        method,
+        pending,
+    };
+    (r, done)
+}
+
+impl<T> Completer<T> {
+    /// Resolves the ref.
+    pub(crate) fn complete(mut self, result: Result<T, ActorError>) {
+        self.resolve(result);
+    }
+
+    /// Resolves the ref to `TaskPanicked` with `message`.
+    pub(crate) fn panicked(self, message: String) {
+        let err = ActorError::TaskPanicked {
+            actor: self.actor.clone(),
+            method: self.method,
+            message,
+        };
+        self.complete(Err(err));
+    }
+
+    fn resolve(&mut self, result: Result<T, ActorError>) {
+        // Free the handle's pending slot first, so a caller woken by the result may call again.
+        self.pending = None;
+        let Some(slot) = self.slot.take() else { return };
+        let mut inner = slot.lock();
+        if inner.refs == 0 {
+            drop(inner);
+            drop(result);
+            return;
+        }
+        inner.state = State::Ready(result);
+        let waker = inner.waker.take();
+        let more = mem::take(&mut inner.more_wakers);
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        more.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if self.slot.is_some() {
+            let cause = DROP_CAUSE
+                .try_with(|c| c.borrow().clone())
+                .ok()
+                .flatten()
+                .unwrap_or(DeathCause::Shutdown);
+            let err = ActorError::ActorDied {
+                actor: self.actor.clone(),
+                method: self.method,
+                cause,
+            };
+            self.resolve(Err(err));
+        }
+    }
+}

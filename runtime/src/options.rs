@@ -1,0 +1,222 @@
+//! Actor and call options, with Ray's names and defaults.
+
+use std::borrow::Cow;
+
+/// How long a named actor lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Lifetime {
+    /// The actor stops once every handle is dropped (Ray's default).
+    #[default]
+    NonDetached,
+    /// The actor lives until it is killed or the runtime shuts down.
+    Detached,
+}
+
+/// Options for creating an actor: `#[actor(..)]` sets an actor's defaults, and
+/// `new_actor().options(ActorOptions::new()...)` overrides them for one actor.
+///
+/// ```
+/// # use helio_runtime::ActorOptions;
+/// let options = ActorOptions::new().name("counter").namespace("demo").max_restarts(3);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActorOptions {
+    name: Option<String>,
+    namespace: Option<String>,
+    max_restarts: Option<i64>,
+    max_task_retries: Option<i64>,
+    max_pending_calls: Option<i64>,
+    max_concurrency: Option<usize>,
+    concurrency_groups: Vec<(String, usize)>,
+    lifetime: Option<Lifetime>,
+    get_if_exists: Option<bool>,
+}
+
+impl ActorOptions {
+    /// No options set: every value falls back to the actor's attribute, then to Ray's default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the actor under `name` (unique within its namespace).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The namespace of the name (default `"default"`).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// How often the actor restarts after a crash: `0` (default) never, `-1` forever.
+    pub fn max_restarts(mut self, n: i64) -> Self {
+        self.max_restarts = Some(n);
+        self
+    }
+
+    /// How often a call interrupted by a crash is re-run: `0` (default) never, `-1` forever.
+    pub fn max_task_retries(mut self, n: i64) -> Self {
+        self.max_task_retries = Some(n);
+        self
+    }
+
+    /// Calls one handle may have in flight before `.remote()` fails at once with
+    /// `PendingCallsLimitExceeded`: `-1` (default) is unlimited.
+    pub fn max_pending_calls(mut self, n: i64) -> Self {
+        self.max_pending_calls = Some(n);
+        self
+    }
+
+    /// How many `&self` calls of the default group run at once (at least 1).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// Declares (or resizes) the concurrency group `name` with `max_concurrency` permits.
+    pub fn concurrency_group(mut self, name: impl Into<String>, max_concurrency: usize) -> Self {
+        let name = name.into();
+        self.concurrency_groups.retain(|(n, _)| *n != name);
+        self.concurrency_groups.push((name, max_concurrency));
+        self
+    }
+
+    /// Whether a named actor outlives its handles.
+    pub fn lifetime(mut self, lifetime: Lifetime) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// When the name is taken by an actor of the same type, return that actor instead of
+    /// failing (the constructor arguments are then ignored).
+    pub fn get_if_exists(mut self, yes: bool) -> Self {
+        self.get_if_exists = Some(yes);
+        self
+    }
+
+    /// `self`, with every option that `overrides` sets taken from it.
+    #[doc(hidden)]
+    pub fn overridden_by(mut self, overrides: ActorOptions) -> Self {
+        macro_rules! take {
+            ($($field:ident),*) => { $( if overrides.$field.is_some() { self.$field = overrides.$field; } )* };
+        }
+        take!(
+            name,
+            namespace,
+            max_restarts,
+            max_task_retries,
+            max_pending_calls,
+            max_concurrency,
+            lifetime,
+            get_if_exists
+        );
+        for (name, n) in overrides.concurrency_groups {
+            self = self.concurrency_group(name, n);
+        }
+        self
+    }
+
+    /// Checks the options and fills in Ray's defaults.
+    pub(crate) fn resolve(self) -> Result<ActorConfig, String> {
+        fn at_least_minus_one(what: &str, n: i64) -> Result<i64, String> {
+            if n < -1 {
+                Err(format!(
+                    "`{what}` must be -1 (unlimited) or at least 0, not {n}"
+                ))
+            } else {
+                Ok(n)
+            }
+        }
+        let max_restarts = at_least_minus_one("max_restarts", self.max_restarts.unwrap_or(0))?;
+        let max_task_retries =
+            at_least_minus_one("max_task_retries", self.max_task_retries.unwrap_or(0))?;
+        let max_pending_calls = match self.max_pending_calls.unwrap_or(-1) {
+            -1 => None,
+            n if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            n => {
+                return Err(format!(
+                    "`max_pending_calls` must be -1 (unlimited) or at least 1, not {n}"
+                ));
+            }
+        };
+        let max_concurrency = self.max_concurrency.unwrap_or(1);
+        if max_concurrency == 0 {
+            return Err("`max_concurrency` must be at least 1".to_owned());
+        }
+        let mut groups = vec![(DEFAULT_GROUP.to_owned(), max_concurrency)];
+        for (name, n) in self.concurrency_groups {
+            if name == DEFAULT_GROUP {
+                return Err(format!(
+                    "\"{DEFAULT_GROUP}\" is the implicit group; set its size with `max_concurrency`"
+                ));
+            }
+            if n == 0 {
+                return Err(format!(
+                    "concurrency group \"{name}\" must allow at least 1 call"
+                ));
+            }
+            groups.push((name, n));
+        }
+        let name = match (self.name, self.namespace) {
+            (Some(name), namespace) => Some((
+                namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+                name,
+            )),
+            (None, Some(_)) => return Err("a `namespace` needs a `name`".to_owned()),
+            (None, None) => None,
+        };
+        if name.as_ref().is_some_and(|(_, n)| n.is_empty()) {
+            return Err("an actor name must not be empty".to_owned());
+        }
+        Ok(ActorConfig {
+            name,
+            max_restarts,
+            max_task_retries,
+            max_pending_calls,
+            groups,
+            lifetime: self.lifetime.unwrap_or_default(),
+            get_if_exists: self.get_if_exists.unwrap_or(false),
+        })
+    }
+}
+
+/// The implicit concurrency group, sized by `max_concurrency`.
+pub(crate) const DEFAULT_GROUP: &str = "default";
+/// The namespace of names given without one.
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+
+/// Checked options with defaults filled in.
+#[derive(Clone, Debug)]
+pub(crate) struct ActorConfig {
+    /// `(namespace, name)`.
+    pub(crate) name: Option<(String, String)>,
+    pub(crate) max_restarts: i64,
+    #[allow(dead_code)] // honoured once task retries land (fault-tolerance issue)
+    pub(crate) max_task_retries: i64,
+    pub(crate) max_pending_calls: Option<usize>,
+    /// `groups[0]` is the default group.
+    pub(crate) groups: Vec<(String, usize)>,
+    pub(crate) lifetime: Lifetime,
+    pub(crate) get_if_exists: bool,
+}
+
+/// Per-call overrides, set with a method handle's `.options(..)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    pub(crate) concurrency_group: Option<Cow<'static, str>>,
+}
+
+impl CallOptions {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs the call in the concurrency group `name` instead of the method's own.
+    pub fn concurrency_group(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.concurrency_group = Some(name.into());
+        self
+    }
+}

@@ -1,0 +1,112 @@
+//! The free functions over object refs: `get`, `get_all`, `wait`, `wait_blocking`, `put`.
+
+use std::{
+    future::poll_fn,
+    pin::Pin,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use crate::{ActorError, ObjectRef, blocking::block_until, system};
+
+/// Blocks until `r` resolves; see [`ObjectRef::get`].
+///
+/// # Errors
+/// The [`ActorError`] the call resolved to.
+pub fn get<T>(r: ObjectRef<T>) -> Result<T, ActorError> {
+    r.get()
+}
+
+/// Blocks until every ref resolves and returns the values in input order.
+///
+/// # Errors
+/// The first error in input order; the remaining refs are dropped.
+pub fn get_all<T>(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Result<Vec<T>, ActorError> {
+    refs.into_iter().map(ObjectRef::get).collect()
+}
+
+/// A ref that is already resolved to `value`, like Ray's `put`.
+pub fn put<T>(value: T) -> ObjectRef<T> {
+    ObjectRef::ready(Ok(value))
+}
+
+/// Refs split into `(ready, pending)`, each in input order.
+pub type WaitResult<'a, T> = (Vec<&'a ObjectRef<T>>, Vec<&'a ObjectRef<T>>);
+
+/// Waits until `num_returns` of `refs` are ready, or `timeout` elapses, and splits them into
+/// `(ready, pending)`, each in input order. Never consumes a ref.
+///
+/// `num_returns` is capped at `refs.len()`. `ready` holds at most `num_returns` refs (the first
+/// ready ones in input order); with a timeout it may hold fewer.
+///
+/// # Cancel safety
+/// Cancel safe: dropping the future leaves every ref as it was.
+pub async fn wait<'a, T>(
+    refs: &'a [ObjectRef<T>],
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> WaitResult<'a, T> {
+    let num_returns = num_returns.min(refs.len());
+    let mut sleep = match timeout.map(timer) {
+        Some(Ok(sleep)) => Some(sleep),
+        Some(Err(err)) => {
+            tracing::error!(%err, "no timer for helio::wait; waiting without a bound");
+            None
+        }
+        None => None,
+    };
+    poll_fn(|cx| {
+        if count_ready(refs, cx) >= num_returns {
+            return Poll::Ready(());
+        }
+        match sleep.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(()),
+            _ => Poll::Pending,
+        }
+    })
+    .await;
+    split(refs, num_returns)
+}
+
+/// The blocking form of [`wait`], for sync code.
+pub fn wait_blocking<T>(
+    refs: &[ObjectRef<T>],
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> WaitResult<'_, T> {
+    let num_returns = num_returns.min(refs.len());
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    block_until(deadline, |cx| {
+        if count_ready(refs, cx) >= num_returns {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    });
+    split(refs, num_returns)
+}
+
+/// Counts the ready refs, registering `cx` with the pending ones.
+fn count_ready<T>(refs: &[ObjectRef<T>], cx: &mut Context<'_>) -> usize {
+    refs.iter().filter(|r| r.poll_ready(cx).is_ready()).count()
+}
+
+fn split<T>(refs: &[ObjectRef<T>], num_returns: usize) -> WaitResult<'_, T> {
+    let mut ready = Vec::with_capacity(num_returns);
+    let mut pending = Vec::new();
+    for r in refs {
+        if ready.len() < num_returns && r.is_ready() {
+            ready.push(r);
+        } else {
+            pending.push(r);
+        }
+    }
+    (ready, pending)
+}
+
+/// A sleep driven by helio's runtime, so it can be polled from any executor.
+fn timer(timeout: Duration) -> Result<Pin<Box<tokio::time::Sleep>>, crate::RuntimeError> {
+    let (handle, _) = system::handles()?;
+    let _entered = handle.enter();
+    Ok(Box::pin(tokio::time::sleep(timeout)))
+}

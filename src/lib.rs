@@ -1,0 +1,74 @@
+//! # helio: typed, fault-tolerant actors with Ray's semantics
+//!
+//! Annotate an `impl` block with [`#[actor]`](actor) and its remote methods with
+//! [`#[remote_method]`](remote_method); you get a typed handle, [`Actor<A>`], whose every call is
+//! checked by the compiler, and a runtime that gives those calls Ray's behaviour: concurrency
+//! limits and groups, pending-call limits, named actors, object refs with get/wait/put, and
+//! restarts after a crash.
+//!
+//! ```
+//! use helio::prelude::*;
+//!
+//! pub struct Counter { value: i64 }
+//!
+//! #[actor(max_restarts = 1)]
+//! impl Counter {
+//!     pub fn new(start: i64) -> Self { Counter { value: start } }
+//!
+//!     /// Adds `by` and returns the new value.
+//!     #[remote_method]
+//!     pub fn add(&mut self, by: i64) -> i64 { self.value += by; self.value }
+//!
+//!     #[remote_method]
+//!     pub async fn echo(&self, msg: String) -> String { msg }
+//! }
+//!
+//! # fn main() -> Result<(), ActorError> {
+//! let counter: Actor<Counter> = Counter::new_actor().remote(1);
+//! let r: ObjectRef<i64> = counter.methods().add().remote(2);
+//! assert_eq!(helio::get(r)?, 3);
+//! assert_eq!(counter.methods().echo().remote("hi".to_string()).get()?, "hi");
+//! # Ok(()) }
+//! ```
+//!
+//! ## What `#[actor]` generates
+//! For `impl Counter` it generates:
+//! - `Counter::new_actor()`, an [`ActorBuilder`] whose `.remote(..)` takes the constructor's
+//!   arguments (the fn `new`, or the fn marked `#[init]`) and returns an [`Actor<Counter>`];
+//!   `.options(ActorOptions)` overrides the attribute's options first;
+//! - `CounterMethods<'_>`, returned by [`Actor::methods`], with one accessor per remote method;
+//!   each returns a reusable [`Method`] whose `.remote(args)` returns an [`ObjectRef`] of the
+//!   method's return type, and whose `.options(CallOptions)` sets per-call overrides;
+//! - an implementation of [`ActorClass`] tying them together.
+//!
+//! Generated code goes through the hidden module `helio::__private` only.
+//!
+//! ## Semantics
+//! - Calls start in arrival order. `&mut self` methods run alone; `&self` methods run
+//!   concurrently up to `max_concurrency` (default 1, or 1000 when the actor has async methods),
+//!   or up to the size of their concurrency group.
+//! - Sync methods run on the actor's task; mark a long one `#[remote_method(blocking)]` to move it
+//!   to the blocking pool. Async `&self` methods need the actor type to be `Sync`.
+//! - A panic in a method resolves that call to [`ActorError::TaskPanicked`] and crashes the actor,
+//!   which restarts (constructor re-run) while `max_restarts` allows. Calls queued meanwhile
+//!   are delivered to the new instance; once out of restarts every call resolves to
+//!   [`ActorError::ActorDied`]. Every object ref resolves.
+
+pub use helio_macros::{actor, remote_method};
+pub use helio_runtime::{
+    Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorLabel, ActorOptions, CallOptions,
+    Config, DeathCause, Lifetime, Method, ObjectRef, ObjectRefFuture, RuntimeError, WaitResult,
+    get, get_all, init, put, shutdown, wait, wait_blocking,
+};
+
+/// The names most programs need: `use helio::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Actor, ActorError, ActorOptions, CallOptions, Lifetime, ObjectRef, actor, remote_method,
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use helio_runtime::__private::*;
+}
