@@ -64,7 +64,8 @@ pub use helio_runtime::{
 /// The names most programs need: `use helio::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Actor, ActorError, ActorOptions, CallOptions, Lifetime, ObjectRef, actor, remote_method,
+        Actor, ActorError, ActorOptions, CallOptions, DeathCause, Lifetime, ObjectRef, actor,
+        remote_method,
     };
 }
 

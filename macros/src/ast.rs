@@ -127,6 +127,11 @@ impl ActorImpl {
             } else if f.sig.ident == "new" && f.sig.receiver().is_none() {
                 new_fn = constructor_of(f, &self_ty, cx);
             }
+            if !init_attrs.is_empty() || f.sig.ident == "new" && f.sig.receiver().is_none() {
+                // An actor's constructor runs through `new_actor()`; `Default` would not help.
+                f.attrs
+                    .push(syn::parse_quote!(#[allow(clippy::new_without_default)]));
+            }
         }
 
         let constructor = match (constructor, new_fn) {
@@ -404,11 +409,12 @@ fn replace_self(ty: &Type, self_ty: &Type) -> Type {
     struct ReplaceSelf<'a>(&'a Type);
     impl VisitMut for ReplaceSelf<'_> {
         fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::Path(p) = ty {
-                if p.qself.is_none() && p.path.is_ident("Self") {
-                    *ty = self.0.clone();
-                    return;
-                }
+            if let Type::Path(p) = ty
+                && p.qself.is_none()
+                && p.path.is_ident("Self")
+            {
+                *ty = self.0.clone();
+                return;
             }
             visit_mut::visit_type_mut(self, ty);
         }

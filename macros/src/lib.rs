@@ -3,9 +3,9 @@
 //! Use them through the `helio` crate (`use helio::prelude::*;`); the generated code names only
 //! `::helio::__private`, so this crate is not meant to be depended on directly.
 //!
-//! The pipeline follows serde's and thiserror's split: [`attr`] parses the attributes into typed
-//! options that keep their spans, [`ast`] checks the impl block, both collecting every error in a
-//! [`ctxt::Ctxt`]; [`expand`] generates the code. On errors the impl block is still emitted, with
+//! The pipeline follows serde's and thiserror's split: `attr` parses the attributes into typed
+//! options that keep their spans, `ast` checks the impl block, both collecting every error in a
+//! `ctxt::Ctxt`; `expand` generates the code. On errors the impl block is still emitted, with
 //! every method whose signature is valid, so call sites do not cascade into noise.
 
 mod ast;

@@ -283,11 +283,9 @@ impl<A: ActorClass> Dispatcher<A> {
                     .groups
                     .iter()
                     .all(|g| g.queue.front().is_none_or(|q| q.seq > barrier));
-            if barrier_due {
-                if let Some(queued) = self.barriers.pop_front() {
-                    self.start_exclusive(queued.call);
-                    started = true;
-                }
+            if barrier_due && let Some(queued) = self.barriers.pop_front() {
+                self.start_exclusive(queued.call);
+                started = true;
             }
             if !started {
                 return;
@@ -381,22 +379,21 @@ impl<A: ActorClass> Dispatcher<A> {
 
     async fn next_event(&mut self) -> Event<A> {
         poll_fn(|cx| {
-            if let Some(run) = self.running_exclusive.as_mut() {
-                if let Poll::Ready((instance, outcome)) = run.as_mut().poll(cx) {
-                    self.running_exclusive = None;
-                    return Poll::Ready(Event::ExclusiveDone(instance, outcome));
-                }
+            if let Some(run) = self.running_exclusive.as_mut()
+                && let Poll::Ready((instance, outcome)) = run.as_mut().poll(cx)
+            {
+                self.running_exclusive = None;
+                return Poll::Ready(Event::ExclusiveDone(instance, outcome));
             }
-            if !self.running_shared.is_empty() {
-                if let Poll::Ready(Some((group, outcome))) = self.running_shared.poll_next_unpin(cx)
-                {
-                    return Poll::Ready(Event::SharedDone(group, outcome));
-                }
+            if !self.running_shared.is_empty()
+                && let Poll::Ready(Some((group, outcome))) = self.running_shared.poll_next_unpin(cx)
+            {
+                return Poll::Ready(Event::SharedDone(group, outcome));
             }
-            if self.mailbox_open {
-                if let Poll::Ready(mail) = self.mailbox.poll_recv(cx) {
-                    return Poll::Ready(Event::Mail(mail));
-                }
+            if self.mailbox_open
+                && let Poll::Ready(mail) = self.mailbox.poll_recv(cx)
+            {
+                return Poll::Ready(Event::Mail(mail));
             }
             Poll::Pending
         })

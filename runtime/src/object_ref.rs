@@ -80,10 +80,10 @@ impl<T> Inner<T> {
         let State::Ready(result) = &self.state else {
             return None;
         };
-        if self.refs > 1 {
-            if let Some(clone) = self.cloner {
-                return Some(result.as_ref().map(clone).map_err(Clone::clone));
-            }
+        if self.refs > 1
+            && let Some(clone) = self.cloner
+        {
+            return Some(result.as_ref().map(clone).map_err(Clone::clone));
         }
         match mem::replace(&mut self.state, State::Gone) {
             State::Ready(result) => Some(result),
