@@ -18,6 +18,11 @@ impl Wake for ThreadWaker {
     }
 }
 
+thread_local! {
+    /// This thread's waker, made once: blocking waits are frequent and on hot paths.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+}
+
 /// Polls `poll` with a waker that unparks this thread until it is ready or `deadline` passes
 /// (`None` then).
 ///
@@ -28,7 +33,9 @@ pub(crate) fn block_until<R>(
     mut poll: impl FnMut(&mut Context<'_>) -> Poll<R>,
 ) -> Option<R> {
     let mut wait = move || {
-        let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+        let waker = THREAD_WAKER
+            .try_with(Waker::clone)
+            .unwrap_or_else(|_| Waker::from(Arc::new(ThreadWaker(thread::current()))));
         let mut cx = Context::from_waker(&waker);
         loop {
             if let Poll::Ready(value) = poll(&mut cx) {

@@ -57,6 +57,9 @@ impl ActorOptions {
     }
 
     /// How often a call interrupted by a crash is re-run: `0` (default) never, `-1` forever.
+    ///
+    /// Accepted and validated now; re-running interrupted calls arrives with task retries
+    /// (the fault-tolerance work). Until then such a call resolves to `ActorDied`.
     pub fn max_task_retries(mut self, n: i64) -> Self {
         self.max_task_retries = Some(n);
         self
