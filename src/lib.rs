@@ -56,16 +56,17 @@
 
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
-    Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorLabel, ActorOptions, CallOptions,
-    Config, DeathCause, Lifetime, Method, ObjectRef, ObjectRefFuture, RuntimeError, WaitResult,
-    get, get_all, init, put, shutdown, wait, wait_blocking,
+    Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
+    ActorState, CallOptions, Config, DeathCause, Lifetime, LookupError, Method, ObjectRef,
+    ObjectRefFuture, RuntimeError, WaitResult, current_actor, get, get_actor, get_actor_in,
+    get_all, init, kill, list_actors, put, shutdown, wait, wait_blocking,
 };
 
 /// The names most programs need: `use helio::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Actor, ActorError, ActorOptions, CallOptions, DeathCause, Lifetime, ObjectRef, actor,
-        remote_method,
+        Actor, ActorError, ActorOptions, ActorState, CallOptions, DeathCause, Lifetime, ObjectRef,
+        actor, remote_method,
     };
 }
 

@@ -137,19 +137,23 @@ fn duplicate<T>(cx: &mut Ctxt, key: &Ident, slot: &Option<T>) -> bool {
     slot.is_some()
 }
 
-fn describe(expr: &Expr) -> &'static str {
-    match expr {
+/// What a value is, for "found ..." in messages: `the string "four"`.
+fn describe(expr: &Expr) -> String {
+    let kind = match expr {
         Expr::Lit(ExprLit { lit, .. }) => match lit {
-            Lit::Str(_) => "a string",
-            Lit::Int(_) => "an integer",
-            Lit::Bool(_) => "a bool",
-            Lit::Float(_) => "a float",
-            _ => "a literal",
+            Lit::Str(_) => "the string",
+            Lit::Int(_) => "the integer",
+            Lit::Bool(_) => "the bool",
+            Lit::Float(_) => "the float",
+            _ => "the literal",
         },
-        Expr::Unary(_) => "an expression",
-        Expr::Path(_) => "a path",
-        _ => "an expression",
-    }
+        Expr::Path(_) => "the path",
+        _ => "the expression",
+    };
+    format!(
+        "{kind} `{}`",
+        quote::quote!(#expr).to_string().replace(" ", "")
+    )
 }
 
 /// The value, or an error at `key` when it is missing.
@@ -201,6 +205,7 @@ fn unlimited_or_at_least(
 ) -> Option<Spanned<i64>> {
     let key = &option.key;
     let hint = format!("-1 ({meaning}) or a count of at least {min}");
+    let expects = format!("an integer: -1 ({meaning}) or a count of at least {min}");
     let expr = require(cx, option, &hint)?;
     match int_of(expr) {
         Some(Ok(n)) if n == -1 || n >= min => Some(Spanned {
@@ -218,7 +223,7 @@ fn unlimited_or_at_least(
         None => {
             cx.error(
                 expr,
-                format_args!("`{key}` takes an integer, {hint}; found {}", describe(expr)),
+                format_args!("`{key}` takes {expects}; found {}", describe(expr)),
             );
             None
         }

@@ -48,12 +48,12 @@ use crate::{
 
 /// The lifetime of the borrowed handle in the generated methods struct.
 fn handle_lifetime() -> Lifetime {
-    Lifetime::new("'__helio", Span::call_site())
+    Lifetime::new("'a", Span::call_site())
 }
 
 pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     let self_ty = &actor.self_ty;
-    let methods_ident = format_ident!("{}Methods", actor.ident);
+    let methods_ident = format_ident!("{}Methods", actor.ident, span = actor.ident.span());
     let (impl_generics, _, where_clause) = actor.generics.split_for_impl();
     let methods_generics = with_handle_lifetime(&actor.generics);
     let (m_impl, m_ty, m_where) = methods_generics.split_for_impl();
@@ -66,11 +66,16 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
          `#[remote_method]`, each returning a reusable handle with `.remote(args)`.",
         actor.ident
     );
-    quote! {
+    // Spanned at the actor's type, so "no method named `x` found" points at `impl Counter`.
+    let methods_struct = quote_spanned! {actor.ident.span()=>
         #[doc = #struct_doc]
         pub struct #methods_ident #m_impl #m_where {
+            #[allow(dead_code)] // unread when the actor has no remote methods
             actor: &#lt ::helio::__private::Actor<#self_ty>,
         }
+    };
+    quote! {
+        #methods_struct
 
         const _: () = {
             #[automatically_derived]
@@ -197,39 +202,49 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let span = ident.span();
-    let args_span = params.first().map_or(span, |ty| ty.span());
-    let args_var = Ident::new("__args", args_span);
-    let call = |receiver: TokenStream| quote!(<#self_ty>::#ident(#receiver, #(#args),*));
+    // Each argument is wrapped where its declared type is written, so that a type that cannot
+    // be sent to the actor is reported there, once.
+    let wrapped = params.iter().zip(&args).map(|(ty, arg)| {
+        let arg = Ident::new(&arg.to_string(), ty.span());
+        quote_spanned!(ty.span()=> ::helio::__private::RemoteArg::<#ty>::new(#arg))
+    });
+    let wrapped_args = quote!((#(#wrapped,)*));
+    let call =
+        |receiver: TokenStream| quote!(<#self_ty>::#ident(#receiver, #(#args.into_inner()),*));
+    let params = params
+        .iter()
+        .map(|ty| quote!(::helio::__private::RemoteArg<#ty>))
+        .collect::<Vec<_>>();
     let body = match (method.receiver, method.is_async, method.blocking) {
         (Receiver::Shared, false, false) => {
             let call = call(quote!(__this));
-            quote_spanned!(span=> ::helio::__private::Body::sync_ref(__done, #args_var,
+            quote_spanned!(span=> ::helio::__private::Body::sync_ref(__done, #wrapped_args,
                 |__this: &#self_ty, (#(#args,)*): (#(#params,)*)| #call))
         }
         (Receiver::Exclusive, false, false) => {
             let call = call(quote!(__this));
-            quote_spanned!(span=> ::helio::__private::Body::sync_mut(__done, #args_var,
+            quote_spanned!(span=> ::helio::__private::Body::sync_mut(__done, #wrapped_args,
                 |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)| #call))
         }
         (Receiver::Shared, false, true) => {
             let call = call(quote!(__this));
-            quote_spanned!(span=> ::helio::__private::Body::blocking_ref(__done, #args_var,
+            quote_spanned!(span=> ::helio::__private::Body::blocking_ref(__done, #wrapped_args,
                 |__this: &#self_ty, (#(#args,)*): (#(#params,)*)| #call))
         }
         (Receiver::Exclusive, false, true) => {
             let call = call(quote!(__this));
-            quote_spanned!(span=> ::helio::__private::Body::blocking_mut(__done, #args_var,
+            quote_spanned!(span=> ::helio::__private::Body::blocking_mut(__done, #wrapped_args,
                 |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)| #call))
         }
         (Receiver::Shared, true, _) => {
             let call = call(quote!(&*__this));
-            quote_spanned!(span=> ::helio::__private::Body::async_ref(__done, #args_var,
+            quote_spanned!(span=> ::helio::__private::Body::async_ref(__done, #wrapped_args,
                 |__this: ::helio::__private::Shared<#self_ty>, (#(#args,)*): (#(#params,)*)|
                     async move { #call.await }))
         }
         (Receiver::Exclusive, true, _) => {
             let call = call(quote!(&mut *__this));
-            quote_spanned!(span=> ::helio::__private::Body::async_mut(__done, #args_var,
+            quote_spanned!(span=> ::helio::__private::Body::async_mut(__done, #wrapped_args,
                 |mut __this: ::helio::__private::Exclusive<#self_ty>, (#(#args,)*): (#(#params,)*)|
                     async move { let __r = #call.await; (__this, __r) }))
         }
@@ -240,11 +255,12 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
     } else {
         TokenStream::new()
     };
+    let declared = &method.params;
     quote! {
         #(#docs)*
         #default_doc
-        #vis fn #ident(&self) -> ::helio::__private::Method<#lt, #self_ty, (#(#params,)*), #output> {
-            ::helio::__private::Method::new(self.actor, #name, #group, |#args_var, __done| #body)
+        #vis fn #ident(&self) -> ::helio::__private::Method<#lt, #self_ty, (#(#declared,)*), #output> {
+            ::helio::__private::Method::new(self.actor, #name, #group, |(#(#args,)*), __done| #body)
         }
     }
 }

@@ -2,7 +2,7 @@
 
 /// The candidate closest to `word`, when it is close enough to be a likely typo.
 pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
+    let limit = word.chars().count().div_ceil(3).max(1);
     candidates
         .iter()
         .map(|c| (edit_distance(word, c), *c))

@@ -5,15 +5,17 @@ use std::{
     fmt,
     hash::{Hash, Hasher},
     sync::{
-        Arc, OnceLock,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering},
     },
 };
+
+use futures::task::AtomicWaker;
 
 use tokio::sync::mpsc::{UnboundedSender, error::SendError};
 
 use crate::{
-    ActorClass, ActorError, ObjectRef,
+    ActorClass, ActorError, ActorState, ObjectRef,
     call::{Body, Call, Exec, Kind, Outcome},
     error::{ActorLabel, DeathCause},
     object_ref::{Completer, PendingGuard, pair},
@@ -40,9 +42,75 @@ impl fmt::Display for ActorId {
 pub(crate) struct ActorShared {
     pub(crate) id: ActorId,
     pub(crate) label: ActorLabel,
-    /// Set once, before the mailbox closes, when the actor dies.
-    pub(crate) death: OnceLock<DeathCause>,
     pub(crate) max_pending_calls: Option<usize>,
+    /// Set to `Dead` before the mailbox closes, when the actor dies.
+    state: Mutex<ActorState>,
+    restarts: AtomicU32,
+    /// A pending `kill`: `KILL_RESTART` or `KILL_FOR_GOOD`, the stronger one winning.
+    kill: AtomicU8,
+    kill_waker: AtomicWaker,
+}
+
+pub(crate) const KILL_RESTART: u8 = 1;
+pub(crate) const KILL_FOR_GOOD: u8 = 2;
+
+impl ActorShared {
+    pub(crate) fn new(
+        label: ActorLabel,
+        max_pending_calls: Option<usize>,
+        state: ActorState,
+    ) -> Self {
+        ActorShared {
+            id: ActorId::next(),
+            label,
+            max_pending_calls,
+            state: Mutex::new(state),
+            restarts: AtomicU32::new(0),
+            kill: AtomicU8::new(0),
+            kill_waker: AtomicWaker::new(),
+        }
+    }
+
+    pub(crate) fn state(&self) -> ActorState {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_state(&self, state: ActorState) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+    }
+
+    /// The cause of death, once dead.
+    pub(crate) fn death(&self) -> Option<DeathCause> {
+        match &*self.state.lock().unwrap_or_else(PoisonError::into_inner) {
+            ActorState::Dead(cause) => Some(cause.clone()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn restarts(&self) -> u32 {
+        self.restarts.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn count_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn request_kill(&self, kind: u8) {
+        self.kill.fetch_max(kind, Ordering::AcqRel);
+        self.kill_waker.wake();
+    }
+
+    /// Takes a pending kill request, registering `cx` for the next one.
+    pub(crate) fn poll_kill(&self, cx: &mut std::task::Context<'_>) -> Option<u8> {
+        self.kill_waker.register(cx.waker());
+        match self.kill.swap(0, Ordering::AcqRel) {
+            0 => None,
+            kind => Some(kind),
+        }
+    }
 }
 
 /// Owned by the handles; the mailbox closes when the last one goes.
@@ -79,6 +147,26 @@ impl<A: ActorClass> Actor<A> {
     /// The actor's id.
     pub fn id(&self) -> ActorId {
         self.cell.shared.id
+    }
+
+    /// Where the actor is in its life: pending, alive, restarting or dead (with the cause).
+    pub fn state(&self) -> ActorState {
+        self.cell.shared.state()
+    }
+
+    /// How often the actor has restarted so far.
+    pub fn restarts(&self) -> u32 {
+        self.cell.shared.restarts()
+    }
+
+    /// Kills the actor, like Ray's `ray.kill`: see [`crate::kill`].
+    pub(crate) fn kill(&self, no_restart: bool) {
+        let kind = if no_restart {
+            KILL_FOR_GOOD
+        } else {
+            KILL_RESTART
+        };
+        self.cell.shared.request_kill(kind);
     }
 
     /// The actor's type and name, as errors show them.
@@ -142,7 +230,7 @@ impl<A: ActorClass> Actor<A> {
             body: make(done),
         };
         if let Err(SendError(call)) = self.cell.mailbox.send(call) {
-            let cause = shared.death.get().cloned().unwrap_or(DeathCause::Shutdown);
+            let cause = shared.death().unwrap_or(DeathCause::Shutdown);
             call.fail_died(&shared.label, cause);
         }
         result

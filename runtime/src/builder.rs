@@ -6,10 +6,11 @@ use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use crate::{
-    Actor, ActorClass, ActorOptions,
-    actor::{ActorCell, ActorId, ActorShared},
+    Actor, ActorClass, ActorOptions, ActorState,
+    actor::{ActorCell, ActorShared},
     dispatcher::Dispatcher,
     error::{ActorLabel, DeathCause},
+    lifecycle,
     options::Lifetime,
     system,
 };
@@ -117,19 +118,19 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
     };
     let start = |config: crate::options::ActorConfig, registry| {
         let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(ActorShared {
-            id: ActorId::next(),
-            label: label.clone(),
-            death: Default::default(),
-            max_pending_calls: config.max_pending_calls,
-        });
+        let shared = ActorShared::new(label.clone(), config.max_pending_calls, ActorState::Pending);
+        let shared = Arc::new(shared);
         let construct = Box::new(move || construct(args.clone()));
-        let dispatcher = Dispatcher::new(Arc::clone(&shared), config, registry, construct, rx);
-        handle.spawn(dispatcher.run());
-        Arc::new(ActorCell {
+        let cell = Arc::new(ActorCell {
             mailbox: tx,
-            shared,
-        })
+            shared: Arc::clone(&shared),
+        });
+        let dispatcher = Dispatcher::new(shared, config, registry, construct, rx);
+        handle.spawn(lifecycle::scope_current(
+            Arc::downgrade(&cell),
+            dispatcher.run(),
+        ));
+        cell
     };
     let Some(key) = config.name.clone() else {
         return Actor::from_cell(start(config, None));
@@ -156,12 +157,7 @@ fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) -> Actor<A> {
     tracing::warn!(actor = %label, %cause, "actor not started");
     let (tx, rx) = mpsc::unbounded_channel();
     drop(rx);
-    let shared = ActorShared {
-        id: ActorId::next(),
-        label,
-        death: cause.into(),
-        max_pending_calls: None,
-    };
+    let shared = ActorShared::new(label, None, ActorState::Dead(cause));
     Actor::from_cell(Arc::new(ActorCell {
         mailbox: tx,
         shared: Arc::new(shared),

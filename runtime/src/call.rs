@@ -30,15 +30,31 @@ pub(crate) enum Outcome {
     NotRun,
 }
 
-/// What a remote method's arguments must be: they travel to the actor and run later.
-#[diagnostic::on_unimplemented(
-    message = "the arguments of a remote method must be `Send + 'static`, but `{Self}` is not",
-    label = "these arguments cannot be sent to the actor",
-    note = "a call's arguments move to the actor's task, which may run on another thread"
-)]
+/// One argument of a remote method, checked to be `Send + 'static`.
+///
+/// The generated code wraps each argument as `RemoteArg::<TheDeclaredType>::new(arg)`, so a
+/// non-`Send` argument type is reported once, at the type the user wrote.
 #[doc(hidden)]
-pub trait RemoteArgs: Send + 'static {}
-impl<T: Send + 'static> RemoteArgs for T {}
+pub struct RemoteArg<T>(T);
+
+// SAFETY: the field is private and `RemoteArg::new` is the only constructor; it requires
+// `T: Send`. So every `RemoteArg<T>` that exists holds a `T: Send`.
+unsafe impl<T> Send for RemoteArg<T> {}
+
+impl<T> RemoteArg<T> {
+    /// Wraps `value`: only for `Send + 'static` types.
+    pub fn new(value: T) -> Self
+    where
+        T: Send + 'static,
+    {
+        RemoteArg(value)
+    }
+
+    /// The argument.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
 
 /// What a remote method may return: the result travels back to the caller.
 #[diagnostic::on_unimplemented(
@@ -116,7 +132,7 @@ impl<A: Send + 'static> Body<A> {
     /// A sync `&self` method.
     pub fn sync_ref<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
     where
-        Args: RemoteArgs,
+        Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
@@ -132,7 +148,7 @@ impl<A: Send + 'static> Body<A> {
     /// A sync `&mut self` method.
     pub fn sync_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
     where
-        Args: RemoteArgs,
+        Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
@@ -149,7 +165,7 @@ impl<A: Send + 'static> Body<A> {
     pub fn async_ref<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Self
     where
         A: Sync,
-        Args: RemoteArgs,
+        Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(Shared<A>, Args) -> Fut + Send + 'static,
         Fut: Future<Output = R> + Send + 'static,
@@ -174,7 +190,7 @@ impl<A: Send + 'static> Body<A> {
     /// An async `&mut self` method: `f`'s future owns the state and hands it back.
     pub fn async_mut<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Self
     where
-        Args: RemoteArgs,
+        Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(Exclusive<A>, Args) -> Fut + Send + 'static,
         Fut: Future<Output = (Exclusive<A>, R)> + Send + 'static,
@@ -203,7 +219,7 @@ impl<A: Send + 'static> Body<A> {
     pub fn blocking_ref<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
     where
         A: Sync,
-        Args: RemoteArgs,
+        Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
@@ -230,7 +246,7 @@ impl<A: Send + 'static> Body<A> {
     /// A sync `&mut self` method marked `blocking`: runs on the blocking pool, alone.
     pub fn blocking_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
     where
-        Args: RemoteArgs,
+        Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {

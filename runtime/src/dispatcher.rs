@@ -24,8 +24,8 @@ use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered}
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::{
-    ActorClass, ActorError,
-    actor::ActorShared,
+    ActorClass, ActorError, ActorState,
+    actor::{ActorShared, KILL_FOR_GOOD},
     call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, SharedRun},
     error::{DeathCause, panic_message},
     instance::Instance,
@@ -64,6 +64,10 @@ impl Future for InGroup {
 }
 
 enum Event<A> {
+    /// `helio::kill`: for good, or as a crash.
+    Kill {
+        for_good: bool,
+    },
     Mail(Option<Call<A>>),
     SharedDone(usize, Outcome),
     ExclusiveDone(Option<Instance<A>>, Outcome),
@@ -83,8 +87,8 @@ pub(crate) struct Dispatcher<A> {
     running_exclusive: Option<ExclusiveRun<A>>,
     /// `-1`: forever.
     restarts_left: i64,
-    /// The panic message of a crash not yet handled.
-    crashed: Option<String>,
+    /// A crash not yet handled (a panic, or a kill that may restart).
+    crashed: Option<DeathCause>,
     /// Set when the actor dies; `None` at a graceful stop.
     death: Option<DeathCause>,
 }
@@ -135,8 +139,8 @@ impl<A: ActorClass> Dispatcher<A> {
     async fn serve(&mut self) {
         loop {
             self.schedule();
-            if let Some(message) = self.crashed.take() {
-                if !self.restart_after_crash(message).await {
+            if let Some(cause) = self.crashed.take() {
+                if !self.restart_after_crash(cause).await {
                     return;
                 }
                 continue;
@@ -145,6 +149,14 @@ impl<A: ActorClass> Dispatcher<A> {
                 return;
             }
             match self.next_event().await {
+                Event::Kill { for_good: true } => {
+                    tracing::info!(actor = %self.shared.label, "actor killed");
+                    self.death = Some(DeathCause::Killed);
+                    return;
+                }
+                Event::Kill { for_good: false } => {
+                    self.crashed.get_or_insert(DeathCause::Killed);
+                }
                 Event::Mail(Some(call)) => self.enqueue(call),
                 Event::Mail(None) => self.mailbox_open = false,
                 Event::SharedDone(group, outcome) => {
@@ -177,6 +189,7 @@ impl<A: ActorClass> Dispatcher<A> {
         match result {
             Ok(state) => {
                 self.instance = Some(Instance::new(state));
+                self.shared.set_state(ActorState::Alive);
                 true
             }
             Err(message) => {
@@ -187,9 +200,8 @@ impl<A: ActorClass> Dispatcher<A> {
         }
     }
 
-    /// After a panic: fails the running calls, then restarts if a restart is left.
-    async fn restart_after_crash(&mut self, message: String) -> bool {
-        let cause = DeathCause::Panicked(message);
+    /// After a crash: fails the running calls, then restarts if a restart is left.
+    async fn restart_after_crash(&mut self, cause: DeathCause) -> bool {
         fail_dropped_with(cause.clone(), || {
             self.running_shared.clear();
             self.running_exclusive = None;
@@ -207,12 +219,14 @@ impl<A: ActorClass> Dispatcher<A> {
             self.restarts_left -= 1;
         }
         tracing::info!(actor = %self.shared.label, %cause, "actor crashed; restarting");
+        self.shared.set_state(ActorState::Restarting);
+        self.shared.count_restart();
         self.construct_instance().await
     }
 
     fn note(&mut self, outcome: Outcome) {
         if let Outcome::Panicked(message) = outcome {
-            self.crashed.get_or_insert(message);
+            self.crashed.get_or_insert(DeathCause::Panicked(message));
         }
     }
 
@@ -345,9 +359,8 @@ impl<A: ActorClass> Dispatcher<A> {
                     Ok(state) => match f(Exec::Run(state)) {
                         Some(run) => self.running_exclusive = Some(run),
                         None => {
-                            self.crashed.get_or_insert_with(|| {
-                                "an exclusive call lost the state".to_owned()
-                            });
+                            let lost = DeathCause::Internal("an exclusive call lost the state");
+                            self.crashed.get_or_insert(lost);
                         }
                     },
                     Err(instance) => {
@@ -379,6 +392,11 @@ impl<A: ActorClass> Dispatcher<A> {
 
     async fn next_event(&mut self) -> Event<A> {
         poll_fn(|cx| {
+            if let Some(kind) = self.shared.poll_kill(cx) {
+                return Poll::Ready(Event::Kill {
+                    for_good: kind == KILL_FOR_GOOD,
+                });
+            }
             if let Some(run) = self.running_exclusive.as_mut()
                 && let Poll::Ready((instance, outcome)) = run.as_mut().poll(cx)
             {
@@ -402,9 +420,13 @@ impl<A: ActorClass> Dispatcher<A> {
 
     /// Fails everything left when the actor died, and frees its name.
     fn finish(mut self) {
+        // Free the name first: whoever learns of the death may reuse it at once.
+        if let Some((registry, key)) = &self.name {
+            registry.remove(key, self.shared.id);
+        }
         if let Some(cause) = self.death.take() {
             let label = self.shared.label.clone();
-            let _ = self.shared.death.set(cause.clone());
+            self.shared.set_state(ActorState::Dead(cause.clone()));
             fail_dropped_with(cause.clone(), || {
                 self.running_shared.clear();
                 self.running_exclusive = None;
@@ -417,9 +439,6 @@ impl<A: ActorClass> Dispatcher<A> {
             while let Ok(call) = self.mailbox.try_recv() {
                 call.fail_died(&label, cause.clone());
             }
-        }
-        if let Some((registry, key)) = &self.name {
-            registry.remove(key, self.shared.id);
         }
     }
 }

@@ -52,6 +52,8 @@ pub enum DeathCause {
         /// The name that is taken.
         name: String,
     },
+    /// Killed with `helio::kill` (for good, or with no restarts left).
+    Killed,
     /// The helio runtime was shut down.
     Shutdown,
     /// A broken invariant inside helio: a bug to report.
@@ -72,6 +74,7 @@ impl fmt::Display for DeathCause {
                 "the name \"{namespace}/{name}\" is taken by another actor \
                  (use `get_if_exists(true)` to reuse it)"
             ),
+            DeathCause::Killed => f.write_str("it was killed"),
             DeathCause::Shutdown => f.write_str("the helio runtime was shut down"),
         }
     }
@@ -150,6 +153,32 @@ pub enum ActorError {
         group: String,
         /// The groups the actor has, comma-separated.
         declared: String,
+    },
+}
+
+/// Why a named actor could not be looked up.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// No live actor has this name.
+    #[error("no actor is named \"{namespace}/{name}\"")]
+    NotFound {
+        /// The namespace searched.
+        namespace: String,
+        /// The name searched.
+        name: String,
+    },
+    /// The actor of this name has another type.
+    #[error("the actor named \"{namespace}/{name}\" is a `{actual}`, not a `{expected}`")]
+    WrongType {
+        /// The namespace searched.
+        namespace: String,
+        /// The name searched.
+        name: String,
+        /// The type asked for.
+        expected: &'static str,
+        /// The actor's type.
+        actual: &'static str,
     },
 }
 

@@ -13,6 +13,7 @@ mod class;
 mod dispatcher;
 mod error;
 mod instance;
+mod lifecycle;
 mod method;
 mod object_ref;
 mod options;
@@ -23,7 +24,10 @@ mod wait;
 pub use actor::{Actor, ActorId};
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
-pub use error::{ActorError, ActorLabel, DeathCause, RuntimeError};
+pub use error::{ActorError, ActorLabel, DeathCause, LookupError, RuntimeError};
+pub use lifecycle::{
+    ActorInfo, ActorState, current_actor, get_actor, get_actor_in, kill, list_actors,
+};
 pub use method::Method;
 pub use object_ref::{ObjectRef, ObjectRefFuture};
 pub use options::{ActorOptions, CallOptions, Lifetime};
@@ -36,7 +40,7 @@ pub mod __private {
     pub use crate::{
         Actor, ActorBuilder, ActorClass, ActorOptions, Lifetime, Method,
         builder::ConstructorArgs,
-        call::{Body, RemoteArgs, RemoteReturn},
+        call::{Body, RemoteArg, RemoteReturn},
         class::ConstructorOutput,
         instance::{Exclusive, Shared},
         object_ref::Completer,

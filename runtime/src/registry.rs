@@ -7,7 +7,7 @@ use std::{
 };
 
 use crate::{
-    Actor, ActorClass, ActorId,
+    Actor, ActorClass, ActorId, ActorInfo, LookupError,
     actor::{ActorCell, ActorShared},
 };
 
@@ -16,6 +16,7 @@ pub(crate) type Key = (String, String);
 
 struct Entry {
     id: ActorId,
+    type_name: &'static str,
     /// Alive while the actor's dispatcher or any handle is.
     shared: Weak<ActorShared>,
     /// A `Registered<A>` for the entry's actor type.
@@ -69,6 +70,7 @@ impl Registry {
         let cell = start();
         let entry = Entry {
             id: cell.shared.id,
+            type_name: std::any::type_name::<A>(),
             shared: Arc::downgrade(&cell.shared),
             actor: Box::new(Registered {
                 weak: Arc::downgrade(&cell),
@@ -89,6 +91,45 @@ impl Registry {
             drop(entries);
             drop(removed);
         }
+    }
+
+    /// The live actor named `key`; `Some(Err)` when it is not an `A`.
+    pub(crate) fn lookup<A: ActorClass>(&self, key: &Key) -> Option<Result<Actor<A>, LookupError>> {
+        let entries = self.lock();
+        let entry = entries.get(key)?;
+        match entry.actor.downcast_ref::<Registered<A>>() {
+            Some(registered) => registered
+                .weak
+                .upgrade()
+                .map(|cell| Ok(Actor::from_cell(cell))),
+            None if entry.shared.strong_count() > 0 => Some(Err(LookupError::WrongType {
+                namespace: key.0.clone(),
+                name: key.1.clone(),
+                expected: std::any::type_name::<A>(),
+                actual: entry.type_name,
+            })),
+            None => None,
+        }
+    }
+
+    /// Every live named actor, sorted by key.
+    pub(crate) fn list(&self) -> Vec<ActorInfo> {
+        let entries = self.lock();
+        let mut infos: Vec<ActorInfo> = entries
+            .iter()
+            .filter_map(|((namespace, name), entry)| {
+                let shared = entry.shared.upgrade()?;
+                Some(ActorInfo {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    type_name: entry.type_name,
+                    state: shared.state(),
+                    restarts: shared.restarts(),
+                })
+            })
+            .collect();
+        infos.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        infos
     }
 
     /// Drops every entry (at shutdown).

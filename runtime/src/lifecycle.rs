@@ -1,0 +1,118 @@
+//! The lifecycle API: actor states, `kill`, `current_actor`, and lookups of named actors.
+
+use std::{
+    any::Any,
+    future::Future,
+    sync::{Arc, Weak},
+};
+
+use crate::{
+    Actor, ActorClass, DeathCause, LookupError, actor::ActorCell, options::DEFAULT_NAMESPACE,
+    system,
+};
+
+/// Where an actor is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ActorState {
+    /// The constructor has not finished yet.
+    Pending,
+    /// Serving calls.
+    Alive,
+    /// Crashed; the constructor is running again.
+    Restarting,
+    /// Serves no more calls; every call resolves to `ActorDied` with this cause.
+    Dead(DeathCause),
+}
+
+/// A named actor, as [`list_actors`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ActorInfo {
+    /// The namespace of its name.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its Rust type, as `std::any::type_name` spells it.
+    pub type_name: &'static str,
+    /// Its state.
+    pub state: ActorState,
+    /// How often it restarted so far.
+    pub restarts: u32,
+}
+
+/// Kills `actor`, like Ray's `ray.kill`.
+///
+/// With `no_restart`, the actor dies at once: calls running, queued and later resolve to
+/// `ActorDied { cause: Killed }`. Without it the kill counts as a crash: the actor restarts while
+/// `max_restarts` allows (queued calls then run on the new instance), else dies with `Killed`.
+/// A kill is not a graceful stop: `#[on_stop]` does not run.
+pub fn kill<A: ActorClass>(actor: &Actor<A>, no_restart: bool) {
+    actor.kill(no_restart);
+}
+
+tokio::task_local! {
+    /// The actor whose dispatcher is running: a `Weak<ActorCell<A>>`.
+    static CURRENT: Arc<dyn Any + Send + Sync>;
+}
+
+/// Runs an actor's dispatcher with `cell` as the current actor.
+pub(crate) fn scope_current<A: ActorClass, F: Future>(
+    cell: Weak<ActorCell<A>>,
+    dispatcher: F,
+) -> impl Future<Output = F::Output> {
+    CURRENT.scope(Arc::new(cell), dispatcher)
+}
+
+/// The handle of the actor whose method is running, so a method can call its own actor:
+/// `helio::current_actor::<Self>()`.
+///
+/// `None` outside a method of an actor of type `A` (including inside `blocking` methods, which
+/// run on other threads), and once every handle of an anonymous actor is gone.
+///
+/// A method must not *await* a call to its own actor that cannot start before the method
+/// returns: a `&mut self` method (which waits for every running call), or any call once the
+/// concurrency limit is reached. As in Ray, that waits forever. Sending such a call without
+/// awaiting it is fine.
+pub fn current_actor<A: ActorClass>() -> Option<Actor<A>> {
+    CURRENT
+        .try_with(|current| {
+            let cell = current.downcast_ref::<Weak<ActorCell<A>>>()?;
+            cell.upgrade().map(Actor::from_cell)
+        })
+        .ok()
+        .flatten()
+}
+
+/// The actor named `name` in the default namespace, checked to be an `A`.
+///
+/// # Errors
+/// [`LookupError::NotFound`], or [`LookupError::WrongType`] naming both types.
+pub fn get_actor<A: ActorClass>(name: &str) -> Result<Actor<A>, LookupError> {
+    get_actor_in(DEFAULT_NAMESPACE, name)
+}
+
+/// The actor named `name` in `namespace`, checked to be an `A`.
+///
+/// # Errors
+/// [`LookupError::NotFound`], or [`LookupError::WrongType`] naming both types.
+pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<A>, LookupError> {
+    let not_found = || LookupError::NotFound {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    };
+    let Ok((_, registry)) = system::handles() else {
+        return Err(not_found());
+    };
+    registry
+        .lookup::<A>(&(namespace.to_owned(), name.to_owned()))
+        .ok_or_else(not_found)?
+}
+
+/// Every live named actor, sorted by namespace and name.
+pub fn list_actors() -> Vec<ActorInfo> {
+    match system::handles() {
+        Ok((_, registry)) => registry.list(),
+        Err(_) => Vec::new(),
+    }
+}

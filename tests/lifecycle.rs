@@ -1,0 +1,183 @@
+//! Kill, actor state and restart counts, typed lookup of named actors, and `current_actor`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::get;
+use helio::{LookupError, prelude::*};
+use tokio::sync::Semaphore;
+
+pub struct Cell {
+    gate: Arc<Semaphore>,
+    value: u64,
+}
+
+#[actor(max_concurrency = 10)]
+impl Cell {
+    pub fn new(gate: Arc<Semaphore>) -> Self {
+        Cell { gate, value: 0 }
+    }
+
+    #[remote_method]
+    pub fn set(&mut self, value: u64) {
+        self.value = value;
+    }
+
+    #[remote_method]
+    pub fn value(&self) -> u64 {
+        self.value
+    }
+
+    #[remote_method]
+    pub async fn park(&self) {
+        self.gate.acquire().await.unwrap().forget();
+    }
+
+    /// Through its own handle: reads the value with a shared call (which runs beside this one),
+    /// then queues `set(value)` without waiting for it: it is exclusive, so it runs only after
+    /// this call returns.
+    #[remote_method]
+    pub async fn peek_then_set_via_self(&self, value: u64) -> Option<u64> {
+        let me = helio::current_actor::<Cell>()?;
+        let peeked = me.methods().value().remote().await.ok();
+        drop(me.methods().set().remote(value));
+        peeked
+    }
+
+    #[remote_method]
+    pub fn is_a_different_actor(&self) -> bool {
+        helio::current_actor::<Other>().is_some()
+    }
+}
+
+pub struct Other;
+
+#[actor]
+impl Other {
+    pub fn new() -> Self {
+        Other
+    }
+}
+
+fn cell(options: ActorOptions) -> (Actor<Cell>, Arc<Semaphore>) {
+    let gate = Arc::new(Semaphore::new(0));
+    (
+        Cell::new_actor().options(options).remote(Arc::clone(&gate)),
+        gate,
+    )
+}
+
+fn assert_killed<T: std::fmt::Debug>(r: ObjectRef<T>) {
+    match get(r) {
+        Err(ActorError::ActorDied {
+            cause: DeathCause::Killed,
+            ..
+        }) => {}
+        other => panic!("expected ActorDied(Killed), got {other:?}"),
+    }
+}
+
+#[test]
+fn kill_for_good_resolves_running_queued_and_later_calls() {
+    let (actor, _gate) = cell(ActorOptions::new().max_restarts(5));
+    get(actor.ready()).unwrap();
+    assert_eq!(actor.state(), ActorState::Alive);
+    let running = actor.methods().park().remote();
+    let queued = actor.methods().set().remote(1);
+    helio::kill(&actor, true);
+    assert_killed(running);
+    assert_killed(queued);
+    assert_killed(actor.methods().value().remote());
+    assert_eq!(actor.state(), ActorState::Dead(DeathCause::Killed));
+    assert_eq!(actor.restarts(), 0);
+}
+
+#[test]
+fn kill_with_restart_reruns_the_constructor_and_keeps_queued_calls() {
+    let (actor, _gate) = cell(ActorOptions::new().max_restarts(1));
+    get(actor.methods().set().remote(7)).unwrap();
+    let running = actor.methods().park().remote();
+    // Calls start in order: once this later shared call has returned, `park` is running.
+    get(actor.methods().value().remote()).unwrap();
+    // `set` is exclusive: it waits behind the parked call, so it is still queued at the kill.
+    let queued = actor.methods().set().remote(8);
+    helio::kill(&actor, false);
+    assert_killed(running);
+    get(queued).unwrap();
+    assert_eq!(get(actor.methods().value().remote()).unwrap(), 8);
+    assert_eq!(actor.restarts(), 1);
+    assert_eq!(actor.state(), ActorState::Alive);
+    // No restart left: the next kill is final.
+    helio::kill(&actor, false);
+    assert_killed(actor.methods().value().remote());
+    assert_eq!(actor.state(), ActorState::Dead(DeathCause::Killed));
+}
+
+#[test]
+fn typed_lookup_finds_named_actors_and_names_both_types_on_a_mismatch() {
+    let (actor, _gate) = cell(
+        ActorOptions::new()
+            .name("lookup-cell")
+            .namespace("lifecycle"),
+    );
+    get(actor.methods().set().remote(3)).unwrap();
+    let found = helio::get_actor_in::<Cell>("lifecycle", "lookup-cell").unwrap();
+    assert_eq!(found, actor);
+    assert_eq!(get(found.methods().value().remote()).unwrap(), 3);
+    match helio::get_actor_in::<Other>("lifecycle", "lookup-cell") {
+        Err(err @ LookupError::WrongType { .. }) => {
+            let text = err.to_string();
+            assert!(text.contains("Cell") && text.contains("Other"), "{text}");
+        }
+        other => panic!("expected WrongType, got {other:?}"),
+    }
+    assert!(matches!(
+        helio::get_actor::<Cell>("lookup-cell"),
+        Err(LookupError::NotFound { .. })
+    ));
+    let listed = helio::list_actors();
+    let info = listed
+        .iter()
+        .find(|i| i.namespace == "lifecycle" && i.name == "lookup-cell")
+        .expect("listed");
+    assert!(info.type_name.ends_with("Cell"));
+    assert_eq!((info.state.clone(), info.restarts), (ActorState::Alive, 0));
+    // Once every handle is gone, the name is free again.
+    drop((actor, found));
+    let (again, _gate) = cell(
+        ActorOptions::new()
+            .name("lookup-cell")
+            .namespace("lifecycle"),
+    );
+    assert_eq!(get(again.methods().value().remote()).unwrap(), 0);
+}
+
+#[test]
+fn a_detached_actor_outlives_its_handles_until_killed() {
+    let options = ActorOptions::new()
+        .name("detached-cell")
+        .lifetime(Lifetime::Detached);
+    let (actor, _gate) = cell(options);
+    get(actor.methods().set().remote(11)).unwrap();
+    let id = actor.id();
+    drop(actor);
+    let found = helio::get_actor::<Cell>("detached-cell").expect("still registered");
+    assert_eq!(found.id(), id);
+    assert_eq!(get(found.methods().value().remote()).unwrap(), 11);
+    helio::kill(&found, true);
+    assert_killed(found.methods().value().remote());
+    assert!(helio::get_actor::<Cell>("detached-cell").is_err());
+}
+
+#[test]
+fn a_method_can_call_its_own_actor() {
+    let (actor, _gate) = cell(ActorOptions::new());
+    assert_eq!(
+        get(actor.methods().peek_then_set_via_self().remote(42)).unwrap(),
+        Some(0)
+    );
+    assert_eq!(get(actor.methods().value().remote()).unwrap(), 42);
+    assert!(!get(actor.methods().is_a_different_actor().remote()).unwrap());
+    assert!(helio::current_actor::<Cell>().is_none());
+}
