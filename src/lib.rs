@@ -58,7 +58,7 @@ pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
     ActorState, CallOptions, Config, DeathCause, Lifetime, LookupError, Method, ObjectRef,
-    ObjectRefFuture, RuntimeError, WaitResult, current_actor, get, get_actor, get_actor_in,
+    ObjectRefFuture, RuntimeError, WaitResult, cancel, current_actor, get, get_actor, get_actor_in,
     get_all, init, kill, list_actors, put, shutdown, wait, wait_blocking,
 };
 

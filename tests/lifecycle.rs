@@ -45,6 +45,45 @@ impl Cell {
         peeked
     }
 
+    /// Reports through `events` when its future is dropped before the gate opens.
+    #[remote_method]
+    pub async fn park_tracked(&self, events: std::sync::mpsc::Sender<&'static str>) {
+        struct Tracker(std::sync::mpsc::Sender<&'static str>, bool);
+        impl Drop for Tracker {
+            fn drop(&mut self) {
+                let _ = self.0.send(if self.1 { "finished" } else { "dropped" });
+            }
+        }
+        let mut tracker = Tracker(events, false);
+        self.gate.acquire().await.unwrap().forget();
+        tracker.1 = true;
+    }
+
+    /// Sets `value`, says so, then waits at the gate before setting `value + 1`.
+    #[remote_method]
+    pub async fn set_in_two_steps(&mut self, value: u64, started: std::sync::mpsc::Sender<()>) {
+        self.value = value;
+        let _ = started.send(());
+        self.gate.acquire().await.unwrap().forget();
+        self.value = value + 1;
+    }
+
+    /// Says it started, waits (bounded) for the test's release, then sets `value`.
+    #[remote_method(blocking)]
+    pub fn set_when_released(
+        &mut self,
+        started: std::sync::mpsc::Sender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+        value: u64,
+    ) -> u64 {
+        let _ = started.send(());
+        release
+            .recv_timeout(common::BOUND)
+            .expect("released by the test");
+        self.value = value;
+        value
+    }
+
     #[remote_method]
     pub fn is_a_different_actor(&self) -> bool {
         helio::current_actor::<Other>().is_some()
@@ -180,4 +219,85 @@ fn a_method_can_call_its_own_actor() {
     assert_eq!(get(actor.methods().value().remote()).unwrap(), 42);
     assert!(!get(actor.methods().is_a_different_actor().remote()).unwrap());
     assert!(helio::current_actor::<Cell>().is_none());
+}
+
+fn assert_cancelled<T: std::fmt::Debug>(r: ObjectRef<T>) {
+    assert!(r.is_ready(), "a cancelled ref resolves at once");
+    match get(r) {
+        Err(ActorError::Cancelled { .. }) => {}
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+}
+
+#[test]
+fn cancelling_a_queued_call_resolves_it_at_once_and_it_never_runs() {
+    let (actor, gate) = cell(ActorOptions::new());
+    let parked = actor.methods().park().remote();
+    get(actor.methods().value().remote()).unwrap(); // `park` is running
+    let queued = actor.methods().set().remote(5); // exclusive: waits behind `park`
+    assert!(helio::cancel(&queued));
+    assert_cancelled(queued);
+    gate.add_permits(1);
+    get(parked).unwrap();
+    assert_eq!(get(actor.methods().value().remote()).unwrap(), 0);
+}
+
+#[test]
+fn cancelling_a_running_async_call_drops_it_at_its_await_point() {
+    let (actor, gate) = cell(ActorOptions::new());
+    let (tx, events) = std::sync::mpsc::channel();
+    let running = actor.methods().park_tracked().remote(tx);
+    get(actor.methods().value().remote()).unwrap(); // `park_tracked` is running
+    assert!(running.cancel());
+    assert_eq!(events.recv_timeout(common::BOUND), Ok("dropped"));
+    assert_cancelled(running);
+    // The dropped call did not take the gate's permit; the actor serves on.
+    gate.add_permits(1);
+    assert_eq!(gate.available_permits(), 1);
+    assert_eq!(get(actor.methods().value().remote()).unwrap(), 0);
+    assert!(!running_cancel_is_repeatable(&actor));
+}
+
+/// Cancelling a resolved ref does nothing.
+fn running_cancel_is_repeatable(actor: &Actor<Cell>) -> bool {
+    let done = actor.methods().value().remote();
+    let _ = done.clone().get_timeout(common::BOUND);
+    done.cancel()
+}
+
+#[test]
+fn cancelling_a_running_mut_call_keeps_the_state_and_the_actor() {
+    let (actor, _gate) = cell(ActorOptions::new());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let running = actor.methods().set_in_two_steps().remote(10, started_tx);
+    let after = actor.methods().value().remote(); // runs once the exclusive call is gone
+    started
+        .recv_timeout(common::BOUND)
+        .expect("the call started");
+    assert!(running.cancel());
+    assert_cancelled(running);
+    // The first step happened; the second never will. No crash, no restart.
+    assert_eq!(get(after).unwrap(), 10);
+    assert_eq!(actor.restarts(), 0);
+    assert_eq!(actor.state(), ActorState::Alive);
+}
+
+#[test]
+fn a_running_blocking_call_finishes_and_its_result_is_discarded() {
+    let (actor, _gate) = cell(ActorOptions::new());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let running = actor
+        .methods()
+        .set_when_released()
+        .remote(started_tx, release_rx, 3);
+    let after = actor.methods().value().remote();
+    started
+        .recv_timeout(common::BOUND)
+        .expect("the blocking call started");
+    assert!(running.cancel());
+    assert_cancelled(running);
+    // It cannot be stopped: it finishes, and only its result is dropped.
+    release.send(()).unwrap();
+    assert_eq!(get(after).unwrap(), 3);
 }

@@ -243,10 +243,10 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
                     async move { #call.await }))
         }
         (Receiver::Exclusive, true, _) => {
-            let call = call(quote!(&mut *__this));
+            let call = call(quote!(__this));
             quote_spanned!(span=> ::helio::__private::Body::async_mut(__done, #wrapped_args,
-                |mut __this: ::helio::__private::Exclusive<#self_ty>, (#(#args,)*): (#(#params,)*)|
-                    async move { let __r = #call.await; (__this, __r) }))
+                |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)|
+                    ::std::boxed::Box::pin(async move { #call.await })))
         }
     };
     let default_doc = if docs.is_empty() {

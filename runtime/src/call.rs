@@ -5,9 +5,16 @@
 //! (crate::ObjectRef) itself. The dispatcher only schedules bodies and learns whether the method
 //! panicked.
 
-use std::{borrow::Cow, future::Future, panic::AssertUnwindSafe};
+use std::{
+    borrow::Cow,
+    future::Future,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
 
-use futures::{FutureExt, future::BoxFuture};
+use futures::{
+    FutureExt,
+    future::{BoxFuture, Either},
+};
 
 use crate::{
     error::{ActorError, DeathCause, panic_message},
@@ -113,6 +120,21 @@ fn join_failed<R>(done: Completer<R>) -> Outcome {
     Outcome::NotRun
 }
 
+/// Runs `call` unless the caller cancels first; `None` when cancelled (the future is dropped at
+/// its await point). Catches a panic of `call`.
+async fn unless_cancelled<R, F>(done: &Completer<R>, call: F) -> Option<std::thread::Result<R>>
+where
+    R: Send + 'static,
+    F: Future<Output = R>,
+{
+    let call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
+    let cancelled = std::pin::pin!(done.cancelled());
+    match futures::future::select(call, cancelled).await {
+        Either::Left((result, _)) => Some(result),
+        Either::Right(((), _)) => None,
+    }
+}
+
 impl<A: Send + 'static> Body<A> {
     /// Whether the call needs the actor to itself.
     pub(crate) fn is_exclusive(&self) -> bool {
@@ -137,10 +159,8 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
         Body(Kind::SyncRef(Box::new(move |exec| match exec {
-            Exec::Run(state) => deliver(
-                done,
-                std::panic::catch_unwind(AssertUnwindSafe(|| f(state, args))),
-            ),
+            Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
+            Exec::Run(state) => deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args)))),
             Exec::Fail(err) => fail(done, err),
         })))
     }
@@ -153,10 +173,8 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
         Body(Kind::SyncMut(Box::new(move |exec| match exec {
-            Exec::Run(state) => deliver(
-                done,
-                std::panic::catch_unwind(AssertUnwindSafe(|| f(state, args))),
-            ),
+            Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
+            Exec::Run(state) => deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args)))),
             Exec::Fail(err) => fail(done, err),
         })))
     }
@@ -171,13 +189,14 @@ impl<A: Send + 'static> Body<A> {
         Fut: Future<Output = R> + Send + 'static,
     {
         Body(Kind::Shared(Box::new(move |exec| match exec {
+            Exec::Run(_) if done.is_cancelled() => None,
             Exec::Run(instance) => {
                 let shared = instance.share();
                 Some(Box::pin(async move {
-                    let result = AssertUnwindSafe(async move { f(shared, args).await })
-                        .catch_unwind()
-                        .await;
-                    deliver(done, result)
+                    match unless_cancelled(&done, f(shared, args)).await {
+                        Some(result) => deliver(done, result),
+                        None => Outcome::NotRun,
+                    }
                 }))
             }
             Exec::Fail(err) => {
@@ -187,25 +206,28 @@ impl<A: Send + 'static> Body<A> {
         })))
     }
 
-    /// An async `&mut self` method: `f`'s future owns the state and hands it back.
-    pub fn async_mut<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Self
+    /// An async `&mut self` method: `f`'s future borrows the state, which this call owns while
+    /// it runs; cancelling the call drops the future and keeps the state.
+    pub fn async_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
     where
         Args: Send + 'static,
         R: RemoteReturn,
-        F: FnOnce(Exclusive<A>, Args) -> Fut + Send + 'static,
-        Fut: Future<Output = (Exclusive<A>, R)> + Send + 'static,
+        F: for<'x> FnOnce(&'x mut A, Args) -> BoxFuture<'x, R> + Send + 'static,
     {
         Body(Kind::Exclusive(Box::new(move |exec| match exec {
-            Exec::Run(state) => Some(Box::pin(async move {
-                match AssertUnwindSafe(async move { f(state, args).await })
-                    .catch_unwind()
-                    .await
-                {
-                    Ok((state, value)) => {
+            Exec::Run(state) if done.is_cancelled() => Some(Box::pin(async move {
+                (Some(state.into_instance()), Outcome::NotRun)
+            })),
+            Exec::Run(mut state) => Some(Box::pin(async move {
+                let result = unless_cancelled(&done, f(&mut state, args)).await;
+                match result {
+                    Some(Ok(value)) => {
                         done.complete(Ok(value));
                         (Some(state.into_instance()), Outcome::Returned)
                     }
-                    Err(payload) => (None, deliver::<R>(done, Err(payload))),
+                    // A panic may have left the state torn: the actor crashes.
+                    Some(Err(payload)) => (None, deliver::<R>(done, Err(payload))),
+                    None => (Some(state.into_instance()), Outcome::NotRun),
                 }
             })),
             Exec::Fail(err) => {
@@ -224,10 +246,11 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
         Body(Kind::Shared(Box::new(move |exec| match exec {
+            Exec::Run(_) if done.is_cancelled() => None,
             Exec::Run(instance) => {
                 let shared = instance.share();
                 let task = tokio::task::spawn_blocking(move || {
-                    std::panic::catch_unwind(AssertUnwindSafe(|| f(&shared, args)))
+                    catch_unwind(AssertUnwindSafe(|| f(&shared, args)))
                 });
                 Some(Box::pin(async move {
                     match task.await {
@@ -251,9 +274,12 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
         Body(Kind::Exclusive(Box::new(move |exec| match exec {
+            Exec::Run(state) if done.is_cancelled() => Some(Box::pin(async move {
+                (Some(state.into_instance()), Outcome::NotRun)
+            })),
             Exec::Run(mut state) => {
                 let task = tokio::task::spawn_blocking(move || {
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut state, args)));
+                    let result = catch_unwind(AssertUnwindSafe(|| f(&mut state, args)));
                     (result.is_ok().then_some(state), result)
                 });
                 Some(Box::pin(async move {

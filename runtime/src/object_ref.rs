@@ -8,11 +8,13 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
+
+use futures::task::AtomicWaker;
 
 use crate::{
     blocking::block_until,
@@ -35,6 +37,11 @@ pub struct ObjectRef<T> {
 
 struct Slot<T> {
     inner: Mutex<Inner<T>>,
+    /// The call this ref is the result of; `None` for `put` refs.
+    origin: Option<(ActorLabel, &'static str)>,
+    /// Set by `cancel`; the call's futures watch it through `cancel_waker`.
+    cancelled: AtomicBool,
+    cancel_waker: AtomicWaker,
 }
 
 struct Inner<T> {
@@ -75,6 +82,10 @@ impl<T> Inner<T> {
         }
     }
 
+    fn take_wakers(&mut self) -> Wakers {
+        Wakers(self.waker.take(), mem::take(&mut self.more_wakers))
+    }
+
     /// The value for one consumer: moved out for the last one, cloned otherwise.
     fn take(&mut self) -> Option<Result<T, ActorError>> {
         let State::Ready(result) = &self.state else {
@@ -92,26 +103,65 @@ impl<T> Inner<T> {
     }
 }
 
+/// Wakers taken out of a slot, to wake once its lock is released.
+struct Wakers(Option<Waker>, Vec<Waker>);
+
+impl Wakers {
+    fn wake(self) {
+        if let Some(waker) = self.0 {
+            waker.wake();
+        }
+        self.1.into_iter().for_each(Waker::wake);
+    }
+}
+
 impl<T> ObjectRef<T> {
-    fn pending() -> Self {
+    fn new(state: State<T>, origin: Option<(ActorLabel, &'static str)>) -> Self {
         ObjectRef {
             slot: Arc::new(Slot {
                 inner: Mutex::new(Inner {
-                    state: State::Pending,
+                    state,
                     refs: 1,
                     cloner: None,
                     waker: None,
                     more_wakers: Vec::new(),
                 }),
+                origin,
+                cancelled: AtomicBool::new(false),
+                cancel_waker: AtomicWaker::new(),
             }),
         }
     }
 
     /// An object ref that is already resolved to `result`.
     pub fn ready(result: Result<T, ActorError>) -> Self {
-        let r = Self::pending();
-        r.slot.lock().state = State::Ready(result);
-        r
+        Self::new(State::Ready(result), None)
+    }
+
+    /// Cancels the call: the ref (and every clone) resolves at once to
+    /// [`ActorError::Cancelled`], unless it is already resolved.
+    ///
+    /// A call still queued is skipped when its turn comes. A running async call is dropped at
+    /// its next await point. A running sync or `blocking` call finishes (as in Ray) and its
+    /// result is discarded. Returns whether the call was cancelled.
+    pub fn cancel(&self) -> bool {
+        let Some((actor, method)) = &self.slot.origin else {
+            return false;
+        };
+        let mut inner = self.slot.lock();
+        if !matches!(inner.state, State::Pending) {
+            return false;
+        }
+        inner.state = State::Ready(Err(ActorError::Cancelled {
+            actor: actor.clone(),
+            method,
+        }));
+        let wakers = inner.take_wakers();
+        drop(inner);
+        self.slot.cancelled.store(true, Ordering::Release);
+        self.slot.cancel_waker.wake();
+        wakers.wake();
+        true
     }
 
     /// Whether the result is available, so that `get` would not block.
@@ -270,8 +320,6 @@ impl Drop for PendingGuard {
 #[doc(hidden)]
 pub struct Completer<T> {
     slot: Option<Arc<Slot<T>>>,
-    actor: ActorLabel,
-    method: &'static str,
     pending: Option<PendingGuard>,
 }
 
@@ -293,11 +341,9 @@ pub(crate) fn pair<T>(
     method: &'static str,
     pending: Option<PendingGuard>,
 ) -> (ObjectRef<T>, Completer<T>) {
-    let r = ObjectRef::pending();
+    let r = ObjectRef::new(State::Pending, Some((actor, method)));
     let done = Completer {
         slot: Some(Arc::clone(&r.slot)),
-        actor,
-        method,
         pending,
     };
     (r, done)
@@ -311,12 +357,45 @@ impl<T> Completer<T> {
 
     /// Resolves the ref to `TaskPanicked` with `message`.
     pub(crate) fn panicked(self, message: String) {
-        let err = ActorError::TaskPanicked {
-            actor: self.actor.clone(),
-            method: self.method,
+        let err = self.origin_error(|actor, method| ActorError::TaskPanicked {
+            actor,
+            method,
             message,
-        };
+        });
         self.complete(Err(err));
+    }
+
+    /// An error about this call's actor and method.
+    fn origin_error(
+        &self,
+        make: impl FnOnce(ActorLabel, &'static str) -> ActorError,
+    ) -> ActorError {
+        match self.slot.as_ref().and_then(|slot| slot.origin.clone()) {
+            Some((actor, method)) => make(actor, method),
+            None => make(ActorLabel::new("?", None), "?"),
+        }
+    }
+
+    /// Whether the caller cancelled the call.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.slot
+            .as_ref()
+            .is_some_and(|slot| slot.cancelled.load(Ordering::Acquire))
+    }
+
+    /// Resolves when the caller cancels the call.
+    pub(crate) fn cancelled(&self) -> impl Future<Output = ()> + Send + 'static
+    where
+        T: Send + 'static,
+    {
+        let slot = self
+            .slot
+            .as_ref()
+            .map(|slot| Arc::clone(slot) as Arc<dyn CancelFlag>);
+        std::future::poll_fn(move |cx| match &slot {
+            Some(slot) if slot.poll_cancelled(cx) => Poll::Ready(()),
+            _ => Poll::Pending,
+        })
     }
 
     fn resolve(&mut self, result: Result<T, ActorError>) {
@@ -324,19 +403,28 @@ impl<T> Completer<T> {
         self.pending = None;
         let Some(slot) = self.slot.take() else { return };
         let mut inner = slot.lock();
-        if inner.refs == 0 {
+        // No one left to read it, or already resolved (cancelled): discard the result.
+        if inner.refs == 0 || !matches!(inner.state, State::Pending) {
             drop(inner);
             drop(result);
             return;
         }
         inner.state = State::Ready(result);
-        let waker = inner.waker.take();
-        let more = mem::take(&mut inner.more_wakers);
+        let wakers = inner.take_wakers();
         drop(inner);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        more.into_iter().for_each(Waker::wake);
+        wakers.wake();
+    }
+}
+
+/// The cancel flag of a slot, whatever its value type.
+trait CancelFlag: Send + Sync {
+    fn poll_cancelled(&self, cx: &mut Context<'_>) -> bool;
+}
+
+impl<T: Send> CancelFlag for Slot<T> {
+    fn poll_cancelled(&self, cx: &mut Context<'_>) -> bool {
+        self.cancel_waker.register(cx.waker());
+        self.cancelled.load(Ordering::Acquire)
     }
 }
 
@@ -348,11 +436,11 @@ impl<T> Drop for Completer<T> {
                 .ok()
                 .flatten()
                 .unwrap_or(DeathCause::Shutdown);
-            let err = ActorError::ActorDied {
-                actor: self.actor.clone(),
-                method: self.method,
+            let err = self.origin_error(|actor, method| ActorError::ActorDied {
+                actor,
+                method,
                 cause,
-            };
+            });
             self.resolve(Err(err));
         }
     }

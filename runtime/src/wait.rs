@@ -1,4 +1,5 @@
-//! The free functions over object refs: `get`, `get_all`, `wait`, `wait_blocking`, `put`.
+//! The free functions over object refs: `get`, `get_all`, `wait`, `wait_blocking`, `put`,
+//! `cancel`.
 
 use std::{
     future::poll_fn,
@@ -23,6 +24,11 @@ pub fn get<T>(r: ObjectRef<T>) -> Result<T, ActorError> {
 /// The first error in input order; the remaining refs are dropped.
 pub fn get_all<T>(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Result<Vec<T>, ActorError> {
     refs.into_iter().map(ObjectRef::get).collect()
+}
+
+/// Cancels the call behind `r`, like Ray's `ray.cancel`; see [`ObjectRef::cancel`].
+pub fn cancel<T>(r: &ObjectRef<T>) -> bool {
+    r.cancel()
 }
 
 /// A ref that is already resolved to `value`, like Ray's `put`.
