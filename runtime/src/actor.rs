@@ -103,13 +103,20 @@ impl ActorShared {
         self.kill_waker.wake();
     }
 
-    /// Takes a pending kill request, registering `cx` for the next one.
-    pub(crate) fn poll_kill(&self, cx: &mut std::task::Context<'_>) -> Option<u8> {
-        self.kill_waker.register(cx.waker());
+    /// Takes a pending kill request, if any.
+    pub(crate) fn take_kill(&self) -> Option<u8> {
+        if self.kill.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         match self.kill.swap(0, Ordering::AcqRel) {
             0 => None,
             kind => Some(kind),
         }
+    }
+
+    /// Wakes `cx` on the next kill request.
+    pub(crate) fn register_kill_waker(&self, cx: &std::task::Context<'_>) {
+        self.kill_waker.register(cx.waker());
     }
 }
 

@@ -237,11 +237,25 @@ impl<A: ActorClass> Dispatcher<A> {
             && self.groups.iter().all(|g| g.queue.is_empty())
     }
 
+    /// Whether a call that needs no more than a free permit may start right now, ahead of
+    /// nothing: no crash pending, no exclusive call running or waiting.
+    fn may_start_now(&self) -> bool {
+        self.crashed.is_none() && self.running_exclusive.is_none() && self.barriers.is_empty()
+    }
+
+    /// Queues a call, or starts it at once when nothing it must wait for is queued or running.
     fn enqueue(&mut self, call: Call<A>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         if call.body.is_exclusive() {
-            self.barriers.push_back(Queued { seq, call });
+            let alone = self.may_start_now()
+                && self.running_shared.is_empty()
+                && self.groups.iter().all(|g| g.queue.is_empty());
+            if alone {
+                self.start_exclusive(call);
+            } else {
+                self.barriers.push_back(Queued { seq, call });
+            }
             return;
         }
         let index = match &call.group {
@@ -249,7 +263,14 @@ impl<A: ActorClass> Dispatcher<A> {
             Some(name) => self.groups.iter().position(|g| g.name == *name),
         };
         match index {
-            Some(index) => self.groups[index].queue.push_back(Queued { seq, call }),
+            Some(index) => {
+                let group = &self.groups[index];
+                if self.may_start_now() && group.queue.is_empty() && group.running < group.limit {
+                    self.start_shared(index, call);
+                } else {
+                    self.groups[index].queue.push_back(Queued { seq, call });
+                }
+            }
             None => {
                 let declared = self
                     .groups
@@ -392,10 +413,13 @@ impl<A: ActorClass> Dispatcher<A> {
 
     async fn next_event(&mut self) -> Event<A> {
         poll_fn(|cx| {
-            if let Some(kind) = self.shared.poll_kill(cx) {
-                return Poll::Ready(Event::Kill {
+            let kill = |kind| {
+                Poll::Ready(Event::Kill {
                     for_good: kind == KILL_FOR_GOOD,
-                });
+                })
+            };
+            if let Some(kind) = self.shared.take_kill() {
+                return kill(kind);
             }
             if let Some(run) = self.running_exclusive.as_mut()
                 && let Poll::Ready((instance, outcome)) = run.as_mut().poll(cx)
@@ -413,7 +437,12 @@ impl<A: ActorClass> Dispatcher<A> {
             {
                 return Poll::Ready(Event::Mail(mail));
             }
-            Poll::Pending
+            // Register for kills only when about to sleep, then look once more.
+            self.shared.register_kill_waker(cx);
+            match self.shared.take_kill() {
+                Some(kind) => kill(kind),
+                None => Poll::Pending,
+            }
         })
         .await
     }
