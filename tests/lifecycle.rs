@@ -301,3 +301,48 @@ fn a_running_blocking_call_finishes_and_its_result_is_discarded() {
     release.send(()).unwrap();
     assert_eq!(get(after).unwrap(), 3);
 }
+
+/// Reports its `#[on_stop]` hook and its drop, in order.
+pub struct Stoppable {
+    events: std::sync::mpsc::Sender<&'static str>,
+}
+
+impl Drop for Stoppable {
+    fn drop(&mut self) {
+        let _ = self.events.send("dropped");
+    }
+}
+
+#[actor]
+impl Stoppable {
+    pub fn new(events: std::sync::mpsc::Sender<&'static str>) -> Self {
+        Stoppable { events }
+    }
+
+    #[on_stop]
+    async fn stopping(&mut self) {
+        tokio::task::yield_now().await;
+        let _ = self.events.send("on_stop");
+    }
+
+    #[remote_method]
+    pub fn ping(&self) {}
+}
+
+#[test]
+fn on_stop_runs_at_a_graceful_stop_but_not_at_a_kill() {
+    let (tx, events) = std::sync::mpsc::channel();
+    let graceful = Stoppable::new_actor().remote(tx.clone());
+    get(graceful.methods().ping().remote()).unwrap();
+    drop(graceful);
+    assert_eq!(events.recv_timeout(common::BOUND), Ok("on_stop"));
+    assert_eq!(events.recv_timeout(common::BOUND), Ok("dropped"));
+
+    let killed = Stoppable::new_actor().remote(tx);
+    get(killed.methods().ping().remote()).unwrap();
+    helio::kill(&killed, true);
+    // The state is dropped without the hook having run.
+    assert_eq!(events.recv_timeout(common::BOUND), Ok("dropped"));
+    drop(killed);
+    assert!(events.try_recv().is_err());
+}

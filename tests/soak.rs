@@ -55,7 +55,7 @@ impl Rng {
     }
 
     fn one_in(&mut self, n: u64) -> bool {
-        self.next() % n == 0
+        self.next().is_multiple_of(n)
     }
 }
 
@@ -129,8 +129,15 @@ fn random_panics_and_kills_lose_no_call_and_count_no_call_twice() {
         all.died += outcomes.died;
     }
     assert_eq!(all.ok + all.panicked + all.died, CALLERS * CALLS_PER_CALLER);
-    assert_eq!(all.ok, total.load(Ordering::SeqCst), "every success counted exactly once");
-    assert!(all.panicked > 0 && actor.restarts() > 0, "faults were injected");
+    assert_eq!(
+        all.ok,
+        total.load(Ordering::SeqCst),
+        "every success counted exactly once"
+    );
+    assert!(
+        all.panicked > 0 && actor.restarts() > 0,
+        "faults were injected"
+    );
     assert_eq!(actor.state(), ActorState::Alive);
     eprintln!(
         "soak: {} ok, {} panicked, {} died with a crash, {} restarts",

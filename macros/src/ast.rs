@@ -23,6 +23,13 @@ pub(crate) struct ActorImpl {
     pub(crate) generics: Generics,
     pub(crate) constructor: Option<Constructor>,
     pub(crate) methods: Vec<RemoteMethod>,
+    pub(crate) on_stop: Option<OnStop>,
+}
+
+/// The `#[on_stop]` hook: runs when the actor stops gracefully.
+pub(crate) struct OnStop {
+    pub(crate) ident: Ident,
+    pub(crate) is_async: bool,
 }
 
 pub(crate) struct Constructor {
@@ -83,11 +90,29 @@ impl ActorImpl {
         let mut constructor: Option<(Constructor, Span)> = None;
         let mut new_fn: Option<Constructor> = None;
         let mut methods = Vec::new();
+        let mut on_stop: Option<OnStop> = None;
 
         for impl_item in &mut item.items {
             let ImplItem::Fn(f) = impl_item else { continue };
             let remote_attrs = take_attrs(&mut f.attrs, "remote_method");
             let init_attrs = take_attrs(&mut f.attrs, "init");
+            let stop_attrs = take_attrs(&mut f.attrs, "on_stop");
+            if let Some(stop) = stop_attrs.first() {
+                if remote_attrs.first().or(init_attrs.first()).is_some() {
+                    cx.error(stop, "`#[on_stop]` is a hook of its own: it cannot also be `#[remote_method]` or `#[init]`");
+                } else if let Some(first) = &on_stop {
+                    cx.error(
+                        stop,
+                        format_args!(
+                            "an actor has one `#[on_stop]` hook, and `{}` is already one",
+                            first.ident
+                        ),
+                    );
+                } else {
+                    on_stop = on_stop_of(f, cx);
+                }
+                continue;
+            }
             if GENERATED_FNS.iter().any(|g| f.sig.ident == g) {
                 cx.error(
                     &f.sig.ident,
@@ -154,6 +179,7 @@ impl ActorImpl {
             generics: item.generics.clone(),
             constructor,
             methods,
+            on_stop,
         })
     }
 
@@ -215,6 +241,47 @@ fn constructor_of(f: &ImplItemFn, self_ty: &Type, cx: &mut Ctxt) -> Option<Const
         params: params?,
     })
     .filter(|_| plain)
+}
+
+fn on_stop_of(f: &ImplItemFn, cx: &mut Ctxt) -> Option<OnStop> {
+    let sig = &f.sig;
+    let plain = check_plain_fn(sig, "an `#[on_stop]` hook", cx);
+    let receiver_ok = match sig.receiver() {
+        Some(r) if r.reference.is_some() && r.colon_token.is_none() => true,
+        Some(r) => {
+            cx.error(r, "`#[on_stop]` takes `&mut self` or `&self`");
+            false
+        }
+        None => {
+            cx.error(
+                &sig.ident,
+                "`#[on_stop]` needs a `&mut self` or `&self` receiver",
+            );
+            false
+        }
+    };
+    let extra = sig
+        .inputs
+        .iter()
+        .find(|input| matches!(input, FnArg::Typed(_)));
+    if let Some(extra) = extra {
+        cx.error(
+            extra,
+            "`#[on_stop]` takes no arguments besides the receiver: it runs when the actor \
+             stops, with no caller to pass them",
+        );
+    }
+    if let ReturnType::Type(_, ty) = &sig.output {
+        cx.error(
+            ty,
+            "`#[on_stop]` returns nothing: no caller is waiting for it",
+        );
+    }
+    let ok = plain && receiver_ok && extra.is_none() && matches!(sig.output, ReturnType::Default);
+    ok.then(|| OnStop {
+        ident: sig.ident.clone(),
+        is_async: sig.asyncness.is_some(),
+    })
 }
 
 fn remote_method_of(

@@ -61,6 +61,19 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     let options = default_options(actor, attr);
     let constructor = actor.constructor.as_ref().map(|c| new_actor_fn(actor, c));
     let accessors = actor.methods.iter().map(|m| accessor(actor, m));
+    let on_stop = actor.on_stop.as_ref().map(|hook| {
+        let name = &hook.ident;
+        let call = if hook.is_async {
+            quote!(<#self_ty>::#name(state).await)
+        } else {
+            quote!(<#self_ty>::#name(state))
+        };
+        quote! {
+            fn on_stop(state: &mut Self) -> ::core::option::Option<::helio::__private::BoxFuture<'_, ()>> {
+                ::core::option::Option::Some(::std::boxed::Box::pin(async move { #call }))
+            }
+        }
+    });
     let struct_doc = format!(
         "The remote methods of [`{}`], returned by `actor.methods()`: one accessor per \
          `#[remote_method]`, each returning a reusable handle with `.remote(args)`.",
@@ -89,6 +102,8 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
                 fn default_options() -> ::helio::__private::ActorOptions {
                     #options
                 }
+
+                #on_stop
             }
 
             impl #impl_generics #self_ty #where_clause {

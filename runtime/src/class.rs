@@ -17,6 +17,12 @@ pub trait ActorClass: Sized + Send + 'static {
 
     /// The options given in `#[actor(..)]`.
     fn default_options() -> ActorOptions;
+
+    /// The `#[on_stop]` hook, if the actor has one.
+    fn on_stop(state: &mut Self) -> Option<futures::future::BoxFuture<'_, ()>> {
+        let _ = state;
+        None
+    }
 }
 
 /// What a constructor may return: `Self`, or `Result<Self, E>` with `E: Display`.

@@ -34,6 +34,9 @@ use crate::{
     registry::{Key, Registry},
 };
 
+/// How long an `#[on_stop]` hook may run before the actor stops without it.
+pub(crate) const ON_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs the constructor again with the stored arguments.
 pub(crate) type Constructor<A> = Box<dyn Fn() -> BoxFuture<'static, Result<A, String>> + Send>;
 
@@ -146,6 +149,7 @@ impl<A: ActorClass> Dispatcher<A> {
                 continue;
             }
             if !self.mailbox_open && self.is_idle() {
+                self.run_on_stop().await;
                 return;
             }
             match self.next_event().await {
@@ -168,6 +172,25 @@ impl<A: ActorClass> Dispatcher<A> {
                     self.note(outcome);
                 }
             }
+        }
+    }
+
+    /// Runs the `#[on_stop]` hook at a graceful stop, for at most [`ON_STOP_TIMEOUT`].
+    async fn run_on_stop(&mut self) {
+        let Some(state) = self.instance.as_mut().and_then(Instance::get_mut) else {
+            return;
+        };
+        let Some(hook) = A::on_stop(state) else {
+            return;
+        };
+        let label = &self.shared.label;
+        match tokio::time::timeout(ON_STOP_TIMEOUT, AssertUnwindSafe(hook).catch_unwind()).await {
+            Ok(Ok(())) => tracing::debug!(actor = %label, "on_stop done"),
+            Ok(Err(payload)) => {
+                let message = panic_message(&*payload);
+                tracing::warn!(actor = %label, %message, "on_stop panicked");
+            }
+            Err(_) => tracing::warn!(actor = %label, ?ON_STOP_TIMEOUT, "on_stop timed out"),
         }
     }
 
