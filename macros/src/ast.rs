@@ -55,6 +55,7 @@ pub(crate) struct RemoteMethod {
     pub(crate) params: Vec<Type>,
     pub(crate) output: Type,
     pub(crate) group: Option<LitStr>,
+    pub(crate) max_task_retries: Option<i64>,
 }
 
 /// Names `#[actor]` generates on the actor type.
@@ -374,6 +375,7 @@ fn remote_method_of(
         params: params?,
         output: output?,
         group,
+        max_task_retries: options.max_task_retries.map(|n| n.value),
     })
     .filter(|_| plain)
 }

@@ -230,6 +230,16 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
         .iter()
         .map(|ty| quote!(::helio::__private::RemoteArg<#ty>))
         .collect::<Vec<_>>();
+    // Interruptible calls (async, blocking) may be re-run after a crash if their arguments
+    // are `Clone`; the probe answers that here, where the argument types are known.
+    let retry = quote! {
+        ::helio::__private::RetryPolicy::new(__retries, {
+            #[allow(unused_imports)]
+            use ::helio::__private::{ViaClone as _, ViaNoClone as _};
+            (&&::helio::__private::CloneProbe::<(#(#params,)*)>::new()).cloner()
+        })
+    };
+    let interruptible = method.is_async || method.blocking;
     let body = match (method.receiver, method.is_async, method.blocking) {
         (Receiver::Shared, false, false) => {
             let call = call(quote!(__this));
@@ -243,23 +253,23 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
         }
         (Receiver::Shared, false, true) => {
             let call = call(quote!(__this));
-            quote_spanned!(span=> ::helio::__private::Body::blocking_ref(__done, #wrapped_args,
+            quote_spanned!(span=> ::helio::__private::Body::blocking_ref(__done, #wrapped_args, #retry,
                 |__this: &#self_ty, (#(#args,)*): (#(#params,)*)| #call))
         }
         (Receiver::Exclusive, false, true) => {
             let call = call(quote!(__this));
-            quote_spanned!(span=> ::helio::__private::Body::blocking_mut(__done, #wrapped_args,
+            quote_spanned!(span=> ::helio::__private::Body::blocking_mut(__done, #wrapped_args, #retry,
                 |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)| #call))
         }
         (Receiver::Shared, true, _) => {
             let call = call(quote!(&*__this));
-            quote_spanned!(span=> ::helio::__private::Body::async_ref(__done, #wrapped_args,
+            quote_spanned!(span=> ::helio::__private::Body::async_ref(__done, #wrapped_args, #retry,
                 |__this: ::helio::__private::Shared<#self_ty>, (#(#args,)*): (#(#params,)*)|
                     async move { #call.await }))
         }
         (Receiver::Exclusive, true, _) => {
             let call = call(quote!(__this));
-            quote_spanned!(span=> ::helio::__private::Body::async_mut(__done, #wrapped_args,
+            quote_spanned!(span=> ::helio::__private::Body::async_mut(__done, #wrapped_args, #retry,
                 |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)|
                     ::std::boxed::Box::pin(async move { #call.await })))
         }
@@ -271,11 +281,26 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
         TokenStream::new()
     };
     let declared = &method.params;
+    let retries = match method.max_task_retries {
+        Some(n) => {
+            let n = int_literal(n, span);
+            quote!(::core::option::Option::Some(#n))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let retries_param = if interruptible {
+        quote!(__retries)
+    } else {
+        quote!(_)
+    };
     quote! {
         #(#docs)*
         #default_doc
         #vis fn #ident(&self) -> ::helio::__private::Method<#lt, #self_ty, (#(#declared,)*), #output> {
-            ::helio::__private::Method::new(self.actor, #name, #group, |(#(#args,)*), __done| #body)
+            ::helio::__private::Method::new(
+                self.actor, #name, #group, #retries,
+                |(#(#args,)*), __done, #retries_param| #body,
+            )
         }
     }
 }

@@ -43,6 +43,8 @@ pub(crate) struct ActorShared {
     pub(crate) id: ActorId,
     pub(crate) label: ActorLabel,
     pub(crate) max_pending_calls: Option<usize>,
+    /// The actor's `max_task_retries`, for calls that set none of their own.
+    pub(crate) max_task_retries: i64,
     /// Set to `Dead` before the mailbox closes, when the actor dies.
     state: Mutex<ActorState>,
     restarts: AtomicU32,
@@ -58,12 +60,14 @@ impl ActorShared {
     pub(crate) fn new(
         label: ActorLabel,
         max_pending_calls: Option<usize>,
+        max_task_retries: i64,
         state: ActorState,
     ) -> Self {
         ActorShared {
             id: ActorId::next(),
             label,
             max_pending_calls,
+            max_task_retries,
             state: Mutex::new(state),
             restarts: AtomicU32::new(0),
             kill: AtomicU8::new(0),
@@ -188,25 +192,33 @@ impl<A: ActorClass> Actor<A> {
     /// for another reason.
     pub fn ready(&self) -> ObjectRef<()> {
         self.submit("ready", None, |done| {
-            Body(Kind::SyncRef(Box::new(move |exec: Exec<&A>| match exec {
-                Exec::Run(_) => {
-                    done.complete(Ok(()));
-                    Outcome::Returned
-                }
-                Exec::Fail(ActorError::ActorDied {
-                    actor,
-                    cause: DeathCause::InitFailed(message),
-                    ..
-                }) => {
-                    done.complete(Err(ActorError::InitFailed { actor, message }));
-                    Outcome::NotRun
-                }
-                Exec::Fail(err) => {
-                    done.complete(Err(err));
-                    Outcome::NotRun
-                }
-            })))
+            Body(
+                Kind::SyncRef(Box::new(move |exec: Exec<&A>| match exec {
+                    Exec::Run(_) => {
+                        done.complete(Ok(()));
+                        Outcome::Returned
+                    }
+                    Exec::Fail(ActorError::ActorDied {
+                        actor,
+                        cause: DeathCause::InitFailed(message),
+                        ..
+                    }) => {
+                        done.complete(Err(ActorError::InitFailed { actor, message }));
+                        Outcome::NotRun
+                    }
+                    Exec::Fail(err) => {
+                        done.complete(Err(err));
+                        Outcome::NotRun
+                    }
+                })),
+                None,
+            )
         })
+    }
+
+    /// The actor's `max_task_retries`.
+    pub(crate) fn max_task_retries(&self) -> i64 {
+        self.cell.shared.max_task_retries
     }
 
     /// Sends one call. `make` builds its body around the result's completer.

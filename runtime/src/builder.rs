@@ -118,7 +118,12 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
     };
     let start = |config: crate::options::ActorConfig, registry| {
         let (tx, rx) = mpsc::unbounded_channel();
-        let shared = ActorShared::new(label.clone(), config.max_pending_calls, ActorState::Pending);
+        let shared = ActorShared::new(
+            label.clone(),
+            config.max_pending_calls,
+            config.max_task_retries,
+            ActorState::Pending,
+        );
         let shared = Arc::new(shared);
         let construct = Box::new(move || construct(args.clone()));
         let cell = Arc::new(ActorCell {
@@ -157,7 +162,7 @@ fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) -> Actor<A> {
     tracing::warn!(actor = %label, %cause, "actor not started");
     let (tx, rx) = mpsc::unbounded_channel();
     drop(rx);
-    let shared = ActorShared::new(label, None, ActorState::Dead(cause));
+    let shared = ActorShared::new(label, None, 0, ActorState::Dead(cause));
     Actor::from_cell(Arc::new(ActorCell {
         mailbox: tx,
         shared: Arc::new(shared),

@@ -82,7 +82,121 @@ type ExclusiveFn<A> = Box<dyn FnOnce(Exec<Exclusive<A>>) -> Option<ExclusiveRun<
 
 /// What a call runs, type-erased over its arguments and result.
 #[doc(hidden)]
-pub struct Body<A>(pub(crate) Kind<A>);
+pub struct Body<A>(pub(crate) Kind<A>, pub(crate) Option<Retry<A>>);
+
+/// How to run a call again after a crash interrupted it (`max_task_retries`).
+pub(crate) struct Retry<A> {
+    /// Runs left: `-1` forever.
+    left: i64,
+    again: Box<dyn FnMut() -> Body<A> + Send>,
+}
+
+impl<A> Retry<A> {
+    /// The body of the next run, while runs are left. Supersedes the previous run, whose
+    /// completer then resolves nothing.
+    pub(crate) fn next(mut self) -> Option<Body<A>> {
+        if self.left == 0 {
+            return None;
+        }
+        if self.left > 0 {
+            self.left -= 1;
+        }
+        let Body(kind, _) = (self.again)();
+        Some(Body(kind, Some(self)))
+    }
+}
+
+/// Whether and how a call may be re-run: built by the generated code, which alone knows
+/// whether the arguments are `Clone`.
+#[doc(hidden)]
+pub struct RetryPolicy<Args> {
+    left: i64,
+    cloner: Option<fn(&Args) -> Args>,
+}
+
+impl<Args> RetryPolicy<Args> {
+    /// `left` runs after the first (`-1` forever), if the arguments can be copied.
+    pub fn new(left: i64, cloner: Option<fn(&Args) -> Args>) -> Self {
+        RetryPolicy { left, cloner }
+    }
+}
+
+impl<A: Send + 'static> Body<A> {
+    /// The body `build` makes for the first run and, when the policy allows, a `Retry` that
+    /// builds later runs from a copy of `args`.
+    fn retrying<Args, R, B>(
+        done: Completer<R>,
+        args: Args,
+        policy: RetryPolicy<Args>,
+        build: B,
+    ) -> Self
+    where
+        Args: Send + 'static,
+        R: Send + 'static,
+        B: Fn(Completer<R>, Args) -> Kind<A> + Clone + Send + 'static,
+    {
+        let retry = match (policy.cloner, done.retry_handle()) {
+            (Some(cloner), Some(handle)) if policy.left != 0 => {
+                let copy = cloner(&args);
+                let build_again = build.clone();
+                let again = move || Body(build_again(handle.supersede(), cloner(&copy)), None);
+                Some(Retry {
+                    left: policy.left,
+                    again: Box::new(again),
+                })
+            }
+            _ => None,
+        };
+        Body(build(done, args), retry)
+    }
+}
+
+/// Finds out, where the argument types are known, whether they are `Clone`:
+/// `(&&CloneProbe::<Args>::new()).cloner()` is `Some(clone)` if `Args: Clone`, else `None`
+/// (method resolution picks `ViaClone` first and falls back to `ViaNoClone`).
+#[doc(hidden)]
+pub struct CloneProbe<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> CloneProbe<T> {
+    /// A probe for `T`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        CloneProbe(std::marker::PhantomData)
+    }
+}
+
+/// The probe's answer when `T: Clone`.
+#[doc(hidden)]
+pub trait ViaClone<T> {
+    /// `Some(T::clone)`.
+    fn cloner(&self) -> Option<fn(&T) -> T>;
+}
+
+impl<T: Clone> ViaClone<T> for &CloneProbe<T> {
+    fn cloner(&self) -> Option<fn(&T) -> T> {
+        Some(T::clone)
+    }
+}
+
+/// The probe's answer otherwise.
+#[doc(hidden)]
+pub trait ViaNoClone<T> {
+    /// `None`.
+    fn cloner(&self) -> Option<fn(&T) -> T>;
+}
+
+impl<T> ViaNoClone<T> for CloneProbe<T> {
+    fn cloner(&self) -> Option<fn(&T) -> T> {
+        None
+    }
+}
+
+/// Wrapped arguments copy like their values, so a call can be re-run.
+impl<T: Clone> Clone for RemoteArg<T> {
+    fn clone(&self) -> Self {
+        RemoteArg(self.0.clone())
+    }
+}
 
 pub(crate) enum Kind<A> {
     /// A sync `&self` method: runs inline on the dispatcher.
@@ -158,11 +272,16 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
-        Body(Kind::SyncRef(Box::new(move |exec| match exec {
-            Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
-            Exec::Run(state) => deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args)))),
-            Exec::Fail(err) => fail(done, err),
-        })))
+        Body(
+            Kind::SyncRef(Box::new(move |exec| match exec {
+                Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
+                Exec::Run(state) => {
+                    deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args))))
+                }
+                Exec::Fail(err) => fail(done, err),
+            })),
+            None,
+        )
     }
 
     /// A sync `&mut self` method.
@@ -172,15 +291,91 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
-        Body(Kind::SyncMut(Box::new(move |exec| match exec {
-            Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
-            Exec::Run(state) => deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args)))),
-            Exec::Fail(err) => fail(done, err),
-        })))
+        Body(
+            Kind::SyncMut(Box::new(move |exec| match exec {
+                Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
+                Exec::Run(state) => {
+                    deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args))))
+                }
+                Exec::Fail(err) => fail(done, err),
+            })),
+            None,
+        )
+    }
+
+    /// An async `&self` method.
+    pub fn async_ref<Args, R, F, Fut>(
+        done: Completer<R>,
+        args: Args,
+        retry: RetryPolicy<Args>,
+        f: F,
+    ) -> Self
+    where
+        A: Sync,
+        Args: Send + 'static,
+        R: RemoteReturn,
+        F: FnOnce(Shared<A>, Args) -> Fut + Copy + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        Self::retrying(done, args, retry, move |done, args| {
+            Self::async_ref_kind(done, args, f)
+        })
+    }
+
+    /// An async `&mut self` method.
+    pub fn async_mut<Args, R, F>(
+        done: Completer<R>,
+        args: Args,
+        retry: RetryPolicy<Args>,
+        f: F,
+    ) -> Self
+    where
+        Args: Send + 'static,
+        R: RemoteReturn,
+        F: for<'x> FnOnce(&'x mut A, Args) -> BoxFuture<'x, R> + Copy + Send + 'static,
+    {
+        Self::retrying(done, args, retry, move |done, args| {
+            Self::async_mut_kind(done, args, f)
+        })
+    }
+
+    /// A sync `&self` method marked `blocking`.
+    pub fn blocking_ref<Args, R, F>(
+        done: Completer<R>,
+        args: Args,
+        retry: RetryPolicy<Args>,
+        f: F,
+    ) -> Self
+    where
+        A: Sync,
+        Args: Send + 'static,
+        R: RemoteReturn,
+        F: FnOnce(&A, Args) -> R + Copy + Send + 'static,
+    {
+        Self::retrying(done, args, retry, move |done, args| {
+            Self::blocking_ref_kind(done, args, f)
+        })
+    }
+
+    /// A sync `&mut self` method marked `blocking`.
+    pub fn blocking_mut<Args, R, F>(
+        done: Completer<R>,
+        args: Args,
+        retry: RetryPolicy<Args>,
+        f: F,
+    ) -> Self
+    where
+        Args: Send + 'static,
+        R: RemoteReturn,
+        F: FnOnce(&mut A, Args) -> R + Copy + Send + 'static,
+    {
+        Self::retrying(done, args, retry, move |done, args| {
+            Self::blocking_mut_kind(done, args, f)
+        })
     }
 
     /// An async `&self` method: `f` builds its future from shared access to the state.
-    pub fn async_ref<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Self
+    fn async_ref_kind<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Kind<A>
     where
         A: Sync,
         Args: Send + 'static,
@@ -188,7 +383,7 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(Shared<A>, Args) -> Fut + Send + 'static,
         Fut: Future<Output = R> + Send + 'static,
     {
-        Body(Kind::Shared(Box::new(move |exec| match exec {
+        Kind::Shared(Box::new(move |exec| match exec {
             Exec::Run(_) if done.is_cancelled() => None,
             Exec::Run(instance) => {
                 let shared = instance.share();
@@ -203,18 +398,18 @@ impl<A: Send + 'static> Body<A> {
                 fail(done, err);
                 None
             }
-        })))
+        }))
     }
 
     /// An async `&mut self` method: `f`'s future borrows the state, which this call owns while
     /// it runs; cancelling the call drops the future and keeps the state.
-    pub fn async_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    fn async_mut_kind<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Kind<A>
     where
         Args: Send + 'static,
         R: RemoteReturn,
         F: for<'x> FnOnce(&'x mut A, Args) -> BoxFuture<'x, R> + Send + 'static,
     {
-        Body(Kind::Exclusive(Box::new(move |exec| match exec {
+        Kind::Exclusive(Box::new(move |exec| match exec {
             Exec::Run(state) if done.is_cancelled() => Some(Box::pin(async move {
                 (Some(state.into_instance()), Outcome::NotRun)
             })),
@@ -234,18 +429,18 @@ impl<A: Send + 'static> Body<A> {
                 fail(done, err);
                 None
             }
-        })))
+        }))
     }
 
     /// A sync `&self` method marked `blocking`: runs on the blocking pool.
-    pub fn blocking_ref<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    fn blocking_ref_kind<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Kind<A>
     where
         A: Sync,
         Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
-        Body(Kind::Shared(Box::new(move |exec| match exec {
+        Kind::Shared(Box::new(move |exec| match exec {
             Exec::Run(_) if done.is_cancelled() => None,
             Exec::Run(instance) => {
                 let shared = instance.share();
@@ -263,17 +458,17 @@ impl<A: Send + 'static> Body<A> {
                 fail(done, err);
                 None
             }
-        })))
+        }))
     }
 
     /// A sync `&mut self` method marked `blocking`: runs on the blocking pool, alone.
-    pub fn blocking_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    fn blocking_mut_kind<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Kind<A>
     where
         Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
-        Body(Kind::Exclusive(Box::new(move |exec| match exec {
+        Kind::Exclusive(Box::new(move |exec| match exec {
             Exec::Run(state) if done.is_cancelled() => Some(Box::pin(async move {
                 (Some(state.into_instance()), Outcome::NotRun)
             })),
@@ -296,7 +491,7 @@ impl<A: Send + 'static> Body<A> {
                 fail(done, err);
                 None
             }
-        })))
+        }))
     }
 }
 

@@ -12,6 +12,7 @@
 //! it runs and hands it back.
 
 use std::{
+    borrow::Cow,
     collections::VecDeque,
     future::{Future, poll_fn},
     panic::AssertUnwindSafe,
@@ -26,7 +27,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::{
     ActorClass, ActorError, ActorState,
     actor::{ActorShared, KILL_FOR_GOOD},
-    call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, SharedRun},
+    call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, Retry, SharedRun},
     error::{DeathCause, panic_message},
     instance::Instance,
     object_ref::fail_dropped_with,
@@ -52,13 +53,43 @@ struct Group<A> {
     queue: VecDeque<Queued<A>>,
 }
 
+/// What it takes to put a running call back in its queue when a crash interrupts it.
+struct Resumable<A> {
+    seq: u64,
+    method: &'static str,
+    group: Option<Cow<'static, str>>,
+    retry: Retry<A>,
+}
+
+impl<A: Send + 'static> Resumable<A> {
+    /// The call's next run, while `max_task_retries` allows.
+    fn next_run(self) -> Option<Queued<A>> {
+        let Resumable {
+            seq,
+            method,
+            group,
+            retry,
+        } = self;
+        let body = retry.next()?;
+        Some(Queued {
+            seq,
+            call: Call {
+                method,
+                group,
+                body,
+            },
+        })
+    }
+}
+
 /// A shared call's future, tagged with its group.
-struct InGroup {
+struct InGroup<A> {
     group: usize,
+    resume: Option<Resumable<A>>,
     run: SharedRun,
 }
 
-impl Future for InGroup {
+impl<A> Future for InGroup<A> {
     type Output = (usize, Outcome);
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let group = self.group;
@@ -86,8 +117,10 @@ pub(crate) struct Dispatcher<A> {
     groups: Vec<Group<A>>,
     barriers: VecDeque<Queued<A>>,
     next_seq: u64,
-    running_shared: FuturesUnordered<InGroup>,
+    running_shared: FuturesUnordered<InGroup<A>>,
     running_exclusive: Option<ExclusiveRun<A>>,
+    /// How to re-run the running exclusive call, if it may be retried.
+    exclusive_resume: Option<Resumable<A>>,
     /// `-1`: forever.
     restarts_left: i64,
     /// A crash not yet handled (a panic, or a kill that may restart).
@@ -126,6 +159,7 @@ impl<A: ActorClass> Dispatcher<A> {
             next_seq: 0,
             running_shared: FuturesUnordered::new(),
             running_exclusive: None,
+            exclusive_resume: None,
             restarts_left: config.max_restarts,
             crashed: None,
             death: None,
@@ -168,6 +202,7 @@ impl<A: ActorClass> Dispatcher<A> {
                     self.note(outcome);
                 }
                 Event::ExclusiveDone(instance, outcome) => {
+                    self.exclusive_resume = None;
                     self.instance = instance;
                     self.note(outcome);
                 }
@@ -225,13 +260,36 @@ impl<A: ActorClass> Dispatcher<A> {
 
     /// After a crash: fails the running calls, then restarts if a restart is left.
     async fn restart_after_crash(&mut self, cause: DeathCause) -> bool {
+        // Calls interrupted by the crash run again on the new instance while their
+        // `max_task_retries` allows; making their next run supersedes the interrupted one, whose
+        // completer then stays silent when it is dropped below.
+        let mut again = Vec::new();
+        if self.restarts_left != 0 {
+            for running in self.running_shared.iter_mut() {
+                if let Some(queued) = running.resume.take().and_then(Resumable::next_run) {
+                    again.push((Some(running.group), queued));
+                }
+            }
+            if let Some(queued) = self.exclusive_resume.take().and_then(Resumable::next_run) {
+                again.push((None, queued));
+            }
+        }
         fail_dropped_with(cause.clone(), || {
             self.running_shared.clear();
             self.running_exclusive = None;
+            self.exclusive_resume = None;
             self.instance = None;
         });
         for group in &mut self.groups {
             group.running = 0;
+        }
+        // They started before every queued call: back to the front, in their original order.
+        again.sort_by_key(|(_, queued)| std::cmp::Reverse(queued.seq));
+        for (group, queued) in again {
+            match group {
+                Some(group) => self.groups[group].queue.push_front(queued),
+                None => self.barriers.push_front(queued),
+            }
         }
         if self.restarts_left == 0 {
             tracing::warn!(actor = %self.shared.label, %cause, "actor crashed; no restarts left");
@@ -275,7 +333,7 @@ impl<A: ActorClass> Dispatcher<A> {
                 && self.running_shared.is_empty()
                 && self.groups.iter().all(|g| g.queue.is_empty());
             if alone {
-                self.start_exclusive(call);
+                self.start_exclusive(seq, call);
             } else {
                 self.barriers.push_back(Queued { seq, call });
             }
@@ -289,7 +347,7 @@ impl<A: ActorClass> Dispatcher<A> {
             Some(index) => {
                 let group = &self.groups[index];
                 if self.may_start_now() && group.queue.is_empty() && group.running < group.limit {
-                    self.start_shared(index, call);
+                    self.start_shared(index, seq, call);
                 } else {
                     self.groups[index].queue.push_back(Queued { seq, call });
                 }
@@ -330,7 +388,7 @@ impl<A: ActorClass> Dispatcher<A> {
                     let Some(queued) = group.queue.pop_front() else {
                         break;
                     };
-                    self.start_shared(index, queued.call);
+                    self.start_shared(index, queued.seq, queued.call);
                     started = true;
                 }
             }
@@ -342,7 +400,7 @@ impl<A: ActorClass> Dispatcher<A> {
                     .iter()
                     .all(|g| g.queue.front().is_none_or(|q| q.seq > barrier));
             if barrier_due && let Some(queued) = self.barriers.pop_front() {
-                self.start_exclusive(queued.call);
+                self.start_exclusive(queued.seq, queued.call);
                 started = true;
             }
             if !started {
@@ -351,57 +409,83 @@ impl<A: ActorClass> Dispatcher<A> {
         }
     }
 
-    fn start_shared(&mut self, group: usize, call: Call<A>) {
+    fn start_shared(&mut self, group: usize, seq: u64, call: Call<A>) {
+        let Call {
+            method,
+            group: group_name,
+            body: Body(kind, retry),
+        } = call;
         let Some(instance) = self.instance.as_ref() else {
+            let call = Call {
+                method,
+                group: group_name,
+                body: Body(kind, None),
+            };
             return self.fail_internal(call, "no instance for a shared call");
         };
-        match call.body.0 {
+        match kind {
             Kind::SyncRef(f) => {
                 let outcome = f(Exec::Run(instance.get()));
                 self.note(outcome);
             }
             Kind::Shared(f) => {
                 if let Some(run) = f(Exec::Run(instance)) {
+                    let resume = retry.map(|retry| Resumable {
+                        seq,
+                        method,
+                        group: group_name,
+                        retry,
+                    });
                     self.groups[group].running += 1;
-                    self.running_shared.push(InGroup { group, run });
+                    self.running_shared.push(InGroup { group, resume, run });
                 }
             }
             kind @ (Kind::SyncMut(_) | Kind::Exclusive(_)) => {
                 let call = Call {
-                    body: Body(kind),
-                    ..call
+                    method,
+                    group: group_name,
+                    body: Body(kind, None),
                 };
                 self.fail_internal(call, "an exclusive call in a group queue");
             }
         }
     }
 
-    fn start_exclusive(&mut self, call: Call<A>) {
-        match call.body.0 {
+    fn start_exclusive(&mut self, seq: u64, call: Call<A>) {
+        let Call {
+            method,
+            group,
+            body: Body(kind, retry),
+        } = call;
+        let rebuild = |kind| Call {
+            method,
+            group: None,
+            body: Body(kind, None),
+        };
+        match kind {
             Kind::SyncMut(f) => match self.instance.as_mut().and_then(Instance::get_mut) {
                 Some(state) => {
                     let outcome = f(Exec::Run(state));
                     self.note(outcome);
                 }
-                None => self.fail_internal(
-                    Call {
-                        body: Body(Kind::SyncMut(f)),
-                        ..call
-                    },
-                    "state still shared",
-                ),
+                None => self.fail_internal(rebuild(Kind::SyncMut(f)), "state still shared"),
             },
             Kind::Exclusive(f) => {
                 let Some(instance) = self.instance.take() else {
-                    let call = Call {
-                        body: Body(Kind::Exclusive(f)),
-                        ..call
-                    };
+                    let call = rebuild(Kind::Exclusive(f));
                     return self.fail_internal(call, "no instance for an exclusive call");
                 };
                 match instance.into_exclusive() {
                     Ok(state) => match f(Exec::Run(state)) {
-                        Some(run) => self.running_exclusive = Some(run),
+                        Some(run) => {
+                            self.running_exclusive = Some(run);
+                            self.exclusive_resume = retry.map(|retry| Resumable {
+                                seq,
+                                method,
+                                group,
+                                retry,
+                            });
+                        }
                         None => {
                             let lost = DeathCause::Internal("an exclusive call lost the state");
                             self.crashed.get_or_insert(lost);
@@ -409,22 +493,12 @@ impl<A: ActorClass> Dispatcher<A> {
                     },
                     Err(instance) => {
                         self.instance = Some(instance);
-                        let call = Call {
-                            body: Body(Kind::Exclusive(f)),
-                            ..call
-                        };
-                        self.fail_internal(call, "state still shared");
+                        self.fail_internal(rebuild(Kind::Exclusive(f)), "state still shared");
                     }
                 }
             }
             kind @ (Kind::SyncRef(_) | Kind::Shared(_)) => {
-                self.fail_internal(
-                    Call {
-                        body: Body(kind),
-                        ..call
-                    },
-                    "a shared call in the exclusive queue",
-                );
+                self.fail_internal(rebuild(kind), "a shared call in the exclusive queue");
             }
         }
     }
@@ -482,6 +556,7 @@ impl<A: ActorClass> Dispatcher<A> {
             fail_dropped_with(cause.clone(), || {
                 self.running_shared.clear();
                 self.running_exclusive = None;
+                self.exclusive_resume = None;
             });
             let queued = self.groups.iter_mut().flat_map(|g| g.queue.drain(..));
             for q in queued.chain(self.barriers.drain(..)) {

@@ -40,7 +40,7 @@ pub mod __private {
     pub use crate::{
         Actor, ActorBuilder, ActorClass, ActorOptions, Lifetime, Method,
         builder::ConstructorArgs,
-        call::{Body, RemoteArg, RemoteReturn},
+        call::{Body, CloneProbe, RemoteArg, RemoteReturn, RetryPolicy, ViaClone, ViaNoClone},
         class::ConstructorOutput,
         instance::{Exclusive, Shared},
         object_ref::Completer,

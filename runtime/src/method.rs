@@ -5,7 +5,8 @@ use std::{borrow::Cow, fmt};
 use crate::{Actor, ActorClass, CallOptions, ObjectRef, call::Body, object_ref::Completer};
 
 /// Builds a call's body from its arguments and its result's completer.
-type MakeBody<A, Args, R> = fn(Args, Completer<R>) -> Body<A>;
+/// The `i64` is the call's effective `max_task_retries`.
+type MakeBody<A, Args, R> = fn(Args, Completer<R>, i64) -> Body<A>;
 
 /// A remote method of an actor, ready to be called with `.remote(args)`.
 ///
@@ -18,6 +19,8 @@ pub struct Method<'a, A, Args, R> {
     actor: &'a Actor<A>,
     name: &'static str,
     group: Option<Cow<'static, str>>,
+    /// The method's or the call's `max_task_retries`; the actor's when `None`.
+    max_task_retries: Option<i64>,
     make: MakeBody<A, Args, R>,
 }
 
@@ -27,12 +30,14 @@ impl<'a, A: ActorClass, Args, R: Send + 'static> Method<'a, A, Args, R> {
         actor: &'a Actor<A>,
         name: &'static str,
         group: Option<&'static str>,
+        max_task_retries: Option<i64>,
         make: MakeBody<A, Args, R>,
     ) -> Self {
         Method {
             actor,
             name,
             group: group.map(Cow::Borrowed),
+            max_task_retries,
             make,
         }
     }
@@ -44,6 +49,9 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         if let Some(group) = options.concurrency_group {
             self.group = Some(group);
         }
+        if let Some(n) = options.max_task_retries {
+            self.max_task_retries = Some(n);
+        }
         self
     }
 
@@ -54,8 +62,13 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
 
     fn call(&self, args: Args) -> ObjectRef<R> {
         let make = self.make;
+        let retries = self
+            .max_task_retries
+            .unwrap_or_else(|| self.actor.max_task_retries());
         self.actor
-            .submit(self.name, self.group.clone(), move |done| make(args, done))
+            .submit(self.name, self.group.clone(), move |done| {
+                make(args, done, retries)
+            })
     }
 }
 
@@ -65,6 +78,7 @@ impl<A, Args, R> Clone for Method<'_, A, Args, R> {
             actor: self.actor,
             name: self.name,
             group: self.group.clone(),
+            max_task_retries: self.max_task_retries,
             make: self.make,
         }
     }

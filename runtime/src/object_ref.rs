@@ -50,6 +50,8 @@ struct Inner<T> {
     refs: usize,
     /// Set by the first `Clone`, which is only possible when `T: Clone`.
     cloner: Option<fn(&T) -> T>,
+    /// The run of the call whose completer may resolve the ref; a retry supersedes the last.
+    attempt: u32,
     waker: Option<Waker>,
     more_wakers: Vec<Waker>,
 }
@@ -123,6 +125,7 @@ impl<T> ObjectRef<T> {
                     state,
                     refs: 1,
                     cloner: None,
+                    attempt: 0,
                     waker: None,
                     more_wakers: Vec::new(),
                 }),
@@ -320,7 +323,30 @@ impl Drop for PendingGuard {
 #[doc(hidden)]
 pub struct Completer<T> {
     slot: Option<Arc<Slot<T>>>,
+    /// Only the current attempt's completer resolves the ref.
+    attempt: u32,
     pending: Option<PendingGuard>,
+}
+
+/// Makes the completer of a call's next run: see [`Completer::retry_handle`].
+pub(crate) struct RetryHandle<T> {
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> RetryHandle<T> {
+    /// A completer for a new run of the call. From now on the previous run's completer
+    /// resolves nothing, so dropping the interrupted run leaves the ref pending.
+    pub(crate) fn supersede(&self) -> Completer<T> {
+        let mut inner = self.slot.lock();
+        inner.attempt += 1;
+        let attempt = inner.attempt;
+        drop(inner);
+        Completer {
+            slot: Some(Arc::clone(&self.slot)),
+            attempt,
+            pending: None,
+        }
+    }
 }
 
 thread_local! {
@@ -344,6 +370,7 @@ pub(crate) fn pair<T>(
     let r = ObjectRef::new(State::Pending, Some((actor, method)));
     let done = Completer {
         slot: Some(Arc::clone(&r.slot)),
+        attempt: 0,
         pending,
     };
     (r, done)
@@ -376,6 +403,13 @@ impl<T> Completer<T> {
         }
     }
 
+    /// A handle to make completers for later runs of this call.
+    pub(crate) fn retry_handle(&self) -> Option<RetryHandle<T>> {
+        self.slot.as_ref().map(|slot| RetryHandle {
+            slot: Arc::clone(slot),
+        })
+    }
+
     /// Whether the caller cancelled the call.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.slot
@@ -403,8 +437,12 @@ impl<T> Completer<T> {
         self.pending = None;
         let Some(slot) = self.slot.take() else { return };
         let mut inner = slot.lock();
-        // No one left to read it, or already resolved (cancelled): discard the result.
-        if inner.refs == 0 || !matches!(inner.state, State::Pending) {
+        // No one left to read it, already resolved (cancelled), or a retry superseded this
+        // run: discard the result.
+        if inner.refs == 0
+            || !matches!(inner.state, State::Pending)
+            || inner.attempt != self.attempt
+        {
             drop(inner);
             drop(result);
             return;

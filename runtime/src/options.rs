@@ -56,10 +56,10 @@ impl ActorOptions {
         self
     }
 
-    /// How often a call interrupted by a crash is re-run: `0` (default) never, `-1` forever.
-    ///
-    /// Accepted and validated now; re-running interrupted calls arrives with task retries
-    /// (the fault-tolerance work). Until then such a call resolves to `ActorDied`.
+    /// How often a call interrupted by a crash is re-run on the restarted actor: `0` (default)
+    /// never, `-1` forever. Only async and `blocking` calls can be interrupted (sync calls run
+    /// to the end before a crash is handled), and only calls whose arguments are `Clone` can be
+    /// re-run; others resolve to `ActorDied`. A call that panicked itself is never re-run.
     pub fn max_task_retries(mut self, n: i64) -> Self {
         self.max_task_retries = Some(n);
         self
@@ -196,7 +196,6 @@ pub(crate) struct ActorConfig {
     /// `(namespace, name)`.
     pub(crate) name: Option<(String, String)>,
     pub(crate) max_restarts: i64,
-    #[allow(dead_code)] // honoured once task retries land (fault-tolerance issue)
     pub(crate) max_task_retries: i64,
     pub(crate) max_pending_calls: Option<usize>,
     /// `groups[0]` is the default group.
@@ -209,12 +208,20 @@ pub(crate) struct ActorConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallOptions {
     pub(crate) concurrency_group: Option<Cow<'static, str>>,
+    pub(crate) max_task_retries: Option<i64>,
 }
 
 impl CallOptions {
     /// No overrides.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Re-runs this call up to `n` times if a crash interrupts it (`-1` forever, `0` never;
+    /// values below `-1` count as `0`), instead of the method's or the actor's setting.
+    pub fn max_task_retries(mut self, n: i64) -> Self {
+        self.max_task_retries = Some(if n < -1 { 0 } else { n });
+        self
     }
 
     /// Runs the call in the concurrency group `name` instead of the method's own.
