@@ -303,11 +303,15 @@ impl Blocking {
         Blocking
     }
 
-    /// Blocks its thread until the test meets it at `barrier`.
+    /// Blocks its thread until the test releases it (bounded), after saying it started.
     #[remote_method(blocking)]
-    pub fn rendezvous(&self, barrier: Arc<std::sync::Barrier>) -> bool {
-        barrier.wait();
-        true
+    pub fn hold(
+        &self,
+        started: std::sync::mpsc::Sender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+    ) -> bool {
+        let _ = started.send(());
+        release.recv_timeout(BOUND).is_ok()
     }
 
     #[remote_method]
@@ -319,11 +323,15 @@ impl Blocking {
 #[test]
 fn blocking_methods_leave_the_actor_serving() {
     let actor = Blocking::new_actor().remote();
-    let barrier = Arc::new(std::sync::Barrier::new(2));
-    let blocked = actor.methods().rendezvous().remote(Arc::clone(&barrier));
-    // While `rendezvous` blocks a thread of the blocking pool, the actor still answers.
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let blocked = actor.methods().hold().remote(started_tx, release_rx);
+    started
+        .recv_timeout(BOUND)
+        .expect("the blocking call started");
+    // While `hold` blocks a thread of the blocking pool, the actor still answers.
     assert_eq!(get(actor.methods().ping().remote()).unwrap(), 7);
-    barrier.wait();
+    release.send(()).unwrap();
     assert!(get(blocked).unwrap());
 }
 
