@@ -1,4 +1,24 @@
 //! A distributed-ready MPMC channel whose buffer lives in one helio actor.
 //!
-//! This crate is a placeholder: the channel actor (`RayChannelActor<T>`) and its
-//! `Sender`/`Receiver` layer arrive with the channel issue.
+//! [`RayChannelActor<T>`] is the actor: a bounded or unbounded FIFO buffer with registered
+//! senders and receivers, closing when the last of either deregisters, atomic batch puts, and
+//! per-reader statistics. Any code that holds its handle, an `Actor<RayChannelActor<T>>`, can
+//! put and get through `.methods()`.
+//!
+//! ```
+//! use helio::prelude::*;
+//! use helio_channel::{RayChannelActor, Status};
+//!
+//! let chan: Actor<RayChannelActor<i64>> = RayChannelActor::new_actor().remote(Some(10), false, None);
+//! assert_eq!(helio::get(chan.methods().put_nowait().remote(42)).unwrap(), Status::Ok);
+//! let got = helio::get(chan.methods().get_nowait().remote(None)).unwrap();
+//! assert_eq!((got.status, got.value), (Status::Ok, Some(42)));
+//! ```
+//!
+//! The `Sender`/`Receiver` layer on top of it is still to come.
+
+mod actor;
+mod types;
+
+pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
+pub use types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator};

@@ -1,0 +1,387 @@
+//! `RayChannelActor<T>`: a channel's buffer, held by one actor.
+//!
+//! All methods take `&self`, with the state behind one mutex that is never held across an
+//! await, so a `put` waiting for room never keeps a `get` from running. Waiting calls sleep on
+//! a [`Notify`] registered *before* they look at the state, so no wake-up is lost. Items are
+//! taken under the lock with no await in between: a get that times out, or is cancelled while
+//! waiting, never consumes an item.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    future::Future,
+    pin::pin,
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime},
+};
+
+use helio::prelude::*;
+use tokio::{sync::Notify, time::Instant};
+
+use crate::types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator};
+
+/// What a channel can carry: owned, cloneable (a call may be re-run after a restart) and
+/// sendable.
+pub trait Message: Clone + Send + 'static {}
+
+impl<T: Clone + Send + 'static> Message for T {}
+
+struct Buffer<T> {
+    queue: VecDeque<T>,
+    senders: usize,
+    senders_closed: bool,
+    receivers: BTreeMap<String, ReaderInfo>,
+    receivers_closed: bool,
+    high_watermark: usize,
+    total_sent: u64,
+    total_received: u64,
+}
+
+/// The actor behind a channel: a bounded or unbounded FIFO buffer with registered senders and
+/// receivers.
+///
+/// Closing: when the last registered sender deregisters, gets on the drained channel (and
+/// those already waiting) return `Closed`; when the last registered receiver deregisters, puts
+/// (and those already waiting) return `Closed`. Closing is final.
+pub struct RayChannelActor<T> {
+    buffer: Mutex<Buffer<T>>,
+    /// Items arrived, or the senders closed.
+    items: Notify,
+    /// Room was freed, or the receivers closed.
+    room: Notify,
+    capacity: Option<usize>,
+    validator: Option<Validator<T>>,
+    created_at: SystemTime,
+}
+
+#[actor(max_restarts = 4, max_task_retries = -1, max_concurrency = 1000)]
+impl<T: Message> RayChannelActor<T> {
+    /// A channel holding at most `capacity` items, or any number when `unbounded`. Items must
+    /// pass `validator`, if given.
+    ///
+    /// # Errors
+    /// A bounded channel without a capacity of at least 1.
+    pub fn new(
+        capacity: Option<usize>,
+        unbounded: bool,
+        validator: Option<Validator<T>>,
+    ) -> Result<Self, String> {
+        let capacity = match (unbounded, capacity) {
+            (true, _) => None,
+            (false, Some(n)) if n >= 1 => Some(n),
+            (false, _) => {
+                return Err("a bounded channel needs a capacity of at least 1 \
+                            (or `unbounded = true`)"
+                    .to_owned());
+            }
+        };
+        Ok(RayChannelActor {
+            buffer: Mutex::new(Buffer {
+                queue: VecDeque::new(),
+                senders: 0,
+                senders_closed: false,
+                receivers: BTreeMap::new(),
+                receivers_closed: false,
+                high_watermark: 0,
+                total_sent: 0,
+                total_received: 0,
+            }),
+            items: Notify::new(),
+            room: Notify::new(),
+            capacity,
+            validator,
+            created_at: SystemTime::now(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Buffer<T>> {
+        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a sender. `Closed` once the senders have closed.
+    #[remote_method]
+    pub fn register_sender(&self) -> Status {
+        let mut buffer = self.lock();
+        if buffer.senders_closed {
+            return Status::Closed;
+        }
+        buffer.senders += 1;
+        Status::Ok
+    }
+
+    /// Deregisters a sender; the last one closes the channel for gets once it is drained.
+    /// `Closed` when no sender is registered.
+    #[remote_method]
+    pub fn deregister_sender(&self) -> Status {
+        let mut buffer = self.lock();
+        if buffer.senders == 0 {
+            return Status::Closed;
+        }
+        buffer.senders -= 1;
+        if buffer.senders == 0 {
+            buffer.senders_closed = true;
+            drop(buffer);
+            self.items.notify_waiters();
+        }
+        Status::Ok
+    }
+
+    /// Registers (or re-registers) the receiver `reader_id` running on `node_id`. `Closed`
+    /// once the receivers have closed.
+    #[remote_method]
+    pub fn register_receiver(&self, reader_id: String, node_id: String) -> Status {
+        let mut buffer = self.lock();
+        if buffer.receivers_closed {
+            return Status::Closed;
+        }
+        let now = SystemTime::now();
+        let info = buffer
+            .receivers
+            .entry(reader_id.clone())
+            .or_insert(ReaderInfo {
+                reader_id,
+                node_id: String::new(),
+                registered_at: now,
+                last_seen_at: now,
+                total_received: 0,
+            });
+        info.node_id = node_id;
+        Status::Ok
+    }
+
+    /// Deregisters a receiver; the last one closes the channel for puts. `Empty` when
+    /// `reader_id` is not registered.
+    #[remote_method]
+    pub fn deregister_receiver(&self, reader_id: String) -> Status {
+        let mut buffer = self.lock();
+        if buffer.receivers.remove(&reader_id).is_none() {
+            return Status::Empty;
+        }
+        if buffer.receivers.is_empty() {
+            buffer.receivers_closed = true;
+            drop(buffer);
+            self.room.notify_waiters();
+        }
+        Status::Ok
+    }
+
+    /// Puts `item`, waiting up to `timeout` (forever when `None`) for room: `Full` when none
+    /// came in time.
+    #[remote_method]
+    pub async fn put(&self, item: T, timeout: Option<Duration>) -> Status {
+        self.put_items(vec![item], timeout).await
+    }
+
+    /// Puts `item` if there is room now, else `Full`.
+    #[remote_method]
+    pub fn put_nowait(&self, item: T) -> Status {
+        self.put_now(vec![item])
+    }
+
+    /// Puts all of `items` or none, waiting up to `timeout` for room for all of them. A batch
+    /// larger than the capacity is `Full` at once; a rejected item makes it `TypeError`.
+    #[remote_method]
+    pub async fn put_batch(&self, items: Vec<T>, timeout: Option<Duration>) -> Status {
+        self.put_items(items, timeout).await
+    }
+
+    /// Puts all of `items` if there is room for all of them now, else none (`Full`).
+    #[remote_method]
+    pub fn put_nowait_batch(&self, items: Vec<T>) -> Status {
+        self.put_now(items)
+    }
+
+    /// Gets the next item, waiting up to `timeout` (forever when `None`): `Empty` when none
+    /// came in time, `Closed` when the senders closed and the channel is drained.
+    #[remote_method]
+    pub async fn get(
+        &self,
+        timeout: Option<Duration>,
+        reader_id: Option<String>,
+    ) -> SingleResult<T> {
+        let (status, items) = self.take(1, timeout, reader_id.as_deref()).await;
+        SingleResult {
+            status,
+            value: items.into_iter().next(),
+        }
+    }
+
+    /// Gets the next item if there is one now.
+    #[remote_method]
+    pub fn get_nowait(&self, reader_id: Option<String>) -> SingleResult<T> {
+        let (status, items) = self.take_now(1, reader_id.as_deref());
+        SingleResult {
+            status,
+            value: items.into_iter().next(),
+        }
+    }
+
+    /// Waits up to `timeout` for the first item, then takes up to `max_items` without waiting.
+    #[remote_method]
+    pub async fn get_batch(
+        &self,
+        max_items: usize,
+        timeout: Option<Duration>,
+        reader_id: Option<String>,
+    ) -> BatchResult<T> {
+        let (status, items) = self.take(max_items, timeout, reader_id.as_deref()).await;
+        BatchResult { status, items }
+    }
+
+    /// The channel's counters.
+    #[remote_method]
+    pub fn stats(&self) -> ChannelStats {
+        let buffer = self.lock();
+        ChannelStats {
+            senders: buffer.senders,
+            receivers: buffer.receivers.len(),
+            queue_size: buffer.queue.len(),
+            capacity: self.capacity,
+            senders_closed: buffer.senders_closed,
+            receivers_closed: buffer.receivers_closed,
+            created_at: self.created_at,
+            high_watermark: buffer.high_watermark,
+            total_sent: buffer.total_sent,
+            total_received: buffer.total_received,
+        }
+    }
+
+    /// The registered receivers, by reader id.
+    #[remote_method]
+    pub fn reader_stats(&self) -> Vec<ReaderInfo> {
+        self.lock().receivers.values().cloned().collect()
+    }
+
+    /// The capacity; `None` when unbounded.
+    #[remote_method]
+    pub fn capacity(&self) -> Option<usize> {
+        self.capacity
+    }
+
+    /// Whether the senders or the receivers have closed.
+    #[remote_method]
+    pub fn is_closed(&self) -> bool {
+        let buffer = self.lock();
+        buffer.senders_closed || buffer.receivers_closed
+    }
+
+    /// `TypeError` or `Full` when `items` can never go in as a whole.
+    fn refuse(&self, items: &[T]) -> Option<Status> {
+        if let Some(validator) = &self.validator
+            && !items.iter().all(|item| validator.accepts(item))
+        {
+            return Some(Status::TypeError);
+        }
+        match self.capacity {
+            Some(capacity) if items.len() > capacity => Some(Status::Full),
+            _ => None,
+        }
+    }
+
+    /// Inserts every item if they all fit now; `None` (items untouched) when they do not.
+    fn try_insert(&self, items: &mut Vec<T>) -> Option<Status> {
+        let mut buffer = self.lock();
+        if buffer.receivers_closed {
+            return Some(Status::Closed);
+        }
+        if self
+            .capacity
+            .is_some_and(|capacity| buffer.queue.len() + items.len() > capacity)
+        {
+            return None;
+        }
+        buffer.total_sent += items.len() as u64;
+        buffer.queue.extend(items.drain(..));
+        buffer.high_watermark = buffer.high_watermark.max(buffer.queue.len());
+        drop(buffer);
+        self.items.notify_waiters();
+        Some(Status::Ok)
+    }
+
+    fn put_now(&self, mut items: Vec<T>) -> Status {
+        if let Some(status) = self.refuse(&items) {
+            return status;
+        }
+        self.try_insert(&mut items).unwrap_or(Status::Full)
+    }
+
+    async fn put_items(&self, mut items: Vec<T>, timeout: Option<Duration>) -> Status {
+        if let Some(status) = self.refuse(&items) {
+            return status;
+        }
+        let deadline = deadline(timeout);
+        loop {
+            let mut room = pin!(self.room.notified());
+            room.as_mut().enable();
+            if let Some(status) = self.try_insert(&mut items) {
+                return status;
+            }
+            if !until(deadline, room).await {
+                return Status::Full;
+            }
+        }
+    }
+
+    /// Takes up to `max` items if there are any now; `None` when it should wait.
+    fn try_take(&self, max: usize, reader_id: Option<&str>) -> Option<(Status, Vec<T>)> {
+        let mut buffer = self.lock();
+        if buffer.queue.is_empty() {
+            return buffer.senders_closed.then(|| (Status::Closed, Vec::new()));
+        }
+        let n = max.min(buffer.queue.len());
+        let items: Vec<T> = buffer.queue.drain(..n).collect();
+        buffer.total_received += n as u64;
+        if let Some(info) = reader_id.and_then(|id| buffer.receivers.get_mut(id)) {
+            info.total_received += n as u64;
+            info.last_seen_at = SystemTime::now();
+        }
+        drop(buffer);
+        self.room.notify_waiters();
+        Some((Status::Ok, items))
+    }
+
+    fn take_now(&self, max: usize, reader_id: Option<&str>) -> (Status, Vec<T>) {
+        if max == 0 {
+            return (Status::Empty, Vec::new());
+        }
+        self.try_take(max, reader_id)
+            .unwrap_or((Status::Empty, Vec::new()))
+    }
+
+    async fn take(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        reader_id: Option<&str>,
+    ) -> (Status, Vec<T>) {
+        if max == 0 {
+            return (Status::Empty, Vec::new());
+        }
+        let deadline = deadline(timeout);
+        loop {
+            let mut arrived = pin!(self.items.notified());
+            arrived.as_mut().enable();
+            if let Some(taken) = self.try_take(max, reader_id) {
+                return taken;
+            }
+            if !until(deadline, arrived).await {
+                return (Status::Empty, Vec::new());
+            }
+        }
+    }
+}
+
+/// `None` waits forever (also when `timeout` is too large to add).
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+/// Waits for `event` until `deadline`: `false` when the deadline passed first.
+async fn until(deadline: Option<Instant>, event: impl Future<Output = ()>) -> bool {
+    match deadline {
+        None => {
+            event.await;
+            true
+        }
+        Some(deadline) => tokio::time::timeout_at(deadline, event).await.is_ok(),
+    }
+}
