@@ -59,7 +59,7 @@ pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
     ActorState, CallOptions, Config, DeathCause, Lifetime, LookupError, Method, ObjectRef,
     ObjectRefFuture, RuntimeError, WaitResult, cancel, current_actor, get, get_actor, get_actor_in,
-    get_all, init, kill, list_actors, put, shutdown, wait, wait_blocking,
+    get_all, init, kill, kill_named_in, list_actors, put, shutdown, wait, wait_blocking,
 };
 
 /// The names most programs need: `use helio::prelude::*;`.

@@ -15,10 +15,15 @@
 //! assert_eq!((got.status, got.value), (Status::Ok, Some(42)));
 //! ```
 //!
-//! The `Sender`/`Receiver` layer on top of it is still to come.
+//! On top of it, [`channel`] and [`unbounded`] make a [`Sender`]/[`Receiver`] pair, with
+//! async and non-blocking sends and receives, batches, and a `Stream` of items.
 
 mod actor;
+mod channel;
+mod named;
 mod types;
 
 pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
+pub use channel::{ChannelError, Receiver, Sender, channel, unbounded};
+pub use named::{NAMESPACE, channel_named, delete_channel, get_channel, list_channels};
 pub use types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator};

@@ -26,7 +26,7 @@ pub use builder::ActorBuilder;
 pub use class::ActorClass;
 pub use error::{ActorError, ActorLabel, DeathCause, LookupError, RuntimeError};
 pub use lifecycle::{
-    ActorInfo, ActorState, current_actor, get_actor, get_actor_in, kill, list_actors,
+    ActorInfo, ActorState, current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors,
 };
 pub use method::Method;
 pub use object_ref::{ObjectRef, ObjectRefFuture};

@@ -7,7 +7,9 @@ use std::{
 };
 
 use crate::{
-    Actor, ActorClass, DeathCause, LookupError, actor::ActorCell, options::DEFAULT_NAMESPACE,
+    Actor, ActorClass, DeathCause, LookupError,
+    actor::{ActorCell, KILL_FOR_GOOD, KILL_RESTART},
+    options::DEFAULT_NAMESPACE,
     system,
 };
 
@@ -49,6 +51,29 @@ pub struct ActorInfo {
 /// A kill is not a graceful stop: `#[on_stop]` does not run.
 pub fn kill<A: ActorClass>(actor: &Actor<A>, no_restart: bool) {
     actor.kill(no_restart);
+}
+
+/// Kills the actor named `name` in `namespace`, whatever its type, as [`kill`] does.
+///
+/// # Errors
+/// [`LookupError::NotFound`] when no live actor has that name.
+pub fn kill_named_in(namespace: &str, name: &str, no_restart: bool) -> Result<(), LookupError> {
+    let kind = if no_restart {
+        KILL_FOR_GOOD
+    } else {
+        KILL_RESTART
+    };
+    let found = system::handles()
+        .map(|(_, registry)| registry.kill(&(namespace.to_owned(), name.to_owned()), kind))
+        .unwrap_or(false);
+    if found {
+        Ok(())
+    } else {
+        Err(LookupError::NotFound {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        })
+    }
 }
 
 tokio::task_local! {

@@ -287,6 +287,13 @@ pub struct ObjectRefFuture<T> {
     inner: ObjectRef<T>,
 }
 
+impl<T> ObjectRefFuture<T> {
+    /// Cancels the call; see [`ObjectRef::cancel`].
+    pub fn cancel(&self) -> bool {
+        self.inner.cancel()
+    }
+}
+
 impl<T> Future for ObjectRefFuture<T> {
     type Output = Result<T, ActorError>;
 

@@ -112,6 +112,21 @@ impl Registry {
         }
     }
 
+    /// Kills the actor named `key`, whatever its type; `false` when there is none.
+    pub(crate) fn kill(&self, key: &Key, kind: u8) -> bool {
+        let shared = self
+            .lock()
+            .get(key)
+            .and_then(|entry| entry.shared.upgrade());
+        match shared {
+            Some(shared) => {
+                shared.request_kill(kind);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Every live named actor, sorted by key.
     pub(crate) fn list(&self) -> Vec<ActorInfo> {
         let entries = self.lock();

@@ -1,0 +1,53 @@
+//! Named channels: a channel's actor registered under a name, reachable from anywhere.
+
+use crate::{
+    actor::{Message, RayChannelActor},
+    channel::{ChannelError, Receiver, Sender, pair},
+};
+use helio::prelude::*;
+
+/// The namespace channel names live in.
+pub const NAMESPACE: &str = "helio-channel";
+
+/// The channel named `name`, created with `capacity` if it does not exist yet (its capacity is
+/// then ignored). Named channels are detached: they live until [`delete_channel`].
+pub fn channel_named<T: Message>(name: &str, capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let options = ActorOptions::new()
+        .name(name)
+        .namespace(NAMESPACE)
+        .get_if_exists(true)
+        .lifetime(Lifetime::Detached);
+    let actor = RayChannelActor::new_actor()
+        .options(options)
+        .remote(Some(capacity), false, None);
+    let capacity = actor.methods().capacity().remote().get().ok().flatten();
+    pair(actor, capacity)
+}
+
+/// A sender and a receiver on the existing channel `name`, checked to carry `T`.
+///
+/// # Errors
+/// `Lookup` when there is no such channel, or it carries another type (the error names both).
+pub fn get_channel<T: Message>(name: &str) -> Result<(Sender<T>, Receiver<T>), ChannelError> {
+    let actor = helio::get_actor_in::<RayChannelActor<T>>(NAMESPACE, name)?;
+    let capacity = actor.methods().capacity().remote().get()?;
+    Ok(pair(actor, capacity))
+}
+
+/// Deletes the channel `name`: its actor dies, and every pending or later operation on it
+/// fails with `Actor(ActorDied { cause: Killed })`.
+///
+/// # Errors
+/// `Lookup` when there is no such channel.
+pub fn delete_channel(name: &str) -> Result<(), ChannelError> {
+    Ok(helio::kill_named_in(NAMESPACE, name, true)?)
+}
+
+/// The names of the live channels, sorted.
+pub fn list_channels() -> Vec<String> {
+    helio::list_actors()
+        .into_iter()
+        .filter(|info| info.namespace == NAMESPACE)
+        .map(|info| info.name)
+        .collect()
+}
