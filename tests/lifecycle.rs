@@ -59,6 +59,21 @@ impl Cell {
         tracker.1 = true;
     }
 
+    /// Says it started, then computes (synchronously, until released) and returns without
+    /// awaiting anything.
+    #[remote_method]
+    pub async fn compute_then_return(
+        &self,
+        started: std::sync::mpsc::Sender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+    ) -> u64 {
+        let _ = started.send(());
+        release
+            .recv_timeout(common::BOUND)
+            .expect("released by the test");
+        7
+    }
+
     /// Sets `value`, says so, then waits at the gate before setting `value + 1`.
     #[remote_method]
     pub async fn set_in_two_steps(&mut self, value: u64, started: std::sync::mpsc::Sender<()>) {
@@ -229,6 +244,36 @@ fn assert_cancelled<T: std::fmt::Debug>(r: ObjectRef<T>) {
     }
 }
 
+/// A running async call resolves to `Cancelled` once it is dropped at an await point.
+fn assert_cancelled_when_stopped<T: std::fmt::Debug>(r: ObjectRef<T>) {
+    match get(r) {
+        Err(ActorError::Cancelled { .. }) => {}
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_cancelled_call_that_returns_before_an_await_keeps_its_value() {
+    let (actor, _gate) = cell(ActorOptions::new());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let running = actor
+        .methods()
+        .compute_then_return()
+        .remote(started_tx, release_rx);
+    started
+        .recv_timeout(common::BOUND)
+        .expect("the call started");
+    assert!(running.cancel(), "still pending");
+    assert!(
+        !running.is_ready(),
+        "a running async call decides its own outcome"
+    );
+    release.send(()).unwrap();
+    // It never reached an await after the cancel: its result is kept, not thrown away.
+    assert_eq!(get(running).unwrap(), 7);
+}
+
 #[test]
 fn cancelling_a_queued_call_resolves_it_at_once_and_it_never_runs() {
     let (actor, gate) = cell(ActorOptions::new());
@@ -250,7 +295,7 @@ fn cancelling_a_running_async_call_drops_it_at_its_await_point() {
     get(actor.methods().value().remote()).unwrap(); // `park_tracked` is running
     assert!(running.cancel());
     assert_eq!(events.recv_timeout(common::BOUND), Ok("dropped"));
-    assert_cancelled(running);
+    assert_cancelled_when_stopped(running);
     // The dropped call did not take the gate's permit; the actor serves on.
     gate.add_permits(1);
     assert_eq!(gate.available_permits(), 1);
@@ -275,7 +320,7 @@ fn cancelling_a_running_mut_call_keeps_the_state_and_the_actor() {
         .recv_timeout(common::BOUND)
         .expect("the call started");
     assert!(running.cancel());
-    assert_cancelled(running);
+    assert_cancelled_when_stopped(running);
     // The first step happened; the second never will. No crash, no restart.
     assert_eq!(get(after).unwrap(), 10);
     assert_eq!(actor.restarts(), 0);

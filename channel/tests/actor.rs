@@ -327,3 +327,22 @@ fn reader_stats_count_single_and_batch_gets() {
     assert_eq!(readers[0].total_received, 4);
     assert!(readers[0].last_seen_at >= readers[0].registered_at);
 }
+
+#[test]
+fn a_cancelled_waiting_get_takes_no_item() {
+    let chan = bounded(4);
+    let m = chan.methods();
+    let waiting = m.get().remote(None, None);
+    assert_eq!(get(m.stats().remote()).queue_size, 0); // `get` is waiting by now
+    assert!(waiting.cancel());
+    assert!(matches!(
+        waiting.get_timeout(BOUND),
+        Err(ActorError::Cancelled { .. })
+    ));
+    assert_eq!(get(m.put_nowait().remote(5)), Status::Ok);
+    assert_eq!(
+        get(m.get_nowait().remote(None)),
+        ok(5),
+        "the item went to the next reader"
+    );
+}

@@ -384,13 +384,16 @@ impl<A: Send + 'static> Body<A> {
         Fut: Future<Output = R> + Send + 'static,
     {
         Kind::Shared(Box::new(move |exec| match exec {
-            Exec::Run(_) if done.is_cancelled() => None,
+            Exec::Run(_) if !done.start_cancellable() => None,
             Exec::Run(instance) => {
                 let shared = instance.share();
                 Some(Box::pin(async move {
                     match unless_cancelled(&done, f(shared, args)).await {
                         Some(result) => deliver(done, result),
-                        None => Outcome::NotRun,
+                        None => {
+                            done.cancelled_now();
+                            Outcome::NotRun
+                        }
                     }
                 }))
             }
@@ -410,7 +413,7 @@ impl<A: Send + 'static> Body<A> {
         F: for<'x> FnOnce(&'x mut A, Args) -> BoxFuture<'x, R> + Send + 'static,
     {
         Kind::Exclusive(Box::new(move |exec| match exec {
-            Exec::Run(state) if done.is_cancelled() => Some(Box::pin(async move {
+            Exec::Run(state) if !done.start_cancellable() => Some(Box::pin(async move {
                 (Some(state.into_instance()), Outcome::NotRun)
             })),
             Exec::Run(mut state) => Some(Box::pin(async move {
@@ -422,7 +425,10 @@ impl<A: Send + 'static> Body<A> {
                     }
                     // A panic may have left the state torn: the actor crashes.
                     Some(Err(payload)) => (None, deliver::<R>(done, Err(payload))),
-                    None => (Some(state.into_instance()), Outcome::NotRun),
+                    None => {
+                        done.cancelled_now();
+                        (Some(state.into_instance()), Outcome::NotRun)
+                    }
                 }
             })),
             Exec::Fail(err) => {

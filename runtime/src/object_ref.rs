@@ -52,6 +52,9 @@ struct Inner<T> {
     cloner: Option<fn(&T) -> T>,
     /// The run of the call whose completer may resolve the ref; a retry supersedes the last.
     attempt: u32,
+    /// A running async call: a cancel is left to it (it resolves `Cancelled` when dropped at an
+    /// await point, or its value if it returns first).
+    cancelled_by_run: bool,
     waker: Option<Waker>,
     more_wakers: Vec<Waker>,
 }
@@ -126,6 +129,7 @@ impl<T> ObjectRef<T> {
                     refs: 1,
                     cloner: None,
                     attempt: 0,
+                    cancelled_by_run: false,
                     waker: None,
                     more_wakers: Vec::new(),
                 }),
@@ -141,12 +145,16 @@ impl<T> ObjectRef<T> {
         Self::new(State::Ready(result), None)
     }
 
-    /// Cancels the call: the ref (and every clone) resolves at once to
-    /// [`ActorError::Cancelled`], unless it is already resolved.
+    /// Cancels the call, like Ray's `ray.cancel`. Returns whether the ref was still pending.
     ///
-    /// A call still queued is skipped when its turn comes. A running async call is dropped at
-    /// its next await point. A running sync or `blocking` call finishes (as in Ray) and its
-    /// result is discarded. Returns whether the call was cancelled.
+    /// - A call still queued resolves at once to [`ActorError::Cancelled`] and is skipped when
+    ///   its turn comes.
+    /// - A running async call is dropped at its next await point, and the ref then resolves to
+    ///   `Cancelled`. If the call returns before it reaches one, the ref keeps its value: a
+    ///   result is never thrown away once produced, so no work it did (an item it took from a
+    ///   channel, say) is lost.
+    /// - A running sync or `blocking` call cannot be stopped: it finishes (as in Ray), and the
+    ///   ref resolves at once to `Cancelled`, discarding its result.
     pub fn cancel(&self) -> bool {
         let Some((actor, method)) = &self.slot.origin else {
             return false;
@@ -155,15 +163,21 @@ impl<T> ObjectRef<T> {
         if !matches!(inner.state, State::Pending) {
             return false;
         }
-        inner.state = State::Ready(Err(ActorError::Cancelled {
-            actor: actor.clone(),
-            method,
-        }));
-        let wakers = inner.take_wakers();
+        let wakers = if inner.cancelled_by_run {
+            None
+        } else {
+            inner.state = State::Ready(Err(ActorError::Cancelled {
+                actor: actor.clone(),
+                method,
+            }));
+            Some(inner.take_wakers())
+        };
         drop(inner);
         self.slot.cancelled.store(true, Ordering::Release);
         self.slot.cancel_waker.wake();
-        wakers.wake();
+        if let Some(wakers) = wakers {
+            wakers.wake();
+        }
         true
     }
 
@@ -415,6 +429,24 @@ impl<T> Completer<T> {
         self.slot.as_ref().map(|slot| RetryHandle {
             slot: Arc::clone(slot),
         })
+    }
+
+    /// Marks the call as a running async call: from now on a cancel waits for it to stop.
+    /// `false` when it was cancelled already (it must not run).
+    pub(crate) fn start_cancellable(&self) -> bool {
+        let Some(slot) = &self.slot else { return false };
+        let mut inner = slot.lock();
+        if !matches!(inner.state, State::Pending) || slot.cancelled.load(Ordering::Acquire) {
+            return false;
+        }
+        inner.cancelled_by_run = true;
+        true
+    }
+
+    /// Resolves the ref to `Cancelled`: the running call was dropped at an await point.
+    pub(crate) fn cancelled_now(self) {
+        let err = self.origin_error(|actor, method| ActorError::Cancelled { actor, method });
+        self.complete(Err(err));
     }
 
     /// Whether the caller cancelled the call.
