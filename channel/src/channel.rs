@@ -225,9 +225,12 @@ impl<T: Message> Receiver<T> {
     /// `Closed` when the senders have closed and the channel is drained; `Actor`.
     ///
     /// # Cancel safety
-    /// Cancel safe while it waits: no item is taken by a get that was dropped while waiting.
+    /// Cancel safe: dropping the future cancels the get, and a get cancelled while it waits
+    /// takes no item. (If the get had already taken an item when the future was dropped, that
+    /// item is dropped with it; the window is the time between the actor's reply and the next
+    /// poll.)
     pub async fn recv(&self) -> Result<T, ChannelError> {
-        self.single(self.get(None).await)
+        self.single(CancelOnDrop::new(self.get(None)).await)
     }
 
     /// Receives the next item, waiting at most `timeout`.
@@ -235,7 +238,7 @@ impl<T: Message> Receiver<T> {
     /// # Errors
     /// `Timeout` when none came in time; otherwise as [`recv`](Self::recv).
     pub async fn recv_timeout(&self, timeout: Duration) -> Result<T, ChannelError> {
-        match self.single(self.get(Some(timeout)).await) {
+        match self.single(CancelOnDrop::new(self.get(Some(timeout))).await) {
             Err(ChannelError::Empty) => Err(ChannelError::Timeout),
             other => other,
         }
@@ -253,6 +256,9 @@ impl<T: Message> Receiver<T> {
     /// Waits for the first item, then takes up to `max` items that are there.
     ///
     /// # Errors
+    /// As [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
     /// As [`recv`](Self::recv).
     pub async fn recv_batch(&self, max: usize) -> Result<Vec<T>, ChannelError> {
         let id = Some(self.reader_id.clone());
@@ -318,6 +324,36 @@ impl<T: Message> fmt::Debug for Receiver<T> {
             .field("actor", &self.actor)
             .field("reader_id", &self.reader_id)
             .finish()
+    }
+}
+
+/// Awaits a call's ref and cancels the call if dropped before it resolves.
+struct CancelOnDrop<R>(Option<ObjectRefFuture<R>>);
+
+impl<R> CancelOnDrop<R> {
+    fn new(r: ObjectRef<R>) -> Self {
+        CancelOnDrop(Some(r.into_future()))
+    }
+}
+
+impl<R> Future for CancelOnDrop<R> {
+    type Output = Result<R, ActorError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(inner) = self.0.as_mut() else {
+            return Poll::Pending;
+        };
+        let result = std::task::ready!(Pin::new(inner).poll(cx));
+        self.0 = None;
+        Poll::Ready(result)
+    }
+}
+
+impl<R> Drop for CancelOnDrop<R> {
+    fn drop(&mut self) {
+        if let Some(inner) = &self.0 {
+            inner.cancel();
+        }
     }
 }
 

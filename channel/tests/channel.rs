@@ -118,3 +118,16 @@ async fn named_channels() {
     assert!(!list_channels().contains(&"jobs".to_owned()));
     assert!(delete_channel("jobs").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_recv_takes_no_item() {
+    let (tx, rx) = channel::<u32>(4);
+    // The receive gives up (as in a `select!` with a timeout); its get is cancelled.
+    assert!(tokio::time::timeout(SHORT, rx.recv()).await.is_err());
+    within(tx.send(1)).await.unwrap();
+    assert_eq!(
+        within(rx.recv()).await,
+        Ok(1),
+        "the item was not taken by the abandoned get"
+    );
+}

@@ -243,9 +243,11 @@ where
 {
     let call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
     let cancelled = std::pin::pin!(done.cancelled());
-    match futures::future::select(call, cancelled).await {
-        Either::Left((result, _)) => Some(result),
-        Either::Right(((), _)) => None,
+    // The cancel signal first: once cancelled, the call is not polled again, so it cannot
+    // make progress (take an item, say) after its caller gave up.
+    match futures::future::select(cancelled, call).await {
+        Either::Left(((), _)) => None,
+        Either::Right((result, _)) => Some(result),
     }
 }
 
