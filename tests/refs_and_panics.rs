@@ -32,6 +32,19 @@ impl Worker {
         x * 2
     }
 
+    /// A pair, once the gate lets it through.
+    #[remote_method]
+    pub async fn pair(&self, x: u64) -> (u64, String) {
+        self.gate.acquire().await.unwrap().forget();
+        (x, x.to_string())
+    }
+
+    #[remote_method]
+    pub fn pair_or_panic(&self, fail: bool) -> (u64, String) {
+        assert!(!fail, "no pair");
+        (1, "one".to_owned())
+    }
+
     #[remote_method]
     pub fn served(&self) -> u64 {
         self.served
@@ -238,5 +251,39 @@ fn a_panicking_actor_leaves_other_actors_and_callers_alone() {
         } else {
             assert_eq!(result.unwrap(), 2 * i as u64);
         }
+    }
+}
+
+#[test]
+fn unpack_gives_one_ref_per_element() {
+    let (w, gate) = worker();
+    let (number, text) = w.methods().pair().remote(5).unpack();
+    assert!(!number.is_ready());
+    gate.add_permits(1);
+    assert_eq!(get(text).unwrap(), "5");
+    assert_eq!(get(number).unwrap(), 5);
+    // Already resolved: split at once.
+    let (a, b) = helio::put((1u8, 'b')).unpack();
+    assert!(a.is_ready() && b.is_ready());
+    assert_eq!((get(a).unwrap(), get(b).unwrap()), (1, 'b'));
+    let ten = helio::put((0, 1, 2, 3, 4, 5, 6, 7, 8, 9u16)).unpack();
+    assert_eq!(get(ten.9).unwrap(), 9);
+}
+
+#[test]
+fn unpack_passes_the_error_to_every_element() {
+    let (w, _gate) = worker();
+    let (number, text) = w.methods().pair_or_panic().remote(true).unpack();
+    for err in [get(number).unwrap_err(), get(text).unwrap_err()] {
+        assert!(
+            matches!(
+                err,
+                ActorError::TaskPanicked {
+                    method: "pair_or_panic",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -19,6 +19,7 @@ mod object_ref;
 mod options;
 mod registry;
 mod system;
+mod unpack;
 mod wait;
 
 pub use actor::{Actor, ActorId};

@@ -194,6 +194,9 @@ impl<T> ObjectRef<T> {
     /// # Errors
     /// The [`ActorError`] the call resolved to.
     pub fn get(self) -> Result<T, ActorError> {
+        if let Some(result) = self.slot.lock().take() {
+            return result;
+        }
         match block_until(None, |cx| self.poll_take(cx)) {
             Some(result) => result,
             None => Err(ActorError::GetTimeout {
@@ -211,6 +214,9 @@ impl<T> ObjectRef<T> {
     /// [`ActorError::GetTimeout`] when `timeout` elapses first, or the error the call
     /// resolved to.
     pub fn get_timeout(self, timeout: Duration) -> Result<T, ActorError> {
+        if let Some(result) = self.slot.lock().take() {
+            return result;
+        }
         let deadline = Instant::now().checked_add(timeout);
         match block_until(deadline, |cx| self.poll_take(cx)) {
             Some(result) => result,
@@ -393,6 +399,18 @@ pub(crate) fn pair<T>(
         slot: Some(Arc::clone(&r.slot)),
         attempt: 0,
         pending,
+    };
+    (r, done)
+}
+
+/// A pending ref with the same origin as `like` (for cancellation and error messages), and
+/// its completer.
+pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Completer<T>) {
+    let r = ObjectRef::new(State::Pending, like.slot.origin.clone());
+    let done = Completer {
+        slot: Some(Arc::clone(&r.slot)),
+        attempt: 0,
+        pending: None,
     };
     (r, done)
 }
