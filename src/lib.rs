@@ -57,16 +57,17 @@
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
-    ActorState, CallOptions, Config, DeathCause, Lifetime, LookupError, Method, ObjectRef,
-    ObjectRefFuture, RuntimeError, WaitResult, cancel, current_actor, get, get_actor, get_actor_in,
-    get_all, init, kill, kill_named_in, list_actors, put, shutdown, wait, wait_blocking,
+    ActorState, BlockingIter, CallOptions, Config, DeathCause, Lifetime, LookupError, Method,
+    ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, WaitResult, cancel,
+    current_actor, get, get_actor, get_actor_in, get_all, init, kill, kill_named_in, list_actors,
+    put, shutdown, wait, wait_blocking,
 };
 
 /// The names most programs need: `use helio::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         Actor, ActorError, ActorOptions, ActorState, CallOptions, DeathCause, Lifetime, ObjectRef,
-        actor, remote_method,
+        ObjectRefStream, actor, remote_method,
     };
 }
 

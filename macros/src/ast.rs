@@ -56,6 +56,8 @@ pub(crate) struct RemoteMethod {
     pub(crate) output: Type,
     pub(crate) group: Option<LitStr>,
     pub(crate) max_task_retries: Option<i64>,
+    /// For a streaming method: the item type, and the buffer size.
+    pub(crate) stream: Option<(Type, u64)>,
 }
 
 /// Names `#[actor]` generates on the actor type.
@@ -359,7 +361,19 @@ fn remote_method_of(
         }
     }
     let params = owned_params(sig, "remote method", self_ty, cx);
-    let output = owned_output(sig, self_ty, cx);
+    let item = stream_item(sig).map(|item| replace_self(&item, self_ty));
+    let output = match &item {
+        Some(item) => Some(syn::parse_quote!(::helio::__private::BoxStream<'static, #item>)),
+        None => owned_output(sig, self_ty, cx),
+    };
+    if let (Some(buffer), None) = (&options.stream_buffer, &item) {
+        cx.syn_error(syn::Error::new(
+            buffer.span,
+            "`stream_buffer` is for methods that return a stream \
+             (`impl Stream<Item = T> + Send + 'static` or `BoxStream<'static, T>`)",
+        ));
+    }
+    let stream = item.map(|item| (item, options.stream_buffer.map_or(16, |b| b.value)));
     Some(RemoteMethod {
         ident: sig.ident.clone(),
         vis: f.vis.clone(),
@@ -376,6 +390,7 @@ fn remote_method_of(
         output: output?,
         group,
         max_task_retries: options.max_task_retries.map(|n| n.value),
+        stream,
     })
     .filter(|_| plain)
 }
@@ -436,6 +451,47 @@ fn owned_output(sig: &Signature, self_ty: &Type, cx: &mut Ctxt) -> Option<Type> 
         return None;
     }
     Some(replace_self(ty, self_ty))
+}
+
+/// The item type of a method returning `impl Stream<Item = X> ..` or `BoxStream<'_, X>`.
+fn stream_item(sig: &Signature) -> Option<Type> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    let generic_args = |segment: &syn::PathSegment| match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) => Some(args.args.clone()),
+        _ => None,
+    };
+    match &**ty {
+        Type::ImplTrait(impl_trait) => impl_trait.bounds.iter().find_map(|bound| {
+            let syn::TypeParamBound::Trait(t) = bound else {
+                return None;
+            };
+            let segment = t.path.segments.last().filter(|s| s.ident == "Stream")?;
+            generic_args(segment)?
+                .into_iter()
+                .find_map(|arg| match arg {
+                    syn::GenericArgument::AssocType(assoc) if assoc.ident == "Item" => {
+                        Some(assoc.ty)
+                    }
+                    _ => None,
+                })
+        }),
+        Type::Path(path) => {
+            let segment = path
+                .path
+                .segments
+                .last()
+                .filter(|s| s.ident == "BoxStream")?;
+            generic_args(segment)?
+                .into_iter()
+                .find_map(|arg| match arg {
+                    syn::GenericArgument::Type(ty) => Some(ty),
+                    _ => None,
+                })
+        }
+        _ => None,
+    }
 }
 
 fn owned_suggestion(reference: &syn::TypeReference) -> String {

@@ -102,9 +102,15 @@ pub(crate) struct MethodAttr {
     pub(crate) concurrency_group: Option<LitStr>,
     pub(crate) max_task_retries: Option<Spanned<i64>>,
     pub(crate) blocking: Option<Span>,
+    pub(crate) stream_buffer: Option<Spanned<u64>>,
 }
 
-const METHOD_OPTIONS: &[&str] = &["concurrency_group", "max_task_retries", "blocking"];
+const METHOD_OPTIONS: &[&str] = &[
+    "concurrency_group",
+    "max_task_retries",
+    "blocking",
+    "stream_buffer",
+];
 
 fn parse_options(tokens: TokenStream, cx: &mut Ctxt) -> Vec<RawOption> {
     match Punctuated::<RawOption, Token![,]>::parse_terminated.parse2(tokens) {
@@ -435,6 +441,11 @@ impl MethodAttr {
                 }
                 "max_task_retries" if !duplicate(cx, key, &out.max_task_retries) => {
                     out.max_task_retries = unlimited_or_at_least(cx, &option, 0, "retry forever");
+                }
+                "stream_buffer" if !duplicate(cx, key, &out.stream_buffer) => {
+                    if let Some(expr) = require(cx, &option, "a positive integer") {
+                        out.stream_buffer = positive(cx, key, expr);
+                    }
                 }
                 "blocking" if !duplicate(cx, key, &out.blocking) => {
                     let on = match &option.value {

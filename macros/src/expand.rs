@@ -224,8 +224,28 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
         quote_spanned!(ty.span()=> ::helio::__private::RemoteArg::<#ty>::new(#arg))
     });
     let wrapped_args = quote!((#(#wrapped,)*));
-    let call =
-        |receiver: TokenStream| quote!(<#self_ty>::#ident(#receiver, #(#args.into_inner()),*));
+    let streams = method.stream.is_some();
+    // A stream that cannot be sent is reported at its item type.
+    let box_stream = match &method.stream {
+        Some((item, _)) => quote_spanned!(item.span()=> ::helio::__private::box_stream),
+        None => quote!(::helio::__private::box_stream),
+    };
+    let call = |receiver: TokenStream| {
+        let call = quote!(<#self_ty>::#ident(#receiver, #(#args.into_inner()),*));
+        if streams && !method.is_async {
+            quote!(#box_stream(#call))
+        } else {
+            call
+        }
+    };
+    // The awaited result of an async method; a stream is boxed once it is built.
+    let awaited = |call: TokenStream| {
+        if streams {
+            quote!(#box_stream(#call.await))
+        } else {
+            quote!(#call.await)
+        }
+    };
     let params = params
         .iter()
         .map(|ty| quote!(::helio::__private::RemoteArg<#ty>))
@@ -263,15 +283,17 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
         }
         (Receiver::Shared, true, _) => {
             let call = call(quote!(&*__this));
+            let awaited = awaited(call);
             quote_spanned!(span=> ::helio::__private::Body::async_ref(__done, #wrapped_args, #retry,
                 |__this: ::helio::__private::Shared<#self_ty>, (#(#args,)*): (#(#params,)*)|
-                    async move { #call.await }))
+                    async move { #awaited }))
         }
         (Receiver::Exclusive, true, _) => {
             let call = call(quote!(__this));
+            let awaited = awaited(call);
             quote_spanned!(span=> ::helio::__private::Body::async_mut(__done, #wrapped_args, #retry,
                 |__this: &mut #self_ty, (#(#args,)*): (#(#params,)*)|
-                    ::std::boxed::Box::pin(async move { #call.await })))
+                    ::std::boxed::Box::pin(async move { #awaited })))
         }
     };
     let default_doc = if docs.is_empty() {
@@ -293,14 +315,32 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
     } else {
         quote!(_)
     };
+    let method_ty = quote!(::helio::__private::Method<#lt, #self_ty, (#(#declared,)*), #output>);
+    let call_handle = quote! {
+        ::helio::__private::Method::new(
+            self.actor, #name, #group, #retries,
+            |(#(#args,)*), __done, #retries_param| #body,
+        )
+    };
+    let (handle_ty, handle) = match &method.stream {
+        None => (method_ty, call_handle),
+        Some((item, buffer)) => {
+            let buffer = proc_macro2::Literal::u64_unsuffixed(*buffer);
+            (
+                quote!(::helio::__private::StreamMethod<#lt, #self_ty, (#(#declared,)*), #item>),
+                // Spanned at the item type: an item that cannot be sent is reported there.
+                {
+                    let new = quote_spanned!(item.span()=> ::helio::__private::StreamMethod::new);
+                    quote!(#new(#call_handle, #buffer))
+                },
+            )
+        }
+    };
     quote! {
         #(#docs)*
         #default_doc
-        #vis fn #ident(&self) -> ::helio::__private::Method<#lt, #self_ty, (#(#declared,)*), #output> {
-            ::helio::__private::Method::new(
-                self.actor, #name, #group, #retries,
-                |(#(#args,)*), __done, #retries_param| #body,
-            )
+        #vis fn #ident(&self) -> #handle_ty {
+            #handle
         }
     }
 }

@@ -18,6 +18,7 @@ mod method;
 mod object_ref;
 mod options;
 mod registry;
+mod stream;
 mod system;
 mod unpack;
 mod wait;
@@ -32,6 +33,7 @@ pub use lifecycle::{
 pub use method::Method;
 pub use object_ref::{ObjectRef, ObjectRefFuture};
 pub use options::{ActorOptions, CallOptions, Lifetime};
+pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};
 pub use wait::{WaitResult, cancel, get, get_all, put, wait, wait_blocking};
 
@@ -46,7 +48,8 @@ pub mod __private {
         instance::{Exclusive, Shared},
         object_ref::Completer,
     };
-    pub use futures::future::BoxFuture;
+    pub use crate::{StreamMethod, stream::box_stream};
+    pub use futures::{future::BoxFuture, stream::BoxStream};
 
     /// Wraps a sync constructor's output as the future the runtime expects.
     pub fn construct_sync<A, O: ConstructorOutput<A>>(

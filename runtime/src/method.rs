@@ -60,7 +60,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         self.name
     }
 
-    fn call(&self, args: Args) -> ObjectRef<R> {
+    pub(crate) fn call(&self, args: Args) -> ObjectRef<R> {
         let make = self.make;
         let retries = self
             .max_task_retries

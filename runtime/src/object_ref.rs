@@ -181,6 +181,11 @@ impl<T> ObjectRef<T> {
         true
     }
 
+    /// The call this ref is the result of: its actor and method.
+    pub(crate) fn origin(&self) -> Option<&(ActorLabel, &'static str)> {
+        self.slot.origin.as_ref()
+    }
+
     /// Whether the result is available, so that `get` would not block.
     pub fn is_ready(&self) -> bool {
         !matches!(self.slot.lock().state, State::Pending)
