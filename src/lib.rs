@@ -54,6 +54,51 @@
 //!   are delivered to the new instance; once out of restarts every call resolves to
 //!   [`ActorError::ActorDied`]. Every object ref resolves.
 
+//!
+//! ## Streaming methods
+//! A remote method returning `impl Stream<Item = T> + Send + 'static` (or `BoxStream<'static,
+//! T>`, or an `async fn` building either) streams its items: `.remote(..)` returns an
+//! [`ObjectRefStream<T>`], a `Stream` of `Result<T, ActorError>` with a blocking iterator. Items
+//! arrive as they are produced through a bounded buffer (`#[remote_method(stream_buffer = N)]`,
+//! default 16), so a slow consumer holds the producer back; dropping the stream stops the
+//! producer. The stream outlives the call, so it cannot borrow `self`: clone what it needs.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use futures::{Stream, StreamExt, stream};
+//! use helio::prelude::*;
+//!
+//! pub struct Log { lines: Arc<Vec<String>> }
+//!
+//! #[actor]
+//! impl Log {
+//!     pub fn new(lines: Vec<String>) -> Self { Log { lines: Arc::new(lines) } }
+//!
+//!     /// The lines containing `needle`, streamed. The stream owns a clone of the `Arc`.
+//!     #[remote_method(stream_buffer = 4)]
+//!     pub fn grep(&self, needle: String) -> impl Stream<Item = String> + Send + 'static {
+//!         let lines = Arc::clone(&self.lines);
+//!         stream::iter(0..lines.len())
+//!             .map(move |i| lines[i].clone())
+//!             .filter(move |line| std::future::ready(line.contains(&needle)))
+//!     }
+//! }
+//!
+//! let log = Log::new_actor().remote(vec!["a1".into(), "b".into(), "a2".into()]);
+//! let found: Vec<String> = log
+//!     .methods()
+//!     .grep()
+//!     .remote("a".into())
+//!     .blocking_iter()
+//!     .collect::<Result<_, _>>()
+//!     .unwrap();
+//! assert_eq!(found, ["a1", "a2"]);
+//! ```
+//!
+//! A result tuple splits into one ref per element with [`ObjectRef::unpack`] (2 to 10
+//! elements).
+
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
