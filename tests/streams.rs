@@ -64,6 +64,18 @@ impl Producer {
         })
     }
 
+    /// One item, once the gate opens.
+    #[remote_method]
+    pub fn gated(
+        &self,
+        gate: Arc<tokio::sync::Semaphore>,
+    ) -> impl futures::Stream<Item = u8> + Send + 'static {
+        stream::once(async move {
+            gate.acquire().await.expect("gate open").forget();
+            9
+        })
+    }
+
     /// Three items, then a panic.
     #[remote_method]
     pub fn breaks(&self) -> impl futures::Stream<Item = u32> + Send + 'static {
@@ -168,4 +180,27 @@ fn a_failed_call_ends_the_stream_with_its_error() {
         Some(Err(ActorError::ActorDied { .. }))
     ));
     assert!(items.next().is_none());
+}
+
+#[test]
+fn wait_reports_streams_whose_next_item_or_end_is_there() {
+    let (actor, _) = producer();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let streams = vec![
+        actor.methods().gated().remote(Arc::clone(&gate)),
+        actor.methods().gated().remote(Arc::clone(&gate)),
+    ];
+    gate.add_permits(1);
+    let (ready, pending) = helio::wait_blocking(&streams, 1, Some(BOUND));
+    assert_eq!((ready.len(), pending.len()), (1, 1));
+    gate.add_permits(1);
+    let (ready, _) = common::block_on(helio::wait(&streams, 2, None));
+    assert_eq!(ready.len(), 2);
+    // A stream whose items are all taken is ready too: its end is there.
+    let mut ended = actor.methods().count().remote(1).blocking_iter();
+    assert_eq!(ended.next().map(Result::unwrap), Some(0));
+    assert!(ended.next().is_none());
+    let finished = vec![actor.methods().count().remote(0)];
+    let (ready, _) = helio::wait_blocking(&finished, 1, Some(BOUND));
+    assert_eq!(ready.len(), 1);
 }

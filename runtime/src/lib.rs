@@ -35,7 +35,7 @@ pub use object_ref::{ObjectRef, ObjectRefFuture};
 pub use options::{ActorOptions, CallOptions, Lifetime};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};
-pub use wait::{WaitResult, cancel, get, get_all, put, wait, wait_blocking};
+pub use wait::{WaitResult, Waitable, cancel, get, get_all, put, wait, wait_blocking};
 
 /// What macro-generated code uses. Not a stable API.
 #[doc(hidden)]

@@ -11,6 +11,7 @@ use std::{
     future::IntoFuture,
     panic::AssertUnwindSafe,
     pin::{Pin, pin},
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -18,6 +19,7 @@ use futures::{
     FutureExt, Stream, StreamExt,
     future::{Either, select},
     stream::BoxStream,
+    task::AtomicWaker,
 };
 use tokio::sync::mpsc;
 
@@ -36,6 +38,17 @@ use crate::{
 pub struct ObjectRefStream<X> {
     items: mpsc::Receiver<Result<X, ActorError>>,
     done: bool,
+    /// Woken by the pump after each item and when it stops, for `helio::wait`.
+    ready: Arc<AtomicWaker>,
+}
+
+/// Wakes the stream's waiter when the pump stops, however it stops.
+struct WakeOnDrop(Arc<AtomicWaker>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.wake();
+    }
 }
 
 impl<X: Send + 'static> ObjectRefStream<X> {
@@ -43,13 +56,33 @@ impl<X: Send + 'static> ObjectRefStream<X> {
     pub(crate) fn pump(call: ObjectRef<BoxStream<'static, X>>, buffer: usize) -> Self {
         let (tx, items) = mpsc::channel(buffer.max(1));
         let origin = call.origin().cloned();
+        let ready = Arc::new(AtomicWaker::new());
         match system::handles() {
             Ok((handle, _)) => {
-                handle.spawn(pump(call, tx, origin));
+                handle.spawn(pump(call, tx, origin, Arc::clone(&ready)));
             }
             Err(err) => tracing::error!(%err, "no runtime to pump a stream"),
         }
-        ObjectRefStream { items, done: false }
+        ObjectRefStream {
+            items,
+            done: false,
+            ready,
+        }
+    }
+
+    /// Whether the next item, or the end, is there: `next` would not wait.
+    pub fn is_ready(&self) -> bool {
+        self.done || !self.items.is_empty() || self.items.is_closed()
+    }
+
+    /// Readiness for `helio::wait`, registering `cx` for the pump's next item.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.ready.register(cx.waker());
+        if self.is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// The items as a blocking iterator, for sync code.
@@ -62,7 +95,12 @@ async fn pump<X: Send + 'static>(
     call: ObjectRef<BoxStream<'static, X>>,
     tx: mpsc::Sender<Result<X, ActorError>>,
     origin: Option<(crate::ActorLabel, &'static str)>,
+    ready: Arc<AtomicWaker>,
 ) {
+    // Declared before `tx` is rebound below, so it drops after it: the waiter is woken only once
+    // the channel is closed and the end is visible.
+    let _wake_at_end = WakeOnDrop(Arc::clone(&ready));
+    let tx = tx;
     let call = call.into_future();
     let mut stream = {
         let closed = pin!(tx.closed());
@@ -106,6 +144,7 @@ async fn pump<X: Send + 'static>(
         if tx.send(item).await.is_err() || last {
             return;
         }
+        ready.wake();
     }
 }
 

@@ -36,8 +36,41 @@ pub fn put<T>(value: T) -> ObjectRef<T> {
     ObjectRef::ready(Ok(value))
 }
 
-/// Refs split into `(ready, pending)`, each in input order.
-pub type WaitResult<'a, T> = (Vec<&'a ObjectRef<T>>, Vec<&'a ObjectRef<T>>);
+/// What [`wait`] can wait for: an [`ObjectRef`] (ready once resolved) or an
+/// [`ObjectRefStream`](crate::ObjectRefStream) (ready once its next item, or its end, is there).
+pub trait Waitable: sealed::Sealed {
+    #[doc(hidden)]
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()>;
+    #[doc(hidden)]
+    fn ready_now(&self) -> bool;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T> Sealed for crate::ObjectRef<T> {}
+    impl<X> Sealed for crate::ObjectRefStream<X> {}
+}
+
+impl<T> Waitable for ObjectRef<T> {
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        ObjectRef::poll_ready(self, cx)
+    }
+    fn ready_now(&self) -> bool {
+        self.is_ready()
+    }
+}
+
+impl<X: Send + 'static> Waitable for crate::ObjectRefStream<X> {
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        crate::ObjectRefStream::poll_ready(self, cx)
+    }
+    fn ready_now(&self) -> bool {
+        self.is_ready()
+    }
+}
+
+/// Refs (or streams) split into `(ready, pending)`, each in input order.
+pub type WaitResult<'a, W> = (Vec<&'a W>, Vec<&'a W>);
 
 /// Waits until `num_returns` of `refs` are ready, or `timeout` elapses, and splits them into
 /// `(ready, pending)`, each in input order. Never consumes a ref.
@@ -47,11 +80,11 @@ pub type WaitResult<'a, T> = (Vec<&'a ObjectRef<T>>, Vec<&'a ObjectRef<T>>);
 ///
 /// # Cancel safety
 /// Cancel safe: dropping the future leaves every ref as it was.
-pub async fn wait<'a, T>(
-    refs: &'a [ObjectRef<T>],
+pub async fn wait<'a, W: Waitable>(
+    refs: &'a [W],
     num_returns: usize,
     timeout: Option<Duration>,
-) -> WaitResult<'a, T> {
+) -> WaitResult<'a, W> {
     let num_returns = num_returns.min(refs.len());
     let mut sleep = match timeout.map(timer) {
         Some(Ok(sleep)) => Some(sleep),
@@ -75,11 +108,11 @@ pub async fn wait<'a, T>(
 }
 
 /// The blocking form of [`wait`], for sync code.
-pub fn wait_blocking<T>(
-    refs: &[ObjectRef<T>],
+pub fn wait_blocking<W: Waitable>(
+    refs: &[W],
     num_returns: usize,
     timeout: Option<Duration>,
-) -> WaitResult<'_, T> {
+) -> WaitResult<'_, W> {
     let num_returns = num_returns.min(refs.len());
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     block_until(deadline, |cx| {
@@ -93,15 +126,15 @@ pub fn wait_blocking<T>(
 }
 
 /// Counts the ready refs, registering `cx` with the pending ones.
-fn count_ready<T>(refs: &[ObjectRef<T>], cx: &mut Context<'_>) -> usize {
+fn count_ready<W: Waitable>(refs: &[W], cx: &mut Context<'_>) -> usize {
     refs.iter().filter(|r| r.poll_ready(cx).is_ready()).count()
 }
 
-fn split<T>(refs: &[ObjectRef<T>], num_returns: usize) -> WaitResult<'_, T> {
+fn split<W: Waitable>(refs: &[W], num_returns: usize) -> WaitResult<'_, W> {
     let mut ready = Vec::with_capacity(num_returns);
     let mut pending = Vec::new();
     for r in refs {
-        if ready.len() < num_returns && r.is_ready() {
+        if ready.len() < num_returns && r.ready_now() {
             ready.push(r);
         } else {
             pending.push(r);
