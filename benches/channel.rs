@@ -68,7 +68,7 @@ fn channel(c: &mut Criterion) {
                 .map(|n| {
                     chan.methods()
                         .put_nowait_batch()
-                        .remote((n * BATCH..(n + 1) * BATCH).collect())
+                        .remote((n * BATCH..(n + 1) * BATCH).collect::<Vec<_>>())
                 })
                 .collect();
             for status in helio::get_all(puts).expect("puts") {

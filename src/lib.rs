@@ -89,7 +89,7 @@
 //! let found: Vec<String> = log
 //!     .methods()
 //!     .grep()
-//!     .remote("a".into())
+//!     .remote("a")
 //!     .blocking_iter()
 //!     .collect::<Result<_, _>>()
 //!     .unwrap();
@@ -102,10 +102,10 @@
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
-    ActorState, BlockingIter, CallOptions, Config, DeathCause, Lifetime, LookupError, Method,
-    ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, WaitResult, cancel,
-    current_actor, get, get_actor, get_actor_in, get_all, init, kill, kill_named_in, list_actors,
-    put, shutdown, wait, wait_blocking,
+    ActorState, BlockingIter, CallOptions, Config, DeathCause, IntoArg, Lifetime, LookupError,
+    Method, ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, WaitResult,
+    cancel, current_actor, get, get_actor, get_actor_in, get_all, init, kill, kill_named_in,
+    list_actors, put, shutdown, wait, wait_blocking,
 };
 
 /// The names most programs need: `use helio::prelude::*;`.

@@ -87,17 +87,14 @@ fn senders_and_receivers_register_and_deregister() {
     assert_eq!(get(m.register_sender().remote()), Status::Ok);
     assert_eq!(get(m.register_sender().remote()), Status::Ok);
     assert_eq!(
-        get(m.register_receiver().remote("r1".into(), "node-a".into())),
+        get(m.register_receiver().remote("r1", "node-a")),
         Status::Ok
     );
     let stats = get(m.stats().remote());
     assert_eq!((stats.senders, stats.receivers), (2, 1));
     assert_eq!(get(m.deregister_sender().remote()), Status::Ok);
     assert!(!get(m.is_closed().remote()));
-    assert_eq!(
-        get(m.deregister_receiver().remote("nobody".into())),
-        Status::Empty
-    );
+    assert_eq!(get(m.deregister_receiver().remote("nobody")), Status::Empty);
     let readers = get(m.reader_stats().remote());
     assert_eq!(readers.len(), 1);
     assert_eq!(
@@ -176,10 +173,10 @@ fn a_closed_channel_is_drained_before_it_reports_closed() {
 fn the_last_receiver_leaving_wakes_blocked_puts_with_closed() {
     let chan = bounded(1);
     let m = chan.methods();
-    get(m.register_receiver().remote("r".into(), "n".into()));
+    get(m.register_receiver().remote("r", "n"));
     get(m.put_nowait().remote(1));
     let blocked = m.put().remote(2, None); // full: waits without a timeout
-    get(m.deregister_receiver().remote("r".into()));
+    get(m.deregister_receiver().remote("r"));
     assert_eq!(get(blocked), Status::Closed);
     assert_eq!(get(m.put_nowait().remote(3)), Status::Closed);
 }
@@ -318,7 +315,7 @@ fn items_keep_one_global_order_across_producers() {
 fn reader_stats_count_single_and_batch_gets() {
     let chan = bounded(10);
     let m = chan.methods();
-    get(m.register_receiver().remote("r1".into(), "node".into()));
+    get(m.register_receiver().remote("r1", "node"));
     get(m.put_nowait_batch().remote(vec![1, 2, 3, 4]));
     get(m.get().remote(None, Some("r1".into())));
     get(m.get_nowait().remote(Some("r1".into())));

@@ -153,7 +153,7 @@ fn run(actor: &Actor<RayChannelActor<i32>>, op: &Op) -> Seen {
         }
         Op::RegisterSender => wait(m.register_sender().remote()),
         Op::DeregisterSender => wait(m.deregister_sender().remote()),
-        Op::RegisterReceiver(id) => wait(m.register_receiver().remote(id.to_string(), "n".into())),
+        Op::RegisterReceiver(id) => wait(m.register_receiver().remote(id.to_string(), "n")),
         Op::DeregisterReceiver(id) => wait(m.deregister_receiver().remote(id.to_string())),
         Op::Stats => {
             let s = m

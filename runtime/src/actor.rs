@@ -228,31 +228,57 @@ impl<A: ActorClass> Actor<A> {
         group: Option<Cow<'static, str>>,
         make: impl FnOnce(Completer<R>) -> Body<A>,
     ) -> ObjectRef<R> {
+        match self.prepare(method) {
+            Ok((result, done)) => {
+                self.send(method, group, make(done));
+                result
+            }
+            Err(rejected) => rejected,
+        }
+    }
+
+    /// The result ref and completer of a new call, counted against this handle's
+    /// `max_pending_calls`; `Err` with the resolved rejection when the limit is reached.
+    pub(crate) fn prepare<R>(
+        &self,
+        method: &'static str,
+    ) -> Result<(ObjectRef<R>, Completer<R>), ObjectRef<R>> {
         let shared = &self.cell.shared;
         let pending = match (&self.pending, shared.max_pending_calls) {
             (Some(counter), Some(limit)) => match PendingGuard::acquire(counter, limit) {
                 Some(guard) => Some(guard),
                 None => {
-                    return ObjectRef::ready(Err(ActorError::PendingCallsLimitExceeded {
-                        actor: shared.label.clone(),
-                        method,
-                        limit,
-                    }));
+                    return Err(ObjectRef::ready(Err(
+                        ActorError::PendingCallsLimitExceeded {
+                            actor: shared.label.clone(),
+                            method,
+                            limit,
+                        },
+                    )));
                 }
             },
             _ => None,
         };
-        let (result, done) = pair(shared.label.clone(), method, pending);
+        Ok(pair(shared.label.clone(), method, pending))
+    }
+
+    /// Puts a prepared call in the mailbox.
+    pub(crate) fn send(
+        &self,
+        method: &'static str,
+        group: Option<Cow<'static, str>>,
+        body: Body<A>,
+    ) {
         let call = Call {
             method,
             group,
-            body: make(done),
+            body,
         };
         if let Err(SendError(call)) = self.cell.mailbox.send(call) {
+            let shared = &self.cell.shared;
             let cause = shared.death().unwrap_or(DeathCause::Shutdown);
             call.fail_died(&shared.label, cause);
         }
-        result
     }
 }
 

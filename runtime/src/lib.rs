@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod actor;
+mod arg;
 mod blocking;
 mod builder;
 mod call;
@@ -24,6 +25,7 @@ mod unpack;
 mod wait;
 
 pub use actor::{Actor, ActorId};
+pub use arg::IntoArg;
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
 pub use error::{ActorError, ActorLabel, DeathCause, LookupError, RuntimeError};

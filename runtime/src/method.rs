@@ -2,7 +2,12 @@
 
 use std::{borrow::Cow, fmt};
 
-use crate::{Actor, ActorClass, CallOptions, ObjectRef, call::Body, object_ref::Completer};
+use crate::{
+    Actor, ActorClass, CallOptions, ObjectRef,
+    arg::{IntoArg, PendingArgs},
+    call::Body,
+    object_ref::Completer,
+};
 
 /// Builds a call's body from its arguments and its result's completer.
 /// The `i64` is the call's effective `max_task_retries`.
@@ -60,11 +65,48 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         self.name
     }
 
+    /// Calls with `args`, once every ref among them has resolved.
+    pub(crate) fn call_with<P>(&self, args: P) -> ObjectRef<R>
+    where
+        P: PendingArgs<Values = Args>,
+        A: ActorClass,
+        Args: 'static,
+        R: Send + 'static,
+    {
+        let pending = match args.now() {
+            Ok(values) => return self.call(values),
+            Err(pending) => pending,
+        };
+        let (result, done) = match self.actor.prepare(self.name) {
+            Ok(prepared) => prepared,
+            Err(rejected) => return rejected,
+        };
+        let (actor, name, group, make) =
+            (self.actor.clone(), self.name, self.group.clone(), self.make);
+        let retries = self.retries();
+        match crate::system::handles() {
+            Ok((handle, _)) => {
+                handle.spawn(async move {
+                    match pending.resolve().await {
+                        Ok(values) => actor.send(name, group, make(values, done, retries)),
+                        Err(upstream) => done.complete(Err(upstream)),
+                    }
+                });
+            }
+            // `done` drops: the call resolves to `ActorDied(Shutdown)`.
+            Err(err) => tracing::error!(%err, "no runtime to resolve call arguments"),
+        }
+        result
+    }
+
+    fn retries(&self) -> i64 {
+        self.max_task_retries
+            .unwrap_or_else(|| self.actor.max_task_retries())
+    }
+
     pub(crate) fn call(&self, args: Args) -> ObjectRef<R> {
         let make = self.make;
-        let retries = self
-            .max_task_retries
-            .unwrap_or_else(|| self.actor.max_task_retries());
+        let retries = self.retries();
         self.actor
             .submit(self.name, self.group.clone(), move |done| {
                 make(args, done, retries)
@@ -96,12 +138,13 @@ impl<A, Args, R> fmt::Debug for Method<'_, A, Args, R> {
 
 macro_rules! remote_arities {
     ($( ($($arg:ident: $ty:ident),*) )*) => {$(
-        impl<A: ActorClass, R, $($ty),*> Method<'_, A, ($($ty,)*), R> {
+        impl<A: ActorClass, R: Send + 'static, $($ty: Send + 'static),*> Method<'_, A, ($($ty,)*), R> {
             /// Calls the method on the actor. Returns at once; the result arrives in the
-            /// [`ObjectRef`].
+            /// [`ObjectRef`]. Each argument is a value or the [`ObjectRef`] of another call's
+            /// result; the call is sent once those have resolved, without blocking the caller.
             #[allow(clippy::too_many_arguments)]
-            pub fn remote(&self, $($arg: $ty),*) -> ObjectRef<R> {
-                self.call(($($arg,)*))
+            pub fn remote(&self, $($arg: impl IntoArg<$ty>),*) -> ObjectRef<R> {
+                self.call_with(($($arg.into_arg(),)*))
             }
         }
     )*};

@@ -24,8 +24,11 @@ use futures::{
 use tokio::sync::mpsc;
 
 use crate::{
-    ActorClass, ActorError, CallOptions, Method, ObjectRef, blocking::block_until,
-    error::panic_message, system,
+    ActorClass, ActorError, CallOptions, Method, ObjectRef,
+    arg::{IntoArg, PendingArgs},
+    blocking::block_until,
+    error::panic_message,
+    system,
 };
 
 /// The items of a streaming method's call, as they are produced: a
@@ -204,8 +207,11 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
         self
     }
 
-    fn start(&self, args: Args) -> ObjectRefStream<X> {
-        ObjectRefStream::pump(self.call.call(args), self.buffer)
+    fn start<P: PendingArgs<Values = Args>>(&self, args: P) -> ObjectRefStream<X>
+    where
+        Args: 'static,
+    {
+        ObjectRefStream::pump(self.call.call_with(args), self.buffer)
     }
 }
 
@@ -220,11 +226,12 @@ impl<A, Args, X> fmt::Debug for StreamMethod<'_, A, Args, X> {
 
 macro_rules! stream_arities {
     ($( ($($arg:ident: $ty:ident),*) )*) => {$(
-        impl<A: ActorClass, X: Send + 'static, $($ty),*> StreamMethod<'_, A, ($($ty,)*), X> {
-            /// Calls the method; its items arrive in the returned [`ObjectRefStream`].
+        impl<A: ActorClass, X: Send + 'static, $($ty: Send + 'static),*> StreamMethod<'_, A, ($($ty,)*), X> {
+            /// Calls the method; its items arrive in the returned [`ObjectRefStream`]. Arguments
+            /// are values or refs, as for [`Method::remote`](crate::Method).
             #[allow(clippy::too_many_arguments)]
-            pub fn remote(&self, $($arg: $ty),*) -> ObjectRefStream<X> {
-                self.start(($($arg,)*))
+            pub fn remote(&self, $($arg: impl IntoArg<$ty>),*) -> ObjectRefStream<X> {
+                self.start(($($arg.into_arg(),)*))
             }
         }
     )*};
