@@ -98,6 +98,29 @@
 //!
 //! A result tuple splits into one ref per element with [`ObjectRef::unpack`] (2 to 10
 //! elements).
+//!
+//! ## Refs as arguments
+//! A parameter of type `T` takes any [`IntoArg<T>`]: a `T`, the [`ObjectRef<T>`] of another
+//! call (the call is sent once it resolves, without blocking the caller, and fails with its
+//! error if it fails), or for `String` a `&str` or `&String`. Calls chain into pipelines:
+//!
+//! ```
+//! use helio::prelude::*;
+//!
+//! pub struct Math;
+//!
+//! #[actor]
+//! impl Math {
+//!     pub fn new() -> Self { Math }
+//!     #[remote_method]
+//!     pub fn add(&self, a: i64, b: i64) -> i64 { a + b }
+//! }
+//!
+//! let m = Math::new_actor().remote();
+//! let three = m.methods().add().remote(1, 2);
+//! let ten = m.methods().add().remote(three, 7); // a ref and a literal in one call
+//! assert_eq!(helio::get(ten).unwrap(), 10);
+//! ```
 
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
