@@ -8,7 +8,6 @@
 
 use std::{
     collections::{BTreeMap, VecDeque},
-    future::Future,
     pin::pin,
     sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, SystemTime},
@@ -308,17 +307,9 @@ impl<T: Message> RayChannelActor<T> {
         if let Some(status) = self.refuse(&items) {
             return status;
         }
-        let deadline = deadline(timeout);
-        loop {
-            let mut room = pin!(self.room.notified());
-            room.as_mut().enable();
-            if let Some(status) = self.try_insert(&mut items) {
-                return status;
-            }
-            if !until(deadline, room).await {
-                return Status::Full;
-            }
-        }
+        wait_for(&self.room, timeout, || self.try_insert(&mut items))
+            .await
+            .unwrap_or(Status::Full)
     }
 
     /// Takes up to `max` items if there are any now; `None` when it should wait.
@@ -356,32 +347,38 @@ impl<T: Message> RayChannelActor<T> {
         if max == 0 {
             return (Status::Empty, Vec::new());
         }
-        let deadline = deadline(timeout);
-        loop {
-            let mut arrived = pin!(self.items.notified());
-            arrived.as_mut().enable();
-            if let Some(taken) = self.try_take(max, reader_id) {
-                return taken;
-            }
-            if !until(deadline, arrived).await {
-                return (Status::Empty, Vec::new());
-            }
-        }
+        wait_for(&self.items, timeout, || self.try_take(max, reader_id))
+            .await
+            .unwrap_or((Status::Empty, Vec::new()))
     }
 }
 
-/// `None` waits forever (also when `timeout` is too large to add).
-fn deadline(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.and_then(|t| Instant::now().checked_add(t))
-}
-
-/// Waits for `event` until `deadline`: `false` when the deadline passed first.
-async fn until(deadline: Option<Instant>, event: impl Future<Output = ()>) -> bool {
-    match deadline {
-        None => {
-            event.await;
-            true
+/// Runs `attempt` until it gives an answer, waiting on `event` between tries, for at most
+/// `timeout` (forever when `None`, or when it is too large to add): `None` when time ran out.
+///
+/// The notification is registered before each try, so a notify that lands between the try and
+/// the wait is not lost.
+async fn wait_for<R>(
+    event: &Notify,
+    timeout: Option<Duration>,
+    mut attempt: impl FnMut() -> Option<R>,
+) -> Option<R> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let mut notified = pin!(event.notified());
+        notified.as_mut().enable();
+        if let Some(answer) = attempt() {
+            return Some(answer);
         }
-        Some(deadline) => tokio::time::timeout_at(deadline, event).await.is_ok(),
+        let woken = match deadline {
+            None => {
+                notified.await;
+                true
+            }
+            Some(deadline) => tokio::time::timeout_at(deadline, notified).await.is_ok(),
+        };
+        if !woken {
+            return None;
+        }
     }
 }

@@ -53,8 +53,8 @@ pub(crate) struct ActorShared {
     kill_waker: AtomicWaker,
 }
 
-pub(crate) const KILL_RESTART: u8 = 1;
-pub(crate) const KILL_FOR_GOOD: u8 = 2;
+const KILL_RESTART: u8 = 1;
+const KILL_FOR_GOOD: u8 = 2;
 
 impl ActorShared {
     pub(crate) fn new(
@@ -102,19 +102,25 @@ impl ActorShared {
         self.restarts.fetch_add(1, Ordering::AcqRel);
     }
 
-    pub(crate) fn request_kill(&self, kind: u8) {
+    /// Asks the dispatcher to kill the actor: for good with `no_restart`, else as a crash.
+    pub(crate) fn request_kill(&self, no_restart: bool) {
+        let kind = if no_restart {
+            KILL_FOR_GOOD
+        } else {
+            KILL_RESTART
+        };
         self.kill.fetch_max(kind, Ordering::AcqRel);
         self.kill_waker.wake();
     }
 
-    /// Takes a pending kill request, if any.
-    pub(crate) fn take_kill(&self) -> Option<u8> {
+    /// Takes a pending kill request, if any: `Some(true)` for a kill for good.
+    pub(crate) fn take_kill(&self) -> Option<bool> {
         if self.kill.load(Ordering::Acquire) == 0 {
             return None;
         }
         match self.kill.swap(0, Ordering::AcqRel) {
             0 => None,
-            kind => Some(kind),
+            kind => Some(kind == KILL_FOR_GOOD),
         }
     }
 
@@ -172,12 +178,7 @@ impl<A: ActorClass> Actor<A> {
 
     /// Kills the actor, like Ray's `ray.kill`: see [`crate::kill`].
     pub(crate) fn kill(&self, no_restart: bool) {
-        let kind = if no_restart {
-            KILL_FOR_GOOD
-        } else {
-            KILL_RESTART
-        };
-        self.cell.shared.request_kill(kind);
+        self.cell.shared.request_kill(no_restart);
     }
 
     /// The actor's type and name, as errors show them.

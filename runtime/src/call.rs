@@ -88,7 +88,7 @@ pub struct Body<A>(pub(crate) Kind<A>, pub(crate) Option<Retry<A>>);
 pub(crate) struct Retry<A> {
     /// Runs left: `-1` forever.
     left: i64,
-    again: Box<dyn FnMut() -> Body<A> + Send>,
+    again: Box<dyn FnMut() -> Kind<A> + Send>,
 }
 
 impl<A> Retry<A> {
@@ -101,7 +101,7 @@ impl<A> Retry<A> {
         if self.left > 0 {
             self.left -= 1;
         }
-        let Body(kind, _) = (self.again)();
+        let kind = (self.again)();
         Some(Body(kind, Some(self)))
     }
 }
@@ -139,7 +139,7 @@ impl<A: Send + 'static> Body<A> {
             (Some(cloner), Some(handle)) if policy.left != 0 => {
                 let copy = cloner(&args);
                 let build_again = build.clone();
-                let again = move || Body(build_again(handle.supersede(), cloner(&copy)), None);
+                let again = move || build_again(handle.supersede(), cloner(&copy));
                 Some(Retry {
                     left: policy.left,
                     again: Box::new(again),

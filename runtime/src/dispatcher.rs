@@ -26,7 +26,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::{
     ActorClass, ActorError, ActorState,
-    actor::{ActorShared, KILL_FOR_GOOD},
+    actor::ActorShared,
     call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, Retry, SharedRun},
     error::{DeathCause, panic_message},
     instance::Instance,
@@ -510,13 +510,9 @@ impl<A: ActorClass> Dispatcher<A> {
 
     async fn next_event(&mut self) -> Event<A> {
         poll_fn(|cx| {
-            let kill = |kind| {
-                Poll::Ready(Event::Kill {
-                    for_good: kind == KILL_FOR_GOOD,
-                })
-            };
-            if let Some(kind) = self.shared.take_kill() {
-                return kill(kind);
+            let kill = |for_good| Poll::Ready(Event::Kill { for_good });
+            if let Some(for_good) = self.shared.take_kill() {
+                return kill(for_good);
             }
             if let Some(run) = self.running_exclusive.as_mut()
                 && let Poll::Ready((instance, outcome)) = run.as_mut().poll(cx)
@@ -537,7 +533,7 @@ impl<A: ActorClass> Dispatcher<A> {
             // Register for kills only when about to sleep, then look once more.
             self.shared.register_kill_waker(cx);
             match self.shared.take_kill() {
-                Some(kind) => kill(kind),
+                Some(for_good) => kill(for_good),
                 None => Poll::Pending,
             }
         })

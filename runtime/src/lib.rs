@@ -47,7 +47,7 @@ pub mod __private {
         builder::ConstructorArgs,
         call::{Body, CloneProbe, RemoteArg, RemoteReturn, RetryPolicy, ViaClone, ViaNoClone},
         class::ConstructorOutput,
-        instance::{Exclusive, Shared},
+        instance::Shared,
         object_ref::Completer,
     };
     pub use crate::{StreamMethod, stream::box_stream};

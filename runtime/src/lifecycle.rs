@@ -7,9 +7,7 @@ use std::{
 };
 
 use crate::{
-    Actor, ActorClass, DeathCause, LookupError,
-    actor::{ActorCell, KILL_FOR_GOOD, KILL_RESTART},
-    options::DEFAULT_NAMESPACE,
+    Actor, ActorClass, DeathCause, LookupError, actor::ActorCell, options::DEFAULT_NAMESPACE,
     system,
 };
 
@@ -58,13 +56,8 @@ pub fn kill<A: ActorClass>(actor: &Actor<A>, no_restart: bool) {
 /// # Errors
 /// [`LookupError::NotFound`] when no live actor has that name.
 pub fn kill_named_in(namespace: &str, name: &str, no_restart: bool) -> Result<(), LookupError> {
-    let kind = if no_restart {
-        KILL_FOR_GOOD
-    } else {
-        KILL_RESTART
-    };
     let found = system::handles()
-        .map(|(_, registry)| registry.kill(&(namespace.to_owned(), name.to_owned()), kind))
+        .map(|(_, registry)| registry.kill(&(namespace.to_owned(), name.to_owned()), no_restart))
         .unwrap_or(false);
     if found {
         Ok(())

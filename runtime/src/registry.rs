@@ -113,14 +113,14 @@ impl Registry {
     }
 
     /// Kills the actor named `key`, whatever its type; `false` when there is none.
-    pub(crate) fn kill(&self, key: &Key, kind: u8) -> bool {
+    pub(crate) fn kill(&self, key: &Key, no_restart: bool) -> bool {
         let shared = self
             .lock()
             .get(key)
             .and_then(|entry| entry.shared.upgrade());
         match shared {
             Some(shared) => {
-                shared.request_kill(kind);
+                shared.request_kill(no_restart);
                 true
             }
             None => false,
