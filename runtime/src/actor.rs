@@ -6,39 +6,26 @@ use std::{
     hash::{Hash, Hasher},
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering},
     },
 };
 
 use futures::task::AtomicWaker;
-
-use tokio::sync::mpsc::{UnboundedSender, error::SendError};
+use tokio::sync::Notify;
 
 use crate::{
-    ActorClass, ActorError, ActorState, ObjectRef,
+    ActorClass, ActorError, ObjectRef,
     call::{Body, Call, Exec, Kind, Outcome},
-    error::{ActorLabel, DeathCause},
-    object_ref::{Completer, PendingGuard, pair},
+    error::DeathCause,
+    handle_order::HandleOrder,
+    label::{ActorId, ActorLabel},
+    mailbox::Mailbox,
+    object_ref::{Completer, Origin, pair},
+    pending::PendingGuard,
+    state::ActorState,
 };
 
-/// A process-unique actor id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ActorId(u64);
-
-impl ActorId {
-    pub(crate) fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        ActorId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-impl fmt::Display for ActorId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// What the handles and the dispatcher of one actor share.
+/// What the handles and the driver of one actor share.
 pub(crate) struct ActorShared {
     pub(crate) id: ActorId,
     pub(crate) label: ActorLabel,
@@ -48,13 +35,23 @@ pub(crate) struct ActorShared {
     /// Set to `Dead` before the mailbox closes, when the actor dies.
     state: Mutex<ActorState>,
     restarts: AtomicU32,
-    /// A pending `kill`: `KILL_RESTART` or `KILL_FOR_GOOD`, the stronger one winning.
+    /// A pending kill (`Kill` as a number), the strongest one winning.
     kill: AtomicU8,
     kill_waker: AtomicWaker,
+    /// Notified at every crash and at death, for streams that must end with their actor.
+    changed: Notify,
 }
 
-const KILL_RESTART: u8 = 1;
-const KILL_FOR_GOOD: u8 = 2;
+/// What a kill request asks for, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kill {
+    /// A crash: restart while `max_restarts` allows.
+    Crash = 1,
+    /// Dead for good, with cause `Killed`.
+    ForGood = 2,
+    /// Dead for good, with cause `Shutdown`.
+    Shutdown = 3,
+}
 
 impl ActorShared {
     pub(crate) fn new(
@@ -72,6 +69,7 @@ impl ActorShared {
             restarts: AtomicU32::new(0),
             kill: AtomicU8::new(0),
             kill_waker: AtomicWaker::new(),
+            changed: Notify::new(),
         }
     }
 
@@ -82,8 +80,14 @@ impl ActorShared {
             .clone()
     }
 
+    /// Sets the state; a dead actor stays dead.
     pub(crate) fn set_state(&self, state: ActorState) {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+        let mut current = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(*current, ActorState::Dead(_)) {
+            *current = state;
+        }
+        drop(current);
+        self.changed.notify_waiters();
     }
 
     /// The cause of death, once dead.
@@ -102,25 +106,27 @@ impl ActorShared {
         self.restarts.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Asks the dispatcher to kill the actor: for good with `no_restart`, else as a crash.
-    pub(crate) fn request_kill(&self, no_restart: bool) {
-        let kind = if no_restart {
-            KILL_FOR_GOOD
-        } else {
-            KILL_RESTART
-        };
-        self.kill.fetch_max(kind, Ordering::AcqRel);
+    /// Notified at every crash and at death.
+    pub(crate) fn changed(&self) -> &Notify {
+        &self.changed
+    }
+
+    /// Asks the driver to kill the actor.
+    pub(crate) fn request_kill(&self, kill: Kill) {
+        self.kill.fetch_max(kill as u8, Ordering::AcqRel);
         self.kill_waker.wake();
     }
 
-    /// Takes a pending kill request, if any: `Some(true)` for a kill for good.
-    pub(crate) fn take_kill(&self) -> Option<bool> {
+    /// Takes a pending kill request, if any.
+    pub(crate) fn take_kill(&self) -> Option<Kill> {
         if self.kill.load(Ordering::Acquire) == 0 {
             return None;
         }
         match self.kill.swap(0, Ordering::AcqRel) {
             0 => None,
-            kind => Some(kind == KILL_FOR_GOOD),
+            1 => Some(Kill::Crash),
+            2 => Some(Kill::ForGood),
+            _ => Some(Kill::Shutdown),
         }
     }
 
@@ -130,10 +136,16 @@ impl ActorShared {
     }
 }
 
-/// Owned by the handles; the mailbox closes when the last one goes.
+/// Owned by the handles; the mailbox learns that no more calls come when the last one goes.
 pub(crate) struct ActorCell<A> {
-    pub(crate) mailbox: UnboundedSender<Call<A>>,
+    pub(crate) mailbox: Arc<Mailbox<Call<A>>>,
     pub(crate) shared: Arc<ActorShared>,
+}
+
+impl<A> Drop for ActorCell<A> {
+    fn drop(&mut self) {
+        self.mailbox.senders_gone();
+    }
 }
 
 /// A typed handle to a running actor: `actor.methods().some_method().remote(args)`.
@@ -145,6 +157,8 @@ pub struct Actor<A> {
     cell: Arc<ActorCell<A>>,
     /// This handle's count of calls in flight, when the actor has `max_pending_calls`.
     pending: Option<Arc<AtomicUsize>>,
+    /// This handle's calls that wait for ref arguments, to keep submission order.
+    order: HandleOrder,
 }
 
 impl<A: ActorClass> Actor<A> {
@@ -153,7 +167,11 @@ impl<A: ActorClass> Actor<A> {
             .shared
             .max_pending_calls
             .map(|_| Arc::new(AtomicUsize::new(0)));
-        Actor { cell, pending }
+        Actor {
+            cell,
+            pending,
+            order: HandleOrder::default(),
+        }
     }
 
     /// The actor's remote methods: `actor.methods().add().remote(1)`.
@@ -178,7 +196,22 @@ impl<A: ActorClass> Actor<A> {
 
     /// Kills the actor, like Ray's `ray.kill`: see [`crate::kill`].
     pub(crate) fn kill(&self, no_restart: bool) {
-        self.cell.shared.request_kill(no_restart);
+        let kill = if no_restart {
+            Kill::ForGood
+        } else {
+            Kill::Crash
+        };
+        self.cell.shared.request_kill(kill);
+    }
+
+    /// The shared part of the actor, for streams that watch its life.
+    pub(crate) fn shared(&self) -> &Arc<ActorShared> {
+        &self.cell.shared
+    }
+
+    /// This handle's submission order.
+    pub(crate) fn order(&self) -> &HandleOrder {
+        &self.order
     }
 
     /// The actor's type and name, as errors show them.
@@ -260,7 +293,12 @@ impl<A: ActorClass> Actor<A> {
             },
             _ => None,
         };
-        Ok(pair(shared.label.clone(), method, pending))
+        let origin = Origin {
+            actor: shared.label.clone(),
+            id: shared.id,
+            method,
+        };
+        Ok(pair(origin, pending))
     }
 
     /// Puts a prepared call in the mailbox.
@@ -275,7 +313,7 @@ impl<A: ActorClass> Actor<A> {
             group,
             body,
         };
-        if let Err(SendError(call)) = self.cell.mailbox.send(call) {
+        if let Err(call) = self.cell.mailbox.push(call) {
             let shared = &self.cell.shared;
             let cause = shared.death().unwrap_or(DeathCause::Shutdown);
             call.fail_died(&shared.label, cause);
@@ -288,6 +326,7 @@ impl<A> Clone for Actor<A> {
         Actor {
             cell: Arc::clone(&self.cell),
             pending: self.pending.as_ref().map(|_| Arc::new(AtomicUsize::new(0))),
+            order: HandleOrder::default(),
         }
     }
 }

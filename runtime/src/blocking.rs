@@ -1,11 +1,14 @@
 //! Blocking the calling thread until a poll function is ready, with an optional deadline.
 
 use std::{
+    cell::Cell,
     sync::Arc,
     task::{Context, Poll, Wake, Waker},
     thread::{self, Thread},
     time::Instant,
 };
+
+use crate::label::ActorId;
 
 struct ThreadWaker(Thread);
 
@@ -58,5 +61,37 @@ pub(crate) fn block_until<R>(
             tokio::task::block_in_place(wait)
         }
         _ => wait(),
+    }
+}
+
+thread_local! {
+    /// The actor whose sync method runs on this thread right now, inline on its driver.
+    static INLINE_ACTOR: Cell<Option<ActorId>> = const { Cell::new(None) };
+}
+
+/// The actor whose sync method this thread is running inline, if any: a blocking wait there
+/// for a call to that same actor could never end.
+pub(crate) fn inline_actor() -> Option<ActorId> {
+    INLINE_ACTOR.try_with(Cell::get).ok().flatten()
+}
+
+/// Marks this thread as running a sync method of `actor` until the guard drops (also when
+/// the method unwinds).
+pub(crate) fn running_inline(actor: ActorId) -> InlineGuard {
+    let previous = INLINE_ACTOR
+        .try_with(|c| c.replace(Some(actor)))
+        .ok()
+        .flatten();
+    InlineGuard { previous }
+}
+
+/// Restores the previous inline actor when dropped.
+pub(crate) struct InlineGuard {
+    previous: Option<ActorId>,
+}
+
+impl Drop for InlineGuard {
+    fn drop(&mut self) {
+        let _ = INLINE_ACTOR.try_with(|c| c.set(self.previous));
     }
 }

@@ -3,15 +3,18 @@
 use std::{fmt, sync::Arc};
 
 use futures::future::BoxFuture;
-use tokio::sync::mpsc;
 
 use crate::{
-    Actor, ActorClass, ActorOptions, ActorState,
+    Actor, ActorClass, ActorOptions,
     actor::{ActorCell, ActorShared},
-    dispatcher::Dispatcher,
-    error::{ActorLabel, DeathCause},
+    driver::Driver,
+    error::DeathCause,
+    label::ActorLabel,
     lifecycle,
+    mailbox::Mailbox,
     options::Lifetime,
+    registry,
+    state::ActorState,
     system,
 };
 
@@ -109,42 +112,39 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             .as_ref()
             .map(|(ns, n)| (ns.as_str(), n.as_str())),
     );
-    let (handle, registry) = match system::handles() {
-        Ok(handles) => handles,
+    let handle = match system::spawn_handle() {
+        Ok(handle) => handle,
         Err(err) => {
             tracing::error!(%err, "cannot start the helio runtime");
             return dead_actor(label, DeathCause::Shutdown);
         }
     };
-    let start = |config: crate::options::ActorConfig, registry| {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let shared = ActorShared::new(
+    let start = |config: crate::options::ActorConfig| {
+        let mailbox = Arc::new(Mailbox::new());
+        let shared = Arc::new(ActorShared::new(
             label.clone(),
             config.max_pending_calls,
             config.max_task_retries,
             ActorState::Pending,
-        );
-        let shared = Arc::new(shared);
+        ));
         let construct = Box::new(move || construct(args.clone()));
         let cell = Arc::new(ActorCell {
-            mailbox: tx,
+            mailbox: Arc::clone(&mailbox),
             shared: Arc::clone(&shared),
         });
-        let dispatcher = Dispatcher::new(shared, config, registry, construct, rx);
+        let driver = Driver::new(shared, config, construct, mailbox);
         handle.spawn(lifecycle::scope_current(
             Arc::downgrade(&cell),
-            dispatcher.run(),
+            driver.run(),
         ));
         cell
     };
     let Some(key) = config.name.clone() else {
-        return Actor::from_cell(start(config, None));
+        return Actor::from_cell(start(config));
     };
     let detached = config.lifetime == Lifetime::Detached;
     let get_if_exists = config.get_if_exists;
-    let claimed = registry.claim(key.clone(), get_if_exists, detached, || {
-        start(config, Some(Arc::clone(&registry)))
-    });
+    let claimed = registry::global().claim(key.clone(), get_if_exists, detached, || start(config));
     match claimed {
         Ok(actor) => actor,
         Err(()) => dead_actor(
@@ -160,11 +160,11 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
 /// A handle whose every call resolves to `ActorDied { cause }`.
 fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) -> Actor<A> {
     tracing::warn!(actor = %label, %cause, "actor not started");
-    let (tx, rx) = mpsc::unbounded_channel();
-    drop(rx);
+    let mailbox = Arc::new(Mailbox::new());
+    drop(mailbox.close());
     let shared = ActorShared::new(label, None, 0, ActorState::Dead(cause));
     Actor::from_cell(Arc::new(ActorCell {
-        mailbox: tx,
+        mailbox,
         shared: Arc::new(shared),
     }))
 }

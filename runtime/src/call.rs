@@ -17,9 +17,12 @@ use futures::{
 };
 
 use crate::{
-    error::{ActorError, DeathCause, panic_message},
+    error::{ActorError, DeathCause},
     instance::{Exclusive, Instance, Shared},
-    object_ref::Completer,
+    label::ActorLabel,
+    object_ref::{Completer, Failer},
+    restart::{Retry, RetryPolicy},
+    unwind::take_message,
 };
 
 /// Run the body, or fail it without running.
@@ -76,80 +79,31 @@ impl<T: Send + 'static> RemoteReturn for T {}
 type SyncRefFn<A> = Box<dyn FnOnce(Exec<&A>) -> Outcome + Send>;
 type SyncMutFn<A> = Box<dyn FnOnce(Exec<&mut A>) -> Outcome + Send>;
 pub(crate) type SharedRun = BoxFuture<'static, Outcome>;
-type SharedFn<A> = Box<dyn FnOnce(Exec<&Instance<A>>) -> Option<SharedRun> + Send>;
+type SharedFn<A> = Box<dyn FnOnce(Exec<&Instance<A>>) -> Option<Started<SharedRun>> + Send>;
 pub(crate) type ExclusiveRun<A> = BoxFuture<'static, (Option<Instance<A>>, Outcome)>;
-type ExclusiveFn<A> = Box<dyn FnOnce(Exec<Exclusive<A>>) -> Option<ExclusiveRun<A>> + Send>;
+type ExclusiveFn<A> =
+    Box<dyn FnOnce(Exec<Exclusive<A>>) -> Option<Started<ExclusiveRun<A>>> + Send>;
 
-/// What a call runs, type-erased over its arguments and result.
+/// A call that runs beyond the driver's current poll: its future, and how to fail its ref if
+/// the runtime has to drop the future (a crash, a kill).
+pub(crate) struct Started<F> {
+    pub(crate) run: F,
+    pub(crate) failer: Option<Failer>,
+}
+
+impl<F> Started<F> {
+    fn new<R: Send + 'static>(done: &Completer<R>, run: F) -> Self {
+        Started {
+            run,
+            failer: done.failer(),
+        }
+    }
+}
+
+/// What a call runs, type-erased over its arguments and result: the one interface between
+/// the scheduler and a method. (A call decoded from the wire builds the same `Body`.)
 #[doc(hidden)]
 pub struct Body<A>(pub(crate) Kind<A>, pub(crate) Option<Retry<A>>);
-
-/// How to run a call again after a crash interrupted it (`max_task_retries`).
-pub(crate) struct Retry<A> {
-    /// Runs left: `-1` forever.
-    left: i64,
-    again: Box<dyn FnMut() -> Kind<A> + Send>,
-}
-
-impl<A> Retry<A> {
-    /// The body of the next run, while runs are left. Supersedes the previous run, whose
-    /// completer then resolves nothing.
-    pub(crate) fn next(mut self) -> Option<Body<A>> {
-        if self.left == 0 {
-            return None;
-        }
-        if self.left > 0 {
-            self.left -= 1;
-        }
-        let kind = (self.again)();
-        Some(Body(kind, Some(self)))
-    }
-}
-
-/// Whether and how a call may be re-run: built by the generated code, which alone knows
-/// whether the arguments are `Clone`.
-#[doc(hidden)]
-pub struct RetryPolicy<Args> {
-    left: i64,
-    cloner: Option<fn(&Args) -> Args>,
-}
-
-impl<Args> RetryPolicy<Args> {
-    /// `left` runs after the first (`-1` forever), if the arguments can be copied.
-    pub fn new(left: i64, cloner: Option<fn(&Args) -> Args>) -> Self {
-        RetryPolicy { left, cloner }
-    }
-}
-
-impl<A: Send + 'static> Body<A> {
-    /// The body `build` makes for the first run and, when the policy allows, a `Retry` that
-    /// builds later runs from a copy of `args`.
-    fn retrying<Args, R, B>(
-        done: Completer<R>,
-        args: Args,
-        policy: RetryPolicy<Args>,
-        build: B,
-    ) -> Self
-    where
-        Args: Send + 'static,
-        R: Send + 'static,
-        B: Fn(Completer<R>, Args) -> Kind<A> + Clone + Send + 'static,
-    {
-        let retry = match (policy.cloner, done.retry_handle()) {
-            (Some(cloner), Some(handle)) if policy.left != 0 => {
-                let copy = cloner(&args);
-                let build_again = build.clone();
-                let again = move || build_again(handle.supersede(), cloner(&copy));
-                Some(Retry {
-                    left: policy.left,
-                    again: Box::new(again),
-                })
-            }
-            _ => None,
-        };
-        Body(build(done, args), retry)
-    }
-}
 
 /// Finds out, where the argument types are known, whether they are `Clone`:
 /// `(&&CloneProbe::<Args>::new()).cloner()` is `Some(clone)` if `Args: Clone`, else `None`
@@ -216,7 +170,7 @@ fn deliver<R>(done: Completer<R>, result: std::thread::Result<R>) -> Outcome {
             Outcome::Returned
         }
         Err(payload) => {
-            let message = panic_message(&*payload);
+            let message = take_message(payload);
             done.panicked(message.clone());
             Outcome::Panicked(message)
         }
@@ -319,7 +273,7 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(Shared<A>, Args) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = R> + Send + 'static,
     {
-        Self::retrying(done, args, retry, move |done, args| {
+        crate::restart::retrying(done, args, retry, move |done, args| {
             Self::async_ref_kind(done, args, f)
         })
     }
@@ -336,7 +290,7 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: for<'x> FnOnce(&'x mut A, Args) -> BoxFuture<'x, R> + Copy + Send + 'static,
     {
-        Self::retrying(done, args, retry, move |done, args| {
+        crate::restart::retrying(done, args, retry, move |done, args| {
             Self::async_mut_kind(done, args, f)
         })
     }
@@ -354,7 +308,7 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: FnOnce(&A, Args) -> R + Copy + Send + 'static,
     {
-        Self::retrying(done, args, retry, move |done, args| {
+        crate::restart::retrying(done, args, retry, move |done, args| {
             Self::blocking_ref_kind(done, args, f)
         })
     }
@@ -371,7 +325,7 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: FnOnce(&mut A, Args) -> R + Copy + Send + 'static,
     {
-        Self::retrying(done, args, retry, move |done, args| {
+        crate::restart::retrying(done, args, retry, move |done, args| {
             Self::blocking_mut_kind(done, args, f)
         })
     }
@@ -389,7 +343,8 @@ impl<A: Send + 'static> Body<A> {
             Exec::Run(_) if !done.start_cancellable() => None,
             Exec::Run(instance) => {
                 let shared = instance.share();
-                Some(Box::pin(async move {
+                let failer = done.failer();
+                let run: SharedRun = Box::pin(async move {
                     match unless_cancelled(&done, f(shared, args)).await {
                         Some(result) => deliver(done, result),
                         None => {
@@ -397,7 +352,8 @@ impl<A: Send + 'static> Body<A> {
                             Outcome::NotRun
                         }
                     }
-                }))
+                });
+                Some(Started { run, failer })
             }
             Exec::Fail(err) => {
                 fail(done, err);
@@ -415,24 +371,28 @@ impl<A: Send + 'static> Body<A> {
         F: for<'x> FnOnce(&'x mut A, Args) -> BoxFuture<'x, R> + Send + 'static,
     {
         Kind::Exclusive(Box::new(move |exec| match exec {
-            Exec::Run(state) if !done.start_cancellable() => Some(Box::pin(async move {
-                (Some(state.into_instance()), Outcome::NotRun)
-            })),
-            Exec::Run(mut state) => Some(Box::pin(async move {
-                let result = unless_cancelled(&done, f(&mut state, args)).await;
-                match result {
-                    Some(Ok(value)) => {
-                        done.complete(Ok(value));
-                        (Some(state.into_instance()), Outcome::Returned)
+            Exec::Run(state) if !done.start_cancellable() => Some(Started::new(
+                &done,
+                Box::pin(async move { (Some(state.into_instance()), Outcome::NotRun) }),
+            )),
+            Exec::Run(mut state) => Some(Started {
+                failer: done.failer(),
+                run: Box::pin(async move {
+                    let result = unless_cancelled(&done, f(&mut state, args)).await;
+                    match result {
+                        Some(Ok(value)) => {
+                            done.complete(Ok(value));
+                            (Some(state.into_instance()), Outcome::Returned)
+                        }
+                        // A panic may have left the state torn: the actor crashes.
+                        Some(Err(payload)) => (None, deliver::<R>(done, Err(payload))),
+                        None => {
+                            done.cancelled_now();
+                            (Some(state.into_instance()), Outcome::NotRun)
+                        }
                     }
-                    // A panic may have left the state torn: the actor crashes.
-                    Some(Err(payload)) => (None, deliver::<R>(done, Err(payload))),
-                    None => {
-                        done.cancelled_now();
-                        (Some(state.into_instance()), Outcome::NotRun)
-                    }
-                }
-            })),
+                }),
+            }),
             Exec::Fail(err) => {
                 fail(done, err);
                 None
@@ -455,12 +415,14 @@ impl<A: Send + 'static> Body<A> {
                 let task = tokio::task::spawn_blocking(move || {
                     catch_unwind(AssertUnwindSafe(|| f(&shared, args)))
                 });
-                Some(Box::pin(async move {
+                let failer = done.failer();
+                let run: SharedRun = Box::pin(async move {
                     match task.await {
                         Ok(result) => deliver(done, result),
                         Err(_) => join_failed(done),
                     }
-                }))
+                });
+                Some(Started { run, failer })
             }
             Exec::Fail(err) => {
                 fail(done, err);
@@ -477,15 +439,17 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
         Kind::Exclusive(Box::new(move |exec| match exec {
-            Exec::Run(state) if done.is_cancelled() => Some(Box::pin(async move {
-                (Some(state.into_instance()), Outcome::NotRun)
-            })),
+            Exec::Run(state) if done.is_cancelled() => Some(Started::new(
+                &done,
+                Box::pin(async move { (Some(state.into_instance()), Outcome::NotRun) }),
+            )),
             Exec::Run(mut state) => {
                 let task = tokio::task::spawn_blocking(move || {
                     let result = catch_unwind(AssertUnwindSafe(|| f(&mut state, args)));
                     (result.is_ok().then_some(state), result)
                 });
-                Some(Box::pin(async move {
+                let failer = done.failer();
+                let run: ExclusiveRun<A> = Box::pin(async move {
                     match task.await {
                         Ok((state, result)) => {
                             let outcome = deliver(done, result);
@@ -493,7 +457,8 @@ impl<A: Send + 'static> Body<A> {
                         }
                         Err(_) => (None, join_failed(done)),
                     }
-                }))
+                });
+                Some(Started { run, failer })
             }
             Exec::Fail(err) => {
                 fail(done, err);
@@ -511,7 +476,7 @@ pub(crate) struct Call<A> {
 }
 
 impl<A: Send + 'static> Call<A> {
-    pub(crate) fn fail_died(self, actor: &crate::ActorLabel, cause: DeathCause) {
+    pub(crate) fn fail_died(self, actor: &ActorLabel, cause: DeathCause) {
         let err = ActorError::ActorDied {
             actor: actor.clone(),
             method: self.method,

@@ -1,39 +1,8 @@
 //! Errors reported by calls, lookups and the runtime itself.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
-/// Names an actor in error messages: its type and, for a named actor, its name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ActorLabel {
-    type_name: &'static str,
-    name: Option<Arc<str>>,
-}
-
-impl ActorLabel {
-    pub(crate) fn new(type_name: &'static str, name: Option<(&str, &str)>) -> Self {
-        let name = name.map(|(namespace, name)| Arc::from(format!("{namespace}/{name}")));
-        ActorLabel { type_name, name }
-    }
-
-    /// The Rust type of the actor, as `std::any::type_name` spells it.
-    pub fn type_name(&self) -> &'static str {
-        self.type_name
-    }
-
-    /// `namespace/name` for a named actor.
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-}
-
-impl fmt::Display for ActorLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "`{}` (named \"{name}\")", self.type_name),
-            None => write!(f, "`{}`", self.type_name),
-        }
-    }
-}
+use crate::label::ActorLabel;
 
 /// Why an actor stopped serving calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +100,23 @@ pub enum ActorError {
         /// The bound that elapsed.
         timeout: Duration,
     },
+    /// The ref's result was already taken: an awaited [`ObjectRef`](crate::ObjectRef) polled
+    /// again after it returned its result.
+    #[error("this object ref's result was already taken by an earlier `get` or `.await`")]
+    AlreadyConsumed,
+    /// A sync method blocked on a call to its own actor, which can only start after the method
+    /// returns: waiting would never end.
+    #[error(
+        "a sync method of actor {actor} blocked on its own actor's `{method}`, which cannot run \
+         until that method returns; make the method `async` and `.await` the call, or send it \
+         without waiting"
+    )]
+    SelfDeadlock {
+        /// The actor.
+        actor: ActorLabel,
+        /// The method that was waited for.
+        method: &'static str,
+    },
     /// The actor's constructor failed (reported by [`Actor::ready`](crate::Actor::ready)).
     #[error("actor {actor} failed to start: {message}")]
     InitFailed {
@@ -195,15 +181,4 @@ pub enum RuntimeError {
     /// The operating system refused to start the runtime's threads.
     #[error("could not start the helio runtime: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
 }

@@ -11,30 +11,40 @@ mod blocking;
 mod builder;
 mod call;
 mod class;
-mod dispatcher;
+mod driver;
 mod error;
+mod handle_order;
 mod instance;
+mod label;
 mod lifecycle;
+mod limit;
+mod mailbox;
 mod method;
 mod object_ref;
 mod options;
+mod pending;
 mod registry;
+mod restart;
+mod roster;
+mod scheduler;
+mod state;
 mod stream;
 mod system;
 mod unpack;
+mod unwind;
 mod wait;
 
-pub use actor::{Actor, ActorId};
+pub use actor::Actor;
 pub use arg::IntoArg;
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
-pub use error::{ActorError, ActorLabel, DeathCause, LookupError, RuntimeError};
-pub use lifecycle::{
-    ActorInfo, ActorState, current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors,
-};
+pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
+pub use label::{ActorId, ActorLabel};
+pub use lifecycle::{current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors};
 pub use method::Method;
 pub use object_ref::{ObjectRef, ObjectRefFuture};
 pub use options::{ActorOptions, CallOptions, Lifetime};
+pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};
 pub use wait::{WaitResult, Waitable, cancel, get, get_all, put, wait, wait_blocking};
@@ -45,10 +55,11 @@ pub mod __private {
     pub use crate::{
         Actor, ActorBuilder, ActorClass, ActorOptions, Lifetime, Method,
         builder::ConstructorArgs,
-        call::{Body, CloneProbe, RemoteArg, RemoteReturn, RetryPolicy, ViaClone, ViaNoClone},
+        call::{Body, CloneProbe, RemoteArg, RemoteReturn, ViaClone, ViaNoClone},
         class::ConstructorOutput,
         instance::Shared,
         object_ref::Completer,
+        restart::RetryPolicy,
     };
     pub use crate::{StreamMethod, stream::box_stream};
     pub use futures::{future::BoxFuture, stream::BoxStream};

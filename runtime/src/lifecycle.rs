@@ -7,39 +7,11 @@ use std::{
 };
 
 use crate::{
-    Actor, ActorClass, DeathCause, LookupError, actor::ActorCell, options::DEFAULT_NAMESPACE,
-    system,
+    Actor, ActorClass, LookupError,
+    actor::{ActorCell, Kill},
+    options::DEFAULT_NAMESPACE,
+    registry,
 };
-
-/// Where an actor is in its life.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ActorState {
-    /// The constructor has not finished yet.
-    Pending,
-    /// Serving calls.
-    Alive,
-    /// Crashed; the constructor is running again.
-    Restarting,
-    /// Serves no more calls; every call resolves to `ActorDied` with this cause.
-    Dead(DeathCause),
-}
-
-/// A named actor, as [`list_actors`] reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ActorInfo {
-    /// The namespace of its name.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-    /// Its Rust type, as `std::any::type_name` spells it.
-    pub type_name: &'static str,
-    /// Its state.
-    pub state: ActorState,
-    /// How often it restarted so far.
-    pub restarts: u32,
-}
 
 /// Kills `actor`, like Ray's `ray.kill`.
 ///
@@ -56,9 +28,12 @@ pub fn kill<A: ActorClass>(actor: &Actor<A>, no_restart: bool) {
 /// # Errors
 /// [`LookupError::NotFound`] when no live actor has that name.
 pub fn kill_named_in(namespace: &str, name: &str, no_restart: bool) -> Result<(), LookupError> {
-    let found = system::handles()
-        .map(|(_, registry)| registry.kill(&(namespace.to_owned(), name.to_owned()), no_restart))
-        .unwrap_or(false);
+    let kill = if no_restart {
+        Kill::ForGood
+    } else {
+        Kill::Crash
+    };
+    let found = registry::global().kill(&(namespace.to_owned(), name.to_owned()), kill);
     if found {
         Ok(())
     } else {
@@ -119,18 +94,12 @@ pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<
         namespace: namespace.to_owned(),
         name: name.to_owned(),
     };
-    let Ok((_, registry)) = system::handles() else {
-        return Err(not_found());
-    };
-    registry
+    registry::global()
         .lookup::<A>(&(namespace.to_owned(), name.to_owned()))
         .ok_or_else(not_found)?
 }
 
 /// Every live named actor, sorted by namespace and name.
-pub fn list_actors() -> Vec<ActorInfo> {
-    match system::handles() {
-        Ok((_, registry)) => registry.list(),
-        Err(_) => Vec::new(),
-    }
+pub fn list_actors() -> Vec<crate::ActorInfo> {
+    registry::global().list()
 }

@@ -65,37 +65,53 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         self.name
     }
 
-    /// Calls with `args`, once every ref among them has resolved.
+    /// The handle the method calls.
+    pub(crate) fn actor(&self) -> &Actor<A> {
+        self.actor
+    }
+
+    /// Calls with `args`, once every ref among them has resolved, in this handle's
+    /// submission order: a call behind one that waits for its refs waits behind it.
     pub(crate) fn call_with<P>(&self, args: P) -> ObjectRef<R>
     where
         P: PendingArgs<Values = Args>,
         A: ActorClass,
-        Args: 'static,
+        Args: Send + 'static,
         R: Send + 'static,
     {
-        let pending = match args.now() {
-            Ok(values) => return self.call(values),
-            Err(pending) => pending,
+        let args = match args.now() {
+            Ok(values) if self.actor.order().is_clear() => return self.call(values),
+            Ok(values) => Deferred::Ready(values),
+            Err(pending) => Deferred::Waiting(pending),
         };
         let (result, done) = match self.actor.prepare(self.name) {
             Ok(prepared) => prepared,
             Err(rejected) => return rejected,
         };
+        let handle = match crate::system::spawn_handle() {
+            Ok(handle) => handle,
+            Err(err) => {
+                // `done` drops: the call resolves to `ActorDied(Shutdown)`.
+                tracing::error!(%err, "no runtime to resolve call arguments");
+                return result;
+            }
+        };
+        let mut place = self.actor.order().defer();
         let (actor, name, group, make) =
             (self.actor.clone(), self.name, self.group.clone(), self.make);
         let retries = self.retries();
-        match crate::system::handles() {
-            Ok((handle, _)) => {
-                handle.spawn(async move {
-                    match pending.resolve().await {
-                        Ok(values) => actor.send(name, group, make(values, done, retries)),
-                        Err(upstream) => done.complete(Err(upstream)),
-                    }
-                });
+        handle.spawn(async move {
+            place.turn().await;
+            let values = match args {
+                Deferred::Ready(values) => Ok(values),
+                Deferred::Waiting(pending) => pending.resolve().await,
+            };
+            match values {
+                Ok(values) => actor.send(name, group, make(values, done, retries)),
+                Err(upstream) => done.complete(Err(upstream)),
             }
-            // `done` drops: the call resolves to `ActorDied(Shutdown)`.
-            Err(err) => tracing::error!(%err, "no runtime to resolve call arguments"),
-        }
+            place.done();
+        });
         result
     }
 
@@ -151,3 +167,9 @@ macro_rules! remote_arities {
 }
 
 crate::for_each_arity!(remote_arities);
+
+/// A call's arguments while it waits for its turn.
+enum Deferred<P: PendingArgs> {
+    Ready(P::Values),
+    Waiting(P),
+}

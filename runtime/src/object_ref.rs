@@ -1,14 +1,13 @@
 //! `ObjectRef<T>`: the future result of a call, and the `Completer` that fills it.
 
 use std::{
-    cell::RefCell,
     fmt,
     future::{Future, IntoFuture},
     mem,
     pin::Pin,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll, Waker},
     time::{Duration, Instant},
@@ -17,8 +16,10 @@ use std::{
 use futures::task::AtomicWaker;
 
 use crate::{
-    blocking::block_until,
-    error::{ActorError, ActorLabel, DeathCause},
+    blocking::{block_until, inline_actor},
+    error::{ActorError, DeathCause},
+    label::{ActorId, ActorLabel},
+    pending::PendingGuard,
 };
 
 /// A result that a call will produce, or has produced.
@@ -30,15 +31,28 @@ use crate::{
 /// An `ObjectRef<T>` is `Clone` when `T: Clone`; every clone yields the value.
 ///
 /// Dropping an object ref does not cancel its call.
+///
+/// ```
+/// let r = helio_runtime::put(41);
+/// assert_eq!(r.get().unwrap(), 41);
+/// ```
 #[must_use = "an ObjectRef does nothing by itself: await it or pass it to `helio::get`"]
 pub struct ObjectRef<T> {
     slot: Arc<Slot<T>>,
 }
 
+/// The call a ref is the result of.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    pub(crate) actor: ActorLabel,
+    pub(crate) id: ActorId,
+    pub(crate) method: &'static str,
+}
+
 struct Slot<T> {
     inner: Mutex<Inner<T>>,
     /// The call this ref is the result of; `None` for `put` refs.
-    origin: Option<(ActorLabel, &'static str)>,
+    origin: Option<Origin>,
     /// Set by `cancel`; the call's futures watch it through `cancel_waker`.
     cancelled: AtomicBool,
     cancel_waker: AtomicWaker,
@@ -55,8 +69,9 @@ struct Inner<T> {
     /// A running async call: a cancel is left to it (it resolves `Cancelled` when dropped at an
     /// await point, or its value if it returns first).
     cancelled_by_run: bool,
-    waker: Option<Waker>,
-    more_wakers: Vec<Waker>,
+    /// The call's place in its handle's `max_pending_calls`, freed once the ref resolves.
+    pending: Option<PendingGuard>,
+    waiters: Waiters,
 }
 
 enum State<T> {
@@ -66,31 +81,131 @@ enum State<T> {
     Gone,
 }
 
+/// The wakers of everyone waiting for a ref. Each waiter keeps a key to its own entry, so a
+/// waiter polled again replaces its waker in O(1) and one that gives up removes it: many
+/// short-lived waiters cost linear time, not quadratic.
+#[derive(Default)]
+struct Waiters {
+    /// Key 0: the common case of a single waiter, without allocating.
+    first: Option<Waker>,
+    /// Key `i + 1`.
+    more: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+/// A waiter's entry in a ref's [`Waiters`].
+pub(crate) type WaitKey = Option<usize>;
+
+impl Waiters {
+    fn entry(&mut self, key: usize) -> Option<&mut Option<Waker>> {
+        match key {
+            0 => Some(&mut self.first),
+            k => self.more.get_mut(k - 1),
+        }
+    }
+
+    fn register(&mut self, key: &mut WaitKey, waker: &Waker) {
+        if let Some(k) = *key
+            && let Some(Some(old)) = self.entry(k)
+        {
+            if !old.will_wake(waker) {
+                *old = waker.clone();
+            }
+            return;
+        }
+        let k = if self.first.is_none() {
+            0
+        } else if let Some(k) = self.free.pop() {
+            k
+        } else {
+            self.more.push(None);
+            self.more.len()
+        };
+        if let Some(entry) = self.entry(k) {
+            *entry = Some(waker.clone());
+            *key = Some(k);
+        }
+    }
+
+    fn remove(&mut self, key: WaitKey) {
+        let Some(k) = key else { return };
+        if let Some(entry) = self.entry(k)
+            && entry.take().is_some()
+            && k != 0
+        {
+            self.free.push(k);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.iter().flatten().count()
+    }
+
+    fn take(&mut self) -> Wakers {
+        self.free.clear();
+        Wakers(self.first.take(), mem::take(&mut self.more))
+    }
+}
+
+/// Wakers taken out of a slot, to wake once its lock is released.
+struct Wakers(Option<Waker>, Vec<Option<Waker>>);
+
+impl Wakers {
+    fn wake(self) {
+        if let Some(waker) = self.0 {
+            waker.wake();
+        }
+        self.1.into_iter().flatten().for_each(Waker::wake);
+    }
+}
+
 impl<T> Slot<T> {
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // A panic while holding the lock can only come from a user `Clone` impl; the state is
         // still consistent, so carry on.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl<T> Inner<T> {
-    fn register(&mut self, waker: &Waker) {
-        match &self.waker {
-            None => self.waker = Some(waker.clone()),
-            Some(first) if first.will_wake(waker) => {}
-            Some(_) => {
-                if !self.more_wakers.iter().any(|w| w.will_wake(waker)) {
-                    self.more_wakers.push(waker.clone());
-                }
-            }
+    /// Resolves the ref with `result` if `attempt` is the current run and it is still pending.
+    fn resolve(&self, attempt: u32, result: Result<T, ActorError>) {
+        let mut inner = self.lock();
+        // Already resolved (cancelled), or a retry superseded this run: discard the result.
+        if !matches!(inner.state, State::Pending) || inner.attempt != attempt {
+            drop(inner);
+            drop(result);
+            return;
+        }
+        let pending = inner.pending.take();
+        let (wakers, unread) = if inner.refs == 0 {
+            // No one is left to read it.
+            inner.state = State::Gone;
+            (None, Some(result))
+        } else {
+            inner.state = State::Ready(result);
+            (Some(inner.waiters.take()), None)
+        };
+        drop(inner);
+        // Free the handle's pending slot first, so a caller woken by the result may call again.
+        drop(pending);
+        drop(unread);
+        if let Some(wakers) = wakers {
+            wakers.wake();
         }
     }
 
-    fn take_wakers(&mut self) -> Wakers {
-        Wakers(self.waker.take(), mem::take(&mut self.more_wakers))
+    fn origin_error(
+        &self,
+        make: impl FnOnce(ActorLabel, &'static str) -> ActorError,
+    ) -> ActorError {
+        match &self.origin {
+            Some(origin) => make(origin.actor.clone(), origin.method),
+            None => make(ActorLabel::new("?", None), "?"),
+        }
     }
+}
 
+impl<T> Inner<T> {
     /// The value for one consumer: moved out for the last one, cloned otherwise.
     fn take(&mut self) -> Option<Result<T, ActorError>> {
         let State::Ready(result) = &self.state else {
@@ -108,20 +223,8 @@ impl<T> Inner<T> {
     }
 }
 
-/// Wakers taken out of a slot, to wake once its lock is released.
-struct Wakers(Option<Waker>, Vec<Waker>);
-
-impl Wakers {
-    fn wake(self) {
-        if let Some(waker) = self.0 {
-            waker.wake();
-        }
-        self.1.into_iter().for_each(Waker::wake);
-    }
-}
-
 impl<T> ObjectRef<T> {
-    fn new(state: State<T>, origin: Option<(ActorLabel, &'static str)>) -> Self {
+    fn new(state: State<T>, origin: Option<Origin>, pending: Option<PendingGuard>) -> Self {
         ObjectRef {
             slot: Arc::new(Slot {
                 inner: Mutex::new(Inner {
@@ -130,8 +233,8 @@ impl<T> ObjectRef<T> {
                     cloner: None,
                     attempt: 0,
                     cancelled_by_run: false,
-                    waker: None,
-                    more_wakers: Vec::new(),
+                    pending,
+                    waiters: Waiters::default(),
                 }),
                 origin,
                 cancelled: AtomicBool::new(false),
@@ -141,14 +244,21 @@ impl<T> ObjectRef<T> {
     }
 
     /// An object ref that is already resolved to `result`.
+    ///
+    /// ```
+    /// use helio_runtime::{ActorError, ObjectRef};
+    /// let r: ObjectRef<u8> = ObjectRef::ready(Ok(7));
+    /// assert!(r.is_ready());
+    /// ```
     pub fn ready(result: Result<T, ActorError>) -> Self {
-        Self::new(State::Ready(result), None)
+        Self::new(State::Ready(result), None, None)
     }
 
     /// Cancels the call, like Ray's `ray.cancel`. Returns whether the ref was still pending.
     ///
-    /// - A call still queued resolves at once to [`ActorError::Cancelled`] and is skipped when
-    ///   its turn comes.
+    /// - A call still queued resolves at once to [`ActorError::Cancelled`], frees its place in
+    ///   the handle's `max_pending_calls`, and is skipped when its turn comes (also when it
+    ///   waits to be re-run after a crash).
     /// - A running async call is dropped at its next await point, and the ref then resolves to
     ///   `Cancelled`. If the call returns before it reaches one, the ref keeps its value: a
     ///   result is never thrown away once produced, so no work it did (an item it took from a
@@ -156,33 +266,33 @@ impl<T> ObjectRef<T> {
     /// - A running sync or `blocking` call cannot be stopped: it finishes (as in Ray), and the
     ///   ref resolves at once to `Cancelled`, discarding its result.
     pub fn cancel(&self) -> bool {
-        let Some((actor, method)) = &self.slot.origin else {
+        if self.slot.origin.is_none() {
             return false;
-        };
+        }
         let mut inner = self.slot.lock();
         if !matches!(inner.state, State::Pending) {
             return false;
         }
-        let wakers = if inner.cancelled_by_run {
+        let resolved = if inner.cancelled_by_run {
             None
         } else {
-            inner.state = State::Ready(Err(ActorError::Cancelled {
-                actor: actor.clone(),
-                method,
-            }));
-            Some(inner.take_wakers())
+            inner.state = State::Ready(Err(self
+                .slot
+                .origin_error(|actor, method| ActorError::Cancelled { actor, method })));
+            Some((inner.waiters.take(), inner.pending.take()))
         };
         drop(inner);
         self.slot.cancelled.store(true, Ordering::Release);
         self.slot.cancel_waker.wake();
-        if let Some(wakers) = wakers {
+        if let Some((wakers, pending)) = resolved {
+            drop(pending);
             wakers.wake();
         }
         true
     }
 
-    /// The call this ref is the result of: its actor and method.
-    pub(crate) fn origin(&self) -> Option<&(ActorLabel, &'static str)> {
+    /// The call this ref is the result of.
+    pub(crate) fn origin(&self) -> Option<&Origin> {
         self.slot.origin.as_ref()
     }
 
@@ -197,17 +307,17 @@ impl<T> ObjectRef<T> {
     /// `block_in_place`; inside async code prefer `.await`.
     ///
     /// # Errors
-    /// The [`ActorError`] the call resolved to.
+    /// The [`ActorError`] the call resolved to. [`ActorError::SelfDeadlock`] when called from a
+    /// sync method of the same actor on a call that has not resolved: that call cannot start
+    /// before the method returns.
+    ///
+    /// ```
+    /// assert_eq!(helio_runtime::put("done").get().unwrap(), "done");
+    /// ```
     pub fn get(self) -> Result<T, ActorError> {
-        if let Some(result) = self.slot.lock().take() {
-            return result;
-        }
-        match block_until(None, |cx| self.poll_take(cx)) {
-            Some(result) => result,
-            None => Err(ActorError::GetTimeout {
-                timeout: Duration::MAX,
-            }),
-        }
+        self.get_until(None).unwrap_or(Err(ActorError::GetTimeout {
+            timeout: Duration::MAX,
+        }))
     }
 
     /// Blocks the calling thread for at most `timeout` until the result is available.
@@ -217,43 +327,66 @@ impl<T> ObjectRef<T> {
     ///
     /// # Errors
     /// [`ActorError::GetTimeout`] when `timeout` elapses first, or the error the call
-    /// resolved to.
+    /// resolved to (see [`get`](ObjectRef::get)).
     pub fn get_timeout(self, timeout: Duration) -> Result<T, ActorError> {
-        if let Some(result) = self.slot.lock().take() {
-            return result;
-        }
         let deadline = Instant::now().checked_add(timeout);
-        match block_until(deadline, |cx| self.poll_take(cx)) {
-            Some(result) => result,
-            None => Err(ActorError::GetTimeout { timeout }),
+        self.get_until(deadline)
+            .unwrap_or(Err(ActorError::GetTimeout { timeout }))
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Option<Result<T, ActorError>> {
+        if let Some(result) = self.slot.lock().take() {
+            return Some(result);
         }
+        if let Some(origin) = &self.slot.origin
+            && inline_actor() == Some(origin.id)
+        {
+            return Some(Err(ActorError::SelfDeadlock {
+                actor: origin.actor.clone(),
+                method: origin.method,
+            }));
+        }
+        let mut key = None;
+        let result = block_until(deadline, |cx| self.poll_take(cx, &mut key));
+        self.slot.lock().waiters.remove(key);
+        result
     }
 
     /// Takes this consumer's value when it is ready, else registers `cx`'s waker.
-    fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Result<T, ActorError>> {
+    fn poll_take(&self, cx: &mut Context<'_>, key: &mut WaitKey) -> Poll<Result<T, ActorError>> {
         let mut inner = self.slot.lock();
         if let Some(result) = inner.take() {
             return Poll::Ready(result);
         }
         if matches!(inner.state, State::Gone) {
             // Every consumer takes once; a ref whose value is gone was already consumed.
-            return Poll::Ready(Err(ActorError::GetTimeout {
-                timeout: Duration::ZERO,
-            }));
+            return Poll::Ready(Err(ActorError::AlreadyConsumed));
         }
-        inner.register(cx.waker());
+        inner.waiters.register(key, cx.waker());
         Poll::Pending
     }
 
     /// Readiness without consuming: `Ready` once the result is available.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, key: &mut WaitKey) -> Poll<()> {
         let mut inner = self.slot.lock();
         if matches!(inner.state, State::Pending) {
-            inner.register(cx.waker());
+            inner.waiters.register(key, cx.waker());
             Poll::Pending
         } else {
             Poll::Ready(())
         }
+    }
+
+    /// Withdraws a waiter registered by [`poll_ready`](ObjectRef::poll_ready).
+    pub(crate) fn forget_waiter(&self, key: WaitKey) {
+        if key.is_some() {
+            self.slot.lock().waiters.remove(key);
+        }
+    }
+
+    #[cfg(test)]
+    fn waiters(&self) -> usize {
+        self.slot.lock().waiters.len()
     }
 }
 
@@ -298,11 +431,16 @@ impl<T> IntoFuture for ObjectRef<T> {
     type IntoFuture = ObjectRefFuture<T>;
 
     fn into_future(self) -> ObjectRefFuture<T> {
-        ObjectRefFuture { inner: self }
+        ObjectRefFuture {
+            inner: self,
+            key: None,
+        }
     }
 }
 
 /// The future of an awaited [`ObjectRef`].
+///
+/// Polled again after it returned its result, it yields [`ActorError::AlreadyConsumed`].
 ///
 /// # Cancel safety
 /// Dropping it drops the object ref; the call itself goes on.
@@ -310,6 +448,7 @@ impl<T> IntoFuture for ObjectRef<T> {
 #[derive(Debug)]
 pub struct ObjectRefFuture<T> {
     inner: ObjectRef<T>,
+    key: WaitKey,
 }
 
 impl<T> ObjectRefFuture<T> {
@@ -323,41 +462,28 @@ impl<T> Future for ObjectRefFuture<T> {
     type Output = Result<T, ActorError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.poll_take(cx)
+        let this = self.get_mut();
+        this.inner.poll_take(cx, &mut this.key)
     }
 }
 
-/// Decrements a handle's pending-call count when its call completes.
-pub(crate) struct PendingGuard(Arc<AtomicUsize>);
-
-impl PendingGuard {
-    /// Counts one more pending call, unless `limit` are already pending.
-    pub(crate) fn acquire(counter: &Arc<AtomicUsize>, limit: usize) -> Option<Self> {
-        counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| PendingGuard(Arc::clone(counter)))
-    }
-}
-
-impl Drop for PendingGuard {
+impl<T> Drop for ObjectRefFuture<T> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.inner.forget_waiter(self.key.take());
     }
 }
 
 /// The writing side of an [`ObjectRef`], carried by the call.
 ///
-/// Dropped without completing (the call was dropped unrun), it resolves the ref to
-/// `ActorDied`, with the cause set by [`fail_dropped_with`] or else `Shutdown`.
+/// Dropped without completing, it resolves the ref to `ActorDied { cause: Shutdown }`: the
+/// only way a call is dropped unresolved is its runtime going away. Every other failure is
+/// resolved explicitly, with its cause, through [`Body::fail`](crate::call::Body) or a
+/// [`Failer`].
 #[doc(hidden)]
 pub struct Completer<T> {
     slot: Option<Arc<Slot<T>>>,
     /// Only the current attempt's completer resolves the ref.
     attempt: u32,
-    pending: Option<PendingGuard>,
 }
 
 /// Makes the completer of a call's next run: see [`Completer::retry_handle`].
@@ -366,44 +492,71 @@ pub(crate) struct RetryHandle<T> {
 }
 
 impl<T> RetryHandle<T> {
-    /// A completer for a new run of the call. From now on the previous run's completer
-    /// resolves nothing, so dropping the interrupted run leaves the ref pending.
-    pub(crate) fn supersede(&self) -> Completer<T> {
+    /// A completer for a new run of the call; from now on the previous run's completer
+    /// resolves nothing. `None` when the call should not run again: it was cancelled (the ref
+    /// then resolves to `Cancelled` here) or already resolved.
+    pub(crate) fn supersede(&self) -> Option<Completer<T>> {
         let mut inner = self.slot.lock();
+        if !matches!(inner.state, State::Pending) {
+            return None;
+        }
         inner.attempt += 1;
+        inner.cancelled_by_run = false;
         let attempt = inner.attempt;
         drop(inner);
-        Completer {
+        if self.slot.cancelled.load(Ordering::Acquire) {
+            let err = self
+                .slot
+                .origin_error(|actor, method| ActorError::Cancelled { actor, method });
+            self.slot.resolve(attempt, Err(err));
+            return None;
+        }
+        Some(Completer {
             slot: Some(Arc::clone(&self.slot)),
             attempt,
-            pending: None,
-        }
+        })
     }
 }
 
-thread_local! {
-    static DROP_CAUSE: RefCell<Option<DeathCause>> = const { RefCell::new(None) };
+/// Resolves a started call's ref to an error when the runtime drops the call (a crash, a
+/// kill): the type-erased side of its [`Completer`], kept beside the running call.
+pub(crate) struct Failer {
+    slot: Arc<dyn FailSlot>,
+    attempt: u32,
 }
 
-/// Runs `f` (which drops calls) so that their completers report `cause`.
-pub(crate) fn fail_dropped_with<R>(cause: DeathCause, f: impl FnOnce() -> R) -> R {
-    let previous = DROP_CAUSE.with(|c| c.replace(Some(cause)));
-    let result = f();
-    DROP_CAUSE.with(|c| *c.borrow_mut() = previous);
-    result
+impl Failer {
+    /// Resolves the ref to `ActorDied { cause }`, unless it resolved already or a retry
+    /// superseded this run.
+    pub(crate) fn fail(self, cause: DeathCause) {
+        self.slot.fail(self.attempt, cause);
+    }
+}
+
+trait FailSlot: Send + Sync {
+    fn fail(&self, attempt: u32, cause: DeathCause);
+}
+
+impl<T: Send> FailSlot for Slot<T> {
+    fn fail(&self, attempt: u32, cause: DeathCause) {
+        let err = self.origin_error(|actor, method| ActorError::ActorDied {
+            actor,
+            method,
+            cause,
+        });
+        self.resolve(attempt, Err(err));
+    }
 }
 
 /// A new pending ref and its completer.
 pub(crate) fn pair<T>(
-    actor: ActorLabel,
-    method: &'static str,
+    origin: Origin,
     pending: Option<PendingGuard>,
 ) -> (ObjectRef<T>, Completer<T>) {
-    let r = ObjectRef::new(State::Pending, Some((actor, method)));
+    let r = ObjectRef::new(State::Pending, Some(origin), pending);
     let done = Completer {
         slot: Some(Arc::clone(&r.slot)),
         attempt: 0,
-        pending,
     };
     (r, done)
 }
@@ -411,11 +564,10 @@ pub(crate) fn pair<T>(
 /// A pending ref with the same origin as `like` (for cancellation and error messages), and
 /// its completer.
 pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Completer<T>) {
-    let r = ObjectRef::new(State::Pending, like.slot.origin.clone());
+    let r = ObjectRef::new(State::Pending, like.slot.origin.clone(), None);
     let done = Completer {
         slot: Some(Arc::clone(&r.slot)),
         attempt: 0,
-        pending: None,
     };
     (r, done)
 }
@@ -423,7 +575,9 @@ pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Completer<T
 impl<T> Completer<T> {
     /// Resolves the ref.
     pub(crate) fn complete(mut self, result: Result<T, ActorError>) {
-        self.resolve(result);
+        if let Some(slot) = self.slot.take() {
+            slot.resolve(self.attempt, result);
+        }
     }
 
     /// Resolves the ref to `TaskPanicked` with `message`.
@@ -436,13 +590,12 @@ impl<T> Completer<T> {
         self.complete(Err(err));
     }
 
-    /// An error about this call's actor and method.
     fn origin_error(
         &self,
         make: impl FnOnce(ActorLabel, &'static str) -> ActorError,
     ) -> ActorError {
-        match self.slot.as_ref().and_then(|slot| slot.origin.clone()) {
-            Some((actor, method)) => make(actor, method),
+        match &self.slot {
+            Some(slot) => slot.origin_error(make),
             None => make(ActorLabel::new("?", None), "?"),
         }
     }
@@ -454,12 +607,26 @@ impl<T> Completer<T> {
         })
     }
 
+    /// The failer of this run, for the runtime to keep beside the running call.
+    pub(crate) fn failer(&self) -> Option<Failer>
+    where
+        T: Send + 'static,
+    {
+        self.slot.as_ref().map(|slot| Failer {
+            slot: Arc::clone(slot) as Arc<dyn FailSlot>,
+            attempt: self.attempt,
+        })
+    }
+
     /// Marks the call as a running async call: from now on a cancel waits for it to stop.
     /// `false` when it was cancelled already (it must not run).
     pub(crate) fn start_cancellable(&self) -> bool {
         let Some(slot) = &self.slot else { return false };
         let mut inner = slot.lock();
-        if !matches!(inner.state, State::Pending) || slot.cancelled.load(Ordering::Acquire) {
+        if !matches!(inner.state, State::Pending)
+            || inner.attempt != self.attempt
+            || slot.cancelled.load(Ordering::Acquire)
+        {
             return false;
         }
         inner.cancelled_by_run = true;
@@ -493,27 +660,6 @@ impl<T> Completer<T> {
             _ => Poll::Pending,
         })
     }
-
-    fn resolve(&mut self, result: Result<T, ActorError>) {
-        // Free the handle's pending slot first, so a caller woken by the result may call again.
-        self.pending = None;
-        let Some(slot) = self.slot.take() else { return };
-        let mut inner = slot.lock();
-        // No one left to read it, already resolved (cancelled), or a retry superseded this
-        // run: discard the result.
-        if inner.refs == 0
-            || !matches!(inner.state, State::Pending)
-            || inner.attempt != self.attempt
-        {
-            drop(inner);
-            drop(result);
-            return;
-        }
-        inner.state = State::Ready(result);
-        let wakers = inner.take_wakers();
-        drop(inner);
-        wakers.wake();
-    }
 }
 
 /// The cancel flag of a slot, whatever its value type.
@@ -530,18 +676,77 @@ impl<T: Send> CancelFlag for Slot<T> {
 
 impl<T> Drop for Completer<T> {
     fn drop(&mut self) {
-        if self.slot.is_some() {
-            let cause = DROP_CAUSE
-                .try_with(|c| c.borrow().clone())
-                .ok()
-                .flatten()
-                .unwrap_or(DeathCause::Shutdown);
-            let err = self.origin_error(|actor, method| ActorError::ActorDied {
+        if let Some(slot) = self.slot.take() {
+            let err = slot.origin_error(|actor, method| ActorError::ActorDied {
                 actor,
                 method,
-                cause,
+                cause: DeathCause::Shutdown,
             });
-            self.resolve(Err(err));
+            slot.resolve(self.attempt, Err(err));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin {
+            actor: ActorLabel::new("T", None),
+            id: ActorId::next(),
+            method: "m",
+        }
+    }
+
+    #[test]
+    fn many_short_lived_waiters_leave_no_wakers_behind() {
+        let (r, done) = pair::<u32>(origin(), None);
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..16_384 {
+            let mut key = None;
+            assert!(r.poll_ready(&mut cx, &mut key).is_pending());
+            assert!(r.poll_ready(&mut cx, &mut key).is_pending());
+            r.forget_waiter(key);
+        }
+        assert_eq!(r.waiters(), 0);
+        let mut keys = vec![None; 100];
+        for key in &mut keys {
+            assert!(r.poll_ready(&mut cx, key).is_pending());
+        }
+        assert_eq!(r.waiters(), 100);
+        done.complete(Ok(1));
+        assert_eq!(r.waiters(), 0);
+        assert_eq!(r.get(), Ok(1));
+    }
+
+    #[test]
+    fn a_consumed_ref_says_so() {
+        let mut future = helio_ref(3).into_future();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(Pin::new(&mut future).poll(&mut cx), Poll::Ready(Ok(3)));
+        assert_eq!(
+            Pin::new(&mut future).poll(&mut cx),
+            Poll::Ready(Err(ActorError::AlreadyConsumed))
+        );
+    }
+
+    fn helio_ref(v: u32) -> ObjectRef<u32> {
+        ObjectRef::ready(Ok(v))
+    }
+
+    #[test]
+    fn a_cancelled_retry_resolves_cancelled_at_once() {
+        let (r, done) = pair::<u32>(origin(), None);
+        assert!(done.start_cancellable());
+        let retry = done.retry_handle().unwrap();
+        assert!(r.cancel());
+        assert!(!r.is_ready(), "a running async call decides itself");
+        // The crash interrupts the run; its retry must not wait for the restart.
+        assert!(retry.supersede().is_none());
+        drop(done);
+        assert!(matches!(r.get(), Err(ActorError::Cancelled { .. })));
     }
 }

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::limit::Limit;
+
 /// How long a named actor lives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Lifetime {
@@ -175,7 +177,7 @@ impl ActorOptions {
         }
         Ok(ActorConfig {
             name,
-            max_restarts,
+            max_restarts: Limit::from_ray(max_restarts),
             max_task_retries,
             max_pending_calls,
             groups,
@@ -195,7 +197,7 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 pub(crate) struct ActorConfig {
     /// `(namespace, name)`.
     pub(crate) name: Option<(String, String)>,
-    pub(crate) max_restarts: i64,
+    pub(crate) max_restarts: Limit,
     pub(crate) max_task_retries: i64,
     pub(crate) max_pending_calls: Option<usize>,
     /// `groups[0]` is the default group.

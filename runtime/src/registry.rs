@@ -7,9 +7,16 @@ use std::{
 };
 
 use crate::{
-    Actor, ActorClass, ActorId, ActorInfo, LookupError,
-    actor::{ActorCell, ActorShared},
+    Actor, ActorClass, ActorId, LookupError,
+    actor::{ActorCell, ActorShared, Kill},
+    state::ActorInfo,
 };
+
+/// The process's registry of named actors.
+pub(crate) fn global() -> &'static Registry {
+    static REGISTRY: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::default);
+    &REGISTRY
+}
 
 /// `(namespace, name)`.
 pub(crate) type Key = (String, String);
@@ -113,14 +120,14 @@ impl Registry {
     }
 
     /// Kills the actor named `key`, whatever its type; `false` when there is none.
-    pub(crate) fn kill(&self, key: &Key, no_restart: bool) -> bool {
+    pub(crate) fn kill(&self, key: &Key, kill: Kill) -> bool {
         let shared = self
             .lock()
             .get(key)
             .and_then(|entry| entry.shared.upgrade());
         match shared {
             Some(shared) => {
-                shared.request_kill(no_restart);
+                shared.request_kill(kill);
                 true
             }
             None => false,

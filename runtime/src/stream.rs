@@ -25,10 +25,14 @@ use tokio::sync::mpsc;
 
 use crate::{
     ActorClass, ActorError, CallOptions, Method, ObjectRef,
+    actor::ActorShared,
     arg::{IntoArg, PendingArgs},
     blocking::block_until,
-    error::panic_message,
+    error::DeathCause,
+    label::ActorLabel,
+    object_ref::Origin,
     system,
+    unwind::{drop_quietly, take_message},
 };
 
 /// The items of a streaming method's call, as they are produced: a
@@ -39,10 +43,19 @@ use crate::{
 /// panicked after the items already produced). Dropping it cancels the producer.
 #[must_use = "streams do nothing unless polled"]
 pub struct ObjectRefStream<X> {
-    items: mpsc::Receiver<Result<X, ActorError>>,
+    items: mpsc::Receiver<Item<X>>,
     done: bool,
     /// Woken by the pump after each item and when it stops, for `helio::wait`.
     ready: Arc<AtomicWaker>,
+    /// The call, for the error when the pump vanishes (its runtime shut down).
+    origin: Option<Origin>,
+}
+
+/// What the pump sends: an item, the error that ends the stream, or its end.
+enum Item<X> {
+    Next(X),
+    Failed(ActorError),
+    End,
 }
 
 /// Wakes the stream's waiter when the pump stops, however it stops.
@@ -55,14 +68,20 @@ impl Drop for WakeOnDrop {
 }
 
 impl<X: Send + 'static> ObjectRefStream<X> {
-    /// Pumps the stream `call` resolves to into a buffer of `buffer` items.
-    pub(crate) fn pump(call: ObjectRef<BoxStream<'static, X>>, buffer: usize) -> Self {
+    /// Pumps the stream `call` resolves to into a buffer of `buffer` items, until the stream
+    /// ends, the consumer drops it, or `actor` dies.
+    pub(crate) fn pump(
+        call: ObjectRef<BoxStream<'static, X>>,
+        buffer: usize,
+        actor: Arc<ActorShared>,
+    ) -> Self {
         let (tx, items) = mpsc::channel(buffer.max(1));
         let origin = call.origin().cloned();
         let ready = Arc::new(AtomicWaker::new());
-        match system::handles() {
-            Ok((handle, _)) => {
-                handle.spawn(pump(call, tx, origin, Arc::clone(&ready)));
+        match system::spawn_handle() {
+            Ok(handle) => {
+                let pump = pump(call, tx, origin.clone(), Arc::clone(&ready), actor);
+                handle.spawn(pump);
             }
             Err(err) => tracing::error!(%err, "no runtime to pump a stream"),
         }
@@ -70,6 +89,7 @@ impl<X: Send + 'static> ObjectRefStream<X> {
             items,
             done: false,
             ready,
+            origin,
         }
     }
 
@@ -94,16 +114,42 @@ impl<X: Send + 'static> ObjectRefStream<X> {
     }
 }
 
+/// Resolves to the cause once `actor` is dead.
+async fn death(actor: &ActorShared) -> DeathCause {
+    loop {
+        let notified = actor.changed().notified();
+        let mut notified = pin!(notified);
+        notified.as_mut().enable();
+        if let Some(cause) = actor.death() {
+            return cause;
+        }
+        notified.await;
+    }
+}
+
 async fn pump<X: Send + 'static>(
     call: ObjectRef<BoxStream<'static, X>>,
-    tx: mpsc::Sender<Result<X, ActorError>>,
-    origin: Option<(crate::ActorLabel, &'static str)>,
+    tx: mpsc::Sender<Item<X>>,
+    origin: Option<Origin>,
     ready: Arc<AtomicWaker>,
+    actor: Arc<ActorShared>,
 ) {
     // Declared before `tx` is rebound below, so it drops after it: the waiter is woken only once
     // the channel is closed and the end is visible.
     let _wake_at_end = WakeOnDrop(Arc::clone(&ready));
     let tx = tx;
+    let died = |cause: DeathCause| {
+        let (actor, method) = origin
+            .as_ref()
+            .map_or((ActorLabel::new("?", None), "?"), |o| {
+                (o.actor.clone(), o.method)
+            });
+        Item::Failed(ActorError::ActorDied {
+            actor,
+            method,
+            cause,
+        })
+    };
     let call = call.into_future();
     let mut stream = {
         let closed = pin!(tx.closed());
@@ -114,37 +160,45 @@ async fn pump<X: Send + 'static>(
             }
             Either::Right((Ok(stream), _)) => stream,
             Either::Right((Err(err), _)) => {
-                let _ = tx.send(Err(err)).await;
+                let _ = tx.send(Item::Failed(err)).await;
                 return;
             }
         }
     };
+    let mut dead = pin!(death(&actor));
     loop {
         let next = AssertUnwindSafe(stream.next()).catch_unwind();
         let item = {
             let closed = pin!(tx.closed());
-            match select(closed, next).await {
-                Either::Left(_) => return, // the consumer is gone: drop the producer
-                Either::Right((item, _)) => item,
+            let stop = select(closed, dead.as_mut());
+            match select(stop, next).await {
+                // The consumer is gone: drop the producer.
+                Either::Left((Either::Left(_), _)) => return,
+                Either::Left((Either::Right((cause, _)), _)) => died(cause),
+                Either::Right((Ok(Some(item)), _)) => Item::Next(item),
+                Either::Right((Ok(None), _)) => Item::End,
+                Either::Right((Err(payload), _)) => {
+                    let message = take_message(payload);
+                    let (actor, method) = origin
+                        .as_ref()
+                        .map_or((ActorLabel::new("?", None), "?"), |o| {
+                            (o.actor.clone(), o.method)
+                        });
+                    Item::Failed(ActorError::TaskPanicked {
+                        actor,
+                        method,
+                        message,
+                    })
+                }
             }
         };
-        let item = match item {
-            Ok(Some(item)) => Ok(item),
-            Ok(None) => return,
-            Err(payload) => {
-                let message = panic_message(&*payload);
-                let (actor, method) = origin
-                    .clone()
-                    .unwrap_or_else(|| (crate::ActorLabel::new("?", None), "?"));
-                Err(ActorError::TaskPanicked {
-                    actor,
-                    method,
-                    message,
-                })
-            }
-        };
-        let last = item.is_err();
-        if tx.send(item).await.is_err() || last {
+        let last = !matches!(item, Item::Next(_));
+        if last {
+            drop_quietly(stream);
+            let _ = tx.send(item).await;
+            return;
+        }
+        if tx.send(item).await.is_err() {
             return;
         }
         ready.wake();
@@ -158,10 +212,25 @@ impl<X> Stream for ObjectRefStream<X> {
         if self.done {
             return Poll::Ready(None);
         }
-        let item = std::task::ready!(self.items.poll_recv(cx));
-        if !matches!(item, Some(Ok(_))) {
-            self.done = true;
-        }
+        let item = match std::task::ready!(self.items.poll_recv(cx)) {
+            Some(Item::Next(item)) => return Poll::Ready(Some(Ok(item))),
+            Some(Item::Failed(err)) => Some(Err(err)),
+            Some(Item::End) => None,
+            // The pump vanished without an end: its runtime shut down.
+            None => Some(Err(match &self.origin {
+                Some(origin) => ActorError::ActorDied {
+                    actor: origin.actor.clone(),
+                    method: origin.method,
+                    cause: DeathCause::Shutdown,
+                },
+                None => ActorError::ActorDied {
+                    actor: ActorLabel::new("?", None),
+                    method: "?",
+                    cause: DeathCause::Shutdown,
+                },
+            })),
+        };
+        self.done = true;
         Poll::Ready(item)
     }
 }
@@ -209,9 +278,10 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
 
     fn start<P: PendingArgs<Values = Args>>(&self, args: P) -> ObjectRefStream<X>
     where
-        Args: 'static,
+        Args: Send + 'static,
     {
-        ObjectRefStream::pump(self.call.call_with(args), self.buffer)
+        let actor = Arc::clone(self.call.actor().shared());
+        ObjectRefStream::pump(self.call.call_with(args), self.buffer, actor)
     }
 }
 

@@ -25,7 +25,7 @@ macro_rules! unpack_arities {
                 match (&mut pending).now_or_never() {
                     Some(result) => split(result),
                     None => {
-                        if let Ok((handle, _)) = system::handles() {
+                        if let Ok(handle) = system::spawn_handle() {
                             handle.spawn(async move { split(pending.await) });
                         }
                     }

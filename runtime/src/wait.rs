@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{ActorError, ObjectRef, blocking::block_until, system};
+use crate::{ActorError, ObjectRef, blocking::block_until, object_ref::WaitKey, system};
 
 /// Blocks until `r` resolves; see [`ObjectRef::get`].
 ///
@@ -40,7 +40,9 @@ pub fn put<T>(value: T) -> ObjectRef<T> {
 /// [`ObjectRefStream`](crate::ObjectRefStream) (ready once its next item, or its end, is there).
 pub trait Waitable: sealed::Sealed {
     #[doc(hidden)]
-    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()>;
+    fn poll_ready(&self, cx: &mut Context<'_>, key: &mut WaitKey) -> Poll<()>;
+    #[doc(hidden)]
+    fn forget(&self, key: WaitKey);
     #[doc(hidden)]
     fn ready_now(&self) -> bool;
 }
@@ -52,8 +54,11 @@ mod sealed {
 }
 
 impl<T> Waitable for ObjectRef<T> {
-    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        ObjectRef::poll_ready(self, cx)
+    fn poll_ready(&self, cx: &mut Context<'_>, key: &mut WaitKey) -> Poll<()> {
+        ObjectRef::poll_ready(self, cx, key)
+    }
+    fn forget(&self, key: WaitKey) {
+        self.forget_waiter(key);
     }
     fn ready_now(&self) -> bool {
         self.is_ready()
@@ -61,9 +66,10 @@ impl<T> Waitable for ObjectRef<T> {
 }
 
 impl<X: Send + 'static> Waitable for crate::ObjectRefStream<X> {
-    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_ready(&self, cx: &mut Context<'_>, _key: &mut WaitKey) -> Poll<()> {
         crate::ObjectRefStream::poll_ready(self, cx)
     }
+    fn forget(&self, _key: WaitKey) {}
     fn ready_now(&self) -> bool {
         self.is_ready()
     }
@@ -94,8 +100,9 @@ pub async fn wait<'a, W: Waitable>(
         }
         None => None,
     };
+    let mut waiting = Registrations::new(refs);
     poll_fn(|cx| {
-        if count_ready(refs, cx) >= num_returns {
+        if waiting.count_ready(cx) >= num_returns {
             return Poll::Ready(());
         }
         match sleep.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
@@ -115,8 +122,9 @@ pub fn wait_blocking<W: Waitable>(
 ) -> WaitResult<'_, W> {
     let num_returns = num_returns.min(refs.len());
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut waiting = Registrations::new(refs);
     block_until(deadline, |cx| {
-        if count_ready(refs, cx) >= num_returns {
+        if waiting.count_ready(cx) >= num_returns {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -125,9 +133,38 @@ pub fn wait_blocking<W: Waitable>(
     split(refs, num_returns)
 }
 
-/// Counts the ready refs, registering `cx` with the pending ones.
-fn count_ready<W: Waitable>(refs: &[W], cx: &mut Context<'_>) -> usize {
-    refs.iter().filter(|r| r.poll_ready(cx).is_ready()).count()
+/// One waiter's registrations with the refs it waits for, withdrawn when it stops waiting.
+struct Registrations<'a, W: Waitable> {
+    refs: &'a [W],
+    keys: Vec<WaitKey>,
+}
+
+impl<'a, W: Waitable> Registrations<'a, W> {
+    fn new(refs: &'a [W]) -> Self {
+        Registrations {
+            refs,
+            keys: vec![None; refs.len()],
+        }
+    }
+
+    /// Counts the ready refs, registering `cx` with the pending ones.
+    fn count_ready(&mut self, cx: &mut Context<'_>) -> usize {
+        let mut ready = 0;
+        for (r, key) in self.refs.iter().zip(&mut self.keys) {
+            if r.poll_ready(cx, key).is_ready() {
+                ready += 1;
+            }
+        }
+        ready
+    }
+}
+
+impl<W: Waitable> Drop for Registrations<'_, W> {
+    fn drop(&mut self) {
+        for (r, key) in self.refs.iter().zip(&mut self.keys) {
+            r.forget(key.take());
+        }
+    }
 }
 
 fn split<W: Waitable>(refs: &[W], num_returns: usize) -> WaitResult<'_, W> {
@@ -145,7 +182,7 @@ fn split<W: Waitable>(refs: &[W], num_returns: usize) -> WaitResult<'_, W> {
 
 /// A sleep driven by helio's runtime, so it can be polled from any executor.
 fn timer(timeout: Duration) -> Result<Pin<Box<tokio::time::Sleep>>, crate::RuntimeError> {
-    let (handle, _) = system::handles()?;
+    let handle = system::timer_handle()?;
     let _entered = handle.enter();
     Ok(Box::pin(tokio::time::sleep(timeout)))
 }

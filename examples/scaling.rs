@@ -1,0 +1,297 @@
+//! Pipelined call throughput of many helio actors and many callers, next to hand-written tokio
+//! actors, on one tokio multi-thread runtime, in the same run.
+//!
+//! Both sides run the same counter (`value += by; value`) and the same callers:
+//!
+//! - **helio**: `A` actors `#[actor] Counter` with a sync `&mut self` method `add`, created from
+//!   inside the runtime (`rt.block_on`), each awaited `ready()` before measuring.
+//! - **baseline**: `A` tasks, each owning `value: i64` and looping on a
+//!   `tokio::sync::mpsc::UnboundedReceiver<(i64, oneshot::Sender<i64>)>`, spawned on the same
+//!   runtime. This is the least an actor with an unbounded mailbox and a reply channel can do, so
+//!   it is the floor for helio.
+//! - **callers**: `C` tokio tasks spawned on the runtime. Caller `i` sends its calls to the actors
+//!   round-robin, starting at actor `i % A`, keeps `K` calls in flight (it sends until `K` are
+//!   pending, then awaits the oldest reply and sends the next call) until it has sent and
+//!   received `M` replies.
+//!
+//! Each side runs once as a warm-up (a quarter of the calls) and once measured; the figure is
+//! all callers' replies divided by the wall time from spawning the callers to the last reply.
+//! The runtime has `--workers N` worker threads. helio is initialised with the same number of
+//! workers, so where helio runs actors on its own embedded runtime rather than on the runtime
+//! that created them, both sides still get the same number of actor threads.
+//!
+//! Flags: `--workers N` (default 2), `--actors A` (1024), `--callers C` (256), `--inflight K`
+//! (256), `--calls M` (per caller, 2000: small enough for a debug build), `--both` (also run the
+//! shape 64 actors x 64 callers). For real figures:
+//! `cargo run --release --example scaling -- --workers 16 --calls 200000`.
+//!
+//! Reading the results: `helio/baseline` is helio's throughput divided by the baseline's; 1.0
+//! means helio's machinery (object-ref slot, boxed call body, panic catching, scheduling rules)
+//! costs nothing next to a bare channel round trip, 0.5 means each call costs twice the CPU.
+//! Compare the ratio across `--workers` to see whether helio scales like the baseline: a ratio
+//! that falls as workers grow points at contention (shared locks, atomics) in helio.
+
+use std::{collections::VecDeque, sync::Arc, time::Instant};
+
+use helio::prelude::*;
+use tokio::{
+    runtime::{Builder, Runtime},
+    sync::{mpsc, oneshot},
+    task::JoinSet,
+};
+
+/// The helio actor under test.
+pub struct Counter {
+    value: i64,
+}
+
+#[actor]
+impl Counter {
+    /// Starts the counter at `start`.
+    pub fn new(start: i64) -> Self {
+        Counter { value: start }
+    }
+
+    /// Adds `by` and returns the new value.
+    #[remote_method]
+    pub fn add(&mut self, by: i64) -> i64 {
+        self.value += by;
+        self.value
+    }
+}
+
+/// A message to a baseline actor: the increment and where to send the new value.
+type Msg = (i64, oneshot::Sender<i64>);
+
+/// The command line.
+#[derive(Clone, Copy, Debug)]
+struct Args {
+    workers: usize,
+    actors: usize,
+    callers: usize,
+    inflight: usize,
+    calls: usize,
+    both: bool,
+}
+
+impl Args {
+    fn parse() -> Self {
+        let mut args = Args {
+            workers: 2,
+            actors: 1024,
+            callers: 256,
+            inflight: 256,
+            calls: 2000,
+            both: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let slot = match flag.as_str() {
+                "--workers" => &mut args.workers,
+                "--actors" => &mut args.actors,
+                "--callers" => &mut args.callers,
+                "--inflight" => &mut args.inflight,
+                "--calls" => &mut args.calls,
+                "--both" => {
+                    args.both = true;
+                    continue;
+                }
+                "--help" | "-h" => {
+                    println!(
+                        "usage: scaling [--workers N] [--actors A] [--callers C] \
+                         [--inflight K] [--calls M] [--both]"
+                    );
+                    std::process::exit(0);
+                }
+                other => panic!("unknown flag {other:?} (try --help)"),
+            };
+            let value = it
+                .next()
+                .unwrap_or_else(|| panic!("{flag} needs a value"))
+                .parse::<usize>()
+                .unwrap_or_else(|err| panic!("{flag}: {err}"));
+            assert!(value > 0, "{flag} must be at least 1");
+            *slot = value;
+        }
+        args
+    }
+}
+
+/// One shape of the measurement.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    actors: usize,
+    callers: usize,
+    inflight: usize,
+    calls: usize,
+}
+
+impl Shape {
+    fn total(&self) -> usize {
+        self.callers * self.calls
+    }
+
+    /// The same shape with a quarter of the calls, for the warm-up.
+    fn warm_up(&self) -> Shape {
+        Shape {
+            calls: (self.calls / 4).max(1),
+            ..*self
+        }
+    }
+}
+
+/// Runs `shape`'s callers against helio counters; returns calls/s.
+async fn run_helio(actors: &Arc<Vec<Actor<Counter>>>, shape: Shape) -> f64 {
+    let start = Instant::now();
+    let mut callers = JoinSet::new();
+    for i in 0..shape.callers {
+        let actors = Arc::clone(actors);
+        callers.spawn(async move {
+            let adds: Vec<_> = actors.iter().map(|a| a.methods().add()).collect();
+            let mut next = i % adds.len();
+            let mut pending: VecDeque<ObjectRef<i64>> = VecDeque::with_capacity(shape.inflight);
+            let (mut sent, mut received) = (0, 0);
+            while received < shape.calls {
+                while sent < shape.calls && pending.len() < shape.inflight {
+                    pending.push_back(adds[next].remote(1));
+                    next = (next + 1) % adds.len();
+                    sent += 1;
+                }
+                let oldest = pending.pop_front().expect("a call in flight");
+                oldest.await.expect("helio reply");
+                received += 1;
+            }
+        });
+    }
+    while let Some(done) = callers.join_next().await {
+        done.expect("helio caller");
+    }
+    shape.total() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs `shape`'s callers against baseline actors; returns calls/s.
+async fn run_baseline(mailboxes: &Arc<Vec<mpsc::UnboundedSender<Msg>>>, shape: Shape) -> f64 {
+    let start = Instant::now();
+    let mut callers = JoinSet::new();
+    for i in 0..shape.callers {
+        let mailboxes = Arc::clone(mailboxes);
+        callers.spawn(async move {
+            let mut next = i % mailboxes.len();
+            let mut pending: VecDeque<oneshot::Receiver<i64>> =
+                VecDeque::with_capacity(shape.inflight);
+            let (mut sent, mut received) = (0, 0);
+            while received < shape.calls {
+                while sent < shape.calls && pending.len() < shape.inflight {
+                    let (reply, rx) = oneshot::channel();
+                    mailboxes[next]
+                        .send((1, reply))
+                        .expect("baseline actor alive");
+                    pending.push_back(rx);
+                    next = (next + 1) % mailboxes.len();
+                    sent += 1;
+                }
+                let oldest = pending.pop_front().expect("a call in flight");
+                oldest.await.expect("baseline reply");
+                received += 1;
+            }
+        });
+    }
+    while let Some(done) = callers.join_next().await {
+        done.expect("baseline caller");
+    }
+    shape.total() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Measures the baseline, then helio, for `shape` on `rt`; returns their calls/s.
+fn measure(rt: &Runtime, shape: Shape) -> (f64, f64) {
+    rt.block_on(async {
+        // The baseline's actors: one task per mailbox; they stop when the senders drop.
+        let mut actor_tasks = JoinSet::new();
+        let mailboxes: Vec<mpsc::UnboundedSender<Msg>> = (0..shape.actors)
+            .map(|_| {
+                let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+                actor_tasks.spawn(async move {
+                    let mut value: i64 = 0;
+                    while let Some((by, reply)) = rx.recv().await {
+                        value += by;
+                        let _ = reply.send(value);
+                    }
+                    value
+                });
+                tx
+            })
+            .collect();
+        let mailboxes = Arc::new(mailboxes);
+        run_baseline(&mailboxes, shape.warm_up()).await;
+        let baseline = run_baseline(&mailboxes, shape).await;
+        drop(mailboxes);
+        let mut served: i64 = 0;
+        while let Some(value) = actor_tasks.join_next().await {
+            served += value.expect("baseline actor");
+        }
+        let expected = (shape.warm_up().total() + shape.total()) as i64;
+        assert_eq!(served, expected, "baseline actors served every call");
+
+        // helio's actors, created from inside the runtime.
+        let actors: Vec<Actor<Counter>> = (0..shape.actors)
+            .map(|_| Counter::new_actor().remote(0))
+            .collect();
+        for actor in &actors {
+            actor.ready().await.expect("counter constructed");
+        }
+        let actors = Arc::new(actors);
+        run_helio(&actors, shape.warm_up()).await;
+        let helio = run_helio(&actors, shape).await;
+        let mut served: i64 = 0;
+        for actor in actors.iter() {
+            served += actor.methods().add().remote(0).await.expect("helio reply");
+        }
+        assert_eq!(served, expected, "helio actors served every call");
+        (baseline, helio)
+    })
+}
+
+fn main() {
+    let args = Args::parse();
+    // Where helio runs actors on its embedded runtime, give it the benchmark's worker count.
+    // `AlreadyRunning` cannot happen here: nothing used helio before.
+    helio::init(helio::Config::new().worker_threads(args.workers)).expect("helio runtime");
+    let rt = Builder::new_multi_thread()
+        .worker_threads(args.workers)
+        .thread_name("scaling-worker")
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+
+    let mut shapes = vec![Shape {
+        actors: args.actors,
+        callers: args.callers,
+        inflight: args.inflight,
+        calls: args.calls,
+    }];
+    if args.both {
+        shapes.push(Shape {
+            actors: 64,
+            callers: 64,
+            ..shapes[0]
+        });
+    }
+
+    for shape in shapes {
+        let (baseline, helio) = measure(&rt, shape);
+        println!(
+            "workers={} actors={} callers={} inflight={} calls={}: \
+             baseline {:.2} M/s, helio {:.2} M/s, helio/baseline = {:.2}",
+            args.workers,
+            shape.actors,
+            shape.callers,
+            shape.inflight,
+            shape.calls,
+            baseline / 1e6,
+            helio / 1e6,
+            helio / baseline,
+        );
+    }
+    drop(rt);
+    helio::shutdown();
+}

@@ -1,0 +1,563 @@
+//! The task that runs one actor: it carries out what the [scheduler](crate::scheduler) core
+//! decides, on tokio.
+//!
+//! The driver owns the actor's state, its mailbox's receiving side and the calls that run
+//! beyond one poll. Sync methods run inline on this task; async and `blocking` `&self` calls
+//! run as futures polled by it beside the mailbox; an async or `blocking` `&mut self` call owns
+//! the state while it runs and hands it back.
+//!
+//! Every place where user code runs (methods, the constructor, `on_stop`, and the `Drop` of
+//! the state, of arguments, results, futures and panic payloads) is guarded by
+//! [`unwind`](crate::unwind): a panic there is a crash of this actor, never of the driver.
+//! Whatever way the driver ends (death, a graceful stop, its runtime going away, or a bug),
+//! its `Drop` frees the name, records the state and resolves every call left.
+
+use std::{
+    collections::VecDeque,
+    future::{Future, poll_fn},
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered};
+
+use crate::{
+    ActorClass, ActorError,
+    actor::{ActorShared, Kill},
+    blocking::running_inline,
+    call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, SharedRun, Started},
+    error::DeathCause,
+    instance::Instance,
+    mailbox::{Mail, Mailbox},
+    object_ref::Failer,
+    options::ActorConfig,
+    registry::{self, Key},
+    restart::Resumable,
+    roster::{self, Enlisted},
+    scheduler::{AfterCrash, Core, Lane, Start},
+    state::ActorState,
+    system,
+    unwind::{catch, drop_quietly},
+};
+
+/// How long an `#[on_stop]` hook may run before the actor stops without it.
+pub(crate) const ON_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Events handled per poll before the driver yields to its worker's other tasks.
+const EVENTS_PER_POLL: u32 = 128;
+
+/// Runs the constructor again with the stored arguments.
+pub(crate) type Constructor<A> = Box<dyn Fn() -> BoxFuture<'static, Result<A, String>> + Send>;
+
+/// A shared call's future, with its lane and what it takes to re-run or fail it.
+struct InGroup<A> {
+    lane: Lane,
+    resume: Option<Resumable<A>>,
+    failer: Option<Failer>,
+    run: SharedRun,
+}
+
+impl<A> Future for InGroup<A> {
+    type Output = (Lane, Outcome);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let lane = this.lane;
+        match catch(|| this.run.as_mut().poll(cx)) {
+            Ok(poll) => poll.map(|outcome| (lane, outcome)),
+            Err(message) => Poll::Ready((lane, Outcome::Panicked(message))),
+        }
+    }
+}
+
+/// The running exclusive call.
+struct Alone<A> {
+    resume: Option<Resumable<A>>,
+    failer: Option<Failer>,
+    run: ExclusiveRun<A>,
+}
+
+enum Event<A> {
+    Kill(Kill),
+    Mail,
+    SendersGone,
+    SharedDone(Lane, Outcome),
+    ExclusiveDone(Option<Instance<A>>, Outcome),
+    Constructed(Result<A, String>),
+}
+
+/// How the driver ended.
+enum End {
+    /// Every handle was dropped and every call served.
+    Stopped,
+    Died(DeathCause),
+}
+
+pub(crate) struct Driver<A: ActorClass> {
+    shared: Arc<ActorShared>,
+    name: Option<Key>,
+    _enlisted: Enlisted,
+    construct: Constructor<A>,
+    constructing: Option<BoxFuture<'static, Result<A, String>>>,
+    mailbox: Arc<Mailbox<Call<A>>>,
+    /// Calls taken from the mailbox, not yet given to the core.
+    inbox: VecDeque<Call<A>>,
+    senders_gone: bool,
+    core: Core<Call<A>>,
+    /// The concurrency groups' names; index 0 is the default group.
+    groups: Vec<String>,
+    instance: Option<Instance<A>>,
+    /// Made on the first async or blocking `&self` call.
+    running_shared: Option<FuturesUnordered<InGroup<A>>>,
+    running_exclusive: Option<Alone<A>>,
+    /// A crash to handle before anything else.
+    crash: Option<DeathCause>,
+    end: Option<End>,
+}
+
+impl<A: ActorClass> Driver<A> {
+    pub(crate) fn new(
+        shared: Arc<ActorShared>,
+        config: ActorConfig,
+        construct: Constructor<A>,
+        mailbox: Arc<Mailbox<Call<A>>>,
+    ) -> Self {
+        let (groups, limits): (Vec<String>, Vec<usize>) = config.groups.into_iter().unzip();
+        Driver {
+            _enlisted: roster::enlist(&shared),
+            shared,
+            name: config.name,
+            construct,
+            constructing: None,
+            mailbox,
+            inbox: VecDeque::new(),
+            senders_gone: false,
+            core: Core::new(limits, config.max_restarts),
+            groups,
+            instance: None,
+            running_shared: None,
+            running_exclusive: None,
+            crash: None,
+            end: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        self.begin_construct();
+        while self.end.is_none() {
+            self.start_calls();
+            if let Some(cause) = self.crash.take() {
+                self.on_crash(cause);
+                continue;
+            }
+            if self.senders_gone && self.inbox.is_empty() && self.core.is_idle() {
+                if self.instance.is_some() {
+                    self.run_on_stop().await;
+                }
+                if self.constructing.is_none() {
+                    self.end = Some(End::Stopped);
+                    break;
+                }
+            }
+            match self.next_event().await {
+                Event::Kill(Kill::ForGood) => {
+                    tracing::info!(actor = %self.shared.label, "actor killed");
+                    self.end = Some(End::Died(DeathCause::Killed));
+                }
+                Event::Kill(Kill::Shutdown) => self.end = Some(End::Died(DeathCause::Shutdown)),
+                Event::Kill(Kill::Crash) => {
+                    self.crash.get_or_insert(DeathCause::Killed);
+                }
+                Event::Mail => {}
+                Event::SendersGone => self.senders_gone = true,
+                Event::SharedDone(lane, outcome) => {
+                    self.core.finished(lane);
+                    self.note(outcome);
+                }
+                Event::ExclusiveDone(instance, outcome) => {
+                    self.core.finished(Lane::Exclusive);
+                    self.instance = instance;
+                    self.note(outcome);
+                }
+                Event::Constructed(Ok(state)) => {
+                    self.instance = Some(Instance::new(state));
+                    self.shared.set_state(ActorState::Alive);
+                    self.core.serve();
+                }
+                Event::Constructed(Err(message)) => {
+                    tracing::warn!(actor = %self.shared.label, %message, "actor constructor failed");
+                    self.end = Some(End::Died(DeathCause::InitFailed(message)));
+                }
+            }
+        }
+        // `Drop` resolves what is left.
+    }
+
+    /// Starts the constructor (a restart runs it again with the stored arguments).
+    fn begin_construct(&mut self) {
+        match catch(|| (self.construct)()) {
+            Ok(future) => self.constructing = Some(future),
+            Err(message) => {
+                let message = format!("the constructor panicked: {message}");
+                tracing::warn!(actor = %self.shared.label, %message, "actor constructor failed");
+                self.end = Some(End::Died(DeathCause::InitFailed(message)));
+            }
+        }
+    }
+
+    fn note(&mut self, outcome: Outcome) {
+        if let Outcome::Panicked(message) = outcome {
+            self.crash.get_or_insert(DeathCause::Panicked(message));
+        }
+    }
+
+    /// Gives the new calls to the core, then starts every call it allows.
+    fn start_calls(&mut self) {
+        while let Some(call) = self.inbox.pop_front() {
+            match self.lane(&call) {
+                Ok(lane) => {
+                    self.core.submit(lane, call);
+                }
+                Err(err) => fail_call(call, err),
+            }
+        }
+        while self.crash.is_none()
+            && let Some(start) = self.core.next_start()
+        {
+            self.start(start);
+        }
+    }
+
+    fn lane(&self, call: &Call<A>) -> Result<Lane, ActorError> {
+        if call.body.is_exclusive() {
+            return Ok(Lane::Exclusive);
+        }
+        let Some(name) = &call.group else {
+            return Ok(Lane::Shared(0));
+        };
+        match self.groups.iter().position(|g| g == name) {
+            Some(index) => Ok(Lane::Shared(index)),
+            None => Err(ActorError::UnknownConcurrencyGroup {
+                actor: self.shared.label.clone(),
+                method: call.method,
+                group: name.to_string(),
+                declared: self.groups.join(", "),
+            }),
+        }
+    }
+
+    fn start(&mut self, start: Start<Call<A>>) {
+        let Start { lane, seq, call } = start;
+        let Call {
+            method,
+            group,
+            body: Body(kind, retry),
+        } = call;
+        let resume = retry.map(|retry| Resumable {
+            lane,
+            seq,
+            method,
+            group,
+            retry,
+        });
+        let id = self.shared.id;
+        let outcome = match (kind, self.instance.as_mut()) {
+            (Kind::SyncRef(f), Some(instance)) => {
+                let _inline = running_inline(id);
+                let state = instance.get();
+                catch(|| f(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
+            }
+            (Kind::SyncMut(f), Some(instance)) => match instance.get_mut() {
+                Some(state) => {
+                    let _inline = running_inline(id);
+                    catch(|| f(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
+                }
+                None => self.lost(method, Kind::SyncMut(f)),
+            },
+            (Kind::Shared(f), Some(instance)) => match catch(|| f(Exec::Run(instance))) {
+                Ok(Some(Started { run, failer })) => {
+                    let running = self
+                        .running_shared
+                        .get_or_insert_with(FuturesUnordered::new);
+                    running.push(InGroup {
+                        lane,
+                        resume,
+                        failer,
+                        run,
+                    });
+                    return;
+                }
+                Ok(None) => Outcome::NotRun,
+                Err(message) => Outcome::Panicked(message),
+            },
+            (Kind::Exclusive(f), Some(_)) => {
+                let Some(instance) = self.instance.take() else {
+                    return;
+                };
+                match instance.into_exclusive() {
+                    Ok(state) => match catch(|| f(Exec::Run(state))) {
+                        Ok(Some(Started { run, failer })) => {
+                            self.running_exclusive = Some(Alone {
+                                resume,
+                                failer,
+                                run,
+                            });
+                            return;
+                        }
+                        // The body gave no future back: it failed before it could.
+                        Ok(None) => Outcome::Panicked("the call lost the actor's state".into()),
+                        Err(message) => Outcome::Panicked(message),
+                    },
+                    Err(instance) => {
+                        self.instance = Some(instance);
+                        self.lost(method, Kind::Exclusive(f))
+                    }
+                }
+            }
+            (kind, None) => self.lost(method, kind),
+        };
+        self.core.finished(lane);
+        self.note(outcome);
+    }
+
+    /// Fails a call the core started while the state was not available to it. The core only
+    /// starts calls while the actor serves and lets nothing run beside an exclusive call, so
+    /// this is a broken invariant of helio's, reported and contained.
+    fn lost(&self, method: &'static str, kind: Kind<A>) -> Outcome {
+        let what = "a call started while the actor's state was unavailable";
+        tracing::error!(actor = %self.shared.label, method, what, "helio bug");
+        let call = Call {
+            method,
+            group: None,
+            body: Body(kind, None),
+        };
+        fail_call(
+            call,
+            ActorError::ActorDied {
+                actor: self.shared.label.clone(),
+                method,
+                cause: DeathCause::Internal(what),
+            },
+        );
+        Outcome::NotRun
+    }
+
+    /// After a crash: fails or re-queues the running calls, then restarts or dies.
+    fn on_crash(&mut self, cause: DeathCause) {
+        let after = self.core.crash();
+        let retry = after == AfterCrash::Restart;
+        let label = &self.shared.label;
+        let mut again = Vec::new();
+        let shared_runs = self.running_shared.take().into_iter().flatten();
+        let interrupted = shared_runs
+            .map(|run| (run.resume, run.failer, Box::new(run.run) as Box<dyn Send>))
+            .chain(
+                self.running_exclusive
+                    .take()
+                    .map(|run| (run.resume, run.failer, Box::new(run.run) as Box<dyn Send>)),
+            );
+        for (resume, failer, run) in interrupted {
+            if retry
+                && let Some(resume) = resume
+                && let Ok(Some(next)) = catch(|| resume.next_run())
+            {
+                again.push(next);
+            }
+            // A retry superseded the failer's run, so it resolves nothing then.
+            if let Some(failer) = failer {
+                failer.fail(cause.clone());
+            }
+            if let Some(message) = drop_quietly(run) {
+                tracing::warn!(actor = %label, %message, "dropping an interrupted call panicked");
+            }
+        }
+        if let Some(constructor) = self.constructing.take() {
+            drop_quietly(constructor);
+        }
+        if let Some(message) = self.instance.take().and_then(drop_quietly) {
+            tracing::warn!(actor = %label, %message, "dropping the crashed state panicked");
+        }
+        for (lane, seq, call) in again {
+            self.core.requeue(lane, seq, call);
+        }
+        match after {
+            AfterCrash::Die => {
+                tracing::warn!(actor = %label, %cause, "actor crashed; no restarts left");
+                self.end = Some(End::Died(cause));
+            }
+            AfterCrash::Restart => {
+                tracing::info!(actor = %label, %cause, "actor crashed; restarting");
+                self.shared.count_restart();
+                self.shared.set_state(ActorState::Restarting);
+                self.begin_construct();
+            }
+        }
+    }
+
+    /// Runs the `#[on_stop]` hook at a graceful stop, for at most [`ON_STOP_TIMEOUT`].
+    async fn run_on_stop(&mut self) {
+        let Some(state) = self.instance.as_mut().and_then(Instance::get_mut) else {
+            return;
+        };
+        let label = self.shared.label.clone();
+        let hook = match catch(|| A::on_stop(state)) {
+            Ok(Some(hook)) => hook,
+            Ok(None) => return,
+            Err(message) => {
+                tracing::warn!(actor = %label, %message, "on_stop panicked");
+                return;
+            }
+        };
+        let mut hook = AssertUnwindSafe(hook).catch_unwind();
+        let sleep = system::timer_handle().map(|handle| {
+            let _entered = handle.enter();
+            Box::pin(tokio::time::sleep(ON_STOP_TIMEOUT))
+        });
+        let outcome = match sleep {
+            Ok(mut sleep) => {
+                poll_fn(|cx| {
+                    if let Poll::Ready(done) = hook.poll_unpin(cx) {
+                        return Poll::Ready(Some(done));
+                    }
+                    sleep.as_mut().poll(cx).map(|()| None)
+                })
+                .await
+            }
+            Err(_) => Some(hook.await),
+        };
+        match outcome {
+            Some(Ok(())) => tracing::debug!(actor = %label, "on_stop done"),
+            Some(Err(payload)) => {
+                let message = crate::unwind::take_message(payload);
+                tracing::warn!(actor = %label, %message, "on_stop panicked");
+            }
+            None => tracing::warn!(actor = %label, ?ON_STOP_TIMEOUT, "on_stop timed out"),
+        }
+    }
+
+    async fn next_event(&mut self) -> Event<A> {
+        let mut budget = EVENTS_PER_POLL;
+        poll_fn(move |cx| {
+            if budget == 0 {
+                // Let the worker's other tasks run; poll again right after them.
+                budget = EVENTS_PER_POLL;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            self.poll_event(cx)
+        })
+        .await
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event<A>> {
+        if let Some(kill) = self.shared.take_kill() {
+            return Poll::Ready(Event::Kill(kill));
+        }
+        if let Some(constructing) = self.constructing.as_mut() {
+            let polled = catch(|| constructing.as_mut().poll(cx)).unwrap_or_else(|message| {
+                Poll::Ready(Err(format!("the constructor panicked: {message}")))
+            });
+            if let Poll::Ready(result) = polled {
+                if let Some(constructing) = self.constructing.take() {
+                    drop_quietly(constructing);
+                }
+                return Poll::Ready(Event::Constructed(result));
+            }
+        }
+        if let Some(alone) = self.running_exclusive.as_mut() {
+            let polled = catch(|| alone.run.as_mut().poll(cx))
+                .unwrap_or_else(|message| Poll::Ready((None, Outcome::Panicked(message))));
+            if let Poll::Ready((instance, outcome)) = polled {
+                if let Some(alone) = self.running_exclusive.take() {
+                    drop_quietly(alone);
+                }
+                return Poll::Ready(Event::ExclusiveDone(instance, outcome));
+            }
+        }
+        if let Some(running) = self.running_shared.as_mut()
+            && !running.is_empty()
+            && let Poll::Ready(Some((lane, outcome))) = running.poll_next_unpin(cx)
+        {
+            return Poll::Ready(Event::SharedDone(lane, outcome));
+        }
+        if !self.senders_gone && self.inbox.is_empty() {
+            match self.mailbox.poll_take(cx, &mut self.inbox) {
+                Poll::Ready(Mail::Calls) => return Poll::Ready(Event::Mail),
+                Poll::Ready(Mail::SendersGone) => return Poll::Ready(Event::SendersGone),
+                Poll::Pending => {}
+            }
+        }
+        // Register for kills only when about to sleep, then look once more.
+        self.shared.register_kill_waker(cx);
+        match self.shared.take_kill() {
+            Some(kill) => Poll::Ready(Event::Kill(kill)),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Resolves a call to `err` without running it; its arguments' `Drop` may panic.
+fn fail_call<A: Send + 'static>(call: Call<A>, err: ActorError) {
+    let method = call.method;
+    if let Err(message) = catch(|| call.body.fail(err)) {
+        tracing::warn!(method, %message, "dropping a call's arguments panicked");
+    }
+}
+
+impl<A: ActorClass> Drop for Driver<A> {
+    fn drop(&mut self) {
+        let cause = match self.end.take() {
+            Some(End::Stopped) => None,
+            Some(End::Died(cause)) => Some(cause),
+            // The driver's task was dropped: its runtime shut down (or, in a panic, a bug).
+            None if std::thread::panicking() => Some(DeathCause::Internal("the driver panicked")),
+            None => Some(DeathCause::Shutdown),
+        };
+        // Free the name first: whoever learns of the death may reuse it at once.
+        if let Some(key) = &self.name {
+            registry::global().remove(key, self.shared.id);
+        }
+        let Some(cause) = cause else {
+            // A graceful stop: no handle is left and every call was served.
+            drop(self.mailbox.close());
+            if let Some(instance) = self.instance.take() {
+                drop_quietly(instance);
+            }
+            return;
+        };
+        let label = self.shared.label.clone();
+        self.shared.set_state(ActorState::Dead(cause.clone()));
+        let left = self.mailbox.close();
+        let shared_runs = self.running_shared.take().into_iter().flatten();
+        let running = shared_runs
+            .map(|run| (run.failer, Box::new(run.run) as Box<dyn Send>))
+            .chain(
+                self.running_exclusive
+                    .take()
+                    .map(|run| (run.failer, Box::new(run.run) as Box<dyn Send>)),
+            );
+        for (failer, run) in running {
+            if let Some(failer) = failer {
+                failer.fail(cause.clone());
+            }
+            drop_quietly(run);
+        }
+        let queued: Vec<Call<A>> = self.core.drain().collect();
+        for call in queued.into_iter().chain(self.inbox.drain(..)).chain(left) {
+            let err = ActorError::ActorDied {
+                actor: label.clone(),
+                method: call.method,
+                cause: cause.clone(),
+            };
+            fail_call(call, err);
+        }
+        if let Some(constructing) = self.constructing.take() {
+            drop_quietly(constructing);
+        }
+        if let Some(instance) = self.instance.take() {
+            drop_quietly(instance);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! An actor's mailbox: many handles push calls, the actor's driver takes them in batches.
+//!
+//! A mutex over a `VecDeque` instead of a channel: an idle actor's mailbox allocates nothing
+//! (a channel allocates its first block of slots up front, several KB per actor), and the
+//! driver takes everything queued with one lock, swapping buffers. The driver is woken only
+//! when it went to sleep on an empty mailbox, not once per call.
+
+use std::{
+    collections::VecDeque,
+    mem,
+    sync::{Mutex, MutexGuard, PoisonError},
+    task::{Context, Poll, Waker},
+};
+
+/// The mailbox of one actor.
+pub(crate) struct Mailbox<C> {
+    inner: Mutex<Inner<C>>,
+}
+
+struct Inner<C> {
+    queue: VecDeque<C>,
+    /// The driver, when it sleeps on an empty mailbox.
+    waker: Option<Waker>,
+    /// Every handle is gone: no more calls will come.
+    senders_gone: bool,
+    /// The actor is dead: calls are refused.
+    closed: bool,
+}
+
+/// What the driver found in the mailbox.
+pub(crate) enum Mail {
+    /// Calls were moved into the driver's buffer.
+    Calls,
+    /// Every handle is gone and the mailbox is empty.
+    SendersGone,
+}
+
+impl<C> Mailbox<C> {
+    pub(crate) fn new() -> Self {
+        Mailbox {
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                waker: None,
+                senders_gone: false,
+                closed: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<C>> {
+        // No user code runs under this lock, so a poisoned one is still consistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `call`; gives it back when the actor is dead.
+    pub(crate) fn push(&self, call: C) -> Result<(), C> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(call);
+        }
+        inner.queue.push_back(call);
+        let waker = inner.waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// The last handle is gone.
+    pub(crate) fn senders_gone(&self) {
+        let mut inner = self.lock();
+        inner.senders_gone = true;
+        let waker = inner.waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Moves every queued call into `into` (which must be empty), or registers `cx` to be woken
+    /// by the next one.
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut VecDeque<C>) -> Poll<Mail> {
+        let mut inner = self.lock();
+        if !inner.queue.is_empty() {
+            mem::swap(&mut inner.queue, into);
+            return Poll::Ready(Mail::Calls);
+        }
+        if inner.senders_gone {
+            return Poll::Ready(Mail::SendersGone);
+        }
+        match &inner.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => inner.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The actor died: refuses calls from now on and returns those still queued.
+    pub(crate) fn close(&self) -> VecDeque<C> {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.waker = None;
+        mem::take(&mut inner.queue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, task::Wake};
+
+    use super::*;
+
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn takes_calls_in_batches_and_wakes_a_sleeping_driver_once() {
+        let mailbox = Mailbox::new();
+        let flag = Arc::new(Flag(false.into()));
+        let waker = Waker::from(Arc::clone(&flag));
+        let mut cx = Context::from_waker(&waker);
+        let mut buffer = VecDeque::new();
+        assert!(mailbox.poll_take(&mut cx, &mut buffer).is_pending());
+        mailbox.push(1).unwrap();
+        mailbox.push(2).unwrap();
+        assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(matches!(
+            mailbox.poll_take(&mut cx, &mut buffer),
+            Poll::Ready(Mail::Calls)
+        ));
+        assert_eq!(buffer, [1, 2]);
+        buffer.clear();
+        mailbox.senders_gone();
+        assert!(matches!(
+            mailbox.poll_take(&mut cx, &mut buffer),
+            Poll::Ready(Mail::SendersGone)
+        ));
+    }
+
+    #[test]
+    fn a_closed_mailbox_refuses_calls_and_returns_the_queued_ones() {
+        let mailbox = Mailbox::new();
+        mailbox.push(1).unwrap();
+        assert_eq!(mailbox.close(), [1]);
+        assert_eq!(mailbox.push(2), Err(2));
+    }
+}
