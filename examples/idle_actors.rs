@@ -91,7 +91,9 @@ fn main() -> Result<(), ActorError> {
     let start = Instant::now();
     let actors: Vec<Actor<Idle>> = (0..n).map(|_| Idle::new_actor().remote()).collect();
     let spawned = start.elapsed();
-    helio::get_all(actors.iter().map(Actor::ready))?;
+    // Every `ready` call is sent first, then all are awaited: one wave, not N round trips.
+    let ready: Vec<ObjectRef<()>> = actors.iter().map(Actor::ready).collect();
+    helio::get_all(ready)?;
     let ready = start.elapsed();
     let after = rss_bytes();
 

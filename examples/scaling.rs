@@ -16,9 +16,8 @@
 //!
 //! Each side runs once as a warm-up (a quarter of the calls) and once measured; the figure is
 //! all callers' replies divided by the wall time from spawning the callers to the last reply.
-//! The runtime has `--workers N` worker threads. helio is initialised with the same number of
-//! workers, so where helio runs actors on its own embedded runtime rather than on the runtime
-//! that created them, both sides still get the same number of actor threads.
+//! The runtime has `--workers N` worker threads. helio runs its actors on the runtime that
+//! creates them, so both sides share the same workers, and every call and reply stays on them.
 //!
 //! Flags: `--workers N` (default 2), `--actors A` (1024), `--callers C` (256), `--inflight K`
 //! (256), `--calls M` (per caller, 2000: small enough for a debug build), `--both` (also run the
@@ -253,9 +252,6 @@ fn measure(rt: &Runtime, shape: Shape) -> (f64, f64) {
 
 fn main() {
     let args = Args::parse();
-    // Where helio runs actors on its embedded runtime, give it the benchmark's worker count.
-    // `AlreadyRunning` cannot happen here: nothing used helio before.
-    helio::init(helio::Config::new().worker_threads(args.workers)).expect("helio runtime");
     let rt = Builder::new_multi_thread()
         .worker_threads(args.workers)
         .thread_name("scaling-worker")

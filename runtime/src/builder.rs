@@ -133,10 +133,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             shared: Arc::clone(&shared),
         });
         let driver = Driver::new(shared, config, construct, mailbox);
-        handle.spawn(lifecycle::scope_current(
-            Arc::downgrade(&cell),
-            driver.run(),
-        ));
+        handle.spawn(lifecycle::scope_current(Arc::downgrade(&cell), driver));
         cell
     };
     let Some(key) = config.name.clone() else {

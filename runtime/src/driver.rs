@@ -30,9 +30,10 @@ use crate::{
     call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, SharedRun, Started},
     error::DeathCause,
     instance::Instance,
+    label::ActorLabel,
     mailbox::{Mail, Mailbox},
     object_ref::Failer,
-    options::ActorConfig,
+    options::{ActorConfig, DEFAULT_GROUP},
     registry::{self, Key},
     restart::Resumable,
     roster::{self, Enlisted},
@@ -96,8 +97,12 @@ enum End {
 
 pub(crate) struct Driver<A: ActorClass> {
     shared: Arc<ActorShared>,
-    name: Option<Key>,
+    name: Option<Box<Key>>,
     _enlisted: Enlisted,
+    /// The constructor has been started once.
+    started: bool,
+    /// The `#[on_stop]` hook of a graceful stop, running.
+    stopping: Option<BoxFuture<'static, ()>>,
     construct: Constructor<A>,
     constructing: Option<BoxFuture<'static, Result<A, String>>>,
     mailbox: Arc<Mailbox<Call<A>>>,
@@ -105,12 +110,12 @@ pub(crate) struct Driver<A: ActorClass> {
     inbox: VecDeque<Call<A>>,
     senders_gone: bool,
     core: Core<Call<A>>,
-    /// The concurrency groups' names; index 0 is the default group.
-    groups: Vec<String>,
+    /// The declared concurrency groups' names: group `i + 1` (0 is the default group).
+    groups: Box<[String]>,
     instance: Option<Instance<A>>,
     /// Made on the first async or blocking `&self` call.
     running_shared: Option<FuturesUnordered<InGroup<A>>>,
-    running_exclusive: Option<Alone<A>>,
+    running_exclusive: Option<Box<Alone<A>>>,
     /// A crash to handle before anything else.
     crash: Option<DeathCause>,
     end: Option<End>,
@@ -123,18 +128,22 @@ impl<A: ActorClass> Driver<A> {
         construct: Constructor<A>,
         mailbox: Arc<Mailbox<Call<A>>>,
     ) -> Self {
-        let (groups, limits): (Vec<String>, Vec<usize>) = config.groups.into_iter().unzip();
+        let (mut groups, limits): (Vec<String>, Vec<usize>) = config.groups.into_iter().unzip();
+        // The default group is implied: `groups[0]`.
+        groups.remove(0);
         Driver {
             _enlisted: roster::enlist(&shared),
             shared,
-            name: config.name,
+            name: config.name.map(Box::new),
+            started: false,
+            stopping: None,
             construct,
             constructing: None,
             mailbox,
             inbox: VecDeque::new(),
             senders_gone: false,
             core: Core::new(limits, config.max_restarts),
-            groups,
+            groups: groups.into_boxed_slice(),
             instance: None,
             running_shared: None,
             running_exclusive: None,
@@ -143,55 +152,86 @@ impl<A: ActorClass> Driver<A> {
         }
     }
 
-    pub(crate) async fn run(mut self) {
-        self.begin_construct();
-        while self.end.is_none() {
+    fn handle(&mut self, event: Event<A>) {
+        match event {
+            Event::Kill(Kill::ForGood) => {
+                tracing::info!(actor = %self.shared.label, "actor killed");
+                self.end = Some(End::Died(DeathCause::Killed));
+            }
+            Event::Kill(Kill::Shutdown) => self.end = Some(End::Died(DeathCause::Shutdown)),
+            Event::Kill(Kill::Crash) => {
+                self.crash.get_or_insert(DeathCause::Killed);
+            }
+            Event::Mail => {}
+            Event::SendersGone => self.senders_gone = true,
+            Event::SharedDone(lane, outcome) => {
+                self.core.finished(lane);
+                self.note(outcome);
+            }
+            Event::ExclusiveDone(instance, outcome) => {
+                self.core.finished(Lane::Exclusive);
+                self.instance = instance;
+                self.note(outcome);
+            }
+            Event::Constructed(Ok(state)) => {
+                self.instance = Some(Instance::new(state));
+                self.shared.set_state(ActorState::Alive);
+                self.core.serve();
+            }
+            Event::Constructed(Err(message)) => {
+                tracing::warn!(actor = %self.shared.label, %message, "actor constructor failed");
+                self.end = Some(End::Died(DeathCause::InitFailed(message)));
+            }
+        }
+    }
+
+    /// One step of the actor's life; `Ready` once it has ended.
+    fn step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.started {
+            self.started = true;
+            self.begin_construct();
+        }
+        let mut budget = EVENTS_PER_POLL;
+        loop {
+            if self.end.is_some() {
+                return Poll::Ready(());
+            }
+            if let Some(stopping) = self.stopping.as_mut() {
+                if let Some(kill) = self.shared.take_kill() {
+                    self.stopping = None;
+                    self.handle(Event::Kill(kill));
+                    self.end.get_or_insert(End::Stopped);
+                    continue;
+                }
+                self.shared.register_kill_waker(cx);
+                std::task::ready!(stopping.as_mut().poll(cx));
+                self.stopping = None;
+                self.end = Some(End::Stopped);
+                continue;
+            }
             self.start_calls();
             if let Some(cause) = self.crash.take() {
                 self.on_crash(cause);
                 continue;
             }
-            if self.senders_gone && self.inbox.is_empty() && self.core.is_idle() {
-                if self.instance.is_some() {
-                    self.run_on_stop().await;
-                }
-                if self.constructing.is_none() {
-                    self.end = Some(End::Stopped);
-                    break;
-                }
+            if self.senders_gone
+                && self.inbox.is_empty()
+                && self.core.is_idle()
+                && self.constructing.is_none()
+            {
+                // A graceful stop: run `#[on_stop]`, which takes the state along.
+                self.stopping = Some(on_stop(self.shared.label.clone(), self.instance.take()));
+                continue;
             }
-            match self.next_event().await {
-                Event::Kill(Kill::ForGood) => {
-                    tracing::info!(actor = %self.shared.label, "actor killed");
-                    self.end = Some(End::Died(DeathCause::Killed));
-                }
-                Event::Kill(Kill::Shutdown) => self.end = Some(End::Died(DeathCause::Shutdown)),
-                Event::Kill(Kill::Crash) => {
-                    self.crash.get_or_insert(DeathCause::Killed);
-                }
-                Event::Mail => {}
-                Event::SendersGone => self.senders_gone = true,
-                Event::SharedDone(lane, outcome) => {
-                    self.core.finished(lane);
-                    self.note(outcome);
-                }
-                Event::ExclusiveDone(instance, outcome) => {
-                    self.core.finished(Lane::Exclusive);
-                    self.instance = instance;
-                    self.note(outcome);
-                }
-                Event::Constructed(Ok(state)) => {
-                    self.instance = Some(Instance::new(state));
-                    self.shared.set_state(ActorState::Alive);
-                    self.core.serve();
-                }
-                Event::Constructed(Err(message)) => {
-                    tracing::warn!(actor = %self.shared.label, %message, "actor constructor failed");
-                    self.end = Some(End::Died(DeathCause::InitFailed(message)));
-                }
+            if budget == 0 {
+                // Let the worker's other tasks run; poll again right after them.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
+            budget -= 1;
+            let event = std::task::ready!(self.poll_event(cx));
+            self.handle(event);
         }
-        // `Drop` resolves what is left.
     }
 
     /// Starts the constructor (a restart runs it again with the stored arguments).
@@ -216,6 +256,11 @@ impl<A: ActorClass> Driver<A> {
     fn start_calls(&mut self) {
         while let Some(call) = self.inbox.pop_front() {
             match self.lane(&call) {
+                Ok(lane) if self.crash.is_none() => {
+                    if let Some(start) = self.core.admit(lane, call) {
+                        self.start(start);
+                    }
+                }
                 Ok(lane) => {
                     self.core.submit(lane, call);
                 }
@@ -236,14 +281,22 @@ impl<A: ActorClass> Driver<A> {
         let Some(name) = &call.group else {
             return Ok(Lane::Shared(0));
         };
+        if name == DEFAULT_GROUP {
+            return Ok(Lane::Shared(0));
+        }
         match self.groups.iter().position(|g| g == name) {
-            Some(index) => Ok(Lane::Shared(index)),
-            None => Err(ActorError::UnknownConcurrencyGroup {
-                actor: self.shared.label.clone(),
-                method: call.method,
-                group: name.to_string(),
-                declared: self.groups.join(", "),
-            }),
+            Some(index) => Ok(Lane::Shared(index + 1)),
+            None => {
+                let declared = std::iter::once(DEFAULT_GROUP)
+                    .chain(self.groups.iter().map(String::as_str))
+                    .collect::<Vec<_>>();
+                Err(ActorError::UnknownConcurrencyGroup {
+                    actor: self.shared.label.clone(),
+                    method: call.method,
+                    group: name.to_string(),
+                    declared: declared.join(", "),
+                })
+            }
         }
     }
 
@@ -298,11 +351,11 @@ impl<A: ActorClass> Driver<A> {
                 match instance.into_exclusive() {
                     Ok(state) => match catch(|| f(Exec::Run(state))) {
                         Ok(Some(Started { run, failer })) => {
-                            self.running_exclusive = Some(Alone {
+                            self.running_exclusive = Some(Box::new(Alone {
                                 resume,
                                 failer,
                                 run,
-                            });
+                            }));
                             return;
                         }
                         // The body gave no future back: it failed before it could.
@@ -395,62 +448,6 @@ impl<A: ActorClass> Driver<A> {
         }
     }
 
-    /// Runs the `#[on_stop]` hook at a graceful stop, for at most [`ON_STOP_TIMEOUT`].
-    async fn run_on_stop(&mut self) {
-        let Some(state) = self.instance.as_mut().and_then(Instance::get_mut) else {
-            return;
-        };
-        let label = self.shared.label.clone();
-        let hook = match catch(|| A::on_stop(state)) {
-            Ok(Some(hook)) => hook,
-            Ok(None) => return,
-            Err(message) => {
-                tracing::warn!(actor = %label, %message, "on_stop panicked");
-                return;
-            }
-        };
-        let mut hook = AssertUnwindSafe(hook).catch_unwind();
-        let sleep = system::timer_handle().map(|handle| {
-            let _entered = handle.enter();
-            Box::pin(tokio::time::sleep(ON_STOP_TIMEOUT))
-        });
-        let outcome = match sleep {
-            Ok(mut sleep) => {
-                poll_fn(|cx| {
-                    if let Poll::Ready(done) = hook.poll_unpin(cx) {
-                        return Poll::Ready(Some(done));
-                    }
-                    sleep.as_mut().poll(cx).map(|()| None)
-                })
-                .await
-            }
-            Err(_) => Some(hook.await),
-        };
-        match outcome {
-            Some(Ok(())) => tracing::debug!(actor = %label, "on_stop done"),
-            Some(Err(payload)) => {
-                let message = crate::unwind::take_message(payload);
-                tracing::warn!(actor = %label, %message, "on_stop panicked");
-            }
-            None => tracing::warn!(actor = %label, ?ON_STOP_TIMEOUT, "on_stop timed out"),
-        }
-    }
-
-    async fn next_event(&mut self) -> Event<A> {
-        let mut budget = EVENTS_PER_POLL;
-        poll_fn(move |cx| {
-            if budget == 0 {
-                // Let the worker's other tasks run; poll again right after them.
-                budget = EVENTS_PER_POLL;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            budget -= 1;
-            self.poll_event(cx)
-        })
-        .await
-    }
-
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event<A>> {
         if let Some(kill) = self.shared.take_kill() {
             return Poll::Ready(Event::Kill(kill));
@@ -495,6 +492,70 @@ impl<A: ActorClass> Driver<A> {
             Some(kill) => Poll::Ready(Event::Kill(kill)),
             None => Poll::Pending,
         }
+    }
+}
+
+impl<A: ActorClass> Future for Driver<A> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // `Drop` resolves what is left once this returns `Ready`.
+        self.get_mut().step(cx)
+    }
+}
+
+/// Runs the `#[on_stop]` hook at a graceful stop, for at most [`ON_STOP_TIMEOUT`]; then drops
+/// the state. Owns the state, so the driver can keep polling it.
+fn on_stop<A: ActorClass>(
+    label: ActorLabel,
+    instance: Option<Instance<A>>,
+) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        let Some(mut instance) = instance else {
+            return;
+        };
+        if let Some(state) = instance.get_mut() {
+            run_hook(&label, state).await;
+        }
+        if let Some(message) = drop_quietly(instance) {
+            tracing::warn!(actor = %label, %message, "dropping the stopped state panicked");
+        }
+    })
+}
+
+async fn run_hook<A: ActorClass>(label: &ActorLabel, state: &mut A) {
+    let hook = match catch(|| A::on_stop(state)) {
+        Ok(Some(hook)) => hook,
+        Ok(None) => return,
+        Err(message) => {
+            tracing::warn!(actor = %label, %message, "on_stop panicked");
+            return;
+        }
+    };
+    let mut hook = AssertUnwindSafe(hook).catch_unwind();
+    let sleep = system::timer_handle().map(|handle| {
+        let _entered = handle.enter();
+        Box::pin(tokio::time::sleep(ON_STOP_TIMEOUT))
+    });
+    let outcome = match sleep {
+        Ok(mut sleep) => {
+            poll_fn(|cx| {
+                if let Poll::Ready(done) = hook.poll_unpin(cx) {
+                    return Poll::Ready(Some(done));
+                }
+                sleep.as_mut().poll(cx).map(|()| None)
+            })
+            .await
+        }
+        Err(_) => Some(hook.await),
+    };
+    match outcome {
+        Some(Ok(())) => tracing::debug!(actor = %label, "on_stop done"),
+        Some(Err(payload)) => {
+            let message = crate::unwind::take_message(payload);
+            tracing::warn!(actor = %label, %message, "on_stop panicked");
+        }
+        None => tracing::warn!(actor = %label, ?ON_STOP_TIMEOUT, "on_stop timed out"),
     }
 }
 

@@ -49,19 +49,22 @@ pub(crate) struct Origin {
     pub(crate) method: &'static str,
 }
 
+/// Laid out in field order, so that what every call touches (the lock and the cancel flag)
+/// shares the first cache line.
+#[repr(C)]
 struct Slot<T> {
     inner: Mutex<Inner<T>>,
-    /// The call this ref is the result of; `None` for `put` refs.
-    origin: Option<Origin>,
     /// Set by `cancel`; the call's futures watch it through `cancel_waker`.
     cancelled: AtomicBool,
     cancel_waker: AtomicWaker,
+    /// The call this ref is the result of; `None` for `put` refs.
+    origin: Option<Origin>,
 }
 
 struct Inner<T> {
     state: State<T>,
     /// Live `ObjectRef`s on this slot.
-    refs: usize,
+    refs: u32,
     /// Set by the first `Clone`, which is only possible when `T: Clone`.
     cloner: Option<fn(&T) -> T>,
     /// The run of the call whose completer may resolve the ref; a retry supersedes the last.
@@ -76,9 +79,28 @@ struct Inner<T> {
 
 enum State<T> {
     Pending,
-    Ready(Result<T, ActorError>),
+    Value(T),
+    /// Boxed: errors are rare and large, values are common and small.
+    Failed(Box<ActorError>),
     /// Taken by the last consumer, or dropped because no ref was left.
     Gone,
+}
+
+impl<T> State<T> {
+    fn ready(result: Result<T, ActorError>) -> Self {
+        match result {
+            Ok(value) => State::Value(value),
+            Err(err) => State::Failed(Box::new(err)),
+        }
+    }
+
+    fn is_pending(&self) -> bool {
+        matches!(self, State::Pending)
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(self, State::Value(_) | State::Failed(_))
+    }
 }
 
 /// The wakers of everyone waiting for a ref. Each waiter keeps a key to its own entry, so a
@@ -88,8 +110,14 @@ enum State<T> {
 struct Waiters {
     /// Key 0: the common case of a single waiter, without allocating.
     first: Option<Waker>,
+    /// Keys from 1 on, made when a second waiter comes.
+    more: Option<Box<MoreWaiters>>,
+}
+
+#[derive(Default)]
+struct MoreWaiters {
     /// Key `i + 1`.
-    more: Vec<Option<Waker>>,
+    slots: Vec<Option<Waker>>,
     free: Vec<usize>,
 }
 
@@ -100,7 +128,7 @@ impl Waiters {
     fn entry(&mut self, key: usize) -> Option<&mut Option<Waker>> {
         match key {
             0 => Some(&mut self.first),
-            k => self.more.get_mut(k - 1),
+            k => self.more.as_mut()?.slots.get_mut(k - 1),
         }
     }
 
@@ -115,11 +143,15 @@ impl Waiters {
         }
         let k = if self.first.is_none() {
             0
-        } else if let Some(k) = self.free.pop() {
-            k
         } else {
-            self.more.push(None);
-            self.more.len()
+            let more = self.more.get_or_insert_with(Box::default);
+            match more.free.pop() {
+                Some(k) => k,
+                None => {
+                    more.slots.push(None);
+                    more.slots.len()
+                }
+            }
         };
         if let Some(entry) = self.entry(k) {
             *entry = Some(waker.clone());
@@ -132,31 +164,37 @@ impl Waiters {
         if let Some(entry) = self.entry(k)
             && entry.take().is_some()
             && k != 0
+            && let Some(more) = self.more.as_mut()
         {
-            self.free.push(k);
+            more.free.push(k);
         }
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.more.iter().flatten().count()
+        let more = self
+            .more
+            .as_ref()
+            .map_or(0, |m| m.slots.iter().flatten().count());
+        usize::from(self.first.is_some()) + more
     }
 
     fn take(&mut self) -> Wakers {
-        self.free.clear();
-        Wakers(self.first.take(), mem::take(&mut self.more))
+        Wakers(self.first.take(), self.more.take())
     }
 }
 
 /// Wakers taken out of a slot, to wake once its lock is released.
-struct Wakers(Option<Waker>, Vec<Option<Waker>>);
+struct Wakers(Option<Waker>, Option<Box<MoreWaiters>>);
 
 impl Wakers {
     fn wake(self) {
         if let Some(waker) = self.0 {
             waker.wake();
         }
-        self.1.into_iter().flatten().for_each(Waker::wake);
+        if let Some(more) = self.1 {
+            more.slots.into_iter().flatten().for_each(Waker::wake);
+        }
     }
 }
 
@@ -171,7 +209,7 @@ impl<T> Slot<T> {
     fn resolve(&self, attempt: u32, result: Result<T, ActorError>) {
         let mut inner = self.lock();
         // Already resolved (cancelled), or a retry superseded this run: discard the result.
-        if !matches!(inner.state, State::Pending) || inner.attempt != attempt {
+        if !inner.state.is_pending() || inner.attempt != attempt {
             drop(inner);
             drop(result);
             return;
@@ -182,7 +220,7 @@ impl<T> Slot<T> {
             inner.state = State::Gone;
             (None, Some(result))
         } else {
-            inner.state = State::Ready(result);
+            inner.state = State::ready(result);
             (Some(inner.waiters.take()), None)
         };
         drop(inner);
@@ -208,17 +246,22 @@ impl<T> Slot<T> {
 impl<T> Inner<T> {
     /// The value for one consumer: moved out for the last one, cloned otherwise.
     fn take(&mut self) -> Option<Result<T, ActorError>> {
-        let State::Ready(result) = &self.state else {
-            return None;
-        };
         if self.refs > 1
             && let Some(clone) = self.cloner
         {
-            return Some(result.as_ref().map(clone).map_err(Clone::clone));
+            return match &self.state {
+                State::Value(value) => Some(Ok(clone(value))),
+                State::Failed(err) => Some(Err(ActorError::clone(err))),
+                State::Pending | State::Gone => None,
+            };
+        }
+        if !self.state.is_ready() {
+            return None;
         }
         match mem::replace(&mut self.state, State::Gone) {
-            State::Ready(result) => Some(result),
-            _ => None,
+            State::Value(value) => Some(Ok(value)),
+            State::Failed(err) => Some(Err(*err)),
+            State::Pending | State::Gone => None,
         }
     }
 }
@@ -251,7 +294,7 @@ impl<T> ObjectRef<T> {
     /// assert!(r.is_ready());
     /// ```
     pub fn ready(result: Result<T, ActorError>) -> Self {
-        Self::new(State::Ready(result), None, None)
+        Self::new(State::ready(result), None, None)
     }
 
     /// Cancels the call, like Ray's `ray.cancel`. Returns whether the ref was still pending.
@@ -270,13 +313,13 @@ impl<T> ObjectRef<T> {
             return false;
         }
         let mut inner = self.slot.lock();
-        if !matches!(inner.state, State::Pending) {
+        if !inner.state.is_pending() {
             return false;
         }
         let resolved = if inner.cancelled_by_run {
             None
         } else {
-            inner.state = State::Ready(Err(self
+            inner.state = State::ready(Err(self
                 .slot
                 .origin_error(|actor, method| ActorError::Cancelled { actor, method })));
             Some((inner.waiters.take(), inner.pending.take()))
@@ -298,7 +341,7 @@ impl<T> ObjectRef<T> {
 
     /// Whether the result is available, so that `get` would not block.
     pub fn is_ready(&self) -> bool {
-        !matches!(self.slot.lock().state, State::Pending)
+        !self.slot.lock().state.is_pending()
     }
 
     /// Blocks the calling thread until the result is available.
@@ -369,7 +412,7 @@ impl<T> ObjectRef<T> {
     /// Readiness without consuming: `Ready` once the result is available.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, key: &mut WaitKey) -> Poll<()> {
         let mut inner = self.slot.lock();
-        if matches!(inner.state, State::Pending) {
+        if inner.state.is_pending() {
             inner.waiters.register(key, cx.waker());
             Poll::Pending
         } else {
@@ -406,7 +449,7 @@ impl<T> Drop for ObjectRef<T> {
     fn drop(&mut self) {
         let mut inner = self.slot.lock();
         inner.refs -= 1;
-        if inner.refs == 0 && matches!(inner.state, State::Ready(_)) {
+        if inner.refs == 0 && inner.state.is_ready() {
             let unread = mem::replace(&mut inner.state, State::Gone);
             drop(inner);
             drop(unread);
@@ -418,8 +461,8 @@ impl<T> fmt::Debug for ObjectRef<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.slot.lock().state {
             State::Pending => "pending",
-            State::Ready(Ok(_)) => "ready",
-            State::Ready(Err(_)) => "failed",
+            State::Value(_) => "ready",
+            State::Failed(_) => "failed",
             State::Gone => "taken",
         };
         f.debug_struct("ObjectRef").field("state", &state).finish()
@@ -463,7 +506,12 @@ impl<T> Future for ObjectRefFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.inner.poll_take(cx, &mut this.key)
+        let poll = this.inner.poll_take(cx, &mut this.key);
+        if poll.is_ready() {
+            // Resolving took every waker: nothing left to withdraw at drop.
+            this.key = None;
+        }
+        poll
     }
 }
 
@@ -497,7 +545,7 @@ impl<T> RetryHandle<T> {
     /// then resolves to `Cancelled` here) or already resolved.
     pub(crate) fn supersede(&self) -> Option<Completer<T>> {
         let mut inner = self.slot.lock();
-        if !matches!(inner.state, State::Pending) {
+        if !inner.state.is_pending() {
             return None;
         }
         inner.attempt += 1;
@@ -623,7 +671,7 @@ impl<T> Completer<T> {
     pub(crate) fn start_cancellable(&self) -> bool {
         let Some(slot) = &self.slot else { return false };
         let mut inner = slot.lock();
-        if !matches!(inner.state, State::Pending)
+        if !inner.state.is_pending()
             || inner.attempt != self.attempt
             || slot.cancelled.load(Ordering::Acquire)
         {

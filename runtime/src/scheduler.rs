@@ -57,10 +57,42 @@ struct Group<C> {
     queue: VecDeque<Queued<C>>,
 }
 
+/// The concurrency groups: the default one inline, so that an actor without declared groups
+/// allocates nothing for them.
+#[derive(Debug)]
+struct Groups<C> {
+    default: Group<C>,
+    declared: Vec<Group<C>>,
+}
+
+impl<C> Groups<C> {
+    fn get(&self, index: usize) -> Option<&Group<C>> {
+        match index {
+            0 => Some(&self.default),
+            i => self.declared.get(i - 1),
+        }
+    }
+
+    fn get_mut(&mut self, index: usize) -> Option<&mut Group<C>> {
+        match index {
+            0 => Some(&mut self.default),
+            i => self.declared.get_mut(i - 1),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Group<C>> {
+        std::iter::once(&self.default).chain(&self.declared)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Group<C>> {
+        std::iter::once(&mut self.default).chain(&mut self.declared)
+    }
+}
+
 /// One actor's queues, permits and restart budget.
 #[derive(Debug)]
 pub(crate) struct Core<C> {
-    groups: Vec<Group<C>>,
+    groups: Groups<C>,
     /// Queued exclusive calls, in order.
     barriers: VecDeque<Queued<C>>,
     next_seq: u64,
@@ -74,15 +106,18 @@ pub(crate) struct Core<C> {
 impl<C> Core<C> {
     /// A core with one group per entry of `limits` (the default group first), no instance yet.
     pub(crate) fn new(limits: impl IntoIterator<Item = usize>, max_restarts: Limit) -> Self {
+        let group = |limit: usize| Group {
+            limit: limit.max(1),
+            running: 0,
+            queue: VecDeque::new(),
+        };
+        let mut limits = limits.into_iter();
+        let default = group(limits.next().unwrap_or(1));
         Core {
-            groups: limits
-                .into_iter()
-                .map(|limit| Group {
-                    limit: limit.max(1),
-                    running: 0,
-                    queue: VecDeque::new(),
-                })
-                .collect(),
+            groups: Groups {
+                default,
+                declared: limits.map(group).collect(),
+            },
             barriers: VecDeque::new(),
             next_seq: 0,
             running_shared: 0,
@@ -100,6 +135,40 @@ impl<C> Core<C> {
         seq
     }
 
+    /// Queues a call, or hands it back to start at once when nothing it must wait for is queued
+    /// or running: the same decision as [`submit`](Core::submit) then
+    /// [`next_start`](Core::next_start), without the trip through a queue.
+    pub(crate) fn admit(&mut self, lane: Lane, call: C) -> Option<Start<C>> {
+        let may_start = self.serving
+            && !self.running_exclusive
+            && self.barriers.is_empty()
+            && match lane {
+                Lane::Shared(index) => self
+                    .groups
+                    .get(index)
+                    .is_some_and(|g| g.queue.is_empty() && g.running < g.limit),
+                Lane::Exclusive => {
+                    self.running_shared == 0 && self.groups.iter().all(|g| g.queue.is_empty())
+                }
+            };
+        if !may_start {
+            self.submit(lane, call);
+            return None;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        match lane {
+            Lane::Shared(index) => {
+                if let Some(group) = self.groups.get_mut(index) {
+                    group.running += 1;
+                }
+                self.running_shared += 1;
+            }
+            Lane::Exclusive => self.running_exclusive = true,
+        }
+        Some(Start { lane, seq, call })
+    }
+
     /// Puts back a call a crash interrupted, at its place in the order (by `seq`).
     pub(crate) fn requeue(&mut self, lane: Lane, seq: u64, call: C) {
         let queue = self.queue_mut(lane);
@@ -109,9 +178,13 @@ impl<C> Core<C> {
 
     fn queue_mut(&mut self, lane: Lane) -> &mut VecDeque<Queued<C>> {
         match lane {
+            Lane::Shared(0) => &mut self.groups.default.queue,
             Lane::Shared(group) => {
-                let last = self.groups.len() - 1;
-                &mut self.groups[group.min(last)].queue
+                let last = self.groups.declared.len();
+                match self.groups.declared.get_mut(group.min(last) - 1) {
+                    Some(group) => &mut group.queue,
+                    None => &mut self.groups.default.queue,
+                }
             }
             Lane::Exclusive => &mut self.barriers,
         }
@@ -171,7 +244,7 @@ impl<C> Core<C> {
         self.serving = false;
         self.running_exclusive = false;
         self.running_shared = 0;
-        for group in &mut self.groups {
+        for group in self.groups.iter_mut() {
             group.running = 0;
         }
         if self.restarts_left.take_one() {
