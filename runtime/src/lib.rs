@@ -1,7 +1,24 @@
 //! The actor runtime behind [helio](https://docs.rs/helio): typed actor handles, object refs,
-//! and a dispatcher per actor with Ray's semantics.
+//! and a scheduler per actor with Ray's semantics.
 //!
 //! Users depend on the `helio` facade, which re-exports this crate and the `#[actor]` macro.
+//!
+//! # Where actors run
+//! An actor runs on the tokio runtime it is created from, when that runtime is multi-threaded:
+//! its calls and replies then stay on that runtime's workers. With callers on one runtime and
+//! actors on another, every wake-up would cross into the other runtime's shared inject queue,
+//! which on many cores costs most of the throughput. Created anywhere else (sync code, a
+//! current-thread runtime, another executor), an actor runs on helio's embedded multi-thread
+//! runtime, which starts on first use. [`Config::runtime`] pins every actor to one runtime.
+//!
+//! Blocking [`get`] works from sync code, from inside a current-thread runtime, and on a
+//! multi-thread runtime's worker (through `block_in_place`).
+//!
+//! # How it is built
+//! Each actor is one task, its *driver* (`driver.rs`), around a pure scheduling core
+//! (`scheduler.rs`: queues, concurrency groups, the exclusive barrier, the restart budget) that
+//! decides which call starts next. `restart.rs` owns re-running calls a crash interrupted;
+//! `unwind.rs` guards every place user code runs; `mailbox.rs` is the actor's queue of calls.
 
 #![warn(missing_docs)]
 
