@@ -20,9 +20,10 @@ use crate::{
     handle_order::HandleOrder,
     label::{ActorId, ActorLabel},
     mailbox::Mailbox,
-    object_ref::{Completer, Origin, pair},
+    object_ref::{Completer, Origin, Resolver, pair},
     pending::PendingGuard,
     state::ActorState,
+    sync_call::RefBody,
 };
 
 /// What the handles and the driver of one actor share.
@@ -226,8 +227,9 @@ impl<A: ActorClass> Actor<A> {
     /// for another reason.
     pub fn ready(&self) -> ObjectRef<()> {
         self.submit("ready", None, |done| {
+            let done = done.bind();
             Body(
-                Kind::SyncRef(Box::new(move |exec: Exec<&A>| match exec {
+                Kind::SyncRef(RefBody::from_fn(move |exec: Exec<&A>| match exec {
                     Exec::Run(_) => {
                         done.complete(Ok(()));
                         Outcome::Returned
@@ -255,28 +257,46 @@ impl<A: ActorClass> Actor<A> {
         self.cell.shared.max_task_retries
     }
 
-    /// Sends one call. `make` builds its body around the result's completer.
+    /// Sends one call. `make` builds its body around the result's (fresh) completer, which
+    /// hands the result's ref back.
     pub(crate) fn submit<R>(
         &self,
         method: &'static str,
         group: Option<Cow<'static, str>>,
-        make: impl FnOnce(Completer<R>) -> Body<A>,
+        make: impl FnOnce(Completer<'_, R>) -> Body<A>,
     ) -> ObjectRef<R> {
-        match self.prepare(method) {
-            Ok((result, done)) => {
-                self.send(method, group, make(done));
-                result
-            }
-            Err(rejected) => rejected,
-        }
+        let (origin, pending) = match self.reserve(method) {
+            Ok(reserved) => reserved,
+            Err(rejected) => return rejected,
+        };
+        let mut out = None;
+        let body = make(Completer::fresh(origin, pending, &mut out));
+        self.send(method, group, body);
+        // Every body writes the ref, and so does a completer dropped unused.
+        out.unwrap_or_else(|| {
+            ObjectRef::ready(Err(ActorError::ActorDied {
+                actor: self.cell.shared.label.clone(),
+                method,
+                cause: DeathCause::Internal("a call's body gave no result ref"),
+            }))
+        })
     }
 
-    /// The result ref and completer of a new call, counted against this handle's
-    /// `max_pending_calls`; `Err` with the resolved rejection when the limit is reached.
+    /// The result ref and resolver of a new call, made before its body.
     pub(crate) fn prepare<R>(
         &self,
         method: &'static str,
-    ) -> Result<(ObjectRef<R>, Completer<R>), ObjectRef<R>> {
+    ) -> Result<(ObjectRef<R>, Resolver<R>), ObjectRef<R>> {
+        let (origin, pending) = self.reserve(method)?;
+        Ok(pair(origin, pending))
+    }
+
+    /// A new call's origin and its place in this handle's `max_pending_calls`; `Err` with the
+    /// resolved rejection when the limit is reached.
+    fn reserve<R>(
+        &self,
+        method: &'static str,
+    ) -> Result<(Origin, Option<PendingGuard>), ObjectRef<R>> {
         let shared = &self.cell.shared;
         let pending = match (&self.pending, shared.max_pending_calls) {
             (Some(counter), Some(limit)) => match PendingGuard::acquire(counter, limit) {
@@ -298,7 +318,7 @@ impl<A: ActorClass> Actor<A> {
             id: shared.id,
             method,
         };
-        Ok(pair(origin, pending))
+        Ok((origin, pending))
     }
 
     /// Puts a prepared call in the mailbox.

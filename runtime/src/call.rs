@@ -20,8 +20,9 @@ use crate::{
     error::{ActorError, DeathCause},
     instance::{Exclusive, Instance, Shared},
     label::ActorLabel,
-    object_ref::{Completer, Failer},
+    object_ref::{Completer, Failer, Resolver},
     restart::{Retry, RetryPolicy},
+    sync_call::{MutBody, RefBody, stored},
     unwind::take_message,
 };
 
@@ -76,8 +77,6 @@ impl<T> RemoteArg<T> {
 pub trait RemoteReturn: Send + 'static {}
 impl<T: Send + 'static> RemoteReturn for T {}
 
-type SyncRefFn<A> = Box<dyn FnOnce(Exec<&A>) -> Outcome + Send>;
-type SyncMutFn<A> = Box<dyn FnOnce(Exec<&mut A>) -> Outcome + Send>;
 pub(crate) type SharedRun = BoxFuture<'static, Outcome>;
 type SharedFn<A> = Box<dyn FnOnce(Exec<&Instance<A>>) -> Option<Started<SharedRun>> + Send>;
 pub(crate) type ExclusiveRun<A> = BoxFuture<'static, (Option<Instance<A>>, Outcome)>;
@@ -92,7 +91,7 @@ pub(crate) struct Started<F> {
 }
 
 impl<F> Started<F> {
-    fn new<R: Send + 'static>(done: &Completer<R>, run: F) -> Self {
+    fn new<R: Send + 'static>(done: &Resolver<R>, run: F) -> Self {
         Started {
             run,
             failer: done.failer(),
@@ -153,17 +152,17 @@ impl<T: Clone> Clone for RemoteArg<T> {
 }
 
 pub(crate) enum Kind<A> {
-    /// A sync `&self` method: runs inline on the dispatcher.
-    SyncRef(SyncRefFn<A>),
+    /// A sync `&self` method: runs inline on the driver.
+    SyncRef(RefBody<A>),
     /// A sync `&mut self` method: runs inline once nothing else runs.
-    SyncMut(SyncMutFn<A>),
+    SyncMut(MutBody<A>),
     /// An async or blocking `&self` method: a future beside the other shared calls.
     Shared(SharedFn<A>),
     /// An async or blocking `&mut self` method: owns the instance until it returns.
     Exclusive(ExclusiveFn<A>),
 }
 
-fn deliver<R>(done: Completer<R>, result: std::thread::Result<R>) -> Outcome {
+fn deliver<R>(done: Resolver<R>, result: std::thread::Result<R>) -> Outcome {
     match result {
         Ok(value) => {
             done.complete(Ok(value));
@@ -177,20 +176,20 @@ fn deliver<R>(done: Completer<R>, result: std::thread::Result<R>) -> Outcome {
     }
 }
 
-fn fail<R>(done: Completer<R>, err: ActorError) -> Outcome {
+fn fail<R>(done: Resolver<R>, err: ActorError) -> Outcome {
     done.complete(Err(err));
     Outcome::NotRun
 }
 
 /// A blocking-pool task whose `JoinHandle` failed: the runtime is shutting down.
-fn join_failed<R>(done: Completer<R>) -> Outcome {
+fn join_failed<R>(done: Resolver<R>) -> Outcome {
     drop(done); // resolves to `ActorDied { cause: Shutdown }`
     Outcome::NotRun
 }
 
 /// Runs `call` unless the caller cancels first; `None` when cancelled (the future is dropped at
 /// its await point). Catches a panic of `call`.
-async fn unless_cancelled<R, F>(done: &Completer<R>, call: F) -> Option<std::thread::Result<R>>
+async fn unless_cancelled<R, F>(done: &Resolver<R>, call: F) -> Option<std::thread::Result<R>>
 where
     R: Send + 'static,
     F: Future<Output = R>,
@@ -214,54 +213,56 @@ impl<A: Send + 'static> Body<A> {
     /// Resolves the call to `err` without running it.
     pub(crate) fn fail(self, err: ActorError) {
         match self.0 {
-            Kind::SyncRef(f) => drop(f(Exec::Fail(err))),
-            Kind::SyncMut(f) => drop(f(Exec::Fail(err))),
+            Kind::SyncRef(body) => drop(body.run(Exec::Fail(err))),
+            Kind::SyncMut(body) => drop(body.run(Exec::Fail(err))),
             Kind::Shared(f) => drop(f(Exec::Fail(err))),
             Kind::Exclusive(f) => drop(f(Exec::Fail(err))),
         }
     }
 
     /// A sync `&self` method.
-    pub fn sync_ref<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    pub fn sync_ref<Args, R, F>(done: Completer<'_, R>, args: Args, f: F) -> Self
     where
         Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
-        Body(
-            Kind::SyncRef(Box::new(move |exec| match exec {
+        let body = match done.into_fresh() {
+            Ok(fresh) => RefBody::new(stored(fresh, args, f)),
+            Err(done) => RefBody::from_fn(move |exec: Exec<&A>| match exec {
                 Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
                 Exec::Run(state) => {
                     deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args))))
                 }
                 Exec::Fail(err) => fail(done, err),
-            })),
-            None,
-        )
+            }),
+        };
+        Body(Kind::SyncRef(body), None)
     }
 
     /// A sync `&mut self` method.
-    pub fn sync_mut<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Self
+    pub fn sync_mut<Args, R, F>(done: Completer<'_, R>, args: Args, f: F) -> Self
     where
         Args: Send + 'static,
         R: RemoteReturn,
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
-        Body(
-            Kind::SyncMut(Box::new(move |exec| match exec {
+        let body = match done.into_fresh() {
+            Ok(fresh) => MutBody::new(stored(fresh, args, f)),
+            Err(done) => MutBody::from_fn(move |exec: Exec<&mut A>| match exec {
                 Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
                 Exec::Run(state) => {
                     deliver(done, catch_unwind(AssertUnwindSafe(|| f(state, args))))
                 }
                 Exec::Fail(err) => fail(done, err),
-            })),
-            None,
-        )
+            }),
+        };
+        Body(Kind::SyncMut(body), None)
     }
 
     /// An async `&self` method.
     pub fn async_ref<Args, R, F, Fut>(
-        done: Completer<R>,
+        done: Completer<'_, R>,
         args: Args,
         retry: RetryPolicy<Args>,
         f: F,
@@ -280,7 +281,7 @@ impl<A: Send + 'static> Body<A> {
 
     /// An async `&mut self` method.
     pub fn async_mut<Args, R, F>(
-        done: Completer<R>,
+        done: Completer<'_, R>,
         args: Args,
         retry: RetryPolicy<Args>,
         f: F,
@@ -297,7 +298,7 @@ impl<A: Send + 'static> Body<A> {
 
     /// A sync `&self` method marked `blocking`.
     pub fn blocking_ref<Args, R, F>(
-        done: Completer<R>,
+        done: Completer<'_, R>,
         args: Args,
         retry: RetryPolicy<Args>,
         f: F,
@@ -315,7 +316,7 @@ impl<A: Send + 'static> Body<A> {
 
     /// A sync `&mut self` method marked `blocking`.
     pub fn blocking_mut<Args, R, F>(
-        done: Completer<R>,
+        done: Completer<'_, R>,
         args: Args,
         retry: RetryPolicy<Args>,
         f: F,
@@ -331,7 +332,7 @@ impl<A: Send + 'static> Body<A> {
     }
 
     /// An async `&self` method: `f` builds its future from shared access to the state.
-    fn async_ref_kind<Args, R, F, Fut>(done: Completer<R>, args: Args, f: F) -> Kind<A>
+    fn async_ref_kind<Args, R, F, Fut>(done: Resolver<R>, args: Args, f: F) -> Kind<A>
     where
         A: Sync,
         Args: Send + 'static,
@@ -364,7 +365,7 @@ impl<A: Send + 'static> Body<A> {
 
     /// An async `&mut self` method: `f`'s future borrows the state, which this call owns while
     /// it runs; cancelling the call drops the future and keeps the state.
-    fn async_mut_kind<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Kind<A>
+    fn async_mut_kind<Args, R, F>(done: Resolver<R>, args: Args, f: F) -> Kind<A>
     where
         Args: Send + 'static,
         R: RemoteReturn,
@@ -401,7 +402,7 @@ impl<A: Send + 'static> Body<A> {
     }
 
     /// A sync `&self` method marked `blocking`: runs on the blocking pool.
-    fn blocking_ref_kind<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Kind<A>
+    fn blocking_ref_kind<Args, R, F>(done: Resolver<R>, args: Args, f: F) -> Kind<A>
     where
         A: Sync,
         Args: Send + 'static,
@@ -432,7 +433,7 @@ impl<A: Send + 'static> Body<A> {
     }
 
     /// A sync `&mut self` method marked `blocking`: runs on the blocking pool, alone.
-    fn blocking_mut_kind<Args, R, F>(done: Completer<R>, args: Args, f: F) -> Kind<A>
+    fn blocking_mut_kind<Args, R, F>(done: Resolver<R>, args: Args, f: F) -> Kind<A>
     where
         Args: Send + 'static,
         R: RemoteReturn,

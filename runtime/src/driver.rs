@@ -319,12 +319,12 @@ impl<A: ActorClass> Driver<A> {
             (Kind::SyncRef(f), Some(instance)) => {
                 let _inline = running_inline(id);
                 let state = instance.get();
-                catch(|| f(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
+                catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
             }
             (Kind::SyncMut(f), Some(instance)) => match instance.get_mut() {
                 Some(state) => {
                     let _inline = running_inline(id);
-                    catch(|| f(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
+                    catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
                 }
                 None => self.lost(method, Kind::SyncMut(f)),
             },

@@ -46,6 +46,7 @@ mod roster;
 mod scheduler;
 mod state;
 mod stream;
+mod sync_call;
 mod system;
 mod unpack;
 mod unwind;

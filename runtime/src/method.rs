@@ -11,7 +11,7 @@ use crate::{
 
 /// Builds a call's body from its arguments and its result's completer.
 /// The `i64` is the call's effective `max_task_retries`.
-type MakeBody<A, Args, R> = fn(Args, Completer<R>, i64) -> Body<A>;
+type MakeBody<A, Args, R> = for<'x> fn(Args, Completer<'x, R>, i64) -> Body<A>;
 
 /// A remote method of an actor, ready to be called with `.remote(args)`.
 ///
@@ -107,7 +107,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
                 Deferred::Waiting(pending) => pending.resolve().await,
             };
             match values {
-                Ok(values) => actor.send(name, group, make(values, done, retries)),
+                Ok(values) => actor.send(name, group, make(values, done.into(), retries)),
                 Err(upstream) => done.complete(Err(upstream)),
             }
             place.done();

@@ -41,6 +41,11 @@ pub struct ObjectRef<T> {
     slot: Arc<Slot<T>>,
 }
 
+/// What may follow a slot in its allocation: nothing, or the body of the call that fills it,
+/// so that a call costs one allocation, freed by whoever lets go of the result last.
+pub(crate) trait Tail: Send + Sync {}
+impl<X: Send + Sync> Tail for X {}
+
 /// The call a ref is the result of.
 #[derive(Clone, Debug)]
 pub(crate) struct Origin {
@@ -52,13 +57,15 @@ pub(crate) struct Origin {
 /// Laid out in field order, so that what every call touches (the lock and the cancel flag)
 /// shares the first cache line.
 #[repr(C)]
-struct Slot<T> {
+pub(crate) struct Slot<T, B: ?Sized = dyn Tail> {
     inner: Mutex<Inner<T>>,
     /// Set by `cancel`; the call's futures watch it through `cancel_waker`.
     cancelled: AtomicBool,
     cancel_waker: AtomicWaker,
     /// The call this ref is the result of; `None` for `put` refs.
     origin: Option<Origin>,
+    /// The call's body, when it shares the slot's allocation.
+    pub(crate) tail: B,
 }
 
 struct Inner<T> {
@@ -198,7 +205,56 @@ impl Wakers {
     }
 }
 
-impl<T> Slot<T> {
+impl<T, B> Slot<T, B> {
+    /// A pending slot followed by `tail`.
+    pub(crate) fn new(origin: Option<Origin>, pending: Option<PendingGuard>, tail: B) -> Self {
+        Slot {
+            inner: Mutex::new(Inner {
+                state: State::Pending,
+                refs: 1,
+                cloner: None,
+                attempt: 0,
+                cancelled_by_run: false,
+                pending,
+                waiters: Waiters::default(),
+            }),
+            cancelled: AtomicBool::new(false),
+            cancel_waker: AtomicWaker::new(),
+            origin,
+            tail,
+        }
+    }
+}
+
+impl<T, B: ?Sized> Slot<T, B> {
+    /// Whether the caller cancelled the call.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// The first run's result (for calls that are never re-run).
+    pub(crate) fn complete(&self, result: Result<T, ActorError>) {
+        self.resolve(0, result);
+    }
+
+    /// `TaskPanicked`, for this call.
+    pub(crate) fn panicked_error(&self, message: String) -> ActorError {
+        self.origin_error(|actor, method| ActorError::TaskPanicked {
+            actor,
+            method,
+            message,
+        })
+    }
+
+    /// `ActorDied { cause }`, for this call.
+    pub(crate) fn died_error(&self, cause: DeathCause) -> ActorError {
+        self.origin_error(|actor, method| ActorError::ActorDied {
+            actor,
+            method,
+            cause,
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // A panic while holding the lock can only come from a user `Clone` impl; the state is
         // still consistent, so carry on.
@@ -267,22 +323,14 @@ impl<T> Inner<T> {
 }
 
 impl<T> ObjectRef<T> {
-    fn new(state: State<T>, origin: Option<Origin>, pending: Option<PendingGuard>) -> Self {
+    /// The ref of `slot`, which counts it already.
+    pub(crate) fn of(slot: Arc<Slot<T>>) -> Self {
+        ObjectRef { slot }
+    }
+
+    fn pending(origin: Option<Origin>, pending: Option<PendingGuard>) -> Self {
         ObjectRef {
-            slot: Arc::new(Slot {
-                inner: Mutex::new(Inner {
-                    state,
-                    refs: 1,
-                    cloner: None,
-                    attempt: 0,
-                    cancelled_by_run: false,
-                    pending,
-                    waiters: Waiters::default(),
-                }),
-                origin,
-                cancelled: AtomicBool::new(false),
-                cancel_waker: AtomicWaker::new(),
-            }),
+            slot: Arc::new(Slot::new(origin, pending, ())),
         }
     }
 
@@ -294,7 +342,9 @@ impl<T> ObjectRef<T> {
     /// assert!(r.is_ready());
     /// ```
     pub fn ready(result: Result<T, ActorError>) -> Self {
-        Self::new(State::ready(result), None, None)
+        let r = Self::pending(None, None);
+        r.slot.lock().state = State::ready(result);
+        r
     }
 
     /// Cancels the call, like Ray's `ray.cancel`. Returns whether the ref was still pending.
@@ -521,29 +571,120 @@ impl<T> Drop for ObjectRefFuture<T> {
     }
 }
 
-/// The writing side of an [`ObjectRef`], carried by the call.
+/// The writing side of a new call's [`ObjectRef`], handed to the call's body.
 ///
-/// Dropped without completing, it resolves the ref to `ActorDied { cause: Shutdown }`: the
-/// only way a call is dropped unresolved is its runtime going away. Every other failure is
-/// resolved explicitly, with its cause, through [`Body::fail`](crate::call::Body) or a
-/// [`Failer`].
+/// Usually *fresh*: no slot exists yet, so a sync method's body allocates the slot and itself
+/// together ([`Completer::into_fresh`]), and the call costs one allocation, freed by whoever
+/// lets go of the result last. Any other body [`bind`](Completer::bind)s it to a slot of its
+/// own. The ref reaches the caller through the `out` place either way.
 #[doc(hidden)]
-pub struct Completer<T> {
+pub struct Completer<'a, T> {
+    state: Done<'a, T>,
+}
+
+enum Done<'a, T> {
+    Bound(Resolver<T>),
+    Fresh(Fresh<'a, T>),
+    Spent,
+}
+
+/// What a new call's ref will be made of, and where it goes.
+pub(crate) struct Fresh<'a, T> {
+    pub(crate) origin: Origin,
+    pub(crate) pending: Option<PendingGuard>,
+    pub(crate) out: &'a mut Option<ObjectRef<T>>,
+}
+
+impl<'a, T> Completer<'a, T> {
+    /// The completer of a new call whose ref goes to `out`.
+    pub(crate) fn fresh(
+        origin: Origin,
+        pending: Option<PendingGuard>,
+        out: &'a mut Option<ObjectRef<T>>,
+    ) -> Self {
+        Completer {
+            state: Done::Fresh(Fresh {
+                origin,
+                pending,
+                out,
+            }),
+        }
+    }
+
+    /// The parts of a fresh completer, for a body that allocates the slot itself (and must
+    /// write the ref to `out`); a bound completer comes back as its resolver.
+    pub(crate) fn into_fresh(mut self) -> Result<Fresh<'a, T>, Resolver<T>> {
+        match mem::replace(&mut self.state, Done::Spent) {
+            Done::Fresh(fresh) => Ok(fresh),
+            Done::Bound(resolver) => Err(resolver),
+            Done::Spent => Err(Resolver {
+                slot: None,
+                attempt: 0,
+            }),
+        }
+    }
+
+    /// The resolver of this call's ref: a fresh completer makes its slot and writes the ref to
+    /// `out` now.
+    pub(crate) fn bind(self) -> Resolver<T> {
+        match self.into_fresh() {
+            Ok(Fresh {
+                origin,
+                pending,
+                out,
+            }) => {
+                let (r, done) = pair(origin, pending);
+                *out = Some(r);
+                done
+            }
+            Err(resolver) => resolver,
+        }
+    }
+}
+
+impl<T> From<Resolver<T>> for Completer<'_, T> {
+    fn from(resolver: Resolver<T>) -> Self {
+        Completer {
+            state: Done::Bound(resolver),
+        }
+    }
+}
+
+impl<T> Drop for Completer<'_, T> {
+    fn drop(&mut self) {
+        // A fresh completer no body took: the call never existed, so its ref fails at once.
+        if let Done::Fresh(Fresh { origin, out, .. }) = mem::replace(&mut self.state, Done::Spent) {
+            let err = ActorError::ActorDied {
+                actor: origin.actor,
+                method: origin.method,
+                cause: DeathCause::Shutdown,
+            };
+            *out = Some(ObjectRef::ready(Err(err)));
+        }
+    }
+}
+
+/// Resolves one run of a call: the bound form of a [`Completer`], carried by the body.
+///
+/// Dropped without resolving, it resolves the ref to `ActorDied { cause: Shutdown }`: the only
+/// way a call is dropped unresolved is its runtime going away. Every other failure is resolved
+/// explicitly, with its cause, through [`Body::fail`](crate::call::Body) or a [`Failer`].
+pub(crate) struct Resolver<T> {
     slot: Option<Arc<Slot<T>>>,
-    /// Only the current attempt's completer resolves the ref.
+    /// Only the current attempt's resolver resolves the ref.
     attempt: u32,
 }
 
-/// Makes the completer of a call's next run: see [`Completer::retry_handle`].
+/// Makes the resolver of a call's next run: see [`Resolver::retry_handle`].
 pub(crate) struct RetryHandle<T> {
     slot: Arc<Slot<T>>,
 }
 
 impl<T> RetryHandle<T> {
-    /// A completer for a new run of the call; from now on the previous run's completer
-    /// resolves nothing. `None` when the call should not run again: it was cancelled (the ref
-    /// then resolves to `Cancelled` here) or already resolved.
-    pub(crate) fn supersede(&self) -> Option<Completer<T>> {
+    /// A resolver for a new run of the call; from now on the previous run's resolver resolves
+    /// nothing. `None` when the call should not run again: it was cancelled (the ref then
+    /// resolves to `Cancelled` here) or already resolved.
+    pub(crate) fn supersede(&self) -> Option<Resolver<T>> {
         let mut inner = self.slot.lock();
         if !inner.state.is_pending() {
             return None;
@@ -559,7 +700,7 @@ impl<T> RetryHandle<T> {
             self.slot.resolve(attempt, Err(err));
             return None;
         }
-        Some(Completer {
+        Some(Resolver {
             slot: Some(Arc::clone(&self.slot)),
             attempt,
         })
@@ -567,42 +708,24 @@ impl<T> RetryHandle<T> {
 }
 
 /// Resolves a started call's ref to an error when the runtime drops the call (a crash, a
-/// kill): the type-erased side of its [`Completer`], kept beside the running call.
-pub(crate) struct Failer {
-    slot: Arc<dyn FailSlot>,
-    attempt: u32,
-}
+/// kill): kept beside the running call, whatever its result type.
+pub(crate) struct Failer(Box<dyn FnOnce(DeathCause) + Send>);
 
 impl Failer {
     /// Resolves the ref to `ActorDied { cause }`, unless it resolved already or a retry
     /// superseded this run.
     pub(crate) fn fail(self, cause: DeathCause) {
-        self.slot.fail(self.attempt, cause);
+        (self.0)(cause);
     }
 }
 
-trait FailSlot: Send + Sync {
-    fn fail(&self, attempt: u32, cause: DeathCause);
-}
-
-impl<T: Send> FailSlot for Slot<T> {
-    fn fail(&self, attempt: u32, cause: DeathCause) {
-        let err = self.origin_error(|actor, method| ActorError::ActorDied {
-            actor,
-            method,
-            cause,
-        });
-        self.resolve(attempt, Err(err));
-    }
-}
-
-/// A new pending ref and its completer.
+/// A new pending ref and its resolver.
 pub(crate) fn pair<T>(
     origin: Origin,
     pending: Option<PendingGuard>,
-) -> (ObjectRef<T>, Completer<T>) {
-    let r = ObjectRef::new(State::Pending, Some(origin), pending);
-    let done = Completer {
+) -> (ObjectRef<T>, Resolver<T>) {
+    let r = ObjectRef::pending(Some(origin), pending);
+    let done = Resolver {
         slot: Some(Arc::clone(&r.slot)),
         attempt: 0,
     };
@@ -610,21 +733,22 @@ pub(crate) fn pair<T>(
 }
 
 /// A pending ref with the same origin as `like` (for cancellation and error messages), and
-/// its completer.
-pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Completer<T>) {
-    let r = ObjectRef::new(State::Pending, like.slot.origin.clone(), None);
-    let done = Completer {
+/// its resolver.
+pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Resolver<T>) {
+    let r = ObjectRef::pending(like.slot.origin.clone(), None);
+    let done = Resolver {
         slot: Some(Arc::clone(&r.slot)),
         attempt: 0,
     };
     (r, done)
 }
 
-impl<T> Completer<T> {
+impl<T> Resolver<T> {
     /// Resolves the ref.
     pub(crate) fn complete(mut self, result: Result<T, ActorError>) {
-        if let Some(slot) = self.slot.take() {
-            slot.resolve(self.attempt, result);
+        match self.slot.take() {
+            Some(slot) => slot.resolve(self.attempt, result),
+            None => drop(result),
         }
     }
 
@@ -648,7 +772,7 @@ impl<T> Completer<T> {
         }
     }
 
-    /// A handle to make completers for later runs of this call.
+    /// A handle to make resolvers for later runs of this call.
     pub(crate) fn retry_handle(&self) -> Option<RetryHandle<T>> {
         self.slot.as_ref().map(|slot| RetryHandle {
             slot: Arc::clone(slot),
@@ -660,10 +784,12 @@ impl<T> Completer<T> {
     where
         T: Send + 'static,
     {
-        self.slot.as_ref().map(|slot| Failer {
-            slot: Arc::clone(slot) as Arc<dyn FailSlot>,
-            attempt: self.attempt,
-        })
+        let slot = Arc::clone(self.slot.as_ref()?);
+        let attempt = self.attempt;
+        Some(Failer(Box::new(move |cause| {
+            let err = slot.died_error(cause);
+            slot.resolve(attempt, Err(err));
+        })))
     }
 
     /// Marks the call as a running async call: from now on a cancel waits for it to stop.
@@ -689,9 +815,7 @@ impl<T> Completer<T> {
 
     /// Whether the caller cancelled the call.
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.slot
-            .as_ref()
-            .is_some_and(|slot| slot.cancelled.load(Ordering::Acquire))
+        self.slot.as_ref().is_some_and(|slot| slot.is_cancelled())
     }
 
     /// Resolves when the caller cancels the call.
@@ -699,37 +823,25 @@ impl<T> Completer<T> {
     where
         T: Send + 'static,
     {
-        let slot = self
-            .slot
-            .as_ref()
-            .map(|slot| Arc::clone(slot) as Arc<dyn CancelFlag>);
+        let slot = self.slot.clone();
         std::future::poll_fn(move |cx| match &slot {
-            Some(slot) if slot.poll_cancelled(cx) => Poll::Ready(()),
-            _ => Poll::Pending,
+            Some(slot) => {
+                slot.cancel_waker.register(cx.waker());
+                if slot.is_cancelled() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }
+            None => Poll::Pending,
         })
     }
 }
 
-/// The cancel flag of a slot, whatever its value type.
-trait CancelFlag: Send + Sync {
-    fn poll_cancelled(&self, cx: &mut Context<'_>) -> bool;
-}
-
-impl<T: Send> CancelFlag for Slot<T> {
-    fn poll_cancelled(&self, cx: &mut Context<'_>) -> bool {
-        self.cancel_waker.register(cx.waker());
-        self.cancelled.load(Ordering::Acquire)
-    }
-}
-
-impl<T> Drop for Completer<T> {
+impl<T> Drop for Resolver<T> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            let err = slot.origin_error(|actor, method| ActorError::ActorDied {
-                actor,
-                method,
-                cause: DeathCause::Shutdown,
-            });
+            let err = slot.died_error(DeathCause::Shutdown);
             slot.resolve(self.attempt, Err(err));
         }
     }

@@ -8,7 +8,7 @@
 use crate::{
     call::{Body, Kind},
     limit::Limit,
-    object_ref::Completer,
+    object_ref::{Completer, Resolver},
     scheduler::Lane,
 };
 
@@ -53,7 +53,7 @@ impl<Args> RetryPolicy<Args> {
 /// The body `build` makes for the first run and, when the policy allows, a [`Retry`] that
 /// builds later runs from a copy of `args`.
 pub(crate) fn retrying<A, Args, R, B>(
-    done: Completer<R>,
+    done: Completer<'_, R>,
     args: Args,
     policy: RetryPolicy<Args>,
     build: B,
@@ -62,8 +62,9 @@ where
     A: Send + 'static,
     Args: Send + 'static,
     R: Send + 'static,
-    B: Fn(Completer<R>, Args) -> Kind<A> + Clone + Send + 'static,
+    B: Fn(Resolver<R>, Args) -> Kind<A> + Clone + Send + 'static,
 {
+    let done = done.bind();
     let retry = match (policy.cloner, done.retry_handle()) {
         (Some(cloner), Some(handle)) if !policy.left.is_exhausted() => {
             let copy = cloner(&args);

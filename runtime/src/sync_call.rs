@@ -1,0 +1,200 @@
+//! The body of a sync method's call: it runs once, inline on the driver, on the actor's state.
+//!
+//! A new call allocates its result slot and its body together ([`Slot`] with the body as its
+//! tail), so a sync call costs one allocation, freed by whoever lets go of the result last:
+//! usually the caller, on the thread that allocated it. (A body freed on the actor's thread
+//! instead costs a cross-thread `free` per call, which was most of a call's cost.)
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use crate::{
+    call::{Exec, Outcome},
+    error::DeathCause,
+    object_ref::Slot,
+    unwind::take_message,
+};
+
+/// What a body does when it runs, or when it is dropped unrun.
+pub(crate) trait Runs<T>: Abandon {
+    /// Runs the body (or fails it without running, with `Exec::Fail`).
+    fn run(&self, exec: Exec<T>) -> Outcome;
+}
+
+/// What happens to a body dropped unrun (its runtime went away).
+pub(crate) trait Abandon: Send + Sync {
+    /// Resolves the call to `ActorDied { cause: Shutdown }` unless it ran.
+    fn abandon(&self);
+}
+
+/// A body that runs at most once; dropped unrun, it is abandoned.
+pub(crate) struct Once<C: ?Sized + Abandon>(Option<Arc<C>>);
+
+impl<C: ?Sized + Abandon> Once<C> {
+    pub(crate) fn new(body: Arc<C>) -> Self {
+        Once(Some(body))
+    }
+
+    /// Runs the body.
+    pub(crate) fn run<T>(mut self, exec: Exec<T>) -> Outcome
+    where
+        C: Runs<T>,
+    {
+        match self.0.take() {
+            Some(body) => body.run(exec),
+            None => Outcome::NotRun,
+        }
+    }
+}
+
+impl<C: ?Sized + Abandon> Drop for Once<C> {
+    fn drop(&mut self) {
+        if let Some(body) = self.0.take() {
+            body.abandon();
+        }
+    }
+}
+
+/// The body stored after its result slot: the arguments and the method.
+pub(crate) type Stored<Args, F> = Mutex<Option<(Args, F)>>;
+
+fn take<Args, F>(stored: &Stored<Args, F>) -> Option<(Args, F)> {
+    stored.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+/// A new sync call: its result slot with the body after it.
+pub(crate) fn stored<R, Args, F>(
+    fresh: crate::object_ref::Fresh<'_, R>,
+    args: Args,
+    f: F,
+) -> Arc<Slot<R, Stored<Args, F>>>
+where
+    R: Send + 'static,
+    Args: Send + 'static,
+    F: Send + 'static,
+{
+    let crate::object_ref::Fresh {
+        origin,
+        pending,
+        out,
+    } = fresh;
+    let cell = Arc::new(Slot::new(
+        Some(origin),
+        pending,
+        Mutex::new(Some((args, f))),
+    ));
+    let shared: Arc<Slot<R>> = cell.clone();
+    *out = Some(crate::ObjectRef::of(shared));
+    cell
+}
+
+/// Resolves the slot with what the method did.
+fn deliver<R, B: ?Sized>(slot: &Slot<R, B>, result: std::thread::Result<R>) -> Outcome {
+    match result {
+        Ok(value) => {
+            slot.complete(Ok(value));
+            Outcome::Returned
+        }
+        Err(payload) => {
+            let message = take_message(payload);
+            slot.complete(Err(slot.panicked_error(message.clone())));
+            Outcome::Panicked(message)
+        }
+    }
+}
+
+/// Runs a stored body with `state` (`&A` or `&mut A`) through `call`.
+fn run_stored<R, Args, F, S>(
+    slot: &Slot<R, Stored<Args, F>>,
+    exec: Exec<S>,
+    call: impl FnOnce(F, S, Args) -> R,
+) -> Outcome {
+    let Some((args, f)) = take(&slot.tail) else {
+        return Outcome::NotRun;
+    };
+    match exec {
+        // Cancelled while queued: the ref says so already.
+        Exec::Run(_) if slot.is_cancelled() => Outcome::NotRun,
+        Exec::Run(state) => deliver(
+            slot,
+            catch_unwind(AssertUnwindSafe(|| call(f, state, args))),
+        ),
+        Exec::Fail(err) => {
+            slot.complete(Err(err));
+            Outcome::NotRun
+        }
+    }
+}
+
+impl<R: Send, Args: Send, F: Send> Abandon for Slot<R, Stored<Args, F>> {
+    fn abandon(&self) {
+        if take(&self.tail).is_some() {
+            self.complete(Err(self.died_error(DeathCause::Shutdown)));
+        }
+    }
+}
+
+impl<'x, A, R, Args, F> Runs<&'x A> for Slot<R, Stored<Args, F>>
+where
+    R: Send,
+    Args: Send,
+    F: FnOnce(&A, Args) -> R + Send,
+{
+    fn run(&self, exec: Exec<&'x A>) -> Outcome {
+        run_stored(self, exec, |f, state, args| f(state, args))
+    }
+}
+
+impl<'x, A, R, Args, F> Runs<&'x mut A> for Slot<R, Stored<Args, F>>
+where
+    R: Send,
+    Args: Send,
+    F: FnOnce(&mut A, Args) -> R + Send,
+{
+    fn run(&self, exec: Exec<&'x mut A>) -> Outcome {
+        run_stored(self, exec, |f, state, args| f(state, args))
+    }
+}
+
+/// A body as a closure that resolves its call itself (a call made before its body, such as
+/// one that waited for ref arguments, or `ready`).
+pub(crate) struct FnCall<F>(Mutex<Option<F>>);
+
+impl<F: Send> Abandon for FnCall<F> {
+    fn abandon(&self) {
+        // The closure's resolver, dropped unresolved, resolves the call to `Shutdown`.
+        drop(self.0.lock().unwrap_or_else(PoisonError::into_inner).take());
+    }
+}
+
+impl<T, F: FnOnce(Exec<T>) -> Outcome + Send> Runs<T> for FnCall<F> {
+    fn run(&self, exec: Exec<T>) -> Outcome {
+        match self.0.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            Some(f) => f(exec),
+            None => Outcome::NotRun,
+        }
+    }
+}
+
+/// A sync `&self` body.
+pub(crate) type RefBody<A> = Once<dyn for<'x> Runs<&'x A>>;
+/// A sync `&mut self` body.
+pub(crate) type MutBody<A> = Once<dyn for<'x> Runs<&'x mut A>>;
+
+impl<A: 'static> RefBody<A> {
+    /// A `&self` body from a closure.
+    pub(crate) fn from_fn(f: impl for<'x> FnOnce(Exec<&'x A>) -> Outcome + Send + 'static) -> Self {
+        Once::new(Arc::new(FnCall(Mutex::new(Some(f)))))
+    }
+}
+
+impl<A: 'static> MutBody<A> {
+    /// A `&mut self` body from a closure.
+    pub(crate) fn from_fn(
+        f: impl for<'x> FnOnce(Exec<&'x mut A>) -> Outcome + Send + 'static,
+    ) -> Self {
+        Once::new(Arc::new(FnCall(Mutex::new(Some(f)))))
+    }
+}
