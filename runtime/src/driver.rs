@@ -605,7 +605,7 @@ impl<A: ActorClass> Drop for Driver<A> {
             }
             drop_quietly(run);
         }
-        let queued: Vec<Call<A>> = self.core.drain().collect();
+        let queued = self.core.drain();
         for call in queued.into_iter().chain(self.inbox.drain(..)).chain(left) {
             let err = ActorError::ActorDied {
                 actor: label.clone(),

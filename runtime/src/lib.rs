@@ -44,6 +44,8 @@ mod registry;
 mod restart;
 mod roster;
 mod scheduler;
+#[cfg(test)]
+mod scheduler_model;
 mod state;
 mod stream;
 mod sync_call;

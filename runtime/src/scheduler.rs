@@ -178,14 +178,15 @@ impl<C> Core<C> {
 
     fn queue_mut(&mut self, lane: Lane) -> &mut VecDeque<Queued<C>> {
         match lane {
-            Lane::Shared(0) => &mut self.groups.default.queue,
-            Lane::Shared(group) => {
-                let last = self.groups.declared.len();
-                match self.groups.declared.get_mut(group.min(last) - 1) {
-                    Some(group) => &mut group.queue,
+            // The driver resolves lanes against the declared groups; an index past them would
+            // be its bug, and lands in the default group rather than anywhere else.
+            Lane::Shared(group) if group <= self.groups.declared.len() => {
+                match group.checked_sub(1) {
+                    Some(i) => &mut self.groups.declared[i].queue,
                     None => &mut self.groups.default.queue,
                 }
             }
+            Lane::Shared(_) => &mut self.groups.default.queue,
             Lane::Exclusive => &mut self.barriers,
         }
     }
@@ -263,13 +264,13 @@ impl<C> Core<C> {
     }
 
     /// Takes every queued call (the actor died), in no particular order.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = C> + '_ {
+    pub(crate) fn drain(&mut self) -> Vec<C> {
         self.serving = false;
-        self.groups
-            .iter_mut()
-            .flat_map(|g| g.queue.drain(..))
+        let groups = self.groups.iter_mut().flat_map(|g| g.queue.drain(..));
+        groups
             .chain(self.barriers.drain(..))
             .map(|q| q.call)
+            .collect()
     }
 }
 
@@ -352,7 +353,7 @@ mod tests {
         core.submit(Lane::Shared(0), "b");
         core.submit(Lane::Exclusive, "c");
         assert_eq!(starts(&mut core), ["a"]);
-        let mut left: Vec<_> = core.drain().collect();
+        let mut left = core.drain();
         left.sort_unstable();
         assert_eq!(left, ["b", "c"]);
         core.finished(Lane::Shared(0));
