@@ -1,7 +1,6 @@
 //! `Actor<A>`: the typed handle of a running actor.
 
 use std::{
-    borrow::Cow,
     fmt,
     hash::{Hash, Hasher},
     sync::{
@@ -21,6 +20,7 @@ use crate::{
     label::{ActorId, ActorLabel},
     mailbox::Mailbox,
     object_ref::{Completer, Origin, Resolver, pair},
+    options::DEFAULT_GROUP,
     pending::PendingGuard,
     state::ActorState,
     sync_call::RefBody,
@@ -33,6 +33,8 @@ pub(crate) struct ActorShared {
     pub(crate) max_pending_calls: Option<usize>,
     /// The actor's `max_task_retries`, for calls that set none of their own.
     pub(crate) max_task_retries: i64,
+    /// The declared concurrency groups: group `i + 1` (0 is the default group).
+    groups: Box<[String]>,
     /// Set to `Dead` before the mailbox closes, when the actor dies.
     state: Mutex<ActorState>,
     restarts: AtomicU32,
@@ -59,6 +61,7 @@ impl ActorShared {
         label: ActorLabel,
         max_pending_calls: Option<usize>,
         max_task_retries: i64,
+        groups: Box<[String]>,
         state: ActorState,
     ) -> Self {
         ActorShared {
@@ -66,6 +69,7 @@ impl ActorShared {
             label,
             max_pending_calls,
             max_task_retries,
+            groups,
             state: Mutex::new(state),
             restarts: AtomicU32::new(0),
             kill: AtomicU8::new(0),
@@ -105,6 +109,34 @@ impl ActorShared {
 
     pub(crate) fn count_restart(&self) {
         self.restarts.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The index of the concurrency group a call asks for (`None`: the method's default).
+    ///
+    /// # Errors
+    /// `UnknownConcurrencyGroup` when the actor declares no such group.
+    pub(crate) fn group_index(
+        &self,
+        method: &'static str,
+        group: Option<&str>,
+    ) -> Result<usize, ActorError> {
+        let Some(name) = group.filter(|name| *name != DEFAULT_GROUP) else {
+            return Ok(0);
+        };
+        match self.groups.iter().position(|g| g == name) {
+            Some(index) => Ok(index + 1),
+            None => {
+                let declared = std::iter::once(DEFAULT_GROUP)
+                    .chain(self.groups.iter().map(String::as_str))
+                    .collect::<Vec<_>>();
+                Err(ActorError::UnknownConcurrencyGroup {
+                    actor: self.label.clone(),
+                    method,
+                    group: name.to_owned(),
+                    declared: declared.join(", "),
+                })
+            }
+        }
     }
 
     /// Notified at every crash and at death.
@@ -262,9 +294,13 @@ impl<A: ActorClass> Actor<A> {
     pub(crate) fn submit<R>(
         &self,
         method: &'static str,
-        group: Option<Cow<'static, str>>,
+        group: Option<&str>,
         make: impl FnOnce(Completer<'_, R>) -> Body<A>,
     ) -> ObjectRef<R> {
+        let group = match self.cell.shared.group_index(method, group) {
+            Ok(group) => group,
+            Err(err) => return ObjectRef::ready(Err(err)),
+        };
         let (origin, pending) = match self.reserve(method) {
             Ok(reserved) => reserved,
             Err(rejected) => return rejected,
@@ -322,12 +358,7 @@ impl<A: ActorClass> Actor<A> {
     }
 
     /// Puts a prepared call in the mailbox.
-    pub(crate) fn send(
-        &self,
-        method: &'static str,
-        group: Option<Cow<'static, str>>,
-        body: Body<A>,
-    ) {
+    pub(crate) fn send(&self, method: &'static str, group: usize, body: Body<A>) {
         let call = Call {
             method,
             group,

@@ -121,10 +121,12 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
     };
     let start = |config: crate::options::ActorConfig| {
         let mailbox = Arc::new(Mailbox::new());
+        let declared = config.groups.iter().skip(1).map(|(name, _)| name.clone());
         let shared = Arc::new(ActorShared::new(
             label.clone(),
             config.max_pending_calls,
             config.max_task_retries,
+            declared.collect(),
             ActorState::Pending,
         ));
         let construct = Box::new(move || construct(args.clone()));
@@ -159,7 +161,7 @@ fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) -> Actor<A> {
     tracing::warn!(actor = %label, %cause, "actor not started");
     let mailbox = Arc::new(Mailbox::new());
     drop(mailbox.close());
-    let shared = ActorShared::new(label, None, 0, ActorState::Dead(cause));
+    let shared = ActorShared::new(label, None, 0, Box::default(), ActorState::Dead(cause));
     Actor::from_cell(Arc::new(ActorCell {
         mailbox,
         shared: Arc::new(shared),

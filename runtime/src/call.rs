@@ -6,7 +6,6 @@
 //! panicked.
 
 use std::{
-    borrow::Cow,
     future::Future,
     panic::{AssertUnwindSafe, catch_unwind},
 };
@@ -102,7 +101,7 @@ impl<F> Started<F> {
 /// What a call runs, type-erased over its arguments and result: the one interface between
 /// the scheduler and a method. (A call decoded from the wire builds the same `Body`.)
 #[doc(hidden)]
-pub struct Body<A>(pub(crate) Kind<A>, pub(crate) Option<Retry<A>>);
+pub struct Body<A>(pub(crate) Kind<A>, pub(crate) Option<Box<Retry<A>>>);
 
 /// Finds out, where the argument types are known, whether they are `Clone`:
 /// `(&&CloneProbe::<Args>::new()).cloner()` is `Some(clone)` if `Args: Clone`, else `None`
@@ -472,7 +471,8 @@ impl<A: Send + 'static> Body<A> {
 /// A call as it travels through the mailbox.
 pub(crate) struct Call<A> {
     pub(crate) method: &'static str,
-    pub(crate) group: Option<Cow<'static, str>>,
+    /// The index of its concurrency group (0: the default one), checked by the caller.
+    pub(crate) group: usize,
     pub(crate) body: Body<A>,
 }
 

@@ -33,7 +33,7 @@ use crate::{
     label::ActorLabel,
     mailbox::{Mail, Mailbox},
     object_ref::Failer,
-    options::{ActorConfig, DEFAULT_GROUP},
+    options::ActorConfig,
     registry::{self, Key},
     restart::Resumable,
     roster::{self, Enlisted},
@@ -110,8 +110,6 @@ pub(crate) struct Driver<A: ActorClass> {
     inbox: VecDeque<Call<A>>,
     senders_gone: bool,
     core: Core<Call<A>>,
-    /// The declared concurrency groups' names: group `i + 1` (0 is the default group).
-    groups: Box<[String]>,
     instance: Option<Instance<A>>,
     /// Made on the first async or blocking `&self` call.
     running_shared: Option<FuturesUnordered<InGroup<A>>>,
@@ -128,9 +126,7 @@ impl<A: ActorClass> Driver<A> {
         construct: Constructor<A>,
         mailbox: Arc<Mailbox<Call<A>>>,
     ) -> Self {
-        let (mut groups, limits): (Vec<String>, Vec<usize>) = config.groups.into_iter().unzip();
-        // The default group is implied: `groups[0]`.
-        groups.remove(0);
+        let limits = config.groups.into_iter().map(|(_, limit)| limit);
         Driver {
             _enlisted: roster::enlist(&shared),
             shared,
@@ -143,7 +139,6 @@ impl<A: ActorClass> Driver<A> {
             inbox: VecDeque::new(),
             senders_gone: false,
             core: Core::new(limits, config.max_restarts),
-            groups: groups.into_boxed_slice(),
             instance: None,
             running_shared: None,
             running_exclusive: None,
@@ -255,16 +250,11 @@ impl<A: ActorClass> Driver<A> {
     /// Gives the new calls to the core, then starts every call it allows.
     fn start_calls(&mut self) {
         while let Some(call) = self.inbox.pop_front() {
-            match self.lane(&call) {
-                Ok(lane) if self.crash.is_none() => {
-                    if let Some(start) = self.core.admit(lane, call) {
-                        self.start(start);
-                    }
-                }
-                Ok(lane) => {
-                    self.core.submit(lane, call);
-                }
-                Err(err) => fail_call(call, err),
+            let lane = Self::lane(&call);
+            if self.crash.is_some() {
+                self.core.submit(lane, call);
+            } else if let Some(start) = self.core.admit(lane, call) {
+                self.start(start);
             }
         }
         while self.crash.is_none()
@@ -274,29 +264,11 @@ impl<A: ActorClass> Driver<A> {
         }
     }
 
-    fn lane(&self, call: &Call<A>) -> Result<Lane, ActorError> {
+    fn lane(call: &Call<A>) -> Lane {
         if call.body.is_exclusive() {
-            return Ok(Lane::Exclusive);
-        }
-        let Some(name) = &call.group else {
-            return Ok(Lane::Shared(0));
-        };
-        if name == DEFAULT_GROUP {
-            return Ok(Lane::Shared(0));
-        }
-        match self.groups.iter().position(|g| g == name) {
-            Some(index) => Ok(Lane::Shared(index + 1)),
-            None => {
-                let declared = std::iter::once(DEFAULT_GROUP)
-                    .chain(self.groups.iter().map(String::as_str))
-                    .collect::<Vec<_>>();
-                Err(ActorError::UnknownConcurrencyGroup {
-                    actor: self.shared.label.clone(),
-                    method: call.method,
-                    group: name.to_string(),
-                    declared: declared.join(", "),
-                })
-            }
+            Lane::Exclusive
+        } else {
+            Lane::Shared(call.group)
         }
     }
 
@@ -382,7 +354,7 @@ impl<A: ActorClass> Driver<A> {
         tracing::error!(actor = %self.shared.label, method, what, "helio bug");
         let call = Call {
             method,
-            group: None,
+            group: 0,
             body: Body(kind, None),
         };
         fail_call(

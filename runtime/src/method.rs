@@ -97,8 +97,15 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             }
         };
         let mut place = self.actor.order().defer();
-        let (actor, name, group, make) =
-            (self.actor.clone(), self.name, self.group.clone(), self.make);
+        let group = match self
+            .actor
+            .shared()
+            .group_index(self.name, self.group.as_deref())
+        {
+            Ok(group) => group,
+            Err(err) => return ObjectRef::ready(Err(err)),
+        };
+        let (actor, name, make) = (self.actor.clone(), self.name, self.make);
         let retries = self.retries();
         handle.spawn(async move {
             place.turn().await;
@@ -124,7 +131,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         let make = self.make;
         let retries = self.retries();
         self.actor
-            .submit(self.name, self.group.clone(), move |done| {
+            .submit(self.name, self.group.as_deref(), move |done| {
                 make(args, done, retries)
             })
     }

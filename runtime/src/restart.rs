@@ -22,7 +22,7 @@ pub(crate) struct Retry<A> {
 impl<A> Retry<A> {
     /// The body of the next run, while runs are left. Supersedes the previous run, whose
     /// completer then resolves nothing.
-    pub(crate) fn next(mut self) -> Option<Body<A>> {
+    pub(crate) fn next(mut self: Box<Self>) -> Option<Body<A>> {
         if self.left.is_exhausted() {
             return None;
         }
@@ -70,10 +70,10 @@ where
             let copy = cloner(&args);
             let build_again = build.clone();
             let again = move || Some(build_again(handle.supersede()?, cloner(&copy)));
-            Some(Retry {
+            Some(Box::new(Retry {
                 left: policy.left,
                 again: Box::new(again),
-            })
+            }))
         }
         _ => None,
     };
@@ -85,8 +85,8 @@ pub(crate) struct Resumable<A> {
     pub(crate) lane: Lane,
     pub(crate) seq: u64,
     pub(crate) method: &'static str,
-    pub(crate) group: Option<std::borrow::Cow<'static, str>>,
-    pub(crate) retry: Retry<A>,
+    pub(crate) group: usize,
+    pub(crate) retry: Box<Retry<A>>,
 }
 
 impl<A> Resumable<A> {
