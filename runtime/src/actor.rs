@@ -14,8 +14,9 @@ use tokio::sync::Notify;
 
 use crate::{
     ActorClass, ActorError, ObjectRef,
-    call::{Body, Call, Exec, Kind, Outcome},
+    call::{Body, Call, Kind},
     error::DeathCause,
+    exec::{Exec, Outcome},
     handle_order::HandleOrder,
     label::{ActorId, ActorLabel},
     mailbox::Mailbox,

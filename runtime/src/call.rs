@@ -15,6 +15,7 @@ use futures::{
     future::{BoxFuture, Either},
 };
 
+use crate::exec::{Exec, Outcome};
 use crate::{
     error::{ActorError, DeathCause},
     instance::{Exclusive, Instance, Shared},
@@ -24,21 +25,6 @@ use crate::{
     sync_call::{MutBody, RefBody, stored},
     unwind::take_message,
 };
-
-/// Run the body, or fail it without running.
-pub(crate) enum Exec<T> {
-    Run(T),
-    Fail(ActorError),
-}
-
-/// How a body ended.
-pub(crate) enum Outcome {
-    Returned,
-    /// The method panicked; its caller already has `TaskPanicked`. The actor crashed.
-    Panicked(String),
-    /// The body could not run (its caller has the error); the actor is unaffected.
-    NotRun,
-}
 
 /// One argument of a remote method, checked to be `Send + 'static`.
 ///
@@ -101,7 +87,34 @@ impl<F> Started<F> {
 /// What a call runs, type-erased over its arguments and result: the one interface between
 /// the scheduler and a method. (A call decoded from the wire builds the same `Body`.)
 #[doc(hidden)]
-pub struct Body<A>(pub(crate) Kind<A>, pub(crate) Option<Box<Retry<A>>>);
+pub struct Body<A>(pub(crate) Kind<A>, pub(crate) Option<Box<Retry<Kind<A>>>>);
+
+/// The body `build` makes for the first run and, when the policy allows, a [`Retry`] that
+/// builds later runs from a copy of `args`.
+fn retrying<A, Args, R, B>(
+    done: Completer<'_, R>,
+    args: Args,
+    policy: RetryPolicy<Args>,
+    build: B,
+) -> Body<A>
+where
+    A: Send + 'static,
+    Args: Send + 'static,
+    R: Send + 'static,
+    B: Fn(Resolver<R>, Args) -> Kind<A> + Clone + Send + 'static,
+{
+    let done = done.bind();
+    let retry = match (policy.cloner, done.retry_handle()) {
+        (Some(cloner), Some(handle)) if !policy.left.is_exhausted() => {
+            let copy = cloner(&args);
+            let build_again = build.clone();
+            let again = move || Some(build_again(handle.supersede()?, cloner(&copy)));
+            Some(Box::new(Retry::new(policy.left, again)))
+        }
+        _ => None,
+    };
+    Body(build(done, args), retry)
+}
 
 /// Finds out, where the argument types are known, whether they are `Clone`:
 /// `(&&CloneProbe::<Args>::new()).cloner()` is `Some(clone)` if `Args: Clone`, else `None`
@@ -273,7 +286,7 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(Shared<A>, Args) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = R> + Send + 'static,
     {
-        crate::restart::retrying(done, args, retry, move |done, args| {
+        retrying(done, args, retry, move |done, args| {
             Self::async_ref_kind(done, args, f)
         })
     }
@@ -290,7 +303,7 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: for<'x> FnOnce(&'x mut A, Args) -> BoxFuture<'x, R> + Copy + Send + 'static,
     {
-        crate::restart::retrying(done, args, retry, move |done, args| {
+        retrying(done, args, retry, move |done, args| {
             Self::async_mut_kind(done, args, f)
         })
     }
@@ -308,7 +321,7 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: FnOnce(&A, Args) -> R + Copy + Send + 'static,
     {
-        crate::restart::retrying(done, args, retry, move |done, args| {
+        retrying(done, args, retry, move |done, args| {
             Self::blocking_ref_kind(done, args, f)
         })
     }
@@ -325,7 +338,7 @@ impl<A: Send + 'static> Body<A> {
         R: RemoteReturn,
         F: FnOnce(&mut A, Args) -> R + Copy + Send + 'static,
     {
-        crate::restart::retrying(done, args, retry, move |done, args| {
+        retrying(done, args, retry, move |done, args| {
             Self::blocking_mut_kind(done, args, f)
         })
     }

@@ -27,8 +27,9 @@ use crate::{
     ActorClass, ActorError,
     actor::{ActorShared, Kill},
     blocking::running_inline,
-    call::{Body, Call, ExclusiveRun, Exec, Kind, Outcome, SharedRun, Started},
+    call::{Body, Call, ExclusiveRun, Kind, SharedRun, Started},
     error::DeathCause,
+    exec::{Exec, Outcome},
     instance::Instance,
     label::ActorLabel,
     mailbox::{Mail, Mailbox},
@@ -55,7 +56,7 @@ pub(crate) type Constructor<A> = Box<dyn Fn() -> BoxFuture<'static, Result<A, St
 /// A shared call's future, with its lane and what it takes to re-run or fail it.
 struct InGroup<A> {
     lane: Lane,
-    resume: Option<Resumable<A>>,
+    resume: Option<Resumable<Kind<A>>>,
     failer: Option<Failer>,
     run: SharedRun,
 }
@@ -74,7 +75,7 @@ impl<A> Future for InGroup<A> {
 
 /// The running exclusive call.
 struct Alone<A> {
-    resume: Option<Resumable<A>>,
+    resume: Option<Resumable<Kind<A>>>,
     failer: Option<Failer>,
     run: ExclusiveRun<A>,
 }
@@ -384,10 +385,15 @@ impl<A: ActorClass> Driver<A> {
             );
         for (resume, failer, run) in interrupted {
             if retry
-                && let Some(resume) = resume
-                && let Ok(Some(next)) = catch(|| resume.next_run())
+                && let Some(mut resume) = resume
+                && let Ok(Some(kind)) = catch(|| resume.retry.next())
             {
-                again.push(next);
+                let call = Call {
+                    method: resume.method,
+                    group: resume.group,
+                    body: Body(kind, Some(resume.retry)),
+                };
+                again.push((resume.lane, resume.seq, call));
             }
             // A retry superseded the failer's run, so it resolves nothing then.
             if let Some(failer) = failer {

@@ -30,6 +30,7 @@ mod call;
 mod class;
 mod driver;
 mod error;
+mod exec;
 mod handle_order;
 mod instance;
 mod label;

@@ -11,8 +11,8 @@ use std::{
 };
 
 use crate::{
-    call::{Exec, Outcome},
     error::DeathCause,
+    exec::{Exec, Outcome},
     object_ref::Slot,
     unwind::take_message,
 };
