@@ -7,7 +7,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     task::{Context, Poll, Waker},
     time::{Duration, Instant},
@@ -59,6 +59,9 @@ pub(crate) struct Origin {
 #[repr(C)]
 pub(crate) struct Slot<T, B: ?Sized = dyn Tail> {
     inner: Mutex<Inner<T>>,
+    /// Live `ObjectRef`s on this slot. Counted outside the lock, so dropping a ref never
+    /// locks; a value no ref is left to read is dropped with the slot.
+    refs: AtomicU32,
     /// Set by `cancel`; the call's futures watch it through `cancel_waker`.
     cancelled: AtomicBool,
     cancel_waker: AtomicWaker,
@@ -70,8 +73,6 @@ pub(crate) struct Slot<T, B: ?Sized = dyn Tail> {
 
 struct Inner<T> {
     state: State<T>,
-    /// Live `ObjectRef`s on this slot.
-    refs: u32,
     /// Set by the first `Clone`, which is only possible when `T: Clone`.
     cloner: Option<fn(&T) -> T>,
     /// The run of the call whose completer may resolve the ref; a retry supersedes the last.
@@ -211,13 +212,13 @@ impl<T, B> Slot<T, B> {
         Slot {
             inner: Mutex::new(Inner {
                 state: State::Pending,
-                refs: 1,
                 cloner: None,
                 attempt: 0,
                 cancelled_by_run: false,
                 pending,
                 waiters: Waiters::default(),
             }),
+            refs: AtomicU32::new(1),
             cancelled: AtomicBool::new(false),
             cancel_waker: AtomicWaker::new(),
             origin,
@@ -271,7 +272,7 @@ impl<T, B: ?Sized> Slot<T, B> {
             return;
         }
         let pending = inner.pending.take();
-        let (wakers, unread) = if inner.refs == 0 {
+        let (wakers, unread) = if self.refs.load(Ordering::Acquire) == 0 {
             // No one is left to read it.
             inner.state = State::Gone;
             (None, Some(result))
@@ -300,9 +301,10 @@ impl<T, B: ?Sized> Slot<T, B> {
 }
 
 impl<T> Inner<T> {
-    /// The value for one consumer: moved out for the last one, cloned otherwise.
-    fn take(&mut self) -> Option<Result<T, ActorError>> {
-        if self.refs > 1
+    /// The value for one consumer, of `refs` live refs: moved out for the last one, cloned
+    /// otherwise. (A ref being read is alive, so `refs` only counts others down to it.)
+    fn take(&mut self, refs: u32) -> Option<Result<T, ActorError>> {
+        if refs > 1
             && let Some(clone) = self.cloner
         {
             return match &self.state {
@@ -428,7 +430,7 @@ impl<T> ObjectRef<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Option<Result<T, ActorError>> {
-        if let Some(result) = self.slot.lock().take() {
+        if let Some(result) = self.take_now() {
             return Some(result);
         }
         if let Some(origin) = &self.slot.origin
@@ -445,10 +447,16 @@ impl<T> ObjectRef<T> {
         result
     }
 
+    /// Takes this consumer's value if it is ready.
+    fn take_now(&self) -> Option<Result<T, ActorError>> {
+        let mut inner = self.slot.lock();
+        inner.take(self.slot.refs.load(Ordering::Acquire))
+    }
+
     /// Takes this consumer's value when it is ready, else registers `cx`'s waker.
     fn poll_take(&self, cx: &mut Context<'_>, key: &mut WaitKey) -> Poll<Result<T, ActorError>> {
         let mut inner = self.slot.lock();
-        if let Some(result) = inner.take() {
+        if let Some(result) = inner.take(self.slot.refs.load(Ordering::Acquire)) {
             return Poll::Ready(result);
         }
         if matches!(inner.state, State::Gone) {
@@ -486,7 +494,7 @@ impl<T> ObjectRef<T> {
 impl<T: Clone> Clone for ObjectRef<T> {
     fn clone(&self) -> Self {
         let mut inner = self.slot.lock();
-        inner.refs += 1;
+        self.slot.refs.fetch_add(1, Ordering::AcqRel);
         inner.cloner = Some(T::clone);
         drop(inner);
         ObjectRef {
@@ -497,13 +505,7 @@ impl<T: Clone> Clone for ObjectRef<T> {
 
 impl<T> Drop for ObjectRef<T> {
     fn drop(&mut self) {
-        let mut inner = self.slot.lock();
-        inner.refs -= 1;
-        if inner.refs == 0 && inner.state.is_ready() {
-            let unread = mem::replace(&mut inner.state, State::Gone);
-            drop(inner);
-            drop(unread);
-        }
+        self.slot.refs.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
