@@ -125,7 +125,7 @@ pub enum ActorError {
         /// What the constructor reported.
         message: String,
     },
-    /// The call names a concurrency group the actor does not have.
+    /// The call names a concurrency group the actor does not have (reported at `.remote(..)`).
     #[error(
         "`{method}` of actor {actor} asks for concurrency group \"{group}\", which the actor \
          does not declare (declared: {declared})"

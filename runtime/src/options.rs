@@ -226,7 +226,9 @@ impl CallOptions {
         self
     }
 
-    /// Runs the call in the concurrency group `name` instead of the method's own.
+    /// Runs the call in the concurrency group `name` instead of the method's own. A group the
+    /// actor does not declare fails the call at once, at `.remote(..)`, with
+    /// `ActorError::UnknownConcurrencyGroup`.
     pub fn concurrency_group(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.concurrency_group = Some(name.into());
         self
