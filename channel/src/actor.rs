@@ -35,12 +35,21 @@ struct Buffer<T> {
     total_received: u64,
 }
 
+impl<T> Buffer<T> {
+    /// Puts are refused once either side has closed: no sender is left to put (the original
+    /// actor checks `senders_closed` first), or no receiver is left to get.
+    fn closed_for_puts(&self) -> bool {
+        self.senders_closed || self.receivers_closed
+    }
+}
+
 /// The actor behind a channel: a bounded or unbounded FIFO buffer with registered senders and
 /// receivers.
 ///
-/// Closing: when the last registered sender deregisters, gets on the drained channel (and
-/// those already waiting) return `Closed`; when the last registered receiver deregisters, puts
-/// (and those already waiting) return `Closed`. Closing is final.
+/// Closing: when the last registered sender deregisters, puts return `Closed` at once and gets
+/// return `Closed` once the channel is drained (those already waiting too); when the last
+/// registered receiver deregisters, puts (and those already waiting) return `Closed`. Closing
+/// is final.
 pub struct RayChannelActor<T> {
     buffer: Mutex<Buffer<T>>,
     /// Items arrived, or the senders closed.
@@ -119,7 +128,9 @@ impl<T: Message> RayChannelActor<T> {
         if buffer.senders == 0 {
             buffer.senders_closed = true;
             drop(buffer);
+            // Waiting gets see the end once drained; waiting puts see `Closed`.
             self.items.notify_waiters();
+            self.room.notify_waiters();
         }
         Status::Ok
     }
@@ -263,8 +274,11 @@ impl<T: Message> RayChannelActor<T> {
         buffer.senders_closed || buffer.receivers_closed
     }
 
-    /// `TypeError` or `Full` when `items` can never go in as a whole.
+    /// `Closed`, `TypeError` or `Full` when `items` can never go in as a whole.
     fn refuse(&self, items: &[T]) -> Option<Status> {
+        if self.lock().closed_for_puts() {
+            return Some(Status::Closed);
+        }
         if let Some(validator) = &self.validator
             && !items.iter().all(|item| validator.accepts(item))
         {
@@ -279,7 +293,7 @@ impl<T: Message> RayChannelActor<T> {
     /// Inserts every item if they all fit now; `None` (items untouched) when they do not.
     fn try_insert(&self, items: &mut Vec<T>) -> Option<Status> {
         let mut buffer = self.lock();
-        if buffer.receivers_closed {
+        if buffer.closed_for_puts() {
             return Some(Status::Closed);
         }
         if self

@@ -100,9 +100,10 @@ impl<T> Validator<T> {
         Validator(Arc::new(check))
     }
 
-    /// Whether `item` may enter the channel.
+    /// Whether `item` may enter the channel. A check that panics rejects the item: the put
+    /// is `TypeError`, and the channel carries on.
     pub fn accepts(&self, item: &T) -> bool {
-        (self.0)(item)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.0)(item))).unwrap_or(false)
     }
 }
 

@@ -343,3 +343,51 @@ fn a_cancelled_waiting_get_takes_no_item() {
         "the item went to the next reader"
     );
 }
+
+/// Channel issue: once the last registered sender deregisters, every put is `Closed` (the
+/// original actor checks `senders_closed` first), even with room left.
+#[test]
+fn puts_after_the_last_sender_deregisters_are_closed() {
+    let chan = bounded(4);
+    assert_eq!(get(chan.methods().register_sender().remote()), Status::Ok);
+    assert_eq!(get(chan.methods().put_nowait().remote(1)), Status::Ok);
+    assert_eq!(get(chan.methods().deregister_sender().remote()), Status::Ok);
+    assert_eq!(get(chan.methods().put_nowait().remote(2)), Status::Closed);
+    assert_eq!(get(chan.methods().put().remote(3, SHORT)), Status::Closed);
+    assert_eq!(
+        get(chan.methods().put_batch().remote(vec![4, 5], SHORT)),
+        Status::Closed
+    );
+    assert_eq!(
+        get(chan.methods().put_nowait_batch().remote(vec![6])),
+        Status::Closed
+    );
+    // What was sent before still drains, then gets say `Closed`.
+    assert_eq!(get(chan.methods().get_nowait().remote(None)), ok(1));
+    assert_eq!(
+        get(chan.methods().get_nowait().remote(None)).status,
+        Status::Closed
+    );
+}
+
+/// Channel issue: a validator that panics is that put's `TypeError`; the buffer stays intact
+/// and the actor does not restart.
+#[test]
+fn a_panicking_validator_is_a_type_error_and_keeps_the_buffer() {
+    let validator = Validator::new(|item: &i64| {
+        assert!(*item >= 0, "negative item");
+        true
+    });
+    let chan: Chan<i64> = RayChannelActor::new_actor().remote(Some(4), false, Some(validator));
+    assert_eq!(get(chan.methods().put_nowait().remote(1)), Status::Ok);
+    assert_eq!(
+        get(chan.methods().put_nowait().remote(-1)),
+        Status::TypeError
+    );
+    assert_eq!(
+        get(chan.methods().put().remote(-2, SHORT)),
+        Status::TypeError
+    );
+    assert_eq!(get(chan.methods().get_nowait().remote(None)), ok(1));
+    assert_eq!(chan.restarts(), 0);
+}

@@ -64,12 +64,13 @@ struct Model {
 
 impl Model {
     fn put(&mut self, items: Vec<i32>) -> Seen {
-        let status = if items.iter().any(|v| *v < 0) {
+        // Closed first, either way (the original actor checks `senders_closed` first).
+        let status = if self.senders_closed || self.receivers_closed {
+            Status::Closed
+        } else if items.iter().any(|v| *v < 0) {
             Status::TypeError
         } else if items.len() > CAPACITY {
             Status::Full
-        } else if self.receivers_closed {
-            Status::Closed
         } else if self.queue.len() + items.len() > CAPACITY {
             Status::Full
         } else {
