@@ -9,7 +9,7 @@
 use std::{
     collections::{BTreeMap, VecDeque},
     pin::pin,
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, SystemTime},
 };
 
@@ -33,6 +33,7 @@ struct Buffer<T> {
     high_watermark: usize,
     total_sent: u64,
     total_received: u64,
+    created_at: SystemTime,
 }
 
 impl<T> Buffer<T> {
@@ -51,14 +52,15 @@ impl<T> Buffer<T> {
 /// registered receiver deregisters, puts (and those already waiting) return `Closed`. Closing
 /// is final.
 pub struct RayChannelActor<T> {
-    buffer: Mutex<Buffer<T>>,
+    /// Kept across restarts (`helio::keep_across_restarts`): a crash loses no item and no
+    /// registration.
+    buffer: Arc<Mutex<Buffer<T>>>,
     /// Items arrived, or the senders closed.
     items: Notify,
     /// Room was freed, or the receivers closed.
     room: Notify,
     capacity: Option<usize>,
     validator: Option<Validator<T>>,
-    created_at: SystemTime,
 }
 
 #[actor(max_restarts = 4, max_task_retries = -1, max_concurrency = 1000)]
@@ -82,8 +84,8 @@ impl<T: Message> RayChannelActor<T> {
                     .to_owned());
             }
         };
-        Ok(RayChannelActor {
-            buffer: Mutex::new(Buffer {
+        let buffer = helio::keep_across_restarts(|| {
+            Mutex::new(Buffer {
                 queue: VecDeque::new(),
                 senders: 0,
                 senders_closed: false,
@@ -92,12 +94,15 @@ impl<T: Message> RayChannelActor<T> {
                 high_watermark: 0,
                 total_sent: 0,
                 total_received: 0,
-            }),
+                created_at: SystemTime::now(),
+            })
+        });
+        Ok(RayChannelActor {
+            buffer,
             items: Notify::new(),
             room: Notify::new(),
             capacity,
             validator,
-            created_at: SystemTime::now(),
         })
     }
 
@@ -248,7 +253,7 @@ impl<T: Message> RayChannelActor<T> {
             capacity: self.capacity,
             senders_closed: buffer.senders_closed,
             receivers_closed: buffer.receivers_closed,
-            created_at: self.created_at,
+            created_at: buffer.created_at,
             high_watermark: buffer.high_watermark,
             total_sent: buffer.total_sent,
             total_received: buffer.total_received,

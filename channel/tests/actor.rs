@@ -391,3 +391,45 @@ fn a_panicking_validator_is_a_type_error_and_keeps_the_buffer() {
     assert_eq!(get(chan.methods().get_nowait().remote(None)), ok(1));
     assert_eq!(chan.restarts(), 0);
 }
+
+/// Channel issue: a crash (`kill(&chan, false)`; the actor has restarts left) keeps the queued
+/// items and the registrations, so the channel still closes and nothing hangs.
+#[test]
+fn a_restart_keeps_the_items_and_the_registrations() {
+    let chan = bounded(4);
+    assert_eq!(get(chan.methods().register_sender().remote()), Status::Ok);
+    let reader = || "r".to_owned();
+    assert_eq!(
+        get(chan.methods().register_receiver().remote(reader(), "n")),
+        Status::Ok
+    );
+    for i in 1..=3 {
+        assert_eq!(get(chan.methods().put_nowait().remote(i)), Status::Ok);
+    }
+    helio::kill(&chan, false);
+    let deadline = std::time::Instant::now() + BOUND;
+    while chan.restarts() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no restart within {BOUND:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Served by the new instance: calls wait while its constructor runs.
+    let stats = get(chan.methods().stats().remote());
+    assert_eq!(
+        (stats.queue_size, stats.senders, stats.receivers),
+        (3, 1, 1)
+    );
+    assert_eq!(get(chan.methods().deregister_sender().remote()), Status::Ok);
+    for i in 1..=3 {
+        assert_eq!(
+            get(chan.methods().get().remote(SHORT, Some(reader()))),
+            ok(i)
+        );
+    }
+    assert_eq!(
+        get(chan.methods().get().remote(None, Some(reader()))).status,
+        Status::Closed
+    );
+}

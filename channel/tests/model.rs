@@ -69,8 +69,6 @@ impl Model {
             Status::Closed
         } else if items.iter().any(|v| *v < 0) {
             Status::TypeError
-        } else if items.len() > CAPACITY {
-            Status::Full
         } else if self.queue.len() + items.len() > CAPACITY {
             Status::Full
         } else {

@@ -1,6 +1,7 @@
 //! `Actor<A>`: the typed handle of a running actor.
 
 use std::{
+    any::Any,
     fmt,
     hash::{Hash, Hasher},
     sync::{
@@ -44,6 +45,8 @@ pub(crate) struct ActorShared {
     kill_waker: AtomicWaker,
     /// Notified at every crash and at death, for streams that must end with their actor.
     changed: Notify,
+    /// Values the constructor keeps across restarts (`keep_across_restarts`), one per type.
+    kept: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
 }
 
 /// What a kill request asks for, weakest first.
@@ -76,6 +79,7 @@ impl ActorShared {
             kill: AtomicU8::new(0),
             kill_waker: AtomicWaker::new(),
             changed: Notify::new(),
+            kept: Mutex::new(Vec::new()),
         }
     }
 
@@ -138,6 +142,17 @@ impl ActorShared {
                 })
             }
         }
+    }
+
+    /// The value of type `T` kept across this actor's restarts, made by `init` the first time.
+    pub(crate) fn kept<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(value) = kept.iter().find_map(|v| Arc::clone(v).downcast::<T>().ok()) {
+            return value;
+        }
+        let value = Arc::new(init());
+        kept.push(Arc::clone(&value) as Arc<dyn Any + Send + Sync>);
+        value
     }
 
     /// Notified at every crash and at death.

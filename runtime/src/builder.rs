@@ -134,8 +134,12 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             mailbox: Arc::clone(&mailbox),
             shared: Arc::clone(&shared),
         });
-        let driver = Driver::new(shared, config, construct, mailbox);
-        handle.spawn(lifecycle::scope_current(Arc::downgrade(&cell), driver));
+        let driver = Driver::new(Arc::clone(&shared), config, construct, mailbox);
+        handle.spawn(lifecycle::scope_current(
+            Arc::downgrade(&cell),
+            shared,
+            driver,
+        ));
         cell
     };
     let Some(key) = config.name.clone() else {

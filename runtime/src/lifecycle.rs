@@ -8,7 +8,7 @@ use std::{
 
 use crate::{
     Actor, ActorClass, LookupError,
-    actor::{ActorCell, Kill},
+    actor::{ActorCell, ActorShared, Kill},
     options::DEFAULT_NAMESPACE,
     registry,
 };
@@ -45,16 +45,43 @@ pub fn kill_named_in(namespace: &str, name: &str, no_restart: bool) -> Result<()
 }
 
 tokio::task_local! {
-    /// The actor whose dispatcher is running: a `Weak<ActorCell<A>>`.
-    static CURRENT: Arc<dyn Any + Send + Sync>;
+    /// The actor whose driver is running.
+    static CURRENT: Arc<dyn CurrentActor>;
 }
 
-/// Runs an actor's dispatcher with `cell` as the current actor.
+/// The actor whose driver runs, whatever its type.
+trait CurrentActor: Send + Sync {
+    /// Its `Weak<ActorCell<A>>`.
+    fn cell(&self) -> &(dyn Any + Send + Sync);
+    fn shared(&self) -> Arc<ActorShared>;
+}
+
+struct Current<A> {
+    cell: Weak<ActorCell<A>>,
+    shared: Arc<ActorShared>,
+}
+
+impl<A: ActorClass> CurrentActor for Current<A> {
+    fn cell(&self) -> &(dyn Any + Send + Sync) {
+        &self.cell
+    }
+    fn shared(&self) -> Arc<ActorShared> {
+        Arc::clone(&self.shared)
+    }
+}
+
+/// Runs an actor's driver with `cell` as the current actor.
 pub(crate) fn scope_current<A: ActorClass, F: Future>(
     cell: Weak<ActorCell<A>>,
-    dispatcher: F,
+    shared: Arc<ActorShared>,
+    driver: F,
 ) -> impl Future<Output = F::Output> {
-    CURRENT.scope(Arc::new(cell), dispatcher)
+    CURRENT.scope(Arc::new(Current { cell, shared }), driver)
+}
+
+/// The shared part of the actor whose driver runs here, if any.
+pub(crate) fn current_shared() -> Option<Arc<ActorShared>> {
+    CURRENT.try_with(|current| current.shared()).ok()
 }
 
 /// The handle of the actor whose method is running, so a method can call its own actor:
@@ -70,7 +97,7 @@ pub(crate) fn scope_current<A: ActorClass, F: Future>(
 pub fn current_actor<A: ActorClass>() -> Option<Actor<A>> {
     CURRENT
         .try_with(|current| {
-            let cell = current.downcast_ref::<Weak<ActorCell<A>>>()?;
+            let cell = current.cell().downcast_ref::<Weak<ActorCell<A>>>()?;
             cell.upgrade().map(Actor::from_cell)
         })
         .ok()
