@@ -1,7 +1,7 @@
 //! Pipelined call throughput of many helio actors and many callers, next to hand-written tokio
-//! actors, on one tokio multi-thread runtime, in the same run.
+//! actors and kameo actors, on one tokio multi-thread runtime, in the same run.
 //!
-//! Both sides run the same counter (`value += by; value`) and the same callers:
+//! All three sides run the same counter (`value += by; value`) and the same callers:
 //!
 //! - **helio**: `A` actors `#[actor] Counter` with a sync `&mut self` method `add`, created from
 //!   inside the runtime (`rt.block_on`), each awaited `ready()` before measuring.
@@ -9,6 +9,14 @@
 //!   `tokio::sync::mpsc::UnboundedReceiver<(i64, oneshot::Sender<i64>)>`, spawned on the same
 //!   runtime. This is the least an actor with an unbounded mailbox and a reply channel can do, so
 //!   it is the floor for helio.
+//! - **kameo** (0.22, default features off, no macros): `A` actors `KameoCounter` with a hand-written
+//!   `kameo::Actor` and `Message<Add>` (`type Reply = i64`), spawned from inside the runtime with
+//!   `Spawn::spawn_with_mailbox(.., mailbox::unbounded())` (kameo's default is a bounded mailbox of
+//!   64; unbounded matches the baseline), each awaited `wait_for_startup()` before measuring. A
+//!   call is `actor_ref.ask(Add(1)).try_enqueue()`: it puts the message in the mailbox at once
+//!   and returns an owned `PendingReply` future, so the `K` calls in flight are really in the
+//!   mailboxes (awaiting `ask(..)` itself would only send when polled, i.e. one call at a time).
+//!   kameo is another actor library on tokio, so it is the peer helio is compared with.
 //! - **callers**: `C` tokio tasks spawned on the runtime. Caller `i` sends its calls to the actors
 //!   round-robin, starting at actor `i % A`, keeps `K` calls in flight (it sends until `K` are
 //!   pending, then awaits the oldest reply and sends the next call) until it has sent and
@@ -16,8 +24,9 @@
 //!
 //! Each side runs once as a warm-up (a quarter of the calls) and once measured; the figure is
 //! all callers' replies divided by the wall time from spawning the callers to the last reply.
-//! The runtime has `--workers N` worker threads. helio runs its actors on the runtime that
-//! creates them, so both sides share the same workers, and every call and reply stays on them.
+//! After both runs each side checks that its actors served every call. The runtime has
+//! `--workers N` worker threads. helio and kameo run their actors on the runtime that creates
+//! them, so all sides share the same workers, and every call and reply stays on them.
 //!
 //! Flags: `--workers N` (default 2), `--actors A` (1024), `--callers C` (256), `--inflight K`
 //! (256), `--calls M` (per caller, 2000: small enough for a debug build), `--both` (also run the
@@ -29,10 +38,20 @@
 //! costs nothing next to a bare channel round trip, 0.5 means each call costs twice the CPU.
 //! Compare the ratio across `--workers` to see whether helio scales like the baseline: a ratio
 //! that falls as workers grow points at contention (shared locks, atomics) in helio.
+//! `helio/kameo` is helio's throughput divided by kameo's for the same calls: above 1.0 helio
+//! serves more calls per second than kameo (whose calls box the message, the reply future and
+//! the reply, clone the `ActorRef` and catch panics too), below 1.0 fewer.
 
 use std::{collections::VecDeque, sync::Arc, time::Instant};
 
 use helio::prelude::*;
+use kameo::{
+    actor::{ActorRef, Spawn},
+    error::Infallible,
+    mailbox,
+    message::{Context, Message},
+    request::PendingReply,
+};
 use tokio::{
     runtime::{Builder, Runtime},
     sync::{mpsc, oneshot},
@@ -54,6 +73,33 @@ impl Counter {
     /// Adds `by` and returns the new value.
     #[remote_method]
     pub fn add(&mut self, by: i64) -> i64 {
+        self.value += by;
+        self.value
+    }
+}
+
+/// The kameo actor under test: the same counter, with `kameo::Actor` written by hand.
+pub struct KameoCounter {
+    value: i64,
+}
+
+impl kameo::Actor for KameoCounter {
+    type Args = Self;
+    type Error = Infallible;
+
+    async fn on_start(state: Self, _actor_ref: ActorRef<Self>) -> Result<Self, Infallible> {
+        Ok(state)
+    }
+}
+
+/// The kameo message: add `.0` and reply with the new value.
+#[derive(Debug)]
+pub struct Add(i64);
+
+impl Message<Add> for KameoCounter {
+    type Reply = i64;
+
+    async fn handle(&mut self, Add(by): Add, _ctx: &mut Context<Self, i64>) -> i64 {
         self.value += by;
         self.value
     }
@@ -201,8 +247,48 @@ async fn run_baseline(mailboxes: &Arc<Vec<mpsc::UnboundedSender<Msg>>>, shape: S
     shape.total() as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Measures the baseline, then helio, for `shape` on `rt`; returns their calls/s.
-fn measure(rt: &Runtime, shape: Shape) -> (f64, f64) {
+/// Runs `shape`'s callers against kameo counters; returns calls/s.
+async fn run_kameo(actors: &Arc<Vec<ActorRef<KameoCounter>>>, shape: Shape) -> f64 {
+    let start = Instant::now();
+    let mut callers = JoinSet::new();
+    for i in 0..shape.callers {
+        let actors = Arc::clone(actors);
+        callers.spawn(async move {
+            let mut next = i % actors.len();
+            let mut pending: VecDeque<PendingReply<Add, i64>> =
+                VecDeque::with_capacity(shape.inflight);
+            let (mut sent, mut received) = (0, 0);
+            while received < shape.calls {
+                while sent < shape.calls && pending.len() < shape.inflight {
+                    let reply = actors[next]
+                        .ask(Add(1))
+                        .try_enqueue()
+                        .expect("kameo actor alive");
+                    pending.push_back(reply);
+                    next = (next + 1) % actors.len();
+                    sent += 1;
+                }
+                let oldest = pending.pop_front().expect("a call in flight");
+                oldest.await.expect("kameo reply");
+                received += 1;
+            }
+        });
+    }
+    while let Some(done) = callers.join_next().await {
+        done.expect("kameo caller");
+    }
+    shape.total() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Throughputs of one shape, in calls/s.
+struct Figures {
+    baseline: f64,
+    kameo: f64,
+    helio: f64,
+}
+
+/// Measures the baseline, then kameo, then helio, for `shape` on `rt`.
+fn measure(rt: &Runtime, shape: Shape) -> Figures {
     rt.block_on(async {
         // The baseline's actors: one task per mailbox; they stop when the senders drop.
         let mut actor_tasks = JoinSet::new();
@@ -231,6 +317,29 @@ fn measure(rt: &Runtime, shape: Shape) -> (f64, f64) {
         let expected = (shape.warm_up().total() + shape.total()) as i64;
         assert_eq!(served, expected, "baseline actors served every call");
 
+        // kameo's actors, spawned from inside the runtime with unbounded mailboxes.
+        let actors: Vec<ActorRef<KameoCounter>> = (0..shape.actors)
+            .map(|_| {
+                KameoCounter::spawn_with_mailbox(KameoCounter { value: 0 }, mailbox::unbounded())
+            })
+            .collect();
+        for actor in &actors {
+            actor.wait_for_startup().await;
+        }
+        let actors = Arc::new(actors);
+        run_kameo(&actors, shape.warm_up()).await;
+        let kameo = run_kameo(&actors, shape).await;
+        let mut served: i64 = 0;
+        for actor in actors.iter() {
+            served += actor.ask(Add(0)).await.expect("kameo reply");
+        }
+        assert_eq!(served, expected, "kameo actors served every call");
+        for actor in actors.iter() {
+            actor.stop_gracefully().await.expect("kameo actor alive");
+            actor.wait_for_shutdown().await;
+        }
+        drop(actors);
+
         // helio's actors, created from inside the runtime.
         let actors: Vec<Actor<Counter>> = (0..shape.actors)
             .map(|_| Counter::new_actor().remote(0))
@@ -246,7 +355,11 @@ fn measure(rt: &Runtime, shape: Shape) -> (f64, f64) {
             served += actor.methods().add().remote(0).await.expect("helio reply");
         }
         assert_eq!(served, expected, "helio actors served every call");
-        (baseline, helio)
+        Figures {
+            baseline,
+            kameo,
+            helio,
+        }
     })
 }
 
@@ -274,18 +387,25 @@ fn main() {
     }
 
     for shape in shapes {
-        let (baseline, helio) = measure(&rt, shape);
+        let Figures {
+            baseline,
+            kameo,
+            helio,
+        } = measure(&rt, shape);
         println!(
             "workers={} actors={} callers={} inflight={} calls={}: \
-             baseline {:.2} M/s, helio {:.2} M/s, helio/baseline = {:.2}",
+             baseline {:.2} M/s, kameo {:.2} M/s, helio {:.2} M/s, \
+             helio/baseline = {:.2}, helio/kameo = {:.2}",
             args.workers,
             shape.actors,
             shape.callers,
             shape.inflight,
             shape.calls,
             baseline / 1e6,
+            kameo / 1e6,
             helio / 1e6,
             helio / baseline,
+            helio / kameo,
         );
     }
     drop(rt);
