@@ -56,14 +56,19 @@ pub struct RayChannelActor<T> {
     /// registration.
     buffer: Arc<Mutex<Buffer<T>>>,
     /// Items arrived, or the senders closed.
-    items: Notify,
+    items: Wakeups,
     /// Room was freed, or the receivers closed.
-    room: Notify,
+    room: Wakeups,
     capacity: Option<usize>,
     validator: Option<Validator<T>>,
 }
 
-#[actor(max_restarts = 4, max_task_retries = -1, max_concurrency = 1000)]
+#[actor(
+    max_restarts = 4,
+    max_task_retries = -1,
+    max_concurrency = 1000,
+    concurrency_groups = { waiting = 4_294_967_295 }
+)]
 impl<T: Message> RayChannelActor<T> {
     /// A channel holding at most `capacity` items, or any number when `unbounded`. Items must
     /// pass `validator`, if given.
@@ -99,8 +104,8 @@ impl<T: Message> RayChannelActor<T> {
         });
         Ok(RayChannelActor {
             buffer,
-            items: Notify::new(),
-            room: Notify::new(),
+            items: Wakeups::default(),
+            room: Wakeups::default(),
             capacity,
             validator,
         })
@@ -134,8 +139,8 @@ impl<T: Message> RayChannelActor<T> {
             buffer.senders_closed = true;
             drop(buffer);
             // Waiting gets see the end once drained; waiting puts see `Closed`.
-            self.items.notify_waiters();
-            self.room.notify_waiters();
+            self.items.wake_all();
+            self.room.wake_all();
         }
         Status::Ok
     }
@@ -174,14 +179,18 @@ impl<T: Message> RayChannelActor<T> {
         if buffer.receivers.is_empty() {
             buffer.receivers_closed = true;
             drop(buffer);
-            self.room.notify_waiters();
+            self.room.wake_all();
         }
         Status::Ok
     }
 
     /// Puts `item`, waiting up to `timeout` (forever when `None`) for room: `Full` when none
     /// came in time.
-    #[remote_method]
+    ///
+    /// Waiting calls run in the concurrency group `waiting`, which has no practical limit, so
+    /// any number of them never keeps other calls from starting. Cancelling the call while it
+    /// waits withdraws it: the item is not put.
+    #[remote_method(concurrency_group = "waiting")]
     pub async fn put(&self, item: T, timeout: Option<Duration>) -> Status {
         self.put_items(vec![item], timeout).await
     }
@@ -194,7 +203,8 @@ impl<T: Message> RayChannelActor<T> {
 
     /// Puts all of `items` or none, waiting up to `timeout` for room for all of them. A batch
     /// larger than the capacity is `Full` at once; a rejected item makes it `TypeError`.
-    #[remote_method]
+    /// Waits as [`put`](Self::put) does.
+    #[remote_method(concurrency_group = "waiting")]
     pub async fn put_batch(&self, items: Vec<T>, timeout: Option<Duration>) -> Status {
         self.put_items(items, timeout).await
     }
@@ -207,7 +217,9 @@ impl<T: Message> RayChannelActor<T> {
 
     /// Gets the next item, waiting up to `timeout` (forever when `None`): `Empty` when none
     /// came in time, `Closed` when the senders closed and the channel is drained.
-    #[remote_method]
+    ///
+    /// Waits as [`put`](Self::put) does; cancelling the call while it waits takes no item.
+    #[remote_method(concurrency_group = "waiting")]
     pub async fn get(
         &self,
         timeout: Option<Duration>,
@@ -231,7 +243,8 @@ impl<T: Message> RayChannelActor<T> {
     }
 
     /// Waits up to `timeout` for the first item, then takes up to `max_items` without waiting.
-    #[remote_method]
+    /// Waits as [`get`](Self::get) does.
+    #[remote_method(concurrency_group = "waiting")]
     pub async fn get_batch(
         &self,
         max_items: usize,
@@ -240,6 +253,26 @@ impl<T: Message> RayChannelActor<T> {
     ) -> BatchResult<T> {
         let (status, items) = self.take(max_items, timeout, reader_id.as_deref()).await;
         BatchResult { status, items }
+    }
+
+    /// Puts the items of `taken` back at the front of the queue, in order: a receive that took
+    /// them was dropped before it could hand them on. The capacity may be exceeded by them for
+    /// a while, as they were in the queue a moment ago. `Ok`, or `Empty` for an empty batch.
+    #[remote_method]
+    pub fn unget(&self, taken: BatchResult<T>) -> Status {
+        if taken.items.is_empty() {
+            return Status::Empty;
+        }
+        let mut buffer = self.lock();
+        let n = taken.items.len();
+        for item in taken.items.into_iter().rev() {
+            buffer.queue.push_front(item);
+        }
+        buffer.total_received = buffer.total_received.saturating_sub(n as u64);
+        buffer.high_watermark = buffer.high_watermark.max(buffer.queue.len());
+        drop(buffer);
+        self.items.wake(n);
+        Status::Ok
     }
 
     /// The channel's counters.
@@ -307,11 +340,12 @@ impl<T: Message> RayChannelActor<T> {
         {
             return None;
         }
-        buffer.total_sent += items.len() as u64;
+        let n = items.len();
+        buffer.total_sent += n as u64;
         buffer.queue.extend(items.drain(..));
         buffer.high_watermark = buffer.high_watermark.max(buffer.queue.len());
         drop(buffer);
-        self.items.notify_waiters();
+        self.items.wake(n);
         Some(Status::Ok)
     }
 
@@ -326,7 +360,8 @@ impl<T: Message> RayChannelActor<T> {
         if let Some(status) = self.refuse(&items) {
             return status;
         }
-        wait_for(&self.room, timeout, || self.try_insert(&mut items))
+        let wait = self.room.for_count(items.len());
+        wait_for(wait, timeout, || self.try_insert(&mut items))
             .await
             .unwrap_or(Status::Full)
     }
@@ -345,7 +380,7 @@ impl<T: Message> RayChannelActor<T> {
             info.last_seen_at = SystemTime::now();
         }
         drop(buffer);
-        self.room.notify_waiters();
+        self.room.wake(n);
         Some((Status::Ok, items))
     }
 
@@ -366,10 +401,65 @@ impl<T: Message> RayChannelActor<T> {
         if max == 0 {
             return (Status::Empty, Vec::new());
         }
-        wait_for(&self.items, timeout, || self.try_take(max, reader_id))
-            .await
-            .unwrap_or((Status::Empty, Vec::new()))
+        wait_for(self.items.for_count(1), timeout, || {
+            self.try_take(max, reader_id)
+        })
+        .await
+        .unwrap_or((Status::Empty, Vec::new()))
     }
+}
+
+/// Wake-ups for calls waiting for one thing (items, or room), fair under contention: one
+/// freed slot (or one new item) wakes one waiter needing one, in the order they came, rather
+/// than every waiter. Waiters needing more than one (batches) all wake and check, as any freed
+/// amount may be what one of them needs.
+#[derive(Default)]
+struct Wakeups {
+    /// Waiters for a single slot or item: each gets its own notification.
+    one: Notify,
+    /// Waiters for several.
+    many: Notify,
+}
+
+impl Wakeups {
+    /// `n` slots or items became available.
+    fn wake(&self, n: usize) {
+        for _ in 0..n.min(WAKE_ONE_AT_MOST) {
+            self.one.notify_one();
+        }
+        if n >= WAKE_ONE_AT_MOST {
+            self.one.notify_waiters();
+        }
+        self.many.notify_waiters();
+    }
+
+    /// The state changed for every waiter (the channel closed).
+    fn wake_all(&self) {
+        self.one.notify_waiters();
+        self.many.notify_waiters();
+    }
+
+    /// What a waiter needing `count` waits on.
+    fn for_count(&self, count: usize) -> Wait<'_> {
+        if count <= 1 {
+            Wait::One(&self.one)
+        } else {
+            Wait::Many(&self.many)
+        }
+    }
+}
+
+/// Beyond this many freed at once, every single waiter wakes (cheaper than that many
+/// one-by-one notifications).
+const WAKE_ONE_AT_MOST: usize = 64;
+
+/// Where one waiter waits.
+#[derive(Clone, Copy)]
+enum Wait<'a> {
+    /// For one: a notification that is its own, passed on by tokio if it is dropped unused.
+    One(&'a Notify),
+    /// For several.
+    Many(&'a Notify),
 }
 
 /// Runs `attempt` until it gives an answer, waiting on `event` between tries, for at most
@@ -378,11 +468,12 @@ impl<T: Message> RayChannelActor<T> {
 /// The notification is registered before each try, so a notify that lands between the try and
 /// the wait is not lost.
 async fn wait_for<R>(
-    event: &Notify,
+    event: Wait<'_>,
     timeout: Option<Duration>,
     mut attempt: impl FnMut() -> Option<R>,
 ) -> Option<R> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let (Wait::One(event) | Wait::Many(event)) = event;
     loop {
         let mut notified = pin!(event.notified());
         notified.as_mut().enable();

@@ -18,7 +18,7 @@ use helio::{ObjectRefFuture, prelude::*};
 
 use crate::{
     actor::{Message, RayChannelActor},
-    types::{SingleResult, Status},
+    types::{BatchResult, Status},
 };
 
 /// What a send or receive can fail with.
@@ -96,15 +96,18 @@ impl<T: Message> Sender<T> {
         &self.actor
     }
 
-    /// Sends `value`, waiting for room.
+    /// Sends `value`, waiting for room. Waiting holds no place in the channel's actor: any
+    /// number of senders may wait.
     ///
     /// # Errors
-    /// `Closed` when the receivers have closed; `TypeError`; `Actor`.
+    /// `Closed` when either side has closed; `TypeError`; `Actor`.
     ///
     /// # Cancel safety
-    /// Dropping the future leaves the call running: the value may still be sent.
+    /// Dropping the future while it waits for room withdraws the send: the value is not sent.
+    /// (If the channel took the value just before, it stays sent.)
     pub async fn send(&self, value: T) -> Result<(), ChannelError> {
-        self.status(self.actor.methods().put().remote(value, None).await)
+        let put = self.actor.methods().put().remote(value, None);
+        self.status(CancelOnDrop::new(put).await)
     }
 
     /// Sends `value`, waiting at most `timeout` for room.
@@ -112,13 +115,8 @@ impl<T: Message> Sender<T> {
     /// # Errors
     /// `Timeout` when no room came in time; otherwise as [`send`](Self::send).
     pub async fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), ChannelError> {
-        match self.status(
-            self.actor
-                .methods()
-                .put()
-                .remote(value, Some(timeout))
-                .await,
-        ) {
+        let put = self.actor.methods().put().remote(value, Some(timeout));
+        match self.status(CancelOnDrop::new(put).await) {
             Err(ChannelError::Full { .. }) => Err(ChannelError::Timeout),
             other => other,
         }
@@ -136,8 +134,12 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     /// `Full` when the batch is larger than the capacity; otherwise as [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send): dropped while waiting, none of `values` is sent.
     pub async fn send_batch(&self, values: Vec<T>) -> Result<(), ChannelError> {
-        self.status(self.actor.methods().put_batch().remote(values, None).await)
+        let put = self.actor.methods().put_batch().remote(values, None);
+        self.status(CancelOnDrop::new(put).await)
     }
 
     /// Deregisters this sender now (dropping it does the same).
@@ -191,8 +193,8 @@ pub struct Receiver<T: Message> {
     actor: Actor<RayChannelActor<T>>,
     reader_id: String,
     open: bool,
-    /// The get a `Stream` poll is waiting for.
-    next: Option<ObjectRefFuture<SingleResult<T>>>,
+    /// The get a `Stream` poll is waiting for; dropped, it gives back what it took.
+    next: Option<CancelOnDrop<BatchResult<T>>>,
 }
 
 impl<T: Message> Receiver<T> {
@@ -225,20 +227,22 @@ impl<T: Message> Receiver<T> {
     /// `Closed` when the senders have closed and the channel is drained; `Actor`.
     ///
     /// # Cancel safety
-    /// Cancel safe: dropping the future cancels the get, and a get cancelled while it waits
-    /// takes no item. (If the get had already taken an item when the future was dropped, that
-    /// item is dropped with it; the window is the time between the actor's reply and the next
-    /// poll.)
+    /// Cancel safe, as tokio's channels are: if the future is dropped, no item is lost. A get
+    /// cancelled while it waits takes no item, and an item it had already taken goes back to
+    /// the front of the channel.
     pub async fn recv(&self) -> Result<T, ChannelError> {
-        self.single(CancelOnDrop::new(self.get(None)).await)
+        self.single(self.take(1, None).await)
     }
 
     /// Receives the next item, waiting at most `timeout`.
     ///
     /// # Errors
     /// `Timeout` when none came in time; otherwise as [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
+    /// As [`recv`](Self::recv).
     pub async fn recv_timeout(&self, timeout: Duration) -> Result<T, ChannelError> {
-        match self.single(CancelOnDrop::new(self.get(Some(timeout))).await) {
+        match self.single(self.take(1, Some(timeout)).await) {
             Err(ChannelError::Empty) => Err(ChannelError::Timeout),
             other => other,
         }
@@ -250,7 +254,11 @@ impl<T: Message> Receiver<T> {
     /// `Empty` when there is none; otherwise as [`recv`](Self::recv).
     pub fn try_recv(&self) -> Result<T, ChannelError> {
         let id = Some(self.reader_id.clone());
-        self.single(self.actor.methods().get_nowait().remote(id).get())
+        let got = self.actor.methods().get_nowait().remote(id).get();
+        self.single(got.map(|got| BatchResult {
+            status: got.status,
+            items: got.value.into_iter().collect(),
+        }))
     }
 
     /// Waits for the first item, then takes up to `max` items that are there.
@@ -261,13 +269,7 @@ impl<T: Message> Receiver<T> {
     /// # Cancel safety
     /// As [`recv`](Self::recv).
     pub async fn recv_batch(&self, max: usize) -> Result<Vec<T>, ChannelError> {
-        let id = Some(self.reader_id.clone());
-        let batch = self
-            .actor
-            .methods()
-            .get_batch()
-            .remote(max, None, id)
-            .await?;
+        let batch = self.take(max, None).await?;
         match batch.status {
             Status::Ok => Ok(batch.items),
             Status::Closed => Err(ChannelError::Closed),
@@ -280,14 +282,17 @@ impl<T: Message> Receiver<T> {
         self.deregister();
     }
 
-    fn get(&self, timeout: Option<Duration>) -> ObjectRef<SingleResult<T>> {
+    /// Takes up to `max` items, waiting up to `timeout` for the first; dropped before it
+    /// resolves, the get is cancelled and what it took goes back to the channel.
+    fn take(&self, max: usize, timeout: Option<Duration>) -> CancelOnDrop<BatchResult<T>> {
         let id = Some(self.reader_id.clone());
-        self.actor.methods().get().remote(timeout, id)
+        let get = self.actor.methods().get_batch().remote(max, timeout, id);
+        CancelOnDrop::new(get).giving_back(self.actor.clone())
     }
 
-    fn single(&self, result: Result<SingleResult<T>, ActorError>) -> Result<T, ChannelError> {
+    fn single(&self, result: Result<BatchResult<T>, ActorError>) -> Result<T, ChannelError> {
         let result = result?;
-        match (result.status, result.value) {
+        match (result.status, result.items.into_iter().next()) {
             (Status::Ok, Some(value)) => Ok(value),
             (Status::Closed, _) => Err(ChannelError::Closed),
             _ => Err(ChannelError::Empty),
@@ -296,10 +301,9 @@ impl<T: Message> Receiver<T> {
 
     fn deregister(&mut self) {
         if std::mem::take(&mut self.open) {
-            // A get still waiting is cancelled, so it cannot take an item no one will read.
-            if let Some(next) = self.next.take() {
-                next.cancel();
-            }
+            // A get still waiting is cancelled, so it cannot take an item no one will read; an
+            // item it took already goes back.
+            drop(self.next.take());
             let id = std::mem::take(&mut self.reader_id);
             drop(self.actor.methods().deregister_receiver().remote(id));
         }
@@ -327,12 +331,30 @@ impl<T: Message> fmt::Debug for Receiver<T> {
     }
 }
 
-/// Awaits a call's ref and cancels the call if dropped before it resolves.
-struct CancelOnDrop<R>(Option<ObjectRefFuture<R>>);
+/// Awaits a call's ref and cancels the call if dropped before it resolves. For a get, what the
+/// cancelled call took anyway (it finished before it saw the cancel) is given back to the
+/// channel's front, by a call that waits for the ref without blocking anyone.
+struct CancelOnDrop<R> {
+    call: Option<ObjectRefFuture<R>>,
+    give_back: Option<Box<dyn FnOnce(ObjectRef<R>) + Send + Sync>>,
+}
 
 impl<R> CancelOnDrop<R> {
     fn new(r: ObjectRef<R>) -> Self {
-        CancelOnDrop(Some(r.into_future()))
+        CancelOnDrop {
+            call: Some(r.into_future()),
+            give_back: None,
+        }
+    }
+}
+
+impl<T: Message> CancelOnDrop<BatchResult<T>> {
+    /// Gives what the call took back to `actor` if this is dropped before it resolves.
+    fn giving_back(mut self, actor: Actor<RayChannelActor<T>>) -> Self {
+        self.give_back = Some(Box::new(move |taken| {
+            drop(actor.methods().unget().remote(taken));
+        }));
+        self
     }
 }
 
@@ -340,19 +362,22 @@ impl<R> Future for CancelOnDrop<R> {
     type Output = Result<R, ActorError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(inner) = self.0.as_mut() else {
-            return Poll::Pending;
+        let Some(inner) = self.call.as_mut() else {
+            return Poll::Ready(Err(ActorError::AlreadyConsumed));
         };
         let result = std::task::ready!(Pin::new(inner).poll(cx));
-        self.0 = None;
+        self.call = None;
         Poll::Ready(result)
     }
 }
 
 impl<R> Drop for CancelOnDrop<R> {
     fn drop(&mut self) {
-        if let Some(inner) = &self.0 {
-            inner.cancel();
+        if let Some(call) = self.call.take() {
+            call.cancel();
+            if let Some(give_back) = self.give_back.take() {
+                give_back(call.into_inner());
+            }
         }
     }
 }
@@ -363,7 +388,7 @@ impl<T: Message> Stream for Receiver<T> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
         if this.next.is_none() {
-            this.next = Some(this.get(None).into_future());
+            this.next = Some(this.take(1, None));
         }
         let Some(next) = this.next.as_mut() else {
             return Poll::Ready(None);
@@ -371,10 +396,10 @@ impl<T: Message> Stream for Receiver<T> {
         let result = std::task::ready!(Pin::new(next).poll(cx));
         this.next = None;
         match result {
-            Ok(SingleResult {
+            Ok(BatchResult {
                 status: Status::Ok,
-                value: Some(value),
-            }) => Poll::Ready(Some(value)),
+                items,
+            }) => Poll::Ready(items.into_iter().next()),
             // Closed and drained, or the actor failed: the stream ends.
             _ => Poll::Ready(None),
         }

@@ -551,6 +551,18 @@ impl<T> ObjectRefFuture<T> {
     pub fn cancel(&self) -> bool {
         self.inner.cancel()
     }
+
+    /// The ref again, for example to pass it on as an argument of another call.
+    ///
+    /// ```
+    /// let future = std::future::IntoFuture::into_future(helio::put(5));
+    /// assert_eq!(future.into_inner().get().unwrap(), 5);
+    /// ```
+    pub fn into_inner(mut self) -> ObjectRef<T> {
+        self.inner.forget_waiter(self.key.take());
+        let put_back = ObjectRef::ready(Err(ActorError::AlreadyConsumed));
+        mem::replace(&mut self.inner, put_back)
+    }
 }
 
 impl<T> Future for ObjectRefFuture<T> {
