@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use futures::Stream;
+use futures::{Sink, Stream};
 use helio::{ObjectRefFuture, prelude::*};
 
 use crate::{
@@ -75,10 +75,21 @@ pub(crate) fn pair<T: Message>(
 
 /// The sending side of a channel. Cloning registers another sender; when the last one is
 /// closed or dropped, receivers get `Closed` once the channel is drained.
+///
+/// It is also a [`Sink`]: `start_send` sends one item, `poll_flush` waits until the channel
+/// has it (one item in flight at a time, so items keep their order), and `poll_close`
+/// flushes and closes this sender. So `stream.forward(tx)` works.
+///
+/// # Passing a sender to an actor
+/// Hand it to a *method*, not to the actor's constructor. An actor keeps its constructor's
+/// arguments to run the constructor again at a restart, so a sender passed there stays
+/// registered as long as the actor lives, and the channel never closes for its receivers.
 pub struct Sender<T: Message> {
     actor: Actor<RayChannelActor<T>>,
     capacity: Option<usize>,
     open: bool,
+    /// The `Sink`'s send in flight.
+    in_flight: Option<CancelOnDrop<Status>>,
 }
 
 impl<T: Message> Sender<T> {
@@ -88,6 +99,7 @@ impl<T: Message> Sender<T> {
             actor,
             capacity,
             open: true,
+            in_flight: None,
         }
     }
 
@@ -122,12 +134,27 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// Sends `value` if there is room now. Blocks only for the actor's answer.
+    /// Sends `value` if there is room now, without waiting for room (it still awaits the
+    /// channel actor's answer).
     ///
     /// # Errors
     /// `Full` when there is no room; otherwise as [`send`](Self::send).
-    pub fn try_send(&self, value: T) -> Result<(), ChannelError> {
-        self.status(self.actor.methods().put_nowait().remote(value).get())
+    ///
+    /// # Cancel safety
+    /// Dropping the future may leave the value sent or not.
+    pub async fn try_send(&self, value: T) -> Result<(), ChannelError> {
+        self.status(self.actor.methods().put_nowait().remote(value).await)
+    }
+
+    /// Sends `value` from sync code, blocking the thread until there is room.
+    ///
+    /// Called on an async task's thread, this blocks that thread: use [`send`](Self::send)
+    /// there.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn blocking_send(&self, value: T) -> Result<(), ChannelError> {
+        self.status(self.actor.methods().put().remote(value, None).get())
     }
 
     /// Sends all of `values` or none, waiting for room for all of them.
@@ -248,17 +275,29 @@ impl<T: Message> Receiver<T> {
         }
     }
 
-    /// Receives the next item if there is one now. Blocks only for the actor's answer.
+    /// Receives the next item if there is one now, without waiting for one (it still awaits
+    /// the channel actor's answer).
     ///
     /// # Errors
     /// `Empty` when there is none; otherwise as [`recv`](Self::recv).
-    pub fn try_recv(&self) -> Result<T, ChannelError> {
+    ///
+    /// # Cancel safety
+    /// As [`recv`](Self::recv).
+    pub async fn try_recv(&self) -> Result<T, ChannelError> {
+        self.single(self.take(1, Some(Duration::ZERO)).await)
+    }
+
+    /// Receives the next item from sync code, blocking the thread until there is one.
+    ///
+    /// Called on an async task's thread, this blocks that thread: use [`recv`](Self::recv)
+    /// there.
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv).
+    pub fn blocking_recv(&self) -> Result<T, ChannelError> {
         let id = Some(self.reader_id.clone());
-        let got = self.actor.methods().get_nowait().remote(id).get();
-        self.single(got.map(|got| BatchResult {
-            status: got.status,
-            items: got.value.into_iter().collect(),
-        }))
+        let got = self.actor.methods().get_batch().remote(1, None, id).get();
+        self.single(got)
     }
 
     /// Waits for the first item, then takes up to `max` items that are there.
@@ -379,6 +418,44 @@ impl<R> Drop for CancelOnDrop<R> {
                 give_back(call.into_inner());
             }
         }
+    }
+}
+
+impl<T: Message> Sink<T> for Sender<T> {
+    type Error = ChannelError;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
+        self.poll_flush(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), ChannelError> {
+        if !self.open {
+            return Err(ChannelError::Closed);
+        }
+        let put = self.actor.methods().put().remote(item, None);
+        self.in_flight = Some(CancelOnDrop::new(put));
+        Ok(())
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ChannelError>> {
+        let Some(put) = self.in_flight.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let status = std::task::ready!(Pin::new(put).poll(cx));
+        self.in_flight = None;
+        Poll::Ready(self.status(status))
+    }
+
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ChannelError>> {
+        let flushed = std::task::ready!(self.as_mut().poll_flush(cx));
+        self.deregister();
+        Poll::Ready(flushed)
     }
 }
 

@@ -12,7 +12,7 @@ const BOUND: Duration = Duration::from_secs(20);
 const SHORT: Duration = Duration::from_millis(20);
 
 /// Runs `fut` bounded by [`BOUND`], failing loudly if it hangs.
-async fn within<F: std::future::Future>(fut: F) -> F::Output {
+async fn within<F: std::future::IntoFuture>(fut: F) -> F::Output {
     tokio::time::timeout(BOUND, fut)
         .await
         .expect("not done within the bound")
@@ -22,18 +22,18 @@ async fn within<F: std::future::Future>(fut: F) -> F::Output {
 async fn send_and_recv() {
     let (tx, rx) = channel::<u32>(4);
     within(tx.send(1)).await.unwrap();
-    tx.try_send(2).unwrap();
+    within(tx.try_send(2)).await.unwrap();
     assert_eq!(within(rx.recv()).await, Ok(1));
-    assert_eq!(rx.try_recv(), Ok(2));
-    assert_eq!(rx.try_recv(), Err(ChannelError::Empty));
+    assert_eq!(within(rx.try_recv()).await, Ok(2));
+    assert_eq!(within(rx.try_recv()).await, Err(ChannelError::Empty));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_and_timeouts() {
     let (tx, rx) = channel::<u32>(1);
-    tx.try_send(1).unwrap();
+    within(tx.try_send(1)).await.unwrap();
     assert_eq!(
-        tx.try_send(2),
+        within(tx.try_send(2)).await,
         Err(ChannelError::Full { capacity: Some(1) })
     );
     assert_eq!(
@@ -130,4 +130,85 @@ async fn an_abandoned_recv_takes_no_item() {
         Ok(1),
         "the item was not taken by the abandoned get"
     );
+}
+
+/// Channel issue: `Sender` is a `Sink`, so a stream forwards into it, in order, and closing
+/// the sink closes the channel for the receivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_forwards_into_a_sender() {
+    let (tx, rx) = channel::<u32>(2);
+    let items = futures::stream::iter((0..20).map(Ok::<u32, ChannelError>));
+    let forward = tokio::spawn(items.forward(tx));
+    let got: Vec<u32> = within(rx.collect::<Vec<u32>>()).await;
+    assert_eq!(got, (0..20).collect::<Vec<_>>());
+    within(forward).await.unwrap().unwrap();
+}
+
+/// Channel issue: the blocking forms are for sync code.
+#[test]
+fn blocking_send_and_recv_from_sync_code() {
+    let (tx, rx) = channel::<u32>(1);
+    let producer = std::thread::spawn(move || {
+        for i in 0..5 {
+            tx.blocking_send(i).unwrap();
+        }
+    });
+    let got: Vec<u32> = (0..5).map(|_| rx.blocking_recv().unwrap()).collect();
+    producer.join().unwrap();
+    assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    assert_eq!(rx.blocking_recv(), Err(ChannelError::Closed));
+}
+
+/// An actor that is handed a sender by a method (not its constructor, which the actor keeps
+/// for restarts) and lets go of it on request.
+pub struct Producer {
+    tx: std::sync::Mutex<Option<helio_channel::Sender<u32>>>,
+}
+
+#[actor(max_restarts = 1)]
+impl Producer {
+    pub fn new() -> Self {
+        Producer {
+            tx: std::sync::Mutex::new(None),
+        }
+    }
+
+    #[remote_method]
+    pub fn take_sender(&self, tx: helio_channel::Sender<u32>) {
+        *self.tx.lock().unwrap() = Some(tx);
+    }
+
+    #[remote_method]
+    pub async fn produce(&self, n: u32) {
+        let tx = self.tx.lock().unwrap().clone();
+        if let Some(tx) = tx {
+            for i in 0..n {
+                tx.send(i).await.unwrap();
+            }
+        }
+    }
+
+    #[remote_method]
+    pub fn drop_sender(&self) {
+        self.tx.lock().unwrap().take();
+    }
+}
+
+/// Channel issue: the channel closes when the last live sender goes, also when it was handed
+/// to an actor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_channel_closes_when_the_last_live_sender_goes() {
+    let (tx, rx) = channel::<u32>(4);
+    let producer = Producer::new_actor().remote();
+    within(producer.methods().take_sender().remote(tx))
+        .await
+        .unwrap();
+    within(producer.methods().produce().remote(3))
+        .await
+        .unwrap();
+    within(producer.methods().drop_sender().remote())
+        .await
+        .unwrap();
+    let got: Vec<u32> = within(rx.collect::<Vec<u32>>()).await;
+    assert_eq!(got, vec![0, 1, 2]);
 }
