@@ -34,6 +34,9 @@ struct Buffer<T> {
     total_sent: u64,
     total_received: u64,
     created_at: SystemTime,
+    /// Puts and gets suspended while they wait: the fast paths never overtake them.
+    waiting_puts: usize,
+    waiting_gets: usize,
 }
 
 impl<T> Buffer<T> {
@@ -100,6 +103,8 @@ impl<T: Message> RayChannelActor<T> {
                 total_sent: 0,
                 total_received: 0,
                 created_at: SystemTime::now(),
+                waiting_puts: 0,
+                waiting_gets: 0,
             })
         });
         Ok(RayChannelActor {
@@ -255,6 +260,43 @@ impl<T: Message> RayChannelActor<T> {
         BatchResult { status, items }
     }
 
+    /// Puts `item` if there is room now and no put is waiting for room; else hands `item`
+    /// back (`Err`), to be put with [`put`](Self::put). The fast path of `Sender::send`: it
+    /// never waits, and never overtakes a waiting put.
+    #[remote_method]
+    pub fn try_put(&self, item: T) -> Result<Status, T> {
+        if self.lock().waiting_puts > 0 {
+            return Err(item);
+        }
+        let mut items = vec![item];
+        if let Some(status) = self.refuse(&items) {
+            return Ok(status);
+        }
+        match self.try_insert(&mut items) {
+            Some(status) => Ok(status),
+            None => items.pop().map_or(Ok(Status::Full), Err),
+        }
+    }
+
+    /// Takes up to `max_items` if there are items now and no get is waiting for them: `Ok`
+    /// with the items, `Closed` when the senders closed and the channel is drained, else
+    /// `Empty` (then wait with [`get_batch`](Self::get_batch)). The fast path of
+    /// `Receiver::recv`: it never waits, and never overtakes a waiting get.
+    #[remote_method]
+    pub fn try_get(&self, max_items: usize, reader_id: Option<String>) -> BatchResult<T> {
+        let empty = || BatchResult {
+            status: Status::Empty,
+            items: Vec::new(),
+        };
+        if max_items == 0 || self.lock().waiting_gets > 0 {
+            return empty();
+        }
+        match self.try_take(max_items, reader_id.as_deref()) {
+            Some((status, items)) => BatchResult { status, items },
+            None => empty(),
+        }
+    }
+
     /// Puts the items of `taken` back at the front of the queue, in order: a receive that took
     /// them was dropped before it could hand them on. The capacity may be exceeded by them for
     /// a while, as they were in the queue a moment ago. `Ok`, or `Empty` for an empty batch.
@@ -361,6 +403,7 @@ impl<T: Message> RayChannelActor<T> {
             return status;
         }
         let wait = self.room.for_count(items.len());
+        let _waiting = Waiting::new(&self.buffer, Side::Put);
         wait_for(wait, timeout, || self.try_insert(&mut items))
             .await
             .unwrap_or(Status::Full)
@@ -401,11 +444,47 @@ impl<T: Message> RayChannelActor<T> {
         if max == 0 {
             return (Status::Empty, Vec::new());
         }
+        let _waiting = Waiting::new(&self.buffer, Side::Get);
         wait_for(self.items.for_count(1), timeout, || {
             self.try_take(max, reader_id)
         })
         .await
         .unwrap_or((Status::Empty, Vec::new()))
+    }
+}
+
+/// Which kind of call is waiting.
+#[derive(Clone, Copy)]
+enum Side {
+    Put,
+    Get,
+}
+
+/// Counts a put or get as waiting while it runs (a call that does not suspend is counted and
+/// uncounted within one poll, so no other call sees it); uncounted however it ends.
+struct Waiting<'a, T> {
+    buffer: &'a Mutex<Buffer<T>>,
+    side: Side,
+}
+
+impl<'a, T> Waiting<'a, T> {
+    fn new(buffer: &'a Mutex<Buffer<T>>, side: Side) -> Self {
+        let mut guard = buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        match side {
+            Side::Put => guard.waiting_puts += 1,
+            Side::Get => guard.waiting_gets += 1,
+        }
+        Waiting { buffer, side }
+    }
+}
+
+impl<T> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        let mut guard = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.side {
+            Side::Put => guard.waiting_puts = guard.waiting_puts.saturating_sub(1),
+            Side::Get => guard.waiting_gets = guard.waiting_gets.saturating_sub(1),
+        }
     }
 }
 

@@ -118,7 +118,18 @@ impl<T: Message> Sender<T> {
     /// Dropping the future while it waits for room withdraws the send: the value is not sent.
     /// (If the channel took the value just before, it stays sent.)
     pub async fn send(&self, value: T) -> Result<(), ChannelError> {
-        let put = self.actor.methods().put().remote(value, None);
+        self.send_within(value, None).await
+    }
+
+    /// Sends with a single cheap call when there is room and no one waits for room, else
+    /// with a put that waits (in line with the other waiting puts).
+    async fn send_within(&self, value: T, timeout: Option<Duration>) -> Result<(), ChannelError> {
+        let tried = CancelOnDrop::new(self.actor.methods().try_put().remote(value)).await?;
+        let value = match tried {
+            Ok(status) => return self.status(Ok(status)),
+            Err(value) => value,
+        };
+        let put = self.actor.methods().put().remote(value, timeout);
         self.status(CancelOnDrop::new(put).await)
     }
 
@@ -127,8 +138,7 @@ impl<T: Message> Sender<T> {
     /// # Errors
     /// `Timeout` when no room came in time; otherwise as [`send`](Self::send).
     pub async fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), ChannelError> {
-        let put = self.actor.methods().put().remote(value, Some(timeout));
-        match self.status(CancelOnDrop::new(put).await) {
+        match self.send_within(value, Some(timeout)).await {
             Err(ChannelError::Full { .. }) => Err(ChannelError::Timeout),
             other => other,
         }
@@ -220,8 +230,9 @@ pub struct Receiver<T: Message> {
     actor: Actor<RayChannelActor<T>>,
     reader_id: String,
     open: bool,
-    /// The get a `Stream` poll is waiting for; dropped, it gives back what it took.
-    next: Option<CancelOnDrop<BatchResult<T>>>,
+    /// The receive a `Stream` poll is waiting for; dropped, it gives back what it took. (Behind
+    /// a mutex only so that the receiver is `Sync`; polling takes it by `&mut`, unlocked.)
+    next: Option<std::sync::Mutex<futures::future::BoxFuture<'static, Taken<T>>>>,
 }
 
 impl<T: Message> Receiver<T> {
@@ -321,12 +332,12 @@ impl<T: Message> Receiver<T> {
         self.deregister();
     }
 
-    /// Takes up to `max` items, waiting up to `timeout` for the first; dropped before it
-    /// resolves, the get is cancelled and what it took goes back to the channel.
-    fn take(&self, max: usize, timeout: Option<Duration>) -> CancelOnDrop<BatchResult<T>> {
-        let id = Some(self.reader_id.clone());
-        let get = self.actor.methods().get_batch().remote(max, timeout, id);
-        CancelOnDrop::new(get).giving_back(self.actor.clone())
+    fn take(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<BatchResult<T>, ActorError>> + Send + '_ {
+        take(&self.actor, &self.reader_id, max, timeout)
     }
 
     fn single(&self, result: Result<BatchResult<T>, ActorError>) -> Result<T, ChannelError> {
@@ -369,6 +380,29 @@ impl<T: Message> fmt::Debug for Receiver<T> {
             .finish()
     }
 }
+
+/// Takes up to `max` items for `reader_id`, waiting up to `timeout` for the first: first with a
+/// single cheap call when items are there and no one waits for them, else with a get that
+/// waits in line. Dropped before it resolves, the call in flight is cancelled and what it took
+/// goes back to the channel.
+async fn take<T: Message>(
+    actor: &Actor<RayChannelActor<T>>,
+    reader_id: &str,
+    max: usize,
+    timeout: Option<Duration>,
+) -> Result<BatchResult<T>, ActorError> {
+    let id = || Some(reader_id.to_owned());
+    let tried = actor.methods().try_get().remote(max, id());
+    let tried = CancelOnDrop::new(tried).giving_back(actor.clone()).await?;
+    if tried.status != Status::Empty || timeout == Some(Duration::ZERO) {
+        return Ok(tried);
+    }
+    let get = actor.methods().get_batch().remote(max, timeout, id());
+    CancelOnDrop::new(get).giving_back(actor.clone()).await
+}
+
+/// What a receive took.
+type Taken<T> = Result<BatchResult<T>, ActorError>;
 
 /// Awaits a call's ref and cancels the call if dropped before it resolves. For a get, what the
 /// cancelled call took anyway (it finished before it saw the cancel) is given back to the
@@ -465,12 +499,17 @@ impl<T: Message> Stream for Receiver<T> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
         if this.next.is_none() {
-            this.next = Some(this.take(1, None));
+            let (actor, reader_id) = (this.actor.clone(), this.reader_id.clone());
+            let next = Box::pin(async move { take(&actor, &reader_id, 1, None).await });
+            this.next = Some(std::sync::Mutex::new(next));
         }
         let Some(next) = this.next.as_mut() else {
             return Poll::Ready(None);
         };
-        let result = std::task::ready!(Pin::new(next).poll(cx));
+        let next = next
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = std::task::ready!(next.as_mut().poll(cx));
         this.next = None;
         match result {
             Ok(BatchResult {
