@@ -1,12 +1,22 @@
-//! Channel throughput: items/s through a helio channel's actor vs `tokio::sync::mpsc`.
+//! Channel throughput: items/s through a helio channel's actor vs `tokio::sync::mpsc`, with every
+//! put (then every get) in flight at once. This is the actor's pipelined call throughput, not the
+//! loop people write (`send(i).await` one at a time, a consumer task awaiting `recv()`): for that,
+//! with bounded channels and a flume side too, see `benches/channel_loops.rs`.
 //!
-//! - `single`: 10 000 items put one call each (`put_nowait`, all in flight at once), then got one
-//!   call each (`get_nowait`), into an unbounded channel. Baseline: the same items through an
-//!   unbounded `tokio::sync::mpsc`, `send` then `recv`, on a 2-worker runtime.
-//! - `batch_1000`: 100 batches of 1000 items (`put_nowait_batch`, then `get_batch(1000)`).
-//!   Baseline: the same 100 000 items through `tokio::sync::mpsc`, one `send`/`recv` each.
+//! helio uses one unbounded `RayChannelActor<u64>` on helio's embedded 2-worker runtime
+//! (`helio::init`), called through its methods (not `Sender`/`Receiver`) from the bench thread.
+//! Neither side ever waits for room, and no consumer runs while items are put.
 //!
-//! Both report items/s (`Throughput::Elements`); read the ratio helio / baseline of the times.
+//! - `single`: 10 000 `put_nowait` calls issued before any is waited for, then `helio::get_all` on
+//!   them; then 10 000 `get_nowait` calls issued the same way and waited for together. Baseline: in
+//!   one task (`block_on` on a separate 2-worker runtime), 10 000 `send` into an unbounded
+//!   `tokio::sync::mpsc` (never waits), then 10 000 `recv().await` (always ready).
+//! - `batch_1000`: 100 `put_nowait_batch` calls of 1000 items issued at once and waited for
+//!   together, then 100 `get_batch(1000)` calls the same way. Baseline: the same 100 000 items
+//!   through an unbounded `tokio::sync::mpsc` in one task, one `send` each, then one `recv` each.
+//!
+//! Both report items/s (`Throughput::Elements`): helio's time / the baseline's time is how many
+//! times longer helio takes to move the same items this way.
 //! Run with `cargo bench --bench channel` (pin with `taskset -c 0` on small VMs).
 
 use std::hint::black_box;
