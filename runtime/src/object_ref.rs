@@ -54,6 +54,15 @@ pub(crate) struct Origin {
     pub(crate) method: &'static str,
 }
 
+impl Origin {
+    /// The actor and method an error about `origin`'s call names (`?` for none).
+    pub(crate) fn parts(origin: Option<&Origin>) -> (ActorLabel, &'static str) {
+        origin.map_or((ActorLabel::new("?", None), "?"), |o| {
+            (o.actor.clone(), o.method)
+        })
+    }
+}
+
 /// Laid out in field order, so that what every call touches (the lock and the cancel flag)
 /// shares the first cache line.
 #[repr(C)]

@@ -29,7 +29,6 @@ use crate::{
     arg::{IntoArg, PendingArgs},
     blocking::block_until,
     error::DeathCause,
-    label::ActorLabel,
     object_ref::Origin,
     system,
     unwind::{drop_quietly, take_message},
@@ -139,11 +138,7 @@ async fn pump<X: Send + 'static>(
     let _wake_at_end = WakeOnDrop(Arc::clone(&ready));
     let tx = tx;
     let died = |cause: DeathCause| {
-        let (actor, method) = origin
-            .as_ref()
-            .map_or((ActorLabel::new("?", None), "?"), |o| {
-                (o.actor.clone(), o.method)
-            });
+        let (actor, method) = Origin::parts(origin.as_ref());
         Item::Failed(ActorError::ActorDied {
             actor,
             method,
@@ -179,11 +174,7 @@ async fn pump<X: Send + 'static>(
                 Either::Right((Ok(None), _)) => Item::End,
                 Either::Right((Err(payload), _)) => {
                     let message = take_message(payload);
-                    let (actor, method) = origin
-                        .as_ref()
-                        .map_or((ActorLabel::new("?", None), "?"), |o| {
-                            (o.actor.clone(), o.method)
-                        });
+                    let (actor, method) = Origin::parts(origin.as_ref());
                     Item::Failed(ActorError::TaskPanicked {
                         actor,
                         method,
@@ -217,18 +208,14 @@ impl<X> Stream for ObjectRefStream<X> {
             Some(Item::Failed(err)) => Some(Err(err)),
             Some(Item::End) => None,
             // The pump vanished without an end: its runtime shut down.
-            None => Some(Err(match &self.origin {
-                Some(origin) => ActorError::ActorDied {
-                    actor: origin.actor.clone(),
-                    method: origin.method,
+            None => {
+                let (actor, method) = Origin::parts(self.origin.as_ref());
+                Some(Err(ActorError::ActorDied {
+                    actor,
+                    method,
                     cause: DeathCause::Shutdown,
-                },
-                None => ActorError::ActorDied {
-                    actor: ActorLabel::new("?", None),
-                    method: "?",
-                    cause: DeathCause::Shutdown,
-                },
-            })),
+                }))
+            }
         };
         self.done = true;
         Poll::Ready(item)
