@@ -391,3 +391,22 @@ fn on_stop_runs_at_a_graceful_stop_but_not_at_a_kill() {
     drop(killed);
     assert!(events.try_recv().is_err());
 }
+
+/// Newcomer issue: a name that is taken reads as the name conflict it is, not as a death.
+#[test]
+fn a_taken_name_says_so() {
+    let gate = || Arc::new(Semaphore::new(0));
+    let first = Cell::new_actor()
+        .options(ActorOptions::new().name("taken-name-message"))
+        .remote(gate());
+    let second = Cell::new_actor()
+        .options(ActorOptions::new().name("taken-name-message"))
+        .remote(gate());
+    let err = common::get(second.methods().value().remote()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("was never started") && text.contains("is taken by another actor"),
+        "{text}"
+    );
+    drop(first);
+}

@@ -112,6 +112,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             .as_ref()
             .map(|(ns, n)| (ns.as_str(), n.as_str())),
     );
+    crate::unwind::install_panic_hook();
     let handle = match system::spawn_handle() {
         Ok(handle) => handle,
         Err(err) => {

@@ -23,7 +23,7 @@ use crate::{
     object_ref::{Completer, Failer, Resolver},
     restart::{Retry, RetryPolicy},
     sync_call::{MutBody, RefBody, stored},
-    unwind::take_message,
+    unwind::{quiet, take_message},
 };
 
 /// One argument of a remote method, checked to be `Send + 'static`.
@@ -426,7 +426,7 @@ impl<A: Send + 'static> Body<A> {
             Exec::Run(instance) => {
                 let shared = instance.share();
                 let task = tokio::task::spawn_blocking(move || {
-                    catch_unwind(AssertUnwindSafe(|| f(&shared, args)))
+                    quiet(|| catch_unwind(AssertUnwindSafe(|| f(&shared, args))))
                 });
                 let failer = done.failer();
                 let run: SharedRun = Box::pin(async move {
@@ -458,7 +458,7 @@ impl<A: Send + 'static> Body<A> {
             )),
             Exec::Run(mut state) => {
                 let task = tokio::task::spawn_blocking(move || {
-                    let result = catch_unwind(AssertUnwindSafe(|| f(&mut state, args)));
+                    let result = quiet(|| catch_unwind(AssertUnwindSafe(|| f(&mut state, args))));
                     (result.is_ok().then_some(state), result)
                 });
                 let failer = done.failer();

@@ -41,7 +41,7 @@ use crate::{
     scheduler::{AfterCrash, Core, Lane, Start},
     state::ActorState,
     system,
-    unwind::{catch, drop_quietly},
+    unwind::{Quiet, catch, drop_quietly},
 };
 
 /// How long an `#[on_stop]` hook may run before the actor stops without it.
@@ -510,7 +510,7 @@ async fn run_hook<A: ActorClass>(label: &ActorLabel, state: &mut A) {
             return;
         }
     };
-    let mut hook = AssertUnwindSafe(hook).catch_unwind();
+    let mut hook = AssertUnwindSafe(Quiet(hook)).catch_unwind();
     let sleep = system::timer_handle().map(|handle| {
         let _entered = handle.enter();
         Box::pin(tokio::time::sleep(ON_STOP_TIMEOUT))

@@ -53,8 +53,9 @@ impl fmt::Display for DeathCause {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActorError {
-    /// The actor could not run the call: it is dead, or died while the call was running.
-    #[error("actor {actor} died before `{method}` returned: {cause}")]
+    /// The actor could not run the call: it is dead, or died while the call was running, or
+    /// never started (its name was taken, or its options were invalid).
+    #[error("{}", died_message(actor, method, cause))]
     ActorDied {
         /// The actor.
         actor: ActorLabel,
@@ -140,6 +141,16 @@ pub enum ActorError {
         /// The groups the actor has, comma-separated.
         declared: String,
     },
+}
+
+/// `ActorDied`'s message: an actor that never started says so, rather than "died".
+fn died_message(actor: &ActorLabel, method: &str, cause: &DeathCause) -> String {
+    match cause {
+        DeathCause::NameTaken { .. } | DeathCause::InvalidOptions(_) => {
+            format!("actor {actor} was never started, so `{method}` cannot run: {cause}")
+        }
+        _ => format!("actor {actor} died before `{method}` returned: {cause}"),
+    }
 }
 
 /// Why a named actor could not be looked up.

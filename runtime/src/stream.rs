@@ -31,7 +31,7 @@ use crate::{
     error::DeathCause,
     object_ref::Origin,
     system,
-    unwind::{drop_quietly, take_message},
+    unwind::{Quiet, drop_quietly, take_message},
 };
 
 /// The items of a streaming method's call, as they are produced: a
@@ -162,7 +162,7 @@ async fn pump<X: Send + 'static>(
     };
     let mut dead = pin!(death(&actor));
     loop {
-        let next = AssertUnwindSafe(stream.next()).catch_unwind();
+        let next = AssertUnwindSafe(Quiet(stream.next())).catch_unwind();
         let item = {
             let closed = pin!(tx.closed());
             let stop = select(closed, dead.as_mut());

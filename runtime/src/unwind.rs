@@ -7,8 +7,80 @@
 
 use std::{
     any::Any,
-    panic::{AssertUnwindSafe, catch_unwind},
+    cell::Cell,
+    future::Future,
+    panic::{AssertUnwindSafe, PanicHookInfo, catch_unwind},
+    pin::Pin,
+    sync::Once,
+    task::{Context, Poll},
 };
+
+thread_local! {
+    /// How many helio catch sites this thread is inside: a panic here comes back as a result
+    /// (`TaskPanicked`, a crash), so it is reported through `tracing`, not printed.
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Wraps the process's panic hook, once: panics that helio catches become a `tracing` event
+/// (with their message and location) instead of the hook's output; every other panic goes to
+/// the hook that was there before, the user's own included. A hook set later replaces this
+/// one, as it would any other.
+pub(crate) fn install_panic_hook() {
+    static INSTALL: Once = Once::new();
+    // The hook cannot change while this thread panics; the next call will install it.
+    if std::thread::panicking() {
+        return;
+    }
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+            if CATCHING.try_with(|c| c.get() > 0).unwrap_or(false) {
+                let location = info.location().map(ToString::to_string);
+                let message = panic_message(info.payload());
+                tracing::warn!(
+                    location = location.as_deref().unwrap_or("?"),
+                    %message,
+                    "panic in actor code, caught by helio"
+                );
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Marks this thread as inside a helio catch site until dropped (also when unwinding).
+struct Catching;
+
+impl Catching {
+    fn enter() -> Self {
+        install_panic_hook();
+        let _ = CATCHING.try_with(|c| c.set(c.get() + 1));
+        Catching
+    }
+}
+
+impl Drop for Catching {
+    fn drop(&mut self) {
+        let _ = CATCHING.try_with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// Runs `f`, whose panics helio catches around it: they are reported through `tracing`.
+pub(crate) fn quiet<R>(f: impl FnOnce() -> R) -> R {
+    let _catching = Catching::enter();
+    f()
+}
+
+/// A future whose panics helio catches around it (see [`quiet`]).
+pub(crate) struct Quiet<F>(pub(crate) F);
+
+impl<F: Future + Unpin> Future for Quiet<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        quiet(|| Pin::new(&mut self.0).poll(cx))
+    }
+}
 
 /// The text of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -28,19 +100,19 @@ pub(crate) fn take_message(payload: Box<dyn Any + Send>) -> String {
     message
 }
 
-/// Runs `f`, turning a panic into its message.
+/// Runs `f`, turning a panic into its message (reported through `tracing`, not printed).
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(take_message)
+    quiet(|| catch_unwind(AssertUnwindSafe(f))).map_err(take_message)
 }
 
 /// Drops `value`; a panic in its `Drop` is returned as a message instead of unwinding.
 pub(crate) fn drop_quietly<T>(value: T) -> Option<String> {
-    match catch_unwind(AssertUnwindSafe(move || drop(value))) {
+    match quiet(|| catch_unwind(AssertUnwindSafe(move || drop(value)))) {
         Ok(()) => None,
         Err(payload) => {
             let message = panic_message(&*payload);
             // A payload whose `Drop` panics again is leaked: there is no one left to tell.
-            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            if let Err(again) = quiet(|| catch_unwind(AssertUnwindSafe(move || drop(payload)))) {
                 std::mem::forget(again);
             }
             Some(message)
