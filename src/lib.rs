@@ -128,7 +128,8 @@ pub use helio_runtime::{
     ActorState, BlockingIter, CallOptions, Config, DeathCause, IntoArg, Lifetime, LookupError,
     Method, ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, WaitResult,
     cancel, current_actor, get, get_actor, get_actor_in, get_all, init, keep_across_restarts, kill,
-    kill_named_in, list_actors, put, shutdown, wait, wait_blocking,
+    kill_named_in, list_actors, put, shutdown, wait, wait_blocking, wait_owned,
+    wait_owned_blocking,
 };
 
 /// The names most programs need: `use helio::prelude::*;`.

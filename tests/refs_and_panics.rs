@@ -131,6 +131,24 @@ fn wait_honours_its_timeout() {
     assert_eq!(ready.len(), 2);
 }
 
+/// Newcomer issue: `wait_owned` hands the refs back, ready ones first to read, pending ones to
+/// wait for again (Ray's `ray.wait`).
+#[test]
+fn wait_owned_hands_back_ready_and_pending_refs() {
+    let (w, gate) = worker();
+    let refs = vec![
+        w.methods().gated().remote(0),
+        helio::put(1),
+        helio::put(2),
+    ];
+    let (ready, pending) = block_on(helio::wait_owned(refs, 2, None));
+    assert_eq!(helio::get_all(ready).unwrap(), [1, 2]);
+    gate.add_permits(1);
+    let (ready, pending) = helio::wait_owned_blocking(pending, 1, Some(BOUND));
+    assert!(pending.is_empty());
+    assert_eq!(helio::get_all(ready).unwrap(), [0]);
+}
+
 #[test]
 fn every_clone_of_a_ref_yields_the_value() {
     let (w, gate) = worker();

@@ -70,7 +70,10 @@ pub use options::{ActorOptions, CallOptions, Lifetime};
 pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};
-pub use wait::{WaitResult, Waitable, cancel, get, get_all, put, wait, wait_blocking};
+pub use wait::{
+    WaitResult, Waitable, cancel, get, get_all, put, wait, wait_blocking, wait_owned,
+    wait_owned_blocking,
+};
 
 /// What macro-generated code uses. Not a stable API.
 #[doc(hidden)]

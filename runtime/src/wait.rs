@@ -79,7 +79,8 @@ impl<X: Send + 'static> Waitable for crate::ObjectRefStream<X> {
 pub type WaitResult<'a, W> = (Vec<&'a W>, Vec<&'a W>);
 
 /// Waits until `num_returns` of `refs` are ready, or `timeout` elapses, and splits them into
-/// `(ready, pending)`, each in input order. Never consumes a ref.
+/// `(ready, pending)`, each in input order. Never consumes a ref; see [`wait_owned`] for a form
+/// that hands the refs back, as Ray's `ray.wait` does.
 ///
 /// `num_returns` is capped at `refs.len()`. `ready` holds at most `num_returns` refs (the first
 /// ready ones in input order); with a timeout it may hold fewer.
@@ -91,6 +92,77 @@ pub async fn wait<'a, W: Waitable>(
     num_returns: usize,
     timeout: Option<Duration>,
 ) -> WaitResult<'a, W> {
+    let ready = wait_mask(refs, num_returns, timeout).await;
+    split(refs, &ready)
+}
+
+/// Waits as [`wait`] does, and hands the refs back split into `(ready, pending)`, each in input
+/// order, like Ray's `ray.wait`: the ready ones can be read at once, the pending ones waited
+/// for again.
+///
+/// ```
+/// use std::time::Duration;
+/// use helio::prelude::*;
+///
+/// pub struct Square;
+///
+/// #[actor]
+/// impl Square {
+///     pub fn new() -> Self {
+///         Square
+///     }
+///
+///     #[remote_method]
+///     pub fn of(&self, x: u64) -> u64 {
+///         x * x
+///     }
+/// }
+///
+/// let square = Square::new_actor().remote();
+/// let refs: Vec<ObjectRef<u64>> = (1..=4).map(|x| square.methods().of().remote(x)).collect();
+/// let (ready, pending) = helio::wait_owned_blocking(refs, 4, Some(Duration::from_secs(20)));
+/// assert!(pending.is_empty());
+/// let values: Vec<u64> = ready.into_iter().map(|r| r.get().unwrap()).collect();
+/// assert_eq!(values, [1, 4, 9, 16]);
+/// ```
+///
+/// # Cancel safety
+/// Dropping the future drops the refs (which does not cancel their calls).
+pub async fn wait_owned<W: Waitable>(
+    refs: Vec<W>,
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> (Vec<W>, Vec<W>) {
+    let ready = wait_mask(&refs, num_returns, timeout).await;
+    split_owned(refs, &ready)
+}
+
+/// The blocking form of [`wait_owned`], for sync code.
+pub fn wait_owned_blocking<W: Waitable>(
+    refs: Vec<W>,
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> (Vec<W>, Vec<W>) {
+    let ready = wait_mask_blocking(&refs, num_returns, timeout);
+    split_owned(refs, &ready)
+}
+
+/// The blocking form of [`wait`], for sync code.
+pub fn wait_blocking<W: Waitable>(
+    refs: &[W],
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> WaitResult<'_, W> {
+    let ready = wait_mask_blocking(refs, num_returns, timeout);
+    split(refs, &ready)
+}
+
+/// Waits for `num_returns` of `refs` (or the timeout); which of them count as ready.
+async fn wait_mask<W: Waitable>(
+    refs: &[W],
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> Vec<bool> {
     let num_returns = num_returns.min(refs.len());
     let mut sleep = match timeout.map(timer) {
         Some(Ok(sleep)) => Some(sleep),
@@ -111,15 +183,15 @@ pub async fn wait<'a, W: Waitable>(
         }
     })
     .await;
-    split(refs, num_returns)
+    ready_mask(refs, num_returns)
 }
 
-/// The blocking form of [`wait`], for sync code.
-pub fn wait_blocking<W: Waitable>(
+/// The blocking form of [`wait_mask`].
+fn wait_mask_blocking<W: Waitable>(
     refs: &[W],
     num_returns: usize,
     timeout: Option<Duration>,
-) -> WaitResult<'_, W> {
+) -> Vec<bool> {
     let num_returns = num_returns.min(refs.len());
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut waiting = Registrations::new(refs);
@@ -130,7 +202,7 @@ pub fn wait_blocking<W: Waitable>(
             Poll::Pending
         }
     });
-    split(refs, num_returns)
+    ready_mask(refs, num_returns)
 }
 
 /// One waiter's registrations with the refs it waits for, withdrawn when it stops waiting.
@@ -167,17 +239,28 @@ impl<W: Waitable> Drop for Registrations<'_, W> {
     }
 }
 
-fn split<W: Waitable>(refs: &[W], num_returns: usize) -> WaitResult<'_, W> {
-    let mut ready = Vec::with_capacity(num_returns);
-    let mut pending = Vec::new();
-    for r in refs {
-        if ready.len() < num_returns && r.ready_now() {
-            ready.push(r);
-        } else {
-            pending.push(r);
-        }
-    }
-    (ready, pending)
+/// The first `num_returns` ready refs, in input order.
+fn ready_mask<W: Waitable>(refs: &[W], num_returns: usize) -> Vec<bool> {
+    let mut left = num_returns;
+    refs.iter()
+        .map(|r| {
+            let ready = left > 0 && r.ready_now();
+            left -= usize::from(ready);
+            ready
+        })
+        .collect()
+}
+
+fn split<'a, W: Waitable>(refs: &'a [W], ready: &[bool]) -> WaitResult<'a, W> {
+    let (ready, pending): (Vec<_>, Vec<_>) = refs.iter().zip(ready).partition(|(_, r)| **r);
+    let unzip = |v: Vec<(&'a W, &bool)>| v.into_iter().map(|(w, _)| w).collect();
+    (unzip(ready), unzip(pending))
+}
+
+fn split_owned<W: Waitable>(refs: Vec<W>, ready: &[bool]) -> (Vec<W>, Vec<W>) {
+    let (ready, pending): (Vec<_>, Vec<_>) = refs.into_iter().zip(ready).partition(|(_, r)| **r);
+    let unzip = |v: Vec<(W, &bool)>| v.into_iter().map(|(w, _)| w).collect();
+    (unzip(ready), unzip(pending))
 }
 
 /// A sleep driven by helio's runtime, so it can be polled from any executor.
