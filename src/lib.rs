@@ -125,11 +125,11 @@
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
-    ActorState, BlockingIter, CallOptions, Config, DeathCause, IntoArg, Lifetime, LookupError,
-    Method, ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, WaitResult,
-    cancel, current_actor, get, get_actor, get_actor_in, get_all, init, keep_across_restarts, kill,
-    kill_named_in, list_actors, put, shutdown, wait, wait_blocking, wait_owned,
-    wait_owned_blocking,
+    ActorState, BlockingIter, CallOptions, Config, DeathCause, Gettable, IntoArg, Lifetime,
+    LookupError, Method, ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod,
+    WaitResult, cancel, current_actor, get, get_actor, get_actor_in, get_all, init,
+    keep_across_restarts, kill, kill_named_in, list_actors, put, shutdown, wait, wait_blocking,
+    wait_owned, wait_owned_blocking,
 };
 
 /// The names most programs need: `use helio::prelude::*;`.

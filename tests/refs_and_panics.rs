@@ -136,11 +136,7 @@ fn wait_honours_its_timeout() {
 #[test]
 fn wait_owned_hands_back_ready_and_pending_refs() {
     let (w, gate) = worker();
-    let refs = vec![
-        w.methods().gated().remote(0),
-        helio::put(1),
-        helio::put(2),
-    ];
+    let refs = vec![w.methods().gated().remote(0), helio::put(1), helio::put(2)];
     let (ready, pending) = block_on(helio::wait_owned(refs, 2, None));
     assert_eq!(helio::get_all(ready).unwrap(), [1, 2]);
     gate.add_permits(1);

@@ -66,6 +66,16 @@ impl<A, Args> ActorBuilder<A, Args> {
     }
 }
 
+impl<A, Args> ActorBuilder<A, Args> {
+    /// A mistake to call: the compiler says to start the actor with `.remote(..)` first.
+    #[doc(hidden)]
+    pub fn methods(&self)
+    where
+        Self: crate::hints::CallRemoteToStartTheActor,
+    {
+    }
+}
+
 impl<A, Args> fmt::Debug for ActorBuilder<A, Args> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorBuilder")

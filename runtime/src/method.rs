@@ -137,6 +137,19 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
     }
 }
 
+/// Awaiting a method handle is a mistake: the compiler says to call `.remote(..)` first.
+impl<A, Args, R> std::future::IntoFuture for Method<'_, A, Args, R>
+where
+    Self: crate::hints::CallRemoteBeforeAwait<R>,
+{
+    type Output = Result<R, crate::ActorError>;
+    type IntoFuture = crate::ObjectRefFuture<R>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        crate::hints::CallRemoteBeforeAwait::never(self)
+    }
+}
+
 impl<A, Args, R> Clone for Method<'_, A, Args, R> {
     fn clone(&self) -> Self {
         Method {

@@ -8,14 +8,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{ActorError, ObjectRef, blocking::block_until, object_ref::WaitKey, system};
+use crate::{
+    ActorError, ObjectRef, blocking::block_until, hints::Gettable, object_ref::WaitKey, system,
+};
 
 /// Blocks until `r` resolves; see [`ObjectRef::get`].
 ///
+/// ```
+/// assert_eq!(helio::get(helio::put(3)), Ok(3));
+/// ```
+///
 /// # Errors
 /// The [`ActorError`] the call resolved to.
-pub fn get<T>(r: ObjectRef<T>) -> Result<T, ActorError> {
-    r.get()
+pub fn get<R: Gettable>(r: R) -> Result<R::Output, ActorError> {
+    r.get_blocking()
 }
 
 /// Blocks until every ref resolves and returns the values in input order.

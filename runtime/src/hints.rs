@@ -1,0 +1,50 @@
+//! Compile-time hints for the mistakes a newcomer makes first: forgetting `.remote(..)`.
+//!
+//! Each is a trait the compiler asks for where the mistake happens; its
+//! `#[diagnostic::on_unimplemented]` message says what to write instead.
+
+use crate::{ActorError, ObjectRef};
+
+/// What [`get`](crate::get) blocks on: an [`ObjectRef`], the result of a call.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an `ObjectRef`: there is no result to get",
+    label = "expected the `ObjectRef` of a call",
+    note = "a method handle becomes a call with `.remote(..)`: \
+            `helio::get(actor.methods().add().remote(2))`"
+)]
+pub trait Gettable {
+    /// The value it resolves to.
+    type Output;
+    /// Blocks until the value (or its error) is there.
+    #[doc(hidden)]
+    fn get_blocking(self) -> Result<Self::Output, ActorError>;
+}
+
+impl<T> Gettable for ObjectRef<T> {
+    type Output = T;
+    fn get_blocking(self) -> Result<T, ActorError> {
+        self.get()
+    }
+}
+
+/// Never implemented: awaiting a method handle (instead of its call) asks for it.
+#[diagnostic::on_unimplemented(
+    message = "a method handle is not a call: call `.remote(..)` with its arguments, then `.await`",
+    label = "`.remote(..)` is missing before `.await`",
+    note = "`actor.methods().add().remote(2).await` sends the call and waits for its result"
+)]
+#[doc(hidden)]
+pub trait CallRemoteBeforeAwait<R> {
+    fn never(self) -> crate::ObjectRefFuture<R>;
+}
+
+/// Never implemented: calling `.methods()` on a builder (instead of the started actor) asks
+/// for it.
+#[diagnostic::on_unimplemented(
+    message = "the actor is not started yet: call `.remote(..)` with the constructor's arguments first",
+    label = "`.remote(..)` is missing before `.methods()`",
+    note = "`Counter::new_actor().remote(1)` starts the actor and returns its `Actor` handle, \
+            which has `.methods()`"
+)]
+#[doc(hidden)]
+pub trait CallRemoteToStartTheActor {}
