@@ -24,6 +24,9 @@ pub(crate) struct ActorImpl {
     pub(crate) constructor: Option<Constructor>,
     pub(crate) methods: Vec<RemoteMethod>,
     pub(crate) on_stop: Option<OnStop>,
+    /// Methods with a `self` receiver but no `#[remote_method]`: `.methods().x()` on one of
+    /// them gets an error that says to add the attribute.
+    pub(crate) local_methods: Vec<Ident>,
 }
 
 /// The `#[on_stop]` hook: runs when the actor stops gracefully.
@@ -94,6 +97,7 @@ impl ActorImpl {
         let mut new_fn: Option<Constructor> = None;
         let mut methods = Vec::new();
         let mut on_stop: Option<OnStop> = None;
+        let mut local_methods = Vec::new();
 
         for impl_item in &mut item.items {
             let ImplItem::Fn(f) = impl_item else { continue };
@@ -154,6 +158,8 @@ impl ActorImpl {
                 }
             } else if f.sig.ident == "new" && f.sig.receiver().is_none() {
                 new_fn = constructor_of(f, &self_ty, cx);
+            } else if f.sig.receiver().is_some() {
+                local_methods.push(f.sig.ident.clone());
             }
             if !init_attrs.is_empty() || f.sig.ident == "new" && f.sig.receiver().is_none() {
                 // An actor's constructor runs through `new_actor()`; `Default` would not help.
@@ -183,6 +189,7 @@ impl ActorImpl {
             constructor,
             methods,
             on_stop,
+            local_methods,
         })
     }
 

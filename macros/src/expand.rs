@@ -61,6 +61,8 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     let options = default_options(actor, attr);
     let constructor = actor.constructor.as_ref().map(|c| new_actor_fn(actor, c));
     let accessors = actor.methods.iter().map(|m| accessor(actor, m));
+    let not_remote = actor.local_methods.iter().map(not_remote_accessor);
+    let markers = actor.local_methods.iter().map(not_remote_marker);
     let on_stop = actor.on_stop.as_ref().map(|hook| {
         let name = &hook.ident;
         let call = if hook.is_async {
@@ -110,12 +112,38 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
                 #constructor
             }
 
+            #(
+                #[allow(non_camel_case_types)]
+                struct #markers;
+            )*
+
             #[allow(dead_code)]
             impl #m_impl #methods_ident #m_ty #m_where {
                 #(#accessors)*
+                #(#not_remote)*
             }
         };
     }
+}
+
+/// A hidden accessor for a method without `#[remote_method]`: calling it through `.methods()`
+/// is an error whose message names the method and says to add the attribute (the marker
+/// type's name is the message: `{Self}` in the trait's `on_unimplemented`).
+fn not_remote_accessor(ident: &Ident) -> TokenStream {
+    let marker = not_remote_marker(ident);
+    quote_spanned! {ident.span()=>
+        #[doc(hidden)]
+        #[allow(private_bounds)]
+        pub fn #ident(&self)
+        where
+            Self: ::helio::__private::NotARemoteMethod<#marker>,
+        {
+        }
+    }
+}
+
+fn not_remote_marker(ident: &Ident) -> Ident {
+    format_ident!("add_remote_method_to_{}", ident, span = ident.span())
 }
 
 fn with_handle_lifetime(generics: &Generics) -> Generics {

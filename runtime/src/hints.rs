@@ -48,3 +48,14 @@ pub trait CallRemoteBeforeAwait<R> {
 )]
 #[doc(hidden)]
 pub trait CallRemoteToStartTheActor {}
+
+/// Never implemented: calling a method that has no `#[remote_method]` through `.methods()`
+/// asks for it, with a marker type the macro names `add_remote_method_to_<method>`.
+#[diagnostic::on_unimplemented(
+    message = "this method is not a remote method: `{Marker}`",
+    label = "not a `#[remote_method]`",
+    note = "only methods marked `#[remote_method]` can be called through `.methods()`; \
+            put the attribute on the method in the `#[actor]` impl"
+)]
+#[doc(hidden)]
+pub trait NotARemoteMethod<Marker> {}

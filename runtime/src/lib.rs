@@ -85,6 +85,7 @@ pub mod __private {
         builder::ConstructorArgs,
         call::{Body, CloneProbe, RemoteArg, RemoteReturn, ViaClone, ViaNoClone},
         class::ConstructorOutput,
+        hints::NotARemoteMethod,
         instance::Shared,
         object_ref::Completer,
         restart::RetryPolicy,
