@@ -45,15 +45,162 @@
 //!
 //! ## Semantics
 //! - Calls start in arrival order. `&mut self` methods run alone; `&self` methods run
-//!   concurrently up to `max_concurrency` (default 1, or 1000 when the actor has async methods),
-//!   or up to the size of their concurrency group.
+//!   concurrently up to `max_concurrency` (default 1, or 1000 when the actor has async or
+//!   `blocking` methods), or up to the size of their concurrency group.
 //! - Sync methods run on the actor's task; mark a long one `#[remote_method(blocking)]` to move it
 //!   to the blocking pool. Async `&self` methods need the actor type to be `Sync`.
 //! - A panic in a method resolves that call to [`ActorError::TaskPanicked`] and crashes the actor,
 //!   which restarts (constructor re-run) while `max_restarts` allows. Calls queued meanwhile
 //!   are delivered to the new instance; once out of restarts every call resolves to
 //!   [`ActorError::ActorDied`]. Every object ref resolves.
-
+//!
+//! ## Actor options
+//! `#[actor(..)]` takes Ray's actor options, with Ray's names and defaults (the table is in the
+//! docs of [`#[actor]`](actor#options)), and `#[remote_method(..)]` the per-method ones (see
+//! [`#[remote_method]`](remote_method)). [`ActorOptions`] overrides the actor's for one actor,
+//! and [`CallOptions`] the method's for one call.
+//!
+//! ```
+//! use std::collections::HashMap;
+//!
+//! use helio::prelude::*;
+//!
+//! pub struct Cache { entries: HashMap<String, String> }
+//!
+//! #[actor(
+//!     name = "cache",
+//!     namespace = "docs",
+//!     max_restarts = -1,               // restart after every crash
+//!     max_task_retries = 1,            // run an interrupted async or blocking call once more
+//!     max_pending_calls = 100,         // unresolved calls per handle
+//!     max_concurrency = 4,             // `&self` calls of the default group at once
+//!     concurrency_groups = { io = 2 }, // another group, of 2
+//!     lifetime = "detached",           // lives until killed, with or without handles
+//!     get_if_exists = true,            // `new_actor()` gives the live "docs/cache" back
+//! )]
+//! impl Cache {
+//!     pub fn new() -> Self { Cache { entries: HashMap::new() } }
+//!
+//!     #[remote_method]
+//!     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+//!         self.entries.insert(key, value)
+//!     }
+//!
+//!     /// Runs in the `io` group; re-run up to 3 times if a crash interrupts it.
+//!     #[remote_method(concurrency_group = "io", max_task_retries = 3)]
+//!     pub async fn fetch(&self, url: String) -> String { format!("<{url}>") }
+//!
+//!     /// Runs on the blocking thread pool, leaving the actor's task free.
+//!     #[remote_method(blocking)]
+//!     pub fn len(&self) -> usize { self.entries.len() }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cache = Cache::new_actor().remote();
+//! assert_eq!(cache.methods().insert().remote("k", "v").get()?, None);
+//! assert_eq!(cache.methods().len().remote().get()?, 1);
+//! assert_eq!(cache.methods().fetch().remote("a").get()?, "<a>");
+//! // `get_if_exists`: the same actor. It is found by name too, checked to be a `Cache`.
+//! assert_eq!(Cache::new_actor().remote(), cache);
+//! assert_eq!(helio::get_actor_in::<Cache>("docs", "cache")?, cache);
+//! // One call in another group; one actor under another name.
+//! let fetch = cache.methods().fetch().options(CallOptions::new().concurrency_group("default"));
+//! assert_eq!(fetch.remote("b").get()?, "<b>");
+//! let other = Cache::new_actor().options(ActorOptions::new().name("other")).remote();
+//! assert_ne!(other, cache);
+//! // Detached actors outlive their handles: kill them when done.
+//! helio::kill(&cache, true);
+//! helio::kill(&other, true);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Constructors
+//! The constructor is the associated fn `new`, or the one marked `#[init]`; sync or `async`;
+//! returning `Self`, or `Result<Self, E>` with `E: Display`. `new_actor().remote(args)` returns
+//! the handle at once, and the constructor runs on the actor, before any call. Its arguments
+//! are kept to run it again at each restart, so they must be `Clone + Send + 'static`.
+//!
+//! ```
+//! use helio::prelude::*;
+//!
+//! pub struct Conn { addr: String }
+//!
+//! #[actor]
+//! impl Conn {
+//!     #[init]
+//!     pub async fn connect(addr: String) -> Result<Self, String> {
+//!         if addr.is_empty() {
+//!             return Err("no address".to_owned());
+//!         }
+//!         Ok(Conn { addr })
+//!     }
+//!
+//!     #[remote_method]
+//!     pub fn addr(&self) -> String { self.addr.clone() }
+//! }
+//!
+//! let conn = Conn::new_actor().remote("db:5432".to_owned());
+//! conn.ready().get().unwrap(); // waits for the constructor
+//! assert_eq!(conn.methods().addr().remote().get().unwrap(), "db:5432");
+//!
+//! // A constructor's `Err` kills the actor: `ready()` reports it, every call fails.
+//! let failed = Conn::new_actor().remote(String::new());
+//! assert!(matches!(
+//!     failed.ready().get(),
+//!     Err(ActorError::InitFailed { message, .. }) if message == "no address"
+//! ));
+//! assert!(matches!(
+//!     failed.methods().addr().remote().get(),
+//!     Err(ActorError::ActorDied { cause: DeathCause::InitFailed(_), .. })
+//! ));
+//! ```
+//!
+//! ## Stop hook
+//! A method marked `#[on_stop]` (`&mut self` or `&self`, sync or `async`, no other argument,
+//! no result) runs at a graceful stop only: once every handle is dropped and every queued call
+//! is done, for at most 10 seconds, before the state is dropped. It does not run when the actor
+//! is killed ([`kill`]), crashes, or is stopped by [`shutdown`].
+//!
+//! ```
+//! use std::{sync::mpsc, time::Duration};
+//!
+//! use helio::prelude::*;
+//!
+//! pub struct Journal { lines: Vec<String>, out: mpsc::Sender<String> }
+//!
+//! #[actor]
+//! impl Journal {
+//!     pub fn new(out: mpsc::Sender<String>) -> Self { Journal { lines: Vec::new(), out } }
+//!
+//!     #[remote_method]
+//!     pub fn write(&mut self, line: String) { self.lines.push(line) }
+//!
+//!     /// Sends out what was written.
+//!     #[on_stop]
+//!     fn flush(&mut self) {
+//!         for line in self.lines.drain(..) {
+//!             let _ = self.out.send(line);
+//!         }
+//!     }
+//! }
+//!
+//! impl Drop for Journal {
+//!     fn drop(&mut self) { let _ = self.out.send("dropped".to_owned()); }
+//! }
+//!
+//! let bound = Duration::from_secs(10);
+//! let (out, flushed) = mpsc::channel();
+//! let journal = Journal::new_actor().remote(out.clone());
+//! let _ = journal.methods().write().remote("a"); // queued; dropping its ref does not cancel it
+//! drop(journal); // the last handle: the queued call runs, then `flush`, then the drop
+//! assert_eq!(flushed.recv_timeout(bound).unwrap(), "a");
+//! assert_eq!(flushed.recv_timeout(bound).unwrap(), "dropped");
+//!
+//! let journal = Journal::new_actor().remote(out);
+//! journal.methods().write().remote("lost").get().unwrap();
+//! helio::kill(&journal, true); // not a graceful stop: the state is dropped without `flush`
+//! assert_eq!(flushed.recv_timeout(bound).unwrap(), "dropped");
+//! ```
 //!
 //! ## Streaming methods
 //! A remote method returning `impl Stream<Item = T> + Send + 'static` (or `BoxStream<'static,
@@ -62,12 +209,13 @@
 //! arrive as they are produced through a bounded buffer (`#[remote_method(stream_buffer = N)]`,
 //! default 16), so a slow consumer holds the producer back; dropping the stream stops the
 //! producer. The stream outlives the call, so it cannot borrow `self`: clone what it needs.
+//! [`helio::stream`](crate::stream) re-exports what you need from `futures` to write one.
 //!
 //! ```
 //! use std::sync::Arc;
 //!
-//! use futures::{Stream, StreamExt, stream};
 //! use helio::prelude::*;
+//! use helio::stream::{Stream, StreamExt, stream};
 //!
 //! pub struct Log { lines: Arc<Vec<String>> }
 //!
@@ -122,6 +270,8 @@
 //! assert_eq!(helio::get(ten).unwrap(), 10);
 //! ```
 
+#![warn(missing_docs)]
+
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
@@ -131,6 +281,18 @@ pub use helio_runtime::{
     keep_across_restarts, kill, kill_named_in, list_actors, put, shutdown, wait, wait_blocking,
     wait_owned, wait_owned_blocking,
 };
+
+/// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not
+/// depend on it yourself: `use helio::stream::{Stream, StreamExt};`.
+///
+/// ```
+/// use helio::stream::{StreamExt, stream};
+/// let doubled: Vec<u32> = futures::executor::block_on(stream::iter([1, 2]).map(|x| x * 2).collect());
+/// assert_eq!(doubled, [2, 4]);
+/// ```
+pub mod stream {
+    pub use futures::stream::{self, BoxStream, Stream, StreamExt};
+}
 
 /// The names most programs need: `use helio::prelude::*;`.
 pub mod prelude {

@@ -84,6 +84,50 @@ pub(crate) fn pair<T: Message>(
 /// Hand it to a *method*, not to the actor's constructor. An actor keeps its constructor's
 /// arguments to run the constructor again at a restart, so a sender passed there stays
 /// registered as long as the actor lives, and the channel never closes for its receivers.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use helio_channel::ChannelError;
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), ChannelError> {
+/// let (tx, rx) = helio_channel::channel::<u32>(2);
+/// tx.send(1).await?; // waits for room
+/// tx.try_send(2).await?; // fails at once when full:
+/// assert_eq!(tx.try_send(3).await, Err(ChannelError::Full { capacity: Some(2) }));
+/// let waited = tx.send_timeout(3, Duration::from_millis(10)).await;
+/// assert_eq!(waited, Err(ChannelError::Timeout));
+/// assert_eq!(rx.recv().await?, 1);
+/// assert_eq!(rx.recv().await?, 2);
+///
+/// tx.send_batch(vec![3, 4]).await?; // all of them or none
+/// let too_many = tx.send_batch(vec![5, 6, 7]).await; // could never fit
+/// assert_eq!(too_many, Err(ChannelError::Full { capacity: Some(2) }));
+///
+/// // Clones are more senders; the channel closes for receivers when the last one goes.
+/// let tx2 = tx.clone();
+/// drop(tx);
+/// tx2.close();
+/// assert_eq!(rx.recv().await?, 3);
+/// assert_eq!(rx.recv().await?, 4);
+/// assert_eq!(rx.recv().await, Err(ChannelError::Closed)); // closed and drained
+/// # Ok(()) }
+/// ```
+///
+/// From sync code, [`blocking_send`](Self::blocking_send):
+///
+/// ```
+/// let (tx, rx) = helio_channel::unbounded::<String>();
+/// std::thread::spawn(move || {
+///     for word in ["a", "b"] {
+///         tx.blocking_send(word.to_owned()).unwrap();
+///     }
+/// }); // the thread drops `tx` when done
+/// assert_eq!(rx.blocking_recv().unwrap(), "a");
+/// assert_eq!(rx.blocking_recv().unwrap(), "b");
+/// assert_eq!(rx.blocking_recv(), Err(helio_channel::ChannelError::Closed));
+/// ```
 pub struct Sender<T: Message> {
     actor: Actor<RayChannelActor<T>>,
     capacity: Option<usize>,
@@ -226,6 +270,30 @@ impl<T: Message> fmt::Debug for Sender<T> {
 /// The receiving side of a channel. Cloning registers another reader; when the last one is
 /// closed or dropped, senders get `Closed`. As a [`Stream`] it ends when the channel is closed
 /// and drained.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use futures::StreamExt;
+/// use helio_channel::ChannelError;
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), ChannelError> {
+/// let (tx, rx) = helio_channel::channel::<u32>(8);
+/// assert_eq!(rx.try_recv().await, Err(ChannelError::Empty)); // nothing there now
+/// let waited = rx.recv_timeout(Duration::from_millis(10)).await;
+/// assert_eq!(waited, Err(ChannelError::Timeout));
+///
+/// for i in 0..5 {
+///     tx.send(i).await?;
+/// }
+/// assert_eq!(rx.recv().await?, 0);
+/// assert_eq!(rx.recv_batch(2).await?, [1, 2]); // up to 2 of those there
+/// drop(tx); // the last sender: the stream ends once the channel is drained
+/// let rest: Vec<u32> = rx.collect().await;
+/// assert_eq!(rest, [3, 4]);
+/// # Ok(()) }
+/// ```
 pub struct Receiver<T: Message> {
     actor: Actor<RayChannelActor<T>>,
     reader_id: String,

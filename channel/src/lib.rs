@@ -18,6 +18,8 @@
 //! On top of it, [`channel`] and [`unbounded`] make a [`Sender`]/[`Receiver`] pair, with
 //! async and non-blocking sends and receives, batches, and a `Stream` of items.
 
+#![warn(missing_docs)]
+
 mod actor;
 mod channel;
 mod named;

@@ -11,6 +11,26 @@ pub const NAMESPACE: &str = "helio-channel";
 
 /// The channel named `name`, created with `capacity` if it does not exist yet (its capacity is
 /// then ignored). Named channels are detached: they live until [`delete_channel`].
+///
+/// ```
+/// use helio_channel::{channel_named, delete_channel, get_channel, list_channels};
+///
+/// # fn main() -> Result<(), helio_channel::ChannelError> {
+/// let (tx, _rx) = channel_named::<String>("jobs", 16);
+/// // Anywhere else in the process: the same channel, by name.
+/// let (_tx, rx) = channel_named::<String>("jobs", 16);
+/// let (tx3, _rx3) = get_channel::<String>("jobs")?; // only finds, checked to carry `String`
+/// assert!(list_channels().contains(&"jobs".to_owned()));
+///
+/// tx.blocking_send("build".to_owned())?;
+/// tx3.blocking_send("test".to_owned())?;
+/// assert_eq!(rx.blocking_recv()?, "build");
+/// assert_eq!(rx.blocking_recv()?, "test");
+/// assert!(get_channel::<u64>("jobs").is_err()); // another item type
+///
+/// delete_channel("jobs")?; // its actor dies; operations on it fail from now on
+/// # Ok(()) }
+/// ```
 pub fn channel_named<T: Message>(name: &str, capacity: usize) -> (Sender<T>, Receiver<T>) {
     let options = ActorOptions::new()
         .name(name)

@@ -9,33 +9,53 @@
 //!     pub fn add(&mut self, by: i64) -> i64 { .. }
 //! }
 //! ```
-//! Output (paths shortened; every runtime path goes through `::helio::__private`):
+//! Output (paths shortened: every runtime path is `::helio::__private::..`):
 //! ```ignore
-//! impl Counter { /* the items as written, minus `#[remote_method]` / `#[init]` */ }
+//! impl Counter { /* the items as written, less `#[remote_method]`, `#[init]`, `#[on_stop]` */ }
 //!
-//! /// The remote methods of `Counter`, returned by `actor.methods()`.
-//! pub struct CounterMethods<'__helio> { actor: &'__helio Actor<Counter> }
+//! /// The remote methods of [`Counter`], returned by `actor.methods()`: ..
+//! pub struct CounterMethods<'a> { actor: &'a Actor<Counter> }
 //!
 //! const _: () = {
 //!     impl ActorClass for Counter {
-//!         type Methods<'__helio> = CounterMethods<'__helio>;
-//!         fn methods(actor: &Actor<Self>) -> CounterMethods<'_> { CounterMethods { actor } }
-//!         fn default_options() -> ActorOptions { ActorOptions::new().max_restarts(4).max_concurrency(1) }
+//!         type Methods<'a> = CounterMethods<'a> where Self: 'a;
+//!         fn methods(actor: &Actor<Self>) -> Self::Methods<'_> { CounterMethods { actor } }
+//!         fn default_options() -> ActorOptions {
+//!             ActorOptions::new().max_restarts(4).max_concurrency(1)
+//!         }
+//!         // With an `#[on_stop] fn stop(&mut self)`:
+//!         // fn on_stop(state: &mut Self) -> Option<BoxFuture<'_, ()>> {
+//!         //     Some(Box::pin(async move { <Counter>::stop(state) }))
+//!         // }
 //!     }
 //!     impl Counter {
+//!         /// Starts building a [`Counter`] actor: ..
 //!         pub fn new_actor() -> ActorBuilder<Self, (i64,)> {
-//!             ActorBuilder::new(|(a0,)| construct_sync(<Counter>::new(a0)))
+//!             ActorBuilder::new(|(__a0,)| construct_sync(<Counter>::new(__a0)))
 //!         }
 //!     }
-//!     impl<'__helio> CounterMethods<'__helio> {
-//!         pub fn add(&self) -> Method<'__helio, Counter, (i64,), i64> {
-//!             Method::new(self.actor, "add", None, |args, done| {
-//!                 Body::sync_mut(done, args, |this: &mut Counter, (a0,): (i64,)| <Counter>::add(this, a0))
+//!     impl<'a> CounterMethods<'a> {
+//!         /// Calls [`Counter::add`] on the actor.
+//!         pub fn add(&self) -> Method<'a, Counter, (i64,), i64> {
+//!             // (method name, concurrency group, `max_task_retries`, body maker)
+//!             Method::new(self.actor, "add", None, None, |(__a0,), __done, _| {
+//!                 Body::sync_mut(__done, (RemoteArg::<i64>::new(__a0),),
+//!                     |__this: &mut Counter, (__a0,): (RemoteArg<i64>,)| {
+//!                         <Counter>::add(__this, __a0.into_inner())
+//!                     })
 //!             })
 //!         }
 //!     }
 //! };
 //! ```
+//! An `async` constructor uses `construct_async`. Async and `blocking` methods (which a crash
+//! can interrupt) use `Body::{async_ref, async_mut, blocking_ref, blocking_mut}`, which take a
+//! `RetryPolicy::new(__retries, cloner)` before the closure: the body maker's third argument is
+//! the call's `max_task_retries`, and the cloner re-runs the call when its arguments are
+//! `Clone`. A streaming method's accessor returns `StreamMethod::new(<the Method>, buffer)`.
+//! Each method with a `self` receiver but no `#[remote_method]` (say `helper`) gets a hidden
+//! accessor bounded by `NotARemoteMethod<add_remote_method_to_helper>`, a bound that never
+//! holds, so calling it through `.methods()` is an error that says what to add.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};

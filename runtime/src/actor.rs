@@ -199,9 +199,10 @@ impl<A> Drop for ActorCell<A> {
 
 /// A typed handle to a running actor: `actor.methods().some_method().remote(args)`.
 ///
-/// Cheap to clone; equal, ordered and hashed by actor id. Each clone is a separate handle for
-/// `max_pending_calls`. An anonymous actor stops once every handle is dropped and its queued
-/// calls are done.
+/// Cheap to clone; equal and hashed by actor id, so handles to one actor are equal (it is not
+/// `Ord`: sort by [`id`](Actor::id) where an order is needed). Each clone is a separate handle
+/// for `max_pending_calls`. An anonymous actor stops once every handle is dropped and its
+/// queued calls are done.
 pub struct Actor<A> {
     cell: Arc<ActorCell<A>>,
     /// This handle's count of calls in flight, when the actor has `max_pending_calls`.

@@ -19,6 +19,56 @@ use crate::{
 /// `ActorDied { cause: Killed }`. Without it the kill counts as a crash: the actor restarts while
 /// `max_restarts` allows (queued calls then run on the new instance), else dies with `Killed`.
 /// A kill is not a graceful stop: `#[on_stop]` does not run.
+///
+/// ```
+/// use std::{sync::mpsc, time::Duration};
+///
+/// use helio::prelude::*;
+///
+/// pub struct Worker { jobs: u32 }
+///
+/// #[actor(max_restarts = 1)]
+/// impl Worker {
+///     pub fn new() -> Self { Worker { jobs: 0 } }
+///
+///     #[remote_method]
+///     pub fn work(&mut self) -> u32 { self.jobs += 1; self.jobs }
+///
+///     /// Says it started, then never returns.
+///     #[remote_method]
+///     pub async fn hang(&self, started: mpsc::Sender<()>) {
+///         let _ = started.send(());
+///         std::future::pending::<()>().await
+///     }
+/// }
+///
+/// let bound = Duration::from_secs(10);
+/// let worker = Worker::new_actor().remote();
+/// assert_eq!(worker.methods().work().remote().get_timeout(bound).unwrap(), 1);
+///
+/// // Without `no_restart`, a kill is a crash: the running call fails, the actor restarts
+/// // (with a new state), and later calls run on the new instance.
+/// let (tx, started) = mpsc::channel();
+/// let stuck = worker.methods().hang().remote(tx.clone());
+/// started.recv_timeout(bound).unwrap();
+/// helio::kill(&worker, false);
+/// assert!(matches!(
+///     stuck.get_timeout(bound),
+///     Err(ActorError::ActorDied { cause: DeathCause::Killed, .. })
+/// ));
+/// assert_eq!(worker.methods().work().remote().get_timeout(bound).unwrap(), 1);
+/// assert_eq!(worker.restarts(), 1);
+///
+/// // With `no_restart`, it dies for good: calls running, queued and later fail.
+/// let stuck = worker.methods().hang().remote(tx);
+/// helio::kill(&worker, true);
+/// assert!(matches!(
+///     stuck.get_timeout(bound),
+///     Err(ActorError::ActorDied { cause: DeathCause::Killed, .. })
+/// ));
+/// assert_eq!(worker.state(), ActorState::Dead(DeathCause::Killed));
+/// assert!(worker.methods().work().remote().get_timeout(bound).is_err());
+/// ```
 pub fn kill<A: ActorClass>(actor: &Actor<A>, no_restart: bool) {
     actor.kill(no_restart);
 }
@@ -106,8 +156,44 @@ pub fn current_actor<A: ActorClass>() -> Option<Actor<A>> {
 
 /// The actor named `name` in the default namespace, checked to be an `A`.
 ///
+/// A named actor is found while it lives; a non-detached one stops once every handle,
+/// including those found here, is dropped.
+///
 /// # Errors
 /// [`LookupError::NotFound`], or [`LookupError::WrongType`] naming both types.
+///
+/// ```
+/// use helio::{LookupError, prelude::*};
+///
+/// pub struct Greeter;
+///
+/// #[actor(name = "greeter")]
+/// impl Greeter {
+///     pub fn new() -> Self { Greeter }
+///
+///     #[remote_method]
+///     pub fn greet(&self, who: String) -> String { format!("hello, {who}") }
+/// }
+///
+/// pub struct Other;
+///
+/// #[actor]
+/// impl Other {
+///     pub fn new() -> Self { Other }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let greeter = Greeter::new_actor().remote(); // registered as "greeter" at once
+///
+/// // Elsewhere, by name:
+/// let found: Actor<Greeter> = helio::get_actor("greeter")?;
+/// assert_eq!(found, greeter);
+/// assert_eq!(found.methods().greet().remote("Ray").get()?, "hello, Ray");
+///
+/// assert!(matches!(helio::get_actor::<Other>("greeter"), Err(LookupError::WrongType { .. })));
+/// assert!(matches!(helio::get_actor::<Greeter>("nobody"), Err(LookupError::NotFound { .. })));
+/// # Ok(()) }
+/// ```
 pub fn get_actor<A: ActorClass>(name: &str) -> Result<Actor<A>, LookupError> {
     get_actor_in(DEFAULT_NAMESPACE, name)
 }

@@ -15,10 +15,38 @@ type MakeBody<A, Args, R> = for<'x> fn(Args, Completer<'x, R>, i64) -> Body<A>;
 
 /// A remote method of an actor, ready to be called with `.remote(args)`.
 ///
-/// Returned by the accessors of `actor.methods()`. It borrows the handle and is reusable:
-/// ```ignore
-/// let add = counter.methods().add();
-/// let refs: Vec<_> = (0..10).map(|i| add.remote(i)).collect();
+/// Returned by the accessors of `actor.methods()`. It borrows the handle and is reusable; its
+/// type parameters are the actor, the argument types as a tuple, and the result type.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use helio::prelude::*;
+///
+/// pub struct Counter { value: i64 }
+///
+/// #[actor]
+/// impl Counter {
+///     pub fn new() -> Self { Counter { value: 0 } }
+///
+///     #[remote_method]
+///     pub fn add(&mut self, by: i64) -> i64 { self.value += by; self.value }
+/// }
+///
+/// let counter = Counter::new_actor().remote();
+/// let add: helio::Method<'_, Counter, (i64,), i64> = counter.methods().add();
+/// assert_eq!(add.name(), "add");
+/// let refs: Vec<ObjectRef<i64>> = (1..=4).map(|i| add.remote(i)).collect();
+/// // Calls from one handle start in the order they were sent.
+/// let sums: Vec<i64> = refs
+///     .into_iter()
+///     .map(|r| r.get_timeout(Duration::from_secs(10)).unwrap())
+///     .collect();
+/// assert_eq!(sums, [1, 3, 6, 10]);
+///
+/// // Per-call overrides: a copy of the handle with other options.
+/// let retried = add.clone().options(CallOptions::new().max_task_retries(2));
+/// assert_eq!(retried.remote(5).get_timeout(Duration::from_secs(10)).unwrap(), 15);
 /// ```
 pub struct Method<'a, A, Args, R> {
     actor: &'a Actor<A>,

@@ -33,6 +33,34 @@ use crate::{
 /// Dropping an object ref does not cancel its call.
 ///
 /// ```
+/// use std::time::Duration;
+///
+/// use helio::prelude::*;
+///
+/// pub struct Doubler;
+///
+/// #[actor]
+/// impl Doubler {
+///     pub fn new() -> Self { Doubler }
+///
+///     #[remote_method]
+///     pub fn double(&self, x: u64) -> u64 { 2 * x }
+/// }
+///
+/// let bound = Duration::from_secs(10);
+/// let doubler = Doubler::new_actor().remote();
+/// let r: ObjectRef<u64> = doubler.methods().double().remote(21);
+/// let copy = r.clone(); // `u64: Clone`: each clone yields the value
+/// assert_eq!(r.get_timeout(bound).unwrap(), 42);
+/// assert_eq!(copy.get_timeout(bound).unwrap(), 42);
+///
+/// // A ref is an argument of another call, which waits for it without blocking anyone.
+/// let twice = doubler.methods().double().remote(doubler.methods().double().remote(1));
+/// // Await it from async code, on any executor.
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// assert_eq!(rt.block_on(async { twice.await }).unwrap(), 4);
+///
+/// // `put` makes a ref of a value at hand.
 /// let r = helio_runtime::put(41);
 /// assert_eq!(r.get().unwrap(), 41);
 /// ```
