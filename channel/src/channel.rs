@@ -21,6 +21,41 @@ use crate::{
     types::{BatchResult, Status},
 };
 
+/// What `send` and its kin take for an item of type `T`: a `T`, or for `String` a `&str` or
+/// `&String` (as remote methods' `String` parameters do).
+///
+/// ```
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> Result<(), helio_channel::ChannelError> {
+/// let (tx, rx) = helio_channel::channel::<String>(4);
+/// tx.send("hi").await?;
+/// assert_eq!(rx.recv().await?, "hi");
+/// # Ok(())
+/// # }
+/// ```
+pub trait IntoItem<T> {
+    /// The item.
+    fn into_item(self) -> T;
+}
+
+impl<T> IntoItem<T> for T {
+    fn into_item(self) -> T {
+        self
+    }
+}
+
+impl IntoItem<String> for &str {
+    fn into_item(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl IntoItem<String> for &String {
+    fn into_item(self) -> String {
+        self.clone()
+    }
+}
+
 /// What a send or receive can fail with.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -153,7 +188,8 @@ impl<T: Message> Sender<T> {
     }
 
     /// Sends `value`, waiting for room. Waiting holds no place in the channel's actor: any
-    /// number of senders may wait.
+    /// number of senders may wait. Takes a `T`, or a `&str` for a channel of `String`s
+    /// ([`IntoItem`]).
     ///
     /// # Errors
     /// `Closed` when either side has closed; `TypeError`; `Actor`.
@@ -161,8 +197,8 @@ impl<T: Message> Sender<T> {
     /// # Cancel safety
     /// Dropping the future while it waits for room withdraws the send: the value is not sent.
     /// (If the channel took the value just before, it stays sent.)
-    pub async fn send(&self, value: T) -> Result<(), ChannelError> {
-        self.send_within(value, None).await
+    pub async fn send(&self, value: impl IntoItem<T>) -> Result<(), ChannelError> {
+        self.send_within(value.into_item(), None).await
     }
 
     /// Sends with a single cheap call when there is room and no one waits for room, else
@@ -181,8 +217,12 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     /// `Timeout` when no room came in time; otherwise as [`send`](Self::send).
-    pub async fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), ChannelError> {
-        match self.send_within(value, Some(timeout)).await {
+    pub async fn send_timeout(
+        &self,
+        value: impl IntoItem<T>,
+        timeout: Duration,
+    ) -> Result<(), ChannelError> {
+        match self.send_within(value.into_item(), Some(timeout)).await {
             Err(ChannelError::Full { .. }) => Err(ChannelError::Timeout),
             other => other,
         }
@@ -196,8 +236,14 @@ impl<T: Message> Sender<T> {
     ///
     /// # Cancel safety
     /// Dropping the future may leave the value sent or not.
-    pub async fn try_send(&self, value: T) -> Result<(), ChannelError> {
-        self.status(self.actor.methods().put_nowait().remote(value).await)
+    pub async fn try_send(&self, value: impl IntoItem<T>) -> Result<(), ChannelError> {
+        self.status(
+            self.actor
+                .methods()
+                .put_nowait()
+                .remote(value.into_item())
+                .await,
+        )
     }
 
     /// Sends `value` from sync code, blocking the thread until there is room.
@@ -207,8 +253,9 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     /// As [`send`](Self::send).
-    pub fn blocking_send(&self, value: T) -> Result<(), ChannelError> {
-        self.status(self.actor.methods().put().remote(value, None).get())
+    pub fn blocking_send(&self, value: impl IntoItem<T>) -> Result<(), ChannelError> {
+        let put = self.actor.methods().put().remote(value.into_item(), None);
+        self.status(put.get())
     }
 
     /// Sends all of `values` or none, waiting for room for all of them.

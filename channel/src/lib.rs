@@ -26,6 +26,6 @@ mod named;
 mod types;
 
 pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
-pub use channel::{ChannelError, Receiver, Sender, channel, unbounded};
+pub use channel::{ChannelError, IntoItem, Receiver, Sender, channel, unbounded};
 pub use named::{NAMESPACE, channel_named, delete_channel, get_channel, list_channels};
 pub use types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator};

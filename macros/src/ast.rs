@@ -56,6 +56,9 @@ pub(crate) struct RemoteMethod {
     pub(crate) is_async: bool,
     pub(crate) blocking: bool,
     pub(crate) params: Vec<Type>,
+    /// The parameters as the method declares them (`reader_id: String`), for the accessor's
+    /// doc: rustdoc shows the accessor's type only as an argument tuple.
+    pub(crate) signature: String,
     pub(crate) output: Type,
     pub(crate) group: Option<LitStr>,
     pub(crate) max_task_retries: Option<i64>,
@@ -394,12 +397,33 @@ fn remote_method_of(
         is_async,
         blocking: options.blocking.is_some() && !is_async,
         params: params?,
+        signature: declared_params(sig),
         output: output?,
         group,
         max_task_retries: options.max_task_retries.map(|n| n.value),
         stream,
     })
     .filter(|_| plain)
+}
+
+/// `name: Type, ..` of a method's parameters, as declared (patterns other than a name as `_`).
+fn declared_params(sig: &Signature) -> String {
+    let params = sig.inputs.iter().filter_map(|input| {
+        let FnArg::Typed(pat_type) = input else {
+            return None;
+        };
+        let name = match &*pat_type.pat {
+            syn::Pat::Ident(p) => p.ident.to_string(),
+            _ => "_".to_owned(),
+        };
+        let ty = &pat_type.ty;
+        let ty = quote::quote!(#ty)
+            .to_string()
+            .replace(" < ", "<")
+            .replace(" >", ">");
+        Some(format!("{name}: {ty}"))
+    });
+    params.collect::<Vec<_>>().join(", ")
 }
 
 /// The parameter types, with `Self` spelt out; errors (and `None`) for borrowed or

@@ -350,6 +350,7 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
     } else {
         TokenStream::new()
     };
+    let call_doc = format!("\n\nCall it with `.remote({})`.", method.signature);
     let declared = &method.params;
     let retries = match method.max_task_retries {
         Some(n) => {
@@ -387,6 +388,7 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
     quote! {
         #(#docs)*
         #default_doc
+        #[doc = #call_doc]
         #vis fn #ident(&self) -> #handle_ty {
             #handle
         }
