@@ -194,7 +194,10 @@ impl<A: ActorClass> Driver<A> {
             }
             if let Some(stopping) = self.stopping.as_mut() {
                 if let Some(kill) = self.shared.take_kill() {
-                    self.stopping = None;
+                    // The hook's future owns the state: its `Drop` may panic.
+                    if let Some(stopping) = self.stopping.take() {
+                        drop_quietly(stopping);
+                    }
                     self.handle(Event::Kill(kill));
                     self.end.get_or_insert(End::Stopped);
                     continue;
@@ -557,6 +560,10 @@ impl<A: ActorClass> Drop for Driver<A> {
         // Free the name first: whoever learns of the death may reuse it at once.
         if let Some(key) = &self.name {
             registry::global().remove(key, self.shared.id);
+        }
+        // An `on_stop` hook cut short (its runtime went away) owns the state.
+        if let Some(stopping) = self.stopping.take() {
+            drop_quietly(stopping);
         }
         let Some(cause) = cause else {
             // A graceful stop: no handle is left and every call was served.
