@@ -3,8 +3,8 @@
 
 use proc_macro2::Span;
 use syn::{
-    Attribute, FnArg, Generics, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, ReturnType,
-    Signature, Type, Visibility,
+    Attribute, FnArg, Generics, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, ReceiverKind,
+    ReturnType, Signature, Type, Visibility,
     spanned::Spanned,
     visit::{self, Visit},
     visit_mut::{self, VisitMut},
@@ -76,7 +76,7 @@ fn is_attr(attr: &Attribute, name: &str) -> bool {
 impl ActorImpl {
     /// Analyses `item`, removing the `#[remote_method]` and `#[init]` attributes it consumes.
     pub(crate) fn from_item(item: &mut ItemImpl, attr: &ActorAttr, cx: &mut Ctxt) -> Option<Self> {
-        if let Some((_, path, _)) = &item.trait_ {
+        if let Some((path, _)) = &item.trait_ {
             cx.error(
                 path,
                 "`#[actor]` goes on an inherent impl (`impl Counter { .. }`), not on a trait impl",
@@ -213,7 +213,7 @@ fn check_plain_fn(sig: &Signature, what: &str, cx: &mut Ctxt) -> bool {
     if let Some(token) = &sig.constness {
         cx.error(token, format_args!("{what} cannot be `const`"));
     }
-    if let Some(token) = &sig.unsafety {
+    if let syn::Safety::Unsafe(token) = &sig.safety {
         cx.error(
             token,
             format_args!(
@@ -260,7 +260,7 @@ fn on_stop_of(f: &ImplItemFn, cx: &mut Ctxt) -> Option<OnStop> {
     let sig = &f.sig;
     let plain = check_plain_fn(sig, "an `#[on_stop]` hook", cx);
     let receiver_ok = match sig.receiver() {
-        Some(r) if r.reference.is_some() && r.colon_token.is_none() => true,
+        Some(r) if matches!(r.kind, ReceiverKind::Reference(..)) => true,
         Some(r) => {
             cx.error(r, "`#[on_stop]` takes `&mut self` or `&self`");
             false
@@ -317,14 +317,14 @@ fn remote_method_of(
             );
             None
         }
-        Some(r) if r.colon_token.is_some() => {
+        Some(r) if matches!(r.kind, ReceiverKind::Typed(..)) => {
             cx.error(
                 r,
                 "a remote method takes `&self` or `&mut self`, without an explicit type",
             );
             None
         }
-        Some(r) if r.reference.is_none() => {
+        Some(r) if !matches!(r.kind, ReceiverKind::Reference(..)) => {
             cx.error(
                 r,
                 "a remote method cannot take `self` by value: the actor keeps its state across calls; \
@@ -332,7 +332,10 @@ fn remote_method_of(
             );
             None
         }
-        Some(r) if r.mutability.is_some() => Some(Receiver::Exclusive),
+        Some(syn::Receiver {
+            kind: ReceiverKind::Reference(_, _, Some(_)),
+            ..
+        }) => Some(Receiver::Exclusive),
         Some(_) => Some(Receiver::Shared),
     };
     let is_async = sig.asyncness.is_some();

@@ -169,7 +169,9 @@ fn not_remote_marker(ident: &Ident) -> Ident {
 fn with_handle_lifetime(generics: &Generics) -> Generics {
     let mut generics = generics.clone();
     let param = LifetimeParam::new(handle_lifetime());
-    generics.params.insert(0, param.into());
+    generics
+        .params
+        .insert(0, syn::GenericParam::Lifetime(param));
     generics
 }
 
