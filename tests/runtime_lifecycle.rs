@@ -68,3 +68,16 @@ fn init_then_shutdown_resolves_every_pending_call_and_a_fresh_runtime_follows() 
     assert_eq!(get(fresh.methods().bump().remote()).unwrap(), 1);
     helio::shutdown();
 }
+
+/// `Config::runtime` pins actors to a multi-thread runtime: a current-thread one (which runs
+/// only while someone blocks on it) is refused, before anything starts.
+#[test]
+fn a_current_thread_runtime_cannot_be_pinned() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(matches!(
+        helio::init(Config::new().runtime(rt.handle().clone())),
+        Err(RuntimeError::InvalidConfig(_))
+    ));
+}
