@@ -301,3 +301,25 @@ fn unpack_passes_the_error_to_every_element() {
         );
     }
 }
+
+/// Runtime issue: a blocking `get` on a multi-thread runtime's worker works (through
+/// `block_in_place`), also for an actor that runs on that same runtime.
+#[test]
+fn blocking_get_on_a_multi_thread_worker() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let value = rt.block_on(async {
+        tokio::spawn(async {
+            let (w, gate) = worker();
+            let r = w.methods().gated().remote(41);
+            gate.add_permits(1);
+            get(r).unwrap() + 1
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(value, 42);
+}
