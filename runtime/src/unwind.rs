@@ -53,20 +53,24 @@ pub(crate) fn install_panic_hook() {
 struct Catching;
 
 impl Catching {
+    /// (The hook itself is installed when an actor is spawned, before any of its code runs:
+    /// not here, on every call's path.)
+    #[inline]
     fn enter() -> Self {
-        install_panic_hook();
         let _ = CATCHING.try_with(|c| c.set(c.get() + 1));
         Catching
     }
 }
 
 impl Drop for Catching {
+    #[inline]
     fn drop(&mut self) {
         let _ = CATCHING.try_with(|c| c.set(c.get().saturating_sub(1)));
     }
 }
 
 /// Runs `f`, whose panics helio catches around it: they are reported through `tracing`.
+#[inline]
 pub(crate) fn quiet<R>(f: impl FnOnce() -> R) -> R {
     let _catching = Catching::enter();
     f()
