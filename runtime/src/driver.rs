@@ -258,7 +258,13 @@ impl<A: ActorClass> Driver<A> {
             if self.crash.is_some() {
                 self.core.submit(lane, call);
             } else if let Some(start) = self.core.admit(lane, call) {
+                let running = self.futures_running();
                 self.start(start);
+                if self.futures_running() > running {
+                    // An async or blocking call started: it is polled once before the calls
+                    // that came after it (`poll_event` polls running calls before new mail).
+                    break;
+                }
             }
         }
         while self.crash.is_none()
@@ -266,6 +272,15 @@ impl<A: ActorClass> Driver<A> {
         {
             self.start(start);
         }
+    }
+
+    /// How many calls run as futures.
+    fn futures_running(&self) -> usize {
+        let shared = self
+            .running_shared
+            .as_ref()
+            .map_or(0, FuturesUnordered::len);
+        shared + usize::from(self.running_exclusive.is_some())
     }
 
     fn lane(call: &Call<A>) -> Lane {
@@ -460,7 +475,11 @@ impl<A: ActorClass> Driver<A> {
         {
             return Poll::Ready(Event::SharedDone(lane, outcome));
         }
-        if !self.senders_gone && self.inbox.is_empty() {
+        if !self.inbox.is_empty() {
+            // Calls taken earlier wait their turn behind a call that just started.
+            return Poll::Ready(Event::Mail);
+        }
+        if !self.senders_gone {
             match self.mailbox.poll_take(cx, &mut self.inbox) {
                 Poll::Ready(Mail::Calls) => return Poll::Ready(Event::Mail),
                 Poll::Ready(Mail::SendersGone) => return Poll::Ready(Event::SendersGone),
