@@ -508,7 +508,9 @@ async fn take<T: Message>(
 ) -> Result<BatchResult<T>, ActorError> {
     let id = || Some(reader_id.to_owned());
     let tried = actor.methods().try_get().remote(max, id());
-    let tried = CancelOnDrop::new(tried).giving_back(actor.clone()).await?;
+    let mut tried = CancelOnDrop::new(tried).giving_back(actor.clone());
+    tried.cancel = false;
+    let tried = tried.await?;
     if tried.status != Status::Empty || timeout == Some(Duration::ZERO) {
         return Ok(tried);
     }
@@ -525,6 +527,10 @@ type Taken<T> = Result<BatchResult<T>, ActorError>;
 struct CancelOnDrop<R> {
     call: Option<ObjectRefFuture<R>>,
     give_back: Option<Box<dyn FnOnce(ObjectRef<R>) + Send + Sync>>,
+    /// Whether dropping cancels the call. Not for a sync get: one already running on the
+    /// actor cannot be stopped, and a cancel would throw away the items it takes; letting it
+    /// finish and giving them back loses none.
+    cancel: bool,
 }
 
 impl<R> CancelOnDrop<R> {
@@ -532,6 +538,7 @@ impl<R> CancelOnDrop<R> {
         CancelOnDrop {
             call: Some(r.into_future()),
             give_back: None,
+            cancel: true,
         }
     }
 }
@@ -562,7 +569,9 @@ impl<R> Future for CancelOnDrop<R> {
 impl<R> Drop for CancelOnDrop<R> {
     fn drop(&mut self) {
         if let Some(call) = self.call.take() {
-            call.cancel();
+            if self.cancel {
+                call.cancel();
+            }
             if let Some(give_back) = self.give_back.take() {
                 give_back(call.into_inner());
             }
