@@ -265,14 +265,11 @@ impl<T: Message> RayChannelActor<T> {
     /// never waits, and never overtakes a waiting put.
     #[remote_method]
     pub fn try_put(&self, item: T) -> Result<Status, T> {
-        if self.lock().waiting_puts > 0 {
-            return Err(item);
-        }
         let mut items = vec![item];
         if let Some(status) = self.refuse(&items) {
             return Ok(status);
         }
-        match self.try_insert(&mut items) {
+        match self.try_insert(&mut items, Turn::BehindWaiters) {
             Some(status) => Ok(status),
             None => items.pop().map_or(Ok(Status::Full), Err),
         }
@@ -288,10 +285,10 @@ impl<T: Message> RayChannelActor<T> {
             status: Status::Empty,
             items: Vec::new(),
         };
-        if max_items == 0 || self.lock().waiting_gets > 0 {
+        if max_items == 0 {
             return empty();
         }
-        match self.try_take(max_items, reader_id.as_deref()) {
+        match self.try_take(max_items, reader_id.as_deref(), Turn::BehindWaiters) {
             Some((status, items)) => BatchResult { status, items },
             None => empty(),
         }
@@ -370,11 +367,15 @@ impl<T: Message> RayChannelActor<T> {
         }
     }
 
-    /// Inserts every item if they all fit now; `None` (items untouched) when they do not.
-    fn try_insert(&self, items: &mut Vec<T>) -> Option<Status> {
+    /// Inserts every item if they all fit now (and, `BehindWaiters`, no put waits for room);
+    /// `None` (items untouched) when they do not.
+    fn try_insert(&self, items: &mut Vec<T>, turn: Turn) -> Option<Status> {
         let mut buffer = self.lock();
         if buffer.closed_for_puts() {
             return Some(Status::Closed);
+        }
+        if turn == Turn::BehindWaiters && buffer.waiting_puts > 0 {
+            return None;
         }
         if self
             .capacity
@@ -395,7 +396,8 @@ impl<T: Message> RayChannelActor<T> {
         if let Some(status) = self.refuse(&items) {
             return status;
         }
-        self.try_insert(&mut items).unwrap_or(Status::Full)
+        self.try_insert(&mut items, Turn::Now)
+            .unwrap_or(Status::Full)
     }
 
     async fn put_items(&self, mut items: Vec<T>, timeout: Option<Duration>) -> Status {
@@ -404,14 +406,23 @@ impl<T: Message> RayChannelActor<T> {
         }
         let wait = self.room.for_count(items.len());
         let _waiting = Waiting::new(&self.buffer, Side::Put);
-        wait_for(wait, timeout, || self.try_insert(&mut items))
+        wait_for(wait, timeout, || self.try_insert(&mut items, Turn::Now))
             .await
             .unwrap_or(Status::Full)
     }
 
-    /// Takes up to `max` items if there are any now; `None` when it should wait.
-    fn try_take(&self, max: usize, reader_id: Option<&str>) -> Option<(Status, Vec<T>)> {
+    /// Takes up to `max` items if there are any now (and, `BehindWaiters`, no get waits for
+    /// them); `None` when it should wait.
+    fn try_take(
+        &self,
+        max: usize,
+        reader_id: Option<&str>,
+        turn: Turn,
+    ) -> Option<(Status, Vec<T>)> {
         let mut buffer = self.lock();
+        if turn == Turn::BehindWaiters && buffer.waiting_gets > 0 {
+            return None;
+        }
         if buffer.queue.is_empty() {
             return buffer.senders_closed.then(|| (Status::Closed, Vec::new()));
         }
@@ -431,7 +442,7 @@ impl<T: Message> RayChannelActor<T> {
         if max == 0 {
             return (Status::Empty, Vec::new());
         }
-        self.try_take(max, reader_id)
+        self.try_take(max, reader_id, Turn::Now)
             .unwrap_or((Status::Empty, Vec::new()))
     }
 
@@ -446,11 +457,20 @@ impl<T: Message> RayChannelActor<T> {
         }
         let _waiting = Waiting::new(&self.buffer, Side::Get);
         wait_for(self.items.for_count(1), timeout, || {
-            self.try_take(max, reader_id)
+            self.try_take(max, reader_id, Turn::Now)
         })
         .await
         .unwrap_or((Status::Empty, Vec::new()))
     }
+}
+
+/// Whether a call that does not wait may go ahead of the calls waiting for room (or items).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// The fast paths (`try_put`, `try_get`): only when no one waits, so they never overtake.
+    BehindWaiters,
+    /// Waiting calls themselves, and the `*_nowait` methods (Ray's semantics).
+    Now,
 }
 
 /// Which kind of call is waiting.

@@ -80,6 +80,26 @@ struct Alone<A> {
     run: ExclusiveRun<A>,
 }
 
+/// A call that was running as a future when its actor crashed or died.
+struct Interrupted<A> {
+    resume: Option<Resumable<Kind<A>>>,
+    failer: Option<Failer>,
+    run: Box<dyn Send>,
+}
+
+impl<A> Interrupted<A> {
+    /// Resolves its ref to `ActorDied { cause }` (unless a retry superseded this run) and
+    /// drops its future, whose `Drop` may panic.
+    fn abandon(self, cause: &DeathCause, label: &ActorLabel) {
+        if let Some(failer) = self.failer {
+            failer.fail(cause.clone());
+        }
+        if let Some(message) = drop_quietly(self.run) {
+            tracing::warn!(actor = %label, %message, "dropping an interrupted call panicked");
+        }
+    }
+}
+
 enum Event<A> {
     Kill(Kill),
     Mail,
@@ -274,6 +294,22 @@ impl<A: ActorClass> Driver<A> {
         }
     }
 
+    /// Takes every call running as a future (the actor crashed or died).
+    fn take_running(&mut self) -> Vec<Interrupted<A>> {
+        let shared = self.running_shared.take().into_iter().flatten();
+        let shared = shared.map(|run| Interrupted {
+            resume: run.resume,
+            failer: run.failer,
+            run: Box::new(run.run),
+        });
+        let alone = self.running_exclusive.take().map(|run| Interrupted {
+            resume: run.resume,
+            failer: run.failer,
+            run: Box::new(run.run),
+        });
+        shared.chain(alone).collect()
+    }
+
     /// How many calls run as futures.
     fn futures_running(&self) -> usize {
         let shared = self
@@ -391,36 +427,23 @@ impl<A: ActorClass> Driver<A> {
     fn on_crash(&mut self, cause: DeathCause) {
         let after = self.core.crash();
         let retry = after == AfterCrash::Restart;
-        let label = &self.shared.label;
         let mut again = Vec::new();
-        let shared_runs = self.running_shared.take().into_iter().flatten();
-        let interrupted = shared_runs
-            .map(|run| (run.resume, run.failer, Box::new(run.run) as Box<dyn Send>))
-            .chain(
-                self.running_exclusive
-                    .take()
-                    .map(|run| (run.resume, run.failer, Box::new(run.run) as Box<dyn Send>)),
-            );
-        for (resume, failer, run) in interrupted {
+        for mut call in self.take_running() {
             if retry
-                && let Some(mut resume) = resume
+                && let Some(mut resume) = call.resume.take()
                 && let Ok(Some(kind)) = catch(|| resume.retry.next())
             {
-                let call = Call {
+                let next_run = Call {
                     method: resume.method,
                     group: resume.group,
                     body: Body(kind, Some(resume.retry)),
                 };
-                again.push((resume.lane, resume.seq, call));
+                again.push((resume.lane, resume.seq, next_run));
             }
             // A retry superseded the failer's run, so it resolves nothing then.
-            if let Some(failer) = failer {
-                failer.fail(cause.clone());
-            }
-            if let Some(message) = drop_quietly(run) {
-                tracing::warn!(actor = %label, %message, "dropping an interrupted call panicked");
-            }
+            call.abandon(&cause, &self.shared.label);
         }
+        let label = &self.shared.label;
         if let Some(constructor) = self.constructing.take() {
             drop_quietly(constructor);
         }
@@ -595,19 +618,8 @@ impl<A: ActorClass> Drop for Driver<A> {
         let label = self.shared.label.clone();
         self.shared.set_state(ActorState::Dead(cause.clone()));
         let left = self.mailbox.close();
-        let shared_runs = self.running_shared.take().into_iter().flatten();
-        let running = shared_runs
-            .map(|run| (run.failer, Box::new(run.run) as Box<dyn Send>))
-            .chain(
-                self.running_exclusive
-                    .take()
-                    .map(|run| (run.failer, Box::new(run.run) as Box<dyn Send>)),
-            );
-        for (failer, run) in running {
-            if let Some(failer) = failer {
-                failer.fail(cause.clone());
-            }
-            drop_quietly(run);
+        for call in self.take_running() {
+            call.abandon(&cause, &label);
         }
         let queued = self.core.drain();
         for call in queued.into_iter().chain(self.inbox.drain(..)).chain(left) {
