@@ -281,6 +281,9 @@ pub use helio_runtime::{
     keep_across_restarts, kill, kill_named_in, list_actors, put, shutdown, wait, wait_blocking,
     wait_owned, wait_owned_blocking,
 };
+/// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
+#[cfg(feature = "cluster")]
+pub use helio_runtime::{ClusterConfig, NodeId, NodeInfo, current_node, nodes, register};
 
 /// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not
 /// depend on it yourself: `use helio::stream::{Stream, StreamExt};`.

@@ -48,6 +48,9 @@
 //!     }
 //! };
 //! ```
+//! The const block also holds the actor's `Remotable` impl (see `remotable.rs`), its table of
+//! remote methods for cluster mode.
+//!
 //! An `async` constructor uses `construct_async`. Async and `blocking` methods (which a crash
 //! can interrupt) use `Body::{async_ref, async_mut, blocking_ref, blocking_mut}`, which take a
 //! `RetryPolicy::new(__retries, cloner)` before the closure: the body maker's third argument is
@@ -83,6 +86,7 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     let accessors = actor.methods.iter().map(|m| accessor(actor, m));
     let not_remote = actor.local_methods.iter().map(not_remote_accessor);
     let markers = actor.local_methods.iter().map(not_remote_marker);
+    let remotable = crate::remotable::generate(actor);
     let on_stop = actor.on_stop.as_ref().map(|hook| {
         let name = &hook.ident;
         let call = if hook.is_async {
@@ -131,6 +135,8 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
             impl #impl_generics #self_ty #where_clause {
                 #constructor
             }
+
+            #remotable
 
             #(
                 #[allow(non_camel_case_types)]

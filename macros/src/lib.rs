@@ -14,6 +14,7 @@ mod ast;
 mod attr;
 mod ctxt;
 mod expand;
+mod remotable;
 mod suggest;
 
 use proc_macro::TokenStream;

@@ -47,6 +47,9 @@ pub(crate) struct ActorShared {
     changed: Notify,
     /// Values the constructor keeps across restarts (`keep_across_restarts`), one per type.
     kept: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
+    /// Cluster mode: how a handle to an actor hosted elsewhere reaches it.
+    #[cfg(feature = "cluster")]
+    link: Option<crate::cluster::Link>,
 }
 
 /// What a kill request asks for, weakest first.
@@ -80,6 +83,8 @@ impl ActorShared {
             kill_waker: AtomicWaker::new(),
             changed: Notify::new(),
             kept: Mutex::new(Vec::new()),
+            #[cfg(feature = "cluster")]
+            link: None,
         }
     }
 
@@ -224,6 +229,38 @@ impl<A: ActorClass> Actor<A> {
         }
     }
 
+    /// A handle to the actor `id`, hosted by another process of the cluster.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn remote(
+        label: ActorLabel,
+        id: ActorId,
+        max_pending_calls: Option<usize>,
+        max_task_retries: i64,
+        link: crate::cluster::Link,
+    ) -> Self {
+        let mailbox = Arc::new(Mailbox::new());
+        drop(mailbox.close());
+        let mut shared = ActorShared::new(
+            label,
+            max_pending_calls,
+            max_task_retries,
+            Box::default(),
+            ActorState::Alive,
+        );
+        shared.id = id;
+        shared.link = Some(link);
+        Actor::from_cell(Arc::new(ActorCell {
+            mailbox,
+            shared: Arc::new(shared),
+        }))
+    }
+
+    /// How to reach the actor when another process hosts it.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn link(&self) -> Option<&crate::cluster::Link> {
+        self.cell.shared.link.as_ref()
+    }
+
     /// The actor's remote methods: `actor.methods().add().remote(1)`.
     pub fn methods(&self) -> A::Methods<'_> {
         A::methods(self)
@@ -246,6 +283,11 @@ impl<A: ActorClass> Actor<A> {
 
     /// Kills the actor, like Ray's `ray.kill`: see [`crate::kill`].
     pub(crate) fn kill(&self, no_restart: bool) {
+        #[cfg(feature = "cluster")]
+        if let Some(link) = self.link() {
+            link.kill(no_restart);
+            return;
+        }
         let kill = if no_restart {
             Kill::ForGood
         } else {
@@ -275,6 +317,16 @@ impl<A: ActorClass> Actor<A> {
     /// [`ActorError::InitFailed`] when the constructor failed; `ActorDied` when the actor died
     /// for another reason.
     pub fn ready(&self) -> ObjectRef<()> {
+        #[cfg(feature = "cluster")]
+        if let Some(link) = self.link() {
+            return match self.prepare("ready") {
+                Ok((result, done)) => {
+                    link.ready(self.label(), done);
+                    result
+                }
+                Err(rejected) => rejected,
+            };
+        }
         self.submit("ready", None, |done| {
             let done = done.bind();
             Body(

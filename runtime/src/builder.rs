@@ -131,6 +131,12 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
         }
     };
     let start = |config: crate::options::ActorConfig| {
+        // Cluster mode: a named actor of a registered type is served to the cluster.
+        #[cfg(feature = "cluster")]
+        let hosting = config
+            .name
+            .as_ref()
+            .and_then(|key| crate::cluster::host_named::<A>(key, &config));
         let mailbox = Arc::new(Mailbox::new());
         let declared = config.groups.iter().skip(1).map(|(name, _)| name.clone());
         let shared = Arc::new(ActorShared::new(
@@ -140,7 +146,12 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             declared.collect(),
             ActorState::Pending,
         ));
-        let construct = Box::new(move || construct(args.clone()));
+        let construct: crate::driver::Constructor<A> = Box::new(move || construct(args.clone()));
+        #[cfg(feature = "cluster")]
+        let construct = match &hosting {
+            Some(hosting) => hosting.wrap(construct),
+            None => construct,
+        };
         let cell = Arc::new(ActorCell {
             mailbox: Arc::clone(&mailbox),
             shared: Arc::clone(&shared),
@@ -151,6 +162,10 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             shared,
             driver,
         ));
+        #[cfg(feature = "cluster")]
+        if let Some(hosting) = hosting {
+            hosting.start(&cell);
+        }
         cell
     };
     let Some(key) = config.name.clone() else {

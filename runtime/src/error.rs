@@ -1,6 +1,6 @@
 //! Errors reported by calls, lookups and the runtime itself.
 
-use std::{fmt, time::Duration};
+use std::{borrow::Cow, fmt, time::Duration};
 
 use crate::label::ActorLabel;
 
@@ -126,6 +126,23 @@ pub enum ActorError {
         /// What the constructor reported.
         message: String,
     },
+    /// Cluster mode: the actor could not be reached (its host process is gone, or has not
+    /// started serving it). Transient: the same call may succeed later.
+    #[error("actor {actor} is unavailable for `{method}`: {message}")]
+    ActorUnavailable {
+        /// The actor.
+        actor: ActorLabel,
+        /// The method that was called.
+        method: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// Cluster mode: a call, its arguments or its result could not cross processes.
+    #[error("a call could not cross processes: {message}")]
+    Wire {
+        /// What went wrong.
+        message: String,
+    },
     /// The call names a concurrency group the actor does not have (reported at `.remote(..)`).
     #[error(
         "`{method}` of actor {actor} asks for concurrency group \"{group}\", which the actor \
@@ -174,9 +191,26 @@ pub enum LookupError {
         name: String,
         /// The type asked for.
         expected: &'static str,
-        /// The actor's type.
-        actual: &'static str,
+        /// The actor's type (across processes, as its host process names it).
+        actual: Cow<'static, str>,
     },
+    /// Cluster mode: the actor's type is not registered in this process, so its calls cannot
+    /// be encoded.
+    #[error(
+        "the actor named \"{namespace}/{name}\" lives in another process; call \
+         `helio::register::<{type_name}>()` in this process to call it from here"
+    )]
+    NotRegistered {
+        /// The namespace searched.
+        namespace: String,
+        /// The name searched.
+        name: String,
+        /// The type asked for.
+        type_name: &'static str,
+    },
+    /// Cluster mode: the cluster's registry could not be read.
+    #[error("the cluster registry could not be read: {0}")]
+    Cluster(String),
 }
 
 /// An error starting or configuring the embedded runtime.
@@ -189,6 +223,14 @@ pub enum RuntimeError {
     /// The configuration is invalid.
     #[error("invalid helio configuration: {0}")]
     InvalidConfig(String),
+    /// Cluster mode: the cluster could not be joined.
+    #[error("could not join the helio cluster at {url}: {message}")]
+    Cluster {
+        /// The NATS server's url, as configured.
+        url: String,
+        /// What went wrong (unreachable, credentials refused, no JetStream, ...).
+        message: String,
+    },
     /// The operating system refused to start the runtime's threads.
     #[error("could not start the helio runtime: {0}")]
     Io(#[from] std::io::Error),

@@ -8,21 +8,53 @@ use std::{
     },
 };
 
-/// A process-unique actor id.
+/// An actor's id: unique in its process, and in cluster mode across the cluster (it names
+/// the node that hosts the actor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ActorId(u64);
+pub struct ActorId {
+    /// The hosting node's id; 0 outside cluster mode.
+    node: u64,
+    local: u64,
+}
+
+/// This process's node id in cluster mode, else 0.
+static NODE: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the node id new actors get (when this process joins or leaves a cluster).
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+pub(crate) fn set_node(node: u64) {
+    NODE.store(node, Ordering::Relaxed);
+}
 
 impl ActorId {
     pub(crate) fn next() -> Self {
         // Once per actor, not per call.
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        ActorId(NEXT.fetch_add(1, Ordering::Relaxed))
+        ActorId {
+            node: NODE.load(Ordering::Relaxed),
+            local: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The id of actor `local` on `node`.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn of(node: u64, local: u64) -> Self {
+        ActorId { node, local }
+    }
+
+    /// The id within its hosting process.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn local(self) -> u64 {
+        self.local
     }
 }
 
 impl fmt::Display for ActorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
+        match self.node {
+            0 => write!(f, "#{}", self.local),
+            node => write!(f, "#{}@{node:016x}", self.local),
+        }
     }
 }
 

@@ -28,6 +28,8 @@ mod blocking;
 mod builder;
 mod call;
 mod class;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod driver;
 mod error;
 mod exec;
@@ -44,6 +46,7 @@ mod object_ref;
 mod options;
 mod pending;
 mod registry;
+mod remote;
 mod restart;
 mod roster;
 mod scheduler;
@@ -61,6 +64,8 @@ pub use actor::Actor;
 pub use arg::IntoArg;
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
+#[cfg(feature = "cluster")]
+pub use cluster::{ClusterConfig, NodeId, NodeInfo, current_node, nodes, register};
 pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
 pub use hints::Gettable;
 pub use kept::keep_across_restarts;
@@ -80,6 +85,8 @@ pub use wait::{
 /// What macro-generated code uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "cluster")]
+    pub use crate::cluster::MsgPack;
     pub use crate::{
         Actor, ActorBuilder, ActorClass, ActorOptions, Lifetime, Method,
         builder::ConstructorArgs,
@@ -88,6 +95,7 @@ pub mod __private {
         hints::NotARemoteMethod,
         instance::Shared,
         object_ref::Completer,
+        remote::{Codec, Remotable, RemoteMethod, WireError, serve},
         restart::RetryPolicy,
     };
     pub use crate::{StreamMethod, stream::box_stream};

@@ -207,9 +207,15 @@ pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<
         namespace: namespace.to_owned(),
         name: name.to_owned(),
     };
-    registry::global()
-        .lookup::<A>(&(namespace.to_owned(), name.to_owned()))
-        .ok_or_else(not_found)?
+    if let Some(found) = registry::global().lookup::<A>(&(namespace.to_owned(), name.to_owned())) {
+        return found;
+    }
+    // Cluster mode: the cluster's registry knows the actors of other processes.
+    #[cfg(feature = "cluster")]
+    if let Some(found) = crate::cluster::lookup::<A>(namespace, name) {
+        return found;
+    }
+    Err(not_found())
 }
 
 /// Every live named actor, sorted by namespace and name.

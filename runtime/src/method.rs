@@ -142,6 +142,12 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
                 Deferred::Waiting(pending) => pending.resolve().await,
             };
             match values {
+                #[cfg(feature = "cluster")]
+                Ok(values) if actor.link().is_some() => {
+                    if let Some(link) = actor.link() {
+                        link.call(actor.label(), name, Box::new(values), done);
+                    }
+                }
                 Ok(values) => actor.send(name, group, make(values, done.into(), retries)),
                 Err(upstream) => done.complete(Err(upstream)),
             }
@@ -155,7 +161,21 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             .unwrap_or_else(|| self.actor.max_task_retries())
     }
 
-    pub(crate) fn call(&self, args: Args) -> ObjectRef<R> {
+    pub(crate) fn call(&self, args: Args) -> ObjectRef<R>
+    where
+        Args: Send + 'static,
+        R: Send + 'static,
+    {
+        #[cfg(feature = "cluster")]
+        if let Some(link) = self.actor.link() {
+            return match self.actor.prepare(self.name) {
+                Ok((result, done)) => {
+                    link.call(self.actor.label(), self.name, Box::new(args), done);
+                    result
+                }
+                Err(rejected) => rejected,
+            };
+        }
         let make = self.make;
         let retries = self.retries();
         self.actor

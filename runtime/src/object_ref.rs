@@ -783,6 +783,17 @@ pub(crate) fn pair<T>(
     (r, done)
 }
 
+/// A new pending ref that belongs to no call, and its resolver (for helio's own waits).
+#[cfg(feature = "cluster")]
+pub(crate) fn detached_pair<T>() -> (ObjectRef<T>, Resolver<T>) {
+    let r = ObjectRef::pending(None, None);
+    let done = Resolver {
+        slot: Some(Arc::clone(&r.slot)),
+        attempt: 0,
+    };
+    (r, done)
+}
+
 /// A pending ref with the same origin as `like` (for cancellation and error messages), and
 /// its resolver.
 pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Resolver<T>) {

@@ -113,7 +113,7 @@ impl Registry {
                 namespace: key.0.clone(),
                 name: key.1.clone(),
                 expected: std::any::type_name::<A>(),
-                actual: entry.type_name,
+                actual: entry.type_name.into(),
             })),
             None => None,
         }

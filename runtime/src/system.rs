@@ -38,6 +38,8 @@ pub struct Config {
     thread_name: String,
     shutdown_timeout: Duration,
     runtime: Option<Handle>,
+    #[cfg(feature = "cluster")]
+    cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -47,7 +49,83 @@ impl Default for Config {
             thread_name: "helio-worker".to_owned(),
             shutdown_timeout: Duration::from_secs(5),
             runtime: None,
+            #[cfg(feature = "cluster")]
+            cluster: None,
         }
+    }
+}
+
+/// Cluster mode (feature `cluster`).
+#[cfg(feature = "cluster")]
+impl Config {
+    /// Joins the helio cluster on the NATS server at `url` (any server ≥ 2.9, with JetStream
+    /// enabled: `nats-server -js`). [`init`] connects, and fails naming the url and the cause
+    /// when the server is unreachable or refuses the credentials.
+    ///
+    /// ```no_run
+    /// helio_runtime::init(
+    ///     helio_runtime::Config::cluster("nats://127.0.0.1:4222")
+    ///         .cluster_name("prod")
+    ///         .node_name("worker-1")
+    ///         .token("s3cret"),
+    /// )?;
+    /// # Ok::<(), helio_runtime::RuntimeError>(())
+    /// ```
+    pub fn cluster(url: impl Into<String>) -> Self {
+        Config {
+            cluster: Some(crate::cluster::ClusterConfig::new(url.into())),
+            ..Config::default()
+        }
+    }
+
+    fn cluster_mut(&mut self) -> &mut crate::cluster::ClusterConfig {
+        // Set without `Config::cluster(url)`: `init` reports the missing url.
+        self.cluster
+            .get_or_insert_with(|| crate::cluster::ClusterConfig::new(String::new()))
+    }
+
+    /// Isolates clusters sharing one NATS server (default `"helio"`; no dots, `*`, `>` or
+    /// whitespace).
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_mut().set_cluster_name(name.into());
+        self
+    }
+
+    /// A label for this process in status views (default `host-pid`).
+    pub fn node_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_mut().set_node_name(name.into());
+        self
+    }
+
+    /// Authenticates with a token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.cluster_mut().set_token(token.into());
+        self
+    }
+
+    /// Authenticates with a user name and password.
+    pub fn user_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.cluster_mut()
+            .set_user_password(user.into(), password.into());
+        self
+    }
+
+    /// Authenticates with an NKey seed.
+    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
+        self.cluster_mut().set_nkey(seed.into());
+        self
+    }
+
+    /// Authenticates with a NATS credentials file (JWT and NKey seed).
+    pub fn credentials_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.cluster_mut().set_credentials_file(path.into());
+        self
+    }
+
+    /// How long `init` waits for the server (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.cluster_mut().set_connect_timeout(timeout);
+        self
     }
 }
 
@@ -171,6 +249,25 @@ pub fn init(config: Config) -> Result<(), RuntimeError> {
         Some(_) => None,
         None => Some(config.build_embedded()?),
     };
+    #[cfg(feature = "cluster")]
+    if let Some(cluster) = &config.cluster {
+        let handle = config
+            .runtime
+            .clone()
+            .or_else(|| embedded.as_ref().map(|runtime| runtime.handle().clone()));
+        let started = match handle {
+            Some(handle) => crate::cluster::start(cluster, handle),
+            None => Err(RuntimeError::InvalidConfig(
+                "no runtime for the cluster".into(),
+            )),
+        };
+        if let Err(err) = started {
+            if let Some(runtime) = embedded {
+                runtime.shutdown_background();
+            }
+            return Err(err);
+        }
+    }
     PINNED.store(config.runtime.is_some(), Ordering::Release);
     *system = Some(System { config, embedded });
     Ok(())
@@ -189,6 +286,8 @@ pub fn shutdown() {
         actor.request_kill(Kill::Shutdown);
     }
     registry::global().clear();
+    #[cfg(feature = "cluster")]
+    crate::cluster::stop();
     let Some(System { config, embedded }) = system else {
         return;
     };

@@ -1,0 +1,73 @@
+//! The `Remotable` impl: the actor's table of remote methods for cluster mode.
+//!
+//! ```ignore
+//! impl<__W> Remotable<__W> for Counter
+//! where
+//!     __W: Codec<(i64,)> + Codec<i64>,
+//! {
+//!     const SIGNATURE: &'static str = "add((i64,))->i64;";
+//!     fn remote_methods() -> Vec<RemoteMethod<Self>> {
+//!         vec![RemoteMethod::new::<__W, (i64,), i64>("add", |actor, args| {
+//!             serve::<__W, _, _, _>(actor.methods().add(), args)
+//!         })]
+//!     }
+//! }
+//! ```
+//! Generic over the codec, so the serde bounds are checked only where a codec is named
+//! (`helio::register::<Counter>()`), never for a local-only actor. Streaming methods are not
+//! in the table.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::ast::ActorImpl;
+
+pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
+    let self_ty = &actor.self_ty;
+    let wire = format_ident!("__W");
+    let mut generics = actor.generics.clone();
+    generics.params.push(syn::parse_quote!(#wire));
+    let methods: Vec<_> = actor
+        .methods
+        .iter()
+        .filter(|m| m.stream.is_none())
+        .collect();
+    let where_clause = generics.make_where_clause();
+    let mut signature = String::new();
+    for method in &methods {
+        let params = &method.params;
+        let output = &method.output;
+        where_clause
+            .predicates
+            .push(syn::parse_quote!(#wire: ::helio::__private::Codec<(#(#params,)*)> + ::helio::__private::Codec<#output>));
+        signature.push_str(&format!(
+            "{}({})->{};",
+            method.ident,
+            quote!(#(#params),*),
+            quote!(#output)
+        ));
+    }
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let entries = methods.iter().map(|method| {
+        let ident = &method.ident;
+        let name = ident.to_string();
+        let params = &method.params;
+        let output = &method.output;
+        quote! {
+            ::helio::__private::RemoteMethod::new::<#wire, (#(#params,)*), #output>(
+                #name,
+                |__actor, __args| ::helio::__private::serve::<#wire, _, _, _>(
+                    __actor.methods().#ident(), __args),
+            )
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::helio::__private::Remotable<#wire> for #self_ty #where_clause {
+            const SIGNATURE: &'static str = #signature;
+            fn remote_methods() -> ::std::vec::Vec<::helio::__private::RemoteMethod<Self>> {
+                ::std::vec![#(#entries),*]
+            }
+        }
+    }
+}

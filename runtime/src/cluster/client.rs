@@ -1,0 +1,305 @@
+//! The caller's side: remote handles (`Link`), and the process's reply inbox.
+//!
+//! A call gets an id, a pending entry in [`Calls`], and one message to its actor's subject
+//! whose reply subject is `helio.<cluster>.inbox.<node>.<id>`. The inbox reader resolves the
+//! entry when the reply comes. When no process serves the actor's subject, the server
+//! answers "no responders" on that same subject, and the call resolves to
+//! `ActorUnavailable`.
+
+use std::{
+    any::Any,
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, PoisonError, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use async_nats::{HeaderMap, StatusCode, Subscriber, message::OutboundMessage};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::{
+    Cluster, block_on, current,
+    registry::ActorRecord,
+    types::{self, TypeEntry},
+    wire::{self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_KILL, VERB_READY},
+};
+use crate::{
+    Actor, ActorClass, ActorError, LookupError,
+    label::{ActorId, ActorLabel},
+    object_ref::Resolver,
+    remote::Stub,
+};
+
+/// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
+type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
+
+struct Pending {
+    actor: ActorLabel,
+    method: &'static str,
+    complete: Complete,
+}
+
+/// The calls of this process waiting for their replies.
+#[derive(Default)]
+pub(crate) struct Calls {
+    next: AtomicU64,
+    pending: Mutex<HashMap<u64, Pending>>,
+}
+
+impl Calls {
+    fn insert(&self, pending: Pending) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, pending);
+        id
+    }
+
+    fn take(&self, id: u64) -> Option<Pending> {
+        self.lock().remove(&id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Resolves every waiting call to `ActorUnavailable` (this process left the cluster).
+    pub(crate) fn fail_all(&self) {
+        let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
+        for pending in drained {
+            let err = ActorError::ActorUnavailable {
+                actor: pending.actor,
+                method: pending.method,
+                message: "this process left the cluster before the reply came".to_owned(),
+            };
+            (pending.complete)(Err(err));
+        }
+    }
+}
+
+/// Subscribes this process's reply inbox.
+pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
+    let subject = format!("helio.{}.inbox.{}.*", cluster.name, cluster.node());
+    cluster
+        .client
+        .subscribe(subject)
+        .await
+        .map_err(|err| format!("could not subscribe the reply inbox: {err}"))
+}
+
+/// Resolves each call as its reply arrives. Never blocks: decoding and resolving are quick.
+pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
+    while let Some(message) = inbox.next().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        let id = message
+            .subject
+            .rsplit('.')
+            .next()
+            .and_then(|id| id.parse::<u64>().ok());
+        let Some(pending) = id.and_then(|id| cluster.calls.take(id)) else {
+            tracing::debug!(subject = %message.subject, "a reply for no waiting call");
+            continue;
+        };
+        let Pending {
+            actor,
+            method,
+            complete,
+        } = pending;
+        let result = if message.status == Some(StatusCode::NO_RESPONDERS) {
+            Err(ActorError::ActorUnavailable {
+                actor,
+                method,
+                message: "no process serves it: its host is gone, or it stopped".to_owned(),
+            })
+        } else {
+            let status = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(wire::STATUS))
+                .map(|v| v.as_str());
+            wire::read_reply(status, &message.payload, &actor, method).map(|()| message.payload)
+        };
+        complete(result);
+    }
+}
+
+/// How a remote handle reaches its actor.
+pub(crate) struct Link {
+    cluster: Arc<Cluster>,
+    subject: async_nats::Subject,
+    fingerprint: String,
+    stubs: Arc<HashMap<&'static str, Stub>>,
+}
+
+impl Link {
+    fn headers(&self, method: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CODEC, CODEC_ID);
+        headers.insert(METHOD, method);
+        headers.insert(FINGERPRINT, self.fingerprint.as_str());
+        headers
+    }
+
+    fn send(&self, method: &str, payload: Vec<u8>, reply: Option<u64>) {
+        let reply = reply.map(|id| {
+            format!(
+                "helio.{}.inbox.{}.{id}",
+                self.cluster.name,
+                self.cluster.node()
+            )
+            .into()
+        });
+        self.cluster.publish(OutboundMessage {
+            subject: self.subject.clone(),
+            reply,
+            payload: Bytes::from(payload),
+            headers: Some(self.headers(method)),
+        });
+    }
+
+    /// Sends a call of `method` with the boxed argument tuple `args`; `done` resolves with
+    /// its reply.
+    pub(crate) fn call<R: Send + 'static>(
+        &self,
+        actor: &ActorLabel,
+        method: &'static str,
+        args: Box<dyn Any + Send>,
+        done: Resolver<R>,
+    ) {
+        let Some(stub) = self.stubs.get(method).copied() else {
+            done.complete(Err(ActorError::Wire {
+                message: format!(
+                    "`{method}` of actor {actor} is a streaming method; streams do not cross \
+                     processes yet"
+                ),
+            }));
+            return;
+        };
+        let payload = match (stub.encode)(args) {
+            Ok(payload) => payload,
+            Err(err) => {
+                done.complete(Err(ActorError::Wire {
+                    message: format!("the arguments of `{method}` could not be encoded: {err}"),
+                }));
+                return;
+            }
+        };
+        let decode = stub.decode;
+        let complete: Complete = Box::new(move |reply| {
+            let result = reply.and_then(|bytes| {
+                let value = decode(&bytes).map_err(|err| ActorError::Wire {
+                    message: format!("the result of `{method}` could not be decoded: {err}"),
+                })?;
+                value
+                    .downcast::<R>()
+                    .map(|value| *value)
+                    .map_err(|_| ActorError::Wire {
+                        message: format!("internal: the result of `{method}` has another type"),
+                    })
+            });
+            done.complete(result);
+        });
+        let id = self.cluster.calls.insert(Pending {
+            actor: actor.clone(),
+            method,
+            complete,
+        });
+        self.send(method, payload, Some(id));
+    }
+
+    /// Resolves `done` once the actor's constructor has run.
+    pub(crate) fn ready(&self, actor: &ActorLabel, done: Resolver<()>) {
+        let complete: Complete = Box::new(move |reply| done.complete(reply.map(drop)));
+        let id = self.cluster.calls.insert(Pending {
+            actor: actor.clone(),
+            method: "ready",
+            complete,
+        });
+        self.send(VERB_READY, Vec::new(), Some(id));
+    }
+
+    /// Asks the actor's host to kill it.
+    pub(crate) fn kill(&self, no_restart: bool) {
+        match wire::encode(&no_restart) {
+            Ok(payload) => self.send(VERB_KILL, payload, None),
+            Err(err) => tracing::error!(%err, "kill not sent"),
+        }
+    }
+}
+
+/// The actor named `(namespace, name)` elsewhere in the cluster, as a remote handle.
+///
+/// `None` outside cluster mode.
+pub(crate) fn lookup<A: ActorClass>(
+    namespace: &str,
+    name: &str,
+) -> Option<Result<Actor<A>, LookupError>> {
+    let cluster = current()?;
+    let registry = cluster.registry.clone();
+    let (ns, n) = (namespace.to_owned(), name.to_owned());
+    let found = block_on(&cluster.handle, Duration::from_secs(10), async move {
+        registry.lookup(&ns, &n).await
+    });
+    let record = match found {
+        Ok(Ok(Some(record))) => record,
+        Ok(Ok(None)) => {
+            return Some(Err(LookupError::NotFound {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            }));
+        }
+        Ok(Err(err)) => return Some(Err(LookupError::Cluster(err))),
+        Err(err) => return Some(Err(LookupError::Cluster(err.to_string()))),
+    };
+    Some(remote_handle(&cluster, record, types::registered::<A>()))
+}
+
+fn remote_handle<A: ActorClass>(
+    cluster: &Arc<Cluster>,
+    record: ActorRecord,
+    entry: Option<TypeEntry>,
+) -> Result<Actor<A>, LookupError> {
+    let Some(entry) = entry else {
+        return Err(LookupError::NotRegistered {
+            namespace: record.namespace,
+            name: record.name,
+            type_name: std::any::type_name::<A>(),
+        });
+    };
+    if entry.fingerprint != record.fingerprint {
+        let actual = if record.type_name == entry.type_name {
+            format!("{} (built from another definition)", record.type_name)
+        } else {
+            record.type_name
+        };
+        return Err(LookupError::WrongType {
+            namespace: record.namespace,
+            name: record.name,
+            expected: entry.type_name,
+            actual: actual.into(),
+        });
+    }
+    let label = ActorLabel::new(
+        entry.type_name,
+        Some((record.namespace.as_str(), record.name.as_str())),
+    );
+    let link = Link {
+        cluster: Arc::clone(cluster),
+        subject: cluster.actor_subject(record.node, record.id).into(),
+        fingerprint: format!("{:016x}", record.fingerprint),
+        stubs: Arc::clone(&entry.stubs),
+    };
+    let max_pending = record
+        .max_pending_calls
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    Ok(Actor::remote(
+        label,
+        ActorId::of(record.node.0, record.id),
+        max_pending,
+        record.max_task_retries,
+        link,
+    ))
+}

@@ -1,0 +1,128 @@
+//! Where the cluster is, and how this process joins it.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+use super::{registry::Registry, wire::check_token};
+
+/// How to authenticate to the NATS server.
+#[derive(Clone, Default)]
+enum Auth {
+    #[default]
+    None,
+    Token(String),
+    UserPassword(String, String),
+    NKey(String),
+    CredentialsFile(PathBuf),
+}
+
+impl fmt::Debug for Auth {
+    // Never prints a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Token(_) => "Token(..)",
+            Auth::UserPassword(..) => "UserPassword(..)",
+            Auth::NKey(_) => "NKey(..)",
+            Auth::CredentialsFile(_) => "CredentialsFile(..)",
+        })
+    }
+}
+
+/// The cluster part of a [`Config`](crate::Config), made by
+/// [`Config::cluster`](crate::Config::cluster).
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub(crate) url: String,
+    pub(crate) cluster_name: String,
+    node_name: Option<String>,
+    auth: Auth,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl ClusterConfig {
+    pub(crate) fn new(url: String) -> Self {
+        ClusterConfig {
+            url,
+            cluster_name: "helio".to_owned(),
+            node_name: None,
+            auth: Auth::None,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub(crate) fn set_cluster_name(&mut self, name: String) {
+        self.cluster_name = name;
+    }
+
+    pub(crate) fn set_node_name(&mut self, name: String) {
+        self.node_name = Some(name);
+    }
+
+    pub(crate) fn set_token(&mut self, token: String) {
+        self.auth = Auth::Token(token);
+    }
+
+    pub(crate) fn set_user_password(&mut self, user: String, password: String) {
+        self.auth = Auth::UserPassword(user, password);
+    }
+
+    pub(crate) fn set_nkey(&mut self, seed: String) {
+        self.auth = Auth::NKey(seed);
+    }
+
+    pub(crate) fn set_credentials_file(&mut self, path: PathBuf) {
+        self.auth = Auth::CredentialsFile(path);
+    }
+
+    pub(crate) fn set_connect_timeout(&mut self, timeout: Duration) {
+        self.connect_timeout = timeout;
+    }
+
+    /// The node's name: as configured, else `host-pid`.
+    pub(crate) fn node_name(&self) -> String {
+        self.node_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", super::node::host_name(), std::process::id()))
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        check_token("the cluster name", &self.cluster_name)?;
+        if self.url.trim().is_empty() {
+            return Err("the cluster url is empty".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Connects and opens the registry.
+    pub(crate) async fn connect(self) -> Result<(async_nats::Client, Registry), String> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(format!("helio {}", self.node_name()))
+            .connection_timeout(self.connect_timeout);
+        options = match self.auth {
+            Auth::None => options,
+            Auth::Token(token) => options.token(token),
+            Auth::UserPassword(user, password) => options.user_and_password(user, password),
+            Auth::NKey(seed) => options.nkey(seed),
+            Auth::CredentialsFile(path) => {
+                options.credentials_file(&path).await.map_err(|err| {
+                    format!(
+                        "could not read the credentials file {}: {err}",
+                        path.display()
+                    )
+                })?
+            }
+        };
+        let client = options
+            .connect(self.url.as_str())
+            .await
+            .map_err(|err| err.to_string())?;
+        // The handshake does not wait for the server to accept the credentials; a round
+        // trip does, and fails when it refused them.
+        client
+            .flush()
+            .await
+            .map_err(|err| format!("the server did not answer: {err}"))?;
+        let registry = Registry::open(client.clone(), &self.cluster_name).await?;
+        Ok((client, registry))
+    }
+}

@@ -1,0 +1,253 @@
+//! Cluster mode (feature `cluster`): the same typed handles across processes, over NATS.
+//!
+//! - `config.rs`: where the cluster is and how to authenticate.
+//! - `wire.rs`: subjects, headers, and how values and failures cross the wire.
+//! - `registry.rs`: names and nodes in a JetStream key-value bucket.
+//! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
+//! - `host.rs`: serves a local named actor to the cluster.
+//! - `client.rs`: remote handles, and the inbox their replies come back to.
+//!
+//! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
+//! helio's embedded runtime (or the pinned one): a writer that publishes every outgoing
+//! message in order, and a reader of the process's one reply inbox. Neither ever blocks on
+//! user code: async-nats drops messages silently when a subscription's buffer is full.
+
+mod client;
+mod config;
+mod host;
+mod node;
+mod registry;
+mod types;
+mod wire;
+
+use std::{
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
+};
+
+use tokio::{runtime::Handle, sync::mpsc};
+
+pub(crate) use client::{Link, lookup};
+pub use config::ClusterConfig;
+pub(crate) use host::host_named;
+pub use node::{NodeId, NodeInfo};
+pub use types::register;
+#[doc(hidden)]
+pub use wire::MsgPack;
+
+use crate::{ActorError, error::RuntimeError, object_ref::detached_pair};
+
+/// This process's membership in a cluster.
+pub(crate) struct Cluster {
+    client: async_nats::Client,
+    /// The cluster's name: the second token of every subject.
+    name: String,
+    info: node::NodeInfo,
+    registry: registry::Registry,
+    handle: Handle,
+    /// Every outgoing message, published in order by the writer task.
+    out: mpsc::UnboundedSender<async_nats::message::OutboundMessage>,
+    calls: client::Calls,
+}
+
+static CURRENT: RwLock<Option<Arc<Cluster>>> = RwLock::new(None);
+
+/// The cluster this process has joined, if any. Taken at spawn and lookup, never per call.
+pub(crate) fn current() -> Option<Arc<Cluster>> {
+    CURRENT
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+impl Cluster {
+    fn node(&self) -> NodeId {
+        self.info.id
+    }
+
+    /// The subject of actor `id` hosted on `node`.
+    fn actor_subject(&self, node: NodeId, id: u64) -> String {
+        format!("helio.{}.actor.{node}.{id}", self.name)
+    }
+
+    /// Queues a message for the writer task.
+    fn publish(&self, message: async_nats::message::OutboundMessage) {
+        if self.out.send(message).is_err() {
+            tracing::debug!("cluster writer stopped; message dropped");
+        }
+    }
+}
+
+/// Runs `future` on the cluster's runtime and blocks for at most `timeout` for its output.
+fn block_on<T: Send + 'static>(
+    handle: &Handle,
+    timeout: Duration,
+    future: impl Future<Output = T> + Send + 'static,
+) -> Result<T, ActorError> {
+    let (result, done) = detached_pair();
+    handle.spawn(async move { done.complete(Ok(future.await)) });
+    result.get_timeout(timeout)
+}
+
+/// Joins the cluster `config` names: connects, opens the registry and publishes this node.
+pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), RuntimeError> {
+    let failed = |message: String| RuntimeError::Cluster {
+        url: config.url.clone(),
+        message,
+    };
+    config.check().map_err(RuntimeError::InvalidConfig)?;
+    let connect = config.clone().connect();
+    let timeout = config.connect_timeout + Duration::from_secs(5);
+    let (client, registry) = block_on(&handle, timeout, connect)
+        .map_err(|err| failed(err.to_string()))?
+        .map_err(failed)?;
+    let info = NodeInfo {
+        id: NodeId::random(),
+        name: config.node_name(),
+        pid: std::process::id(),
+        host: node::host_name(),
+        started_at: node::now_millis(),
+        actors: Vec::new(),
+    };
+    let (out, outgoing) = mpsc::unbounded_channel();
+    let cluster = Arc::new(Cluster {
+        client: client.clone(),
+        name: config.cluster_name.clone(),
+        info,
+        registry,
+        handle: handle.clone(),
+        out,
+        calls: client::Calls::default(),
+    });
+    let joined = {
+        let cluster = Arc::clone(&cluster);
+        async move {
+            let inbox = client::listen(&cluster).await?;
+            cluster.registry.put_node(&cluster.info).await?;
+            Ok::<_, String>(inbox)
+        }
+    };
+    let inbox = block_on(&handle, timeout, joined)
+        .map_err(|err| failed(err.to_string()))?
+        .map_err(failed)?;
+    handle.spawn(write(client, outgoing));
+    handle.spawn(client::read_inbox(Arc::downgrade(&cluster), inbox));
+    crate::label::set_node(cluster.node().0);
+    *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(cluster);
+    Ok(())
+}
+
+/// Leaves the cluster: removes this node's record, then drops the connection (at shutdown).
+pub(crate) fn stop() {
+    let Some(cluster) = CURRENT
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    else {
+        return;
+    };
+    crate::label::set_node(0);
+    let leave = {
+        let cluster = Arc::clone(&cluster);
+        async move {
+            cluster.registry.remove_node(cluster.node()).await;
+            cluster.registry.release_node_names(cluster.node()).await;
+            let _ = cluster.client.flush().await;
+        }
+    };
+    if let Err(err) = block_on(&cluster.handle, Duration::from_secs(2), leave) {
+        tracing::warn!(%err, "could not leave the cluster cleanly");
+    }
+    cluster.calls.fail_all();
+}
+
+/// Publishes every queued message, in order.
+async fn write(
+    client: async_nats::Client,
+    mut outgoing: mpsc::UnboundedReceiver<async_nats::message::OutboundMessage>,
+) {
+    let mut batch = Vec::with_capacity(64);
+    while outgoing.recv_many(&mut batch, 64).await > 0 {
+        for message in batch.drain(..) {
+            let async_nats::message::OutboundMessage {
+                subject,
+                reply,
+                payload,
+                headers,
+            } = message;
+            let sent = match reply {
+                Some(reply) => {
+                    client
+                        .publish_with_reply_and_headers(
+                            subject,
+                            reply,
+                            headers.unwrap_or_default(),
+                            payload,
+                        )
+                        .await
+                }
+                None => {
+                    client
+                        .publish_with_headers(subject, headers.unwrap_or_default(), payload)
+                        .await
+                }
+            };
+            if let Err(err) = sent {
+                tracing::warn!(%err, "cluster message not sent");
+            }
+        }
+    }
+}
+
+/// This process's node id, in cluster mode.
+///
+/// ```no_run
+/// if let Some(node) = helio_runtime::current_node() {
+///     println!("node {node}");
+/// }
+/// ```
+pub fn current_node() -> Option<NodeId> {
+    current().map(|cluster| cluster.node())
+}
+
+/// Every node of the cluster that has a record in its registry (empty outside cluster mode),
+/// sorted by name. Blocks for the registry's answer, at most 10 s.
+///
+/// ```no_run
+/// for node in helio_runtime::nodes() {
+///     println!("{} {} pid {}", node.id, node.name, node.pid);
+/// }
+/// ```
+pub fn nodes() -> Vec<NodeInfo> {
+    let Some(cluster) = current() else {
+        return Vec::new();
+    };
+    let registry = cluster.registry.clone();
+    let scan = async move {
+        let nodes = registry.scan::<NodeInfo>("node.").await?;
+        let actors = registry.scan::<registry::ActorRecord>("name.").await?;
+        Ok::<_, String>((nodes, actors))
+    };
+    match block_on(&cluster.handle, Duration::from_secs(10), scan) {
+        Ok(Ok((mut nodes, actors))) => {
+            for node in &mut nodes {
+                node.actors = actors
+                    .iter()
+                    .filter(|a| a.node == node.id)
+                    .map(|a| format!("{}/{}", a.namespace, a.name))
+                    .collect();
+                node.actors.sort();
+            }
+            nodes.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+            nodes
+        }
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "could not list the cluster's nodes");
+            Vec::new()
+        }
+        Err(err) => {
+            tracing::warn!(%err, "could not list the cluster's nodes");
+            Vec::new()
+        }
+    }
+}

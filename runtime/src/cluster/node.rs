@@ -1,0 +1,83 @@
+//! Nodes: the processes of a cluster, each with an id and a record in the registry.
+
+use std::{
+    fmt,
+    hash::{BuildHasher, Hasher},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The id of one process in a cluster, unique across restarts of that process.
+///
+/// ```no_run
+/// let me: helio_runtime::NodeId = helio_runtime::current_node().expect("cluster mode");
+/// println!("this process is node {me}");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(pub(crate) u64);
+
+impl NodeId {
+    /// A fresh random id.
+    pub(crate) fn random() -> Self {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        hasher.write_u128(nanos);
+        // Never 0, which `ActorId` uses for "no cluster".
+        NodeId(hasher.finish().max(1))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// What the cluster knows about one node: returned by [`nodes`](crate::nodes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NodeInfo {
+    /// The node's id.
+    pub id: NodeId,
+    /// Its name (`Config::node_name`; `host-pid` by default).
+    pub name: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Its host name.
+    pub host: String,
+    /// When it joined, in milliseconds since the Unix epoch.
+    pub started_at: u64,
+    /// The named actors it hosts, as `namespace/name`.
+    pub actors: Vec<String>,
+}
+
+/// This machine's host name, best effort.
+pub(crate) fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

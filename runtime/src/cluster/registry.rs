@@ -1,0 +1,215 @@
+//! The cluster's registry: a JetStream key-value bucket of named actors and nodes.
+//!
+//! Keys are `name.<namespace>.<name>` (both hex-encoded, so any name is a valid key) and
+//! `node.<node id>`. A name is claimed with an atomic create, so two processes racing for one
+//! name get one actor. The bucket's stream is created by hand: on nats-server 2.9,
+//! async-nats' `create_key_value` fails on an account query that expects newer fields.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    kv::Store,
+    stream::{self, DiscardPolicy, StorageType},
+};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::node::{NodeId, NodeInfo};
+
+/// What the registry keeps about a named actor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ActorRecord {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    /// The host's id of the actor.
+    pub(crate) id: u64,
+    pub(crate) node: NodeId,
+    pub(crate) type_name: String,
+    pub(crate) fingerprint: u64,
+    pub(crate) max_pending_calls: Option<u64>,
+    pub(crate) max_task_retries: i64,
+    pub(crate) detached: bool,
+}
+
+/// The registry bucket of one cluster.
+#[derive(Clone)]
+pub(crate) struct Registry {
+    store: Store,
+}
+
+/// `name.<hex namespace>.<hex name>`.
+pub(crate) fn name_key(namespace: &str, name: &str) -> String {
+    format!("name.{}.{}", hex(namespace), hex(name))
+}
+
+fn node_key(node: NodeId) -> String {
+    format!("node.{node}")
+}
+
+fn hex(s: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 * s.len() + 1);
+    out.push('x'); // never an empty token
+    for byte in s.bytes() {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+impl Registry {
+    /// Opens the bucket `helio-<cluster>`, creating its stream when it does not exist yet.
+    pub(crate) async fn open(client: async_nats::Client, cluster: &str) -> Result<Self, String> {
+        let js = jetstream::new(client);
+        let bucket = format!("helio-{cluster}");
+        let config = stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: DiscardPolicy::New,
+            storage: StorageType::File,
+            num_replicas: 1,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        // `get_or_create`: a second process finds the stream the first one made.
+        if let Err(err) = js.get_or_create_stream(config).await {
+            return Err(format!(
+                "could not open the registry stream (is JetStream enabled on the server? \
+                 start it with `nats-server -js`): {err}"
+            ));
+        }
+        let store = js
+            .get_key_value(&bucket)
+            .await
+            .map_err(|err| format!("could not open the registry bucket {bucket}: {err}"))?;
+        Ok(Registry { store })
+    }
+
+    /// Claims `record`'s name; `Ok(None)` when another actor holds it already.
+    pub(crate) async fn claim(&self, record: &ActorRecord) -> Result<Option<u64>, String> {
+        let key = name_key(&record.namespace, &record.name);
+        let value = super::wire::encode(record).map_err(|e| e.to_string())?;
+        match self.store.create(&key, Bytes::from(value)).await {
+            Ok(revision) => Ok(Some(revision)),
+            Err(err) if err.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => {
+                Ok(None)
+            }
+            Err(err) => Err(format!("could not claim the name: {err}")),
+        }
+    }
+
+    /// The record of the actor named `(namespace, name)`, if any.
+    pub(crate) async fn lookup(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ActorRecord>, String> {
+        let key = name_key(namespace, name);
+        let entry = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|err| format!("could not read {key}: {err}"))?;
+        match entry {
+            None => Ok(None),
+            Some(bytes) => super::wire::decode(&bytes)
+                .map(Some)
+                .map_err(|err| format!("a corrupt record under {key}: {err}")),
+        }
+    }
+
+    /// Frees a name, unless it was claimed again since `revision`.
+    pub(crate) async fn release(&self, namespace: &str, name: &str, revision: u64) {
+        let key = name_key(namespace, name);
+        if let Err(err) = self.store.purge_expect_revision(&key, Some(revision)).await {
+            tracing::debug!(%key, %err, "name not released (claimed again, or gone)");
+        }
+    }
+
+    /// Publishes this node's record.
+    pub(crate) async fn put_node(&self, info: &NodeInfo) -> Result<(), String> {
+        let value = super::wire::encode(info).map_err(|e| e.to_string())?;
+        self.store
+            .put(node_key(info.id), Bytes::from(value))
+            .await
+            .map(drop)
+            .map_err(|err| format!("could not publish the node record: {err}"))
+    }
+
+    /// Removes this node's record.
+    pub(crate) async fn remove_node(&self, node: NodeId) {
+        if let Err(err) = self.store.purge(node_key(node)).await {
+            tracing::debug!(%node, %err, "node record not removed");
+        }
+    }
+
+    /// Frees every name `node` holds (when it leaves the cluster).
+    pub(crate) async fn release_node_names(&self, node: NodeId) {
+        let records = match self.scan::<ActorRecord>("name.").await {
+            Ok(records) => records,
+            Err(err) => {
+                tracing::warn!(%err, "names not released");
+                return;
+            }
+        };
+        for record in records.into_iter().filter(|r| r.node == node) {
+            let key = name_key(&record.namespace, &record.name);
+            if let Err(err) = self.store.purge(&key).await {
+                tracing::debug!(%key, %err, "name not released");
+            }
+        }
+    }
+
+    /// Every record whose key starts with `prefix` (`"name."` or `"node."`), decoded; corrupt
+    /// ones are skipped with a warning.
+    pub(crate) async fn scan<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<T>, String> {
+        use futures::StreamExt;
+        let mut keys = self
+            .store
+            .keys()
+            .await
+            .map_err(|err| format!("could not list the registry: {err}"))?;
+        let mut wanted = Vec::new();
+        while let Some(key) = keys.next().await {
+            match key {
+                Ok(key) if key.starts_with(prefix) => wanted.push(key),
+                Ok(_) => {}
+                Err(err) => return Err(format!("could not list the registry: {err}")),
+            }
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for key in wanted {
+            let Ok(Some(bytes)) = self.store.get(&key).await else {
+                continue;
+            };
+            match super::wire::decode(&bytes) {
+                Ok(value) => out.push(value),
+                Err(err) => tracing::warn!(%key, %err, "a corrupt registry record"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_valid_for_any_name() {
+        let key = name_key("my ns", "a.b*>c");
+        assert!(
+            key.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+        );
+        assert_ne!(name_key("a", "bc"), name_key("ab", "c"));
+        assert_eq!(name_key("", ""), "name.x.x");
+    }
+}

@@ -1,0 +1,116 @@
+//! Registered actor types: `helio::register::<A>()` and the tables it records.
+//!
+//! Every process that hosts an actor type, or calls one hosted elsewhere, registers it: the
+//! registration is where the serde bounds of its arguments and results are checked, and it
+//! records how to serve and call each remote method without them.
+
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex, PoisonError},
+};
+
+use crate::{
+    ActorClass,
+    remote::{Remotable, ServeFn, Stub},
+};
+
+use super::wire::MsgPack;
+
+/// How to serve the remote methods of an actor type `A` on this node.
+pub(crate) struct HostTable<A> {
+    pub(crate) fingerprint: u64,
+    pub(crate) methods: HashMap<&'static str, ServeFn<A>>,
+}
+
+/// One registered type.
+#[derive(Clone)]
+pub(crate) struct TypeEntry {
+    pub(crate) type_name: &'static str,
+    pub(crate) fingerprint: u64,
+    /// The caller's side of each remote method.
+    pub(crate) stubs: Arc<HashMap<&'static str, Stub>>,
+    /// An `Arc<HostTable<A>>`.
+    host: Arc<dyn Any + Send + Sync>,
+}
+
+impl TypeEntry {
+    /// The host table, when this entry is for `A`.
+    pub(crate) fn host<A: ActorClass>(&self) -> Option<Arc<HostTable<A>>> {
+        Arc::clone(&self.host).downcast::<HostTable<A>>().ok()
+    }
+}
+
+static TYPES: LazyLock<Mutex<HashMap<TypeId, TypeEntry>>> = LazyLock::new(Default::default);
+
+/// The registration of `A`, if this process made one.
+pub(crate) fn registered<A: ActorClass>() -> Option<TypeEntry> {
+    TYPES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&TypeId::of::<A>())
+        .cloned()
+}
+
+/// Lets this process host actors of type `A` and call those hosted elsewhere (cluster mode).
+///
+/// Register each actor type that crosses processes, in every process that creates, hosts or
+/// calls it; for a generic actor, each instantiation (`register::<Chan<i64>>()`). Registering
+/// twice is harmless. It compiles only when the constructor's arguments and every remote
+/// method's arguments and result are `serde::Serialize + serde::de::DeserializeOwned`; the
+/// error names the type that is not.
+///
+/// Named actors of a registered type created in this process are published to the cluster,
+/// so [`get_actor`](crate::get_actor) finds them from any process. Streaming methods are not
+/// served across processes yet: a remote call of one resolves to
+/// [`ActorError::Wire`](crate::ActorError::Wire).
+///
+/// ```
+/// use helio::prelude::*;
+///
+/// pub struct Counter { value: i64 }
+///
+/// #[actor]
+/// impl Counter {
+///     pub fn new(start: i64) -> Self { Counter { value: start } }
+///
+///     #[remote_method]
+///     pub fn add(&mut self, by: i64) -> i64 { self.value += by; self.value }
+/// }
+///
+/// helio_runtime::register::<Counter>();
+/// ```
+pub fn register<A: Remotable<MsgPack>>() {
+    let type_name = std::any::type_name::<A>();
+    let fingerprint = fingerprint(type_name, A::SIGNATURE);
+    let mut stubs = HashMap::new();
+    let mut methods = HashMap::new();
+    for method in A::remote_methods() {
+        stubs.insert(method.name, method.stub);
+        methods.insert(method.name, method.serve);
+    }
+    let entry = TypeEntry {
+        type_name,
+        fingerprint,
+        stubs: Arc::new(stubs),
+        host: Arc::new(HostTable::<A> {
+            fingerprint,
+            methods,
+        }),
+    };
+    TYPES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(TypeId::of::<A>(), entry);
+}
+
+/// FNV-1a over the type's name and its methods' signatures: two processes agree on it when
+/// they were built from the same definition.
+pub(crate) fn fingerprint(type_name: &str, signature: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in type_name.bytes().chain([0]).chain(signature.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}

@@ -1,0 +1,326 @@
+//! Cluster mode across processes: each test starts its own `nats-server`, then re-runs this
+//! binary as child processes in roles (`HELIO_TEST_ROLE`), which talk back on stdout.
+//!
+//! Needs `nats-server` on the PATH (or `HELIO_NATS_SERVER`); without it every test fails with
+//! a message saying how to install it.
+
+mod cluster_support;
+
+use std::time::Duration;
+
+use cluster_support::{Nats, Proc, role, say, url};
+use helio::{LookupError, prelude::*};
+use serde::{Deserialize, Serialize};
+
+pub struct Counter {
+    value: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    value: i64,
+    by: String,
+}
+
+#[actor(max_restarts = 1)]
+impl Counter {
+    pub fn new(start: i64) -> Self {
+        Counter { value: start }
+    }
+
+    #[remote_method]
+    pub fn add(&mut self, by: i64) -> i64 {
+        self.value += by;
+        self.value
+    }
+
+    #[remote_method]
+    pub fn read(&self, by: String) -> Reading {
+        Reading {
+            value: self.value,
+            by,
+        }
+    }
+
+    #[remote_method]
+    pub fn pid(&self) -> u32 {
+        std::process::id()
+    }
+
+    #[remote_method]
+    pub async fn slow_add(&mut self, by: i64, ms: u64) -> i64 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        self.value += by;
+        self.value
+    }
+
+    #[remote_method]
+    pub fn boom(&self) -> i64 {
+        panic!("boom on purpose")
+    }
+}
+
+pub struct Other;
+
+#[actor]
+impl Other {
+    pub fn new() -> Self {
+        Other
+    }
+
+    #[remote_method]
+    pub fn ping(&self) -> u8 {
+        1
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn join(name: &str) {
+    helio::init(helio::Config::cluster(url()).node_name(name)).expect("join the cluster");
+    helio::register::<Counter>();
+    helio::register::<Other>();
+}
+
+/// Hosts a detached `Counter` named `name`, says `ready`, and stays until killed.
+fn host(name: &str, start: i64) {
+    join("host");
+    let counter = Counter::new_actor()
+        .options(ActorOptions::new().name(name).lifetime(Lifetime::Detached))
+        .remote(start);
+    counter
+        .ready()
+        .get_timeout(WAIT)
+        .expect("the counter starts");
+    say(format!("ready {}", std::process::id()));
+    cluster_support::park();
+}
+
+#[test]
+fn a_named_actor_is_served_to_another_process() {
+    match role().as_deref() {
+        Some("host") => return host("c", 1),
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("c").expect("find the counter");
+            let add = c.methods().add();
+            assert_eq!(add.remote(2).get_timeout(WAIT).unwrap(), 3);
+            // Pipelined calls from one handle keep their order across the wire.
+            let refs: Vec<_> = (0..100).map(|_| add.remote(1)).collect();
+            let sums: Vec<i64> = refs
+                .into_iter()
+                .map(|r| r.get_timeout(WAIT).unwrap())
+                .collect();
+            assert_eq!(sums, (4..104).collect::<Vec<_>>());
+            // Serde types and `&str` for `String` cross too.
+            let reading = c.methods().read().remote("me").get_timeout(WAIT).unwrap();
+            assert_eq!(
+                reading,
+                Reading {
+                    value: 103,
+                    by: "me".into()
+                }
+            );
+            let pid = c.methods().pid().remote().get_timeout(WAIT).unwrap();
+            say(format!("host-pid {pid}"));
+            c.ready()
+                .get_timeout(WAIT)
+                .expect("a remote actor is ready");
+            // Async methods, awaited from async code.
+            let v =
+                futures::executor::block_on(async { c.methods().slow_add().remote(10, 5).await });
+            assert_eq!(v.unwrap(), 113);
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start(
+        "a_named_actor_is_served_to_another_process",
+        "host",
+        &nats.url,
+    );
+    let host_pid: u32 = host.expect("ready").parse().unwrap();
+    let mut caller = Proc::start(
+        "a_named_actor_is_served_to_another_process",
+        "caller",
+        &nats.url,
+    );
+    let served_by: u32 = caller.expect("host-pid").parse().unwrap();
+    assert_eq!(served_by, host_pid, "the method ran in the host process");
+    assert_ne!(served_by, caller.pid());
+    caller.expect("done");
+    caller.succeeds();
+}
+
+#[test]
+fn lookups_are_typed_across_processes() {
+    match role().as_deref() {
+        Some("host") => return host("typed", 0),
+        Some("caller") => {
+            join("caller");
+            let right = helio::get_actor::<Counter>("typed");
+            assert!(right.is_ok(), "{right:?}");
+            match helio::get_actor::<Other>("typed") {
+                Err(LookupError::WrongType {
+                    expected, actual, ..
+                }) => {
+                    assert!(expected.ends_with("Other"), "{expected}");
+                    assert!(actual.ends_with("Counter"), "{actual}");
+                }
+                other => panic!("expected WrongType, got {other:?}"),
+            }
+            match helio::get_actor::<Counter>("missing") {
+                Err(LookupError::NotFound { name, .. }) => assert_eq!(name, "missing"),
+                other => panic!("expected NotFound, got {other:?}"),
+            }
+            say("done");
+            return;
+        }
+        Some("unregistered") => {
+            helio::init(helio::Config::cluster(url())).unwrap();
+            match helio::get_actor::<Counter>("typed") {
+                Err(err @ LookupError::NotRegistered { .. }) => {
+                    assert!(err.to_string().contains("helio::register::<"), "{err}");
+                }
+                other => panic!("expected NotRegistered, got {other:?}"),
+            }
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "lookups_are_typed_across_processes";
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    for role in ["caller", "unregistered"] {
+        let mut caller = Proc::start(test, role, &nats.url);
+        caller.expect("done");
+        caller.succeeds();
+    }
+}
+
+#[test]
+fn failures_cross_processes() {
+    match role().as_deref() {
+        Some("host") => return host("failing", 0),
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("failing").unwrap();
+            match c.methods().boom().remote().get_timeout(WAIT) {
+                Err(ActorError::TaskPanicked { message, .. }) => {
+                    assert!(message.contains("boom on purpose"), "{message}");
+                }
+                other => panic!("expected TaskPanicked, got {other:?}"),
+            }
+            // The actor restarted (max_restarts = 1) and serves again.
+            assert_eq!(c.methods().add().remote(1).get_timeout(WAIT).unwrap(), 1);
+            // A second process may not take the name.
+            let twin = Counter::new_actor()
+                .options(ActorOptions::new().name("failing"))
+                .remote(0);
+            match twin.ready().get_timeout(WAIT) {
+                Err(err) => assert!(err.to_string().contains("taken"), "{err}"),
+                Ok(()) => panic!("two actors hold one name"),
+            }
+            // Kill across processes: later calls fail.
+            helio::kill(&c, true);
+            let after = c.methods().add().remote(1).get_timeout(WAIT);
+            assert!(
+                matches!(
+                    after,
+                    Err(ActorError::ActorDied { .. } | ActorError::ActorUnavailable { .. })
+                ),
+                "{after:?}"
+            );
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start("failures_cross_processes", "host", &nats.url);
+    host.expect("ready");
+    let mut caller = Proc::start("failures_cross_processes", "caller", &nats.url);
+    caller.expect("done");
+    caller.succeeds();
+}
+
+#[test]
+fn a_dead_host_makes_calls_unavailable() {
+    match role().as_deref() {
+        Some("host") => return host("mortal", 0),
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("mortal").unwrap();
+            assert_eq!(c.methods().add().remote(1).get_timeout(WAIT).unwrap(), 1);
+            say("looked-up");
+            // The parent kills the host, then tells us on stdin... it closes our stdin.
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            match c.methods().add().remote(1).get_timeout(WAIT) {
+                Err(ActorError::ActorUnavailable { .. }) => {}
+                other => panic!("expected ActorUnavailable, got {other:?}"),
+            }
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "a_dead_host_makes_calls_unavailable";
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("looked-up");
+    host.kill();
+    caller.close_stdin();
+    caller.expect("done");
+    caller.succeeds();
+}
+
+#[test]
+fn init_reports_an_unreachable_or_refusing_server() {
+    match role().as_deref() {
+        Some("unreachable") => {
+            let err = helio::init(
+                helio::Config::cluster("nats://127.0.0.1:1")
+                    .connect_timeout(Duration::from_secs(2)),
+            )
+            .expect_err("no server listens on port 1");
+            let text = err.to_string();
+            assert!(text.contains("nats://127.0.0.1:1"), "{text}");
+            say("done");
+            return;
+        }
+        Some("no-token") => {
+            let err =
+                helio::init(helio::Config::cluster(url())).expect_err("the server wants a token");
+            assert!(err.to_string().contains(&url()), "{err}");
+            say("done");
+            return;
+        }
+        Some("token") => {
+            helio::init(helio::Config::cluster(url()).token("s3cret")).expect("the right token");
+            assert!(helio::current_node().is_some());
+            let nodes = helio::nodes();
+            assert_eq!(nodes.len(), 1, "{nodes:?}");
+            assert_eq!(nodes[0].pid, std::process::id());
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "init_reports_an_unreachable_or_refusing_server";
+    let mut unreachable = Proc::start(test, "unreachable", "nats://127.0.0.1:1");
+    unreachable.expect("done");
+    unreachable.succeeds();
+    let nats = Nats::start_with(&["--auth", "s3cret"]);
+    for role in ["no-token", "token"] {
+        let mut child = Proc::start(test, role, &nats.url);
+        child.expect("done");
+        child.succeeds();
+    }
+}
