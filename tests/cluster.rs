@@ -324,3 +324,94 @@ fn init_reports_an_unreachable_or_refusing_server() {
         child.succeeds();
     }
 }
+
+#[test]
+fn get_if_exists_racing_from_four_processes_creates_one_actor() {
+    match role().as_deref() {
+        Some("racer") => {
+            join("racer");
+            let c = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("race")
+                        .get_if_exists(true)
+                        .lifetime(Lifetime::Detached),
+                )
+                .remote(0);
+            c.methods().add().remote(1).get_timeout(WAIT).unwrap();
+            let pid = c.methods().pid().remote().get_timeout(WAIT).unwrap();
+            say(format!("served-by {pid}"));
+            cluster_support::park();
+            return;
+        }
+        Some("count") => {
+            join("count");
+            let c = helio::get_actor::<Counter>("race").unwrap();
+            say(format!(
+                "count {}",
+                c.methods().add().remote(0).get_timeout(WAIT).unwrap()
+            ));
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "get_if_exists_racing_from_four_processes_creates_one_actor";
+    let mut racers: Vec<Proc> = (0..4)
+        .map(|_| Proc::start(test, "racer", &nats.url))
+        .collect();
+    let hosts: Vec<u32> = racers
+        .iter_mut()
+        .map(|r| r.expect("served-by").parse().unwrap())
+        .collect();
+    assert!(hosts.windows(2).all(|w| w[0] == w[1]), "{hosts:?}");
+    assert!(racers.iter().any(|r| r.pid() == hosts[0]), "{hosts:?}");
+    let mut count = Proc::start(test, "count", &nats.url);
+    assert_eq!(count.expect("count"), "4");
+}
+
+#[test]
+fn max_pending_calls_holds_across_processes() {
+    match role().as_deref() {
+        Some("host") => {
+            join("host");
+            let c = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("limited")
+                        .lifetime(Lifetime::Detached)
+                        .max_pending_calls(2),
+                )
+                .remote(0);
+            c.ready().get_timeout(WAIT).unwrap();
+            say("ready");
+            cluster_support::park();
+            return;
+        }
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("limited").unwrap();
+            let slow = c.methods().slow_add();
+            let first = slow.remote(1, 300);
+            let second = slow.remote(1, 0);
+            match slow.remote(1, 0).get_timeout(WAIT) {
+                Err(ActorError::PendingCallsLimitExceeded { limit: 2, .. }) => {}
+                other => panic!("expected PendingCallsLimitExceeded, got {other:?}"),
+            }
+            assert_eq!(first.get_timeout(WAIT).unwrap(), 1);
+            assert_eq!(second.get_timeout(WAIT).unwrap(), 2);
+            // The slots are free again.
+            assert_eq!(slow.remote(1, 0).get_timeout(WAIT).unwrap(), 3);
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "max_pending_calls_holds_across_processes";
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("done");
+    caller.succeeds();
+}

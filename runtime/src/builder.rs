@@ -9,7 +9,7 @@ use crate::{
     actor::{ActorCell, ActorShared},
     driver::Driver,
     error::DeathCause,
-    label::ActorLabel,
+    label::{ActorId, ActorLabel},
     lifecycle,
     mailbox::Mailbox,
     options::Lifetime,
@@ -130,28 +130,31 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             return dead_actor(label, DeathCause::Shutdown);
         }
     };
+    let id = ActorId::next();
+    // Cluster mode: a named actor of a registered type claims its name cluster-wide first.
+    #[cfg(feature = "cluster")]
+    let hosted = match &config.name {
+        Some(key) => match crate::cluster::claim_named::<A>(key, &config, id) {
+            crate::cluster::Named::Local => None,
+            crate::cluster::Named::Serve(hosted) => Some(hosted),
+            crate::cluster::Named::Existing(actor) => return actor,
+            crate::cluster::Named::Refused(cause) => return dead_actor(label, cause),
+        },
+        None => None,
+    };
     let start = |config: crate::options::ActorConfig| {
-        // Cluster mode: a named actor of a registered type is served to the cluster.
-        #[cfg(feature = "cluster")]
-        let hosting = config
-            .name
-            .as_ref()
-            .and_then(|key| crate::cluster::host_named::<A>(key, &config));
         let mailbox = Arc::new(Mailbox::new());
         let declared = config.groups.iter().skip(1).map(|(name, _)| name.clone());
-        let shared = Arc::new(ActorShared::new(
+        let mut shared = ActorShared::new(
             label.clone(),
             config.max_pending_calls,
             config.max_task_retries,
             declared.collect(),
             ActorState::Pending,
-        ));
-        let construct: crate::driver::Constructor<A> = Box::new(move || construct(args.clone()));
-        #[cfg(feature = "cluster")]
-        let construct = match &hosting {
-            Some(hosting) => hosting.wrap(construct),
-            None => construct,
-        };
+        );
+        shared.id = id;
+        let shared = Arc::new(shared);
+        let construct = Box::new(move || construct(args.clone()));
         let cell = Arc::new(ActorCell {
             mailbox: Arc::clone(&mailbox),
             shared: Arc::clone(&shared),
@@ -163,8 +166,8 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             driver,
         ));
         #[cfg(feature = "cluster")]
-        if let Some(hosting) = hosting {
-            hosting.start(&cell);
+        if let Some(hosted) = hosted {
+            hosted.serve(&cell);
         }
         cell
     };

@@ -257,7 +257,8 @@ pub(crate) fn lookup<A: ActorClass>(
     Some(remote_handle(&cluster, record, types::registered::<A>()))
 }
 
-fn remote_handle<A: ActorClass>(
+/// A handle to the actor `record` describes, if `entry` (the caller's registration) matches.
+pub(crate) fn remote_handle<A: ActorClass>(
     cluster: &Arc<Cluster>,
     record: ActorRecord,
     entry: Option<TypeEntry>,

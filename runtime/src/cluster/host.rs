@@ -1,25 +1,26 @@
 //! The host's side: serving a local named actor to the rest of the cluster.
 //!
-//! A named actor of a registered type claims its name in the registry before its constructor
-//! runs (the constructor waits for the claim, so a name taken elsewhere fails the actor's
-//! start). Its host subscribes the actor's own subject, answers each call from the type's
-//! table, and on the actor's death unsubscribes and frees the name.
+//! A named actor of a registered type claims its name in the registry as it is created (an
+//! atomic create: of two processes racing for a name, one wins; with `get_if_exists` the other
+//! gets a handle to the winner's actor). Its host subscribes the actor's own subject first,
+//! answers each call from the type's table, and on the actor's death unsubscribes and frees
+//! the name.
 
 use std::{
     pin::pin,
     sync::{Arc, Weak},
+    time::Duration,
 };
 
-use async_nats::{HeaderMap, Message, message::OutboundMessage};
+use async_nats::{HeaderMap, Message, Subscriber, message::OutboundMessage};
 use bytes::Bytes;
 use futures::{
     StreamExt,
     future::{BoxFuture, Either, select},
 };
-use tokio::sync::watch;
 
 use super::{
-    Cluster, current,
+    Cluster, block_on, current,
     registry::ActorRecord,
     types::{self, HostTable},
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure, METHOD, STATUS, VERB_KILL, VERB_READY},
@@ -27,77 +28,50 @@ use super::{
 use crate::{
     Actor, ActorClass, ActorError,
     actor::{ActorCell, ActorShared},
-    driver::Constructor,
     error::DeathCause,
+    label::ActorId,
     options::ActorConfig,
     registry::Key,
 };
 
-/// The outcome of claiming the name: `None` while in flight.
-type Claimed = Option<Result<(), String>>;
-
-/// A named actor about to be served to the cluster.
-pub(crate) struct Hosting<A> {
-    cluster: Arc<Cluster>,
-    table: Arc<HostTable<A>>,
-    key: Key,
-    detached: bool,
-    max_pending_calls: Option<u64>,
-    max_task_retries: i64,
-    claimed: watch::Sender<Claimed>,
+/// What cluster mode says about creating the named actor `key`.
+pub(crate) enum Named<A> {
+    /// Not served to the cluster (no cluster, or `A` is not registered): local rules apply.
+    Local,
+    /// This process won the name: serve the actor once it is created.
+    Serve(Hosted<A>),
+    /// Another process holds the name and `get_if_exists` asked for it: its handle.
+    Existing(Actor<A>),
+    /// The actor must not start.
+    Refused(DeathCause),
 }
 
-/// The hosting of the named actor `key` when this process is in a cluster and has
-/// registered `A`; `None` otherwise (the actor stays local).
-pub(crate) fn host_named<A: ActorClass>(key: &Key, config: &ActorConfig) -> Option<Hosting<A>> {
-    let cluster = current()?;
-    let table = types::registered::<A>()?.host::<A>()?;
-    let (claimed, _) = watch::channel(None);
-    Some(Hosting {
-        cluster,
-        table,
-        key: key.clone(),
-        detached: config.lifetime == crate::Lifetime::Detached,
+/// Claims the name `key` in the cluster for actor `id`, blocking for the registry's answer
+/// (at most 10 s): the claim is what makes two processes racing for one name create one
+/// actor.
+pub(crate) fn claim_named<A: ActorClass>(key: &Key, config: &ActorConfig, id: ActorId) -> Named<A> {
+    let Some(cluster) = current() else {
+        return Named::Local;
+    };
+    let Some(table) = types::registered::<A>().and_then(|entry| entry.host::<A>()) else {
+        return Named::Local;
+    };
+    let (namespace, name) = key.clone();
+    let record = ActorRecord {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        id: id.local(),
+        node: cluster.node(),
+        type_name: std::any::type_name::<A>().to_owned(),
+        fingerprint: table.fingerprint,
         max_pending_calls: config.max_pending_calls.map(|n| n as u64),
         max_task_retries: config.max_task_retries,
-        claimed,
-    })
-}
-
-impl<A: ActorClass> Hosting<A> {
-    /// `construct`, first waiting (once) for the name's claim to succeed.
-    pub(crate) fn wrap(&self, construct: Constructor<A>) -> Constructor<A> {
-        let claimed = self.claimed.subscribe();
-        Box::new(move || {
-            let mut claimed = claimed.clone();
-            let construct = construct();
-            Box::pin(async move {
-                let outcome = claimed
-                    .wait_for(Option::is_some)
-                    .await
-                    .map(|claimed| claimed.clone());
-                match outcome {
-                    Ok(Some(Ok(()))) => construct.await,
-                    Ok(Some(Err(err))) => Err(err),
-                    _ => Err("the cluster connection closed before the name was claimed".into()),
-                }
-            }) as BoxFuture<'static, _>
-        })
-    }
-
-    /// Claims the name and serves the actor until it dies.
-    pub(crate) fn start(self, cell: &Arc<ActorCell<A>>) {
-        let shared = Arc::clone(&cell.shared);
-        let weak = Arc::downgrade(cell);
-        let handle = self.cluster.handle.clone();
-        handle.spawn(self.serve(weak, shared));
-    }
-
-    async fn serve(self, cell: Weak<ActorCell<A>>, shared: Arc<ActorShared>) {
-        let cluster = Arc::clone(&self.cluster);
-        let (namespace, name) = self.key.clone();
-        let subject = cluster.actor_subject(cluster.node(), shared.id.local());
-        let subscribed = async {
+        detached: config.lifetime == crate::Lifetime::Detached,
+    };
+    let claim = {
+        let cluster = Arc::clone(&cluster);
+        let subject = cluster.actor_subject(cluster.node(), id.local());
+        async move {
             let sub = cluster
                 .client
                 .subscribe(subject)
@@ -105,46 +79,112 @@ impl<A: ActorClass> Hosting<A> {
                 .map_err(|e| e.to_string())?;
             // The subscription reaches the server before the record names it.
             cluster.client.flush().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(sub)
-        };
-        let mut sub = match subscribed.await {
-            Ok(sub) => sub,
-            Err(err) => {
-                self.claimed.send_replace(Some(Err(format!(
-                    "could not serve the actor to the cluster: {err}"
-                ))));
-                return;
+            match cluster.registry.claim(&record).await? {
+                Some(revision) => Ok(Ok((sub, revision))),
+                None => {
+                    drop(sub);
+                    let held = cluster
+                        .registry
+                        .lookup(&record.namespace, &record.name)
+                        .await?;
+                    Ok(Err(held))
+                }
             }
-        };
-        let record = ActorRecord {
+        }
+    };
+    let outcome = match block_on(&cluster.handle, Duration::from_secs(10), claim) {
+        Ok(outcome) => outcome,
+        Err(err) => Err(err.to_string()),
+    };
+    let taken = || {
+        Named::Refused(DeathCause::NameTaken {
             namespace: namespace.clone(),
             name: name.clone(),
-            id: shared.id.local(),
-            node: cluster.node(),
-            type_name: shared.label.type_name().to_owned(),
-            fingerprint: self.table.fingerprint,
-            max_pending_calls: self.max_pending_calls,
-            max_task_retries: self.max_task_retries,
-            detached: self.detached,
-        };
-        let revision = match cluster.registry.claim(&record).await {
-            Ok(Some(revision)) => revision,
-            Ok(None) => {
-                self.claimed.send_replace(Some(Err(format!(
-                    "the name \"{namespace}/{name}\" is taken by another actor in the cluster"
-                ))));
-                return;
+        })
+    };
+    match outcome {
+        Ok(Ok((sub, revision))) => Named::Serve(Hosted {
+            inner: Some(HostedInner {
+                cluster,
+                table,
+                key: key.clone(),
+                sub,
+                revision,
+            }),
+        }),
+        // Held by this process: the local registry decides (it knows that actor).
+        Ok(Err(Some(held))) if held.node == cluster.node() => Named::Local,
+        Ok(Err(Some(held))) if config.get_if_exists => {
+            match super::client::remote_handle::<A>(&cluster, held, types::registered::<A>()) {
+                Ok(actor) => Named::Existing(actor),
+                Err(err) => Named::Refused(DeathCause::InvalidOptions(err.to_string())),
             }
-            Err(err) => {
-                self.claimed.send_replace(Some(Err(err)));
-                return;
-            }
+        }
+        Ok(Err(_)) => taken(),
+        Err(err) => Named::Refused(DeathCause::InitFailed(format!(
+            "could not claim its name in the cluster: {err}"
+        ))),
+    }
+}
+
+/// A name this process won, to serve once its actor exists; released if dropped unserved.
+pub(crate) struct Hosted<A> {
+    inner: Option<HostedInner<A>>,
+}
+
+struct HostedInner<A> {
+    cluster: Arc<Cluster>,
+    table: Arc<HostTable<A>>,
+    key: Key,
+    sub: Subscriber,
+    revision: u64,
+}
+
+impl<A> Drop for Hosted<A> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let HostedInner {
+                cluster,
+                key,
+                sub,
+                revision,
+                ..
+            } = inner;
+            let handle = cluster.handle.clone();
+            handle.spawn(async move {
+                drop(sub);
+                cluster.registry.release(&key.0, &key.1, revision).await;
+            });
+        }
+    }
+}
+
+impl<A: ActorClass> Hosted<A> {
+    /// Serves the actor of `cell` until it dies, then frees its name.
+    pub(crate) fn serve(mut self, cell: &Arc<ActorCell<A>>) {
+        let Some(inner) = self.inner.take() else {
+            return;
         };
-        self.claimed.send_replace(Some(Ok(())));
+        let shared = Arc::clone(&cell.shared);
+        let weak = Arc::downgrade(cell);
+        let handle = inner.cluster.handle.clone();
+        handle.spawn(inner.serve(weak, shared));
+    }
+}
+
+impl<A: ActorClass> HostedInner<A> {
+    async fn serve(self, cell: Weak<ActorCell<A>>, shared: Arc<ActorShared>) {
+        let HostedInner {
+            cluster,
+            table,
+            key: (namespace, name),
+            mut sub,
+            revision,
+        } = self;
         tracing::debug!(%namespace, %name, "serving actor to the cluster");
         let mut died = pin!(died(&shared));
         while let Either::Left((Some(message), _)) = select(sub.next(), died.as_mut()).await {
-            serve_one(&cluster, &self.table, &cell, &shared, message);
+            serve_one(&cluster, &table, &cell, &shared, message);
         }
         let _ = sub.unsubscribe().await;
         cluster.registry.release(&namespace, &name, revision).await;

@@ -29,7 +29,7 @@ use tokio::{runtime::Handle, sync::mpsc};
 
 pub(crate) use client::{Link, lookup};
 pub use config::ClusterConfig;
-pub(crate) use host::host_named;
+pub(crate) use host::{Named, claim_named};
 pub use node::{NodeId, NodeInfo};
 pub use types::register;
 #[doc(hidden)]
