@@ -74,12 +74,38 @@ impl Other {
     }
 }
 
+/// Calls the counters it is handed: a handle as an argument, used in a third process.
+pub struct Relay;
+
+#[actor]
+impl Relay {
+    pub fn new() -> Self {
+        Relay
+    }
+
+    #[remote_method]
+    pub async fn relay(&self, counter: Actor<Counter>, by: i64) -> Result<i64, String> {
+        counter
+            .methods()
+            .add()
+            .remote(by)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    #[remote_method]
+    pub fn keep(&mut self, counter: Actor<Counter>) -> Actor<Counter> {
+        counter
+    }
+}
+
 const WAIT: Duration = Duration::from_secs(20);
 
 fn join(name: &str) {
     helio::init(helio::Config::cluster(url()).node_name(name)).expect("join the cluster");
     helio::register::<Counter>();
     helio::register::<Other>();
+    helio::register::<Relay>();
 }
 
 /// Hosts a detached `Counter` named `name`, says `ready`, and stays until killed.
@@ -411,6 +437,72 @@ fn max_pending_calls_holds_across_processes() {
     let test = "max_pending_calls_holds_across_processes";
     let mut host = Proc::start(test, "host", &nats.url);
     host.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("done");
+    caller.succeeds();
+}
+
+#[test]
+fn a_handle_passed_as_an_argument_is_called_from_a_third_process() {
+    match role().as_deref() {
+        Some("host") => return host("c3", 0),
+        Some("relay") => {
+            join("relay");
+            let relay = Relay::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("relay")
+                        .lifetime(Lifetime::Detached),
+                )
+                .remote();
+            relay.ready().get_timeout(WAIT).unwrap();
+            say("ready");
+            cluster_support::park();
+            return;
+        }
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("c3").unwrap();
+            let relay = helio::get_actor::<Relay>("relay").unwrap();
+            // A remote handle, handed on: the relay's process calls the host's actor.
+            let via = relay
+                .methods()
+                .relay()
+                .remote(c.clone(), 5)
+                .get_timeout(WAIT);
+            assert_eq!(via.unwrap(), Ok(5));
+            assert_eq!(c.methods().add().remote(0).get_timeout(WAIT).unwrap(), 5);
+            // A local anonymous actor, handed on: the relay calls back into this process.
+            let mine = Counter::new_actor().remote(100);
+            let via = relay
+                .methods()
+                .relay()
+                .remote(mine.clone(), 1)
+                .get_timeout(WAIT);
+            assert_eq!(via.unwrap(), Ok(101));
+            // A handle that comes back to its own process is the local handle again.
+            let back = relay
+                .methods()
+                .keep()
+                .remote(mine.clone())
+                .get_timeout(WAIT)
+                .unwrap();
+            assert_eq!(back, mine);
+            assert_eq!(
+                back.methods().add().remote(1).get_timeout(WAIT).unwrap(),
+                102
+            );
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "a_handle_passed_as_an_argument_is_called_from_a_third_process";
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut relay = Proc::start(test, "relay", &nats.url);
+    relay.expect("ready");
     let mut caller = Proc::start(test, "caller", &nats.url);
     caller.expect("done");
     caller.succeeds();

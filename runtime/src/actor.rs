@@ -255,6 +255,12 @@ impl<A: ActorClass> Actor<A> {
         }))
     }
 
+    /// The handles' shared cell.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn cell(&self) -> &Arc<ActorCell<A>> {
+        &self.cell
+    }
+
     /// How to reach the actor when another process hosts it.
     #[cfg(feature = "cluster")]
     pub(crate) fn link(&self) -> Option<&crate::cluster::Link> {

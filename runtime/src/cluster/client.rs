@@ -129,12 +129,18 @@ pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
 /// How a remote handle reaches its actor.
 pub(crate) struct Link {
     cluster: Arc<Cluster>,
+    record: ActorRecord,
     subject: async_nats::Subject,
     fingerprint: String,
     stubs: Arc<HashMap<&'static str, Stub>>,
 }
 
 impl Link {
+    /// The actor's address.
+    pub(crate) fn record(&self) -> &ActorRecord {
+        &self.record
+    }
+
     fn headers(&self, method: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(CODEC, CODEC_ID);
@@ -283,12 +289,14 @@ pub(crate) fn remote_handle<A: ActorClass>(
             actual: actual.into(),
         });
     }
+    let named = !record.name.is_empty();
     let label = ActorLabel::new(
         entry.type_name,
-        Some((record.namespace.as_str(), record.name.as_str())),
+        named.then_some((record.namespace.as_str(), record.name.as_str())),
     );
     let link = Link {
         cluster: Arc::clone(cluster),
+        record: record.clone(),
         subject: cluster.actor_subject(record.node, record.id).into(),
         fingerprint: format!("{:016x}", record.fingerprint),
         stubs: Arc::clone(&entry.stubs),

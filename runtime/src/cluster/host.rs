@@ -165,30 +165,73 @@ impl<A: ActorClass> Hosted<A> {
         let Some(inner) = self.inner.take() else {
             return;
         };
-        let shared = Arc::clone(&cell.shared);
-        let weak = Arc::downgrade(cell);
-        let handle = inner.cluster.handle.clone();
-        handle.spawn(inner.serve(weak, shared));
-    }
-}
-
-impl<A: ActorClass> HostedInner<A> {
-    async fn serve(self, cell: Weak<ActorCell<A>>, shared: Arc<ActorShared>) {
         let HostedInner {
             cluster,
             table,
-            key: (namespace, name),
-            mut sub,
+            key,
+            sub,
             revision,
-        } = self;
-        tracing::debug!(%namespace, %name, "serving actor to the cluster");
+        } = inner;
+        let record = record_of(&cluster, &table, cell, Some(&key));
+        serve_actor(&cluster, table, cell, record, sub, Some(revision));
+    }
+}
+
+/// The record that names the actor of `cell`, hosted here.
+pub(crate) fn record_of<A: ActorClass>(
+    cluster: &Cluster,
+    table: &HostTable<A>,
+    cell: &ActorCell<A>,
+    key: Option<&Key>,
+) -> ActorRecord {
+    let shared = &cell.shared;
+    let (namespace, name) = key.cloned().unwrap_or_default();
+    ActorRecord {
+        namespace,
+        name,
+        id: shared.id.local(),
+        node: cluster.node(),
+        type_name: shared.label.type_name().to_owned(),
+        fingerprint: table.fingerprint,
+        max_pending_calls: shared.max_pending_calls.map(|n| n as u64),
+        max_task_retries: shared.max_task_retries,
+        detached: false,
+    }
+}
+
+/// Serves the actor of `cell` on `sub` until it dies. With `revision`, it frees the name
+/// `record` holds in the registry at the end.
+pub(crate) fn serve_actor<A: ActorClass>(
+    cluster: &Arc<Cluster>,
+    table: Arc<HostTable<A>>,
+    cell: &Arc<ActorCell<A>>,
+    record: ActorRecord,
+    mut sub: Subscriber,
+    revision: Option<u64>,
+) {
+    let shared = Arc::clone(&cell.shared);
+    let weak = Arc::downgrade(cell);
+    let id = shared.id.local();
+    cluster
+        .served
+        .insert(id, record.clone(), Box::new(weak.clone()));
+    let cluster = Arc::clone(cluster);
+    let handle = cluster.handle.clone();
+    handle.spawn(async move {
+        tracing::debug!(actor = %shared.label, "serving actor to the cluster");
         let mut died = pin!(died(&shared));
         while let Either::Left((Some(message), _)) = select(sub.next(), died.as_mut()).await {
-            serve_one(&cluster, &table, &cell, &shared, message);
+            serve_one(&cluster, &table, &weak, &shared, message);
         }
+        cluster.served.remove(id);
         let _ = sub.unsubscribe().await;
-        cluster.registry.release(&namespace, &name, revision).await;
-    }
+        if let Some(revision) = revision {
+            cluster
+                .registry
+                .release(&record.namespace, &record.name, revision)
+                .await;
+        }
+    });
 }
 
 /// Resolves once the actor is dead.

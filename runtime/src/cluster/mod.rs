@@ -6,6 +6,7 @@
 //! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
 //! - `host.rs`: serves a local named actor to the cluster.
 //! - `client.rs`: remote handles, and the inbox their replies come back to.
+//! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
 //!
 //! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
 //! helio's embedded runtime (or the pinned one): a writer that publishes every outgoing
@@ -14,6 +15,7 @@
 
 mod client;
 mod config;
+mod handles;
 mod host;
 mod node;
 mod registry;
@@ -48,6 +50,8 @@ pub(crate) struct Cluster {
     /// Every outgoing message, published in order by the writer task.
     out: mpsc::UnboundedSender<async_nats::message::OutboundMessage>,
     calls: client::Calls,
+    /// The local actors this process serves to the cluster.
+    served: handles::Served,
 }
 
 static CURRENT: RwLock<Option<Arc<Cluster>>> = RwLock::new(None);
@@ -118,6 +122,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         handle: handle.clone(),
         out,
         calls: client::Calls::default(),
+        served: handles::Served::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);

@@ -1,0 +1,142 @@
+//! Handles that cross processes: `Actor<A>` is `Serialize + Deserialize` in cluster mode.
+//!
+//! A handle serializes as its actor's address (an [`ActorRecord`]: node, id, type fingerprint),
+//! never as a location in memory. Serializing a handle to a local actor that the cluster cannot
+//! reach yet (an anonymous one) starts serving it first. Deserializing gives the local handle
+//! when the actor lives in this process, else a remote handle; either way the type must be
+//! registered here, and its fingerprint must match.
+//!
+//! A remote handle does not keep its actor alive: an anonymous actor stops when its last
+//! handle in its own process drops (Ray counts handles cluster-wide; helio does not yet), and
+//! calls to it then resolve to `ActorUnavailable`.
+
+use std::{
+    any::Any,
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError, Weak},
+    time::Duration,
+};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
+
+use super::{Cluster, block_on, client, current, host, registry::ActorRecord, types};
+use crate::{Actor, ActorClass, actor::ActorCell};
+
+/// The actors this process serves to the cluster, by local id.
+#[derive(Default)]
+pub(crate) struct Served {
+    actors: Mutex<HashMap<u64, (ActorRecord, Box<dyn Any + Send + Sync>)>>,
+}
+
+impl Served {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, (ActorRecord, Box<dyn Any + Send + Sync>)>> {
+        self.actors.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that actor `id` (`cell` is a `Weak<ActorCell<A>>`) is served.
+    pub(crate) fn insert(&self, id: u64, record: ActorRecord, cell: Box<dyn Any + Send + Sync>) {
+        self.lock().insert(id, (record, cell));
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        let removed = self.lock().remove(&id);
+        drop(removed);
+    }
+
+    fn record(&self, id: u64) -> Option<ActorRecord> {
+        self.lock().get(&id).map(|(record, _)| record.clone())
+    }
+
+    fn local<A: ActorClass>(&self, id: u64) -> Option<Actor<A>> {
+        let actors = self.lock();
+        let (_, cell) = actors.get(&id)?;
+        let cell = cell.downcast_ref::<Weak<ActorCell<A>>>()?.upgrade()?;
+        drop(actors);
+        Some(Actor::from_cell(cell))
+    }
+}
+
+/// The address of `actor`, serving it to the cluster first if it is local and not served.
+fn address<A: ActorClass>(actor: &Actor<A>) -> Result<ActorRecord, String> {
+    if let Some(link) = actor.link() {
+        return Ok(link.record().clone());
+    }
+    let cluster = current().ok_or(
+        "a handle crosses processes only in cluster mode: call \
+         `helio::init(helio::Config::cluster(url))` first",
+    )?;
+    let id = actor.id().local();
+    if let Some(record) = cluster.served.record(id) {
+        return Ok(record);
+    }
+    let table = types::registered::<A>()
+        .and_then(|entry| entry.host::<A>())
+        .ok_or_else(|| {
+            format!(
+                "a handle to a `{0}` crosses processes only once the type is registered: call \
+                 `helio::register::<{0}>()`",
+                std::any::type_name::<A>()
+            )
+        })?;
+    serve_anonymous(&cluster, table, actor)
+}
+
+fn serve_anonymous<A: ActorClass>(
+    cluster: &Arc<Cluster>,
+    table: Arc<types::HostTable<A>>,
+    actor: &Actor<A>,
+) -> Result<ActorRecord, String> {
+    let subject = cluster.actor_subject(cluster.node(), actor.id().local());
+    let subscribe = {
+        let cluster = Arc::clone(cluster);
+        async move {
+            let sub = cluster
+                .client
+                .subscribe(subject)
+                .await
+                .map_err(|e| e.to_string())?;
+            cluster.client.flush().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(sub)
+        }
+    };
+    let sub = block_on(&cluster.handle, Duration::from_secs(10), subscribe)
+        .map_err(|err| err.to_string())??;
+    let cell = actor.cell();
+    let record = host::record_of(cluster, &table, cell, None);
+    host::serve_actor(cluster, table, cell, record.clone(), sub, None);
+    Ok(record)
+}
+
+/// The handle of the actor at `record`: the local one if it lives here, else a remote one.
+fn attach<A: ActorClass>(record: ActorRecord) -> Result<Actor<A>, String> {
+    let cluster = current().ok_or(
+        "a handle crosses processes only in cluster mode: call \
+         `helio::init(helio::Config::cluster(url))` first",
+    )?;
+    if record.node == cluster.node() {
+        return cluster.served.local::<A>(record.id).ok_or_else(|| {
+            format!(
+                "the actor `{}` this handle names is no longer alive in its process",
+                record.type_name
+            )
+        });
+    }
+    client::remote_handle(&cluster, record, types::registered::<A>()).map_err(|e| e.to_string())
+}
+
+impl<A: ActorClass> Serialize for Actor<A> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        address(self)
+            .map_err(ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+impl<'de, A: ActorClass> Deserialize<'de> for Actor<A> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let record = ActorRecord::deserialize(deserializer)?;
+        attach(record).map_err(de::Error::custom)
+    }
+}
