@@ -283,7 +283,9 @@ pub use helio_runtime::{
 };
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
 #[cfg(feature = "cluster")]
-pub use helio_runtime::{ClusterConfig, NodeId, NodeInfo, current_node, nodes, register};
+pub use helio_runtime::{
+    ClusterConfig, NodeId, NodeInfo, Placement, current_node, nodes, register,
+};
 
 /// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not
 /// depend on it yourself: `use helio::stream::{Stream, StreamExt};`.
@@ -299,6 +301,8 @@ pub mod stream {
 
 /// The names most programs need: `use helio::prelude::*;`.
 pub mod prelude {
+    #[cfg(feature = "cluster")]
+    pub use crate::Placement;
     pub use crate::{
         Actor, ActorError, ActorOptions, ActorState, CallOptions, DeathCause, Lifetime, ObjectRef,
         ObjectRefStream, actor, remote_method,

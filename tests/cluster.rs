@@ -507,3 +507,79 @@ fn a_handle_passed_as_an_argument_is_called_from_a_third_process() {
     caller.expect("done");
     caller.succeeds();
 }
+
+#[test]
+fn placement_picks_the_node_that_runs_the_actor() {
+    match role().as_deref() {
+        Some(worker @ ("worker-1" | "worker-2")) => {
+            join(worker);
+            say(format!("ready {}", std::process::id()));
+            cluster_support::park();
+            return;
+        }
+        Some("creator") => {
+            join("creator");
+            let nodes = helio::nodes();
+            let node = |name: &str| {
+                nodes
+                    .iter()
+                    .find(|n| n.name == name)
+                    .unwrap_or_else(|| panic!("no node {name} in {nodes:?}"))
+                    .id
+            };
+            for worker in ["worker-1", "worker-2"] {
+                let c = Counter::new_actor()
+                    .options(
+                        ActorOptions::new()
+                            .name(format!("on-{worker}"))
+                            .placement(Placement::Node(node(worker))),
+                    )
+                    .remote(7);
+                let pid = c.methods().pid().remote().get_timeout(WAIT).unwrap();
+                say(format!("{worker} {pid}"));
+                assert_eq!(c.methods().add().remote(1).get_timeout(WAIT).unwrap(), 8);
+            }
+            // Anonymous actors, anywhere the type is registered (this process included).
+            let anywhere: Vec<u32> = (0..6)
+                .map(|i| {
+                    let c = Counter::new_actor()
+                        .options(ActorOptions::new().placement(Placement::Any))
+                        .remote(i);
+                    assert_eq!(c.methods().add().remote(0).get_timeout(WAIT).unwrap(), i);
+                    c.methods().pid().remote().get_timeout(WAIT).unwrap()
+                })
+                .collect();
+            say(format!("any {anywhere:?}"));
+            // This node's own id is the same as `Local`.
+            let here = Counter::new_actor()
+                .options(ActorOptions::new().placement(Placement::Node(node("creator"))))
+                .remote(0);
+            let pid = here.methods().pid().remote().get_timeout(WAIT).unwrap();
+            assert_eq!(pid, std::process::id());
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "placement_picks_the_node_that_runs_the_actor";
+    let mut w1 = Proc::start(test, "worker-1", &nats.url);
+    let mut w2 = Proc::start(test, "worker-2", &nats.url);
+    let p1 = w1.expect("ready");
+    let p2 = w2.expect("ready");
+    let mut creator = Proc::start(test, "creator", &nats.url);
+    assert_eq!(creator.expect("worker-1"), p1);
+    assert_eq!(creator.expect("worker-2"), p2);
+    let any = creator.expect("any");
+    let allowed = [p1.clone(), p2.clone(), creator.pid().to_string()];
+    let pids: Vec<&str> = any
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .collect();
+    assert!(
+        pids.iter().all(|p| allowed.contains(&p.to_string())),
+        "{any}"
+    );
+    creator.expect("done");
+    creator.succeeds();
+}

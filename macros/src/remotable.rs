@@ -11,6 +11,8 @@
 //!             serve::<__W, _, _, _>(actor.methods().add(), args)
 //!         })]
 //!     }
+//!     // With a constructor `new(start: i64)`, also `__W: Codec<(i64,)>` and
+//!     // `encode_constructor_args` / `spawn_encoded`, to create the actor on another node.
 //! }
 //! ```
 //! Generic over the codec, so the serde bounds are checked only where a codec is named
@@ -47,6 +49,28 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
             quote!(#output)
         ));
     }
+    // The constructor's arguments cross too, to create the actor on another node.
+    let constructor = actor.constructor.as_ref().map(|ctor| {
+        let tys = &ctor.params;
+        let args = quote!((#(#tys,)*));
+        where_clause
+            .predicates
+            .push(syn::parse_quote!(#wire: ::helio::__private::Codec<#args>));
+        quote! {
+            fn encode_constructor_args(
+                args: ::std::boxed::Box<dyn ::core::any::Any + ::core::marker::Send>,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::helio::__private::WireError> {
+                ::helio::__private::encode_args::<#wire, #args>(args)
+            }
+            fn spawn_encoded(
+                options: ::helio::__private::ActorOptions,
+                args: &[u8],
+            ) -> ::core::result::Result<::helio::__private::Actor<Self>, ::helio::__private::WireError> {
+                let args = <#wire as ::helio::__private::Codec<#args>>::decode(args)?;
+                ::core::result::Result::Ok(Self::new_actor().options(options).remote_tuple(args))
+            }
+        }
+    });
     let (impl_generics, _, where_clause) = generics.split_for_impl();
     let entries = methods.iter().map(|method| {
         let ident = &method.ident;
@@ -68,6 +92,7 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
             fn remote_methods() -> ::std::vec::Vec<::helio::__private::RemoteMethod<Self>> {
                 ::std::vec![#(#entries),*]
             }
+            #constructor
         }
     }
 }

@@ -64,6 +64,12 @@ impl<A, Args> ActorBuilder<A, Args> {
     fn start(self, args: Args) -> Actor<A> {
         (self.spawn)(self.options, self.construct, args)
     }
+
+    /// Starts the actor with its arguments as a tuple (for actors created from the wire).
+    #[doc(hidden)]
+    pub fn remote_tuple(self, args: Args) -> Actor<A> {
+        self.start(args)
+    }
 }
 
 impl<A, Args> ActorBuilder<A, Args> {
@@ -101,11 +107,18 @@ crate::for_each_arity!(builder_arities);
 
 /// Starts an actor: registers its name, then spawns its dispatcher.
 fn spawn<A: ActorClass, Args: ConstructorArgs>(
-    options: ActorOptions,
+    #[allow(unused_mut)] mut options: ActorOptions,
     construct: Construct<A, Args>,
     args: Args,
 ) -> Actor<A> {
     let type_name = std::any::type_name::<A>();
+    #[cfg(feature = "cluster")]
+    if let Some(placement) = options.take_placement() {
+        return match crate::cluster::place::<A>(options, placement, Box::new(args)) {
+            Ok(actor) => actor,
+            Err(cause) => dead_actor(ActorLabel::new(type_name, None), cause),
+        };
+    }
     let config = match options.resolve() {
         Ok(config) => config,
         Err(message) => {
@@ -190,7 +203,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
 }
 
 /// A handle whose every call resolves to `ActorDied { cause }`.
-fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) -> Actor<A> {
+pub(crate) fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) -> Actor<A> {
     tracing::warn!(actor = %label, %cause, "actor not started");
     let mailbox = Arc::new(Mailbox::new());
     drop(mailbox.close());

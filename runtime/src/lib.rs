@@ -73,6 +73,8 @@ pub use label::{ActorId, ActorLabel};
 pub use lifecycle::{current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors};
 pub use method::Method;
 pub use object_ref::{ObjectRef, ObjectRefFuture};
+#[cfg(feature = "cluster")]
+pub use options::Placement;
 pub use options::{ActorOptions, CallOptions, Lifetime};
 pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
@@ -95,7 +97,7 @@ pub mod __private {
         hints::NotARemoteMethod,
         instance::Shared,
         object_ref::Completer,
-        remote::{Codec, Remotable, RemoteMethod, WireError, serve},
+        remote::{Codec, Remotable, RemoteMethod, WireError, encode_args, serve},
         restart::RetryPolicy,
     };
     pub use crate::{StreamMethod, stream::box_stream};

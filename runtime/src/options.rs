@@ -6,6 +6,7 @@ use crate::limit::Limit;
 
 /// How long a named actor lives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
 pub enum Lifetime {
     /// The actor stops once every handle is dropped (Ray's default).
     #[default]
@@ -22,6 +23,7 @@ pub enum Lifetime {
 /// let options = ActorOptions::new().name("counter").namespace("demo").max_restarts(3);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
 pub struct ActorOptions {
     name: Option<String>,
     namespace: Option<String>,
@@ -32,6 +34,50 @@ pub struct ActorOptions {
     concurrency_groups: Vec<(String, usize)>,
     lifetime: Option<Lifetime>,
     get_if_exists: Option<bool>,
+    /// Cluster mode: where the actor runs. Never sent: the chosen node creates it locally.
+    #[cfg(feature = "cluster")]
+    #[serde(skip)]
+    placement: Option<Placement>,
+}
+
+/// Cluster mode: which node an actor is created on (`ActorOptions::placement`).
+///
+/// ```no_run
+/// use helio_runtime::{ActorOptions, Placement};
+/// let anywhere = ActorOptions::new().name("c").placement(Placement::Any);
+/// # let _ = anywhere;
+/// ```
+#[cfg(feature = "cluster")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// This process (the default).
+    #[default]
+    Local,
+    /// The node with this id (see [`nodes`](crate::nodes)).
+    Node(crate::NodeId),
+    /// Any node that registered the actor's type, this one included: one of them takes it.
+    Any,
+}
+
+#[cfg(feature = "cluster")]
+impl ActorOptions {
+    /// Where the actor runs (default [`Placement::Local`]). Elsewhere, `.remote(..)` waits
+    /// (at most 10 s) for the chosen node to create it, and the constructor's arguments must
+    /// be serde types. An actor placed on another node lives until it is killed or its node
+    /// leaves the cluster: remote handles do not count towards its life.
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = Some(placement);
+        self
+    }
+
+    /// The placement, with this node's own id meaning `Local`; `None` for local.
+    pub(crate) fn take_placement(&mut self) -> Option<Placement> {
+        match self.placement.take()? {
+            Placement::Local => None,
+            Placement::Node(node) if Some(node) == crate::current_node() => None,
+            other => Some(other),
+        }
+    }
 }
 
 impl ActorOptions {
@@ -117,6 +163,8 @@ impl ActorOptions {
             lifetime,
             get_if_exists
         );
+        #[cfg(feature = "cluster")]
+        take!(placement);
         for (name, n) in overrides.concurrency_groups {
             self = self.concurrency_group(name, n);
         }

@@ -46,6 +46,25 @@ pub trait Remotable<W>: ActorClass {
     const SIGNATURE: &'static str;
     /// One entry per non-streaming remote method.
     fn remote_methods() -> Vec<RemoteMethod<Self>>;
+
+    /// Encodes the constructor's arguments (a boxed argument tuple), for creating the actor
+    /// on another node.
+    ///
+    /// # Errors
+    /// When the arguments do not encode, or the actor has no constructor.
+    fn encode_constructor_args(args: Box<dyn Any + Send>) -> Result<Vec<u8>, WireError> {
+        let _ = args;
+        Err(WireError("the actor has no constructor".to_owned()))
+    }
+
+    /// Creates the actor here from encoded constructor arguments.
+    ///
+    /// # Errors
+    /// When the arguments do not decode, or the actor has no constructor.
+    fn spawn_encoded(options: crate::ActorOptions, args: &[u8]) -> Result<Actor<Self>, WireError> {
+        let _ = (options, args);
+        Err(WireError("the actor has no constructor".to_owned()))
+    }
 }
 
 /// Serves one call: decodes the arguments, calls the local actor and encodes the reply.
@@ -117,7 +136,11 @@ where
     }))
 }
 
-fn encode_args<W: Codec<Args>, Args: 'static>(
+/// Encodes a boxed argument tuple `Args`.
+///
+/// # Errors
+/// When `args` is not an `Args`, or does not encode.
+pub fn encode_args<W: Codec<Args>, Args: 'static>(
     args: Box<dyn Any + Send>,
 ) -> Result<Vec<u8>, WireError> {
     match args.downcast::<Args>() {

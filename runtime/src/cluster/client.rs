@@ -34,7 +34,7 @@ use crate::{
 };
 
 /// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
-type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
+pub(crate) type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
 
 struct Pending {
     actor: ActorLabel,
@@ -50,6 +50,20 @@ pub(crate) struct Calls {
 }
 
 impl Calls {
+    /// Waits for the reply to a request of this process's own (a spawn, say).
+    pub(crate) fn insert_raw(
+        &self,
+        actor: ActorLabel,
+        method: &'static str,
+        complete: Complete,
+    ) -> u64 {
+        self.insert(Pending {
+            actor,
+            method,
+            complete,
+        })
+    }
+
     fn insert(&self, pending: Pending) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(id, pending);
@@ -150,14 +164,7 @@ impl Link {
     }
 
     fn send(&self, method: &str, payload: Vec<u8>, reply: Option<u64>) {
-        let reply = reply.map(|id| {
-            format!(
-                "helio.{}.inbox.{}.{id}",
-                self.cluster.name,
-                self.cluster.node()
-            )
-            .into()
-        });
+        let reply = reply.map(|id| self.cluster.inbox_subject(id).into());
         self.cluster.publish(OutboundMessage {
             subject: self.subject.clone(),
             reply,

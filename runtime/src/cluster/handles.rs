@@ -25,19 +25,38 @@ use crate::{Actor, ActorClass, actor::ActorCell};
 /// The actors this process serves to the cluster, by local id.
 #[derive(Default)]
 pub(crate) struct Served {
-    actors: Mutex<HashMap<u64, (ActorRecord, Box<dyn Any + Send + Sync>)>>,
+    actors: Mutex<HashMap<u64, ServedActor>>,
+}
+
+struct ServedActor {
+    record: ActorRecord,
+    /// A `Weak<ActorCell<A>>`.
+    cell: Box<dyn Any + Send + Sync>,
+    /// An `Actor<A>` that keeps an actor placed here by another process alive.
+    kept: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl Served {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<u64, (ActorRecord, Box<dyn Any + Send + Sync>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, ServedActor>> {
         self.actors.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records that actor `id` (`cell` is a `Weak<ActorCell<A>>`) is served.
-    pub(crate) fn insert(&self, id: u64, record: ActorRecord, cell: Box<dyn Any + Send + Sync>) {
-        self.lock().insert(id, (record, cell));
+    /// Records that the actor of `cell` is served under `record`.
+    pub(crate) fn insert<A: ActorClass>(&self, record: ActorRecord, cell: Weak<ActorCell<A>>) {
+        let id = record.id;
+        let served = ServedActor {
+            record,
+            cell: Box::new(cell),
+            kept: None,
+        };
+        self.lock().insert(id, served);
+    }
+
+    /// Keeps `actor` alive while it is served (it was placed here from elsewhere).
+    pub(crate) fn keep<A: ActorClass>(&self, actor: Actor<A>) {
+        if let Some(served) = self.lock().get_mut(&actor.id().local()) {
+            served.kept = Some(Box::new(actor));
+        }
     }
 
     pub(crate) fn remove(&self, id: u64) {
@@ -45,21 +64,24 @@ impl Served {
         drop(removed);
     }
 
-    fn record(&self, id: u64) -> Option<ActorRecord> {
-        self.lock().get(&id).map(|(record, _)| record.clone())
+    pub(crate) fn record(&self, id: u64) -> Option<ActorRecord> {
+        self.lock().get(&id).map(|served| served.record.clone())
     }
 
     fn local<A: ActorClass>(&self, id: u64) -> Option<Actor<A>> {
         let actors = self.lock();
-        let (_, cell) = actors.get(&id)?;
-        let cell = cell.downcast_ref::<Weak<ActorCell<A>>>()?.upgrade()?;
+        let served = actors.get(&id)?;
+        let cell = served
+            .cell
+            .downcast_ref::<Weak<ActorCell<A>>>()?
+            .upgrade()?;
         drop(actors);
         Some(Actor::from_cell(cell))
     }
 }
 
 /// The address of `actor`, serving it to the cluster first if it is local and not served.
-fn address<A: ActorClass>(actor: &Actor<A>) -> Result<ActorRecord, String> {
+pub(crate) fn address<A: ActorClass>(actor: &Actor<A>) -> Result<ActorRecord, String> {
     if let Some(link) = actor.link() {
         return Ok(link.record().clone());
     }
@@ -83,7 +105,8 @@ fn address<A: ActorClass>(actor: &Actor<A>) -> Result<ActorRecord, String> {
     serve_anonymous(&cluster, table, actor)
 }
 
-fn serve_anonymous<A: ActorClass>(
+/// Serves a local actor that has no name to the cluster, and returns its address.
+pub(crate) fn serve_anonymous<A: ActorClass>(
     cluster: &Arc<Cluster>,
     table: Arc<types::HostTable<A>>,
     actor: &Actor<A>,
@@ -110,7 +133,7 @@ fn serve_anonymous<A: ActorClass>(
 }
 
 /// The handle of the actor at `record`: the local one if it lives here, else a remote one.
-fn attach<A: ActorClass>(record: ActorRecord) -> Result<Actor<A>, String> {
+pub(crate) fn attach<A: ActorClass>(record: ActorRecord) -> Result<Actor<A>, String> {
     let cluster = current().ok_or(
         "a handle crosses processes only in cluster mode: call \
          `helio::init(helio::Config::cluster(url))` first",

@@ -212,9 +212,7 @@ pub(crate) fn serve_actor<A: ActorClass>(
     let shared = Arc::clone(&cell.shared);
     let weak = Arc::downgrade(cell);
     let id = shared.id.local();
-    cluster
-        .served
-        .insert(id, record.clone(), Box::new(weak.clone()));
+    cluster.served.insert(record.clone(), weak.clone());
     let cluster = Arc::clone(cluster);
     let handle = cluster.handle.clone();
     handle.spawn(async move {

@@ -6,6 +6,7 @@
 //! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
 //! - `host.rs`: serves a local named actor to the cluster.
 //! - `client.rs`: remote handles, and the inbox their replies come back to.
+//! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
 //!
 //! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
@@ -18,6 +19,7 @@ mod config;
 mod handles;
 mod host;
 mod node;
+mod placement;
 mod registry;
 mod types;
 mod wire;
@@ -33,6 +35,7 @@ pub(crate) use client::{Link, lookup};
 pub use config::ClusterConfig;
 pub(crate) use host::{Named, claim_named};
 pub use node::{NodeId, NodeInfo};
+pub(crate) use placement::place;
 pub use types::register;
 #[doc(hidden)]
 pub use wire::MsgPack;
@@ -72,6 +75,11 @@ impl Cluster {
     /// The subject of actor `id` hosted on `node`.
     fn actor_subject(&self, node: NodeId, id: u64) -> String {
         format!("helio.{}.actor.{node}.{id}", self.name)
+    }
+
+    /// The reply subject of this process's request `id`.
+    fn inbox_subject(&self, id: u64) -> String {
+        format!("helio.{}.inbox.{}.{id}", self.name, self.node())
     }
 
     /// Queues a message for the writer task.
@@ -128,6 +136,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         let cluster = Arc::clone(&cluster);
         async move {
             let inbox = client::listen(&cluster).await?;
+            placement::listen(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
             Ok::<_, String>(inbox)
         }

@@ -11,11 +11,15 @@ use std::{
 };
 
 use crate::{
-    ActorClass,
-    remote::{Remotable, ServeFn, Stub},
+    ActorClass, ActorOptions,
+    remote::{EncodeFn, Remotable, ServeFn, Stub},
 };
 
-use super::wire::MsgPack;
+use super::{
+    current, placement,
+    registry::ActorRecord,
+    wire::{Failure, MsgPack},
+};
 
 /// How to serve the remote methods of an actor type `A` on this node.
 pub(crate) struct HostTable<A> {
@@ -32,7 +36,14 @@ pub(crate) struct TypeEntry {
     pub(crate) stubs: Arc<HashMap<&'static str, Stub>>,
     /// An `Arc<HostTable<A>>`.
     host: Arc<dyn Any + Send + Sync>,
+    /// Encodes the constructor's arguments (a boxed tuple), to create the actor elsewhere.
+    pub(crate) encode_constructor: EncodeFn,
+    /// Creates the actor on this node from a spawn request.
+    pub(crate) spawn: SpawnFn,
 }
+
+/// Creates an actor of a registered type here, from options and encoded arguments.
+pub(crate) type SpawnFn = fn(ActorOptions, &[u8]) -> Result<ActorRecord, Failure>;
 
 impl TypeEntry {
     /// The host table, when this entry is for `A`.
@@ -97,11 +108,44 @@ pub fn register<A: Remotable<MsgPack>>() {
             fingerprint,
             methods,
         }),
+        encode_constructor: A::encode_constructor_args,
+        spawn: placement::spawn_here::<A>,
     };
+    let fresh = TYPES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(TypeId::of::<A>(), entry.clone())
+        .is_none();
+    // Registered after joining: take a share of its `Placement::Any` requests now (a cluster
+    // joined later subscribes every registered type itself).
+    if fresh && let Some(cluster) = current() {
+        let handle = cluster.handle.clone();
+        handle.spawn(async move {
+            if let Err(err) = placement::listen_any(&cluster, &entry).await {
+                tracing::warn!(%err, "spawn requests for a registered type not served");
+            }
+        });
+    }
+}
+
+/// Every registered type.
+pub(crate) fn all() -> Vec<TypeEntry> {
     TYPES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(TypeId::of::<A>(), entry);
+        .values()
+        .cloned()
+        .collect()
+}
+
+/// The registered type with this fingerprint.
+pub(crate) fn by_fingerprint(fingerprint: u64) -> Option<TypeEntry> {
+    TYPES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+        .find(|entry| entry.fingerprint == fingerprint)
+        .cloned()
 }
 
 /// FNV-1a over the type's name and its methods' signatures: two processes agree on it when

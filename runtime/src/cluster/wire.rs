@@ -168,7 +168,7 @@ impl Failure {
 }
 
 impl Cause {
-    fn of(cause: &DeathCause) -> Self {
+    pub(crate) fn of(cause: &DeathCause) -> Self {
         match cause {
             DeathCause::InitFailed(m) => Cause::InitFailed(m.clone()),
             DeathCause::Panicked(m) => Cause::Panicked(m.clone()),

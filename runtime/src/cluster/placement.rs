@@ -1,0 +1,194 @@
+//! Creating actors on other nodes: `ActorOptions::placement(Placement::Node(id) | Any)`.
+//!
+//! The creator sends a spawn request (the options, and the constructor's encoded arguments)
+//! to `helio.<cluster>.spawn.<node>`, or for `Any` to `helio.<cluster>.spawn.any.<type>`, where
+//! every node that registered the type listens in one queue group, so exactly one takes it.
+//! That node creates the actor locally, serves it, and answers with its address.
+
+use std::{any::Any, sync::Arc, time::Duration};
+
+use async_nats::{HeaderMap, Message, message::OutboundMessage};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Cluster, current, handles,
+    registry::ActorRecord,
+    types::{self, TypeEntry},
+    wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure, STATUS},
+};
+use crate::{
+    Actor, ActorClass, ActorError, ActorOptions, ActorState, Placement, error::DeathCause,
+    label::ActorLabel, object_ref::detached_pair,
+};
+
+/// How long creating an actor elsewhere may take.
+const SPAWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request to create an actor.
+#[derive(Serialize, Deserialize)]
+struct SpawnRequest {
+    options: ActorOptions,
+    args: Vec<u8>,
+}
+
+/// Creates an `A` on the node `placement` picks, and returns its handle.
+pub(crate) fn place<A: ActorClass>(
+    options: ActorOptions,
+    placement: Placement,
+    args: Box<dyn Any + Send>,
+) -> Result<Actor<A>, DeathCause> {
+    let invalid = |message: String| DeathCause::InvalidOptions(message);
+    let cluster = current().ok_or_else(|| {
+        invalid(
+            "a placement other than `Local` needs cluster mode \
+             (`helio::init(helio::Config::cluster(url))`)"
+                .to_owned(),
+        )
+    })?;
+    let entry = types::registered::<A>().ok_or_else(|| {
+        invalid(format!(
+            "placing a `{0}` on another node needs `helio::register::<{0}>()` first",
+            std::any::type_name::<A>()
+        ))
+    })?;
+    let args = (entry.encode_constructor)(args)
+        .map_err(|err| invalid(format!("the constructor's arguments do not encode: {err}")))?;
+    let request = wire::encode(&SpawnRequest { options, args })
+        .map_err(|err| invalid(format!("the options do not encode: {err}")))?;
+    let subject = match placement {
+        Placement::Node(node) => format!("helio.{}.spawn.{node}", cluster.name),
+        Placement::Any | Placement::Local => any_subject(&cluster, entry.fingerprint),
+    };
+    let label = ActorLabel::new(entry.type_name, None);
+    let (reply, done) = detached_pair::<Bytes>();
+    let id = cluster.calls.insert_raw(
+        label,
+        "new_actor",
+        Box::new(move |result| done.complete(result)),
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(CODEC, CODEC_ID);
+    headers.insert(FINGERPRINT, format!("{:016x}", entry.fingerprint).as_str());
+    cluster.publish(OutboundMessage {
+        subject: subject.into(),
+        reply: Some(cluster.inbox_subject(id).into()),
+        payload: Bytes::from(request),
+        headers: Some(headers),
+    });
+    let failed = |message: String| {
+        DeathCause::InitFailed(format!("could not create it on another node: {message}"))
+    };
+    let bytes = match reply.get_timeout(SPAWN_TIMEOUT) {
+        Ok(bytes) => bytes,
+        Err(ActorError::ActorUnavailable { .. }) => {
+            return Err(failed(match placement {
+                Placement::Node(node) => format!("no node {node} serves spawn requests"),
+                _ => "no node has registered the type".to_owned(),
+            }));
+        }
+        Err(ActorError::ActorDied { cause, .. }) => return Err(cause),
+        Err(err) => return Err(failed(err.to_string())),
+    };
+    let record: ActorRecord =
+        wire::decode(&bytes).map_err(|err| failed(format!("a bad answer: {err}")))?;
+    handles::attach::<A>(record).map_err(failed)
+}
+
+fn any_subject(cluster: &Cluster, fingerprint: u64) -> String {
+    format!("helio.{}.spawn.any.{fingerprint:016x}", cluster.name)
+}
+
+/// Creates an actor from a spawn request on this node, and answers with its address.
+pub(crate) fn spawn_here<A: ActorClass + crate::remote::Remotable<super::MsgPack>>(
+    options: ActorOptions,
+    args: &[u8],
+) -> Result<ActorRecord, Failure> {
+    let actor = A::spawn_encoded(options, args)
+        .map_err(|err| Failure::Wire(format!("the constructor's arguments: {err}")))?;
+    if let ActorState::Dead(cause) = actor.state() {
+        return Err(Failure::Died(wire::Cause::of(&cause)));
+    }
+    let record = handles::address(&actor).map_err(Failure::Other)?;
+    if let Some(cluster) = current() {
+        // Nothing else here holds it: it lives until killed (or this node leaves).
+        cluster.served.keep(actor);
+    }
+    Ok(record)
+}
+
+/// Listens for spawn requests to this node, and for `Any` requests of each registered type.
+pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
+    let subject = format!("helio.{}.spawn.{}", cluster.name, cluster.node());
+    let sub = cluster
+        .client
+        .subscribe(subject)
+        .await
+        .map_err(|err| format!("could not subscribe spawn requests: {err}"))?;
+    cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));
+    for entry in types::all() {
+        listen_any(cluster, &entry).await?;
+    }
+    Ok(())
+}
+
+/// Takes a share of the `Any` spawn requests for `entry`'s type.
+pub(crate) async fn listen_any(cluster: &Arc<Cluster>, entry: &TypeEntry) -> Result<(), String> {
+    let sub = cluster
+        .client
+        .queue_subscribe(any_subject(cluster, entry.fingerprint), "spawn".to_owned())
+        .await
+        .map_err(|err| format!("could not subscribe spawn requests: {err}"))?;
+    cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));
+    Ok(())
+}
+
+async fn serve(cluster: std::sync::Weak<Cluster>, mut sub: async_nats::Subscriber) {
+    while let Some(message) = sub.next().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        // Creating an actor may block on the registry (a named actor's claim).
+        let handle = cluster.handle.clone();
+        handle.spawn_blocking(move || answer(&cluster, message));
+    }
+}
+
+fn answer(cluster: &Cluster, message: Message) {
+    let Some(reply) = message.reply.clone() else {
+        return;
+    };
+    let fingerprint = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(FINGERPRINT))
+        .and_then(|v| u64::from_str_radix(v.as_str(), 16).ok());
+    let outcome = match fingerprint.and_then(types::by_fingerprint) {
+        None => Err(Failure::Wire(
+            "this node has not registered the requested actor type".to_owned(),
+        )),
+        Some(entry) => match wire::decode::<SpawnRequest>(&message.payload) {
+            Ok(request) => (entry.spawn)(request.options, &request.args),
+            Err(err) => Err(Failure::Wire(format!("a bad spawn request: {err}"))),
+        },
+    };
+    let (status, payload) = match outcome
+        .and_then(|record| wire::encode(&record).map_err(|err| Failure::Wire(err.to_string())))
+    {
+        Ok(bytes) => ("ok", bytes),
+        Err(failure) => {
+            tracing::warn!(?failure, "spawn request refused");
+            ("err", wire::encode(&failure).unwrap_or_default())
+        }
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(CODEC, CODEC_ID);
+    headers.insert(STATUS, status);
+    cluster.publish(OutboundMessage {
+        subject: reply,
+        reply: None,
+        payload: Bytes::from(payload),
+        headers: Some(headers),
+    });
+}
