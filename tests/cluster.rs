@@ -583,3 +583,36 @@ fn placement_picks_the_node_that_runs_the_actor() {
     creator.expect("done");
     creator.succeeds();
 }
+
+#[test]
+fn cancel_crosses_processes() {
+    match role().as_deref() {
+        Some("host") => return host("cancelled", 0),
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("cancelled").unwrap();
+            // Running (an async call asleep at an await), then queued behind it.
+            let running = c.methods().slow_add().remote(1, 60_000);
+            let queued = c.methods().add().remote(100);
+            assert!(queued.cancel());
+            assert!(running.cancel());
+            for r in [running, queued] {
+                match r.get_timeout(WAIT) {
+                    Err(ActorError::Cancelled { .. }) => {}
+                    other => panic!("expected Cancelled, got {other:?}"),
+                }
+            }
+            // Neither ran to its end on the host: the next call sees the first value.
+            assert_eq!(c.methods().add().remote(0).get_timeout(WAIT).unwrap(), 0);
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start("cancel_crosses_processes", "host", &nats.url);
+    host.expect("ready");
+    let mut caller = Proc::start("cancel_crosses_processes", "caller", &nats.url);
+    caller.expect("done");
+    caller.succeeds();
+}

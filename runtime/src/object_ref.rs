@@ -264,7 +264,47 @@ impl<T, B> Slot<T, B> {
     }
 }
 
+/// Cancels one call, whatever its result type (see [`ObjectRef::canceller`]).
+#[derive(Clone)]
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+pub(crate) struct Canceller(Arc<dyn Fn() -> bool + Send + Sync>);
+
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+impl Canceller {
+    pub(crate) fn cancel(&self) -> bool {
+        (self.0)()
+    }
+}
+
 impl<T, B: ?Sized> Slot<T, B> {
+    /// See [`ObjectRef::cancel`].
+    fn cancel(&self) -> bool {
+        if self.origin.is_none() {
+            return false;
+        }
+        let mut inner = self.lock();
+        if !inner.state.is_pending() {
+            return false;
+        }
+        let resolved = if inner.cancelled_by_run {
+            None
+        } else {
+            inner.state =
+                State::ready(Err(self.origin_error(|actor, method| {
+                    ActorError::Cancelled { actor, method }
+                })));
+            Some((inner.waiters.take(), inner.pending.take()))
+        };
+        drop(inner);
+        self.cancelled.store(true, Ordering::Release);
+        self.cancel_waker.wake();
+        if let Some((wakers, pending)) = resolved {
+            drop(pending);
+            wakers.wake();
+        }
+        true
+    }
+
     /// Whether the caller cancelled the call.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
@@ -398,29 +438,17 @@ impl<T> ObjectRef<T> {
     /// - A running sync or `blocking` call cannot be stopped: it finishes (as in Ray), and the
     ///   ref resolves at once to `Cancelled`, discarding its result.
     pub fn cancel(&self) -> bool {
-        if self.slot.origin.is_none() {
-            return false;
-        }
-        let mut inner = self.slot.lock();
-        if !inner.state.is_pending() {
-            return false;
-        }
-        let resolved = if inner.cancelled_by_run {
-            None
-        } else {
-            inner.state = State::ready(Err(self
-                .slot
-                .origin_error(|actor, method| ActorError::Cancelled { actor, method })));
-            Some((inner.waiters.take(), inner.pending.take()))
-        };
-        drop(inner);
-        self.slot.cancelled.store(true, Ordering::Release);
-        self.slot.cancel_waker.wake();
-        if let Some((wakers, pending)) = resolved {
-            drop(pending);
-            wakers.wake();
-        }
-        true
+        self.slot.cancel()
+    }
+
+    /// A handle that cancels this ref's call, as [`cancel`](ObjectRef::cancel) does, without
+    /// being a ref to its value.
+    pub(crate) fn canceller(&self) -> Canceller
+    where
+        T: Send + 'static,
+    {
+        let slot = Arc::clone(&self.slot);
+        Canceller(Arc::new(move || slot.cancel()))
     }
 
     /// The call this ref is the result of.
@@ -873,6 +901,14 @@ impl<T> Resolver<T> {
     pub(crate) fn cancelled_now(self) {
         let err = self.origin_error(|actor, method| ActorError::Cancelled { actor, method });
         self.complete(Err(err));
+    }
+
+    /// Wakes `waker` when the caller cancels the call (a remote call tells its host).
+    #[cfg(feature = "cluster")]
+    pub(crate) fn on_cancel(&self, waker: &std::task::Waker) {
+        if let Some(slot) = &self.slot {
+            slot.cancel_waker.register(waker);
+        }
     }
 
     /// Whether the caller cancelled the call.

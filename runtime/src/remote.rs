@@ -11,7 +11,7 @@ use std::any::Any;
 
 use futures::future::BoxFuture;
 
-use crate::{Actor, ActorClass, ActorError, Method};
+use crate::{Actor, ActorClass, ActorError, Method, object_ref::Canceller};
 
 /// A wire encoding able to carry values of type `T` between processes.
 #[diagnostic::on_unimplemented(
@@ -68,8 +68,14 @@ pub trait Remotable<W>: ActorClass {
 }
 
 /// Serves one call: decodes the arguments, calls the local actor and encodes the reply.
-pub(crate) type ServeFn<A> =
-    fn(&Actor<A>, &[u8]) -> Result<BoxFuture<'static, Result<Vec<u8>, ActorError>>, WireError>;
+pub(crate) type ServeFn<A> = fn(&Actor<A>, &[u8]) -> Result<ServedCall, WireError>;
+
+/// A call being served for another process: its encoded reply, and how to cancel it.
+pub struct ServedCall {
+    pub(crate) reply: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) cancel: Canceller,
+}
 /// Encodes a call's arguments (a boxed argument tuple) on the caller's side.
 pub(crate) type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
 /// Decodes a reply into the boxed result value on the caller's side.
@@ -119,7 +125,7 @@ impl<A: ActorClass> RemoteMethod<A> {
 pub fn serve<W, A, Args, R>(
     method: Method<'_, A, Args, R>,
     args: &[u8],
-) -> Result<BoxFuture<'static, Result<Vec<u8>, ActorError>>, WireError>
+) -> Result<ServedCall, WireError>
 where
     W: Codec<Args> + Codec<R>,
     A: ActorClass,
@@ -128,12 +134,14 @@ where
 {
     let args = W::decode(args)?;
     let result = method.call(args);
-    Ok(Box::pin(async move {
+    let cancel = result.canceller();
+    let reply = Box::pin(async move {
         let value = result.await?;
         W::encode(&value).map_err(|err| ActorError::Wire {
             message: format!("the result could not be encoded: {err}"),
         })
-    }))
+    });
+    Ok(ServedCall { reply, cancel })
 }
 
 /// Encodes a boxed argument tuple `Args`.

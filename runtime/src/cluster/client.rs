@@ -13,6 +13,7 @@ use std::{
         Arc, Mutex, PoisonError, Weak,
         atomic::{AtomicU64, Ordering},
     },
+    task::{Wake, Waker},
     time::Duration,
 };
 
@@ -24,7 +25,7 @@ use super::{
     Cluster, block_on, current,
     registry::ActorRecord,
     types::{self, TypeEntry},
-    wire::{self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_KILL, VERB_READY},
+    wire::{self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_KILL, VERB_READY},
 };
 use crate::{
     Actor, ActorClass, ActorError, LookupError,
@@ -65,9 +66,18 @@ impl Calls {
     }
 
     fn insert(&self, pending: Pending) -> u64 {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, pending);
+        let id = self.reserve();
+        self.insert_at(id, pending);
         id
+    }
+
+    /// A fresh call id.
+    fn reserve(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn insert_at(&self, id: u64, pending: Pending) {
+        self.lock().insert(id, pending);
     }
 
     fn take(&self, id: u64) -> Option<Pending> {
@@ -140,6 +150,38 @@ pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
     }
 }
 
+/// Woken when the caller cancels a remote call: asks the host to cancel it.
+struct RemoteCancel {
+    cluster: Weak<Cluster>,
+    subject: async_nats::Subject,
+    /// The call's reply subject, which names it on the host.
+    call: String,
+}
+
+impl Wake for RemoteCancel {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let Some(cluster) = self.cluster.upgrade() else {
+            return;
+        };
+        let Ok(payload) = wire::encode(&self.call) else {
+            return;
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(CODEC, CODEC_ID);
+        headers.insert(METHOD, VERB_CANCEL);
+        cluster.publish(OutboundMessage {
+            subject: self.subject.clone(),
+            reply: None,
+            payload: Bytes::from(payload),
+            headers: Some(headers),
+        });
+    }
+}
+
 /// How a remote handle reaches its actor.
 pub(crate) struct Link {
     cluster: Arc<Cluster>,
@@ -201,6 +243,13 @@ impl Link {
             }
         };
         let decode = stub.decode;
+        let id = self.cluster.calls.reserve();
+        // A cancel of the ref tells the host, which cancels the call as a local one would be.
+        done.on_cancel(&Waker::from(Arc::new(RemoteCancel {
+            cluster: Arc::downgrade(&self.cluster),
+            subject: self.subject.clone(),
+            call: self.cluster.inbox_subject(id),
+        })));
         let complete: Complete = Box::new(move |reply| {
             let result = reply.and_then(|bytes| {
                 let value = decode(&bytes).map_err(|err| ActorError::Wire {
@@ -215,11 +264,14 @@ impl Link {
             });
             done.complete(result);
         });
-        let id = self.cluster.calls.insert(Pending {
-            actor: actor.clone(),
-            method,
-            complete,
-        });
+        self.cluster.calls.insert_at(
+            id,
+            Pending {
+                actor: actor.clone(),
+                method,
+                complete,
+            },
+        );
         self.send(method, payload, Some(id));
     }
 

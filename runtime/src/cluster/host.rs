@@ -16,22 +16,26 @@ use async_nats::{HeaderMap, Message, Subscriber, message::OutboundMessage};
 use bytes::Bytes;
 use futures::{
     StreamExt,
-    future::{BoxFuture, Either, select},
+    future::{Either, select},
 };
 
 use super::{
     Cluster, block_on, current,
     registry::ActorRecord,
     types::{self, HostTable},
-    wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure, METHOD, STATUS, VERB_KILL, VERB_READY},
+    wire::{
+        self, CODEC, CODEC_ID, FINGERPRINT, Failure, METHOD, STATUS, VERB_CANCEL, VERB_KILL,
+        VERB_READY,
+    },
 };
 use crate::{
-    Actor, ActorClass, ActorError,
+    Actor, ActorClass,
     actor::{ActorCell, ActorShared},
     error::DeathCause,
     label::ActorId,
     options::ActorConfig,
     registry::Key,
+    remote::ServedCall,
 };
 
 /// What cluster mode says about creating the named actor `key`.
@@ -260,62 +264,34 @@ fn serve_one<A: ActorClass>(
             .and_then(|h| h.get(name))
             .map(|v| v.as_str().to_owned())
     };
-    let method = header(METHOD).unwrap_or_default();
-    let reply = message.reply.clone();
-    let actor = cell.upgrade().map(Actor::from_cell);
-    let outcome: Result<BoxFuture<'static, Result<Vec<u8>, ActorError>>, Failure> = (|| {
-        if header(CODEC).as_deref() != Some(CODEC_ID) {
-            return Err(Failure::Wire(format!(
-                "unknown codec {:?} (this host speaks {CODEC_ID})",
-                header(CODEC)
-            )));
+    if header(METHOD).as_deref() == Some(VERB_CANCEL) {
+        // The payload names the call by its reply subject.
+        match wire::decode::<String>(&message.payload) {
+            Ok(call) => cluster.inflight.cancel(&call),
+            Err(err) => tracing::warn!(%err, "a bad cancel request from the wire"),
         }
-        let Some(actor) = &actor else {
-            let cause = shared.death().unwrap_or(DeathCause::Shutdown);
-            return Err(Failure::of(&ActorError::ActorDied {
-                actor: shared.label.clone(),
-                method: "?",
-                cause,
-            }));
-        };
-        match method.as_str() {
-            VERB_READY => {
-                let ready = actor.ready();
-                Ok(Box::pin(async move { ready.await.map(|()| Vec::new()) })
-                    as BoxFuture<'static, _>)
-            }
-            VERB_KILL => {
-                let no_restart = wire::decode::<bool>(&message.payload).unwrap_or(true);
-                crate::kill(actor, no_restart);
-                Ok(Box::pin(async { Ok(Vec::new()) }) as BoxFuture<'static, _>)
-            }
-            name => {
-                let expected = format!("{:016x}", table.fingerprint);
-                if header(FINGERPRINT).as_deref() != Some(expected.as_str()) {
-                    return Err(Failure::Wire(format!(
-                        "the caller's type `{}` differs from this host's (another definition)",
-                        shared.label.type_name()
-                    )));
-                }
-                let Some(serve) = table.methods.get(name) else {
-                    return Err(Failure::Wire(format!(
-                        "actor {} has no remote method `{name}`",
-                        shared.label
-                    )));
-                };
-                serve(actor, &message.payload).map_err(|err| {
-                    Failure::Wire(format!("the arguments of `{name}` do not decode: {err}"))
-                })
-            }
-        }
-    })();
-    let Some(reply) = reply else {
+        return;
+    }
+    let outcome = dispatch(table, cell, shared, &message, header);
+    let Some(reply) = message.reply else {
         return; // a message that wants no answer (a kill)
     };
+    let key = reply.to_string();
+    let call = match outcome {
+        Ok(served) => {
+            cluster.inflight.insert(key.clone(), served.cancel);
+            Ok(served.reply)
+        }
+        Err(failure) => Err(failure),
+    };
     let cluster = Arc::clone(cluster);
-    let answer = async move {
-        let result = match outcome {
-            Ok(call) => call.await.map_err(|err| Failure::of(&err)),
+    tokio::spawn(async move {
+        let result = match call {
+            Ok(call) => {
+                let result = call.await.map_err(|err| Failure::of(&err));
+                cluster.inflight.remove(&key);
+                result
+            }
             Err(failure) => Err(failure),
         };
         let (status, payload) = match result {
@@ -336,6 +312,59 @@ fn serve_one<A: ActorClass>(
             payload: Bytes::from(payload),
             headers: Some(headers),
         });
+    });
+}
+
+/// Starts the call `message` asks for on the local actor.
+fn dispatch<A: ActorClass>(
+    table: &HostTable<A>,
+    cell: &Weak<ActorCell<A>>,
+    shared: &ActorShared,
+    message: &Message,
+    header: impl Fn(&str) -> Option<String>,
+) -> Result<ServedCall, Failure> {
+    if header(CODEC).as_deref() != Some(CODEC_ID) {
+        return Err(Failure::Wire(format!(
+            "unknown codec {:?} (this host speaks {CODEC_ID})",
+            header(CODEC)
+        )));
+    }
+    let Some(actor) = cell.upgrade().map(Actor::from_cell) else {
+        let cause = shared.death().unwrap_or(DeathCause::Shutdown);
+        return Err(Failure::Died(wire::Cause::of(&cause)));
     };
-    tokio::spawn(answer);
+    let method = header(METHOD).unwrap_or_default();
+    match method.as_str() {
+        VERB_READY => {
+            let ready = actor.ready();
+            let cancel = ready.canceller();
+            Ok(ServedCall {
+                reply: Box::pin(async move { ready.await.map(|()| Vec::new()) }),
+                cancel,
+            })
+        }
+        VERB_KILL => {
+            let no_restart = wire::decode::<bool>(&message.payload).unwrap_or(true);
+            crate::kill(&actor, no_restart);
+            Err(Failure::Other("killed".to_owned()))
+        }
+        name => {
+            let expected = format!("{:016x}", table.fingerprint);
+            if header(FINGERPRINT).as_deref() != Some(expected.as_str()) {
+                return Err(Failure::Wire(format!(
+                    "the caller's type `{}` differs from this host's (another definition)",
+                    shared.label.type_name()
+                )));
+            }
+            let Some(serve) = table.methods.get(name) else {
+                return Err(Failure::Wire(format!(
+                    "actor {} has no remote method `{name}`",
+                    shared.label
+                )));
+            };
+            serve(&actor, &message.payload).map_err(|err| {
+                Failure::Wire(format!("the arguments of `{name}` do not decode: {err}"))
+            })
+        }
+    }
 }

@@ -55,6 +55,38 @@ pub(crate) struct Cluster {
     calls: client::Calls,
     /// The local actors this process serves to the cluster.
     served: handles::Served,
+    /// The calls this process serves for others, by reply subject, to cancel them.
+    inflight: Inflight,
+}
+
+/// Calls being served for other processes, by their reply subject.
+#[derive(Default)]
+struct Inflight(std::sync::Mutex<std::collections::HashMap<String, crate::object_ref::Canceller>>);
+
+impl Inflight {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, crate::object_ref::Canceller>>
+    {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn insert(&self, call: String, cancel: crate::object_ref::Canceller) {
+        self.lock().insert(call, cancel);
+    }
+
+    fn remove(&self, call: &str) {
+        let removed = self.lock().remove(call);
+        drop(removed);
+    }
+
+    /// Cancels the call, as its caller asked.
+    fn cancel(&self, call: &str) {
+        let cancel = self.lock().remove(call);
+        if let Some(cancel) = cancel {
+            cancel.cancel();
+        }
+    }
 }
 
 static CURRENT: RwLock<Option<Arc<Cluster>>> = RwLock::new(None);
@@ -131,6 +163,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         out,
         calls: client::Calls::default(),
         served: handles::Served::default(),
+        inflight: Inflight::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);

@@ -29,6 +29,8 @@ pub(crate) const STATUS: &str = "Helio-Status";
 
 /// Control verb: resolves once the actor's constructor has run.
 pub(crate) const VERB_READY: &str = "__ready";
+/// Control verb: cancels a call; the payload is that call's reply subject.
+pub(crate) const VERB_CANCEL: &str = "__cancel";
 /// Control verb: kills the actor; the payload is `no_restart` as a bool.
 pub(crate) const VERB_KILL: &str = "__kill";
 
