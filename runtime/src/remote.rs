@@ -71,9 +71,9 @@ pub trait Remotable<W>: ActorClass {
 pub(crate) type ServeFn<A> = fn(&Actor<A>, &[u8]) -> Result<ServedCall, WireError>;
 
 /// A call being served for another process: its encoded reply, and how to cancel it.
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub struct ServedCall {
     pub(crate) reply: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) cancel: Canceller,
 }
 /// Encodes a call's arguments (a boxed argument tuple) on the caller's side.
