@@ -101,6 +101,9 @@ pub mod __private {
         restart::RetryPolicy,
     };
     pub use crate::{StreamMethod, stream::box_stream};
+    /// The NATS client, for the raw baseline of the cluster benchmarks.
+    #[cfg(feature = "cluster")]
+    pub use async_nats;
     pub use futures::{future::BoxFuture, stream::BoxStream};
 
     /// Wraps a sync constructor's output as the future the runtime expects.

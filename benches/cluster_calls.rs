@@ -1,0 +1,154 @@
+//! Cluster calls against raw async-nats request/reply, on one local `nats-server`, in the same
+//! run and between the same two processes.
+//!
+//! `cargo bench --features cluster --bench cluster_calls`
+//!
+//! The bench starts its own server and a host process (this binary again, in the `host` role)
+//! that serves both a helio actor and a raw NATS responder. It prints calls per second and the
+//! ratios the cluster issue sets goals for:
+//! - sequential round trips, helio / raw request-reply (goal ≥ 0.8);
+//! - helio with 256 calls in flight / raw request-reply with 64 in flight (goal ≥ 1.0).
+
+#[path = "../tests/cluster_support/mod.rs"]
+mod cluster_support;
+
+use std::{
+    future::IntoFuture,
+    time::{Duration, Instant},
+};
+
+use cluster_support::{Nats, Proc, role, say, url};
+use futures::{StreamExt, stream::FuturesUnordered};
+use helio::{__private::async_nats, prelude::*};
+
+pub struct Echo;
+
+#[actor]
+impl Echo {
+    pub fn new() -> Self {
+        Echo
+    }
+
+    #[remote_method]
+    pub fn echo(&self, x: u64) -> u64 {
+        x
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn host() {
+    helio::init(helio::Config::cluster(url())).expect("join");
+    helio::register::<Echo>();
+    let echo = Echo::new_actor()
+        .options(
+            ActorOptions::new()
+                .name("echo")
+                .lifetime(Lifetime::Detached),
+        )
+        .remote();
+    echo.ready().get_timeout(WAIT).expect("echo starts");
+    // The raw baseline's responder, in the same process.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = async_nats::connect(url()).await.expect("raw connect");
+        let mut sub = client.subscribe("raw.echo").await.expect("raw subscribe");
+        client.flush().await.expect("flush");
+        say("ready");
+        while let Some(message) = sub.next().await {
+            if let Some(reply) = message.reply {
+                let _ = client.publish(reply, message.payload).await;
+            }
+        }
+    });
+}
+
+fn rate(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+fn main() {
+    if role().as_deref() == Some("host") {
+        return host();
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start("host", "host", &nats.url);
+    host.expect("ready");
+    helio::init(helio::Config::cluster(nats.url.clone())).expect("join");
+    helio::register::<Echo>();
+    let echo = helio::get_actor::<Echo>("echo").expect("find echo");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let raw = rt
+        .block_on(async_nats::connect(nats.url.clone()))
+        .expect("raw connect");
+
+    let seq_n = 3000;
+    let piped_n = 50_000;
+    for round in 1..=3 {
+        // Sequential round trips.
+        let start = Instant::now();
+        rt.block_on(async {
+            for i in 0..seq_n as u64 {
+                assert_eq!(echo.methods().echo().remote(i).await.unwrap(), i);
+            }
+        });
+        let helio_seq = rate(seq_n, start.elapsed());
+        let start = Instant::now();
+        rt.block_on(async {
+            for i in 0..seq_n as u64 {
+                let reply = raw
+                    .request("raw.echo", i.to_le_bytes().to_vec().into())
+                    .await
+                    .unwrap();
+                assert_eq!(reply.payload.len(), 8);
+            }
+        });
+        let raw_seq = rate(seq_n, start.elapsed());
+
+        // Calls in flight: helio 256, raw request/reply 64.
+        let start = Instant::now();
+        rt.block_on(async {
+            let method = echo.methods().echo();
+            let mut inflight = FuturesUnordered::new();
+            let mut sent = 0u64;
+            let mut done = 0;
+            while done < piped_n {
+                while inflight.len() < 256 && (sent as usize) < piped_n {
+                    inflight.push(method.remote(sent).into_future());
+                    sent += 1;
+                }
+                inflight.next().await.unwrap().unwrap();
+                done += 1;
+            }
+        });
+        let helio_piped = rate(piped_n, start.elapsed());
+        let start = Instant::now();
+        rt.block_on(async {
+            let mut inflight = FuturesUnordered::new();
+            let mut sent = 0u64;
+            let mut done = 0;
+            while done < piped_n {
+                while inflight.len() < 64 && (sent as usize) < piped_n {
+                    inflight.push(raw.request("raw.echo", sent.to_le_bytes().to_vec().into()));
+                    sent += 1;
+                }
+                inflight.next().await.unwrap().unwrap();
+                done += 1;
+            }
+        });
+        let raw_piped = rate(piped_n, start.elapsed());
+        println!(
+            "round {round}: sequential helio {helio_seq:.0}/s raw {raw_seq:.0}/s ratio {:.2} | \
+             in flight helio(256) {helio_piped:.0}/s raw(64) {raw_piped:.0}/s ratio {:.2}",
+            helio_seq / raw_seq,
+            helio_piped / raw_piped
+        );
+    }
+    helio::shutdown();
+}
