@@ -6,14 +6,22 @@
 
 mod cluster_support;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use cluster_support::{Nats, Proc, role, say, url};
-use helio::{LookupError, prelude::*};
+use helio::{LookupError, prelude::*, stream::StreamExt};
 use serde::{Deserialize, Serialize};
 
 pub struct Counter {
     value: i64,
+    /// Stream items produced so far.
+    produced: Arc<AtomicU64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,7 +33,24 @@ pub struct Reading {
 #[actor(max_restarts = 1)]
 impl Counter {
     pub fn new(start: i64) -> Self {
-        Counter { value: start }
+        Counter {
+            value: start,
+            produced: Arc::default(),
+        }
+    }
+
+    /// `0..n`, counting each item as it is produced.
+    #[remote_method(stream_buffer = 64)]
+    pub fn count(&self, n: u64) -> impl helio::stream::Stream<Item = u64> + Send + 'static {
+        let produced = Arc::clone(&self.produced);
+        helio::stream::stream::iter(0..n).inspect(move |_| {
+            produced.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    #[remote_method]
+    pub fn produced(&self) -> u64 {
+        self.produced.load(Ordering::SeqCst)
     }
 
     #[remote_method]
@@ -613,6 +638,47 @@ fn cancel_crosses_processes() {
     let mut host = Proc::start("cancel_crosses_processes", "host", &nats.url);
     host.expect("ready");
     let mut caller = Proc::start("cancel_crosses_processes", "caller", &nats.url);
+    caller.expect("done");
+    caller.succeeds();
+}
+
+#[test]
+fn a_stream_of_100_000_items_crosses_processes_with_backpressure() {
+    match role().as_deref() {
+        Some("host") => return host("streamer", 0),
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("streamer").unwrap();
+            // A slow consumer holds the producer back: after 10 items, at most the caller's
+            // window and the host's buffer (64 each) beyond them are produced.
+            let mut items = c.methods().count().remote(1_000_000).blocking_iter();
+            for expected in 0..10 {
+                assert_eq!(items.next().unwrap().unwrap(), expected);
+            }
+            let produced = c.methods().produced().remote().get_timeout(WAIT).unwrap();
+            assert!((10..=10 + 64 + 64 + 2).contains(&produced), "{produced}");
+            drop(items);
+            // All of 100 000, in order, from async code.
+            let all = futures::executor::block_on(async {
+                let mut stream = c.methods().count().remote(100_000);
+                let mut next = 0u64;
+                while let Some(item) = stream.next().await {
+                    assert_eq!(item.unwrap(), next);
+                    next += 1;
+                }
+                next
+            });
+            assert_eq!(all, 100_000);
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "a_stream_of_100_000_items_crosses_processes_with_backpressure";
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
     caller.expect("done");
     caller.succeeds();
 }

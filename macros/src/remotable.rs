@@ -16,8 +16,9 @@
 //! }
 //! ```
 //! Generic over the codec, so the serde bounds are checked only where a codec is named
-//! (`helio::register::<Counter>()`), never for a local-only actor. Streaming methods are not
-//! in the table.
+//! (`helio::register::<Counter>()`), never for a local-only actor. A streaming method's entry
+//! (`RemoteMethod::stream`, around `serve_stream`) is bounded by its item type instead of its
+//! result.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -29,21 +30,26 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
     let wire = format_ident!("__W");
     let mut generics = actor.generics.clone();
     generics.params.push(syn::parse_quote!(#wire));
-    let methods: Vec<_> = actor
-        .methods
-        .iter()
-        .filter(|m| m.stream.is_none())
-        .collect();
+    let methods = &actor.methods;
     let where_clause = generics.make_where_clause();
     let mut signature = String::new();
-    for method in &methods {
+    for method in methods {
         let params = &method.params;
-        let output = &method.output;
+        // What crosses back: the result, or a stream's items.
+        let output = match &method.stream {
+            Some((item, _)) => item,
+            None => &method.output,
+        };
         where_clause
             .predicates
             .push(syn::parse_quote!(#wire: ::helio::__private::Codec<(#(#params,)*)> + ::helio::__private::Codec<#output>));
         signature.push_str(&format!(
-            "{}({})->{};",
+            "{}{}({})->{};",
+            if method.stream.is_some() {
+                "stream "
+            } else {
+                ""
+            },
             method.ident,
             quote!(#(#params),*),
             quote!(#output)
@@ -76,13 +82,24 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
         let ident = &method.ident;
         let name = ident.to_string();
         let params = &method.params;
-        let output = &method.output;
-        quote! {
-            ::helio::__private::RemoteMethod::new::<#wire, (#(#params,)*), #output>(
-                #name,
-                |__actor, __args| ::helio::__private::serve::<#wire, _, _, _>(
-                    __actor.methods().#ident(), __args),
-            )
+        match &method.stream {
+            None => {
+                let output = &method.output;
+                quote! {
+                    ::helio::__private::RemoteMethod::new::<#wire, (#(#params,)*), #output>(
+                        #name,
+                        |__actor, __args| ::helio::__private::serve::<#wire, _, _, _>(
+                            __actor.methods().#ident(), __args),
+                    )
+                }
+            }
+            Some((item, _)) => quote! {
+                ::helio::__private::RemoteMethod::stream::<#wire, (#(#params,)*), #item>(
+                    #name,
+                    |__actor, __args| ::helio::__private::serve_stream::<#wire, _, _, _>(
+                        __actor.methods().#ident(), __args),
+                )
+            },
         }
     });
     quote! {

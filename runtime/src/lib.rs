@@ -97,7 +97,7 @@ pub mod __private {
         hints::NotARemoteMethod,
         instance::Shared,
         object_ref::Completer,
-        remote::{Codec, Remotable, RemoteMethod, WireError, encode_args, serve},
+        remote::{Codec, Remotable, RemoteMethod, WireError, encode_args, serve, serve_stream},
         restart::RetryPolicy,
     };
     pub use crate::{StreamMethod, stream::box_stream};

@@ -9,9 +9,9 @@
 
 use std::any::Any;
 
-use futures::future::BoxFuture;
+use futures::{StreamExt, future::BoxFuture, stream::BoxStream};
 
-use crate::{Actor, ActorClass, ActorError, Method, object_ref::Canceller};
+use crate::{Actor, ActorClass, ActorError, Method, StreamMethod, object_ref::Canceller};
 
 /// A wire encoding able to carry values of type `T` between processes.
 #[diagnostic::on_unimplemented(
@@ -44,7 +44,7 @@ pub struct WireError(pub String);
 pub trait Remotable<W>: ActorClass {
     /// The remote methods' signatures, for the type's fingerprint.
     const SIGNATURE: &'static str;
-    /// One entry per non-streaming remote method.
+    /// One entry per remote method.
     fn remote_methods() -> Vec<RemoteMethod<Self>>;
 
     /// Encodes the constructor's arguments (a boxed argument tuple), for creating the actor
@@ -81,12 +81,26 @@ pub(crate) type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>
 /// Decodes a reply into the boxed result value on the caller's side.
 pub(crate) type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
 
+/// Serves one streaming call: its items, encoded, as the local stream yields them.
+pub(crate) type ServeStreamFn<A> =
+    fn(&Actor<A>, &[u8]) -> Result<BoxStream<'static, Result<Vec<u8>, ActorError>>, WireError>;
+
+/// How a remote method is served.
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+pub(crate) enum Serve<A> {
+    /// One result.
+    Call(ServeFn<A>),
+    /// A stream of items.
+    Stream(ServeStreamFn<A>),
+}
+
 /// One remote method of actor type `A`: how to serve it, and how to call it from elsewhere.
 #[doc(hidden)]
 #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub struct RemoteMethod<A> {
     pub(crate) name: &'static str,
-    pub(crate) serve: ServeFn<A>,
+    pub(crate) serve: Serve<A>,
+    /// Encodes the arguments, and decodes the result (or, for a stream, one item).
     pub(crate) stub: Stub,
 }
 
@@ -109,13 +123,57 @@ impl<A: ActorClass> RemoteMethod<A> {
     {
         RemoteMethod {
             name,
-            serve,
+            serve: Serve::Call(serve),
             stub: Stub {
                 encode: encode_args::<W, Args>,
                 decode: decode_result::<W, R>,
             },
         }
     }
+
+    /// The entry of streaming method `name` with arguments `Args` and items `X`; `serve` is a
+    /// closure the macro writes around [`serve_stream`].
+    pub fn stream<W, Args, X>(name: &'static str, serve: ServeStreamFn<A>) -> Self
+    where
+        W: Codec<Args> + Codec<X>,
+        Args: Send + 'static,
+        X: Send + 'static,
+    {
+        RemoteMethod {
+            name,
+            serve: Serve::Stream(serve),
+            stub: Stub {
+                encode: encode_args::<W, Args>,
+                decode: decode_result::<W, X>,
+            },
+        }
+    }
+}
+
+/// Serves one call of the streaming `method` on the local actor behind it: its items,
+/// encoded, pulled one at a time (the local stream's buffer holds the producer back).
+///
+/// # Errors
+/// [`WireError`] when `args` do not decode as the method's arguments.
+pub fn serve_stream<W, A, Args, X>(
+    method: StreamMethod<'_, A, Args, X>,
+    args: &[u8],
+) -> Result<BoxStream<'static, Result<Vec<u8>, ActorError>>, WireError>
+where
+    W: Codec<Args> + Codec<X>,
+    A: ActorClass,
+    Args: Send + 'static,
+    X: Send + 'static,
+{
+    let args = W::decode(args)?;
+    let items = method.start_values(args);
+    Ok(Box::pin(items.map(|item| {
+        item.and_then(|item| {
+            W::encode(&item).map_err(|err| ActorError::Wire {
+                message: format!("a stream item could not be encoded: {err}"),
+            })
+        })
+    })))
 }
 
 /// Serves one call of `method` on the local actor behind it.

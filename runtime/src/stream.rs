@@ -48,10 +48,79 @@ pub struct ObjectRefStream<X> {
     ready: Arc<AtomicWaker>,
     /// The call, for the error when the pump vanishes (its runtime shut down).
     origin: Option<Origin>,
+    /// Cluster mode: told of each item taken (for credits) and of an early drop (a cancel),
+    /// when the items come from another process.
+    #[cfg(feature = "cluster")]
+    consumer: Option<Box<dyn FnMut(Took) + Send + Sync>>,
+}
+
+/// What a stream fed from another process reports to its feeder.
+#[cfg(feature = "cluster")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Took {
+    /// The consumer took an item.
+    Item,
+    /// The consumer dropped the stream before its end.
+    Dropped,
+}
+
+#[cfg(feature = "cluster")]
+impl<X> Drop for ObjectRefStream<X> {
+    fn drop(&mut self) {
+        if !self.done
+            && let Some(consumer) = &mut self.consumer
+        {
+            consumer(Took::Dropped);
+        }
+    }
+}
+
+/// The feeding end of a stream whose items come from another process.
+#[cfg(feature = "cluster")]
+pub(crate) struct Feed<X> {
+    tx: mpsc::Sender<Item<X>>,
+    ready: Arc<AtomicWaker>,
+}
+
+#[cfg(feature = "cluster")]
+impl<X> Feed<X> {
+    /// Queues an item without waiting; `Err` when the stream is full (the feeder broke its
+    /// credit) or the consumer is gone.
+    pub(crate) fn push(&self, item: Item<X>) -> Result<(), ()> {
+        let pushed = self.tx.try_send(item).map_err(drop);
+        self.ready.wake();
+        pushed
+    }
+
+    /// Whether the consumer dropped the stream.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+#[cfg(feature = "cluster")]
+impl<X: Send + 'static> ObjectRefStream<X> {
+    /// A stream of `capacity` buffered items fed from elsewhere, and its feed.
+    pub(crate) fn fed(
+        capacity: usize,
+        origin: Option<Origin>,
+        consumer: Box<dyn FnMut(Took) + Send + Sync>,
+    ) -> (Self, Feed<X>) {
+        let (tx, items) = mpsc::channel(capacity.max(1));
+        let ready = Arc::new(AtomicWaker::new());
+        let stream = ObjectRefStream {
+            items,
+            done: false,
+            ready: Arc::clone(&ready),
+            origin,
+            consumer: Some(consumer),
+        };
+        (stream, Feed { tx, ready })
+    }
 }
 
 /// What the pump sends: an item, the error that ends the stream, or its end.
-enum Item<X> {
+pub(crate) enum Item<X> {
     Next(X),
     Failed(ActorError),
     End,
@@ -89,6 +158,8 @@ impl<X: Send + 'static> ObjectRefStream<X> {
             done: false,
             ready,
             origin,
+            #[cfg(feature = "cluster")]
+            consumer: None,
         }
     }
 
@@ -204,7 +275,13 @@ impl<X> Stream for ObjectRefStream<X> {
             return Poll::Ready(None);
         }
         let item = match std::task::ready!(self.items.poll_recv(cx)) {
-            Some(Item::Next(item)) => return Poll::Ready(Some(Ok(item))),
+            Some(Item::Next(item)) => {
+                #[cfg(feature = "cluster")]
+                if let Some(consumer) = &mut self.consumer {
+                    consumer(Took::Item);
+                }
+                return Poll::Ready(Some(Ok(item)));
+            }
             Some(Item::Failed(err)) => Some(Err(err)),
             Some(Item::End) => None,
             // The pump vanished without an end: its runtime shut down.
@@ -267,8 +344,27 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
     where
         Args: Send + 'static,
     {
+        #[cfg(feature = "cluster")]
+        if let Some(link) = self.call.actor().link() {
+            return link.stream(
+                self.call.actor().label(),
+                self.call.name(),
+                args,
+                self.buffer,
+            );
+        }
         let actor = Arc::clone(self.call.actor().shared());
         ObjectRefStream::pump(self.call.call_with(args), self.buffer, actor)
+    }
+
+    /// Calls the method with its arguments' values (for calls that come from the wire).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn start_values(&self, args: Args) -> ObjectRefStream<X>
+    where
+        Args: Send + 'static,
+    {
+        let actor = Arc::clone(self.call.actor().shared());
+        ObjectRefStream::pump(self.call.call(args), self.buffer, actor)
     }
 }
 

@@ -25,13 +25,18 @@ use super::{
     Cluster, block_on, current,
     registry::ActorRecord,
     types::{self, TypeEntry},
-    wire::{self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_KILL, VERB_READY},
+    wire::{
+        self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_CREDIT, VERB_KILL,
+        VERB_READY, WINDOW,
+    },
 };
 use crate::{
-    Actor, ActorClass, ActorError, LookupError,
+    Actor, ActorClass, ActorError, LookupError, ObjectRefStream,
+    arg::PendingArgs,
     label::{ActorId, ActorLabel},
-    object_ref::Resolver,
+    object_ref::{Origin, Resolver},
     remote::Stub,
+    stream::{Feed, Item, Took},
 };
 
 /// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
@@ -48,6 +53,8 @@ struct Pending {
 pub(crate) struct Calls {
     next: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
+    /// Streaming calls, which take many frames.
+    streams: Mutex<HashMap<u64, Sink>>,
 }
 
 impl Calls {
@@ -90,6 +97,23 @@ impl Calls {
 
     /// Resolves every waiting call to `ActorUnavailable` (this process left the cluster).
     pub(crate) fn fail_all(&self) {
+        let streams: Vec<u64> = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        for id in streams {
+            self.fail_stream(
+                id,
+                ActorError::ActorUnavailable {
+                    actor: ActorLabel::new("?", None),
+                    method: "?",
+                    message: "this process left the cluster before the stream ended".to_owned(),
+                },
+            );
+        }
         let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
         for pending in drained {
             let err = ActorError::ActorUnavailable {
@@ -123,8 +147,14 @@ pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
             .rsplit('.')
             .next()
             .and_then(|id| id.parse::<u64>().ok());
-        let Some(pending) = id.and_then(|id| cluster.calls.take(id)) else {
-            tracing::debug!(subject = %message.subject, "a reply for no waiting call");
+        let Some(id) = id else {
+            tracing::debug!(subject = %message.subject, "a reply with no call id");
+            continue;
+        };
+        let Some(pending) = cluster.calls.take(id) else {
+            if !cluster.calls.stream_frame(id, &message) {
+                tracing::debug!(subject = %message.subject, "a reply for no waiting call");
+            }
             continue;
         };
         let Pending {
@@ -226,10 +256,7 @@ impl Link {
     ) {
         let Some(stub) = self.stubs.get(method).copied() else {
             done.complete(Err(ActorError::Wire {
-                message: format!(
-                    "`{method}` of actor {actor} is a streaming method; streams do not cross \
-                     processes yet"
-                ),
+                message: format!("`{method}` of actor {actor} is not a remote method here"),
             }));
             return;
         };
@@ -370,4 +397,254 @@ pub(crate) fn remote_handle<A: ActorClass>(
         record.max_task_retries,
         link,
     ))
+}
+
+/// Handles one frame of a stream; `true` once the stream is over.
+pub(crate) type Sink = Box<dyn FnMut(&async_nats::Message) -> bool + Send>;
+
+impl Calls {
+    /// Routes a frame to the stream `id`; `false` when there is no such stream.
+    fn stream_frame(&self, id: u64, message: &async_nats::Message) -> bool {
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(sink) = streams.get_mut(&id) else {
+            return false;
+        };
+        if sink(message) {
+            let sink = streams.remove(&id);
+            drop(streams);
+            drop(sink);
+        }
+        true
+    }
+
+    fn insert_stream(&self, id: u64, sink: Sink) {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, sink);
+    }
+
+    fn remove_stream(&self, id: u64) {
+        let removed = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        drop(removed);
+    }
+}
+
+impl Link {
+    /// Calls the streaming `method`; its items arrive in the returned stream, `window` at
+    /// most in flight.
+    pub(crate) fn stream<X: Send + 'static, P: PendingArgs>(
+        &self,
+        actor: &ActorLabel,
+        method: &'static str,
+        args: P,
+        window: usize,
+    ) -> ObjectRefStream<X>
+    where
+        P::Values: Send + 'static,
+    {
+        let window = window.max(1) as u64;
+        let id = self.cluster.calls.reserve();
+        let call = self.cluster.inbox_subject(id);
+        let origin = Origin {
+            actor: actor.clone(),
+            id: ActorId::of(self.record.node.0, self.record.id),
+            method,
+        };
+        let consumer = {
+            let cluster = Arc::downgrade(&self.cluster);
+            let subject = self.subject.clone();
+            let call = call.clone();
+            let every = (window / 2).max(1);
+            let mut consumed = 0u64;
+            Box::new(move |took: Took| {
+                let Some(cluster) = cluster.upgrade() else {
+                    return;
+                };
+                let (verb, payload) = match took {
+                    Took::Item => {
+                        consumed += 1;
+                        if !consumed.is_multiple_of(every) {
+                            return;
+                        }
+                        (VERB_CREDIT, wire::encode(&(call.clone(), consumed)))
+                    }
+                    Took::Dropped => {
+                        cluster.calls.remove_stream(id);
+                        (VERB_CANCEL, wire::encode(&call))
+                    }
+                };
+                if let Ok(payload) = payload {
+                    control(&cluster, &subject, verb, payload);
+                }
+            }) as Box<dyn FnMut(Took) + Send + Sync>
+        };
+        // Room for the window's items and the final frame.
+        let (stream, feed) = ObjectRefStream::fed(window as usize + 1, Some(origin), consumer);
+        let Some(stub) = self.stubs.get(method).copied() else {
+            let _ = feed.push(Item::Failed(ActorError::Wire {
+                message: format!("`{method}` of actor {actor} is not a remote method here"),
+            }));
+            return stream;
+        };
+        let sink = stream_sink(actor.clone(), method, stub, feed);
+        self.cluster.calls.insert_stream(id, sink);
+        let send = {
+            let cluster = Arc::clone(&self.cluster);
+            let subject = self.subject.clone();
+            let mut headers = self.headers(method);
+            headers.insert(WINDOW, window.to_string().as_str());
+            let actor = actor.clone();
+            move |values: Result<P::Values, ActorError>| {
+                let payload = values.and_then(|values| {
+                    (stub.encode)(Box::new(values)).map_err(|err| ActorError::Wire {
+                        message: format!("the arguments of `{method}` could not be encoded: {err}"),
+                    })
+                });
+                match payload {
+                    Ok(payload) => cluster.publish(OutboundMessage {
+                        subject,
+                        reply: Some(cluster.inbox_subject(id).into()),
+                        payload: Bytes::from(payload),
+                        headers: Some(headers),
+                    }),
+                    Err(err) => {
+                        tracing::debug!(%actor, %err, "stream not started");
+                        cluster.calls.fail_stream(id, err);
+                    }
+                }
+            }
+        };
+        match args.now() {
+            Ok(values) => send(Ok(values)),
+            Err(pending) => {
+                let handle = self.cluster.handle.clone();
+                handle.spawn(async move { send(pending.resolve().await) });
+            }
+        }
+        stream
+    }
+}
+
+impl Calls {
+    /// Ends the stream `id` with `err`.
+    fn fail_stream(&self, id: u64, err: ActorError) {
+        let sink = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if let Some(mut sink) = sink {
+            sink(&failed_frame(&err));
+        }
+    }
+}
+
+/// A frame that ends a stream with `err`, as its host would send it.
+fn failed_frame(err: &ActorError) -> async_nats::Message {
+    let mut headers = HeaderMap::new();
+    headers.insert(wire::STATUS, "err");
+    let payload = wire::encode(&wire::Failure::of(err)).unwrap_or_default();
+    async_nats::Message {
+        subject: "helio.local".into(),
+        reply: None,
+        length: payload.len(),
+        payload: Bytes::from(payload),
+        headers: Some(headers),
+        status: None,
+        description: None,
+    }
+}
+
+/// Sends a control message (credit, cancel) to an actor's subject.
+fn control(cluster: &Cluster, subject: &async_nats::Subject, verb: &str, payload: Vec<u8>) {
+    let mut headers = HeaderMap::new();
+    headers.insert(CODEC, CODEC_ID);
+    headers.insert(METHOD, verb);
+    cluster.publish(OutboundMessage {
+        subject: subject.clone(),
+        reply: None,
+        payload: Bytes::from(payload),
+        headers: Some(headers),
+    });
+}
+
+/// Turns a stream's frames into its items, checking their sequence.
+fn stream_sink<X: Send + 'static>(
+    actor: ActorLabel,
+    method: &'static str,
+    stub: Stub,
+    feed: Feed<X>,
+) -> Sink {
+    let mut expected = 0u64;
+    Box::new(move |message| {
+        let fail = |err: ActorError| {
+            let _ = feed.push(Item::Failed(err));
+            true
+        };
+        if message.status == Some(StatusCode::NO_RESPONDERS) {
+            return fail(ActorError::ActorUnavailable {
+                actor: actor.clone(),
+                method,
+                message: "no process serves it: its host is gone, or it stopped".to_owned(),
+            });
+        }
+        let header = |name: &str| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str())
+        };
+        match header(wire::STATUS) {
+            Some("item") => {
+                let seq = header(wire::SEQ).and_then(|s| s.parse::<u64>().ok());
+                if seq != Some(expected) {
+                    return fail(ActorError::Wire {
+                        message: format!(
+                            "stream `{method}` of actor {actor} lost items: expected item \
+                             {expected}, got {seq:?}"
+                        ),
+                    });
+                }
+                expected += 1;
+                let item = (stub.decode)(&message.payload)
+                    .map_err(|err| err.to_string())
+                    .and_then(|item| {
+                        item.downcast::<X>()
+                            .map(|item| *item)
+                            .map_err(|_| "an item of another type".to_owned())
+                    });
+                match item {
+                    Ok(item) => match feed.push(Item::Next(item)) {
+                        Ok(()) => false,
+                        Err(()) if feed.is_closed() => true,
+                        Err(()) => fail(ActorError::Wire {
+                            message: format!(
+                                "stream `{method}` of actor {actor}: the host sent beyond its \
+                                 credit"
+                            ),
+                        }),
+                    },
+                    Err(err) => fail(ActorError::Wire {
+                        message: format!("an item of `{method}` could not be decoded: {err}"),
+                    }),
+                }
+            }
+            Some("end") => {
+                let _ = feed.push(Item::End);
+                true
+            }
+            status => match wire::read_reply(status, &message.payload, &actor, method) {
+                Err(err) => fail(err),
+                Ok(()) => fail(ActorError::Wire {
+                    message: "a stream frame without a status".to_owned(),
+                }),
+            },
+        }
+    })
 }

@@ -17,25 +17,27 @@ use bytes::Bytes;
 use futures::{
     StreamExt,
     future::{Either, select},
+    stream::BoxStream,
 };
+use tokio::sync::watch;
 
 use super::{
     Cluster, block_on, current,
     registry::ActorRecord,
     types::{self, HostTable},
     wire::{
-        self, CODEC, CODEC_ID, FINGERPRINT, Failure, METHOD, STATUS, VERB_CANCEL, VERB_KILL,
-        VERB_READY,
+        self, CODEC, CODEC_ID, FINGERPRINT, Failure, METHOD, SEQ, STATUS, VERB_CANCEL, VERB_CREDIT,
+        VERB_KILL, VERB_READY, WINDOW,
     },
 };
 use crate::{
-    Actor, ActorClass,
+    Actor, ActorClass, ActorError,
     actor::{ActorCell, ActorShared},
     error::DeathCause,
     label::ActorId,
     options::ActorConfig,
     registry::Key,
-    remote::ServedCall,
+    remote::{Serve, ServedCall},
 };
 
 /// What cluster mode says about creating the named actor `key`.
@@ -264,23 +266,52 @@ fn serve_one<A: ActorClass>(
             .and_then(|h| h.get(name))
             .map(|v| v.as_str().to_owned())
     };
-    if header(METHOD).as_deref() == Some(VERB_CANCEL) {
+    match header(METHOD).as_deref() {
         // The payload names the call by its reply subject.
-        match wire::decode::<String>(&message.payload) {
-            Ok(call) => cluster.inflight.cancel(&call),
-            Err(err) => tracing::warn!(%err, "a bad cancel request from the wire"),
+        Some(VERB_CANCEL) => {
+            match wire::decode::<String>(&message.payload) {
+                Ok(call) => cluster.inflight.cancel(&call),
+                Err(err) => tracing::warn!(%err, "a bad cancel request from the wire"),
+            }
+            return;
         }
-        return;
+        Some(VERB_CREDIT) => {
+            match wire::decode::<(String, u64)>(&message.payload) {
+                Ok((call, consumed)) => cluster.inflight.credit(&call, consumed),
+                Err(err) => tracing::warn!(%err, "a bad credit from the wire"),
+            }
+            return;
+        }
+        _ => {}
     }
+    let window = header(WINDOW).and_then(|w| w.parse::<u64>().ok());
     let outcome = dispatch(table, cell, shared, &message, header);
     let Some(reply) = message.reply else {
         return; // a message that wants no answer (a kill)
     };
     let key = reply.to_string();
     let call = match outcome {
-        Ok(served) => {
-            cluster.inflight.insert(key.clone(), served.cancel);
+        Ok(Dispatched::Call(served)) => {
+            cluster
+                .inflight
+                .insert(key.clone(), super::Served::Call(served.cancel));
             Ok(served.reply)
+        }
+        Ok(Dispatched::Stream(items)) => {
+            let (credit, control) = watch::channel(Credit::default());
+            cluster
+                .inflight
+                .insert(key.clone(), super::Served::Stream(credit));
+            let window = window.unwrap_or(1).max(1);
+            tokio::spawn(pump_stream(
+                Arc::clone(cluster),
+                reply,
+                key,
+                items,
+                control,
+                window,
+            ));
+            return;
         }
         Err(failure) => Err(failure),
     };
@@ -315,6 +346,91 @@ fn serve_one<A: ActorClass>(
     });
 }
 
+/// What a stream's caller has granted: items consumed so far, or a cancel.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Credit {
+    pub(crate) consumed: u64,
+    pub(crate) cancelled: bool,
+}
+
+/// Sends a stream's items to its caller, never more than `window` beyond what it consumed.
+async fn pump_stream(
+    cluster: Arc<Cluster>,
+    reply: async_nats::Subject,
+    key: String,
+    mut items: BoxStream<'static, Result<Vec<u8>, ActorError>>,
+    mut control: watch::Receiver<Credit>,
+    window: u64,
+) {
+    let frame = |status: &str, seq: u64, payload: Vec<u8>| {
+        let mut headers = HeaderMap::new();
+        headers.insert(CODEC, CODEC_ID);
+        headers.insert(STATUS, status);
+        headers.insert(SEQ, seq.to_string().as_str());
+        cluster.publish(OutboundMessage {
+            subject: reply.clone(),
+            reply: None,
+            payload: Bytes::from(payload),
+            headers: Some(headers),
+        });
+    };
+    let mut seq = 0u64;
+    loop {
+        // Wait for credit for item `seq`.
+        loop {
+            let credit = *control.borrow_and_update();
+            if credit.cancelled {
+                // Dropping `items` cancels the producer.
+                return;
+            }
+            if seq < credit.consumed.saturating_add(window) {
+                break;
+            }
+            if control.changed().await.is_err() {
+                return;
+            }
+        }
+        let next = {
+            let cancelled = pin!(async {
+                loop {
+                    if control.changed().await.is_err() || control.borrow().cancelled {
+                        return;
+                    }
+                }
+            });
+            match select(items.next(), cancelled).await {
+                Either::Left((next, _)) => next,
+                Either::Right(((), _)) => return,
+            }
+        };
+        match next {
+            Some(Ok(bytes)) => {
+                frame("item", seq, bytes);
+                seq += 1;
+            }
+            Some(Err(err)) => {
+                frame(
+                    "err",
+                    seq,
+                    wire::encode(&Failure::of(&err)).unwrap_or_default(),
+                );
+                break;
+            }
+            None => {
+                frame("end", seq, Vec::new());
+                break;
+            }
+        }
+    }
+    cluster.inflight.remove(&key);
+}
+
+/// A call started for another process.
+enum Dispatched {
+    Call(ServedCall),
+    Stream(BoxStream<'static, Result<Vec<u8>, ActorError>>),
+}
+
 /// Starts the call `message` asks for on the local actor.
 fn dispatch<A: ActorClass>(
     table: &HostTable<A>,
@@ -322,7 +438,7 @@ fn dispatch<A: ActorClass>(
     shared: &ActorShared,
     message: &Message,
     header: impl Fn(&str) -> Option<String>,
-) -> Result<ServedCall, Failure> {
+) -> Result<Dispatched, Failure> {
     if header(CODEC).as_deref() != Some(CODEC_ID) {
         return Err(Failure::Wire(format!(
             "unknown codec {:?} (this host speaks {CODEC_ID})",
@@ -338,10 +454,10 @@ fn dispatch<A: ActorClass>(
         VERB_READY => {
             let ready = actor.ready();
             let cancel = ready.canceller();
-            Ok(ServedCall {
+            Ok(Dispatched::Call(ServedCall {
                 reply: Box::pin(async move { ready.await.map(|()| Vec::new()) }),
                 cancel,
-            })
+            }))
         }
         VERB_KILL => {
             let no_restart = wire::decode::<bool>(&message.payload).unwrap_or(true);
@@ -362,9 +478,16 @@ fn dispatch<A: ActorClass>(
                     shared.label
                 )));
             };
-            serve(&actor, &message.payload).map_err(|err| {
-                Failure::Wire(format!("the arguments of `{name}` do not decode: {err}"))
-            })
+            let bad_args =
+                |err| Failure::Wire(format!("the arguments of `{name}` do not decode: {err}"));
+            match serve {
+                Serve::Call(serve) => serve(&actor, &message.payload)
+                    .map(Dispatched::Call)
+                    .map_err(bad_args),
+                Serve::Stream(serve) => serve(&actor, &message.payload)
+                    .map(Dispatched::Stream)
+                    .map_err(bad_args),
+            }
         }
     }
 }

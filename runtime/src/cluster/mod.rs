@@ -61,18 +61,21 @@ pub(crate) struct Cluster {
 
 /// Calls being served for other processes, by their reply subject.
 #[derive(Default)]
-struct Inflight(std::sync::Mutex<std::collections::HashMap<String, crate::object_ref::Canceller>>);
+struct Inflight(std::sync::Mutex<std::collections::HashMap<String, Served>>);
+
+/// How to reach a call being served: to cancel it, or to grant its stream credit.
+enum Served {
+    Call(crate::object_ref::Canceller),
+    Stream(tokio::sync::watch::Sender<host::Credit>),
+}
 
 impl Inflight {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, crate::object_ref::Canceller>>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Served>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn insert(&self, call: String, cancel: crate::object_ref::Canceller) {
-        self.lock().insert(call, cancel);
+    fn insert(&self, call: String, served: Served) {
+        self.lock().insert(call, served);
     }
 
     fn remove(&self, call: &str) {
@@ -82,9 +85,22 @@ impl Inflight {
 
     /// Cancels the call, as its caller asked.
     fn cancel(&self, call: &str) {
-        let cancel = self.lock().remove(call);
-        if let Some(cancel) = cancel {
-            cancel.cancel();
+        let served = self.lock().remove(call);
+        match served {
+            Some(Served::Call(cancel)) => {
+                cancel.cancel();
+            }
+            Some(Served::Stream(credit)) => {
+                credit.send_modify(|credit| credit.cancelled = true);
+            }
+            None => {}
+        }
+    }
+
+    /// The caller of stream `call` has consumed `consumed` items.
+    fn credit(&self, call: &str, consumed: u64) {
+        if let Some(Served::Stream(credit)) = self.lock().get(call) {
+            credit.send_modify(|credit| credit.consumed = credit.consumed.max(consumed));
         }
     }
 }

@@ -12,7 +12,7 @@ use std::{
 
 use crate::{
     ActorClass, ActorOptions,
-    remote::{EncodeFn, Remotable, ServeFn, Stub},
+    remote::{EncodeFn, Remotable, Serve, Stub},
 };
 
 use super::{
@@ -24,7 +24,7 @@ use super::{
 /// How to serve the remote methods of an actor type `A` on this node.
 pub(crate) struct HostTable<A> {
     pub(crate) fingerprint: u64,
-    pub(crate) methods: HashMap<&'static str, ServeFn<A>>,
+    pub(crate) methods: HashMap<&'static str, Serve<A>>,
 }
 
 /// One registered type.
@@ -72,9 +72,7 @@ pub(crate) fn registered<A: ActorClass>() -> Option<TypeEntry> {
 /// error names the type that is not.
 ///
 /// Named actors of a registered type created in this process are published to the cluster,
-/// so [`get_actor`](crate::get_actor) finds them from any process. Streaming methods are not
-/// served across processes yet: a remote call of one resolves to
-/// [`ActorError::Wire`](crate::ActorError::Wire).
+/// so [`get_actor`](crate::get_actor) finds them from any process.
 ///
 /// ```
 /// use helio::prelude::*;

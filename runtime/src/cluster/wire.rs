@@ -3,7 +3,12 @@
 //! A call is one NATS message to its actor's subject, with the method and the type's
 //! fingerprint in headers and the MessagePack-encoded argument tuple as payload; its reply
 //! subject names the caller's inbox and the call's id. A reply carries `Helio-Status: ok` and
-//! the encoded result, or `Helio-Status: err` and an encoded [`Failure`]. Everything read off
+//! the encoded result, or `Helio-Status: err` and an encoded [`Failure`].
+//!
+//! A streaming call's reply is a sequence of frames to its reply subject: `item` frames with a
+//! `Helio-Seq` number each, then one `end` or `err` frame. The host sends no more than the
+//! caller's window (`Helio-Window`) beyond the items the caller has consumed, which the caller
+//! reports with `__credit` messages; a gap in the sequence fails the stream, never silently. Everything read off
 //! the wire is checked: bad input is an error for the caller and a warning on the host, never
 //! a panic.
 
@@ -27,6 +32,13 @@ pub(crate) const FINGERPRINT: &str = "Helio-Type";
 /// Header: `ok` or `err` on a reply.
 pub(crate) const STATUS: &str = "Helio-Status";
 
+/// Header: on a streaming call, how many items the caller buffers (its credit window).
+pub(crate) const WINDOW: &str = "Helio-Window";
+/// Header: on a stream frame, the item's sequence number (from 0).
+pub(crate) const SEQ: &str = "Helio-Seq";
+
+/// Control verb: grants a stream more credit; the payload is `(call, items consumed)`.
+pub(crate) const VERB_CREDIT: &str = "__credit";
 /// Control verb: resolves once the actor's constructor has run.
 pub(crate) const VERB_READY: &str = "__ready";
 /// Control verb: cancels a call; the payload is that call's reply subject.
