@@ -269,7 +269,45 @@
 //! let ten = m.methods().add().remote(three, 7); // a ref and a literal in one call
 //! assert_eq!(helio::get(ten).unwrap(), 10);
 //! ```
+//!
+//! ## Cluster mode
+//! With the `cluster` feature, handles work across the processes of a cluster, over NATS:
+//! [`init`] with `Config::cluster(url)`, then `register::<A>()` each actor type that crosses
+//! processes (in every process that hosts, creates or calls it; the serde requirements on its
+//! arguments and results are checked there, at compile time). Named actors of registered types
+//! are found from any process with [`get_actor`]; `ActorOptions::placement` creates an actor on
+//! another node; `Actor<A>` is `Serialize + Deserialize`, so a handle can be passed to a method
+//! in another process. Calls, errors, cancel, streams (with backpressure) and
+//! `max_pending_calls` behave as in process; a call to an actor whose host is gone resolves to
+//! [`ActorError::ActorUnavailable`]. Without the feature nothing of NATS is compiled in.
+#![cfg_attr(
+    feature = "cluster",
+    doc = r#"
+```no_run
+use helio::prelude::*;
 
+pub struct Counter { value: i64 }
+
+#[actor]
+impl Counter {
+    pub fn new(start: i64) -> Self { Counter { value: start } }
+    #[remote_method]
+    pub fn add(&mut self, by: i64) -> i64 { self.value += by; self.value }
+}
+
+# fn main() -> Result<(), Box<dyn std::error::Error>> {
+helio::init(helio::Config::cluster("nats://127.0.0.1:4222").cluster_name("prod"))?;
+helio::register::<Counter>();
+let c = Counter::new_actor()
+    .options(ActorOptions::new().name("c").lifetime(Lifetime::Detached).placement(Placement::Any))
+    .remote(1);
+// In any process of the cluster:
+let c = helio::get_actor::<Counter>("c")?;
+assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
+# Ok(()) }
+```
+"#
+)]
 #![warn(missing_docs)]
 
 pub use helio_macros::{actor, remote_method};
