@@ -315,6 +315,15 @@ fn a_dead_host_makes_calls_unavailable() {
                 Err(ActorError::ActorUnavailable { .. }) => {}
                 other => panic!("expected ActorUnavailable, got {other:?}"),
             }
+            // Many calls at once travel in batches; each one still hears "unavailable".
+            let add = c.methods().add();
+            let refs: Vec<_> = (0..500).map(|_| add.remote(1)).collect();
+            for r in refs {
+                match r.get_timeout(WAIT) {
+                    Err(ActorError::ActorUnavailable { .. }) => {}
+                    other => panic!("expected ActorUnavailable, got {other:?}"),
+                }
+            }
             say("done");
             return;
         }

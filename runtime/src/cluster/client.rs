@@ -55,6 +55,10 @@ pub(crate) struct Calls {
     pending: Mutex<HashMap<u64, Pending>>,
     /// Streaming calls, which take many frames.
     streams: Mutex<HashMap<u64, Sink>>,
+    /// Calls sent in one batch, by the first one's id.
+    groups: Mutex<HashMap<u64, Vec<u64>>>,
+    /// Whether `groups` may be non-empty (skips its lock on most replies).
+    grouped: std::sync::atomic::AtomicBool,
 }
 
 impl Calls {
@@ -93,6 +97,54 @@ impl Calls {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that the calls `ids` went out in one batch: "no responders" for the batch comes
+    /// back to the first one only.
+    pub(crate) fn group(&self, ids: Vec<u64>) {
+        if let Some(&first) = ids.first()
+            && ids.len() > 1
+        {
+            self.groups
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(first, ids);
+            self.grouped.store(true, Ordering::Release);
+        }
+    }
+
+    /// The batch call `id` went first in, if any (forgotten: a reply for it came).
+    fn ungroup(&self, id: u64) -> Option<Vec<u64>> {
+        if !self.grouped.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        let group = groups.remove(&id);
+        if groups.is_empty() {
+            self.grouped.store(false, Ordering::Release);
+        }
+        group
+    }
+
+    /// Resolves call `id` (a call or a stream) to `ActorUnavailable`: its batch had no
+    /// responders.
+    fn unavailable(&self, id: u64) {
+        let message = "no process serves it: its host is gone, or it stopped".to_owned();
+        if let Some(pending) = self.take(id) {
+            let err = ActorError::ActorUnavailable {
+                actor: pending.actor,
+                method: pending.method,
+                message,
+            };
+            (pending.complete)(Err(err));
+        } else {
+            let err = ActorError::ActorUnavailable {
+                actor: ActorLabel::new("?", None),
+                method: "?",
+                message,
+            };
+            self.fail_stream(id, err);
+        }
     }
 
     /// Resolves every waiting call to `ActorUnavailable` (this process left the cluster).
@@ -142,6 +194,15 @@ pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
+        for message in super::batch::split(message) {
+            deliver(&cluster, message);
+        }
+    }
+}
+
+/// Resolves the call one reply (or stream frame) is for.
+fn deliver(cluster: &Cluster, message: async_nats::Message) {
+    {
         let id = message
             .subject
             .rsplit('.')
@@ -149,20 +210,29 @@ pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
             .and_then(|id| id.parse::<u64>().ok());
         let Some(id) = id else {
             tracing::debug!(subject = %message.subject, "a reply with no call id");
-            continue;
+            return;
         };
+        let unavailable = message.status == Some(StatusCode::NO_RESPONDERS);
+        // The first call of a batch hears for the whole batch.
+        if let Some(batch) = cluster.calls.ungroup(id)
+            && unavailable
+        {
+            for other in batch.into_iter().filter(|other| *other != id) {
+                cluster.calls.unavailable(other);
+            }
+        }
         let Some(pending) = cluster.calls.take(id) else {
             if !cluster.calls.stream_frame(id, &message) {
                 tracing::debug!(subject = %message.subject, "a reply for no waiting call");
             }
-            continue;
+            return;
         };
         let Pending {
             actor,
             method,
             complete,
         } = pending;
-        let result = if message.status == Some(StatusCode::NO_RESPONDERS) {
+        let result = if unavailable {
             Err(ActorError::ActorUnavailable {
                 actor,
                 method,

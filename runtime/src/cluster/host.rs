@@ -225,7 +225,9 @@ pub(crate) fn serve_actor<A: ActorClass>(
         tracing::debug!(actor = %shared.label, "serving actor to the cluster");
         let mut died = pin!(died(&shared));
         while let Either::Left((Some(message), _)) = select(sub.next(), died.as_mut()).await {
-            serve_one(&cluster, &table, &weak, &shared, message);
+            for message in super::batch::split(message) {
+                serve_one(&cluster, &table, &weak, &shared, message);
+            }
         }
         cluster.served.remove(id);
         let _ = sub.unsubscribe().await;

@@ -2,6 +2,7 @@
 //!
 //! - `config.rs`: where the cluster is and how to authenticate.
 //! - `wire.rs`: subjects, headers, and how values and failures cross the wire.
+//! - `batch.rs`: many small messages to one destination as one NATS message.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
 //! - `host.rs`: serves a local named actor to the cluster.
@@ -14,6 +15,7 @@
 //! message in order, and a reader of the process's one reply inbox. Neither ever blocks on
 //! user code: async-nats drops messages silently when a subscription's buffer is full.
 
+mod batch;
 mod client;
 mod config;
 mod handles;
@@ -125,6 +127,21 @@ impl Cluster {
         format!("helio.{}.actor.{node}.{id}", self.name)
     }
 
+    /// The ids of this process's calls among `messages` (by their reply subjects).
+    fn own_calls(&self, messages: &[async_nats::message::OutboundMessage]) -> Vec<u64> {
+        let inbox = format!("helio.{}.inbox.{}.", self.name, self.node());
+        messages
+            .iter()
+            .filter_map(|m| {
+                m.reply
+                    .as_deref()?
+                    .strip_prefix(inbox.as_str())?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    }
+
     /// The reply subject of this process's request `id`.
     fn inbox_subject(&self, id: u64) -> String {
         format!("helio.{}.inbox.{}.{id}", self.name, self.node())
@@ -193,7 +210,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     let inbox = block_on(&handle, timeout, joined)
         .map_err(|err| failed(err.to_string()))?
         .map_err(failed)?;
-    handle.spawn(write(client, outgoing));
+    handle.spawn(write(client, Arc::downgrade(&cluster), outgoing));
     handle.spawn(client::read_inbox(Arc::downgrade(&cluster), inbox));
     crate::label::set_node(cluster.node().0);
     *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(cluster);
@@ -224,15 +241,47 @@ pub(crate) fn stop() {
     cluster.calls.fail_all();
 }
 
-/// Publishes every queued message, in order.
+/// Publishes every queued message, in order per destination; what is queued for one
+/// destination at once goes as one batch (`batch.rs`).
 async fn write(
     client: async_nats::Client,
+    cluster: std::sync::Weak<Cluster>,
     mut outgoing: mpsc::UnboundedReceiver<async_nats::message::OutboundMessage>,
 ) {
-    let mut batch = Vec::with_capacity(64);
-    while outgoing.recv_many(&mut batch, 64).await > 0 {
-        for message in batch.drain(..) {
-            let async_nats::message::OutboundMessage {
+    use async_nats::message::OutboundMessage;
+    let mut queued = Vec::with_capacity(256);
+    while outgoing.recv_many(&mut queued, 256).await > 0 {
+        // Group by destination, keeping each one's order.
+        let mut routes: Vec<(String, Vec<OutboundMessage>)> = Vec::new();
+        for message in queued.drain(..) {
+            let route = batch::route(&message.subject);
+            match routes.iter_mut().find(|(r, _)| r == route) {
+                Some((_, messages)) => messages.push(message),
+                None => routes.push((route.to_owned(), vec![message])),
+            }
+        }
+        let mut sends = Vec::with_capacity(routes.len());
+        for (route, messages) in routes {
+            if messages.len() == 1 {
+                sends.extend(messages);
+                continue;
+            }
+            if let Some(cluster) = cluster.upgrade() {
+                cluster.calls.group(cluster.own_calls(&messages));
+            }
+            match batch::encode(
+                batch::batch_subject(&route, &messages[0].subject),
+                &messages,
+            ) {
+                Ok(batch) => sends.push(batch),
+                Err(err) => {
+                    tracing::warn!(%err, "messages not batched");
+                    sends.extend(messages);
+                }
+            }
+        }
+        for message in sends {
+            let OutboundMessage {
                 subject,
                 reply,
                 payload,

@@ -150,8 +150,11 @@ async fn serve(cluster: std::sync::Weak<Cluster>, mut sub: async_nats::Subscribe
             return;
         };
         // Creating an actor may block on the registry (a named actor's claim).
-        let handle = cluster.handle.clone();
-        handle.spawn_blocking(move || answer(&cluster, message));
+        for message in super::batch::split(message) {
+            let cluster = Arc::clone(&cluster);
+            let handle = cluster.handle.clone();
+            handle.spawn_blocking(move || answer(&cluster, message));
+        }
     }
 }
 
