@@ -268,6 +268,29 @@ fn failures_cross_processes() {
             }
             // The actor restarted (max_restarts = 1) and serves again.
             assert_eq!(c.methods().add().remote(1).get_timeout(WAIT).unwrap(), 1);
+            assert_eq!(c.restarts(), 1, "asked of the host");
+            assert_eq!(c.state(), ActorState::Alive);
+            // Per-call options cross too: the host checks the group.
+            let odd = c
+                .methods()
+                .add()
+                .options(CallOptions::new().concurrency_group("nope"))
+                .remote(1)
+                .get_timeout(WAIT);
+            assert!(
+                matches!(odd, Err(ActorError::UnknownConcurrencyGroup { ref group, .. }) if group == "nope"),
+                "{odd:?}"
+            );
+            // `list_actors` is cluster-wide, with the host's node and pid.
+            let listed = helio::list_actors();
+            let info = listed
+                .iter()
+                .find(|info| info.name == "failing")
+                .unwrap_or_else(|| panic!("{listed:?}"));
+            assert!(info.type_name.ends_with("Counter"), "{info:?}");
+            assert_eq!(info.restarts, 1);
+            assert_ne!(info.pid, Some(std::process::id()));
+            assert!(info.node.is_some() && info.node != helio::current_node());
             // A second process may not take the name.
             let twin = Counter::new_actor()
                 .options(ActorOptions::new().name("failing"))
@@ -278,6 +301,15 @@ fn failures_cross_processes() {
             }
             // Kill across processes: later calls fail.
             helio::kill(&c, true);
+            let deadline = std::time::Instant::now() + WAIT;
+            while !matches!(c.state(), ActorState::Dead(_) | ActorState::Unreachable) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "still {:?}",
+                    c.state()
+                );
+                std::thread::yield_now();
+            }
             let after = c.methods().add().remote(1).get_timeout(WAIT);
             assert!(
                 matches!(

@@ -7,8 +7,8 @@
 //! {
 //!     const SIGNATURE: &'static str = "add((i64,))->i64;";
 //!     fn remote_methods() -> Vec<RemoteMethod<Self>> {
-//!         vec![RemoteMethod::new::<__W, (i64,), i64>("add", |actor, args| {
-//!             serve::<__W, _, _, _>(actor.methods().add(), args)
+//!         vec![RemoteMethod::new::<__W, (i64,), i64>("add", |actor, args, options| {
+//!             serve::<__W, _, _, _>(actor.methods().add(), args, options)
 //!         })]
 //!     }
 //!     // With a constructor `new(start: i64)`, also `__W: Codec<(i64,)>` and
@@ -88,16 +88,16 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
                 quote! {
                     ::helio::__private::RemoteMethod::new::<#wire, (#(#params,)*), #output>(
                         #name,
-                        |__actor, __args| ::helio::__private::serve::<#wire, _, _, _>(
-                            __actor.methods().#ident(), __args),
+                        |__actor, __args, __options| ::helio::__private::serve::<#wire, _, _, _>(
+                            __actor.methods().#ident(), __args, __options),
                     )
                 }
             }
             Some((item, _)) => quote! {
                 ::helio::__private::RemoteMethod::stream::<#wire, (#(#params,)*), #item>(
                     #name,
-                    |__actor, __args| ::helio::__private::serve_stream::<#wire, _, _, _>(
-                        __actor.methods().#ident(), __args),
+                    |__actor, __args, __options| ::helio::__private::serve_stream::<#wire, _, _, _>(
+                        __actor.methods().#ident(), __args, __options),
                 )
             },
         }

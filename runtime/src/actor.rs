@@ -278,12 +278,28 @@ impl<A: ActorClass> Actor<A> {
     }
 
     /// Where the actor is in its life: pending, alive, restarting or dead (with the cause).
+    ///
+    /// Cluster mode: for an actor hosted elsewhere, this asks its host (blocking for at most
+    /// 5 s); `Unreachable` when the host does not answer.
     pub fn state(&self) -> ActorState {
+        #[cfg(feature = "cluster")]
+        if let Some(link) = self.link() {
+            return link
+                .state()
+                .map_or(ActorState::Unreachable, |(state, _)| state);
+        }
         self.cell.shared.state()
     }
 
     /// How often the actor has restarted so far.
+    ///
+    /// Cluster mode: for an actor hosted elsewhere, this asks its host (blocking for at most
+    /// 5 s); 0 when the host does not answer.
     pub fn restarts(&self) -> u32 {
+        #[cfg(feature = "cluster")]
+        if let Some(link) = self.link() {
+            return link.state().map_or(0, |(_, restarts)| restarts);
+        }
         self.cell.shared.restarts()
     }
 

@@ -220,5 +220,13 @@ pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<
 
 /// Every live named actor, sorted by namespace and name.
 pub fn list_actors() -> Vec<crate::ActorInfo> {
-    registry::global().list()
+    let local = registry::global().list();
+    // Cluster mode: the named actors of every other node too.
+    #[cfg(feature = "cluster")]
+    if let Some(mut all) = crate::cluster::list_remote() {
+        all.extend(local);
+        all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        return all;
+    }
+    local
 }

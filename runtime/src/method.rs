@@ -125,16 +125,24 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             }
         };
         let mut place = self.actor.order().defer();
+        #[cfg(feature = "cluster")]
+        let remote = self.actor.link().is_some();
+        #[cfg(not(feature = "cluster"))]
+        let remote = false;
+        // A remote call's group is checked by its host.
         let group = match self
             .actor
             .shared()
             .group_index(self.name, self.group.as_deref())
         {
             Ok(group) => group,
+            Err(_) if remote => 0,
             Err(err) => return ObjectRef::ready(Err(err)),
         };
         let (actor, name, make) = (self.actor.clone(), self.name, self.make);
         let retries = self.retries();
+        #[cfg(feature = "cluster")]
+        let overrides = self.overrides();
         handle.spawn(async move {
             place.turn().await;
             let values = match args {
@@ -143,9 +151,9 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             };
             match values {
                 #[cfg(feature = "cluster")]
-                Ok(values) if actor.link().is_some() => {
+                Ok(values) if remote => {
                     if let Some(link) = actor.link() {
-                        link.call(actor.label(), name, Box::new(values), done);
+                        link.call(actor.label(), name, overrides, Box::new(values), done);
                     }
                 }
                 Ok(values) => actor.send(name, group, make(values, done.into(), retries)),
@@ -154,6 +162,15 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             place.done();
         });
         result
+    }
+
+    /// The call's group and retries, for a remote host (which knows the actor's defaults).
+    #[cfg(feature = "cluster")]
+    pub(crate) fn overrides(&self) -> CallOptions {
+        CallOptions {
+            concurrency_group: self.group.clone(),
+            max_task_retries: self.max_task_retries,
+        }
     }
 
     fn retries(&self) -> i64 {
@@ -170,7 +187,14 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         if let Some(link) = self.actor.link() {
             return match self.actor.prepare(self.name) {
                 Ok((result, done)) => {
-                    link.call(self.actor.label(), self.name, Box::new(args), done);
+                    let overrides = self.overrides();
+                    link.call(
+                        self.actor.label(),
+                        self.name,
+                        overrides,
+                        Box::new(args),
+                        done,
+                    );
                     result
                 }
                 Err(rejected) => rejected,

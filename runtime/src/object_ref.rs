@@ -271,6 +271,11 @@ pub(crate) struct Canceller(Arc<dyn Fn() -> bool + Send + Sync>);
 
 #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 impl Canceller {
+    /// A canceller for something that cannot be cancelled.
+    pub(crate) fn noop() -> Self {
+        Canceller(Arc::new(|| false))
+    }
+
     pub(crate) fn cancel(&self) -> bool {
         (self.0)()
     }

@@ -144,9 +144,13 @@ impl Registry {
                 Some(ActorInfo {
                     namespace: namespace.clone(),
                     name: name.clone(),
-                    type_name: entry.type_name,
+                    type_name: entry.type_name.into(),
                     state: shared.state(),
                     restarts: shared.restarts(),
+                    #[cfg(feature = "cluster")]
+                    node: crate::current_node(),
+                    #[cfg(feature = "cluster")]
+                    pid: Some(std::process::id()),
                 })
             })
             .collect();

@@ -11,7 +11,9 @@ use std::any::Any;
 
 use futures::{StreamExt, future::BoxFuture, stream::BoxStream};
 
-use crate::{Actor, ActorClass, ActorError, Method, StreamMethod, object_ref::Canceller};
+use crate::{
+    Actor, ActorClass, ActorError, CallOptions, Method, StreamMethod, object_ref::Canceller,
+};
 
 /// A wire encoding able to carry values of type `T` between processes.
 #[diagnostic::on_unimplemented(
@@ -68,7 +70,8 @@ pub trait Remotable<W>: ActorClass {
 }
 
 /// Serves one call: decodes the arguments, calls the local actor and encodes the reply.
-pub(crate) type ServeFn<A> = fn(&Actor<A>, &[u8]) -> Result<ServedCall, WireError>;
+pub(crate) type ServeFn<A> =
+    fn(&Actor<A>, &[u8], Option<CallOptions>) -> Result<ServedCall, WireError>;
 
 /// A call being served for another process: its encoded reply, and how to cancel it.
 #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
@@ -83,7 +86,11 @@ pub(crate) type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
 
 /// Serves one streaming call: its items, encoded, as the local stream yields them.
 pub(crate) type ServeStreamFn<A> =
-    fn(&Actor<A>, &[u8]) -> Result<BoxStream<'static, Result<Vec<u8>, ActorError>>, WireError>;
+    fn(
+        &Actor<A>,
+        &[u8],
+        Option<CallOptions>,
+    ) -> Result<BoxStream<'static, Result<Vec<u8>, ActorError>>, WireError>;
 
 /// How a remote method is served.
 #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
@@ -158,6 +165,7 @@ impl<A: ActorClass> RemoteMethod<A> {
 pub fn serve_stream<W, A, Args, X>(
     method: StreamMethod<'_, A, Args, X>,
     args: &[u8],
+    options: Option<CallOptions>,
 ) -> Result<BoxStream<'static, Result<Vec<u8>, ActorError>>, WireError>
 where
     W: Codec<Args> + Codec<X>,
@@ -166,6 +174,10 @@ where
     X: Send + 'static,
 {
     let args = W::decode(args)?;
+    let method = match options {
+        Some(options) => method.options(options),
+        None => method,
+    };
     let items = method.start_values(args);
     Ok(Box::pin(items.map(|item| {
         item.and_then(|item| {
@@ -183,6 +195,7 @@ where
 pub fn serve<W, A, Args, R>(
     method: Method<'_, A, Args, R>,
     args: &[u8],
+    options: Option<CallOptions>,
 ) -> Result<ServedCall, WireError>
 where
     W: Codec<Args> + Codec<R>,
@@ -191,6 +204,10 @@ where
     R: Send + 'static,
 {
     let args = W::decode(args)?;
+    let method = match options {
+        Some(options) => method.options(options),
+        None => method,
+    };
     let result = method.call(args);
     let cancel = result.canceller();
     let reply = Box::pin(async move {

@@ -1,5 +1,7 @@
 //! What an actor's life looks like from outside: its state, and how `list_actors` shows it.
 
+use std::borrow::Cow;
+
 use crate::DeathCause;
 
 /// Where an actor is in its life.
@@ -14,6 +16,8 @@ pub enum ActorState {
     Restarting,
     /// Serves no more calls; every call resolves to `ActorDied` with this cause.
     Dead(DeathCause),
+    /// Cluster mode: the actor's host did not answer (it may be gone, or cut off).
+    Unreachable,
 }
 
 /// A named actor, as [`list_actors`](crate::list_actors) reports it.
@@ -24,10 +28,16 @@ pub struct ActorInfo {
     pub namespace: String,
     /// Its name.
     pub name: String,
-    /// Its Rust type, as `std::any::type_name` spells it.
-    pub type_name: &'static str,
+    /// Its Rust type, as `std::any::type_name` spells it (in its host process).
+    pub type_name: Cow<'static, str>,
     /// Its state.
     pub state: ActorState,
     /// How often it restarted so far.
     pub restarts: u32,
+    /// Cluster mode: the node that hosts it.
+    #[cfg(feature = "cluster")]
+    pub node: Option<crate::NodeId>,
+    /// Cluster mode: the process id of its host.
+    #[cfg(feature = "cluster")]
+    pub pid: Option<u32>,
 }

@@ -349,6 +349,7 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
             return link.stream(
                 self.call.actor().label(),
                 self.call.name(),
+                self.call.overrides(),
                 args,
                 self.buffer,
             );

@@ -27,14 +27,14 @@ use super::{
     types::{self, TypeEntry},
     wire::{
         self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_CREDIT, VERB_KILL,
-        VERB_READY, WINDOW,
+        VERB_READY, VERB_STATE, WINDOW,
     },
 };
 use crate::{
-    Actor, ActorClass, ActorError, LookupError, ObjectRefStream,
+    Actor, ActorClass, ActorError, ActorState, CallOptions, LookupError, ObjectRefStream,
     arg::PendingArgs,
     label::{ActorId, ActorLabel},
-    object_ref::{Origin, Resolver},
+    object_ref::{Origin, Resolver, detached_pair},
     remote::Stub,
     stream::{Feed, Item, Took},
 };
@@ -305,13 +305,39 @@ impl Link {
         headers
     }
 
+    /// The headers of a call of `method` with the caller's `overrides`.
+    fn call_headers(&self, method: &str, overrides: &CallOptions) -> HeaderMap {
+        let mut headers = self.headers(method);
+        if let Some(group) = &overrides.concurrency_group {
+            headers.insert(wire::GROUP, group.as_ref());
+        }
+        if let Some(retries) = overrides.max_task_retries {
+            headers.insert(wire::RETRIES, retries.to_string().as_str());
+        }
+        headers
+    }
+
+    /// Asks the host for the actor's state and restart count (blocking, at most 5 s).
+    pub(crate) fn state(&self) -> Result<(ActorState, u32), ActorError> {
+        ask_state(
+            &self.cluster,
+            self.subject.clone(),
+            self.headers(VERB_STATE),
+            5,
+        )
+    }
+
     fn send(&self, method: &str, payload: Vec<u8>, reply: Option<u64>) {
+        self.send_headers(self.headers(method), payload, reply);
+    }
+
+    fn send_headers(&self, headers: HeaderMap, payload: Vec<u8>, reply: Option<u64>) {
         let reply = reply.map(|id| self.cluster.inbox_subject(id).into());
         self.cluster.publish(OutboundMessage {
             subject: self.subject.clone(),
             reply,
             payload: Bytes::from(payload),
-            headers: Some(self.headers(method)),
+            headers: Some(headers),
         });
     }
 
@@ -321,6 +347,7 @@ impl Link {
         &self,
         actor: &ActorLabel,
         method: &'static str,
+        overrides: CallOptions,
         args: Box<dyn Any + Send>,
         done: Resolver<R>,
     ) {
@@ -369,7 +396,7 @@ impl Link {
                 complete,
             },
         );
-        self.send(method, payload, Some(id));
+        self.send_headers(self.call_headers(method, &overrides), payload, Some(id));
     }
 
     /// Resolves `done` once the actor's constructor has run.
@@ -511,6 +538,7 @@ impl Link {
         &self,
         actor: &ActorLabel,
         method: &'static str,
+        overrides: CallOptions,
         args: P,
         window: usize,
     ) -> ObjectRefStream<X>
@@ -566,7 +594,7 @@ impl Link {
         let send = {
             let cluster = Arc::clone(&self.cluster);
             let subject = self.subject.clone();
-            let mut headers = self.headers(method);
+            let mut headers = self.call_headers(method, &overrides);
             headers.insert(WINDOW, window.to_string().as_str());
             let actor = actor.clone();
             move |values: Result<P::Values, ActorError>| {
@@ -717,4 +745,46 @@ fn stream_sink<X: Send + 'static>(
             },
         }
     })
+}
+
+/// The state and restarts of the actor `record` names, asked of its host (at most 2 s).
+pub(crate) fn state_of(
+    cluster: &Arc<Cluster>,
+    record: &ActorRecord,
+) -> Result<(ActorState, u32), ActorError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CODEC, CODEC_ID);
+    headers.insert(METHOD, VERB_STATE);
+    let subject = cluster.actor_subject(record.node, record.id).into();
+    ask_state(cluster, subject, headers, 2)
+}
+
+fn ask_state(
+    cluster: &Arc<Cluster>,
+    subject: async_nats::Subject,
+    headers: HeaderMap,
+    seconds: u64,
+) -> Result<(ActorState, u32), ActorError> {
+    let (reply, done) = detached_pair::<Bytes>();
+    let id = cluster.calls.insert_raw(
+        ActorLabel::new("remote actor", None),
+        "state",
+        Box::new(move |result| done.complete(result)),
+    );
+    cluster.publish(OutboundMessage {
+        subject,
+        reply: Some(cluster.inbox_subject(id).into()),
+        payload: Bytes::new(),
+        headers: Some(headers),
+    });
+    let bytes = reply.get_timeout(Duration::from_secs(seconds));
+    if bytes.is_err() {
+        // No answer in time: forget the request.
+        drop(cluster.calls.take(id));
+    }
+    let (state, restarts) =
+        wire::decode::<(wire::WireState, u32)>(&bytes?).map_err(|err| ActorError::Wire {
+            message: format!("a bad state answer: {err}"),
+        })?;
+    Ok((state.into_state(), restarts))
 }

@@ -27,14 +27,15 @@ use super::{
     types::{self, HostTable},
     wire::{
         self, CODEC, CODEC_ID, FINGERPRINT, Failure, METHOD, SEQ, STATUS, VERB_CANCEL, VERB_CREDIT,
-        VERB_KILL, VERB_READY, WINDOW,
+        VERB_KILL, VERB_READY, VERB_STATE, WINDOW,
     },
 };
 use crate::{
-    Actor, ActorClass, ActorError,
+    Actor, ActorClass, ActorError, CallOptions,
     actor::{ActorCell, ActorShared},
     error::DeathCause,
     label::ActorId,
+    object_ref::Canceller,
     options::ActorConfig,
     registry::Key,
     remote::{Serve, ServedCall},
@@ -427,6 +428,29 @@ async fn pump_stream(
     cluster.inflight.remove(&key);
 }
 
+/// The caller's overrides of the call's group and retries, from its headers.
+fn call_options(header: &impl Fn(&str) -> Option<String>) -> Result<Option<CallOptions>, Failure> {
+    let group = header(wire::GROUP);
+    let retries = match header(wire::RETRIES) {
+        Some(n) => Some(
+            n.parse::<i64>()
+                .map_err(|_| Failure::Wire(format!("a bad max_task_retries header: {n:?}")))?,
+        ),
+        None => None,
+    };
+    if group.is_none() && retries.is_none() {
+        return Ok(None);
+    }
+    let mut options = CallOptions::new();
+    if let Some(group) = group {
+        options = options.concurrency_group(group);
+    }
+    if let Some(retries) = retries {
+        options = options.max_task_retries(retries);
+    }
+    Ok(Some(options))
+}
+
 /// A call started for another process.
 enum Dispatched {
     Call(ServedCall),
@@ -452,7 +476,17 @@ fn dispatch<A: ActorClass>(
         return Err(Failure::Died(wire::Cause::of(&cause)));
     };
     let method = header(METHOD).unwrap_or_default();
+    let options = call_options(&header)?;
     match method.as_str() {
+        VERB_STATE => {
+            let state = wire::WireState::of(&actor.state());
+            let answer = wire::encode(&(state, actor.restarts()))
+                .map_err(|err| Failure::Wire(err.to_string()))?;
+            Ok(Dispatched::Call(ServedCall {
+                reply: Box::pin(std::future::ready(Ok(answer))),
+                cancel: Canceller::noop(),
+            }))
+        }
         VERB_READY => {
             let ready = actor.ready();
             let cancel = ready.canceller();
@@ -483,10 +517,10 @@ fn dispatch<A: ActorClass>(
             let bad_args =
                 |err| Failure::Wire(format!("the arguments of `{name}` do not decode: {err}"));
             match serve {
-                Serve::Call(serve) => serve(&actor, &message.payload)
+                Serve::Call(serve) => serve(&actor, &message.payload, options)
                     .map(Dispatched::Call)
                     .map_err(bad_args),
-                Serve::Stream(serve) => serve(&actor, &message.payload)
+                Serve::Stream(serve) => serve(&actor, &message.payload, options)
                     .map(Dispatched::Stream)
                     .map_err(bad_args),
             }

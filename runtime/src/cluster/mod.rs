@@ -311,6 +311,49 @@ async fn write(
     }
 }
 
+/// The named actors of the other nodes (`None` outside cluster mode), each asked for its
+/// state; one whose host does not answer within 2 s is `Unreachable`.
+pub(crate) fn list_remote() -> Option<Vec<crate::ActorInfo>> {
+    let cluster = current()?;
+    let registry = cluster.registry.clone();
+    let me = cluster.node();
+    let scan = async move {
+        let actors = registry.scan::<registry::ActorRecord>("name.").await?;
+        let nodes = registry.scan::<NodeInfo>("node.").await?;
+        Ok::<_, String>((actors, nodes))
+    };
+    let (records, nodes) = match block_on(&cluster.handle, Duration::from_secs(10), scan) {
+        Ok(Ok(found)) => found,
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "could not list the cluster's actors");
+            return Some(Vec::new());
+        }
+        Err(err) => {
+            tracing::warn!(%err, "could not list the cluster's actors");
+            return Some(Vec::new());
+        }
+    };
+    let infos = records
+        .into_iter()
+        .filter(|record| record.node != me)
+        .map(|record| {
+            let (state, restarts) =
+                client::state_of(&cluster, &record).unwrap_or((crate::ActorState::Unreachable, 0));
+            let pid = nodes.iter().find(|n| n.id == record.node).map(|n| n.pid);
+            crate::ActorInfo {
+                namespace: record.namespace,
+                name: record.name,
+                type_name: record.type_name.into(),
+                state,
+                restarts,
+                node: Some(record.node),
+                pid,
+            }
+        })
+        .collect();
+    Some(infos)
+}
+
 /// This process's node id, in cluster mode.
 ///
 /// ```no_run

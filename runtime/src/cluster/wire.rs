@@ -39,6 +39,12 @@ pub(crate) const SEQ: &str = "Helio-Seq";
 
 /// Control verb: grants a stream more credit; the payload is `(call, items consumed)`.
 pub(crate) const VERB_CREDIT: &str = "__credit";
+/// Control verb: answers the actor's [`WireState`] and restarts.
+pub(crate) const VERB_STATE: &str = "__state";
+/// Header: a call's concurrency group, when the caller overrides it.
+pub(crate) const GROUP: &str = "Helio-Group";
+/// Header: a call's `max_task_retries`, when the caller overrides it.
+pub(crate) const RETRIES: &str = "Helio-Retries";
 /// Control verb: resolves once the actor's constructor has run.
 pub(crate) const VERB_READY: &str = "__ready";
 /// Control verb: cancels a call; the payload is that call's reply subject.
@@ -103,6 +109,35 @@ pub(crate) enum Failure {
     Wire(String),
     /// An error this version does not know by name.
     Other(String),
+}
+
+/// An [`ActorState`](crate::ActorState) on the wire, with the restart count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum WireState {
+    Pending,
+    Alive,
+    Restarting,
+    Dead(Cause),
+}
+
+impl WireState {
+    pub(crate) fn of(state: &crate::ActorState) -> Self {
+        match state {
+            crate::ActorState::Pending => WireState::Pending,
+            crate::ActorState::Alive | crate::ActorState::Unreachable => WireState::Alive,
+            crate::ActorState::Restarting => WireState::Restarting,
+            crate::ActorState::Dead(cause) => WireState::Dead(Cause::of(cause)),
+        }
+    }
+
+    pub(crate) fn into_state(self) -> crate::ActorState {
+        match self {
+            WireState::Pending => crate::ActorState::Pending,
+            WireState::Alive => crate::ActorState::Alive,
+            WireState::Restarting => crate::ActorState::Restarting,
+            WireState::Dead(cause) => crate::ActorState::Dead(cause.into_cause()),
+        }
+    }
 }
 
 /// A [`DeathCause`] on the wire.
@@ -197,7 +232,7 @@ impl Cause {
         }
     }
 
-    fn into_cause(self) -> DeathCause {
+    pub(crate) fn into_cause(self) -> DeathCause {
         match self {
             Cause::InitFailed(m) => DeathCause::InitFailed(m),
             Cause::Panicked(m) => DeathCause::Panicked(m),
