@@ -394,6 +394,19 @@ fn init_reports_an_unreachable_or_refusing_server() {
             say("done");
             return;
         }
+        Some("user-password") => {
+            helio::init(helio::Config::cluster(url()).user_password("ann", "pw"))
+                .expect("accepted");
+            say("done");
+            return;
+        }
+        Some("wrong-password") => {
+            let err = helio::init(helio::Config::cluster(url()).user_password("ann", "nope"))
+                .expect_err("a wrong password is refused");
+            assert!(matches!(err, helio::RuntimeError::Cluster { .. }), "{err}");
+            say("done");
+            return;
+        }
         Some("token") => {
             helio::init(helio::Config::cluster(url()).token("s3cret")).expect("the right token");
             assert!(helio::current_node().is_some());
@@ -411,6 +424,12 @@ fn init_reports_an_unreachable_or_refusing_server() {
     unreachable.succeeds();
     let nats = Nats::start_with(&["--auth", "s3cret"]);
     for role in ["no-token", "token"] {
+        let mut child = Proc::start(test, role, &nats.url);
+        child.expect("done");
+        child.succeeds();
+    }
+    let nats = Nats::start_with(&["--user", "ann", "--pass", "pw"]);
+    for role in ["wrong-password", "user-password"] {
         let mut child = Proc::start(test, role, &nats.url);
         child.expect("done");
         child.succeeds();
@@ -722,4 +741,51 @@ fn a_stream_of_100_000_items_crosses_processes_with_backpressure() {
     let mut caller = Proc::start(test, "caller", &nats.url);
     caller.expect("done");
     caller.succeeds();
+}
+
+#[test]
+fn shutdown_frees_the_names_a_process_held() {
+    match role().as_deref() {
+        Some("leaver") => {
+            join("leaver");
+            let c = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("leaving")
+                        .lifetime(Lifetime::Detached),
+                )
+                .remote(0);
+            c.ready().get_timeout(WAIT).unwrap();
+            helio::shutdown();
+            say("left");
+            return;
+        }
+        Some("taker") => {
+            join("taker");
+            match helio::get_actor::<Counter>("leaving") {
+                Err(LookupError::NotFound { .. }) => {}
+                other => panic!("expected NotFound, got {other:?}"),
+            }
+            // The name is free to take again.
+            let c = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("leaving")
+                        .lifetime(Lifetime::Detached),
+                )
+                .remote(5);
+            assert_eq!(c.methods().add().remote(0).get_timeout(WAIT).unwrap(), 5);
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "shutdown_frees_the_names_a_process_held";
+    let mut leaver = Proc::start(test, "leaver", &nats.url);
+    leaver.expect("left");
+    leaver.succeeds();
+    let mut taker = Proc::start(test, "taker", &nats.url);
+    taker.expect("done");
+    taker.succeeds();
 }
