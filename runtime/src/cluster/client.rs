@@ -254,8 +254,8 @@ fn deliver(cluster: &Cluster, message: async_nats::Message) {
 struct RemoteCancel {
     cluster: Weak<Cluster>,
     subject: async_nats::Subject,
-    /// The call's reply subject, which names it on the host.
-    call: String,
+    /// The call's id: its reply subject names it on the host.
+    id: u64,
 }
 
 impl Wake for RemoteCancel {
@@ -267,7 +267,7 @@ impl Wake for RemoteCancel {
         let Some(cluster) = self.cluster.upgrade() else {
             return;
         };
-        let Ok(payload) = wire::encode(&self.call) else {
+        let Ok(payload) = wire::encode(&cluster.inbox_subject(self.id)) else {
             return;
         };
         let mut headers = HeaderMap::new();
@@ -372,7 +372,7 @@ impl Link {
         done.on_cancel(&Waker::from(Arc::new(RemoteCancel {
             cluster: Arc::downgrade(&self.cluster),
             subject: self.subject.clone(),
-            call: self.cluster.inbox_subject(id),
+            id,
         })));
         let complete: Complete = Box::new(move |reply| {
             let result = reply.and_then(|bytes| {

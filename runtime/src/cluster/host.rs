@@ -262,14 +262,7 @@ fn serve_one<A: ActorClass>(
     shared: &ActorShared,
     message: Message,
 ) {
-    let header = |name: &str| {
-        message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(name))
-            .map(|v| v.as_str().to_owned())
-    };
-    match header(METHOD).as_deref() {
+    match header(&message, METHOD) {
         // The payload names the call by its reply subject.
         Some(VERB_CANCEL) => {
             match wire::decode::<String>(&message.payload) {
@@ -287,8 +280,8 @@ fn serve_one<A: ActorClass>(
         }
         _ => {}
     }
-    let window = header(WINDOW).and_then(|w| w.parse::<u64>().ok());
-    let outcome = dispatch(table, cell, shared, &message, header);
+    let window = header(&message, WINDOW).and_then(|w| w.parse::<u64>().ok());
+    let outcome = dispatch(table, cell, shared, &message);
     let Some(reply) = message.reply else {
         return; // a message that wants no answer (a kill)
     };
@@ -347,6 +340,15 @@ fn serve_one<A: ActorClass>(
             headers: Some(headers),
         });
     });
+}
+
+/// The value of header `name`.
+fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str())
 }
 
 /// What a stream's caller has granted: items consumed so far, or a cancel.
@@ -429,9 +431,9 @@ async fn pump_stream(
 }
 
 /// The caller's overrides of the call's group and retries, from its headers.
-fn call_options(header: &impl Fn(&str) -> Option<String>) -> Result<Option<CallOptions>, Failure> {
-    let group = header(wire::GROUP);
-    let retries = match header(wire::RETRIES) {
+fn call_options(message: &Message) -> Result<Option<CallOptions>, Failure> {
+    let group = header(message, wire::GROUP);
+    let retries = match header(message, wire::RETRIES) {
         Some(n) => Some(
             n.parse::<i64>()
                 .map_err(|_| Failure::Wire(format!("a bad max_task_retries header: {n:?}")))?,
@@ -443,7 +445,7 @@ fn call_options(header: &impl Fn(&str) -> Option<String>) -> Result<Option<CallO
     }
     let mut options = CallOptions::new();
     if let Some(group) = group {
-        options = options.concurrency_group(group);
+        options = options.concurrency_group(group.to_owned());
     }
     if let Some(retries) = retries {
         options = options.max_task_retries(retries);
@@ -463,21 +465,20 @@ fn dispatch<A: ActorClass>(
     cell: &Weak<ActorCell<A>>,
     shared: &ActorShared,
     message: &Message,
-    header: impl Fn(&str) -> Option<String>,
 ) -> Result<Dispatched, Failure> {
-    if header(CODEC).as_deref() != Some(CODEC_ID) {
+    let codec = header(message, CODEC);
+    if codec != Some(CODEC_ID) {
         return Err(Failure::Wire(format!(
-            "unknown codec {:?} (this host speaks {CODEC_ID})",
-            header(CODEC)
+            "unknown codec {codec:?} (this host speaks {CODEC_ID})"
         )));
     }
     let Some(actor) = cell.upgrade().map(Actor::from_cell) else {
         let cause = shared.death().unwrap_or(DeathCause::Shutdown);
         return Err(Failure::Died(wire::Cause::of(&cause)));
     };
-    let method = header(METHOD).unwrap_or_default();
-    let options = call_options(&header)?;
-    match method.as_str() {
+    let method = header(message, METHOD).unwrap_or_default();
+    let options = call_options(message)?;
+    match method {
         VERB_STATE => {
             let state = wire::WireState::of(&actor.state());
             let answer = wire::encode(&(state, actor.restarts()))
@@ -501,8 +502,7 @@ fn dispatch<A: ActorClass>(
             Err(Failure::Other("killed".to_owned()))
         }
         name => {
-            let expected = format!("{:016x}", table.fingerprint);
-            if header(FINGERPRINT).as_deref() != Some(expected.as_str()) {
+            if header(message, FINGERPRINT) != Some(table.fingerprint_hex.as_str()) {
                 return Err(Failure::Wire(format!(
                     "the caller's type `{}` differs from this host's (another definition)",
                     shared.label.type_name()

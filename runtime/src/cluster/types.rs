@@ -24,6 +24,8 @@ use super::{
 /// How to serve the remote methods of an actor type `A` on this node.
 pub(crate) struct HostTable<A> {
     pub(crate) fingerprint: u64,
+    /// The fingerprint as calls carry it (hex).
+    pub(crate) fingerprint_hex: String,
     pub(crate) methods: HashMap<&'static str, Serve<A>>,
 }
 
@@ -104,6 +106,7 @@ pub fn register<A: Remotable<MsgPack>>() {
         stubs: Arc::new(stubs),
         host: Arc::new(HostTable::<A> {
             fingerprint,
+            fingerprint_hex: format!("{fingerprint:016x}"),
             methods,
         }),
         encode_constructor: A::encode_constructor_args,
