@@ -9,6 +9,7 @@
 use std::{
     pin::pin,
     sync::{Arc, Weak},
+    task::Poll,
     time::Duration,
 };
 
@@ -16,8 +17,8 @@ use async_nats::{HeaderMap, Message, Subscriber, message::OutboundMessage};
 use bytes::Bytes;
 use futures::{
     StreamExt,
-    future::{Either, select},
-    stream::BoxStream,
+    future::{BoxFuture, Either, poll_fn, select},
+    stream::{BoxStream, FuturesUnordered},
 };
 use tokio::sync::watch;
 
@@ -225,11 +226,24 @@ pub(crate) fn serve_actor<A: ActorClass>(
     handle.spawn(async move {
         tracing::debug!(actor = %shared.label, "serving actor to the cluster");
         let mut died = pin!(died(&shared));
-        while let Either::Left((Some(message), _)) = select(sub.next(), died.as_mut()).await {
+        // The replies in the making: polled here, not spawned one task per call.
+        let mut answers = FuturesUnordered::new();
+        loop {
+            let next = poll_fn(|cx| {
+                while let Poll::Ready(Some(())) = answers.poll_next_unpin(cx) {}
+                if died.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                sub.poll_next_unpin(cx)
+            })
+            .await;
+            let Some(message) = next else { break };
             for message in super::batch::split(message) {
-                serve_one(&cluster, &table, &weak, &shared, message);
+                answers.extend(serve_one(&cluster, &table, &weak, &shared, message));
             }
         }
+        // Every call of a dead actor resolves: send those last replies.
+        while answers.next().await.is_some() {}
         cluster.served.remove(id);
         let _ = sub.unsubscribe().await;
         if let Some(revision) = revision {
@@ -254,14 +268,14 @@ async fn died(shared: &ActorShared) {
 }
 
 /// Answers one message to the actor's subject. Never blocks: the call is queued on the
-/// actor, and a task sends its reply.
+/// actor, and the future returned sends its reply once it is ready.
 fn serve_one<A: ActorClass>(
     cluster: &Arc<Cluster>,
     table: &HostTable<A>,
     cell: &Weak<ActorCell<A>>,
     shared: &ActorShared,
     message: Message,
-) {
+) -> Option<BoxFuture<'static, ()>> {
     match header(&message, METHOD) {
         // The payload names the call by its reply subject.
         Some(VERB_CANCEL) => {
@@ -269,21 +283,21 @@ fn serve_one<A: ActorClass>(
                 Ok(call) => cluster.inflight.cancel(&call),
                 Err(err) => tracing::warn!(%err, "a bad cancel request from the wire"),
             }
-            return;
+            return None;
         }
         Some(VERB_CREDIT) => {
             match wire::decode::<(String, u64)>(&message.payload) {
                 Ok((call, consumed)) => cluster.inflight.credit(&call, consumed),
                 Err(err) => tracing::warn!(%err, "a bad credit from the wire"),
             }
-            return;
+            return None;
         }
         _ => {}
     }
     let window = header(&message, WINDOW).and_then(|w| w.parse::<u64>().ok());
     let outcome = dispatch(table, cell, shared, &message);
     let Some(reply) = message.reply else {
-        return; // a message that wants no answer (a kill)
+        return None; // a message that wants no answer (a kill)
     };
     let key = reply.to_string();
     let call = match outcome {
@@ -307,12 +321,12 @@ fn serve_one<A: ActorClass>(
                 control,
                 window,
             ));
-            return;
+            return None;
         }
         Err(failure) => Err(failure),
     };
     let cluster = Arc::clone(cluster);
-    tokio::spawn(async move {
+    Some(Box::pin(async move {
         let result = match call {
             Ok(call) => {
                 let result = call.await.map_err(|err| Failure::of(&err));
@@ -339,7 +353,7 @@ fn serve_one<A: ActorClass>(
             payload: Bytes::from(payload),
             headers: Some(headers),
         });
-    });
+    }))
 }
 
 /// The value of header `name`.

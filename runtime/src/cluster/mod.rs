@@ -250,7 +250,24 @@ async fn write(
 ) {
     use async_nats::message::OutboundMessage;
     let mut queued = Vec::with_capacity(256);
+    // Whether the last round found more than one message: traffic is flowing.
+    let mut busy = false;
     while outgoing.recv_many(&mut queued, 256).await > 0 {
+        // Under load, let the tasks that are about to send (callers, repliers) run first, so
+        // that what they send joins this round's batches instead of waking this task once per
+        // message. A lone message (a sequential caller) goes at once.
+        if busy || queued.len() > 1 {
+            for _ in 0..2 {
+                tokio::task::yield_now().await;
+                while queued.len() < 1024 {
+                    match outgoing.try_recv() {
+                        Ok(message) => queued.push(message),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        busy = queued.len() > 1;
         // Group by destination, keeping each one's order.
         let mut routes: Vec<(String, Vec<OutboundMessage>)> = Vec::new();
         for message in queued.drain(..) {
