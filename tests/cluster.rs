@@ -126,6 +126,17 @@ impl Relay {
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The common shape: a server, a `host` process that says `ready`, then a `caller` process
+/// that must say `done` and succeed.
+fn host_then_caller(test: &str) {
+    let nats = Nats::start();
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("done");
+    caller.succeeds();
+}
+
 fn join(name: &str) {
     helio::init(helio::Config::cluster(url()).node_name(name)).expect("join the cluster");
     helio::register::<Counter>();
@@ -323,12 +334,7 @@ fn failures_cross_processes() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let mut host = Proc::start("failures_cross_processes", "host", &nats.url);
-    host.expect("ready");
-    let mut caller = Proc::start("failures_cross_processes", "caller", &nats.url);
-    caller.expect("done");
-    caller.succeeds();
+    host_then_caller("failures_cross_processes");
 }
 
 #[test]
@@ -518,13 +524,7 @@ fn max_pending_calls_holds_across_processes() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let test = "max_pending_calls_holds_across_processes";
-    let mut host = Proc::start(test, "host", &nats.url);
-    host.expect("ready");
-    let mut caller = Proc::start(test, "caller", &nats.url);
-    caller.expect("done");
-    caller.succeeds();
+    host_then_caller("max_pending_calls_holds_across_processes");
 }
 
 #[test]
@@ -694,12 +694,7 @@ fn cancel_crosses_processes() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let mut host = Proc::start("cancel_crosses_processes", "host", &nats.url);
-    host.expect("ready");
-    let mut caller = Proc::start("cancel_crosses_processes", "caller", &nats.url);
-    caller.expect("done");
-    caller.succeeds();
+    host_then_caller("cancel_crosses_processes");
 }
 
 #[test]
@@ -734,13 +729,7 @@ fn a_stream_of_100_000_items_crosses_processes_with_backpressure() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let test = "a_stream_of_100_000_items_crosses_processes_with_backpressure";
-    let mut host = Proc::start(test, "host", &nats.url);
-    host.expect("ready");
-    let mut caller = Proc::start(test, "caller", &nats.url);
-    caller.expect("done");
-    caller.succeeds();
+    host_then_caller("a_stream_of_100_000_items_crosses_processes_with_backpressure");
 }
 
 #[test]

@@ -114,15 +114,7 @@ pub(crate) fn serve_anonymous<A: ActorClass>(
     let subject = cluster.actor_subject(cluster.node(), actor.id().local());
     let subscribe = {
         let cluster = Arc::clone(cluster);
-        async move {
-            let sub = cluster
-                .client
-                .subscribe(subject)
-                .await
-                .map_err(|e| e.to_string())?;
-            cluster.client.flush().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(sub)
-        }
+        async move { cluster.subscribe_flushed(subject).await }
     };
     let sub = block_on(&cluster.handle, Duration::from_secs(10), subscribe)
         .map_err(|err| err.to_string())??;

@@ -80,13 +80,7 @@ pub(crate) fn claim_named<A: ActorClass>(key: &Key, config: &ActorConfig, id: Ac
         let cluster = Arc::clone(&cluster);
         let subject = cluster.actor_subject(cluster.node(), id.local());
         async move {
-            let sub = cluster
-                .client
-                .subscribe(subject)
-                .await
-                .map_err(|e| e.to_string())?;
-            // The subscription reaches the server before the record names it.
-            cluster.client.flush().await.map_err(|e| e.to_string())?;
+            let sub = cluster.subscribe_flushed(subject).await?;
             match cluster.registry.claim(&record).await? {
                 Some(revision) => Ok(Ok((sub, revision))),
                 None => {
@@ -335,24 +329,10 @@ fn serve_one<A: ActorClass>(
             }
             Err(failure) => Err(failure),
         };
-        let (status, payload) = match result {
-            Ok(bytes) => ("ok", bytes),
-            Err(failure) => {
-                if let Failure::Wire(what) = &failure {
-                    tracing::warn!(%what, "bad call from the wire");
-                }
-                ("err", wire::encode(&failure).unwrap_or_default())
-            }
-        };
-        let mut headers = HeaderMap::new();
-        headers.insert(CODEC, CODEC_ID);
-        headers.insert(STATUS, status);
-        cluster.publish(OutboundMessage {
-            subject: reply,
-            reply: None,
-            payload: Bytes::from(payload),
-            headers: Some(headers),
-        });
+        if let Err(Failure::Wire(what)) = &result {
+            tracing::warn!(%what, "bad call from the wire");
+        }
+        cluster.reply(reply, result);
     }))
 }
 

@@ -147,6 +147,38 @@ impl Cluster {
         format!("helio.{}.inbox.{}.{id}", self.name, self.node())
     }
 
+    /// Answers a request on its reply subject: the encoded result, or the failure.
+    fn reply(&self, subject: async_nats::Subject, result: Result<Vec<u8>, wire::Failure>) {
+        let (status, payload) = match result {
+            Ok(bytes) => ("ok", bytes),
+            Err(failure) => ("err", wire::encode(&failure).unwrap_or_default()),
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(wire::CODEC, wire::CODEC_ID);
+        headers.insert(wire::STATUS, status);
+        self.publish(async_nats::message::OutboundMessage {
+            subject,
+            reply: None,
+            payload: bytes::Bytes::from(payload),
+            headers: Some(headers),
+        });
+    }
+
+    /// Subscribes `subject`, and waits until the server has the subscription (so that a
+    /// record naming it is never seen before it is served).
+    async fn subscribe_flushed(&self, subject: String) -> Result<async_nats::Subscriber, String> {
+        let sub = self
+            .client
+            .subscribe(subject)
+            .await
+            .map_err(|err| format!("could not subscribe: {err}"))?;
+        self.client
+            .flush()
+            .await
+            .map_err(|err| format!("the server did not answer: {err}"))?;
+        Ok(sub)
+    }
+
     /// Queues a message for the writer task.
     fn publish(&self, message: async_nats::message::OutboundMessage) {
         if self.out.send(message).is_err() {

@@ -16,7 +16,7 @@ use super::{
     Cluster, current, handles,
     registry::ActorRecord,
     types::{self, TypeEntry},
-    wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure, STATUS},
+    wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
 use crate::{
     Actor, ActorClass, ActorError, ActorOptions, ActorState, Placement, error::DeathCause,
@@ -176,22 +176,10 @@ fn answer(cluster: &Cluster, message: Message) {
             Err(err) => Err(Failure::Wire(format!("a bad spawn request: {err}"))),
         },
     };
-    let (status, payload) = match outcome
-        .and_then(|record| wire::encode(&record).map_err(|err| Failure::Wire(err.to_string())))
-    {
-        Ok(bytes) => ("ok", bytes),
-        Err(failure) => {
-            tracing::warn!(?failure, "spawn request refused");
-            ("err", wire::encode(&failure).unwrap_or_default())
-        }
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(CODEC, CODEC_ID);
-    headers.insert(STATUS, status);
-    cluster.publish(OutboundMessage {
-        subject: reply,
-        reply: None,
-        payload: Bytes::from(payload),
-        headers: Some(headers),
-    });
+    let result = outcome
+        .and_then(|record| wire::encode(&record).map_err(|err| Failure::Wire(err.to_string())));
+    if let Err(failure) = &result {
+        tracing::warn!(?failure, "spawn request refused");
+    }
+    cluster.reply(reply, result);
 }
