@@ -778,3 +778,51 @@ fn shutdown_frees_the_names_a_process_held() {
     taker.expect("done");
     taker.succeeds();
 }
+
+#[test]
+fn a_call_in_flight_to_a_killed_host_fails_after_the_node_timeout() {
+    match role().as_deref() {
+        Some("host") => return host("doomed", 0),
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("doomed").unwrap();
+            assert_eq!(c.methods().add().remote(0).get_timeout(WAIT).unwrap(), 0);
+            let mut items = c.methods().count().remote(u64::MAX).blocking_iter();
+            assert_eq!(items.next().unwrap().unwrap(), 0);
+            let slow = c.methods().slow_add().remote(1, 600_000);
+            // Answered by the host after it received the call above (one subject keeps order).
+            assert_eq!(c.state(), ActorState::Alive);
+            say("sent");
+            // The parent kills the host with SIGKILL, then closes our stdin.
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            let killed = std::time::Instant::now();
+            match slow.get_timeout(WAIT) {
+                Err(ActorError::ActorUnavailable { message, .. }) => {
+                    assert!(message.contains("stopped answering"), "{message}");
+                }
+                other => panic!("expected ActorUnavailable, got {other:?}"),
+            }
+            // The stream in flight ends with the same error, after the items it had.
+            let last = items.find(Result::is_err);
+            assert!(
+                matches!(last, Some(Err(ActorError::ActorUnavailable { .. }))),
+                "{last:?}"
+            );
+            say(format!("failed-after-ms {}", killed.elapsed().as_millis()));
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "a_call_in_flight_to_a_killed_host_fails_after_the_node_timeout";
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("sent");
+    host.kill();
+    caller.close_stdin();
+    let after: u64 = caller.expect("failed-after-ms").parse().unwrap();
+    println!("a call in flight to a killed host failed {after} ms after the kill");
+    caller.succeeds();
+}

@@ -122,6 +122,13 @@ impl Config {
         self
     }
 
+    /// How long another node may be silent before this process pings it, and fails the
+    /// calls it owes with `ActorUnavailable` when it does not answer either (default 3 s).
+    pub fn node_timeout(mut self, timeout: Duration) -> Self {
+        self.cluster_mut().set_node_timeout(timeout);
+        self
+    }
+
     /// How long `init` waits for the server (default 5 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.cluster_mut().set_connect_timeout(timeout);

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{
-    Cluster, block_on, current,
+    Cluster, NodeId, block_on, current,
     registry::ActorRecord,
     types::{self, TypeEntry},
     wire::{
@@ -45,6 +45,8 @@ pub(crate) type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
 struct Pending {
     actor: ActorLabel,
     method: &'static str,
+    /// The node that owes the reply, when known: if it dies, the call fails.
+    node: Option<NodeId>,
     complete: Complete,
 }
 
@@ -53,8 +55,8 @@ struct Pending {
 pub(crate) struct Calls {
     next: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
-    /// Streaming calls, which take many frames.
-    streams: Mutex<HashMap<u64, Sink>>,
+    /// Streaming calls, which take many frames, with the node that sends them.
+    streams: Mutex<HashMap<u64, (NodeId, Sink)>>,
     /// Calls sent in one batch, by the first one's id.
     groups: Mutex<HashMap<u64, Vec<u64>>>,
     /// Whether `groups` may be non-empty (skips its lock on most replies).
@@ -72,6 +74,7 @@ impl Calls {
         self.insert(Pending {
             actor,
             method,
+            node: None,
             complete,
         })
     }
@@ -97,6 +100,62 @@ impl Calls {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A raw request's entry, taken back (it timed out).
+    pub(crate) fn take_raw(&self, id: u64) -> Option<Complete> {
+        self.take(id).map(|pending| pending.complete)
+    }
+
+    /// The nodes that owe this process replies or stream frames.
+    pub(crate) fn nodes_waited_on(&self) -> Vec<NodeId> {
+        let mut nodes: Vec<NodeId> = self.lock().values().filter_map(|p| p.node).collect();
+        nodes.extend(
+            self.streams
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .map(|(node, _)| *node),
+        );
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
+    /// Resolves every call and stream `node` owes to `ActorUnavailable`: it is dead.
+    pub(crate) fn fail_node(&self, node: NodeId, message: &str) {
+        let owed: Vec<u64> = self
+            .lock()
+            .iter()
+            .filter(|(_, p)| p.node == Some(node))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in owed {
+            if let Some(pending) = self.take(id) {
+                let err = ActorError::ActorUnavailable {
+                    actor: pending.actor,
+                    method: pending.method,
+                    message: message.to_owned(),
+                };
+                (pending.complete)(Err(err));
+            }
+        }
+        let streams: Vec<u64> = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, (n, _))| *n == node)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in streams {
+            let err = ActorError::ActorUnavailable {
+                actor: ActorLabel::new("?", None),
+                method: "?",
+                message: message.to_owned(),
+            };
+            self.fail_stream(id, err);
+        }
     }
 
     /// Records that the calls `ids` went out in one batch: "no responders" for the batch comes
@@ -231,6 +290,7 @@ fn deliver(cluster: &Cluster, message: async_nats::Message) {
             actor,
             method,
             complete,
+            ..
         } = pending;
         let result = if unavailable {
             Err(ActorError::ActorUnavailable {
@@ -393,6 +453,7 @@ impl Link {
             Pending {
                 actor: actor.clone(),
                 method,
+                node: Some(self.record.node),
                 complete,
             },
         );
@@ -405,6 +466,7 @@ impl Link {
         let id = self.cluster.calls.insert(Pending {
             actor: actor.clone(),
             method: "ready",
+            node: Some(self.record.node),
             complete,
         });
         self.send(VERB_READY, Vec::new(), Some(id));
@@ -503,7 +565,7 @@ impl Calls {
     /// Routes a frame to the stream `id`; `false` when there is no such stream.
     fn stream_frame(&self, id: u64, message: &async_nats::Message) -> bool {
         let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(sink) = streams.get_mut(&id) else {
+        let Some((_, sink)) = streams.get_mut(&id) else {
             return false;
         };
         if sink(message) {
@@ -514,11 +576,11 @@ impl Calls {
         true
     }
 
-    fn insert_stream(&self, id: u64, sink: Sink) {
+    fn insert_stream(&self, id: u64, node: NodeId, sink: Sink) {
         self.streams
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, sink);
+            .insert(id, (node, sink));
     }
 
     fn remove_stream(&self, id: u64) {
@@ -590,7 +652,7 @@ impl Link {
             return stream;
         };
         let sink = stream_sink(actor.clone(), method, stub, feed);
-        self.cluster.calls.insert_stream(id, sink);
+        self.cluster.calls.insert_stream(id, self.record.node, sink);
         let send = {
             let cluster = Arc::clone(&self.cluster);
             let subject = self.subject.clone();
@@ -636,7 +698,7 @@ impl Calls {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&id);
-        if let Some(mut sink) = sink {
+        if let Some((_, mut sink)) = sink {
             sink(&failed_frame(&err));
         }
     }

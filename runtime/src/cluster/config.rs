@@ -37,6 +37,7 @@ pub struct ClusterConfig {
     node_name: Option<String>,
     auth: Auth,
     pub(crate) connect_timeout: Duration,
+    pub(crate) node_timeout: Duration,
 }
 
 impl ClusterConfig {
@@ -47,6 +48,7 @@ impl ClusterConfig {
             node_name: None,
             auth: Auth::None,
             connect_timeout: Duration::from_secs(5),
+            node_timeout: Duration::from_secs(3),
         }
     }
 
@@ -74,6 +76,10 @@ impl ClusterConfig {
         self.auth = Auth::CredentialsFile(path);
     }
 
+    pub(crate) fn set_node_timeout(&mut self, timeout: Duration) {
+        self.node_timeout = timeout;
+    }
+
     pub(crate) fn set_connect_timeout(&mut self, timeout: Duration) {
         self.connect_timeout = timeout;
     }
@@ -87,6 +93,12 @@ impl ClusterConfig {
 
     pub(crate) fn check(&self) -> Result<(), String> {
         check_token("the cluster name", &self.cluster_name)?;
+        if self.node_timeout < Duration::from_millis(30) {
+            return Err(format!(
+                "`node_timeout` must be at least 30 ms, not {:?}",
+                self.node_timeout
+            ));
+        }
         if self.url.trim().is_empty() {
             return Err("the cluster url is empty".to_owned());
         }

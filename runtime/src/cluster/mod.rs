@@ -8,6 +8,7 @@
 //! - `host.rs`: serves a local named actor to the cluster.
 //! - `client.rs`: remote handles, and the inbox their replies come back to.
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
+//! - `liveness.rs`: heartbeats and pings; calls owed by a dead node fail.
 //! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
 //!
 //! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
@@ -20,6 +21,7 @@ mod client;
 mod config;
 mod handles;
 mod host;
+mod liveness;
 mod node;
 mod placement;
 mod registry;
@@ -59,6 +61,10 @@ pub(crate) struct Cluster {
     served: handles::Served,
     /// The calls this process serves for others, by reply subject, to cancel them.
     inflight: Inflight,
+    /// When each other node was last heard.
+    liveness: liveness::Liveness,
+    /// How long a node may be silent before a ping decides whether it is dead.
+    node_timeout: Duration,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -229,12 +235,15 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         calls: client::Calls::default(),
         served: handles::Served::default(),
         inflight: Inflight::default(),
+        liveness: liveness::Liveness::default(),
+        node_timeout: config.node_timeout,
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
         async move {
             let inbox = client::listen(&cluster).await?;
             placement::listen(&cluster).await?;
+            liveness::start(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
             Ok::<_, String>(inbox)
         }

@@ -1,0 +1,168 @@
+//! Which nodes are alive: heartbeats, direct pings, and failing the calls a dead node owes.
+//!
+//! Every node publishes a heartbeat to `helio.<cluster>.hb.<node>` three times per
+//! `node_timeout` and answers pings on `helio.<cluster>.ping.<node>`. Every node notes, on its
+//! own monotonic clock, when it last heard each other node. A watchdog looks at the nodes this
+//! process waits on (calls and streams in flight): one silent for longer than `node_timeout`
+//! that also fails a direct ping is dead, and every call it owes resolves to
+//! `ActorUnavailable`, so that nothing waits for a process that is gone.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError, Weak},
+    time::{Duration, Instant},
+};
+
+use async_nats::message::OutboundMessage;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::{Cluster, NodeId};
+use crate::{label::ActorLabel, object_ref::detached_pair};
+
+/// How long a ping may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// When this process last heard each node.
+#[derive(Default)]
+pub(crate) struct Liveness {
+    heard: Mutex<HashMap<NodeId, Instant>>,
+}
+
+impl Liveness {
+    fn heard(&self, node: NodeId) {
+        self.heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node, Instant::now());
+    }
+
+    /// When `node` was last heard; a node never heard counts as heard `now` (the first
+    /// look starts its clock).
+    fn last_heard(&self, node: NodeId, now: Instant) -> Instant {
+        *self
+            .heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(node)
+            .or_insert(now)
+    }
+}
+
+fn subject(cluster: &Cluster, kind: &str, node: NodeId) -> String {
+    format!("helio.{}.{kind}.{node}", cluster.name)
+}
+
+/// Starts heartbeats, the ping responder, the heartbeat listener and the watchdog.
+pub(crate) async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
+    let heartbeats = cluster
+        .client
+        .subscribe(format!("helio.{}.hb.*", cluster.name))
+        .await
+        .map_err(|err| format!("could not subscribe heartbeats: {err}"))?;
+    let pings = cluster
+        .client
+        .subscribe(subject(cluster, "ping", cluster.node()))
+        .await
+        .map_err(|err| format!("could not subscribe pings: {err}"))?;
+    let weak = Arc::downgrade(cluster);
+    cluster.handle.spawn(listen(weak.clone(), heartbeats));
+    cluster.handle.spawn(answer_pings(weak.clone(), pings));
+    cluster
+        .handle
+        .spawn(beat(weak.clone(), cluster.node_timeout));
+    cluster.handle.spawn(watch(weak, cluster.node_timeout));
+    Ok(())
+}
+
+async fn listen(cluster: Weak<Cluster>, mut heartbeats: async_nats::Subscriber) {
+    while let Some(message) = heartbeats.next().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        let node = message
+            .subject
+            .rsplit('.')
+            .next()
+            .and_then(|id| u64::from_str_radix(id, 16).ok());
+        if let Some(node) = node {
+            cluster.liveness.heard(NodeId(node));
+        }
+    }
+}
+
+async fn answer_pings(cluster: Weak<Cluster>, mut pings: async_nats::Subscriber) {
+    while let Some(message) = pings.next().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        if let Some(reply) = message.reply {
+            cluster.reply(reply, Ok(Vec::new()));
+        }
+    }
+}
+
+async fn beat(cluster: Weak<Cluster>, timeout: Duration) {
+    let mut every = tokio::time::interval(timeout / 3);
+    loop {
+        every.tick().await;
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        cluster.publish(OutboundMessage {
+            subject: subject(&cluster, "hb", cluster.node()).into(),
+            reply: None,
+            payload: Bytes::new(),
+            headers: None,
+        });
+    }
+}
+
+async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
+    let mut every = tokio::time::interval(timeout / 3);
+    loop {
+        every.tick().await;
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        for node in cluster.calls.nodes_waited_on() {
+            if node == cluster.node() || now - cluster.liveness.last_heard(node, now) <= timeout {
+                continue;
+            }
+            if ping(&cluster, node).await {
+                cluster.liveness.heard(node);
+                continue;
+            }
+            tracing::warn!(%node, ?timeout, "node is dead: silent, and no answer to a ping");
+            cluster.calls.fail_node(
+                node,
+                &format!(
+                    "its node {node} stopped answering (no heartbeat for {timeout:?}, no \
+                     answer to a ping)"
+                ),
+            );
+        }
+    }
+}
+
+/// Whether `node` answers a ping within [`PING_TIMEOUT`].
+async fn ping(cluster: &Arc<Cluster>, node: NodeId) -> bool {
+    let (answer, done) = detached_pair::<Bytes>();
+    let id = cluster.calls.insert_raw(
+        ActorLabel::new("node", None),
+        "ping",
+        Box::new(move |result| done.complete(result)),
+    );
+    cluster.publish(OutboundMessage {
+        subject: subject(cluster, "ping", node).into(),
+        reply: Some(cluster.inbox_subject(id).into()),
+        payload: Bytes::new(),
+        headers: None,
+    });
+    let answered = tokio::time::timeout(PING_TIMEOUT, answer).await;
+    if answered.is_err() {
+        drop(cluster.calls.take_raw(id));
+    }
+    matches!(answered, Ok(Ok(_)))
+}
