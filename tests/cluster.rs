@@ -362,6 +362,20 @@ fn a_dead_host_makes_calls_unavailable() {
                     other => panic!("expected ActorUnavailable, got {other:?}"),
                 }
             }
+            // The dead host's name is taken over by the next process that creates it.
+            let again = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("mortal")
+                        .lifetime(Lifetime::Detached),
+                )
+                .remote(40);
+            assert_eq!(
+                again.methods().add().remote(2).get_timeout(WAIT).unwrap(),
+                42
+            );
+            let found = helio::get_actor::<Counter>("mortal").unwrap();
+            assert_eq!(found, again);
             say("done");
             return;
         }

@@ -23,7 +23,7 @@ use futures::{
 use tokio::sync::watch;
 
 use super::{
-    Cluster, block_on, current,
+    Cluster, block_on, current, liveness,
     registry::ActorRecord,
     types::{self, HostTable},
     wire::{
@@ -84,12 +84,27 @@ pub(crate) fn claim_named<A: ActorClass>(key: &Key, config: &ActorConfig, id: Ac
             match cluster.registry.claim(&record).await? {
                 Some(revision) => Ok(Ok((sub, revision))),
                 None => {
-                    drop(sub);
                     let held = cluster
                         .registry
-                        .lookup(&record.namespace, &record.name)
+                        .lookup_entry(&record.namespace, &record.name)
                         .await?;
-                    Ok(Err(held))
+                    // A name whose holder's process is gone (killed, say) is taken over.
+                    if let Some((holder, revision)) = &held
+                        && holder.node != cluster.node()
+                        && liveness::ping(&cluster, holder.node).await == liveness::Ping::Gone
+                        && let Some(revision) =
+                            cluster.registry.take_over(&record, *revision).await?
+                    {
+                        tracing::info!(
+                            namespace = %record.namespace,
+                            name = %record.name,
+                            dead = %holder.node,
+                            "name taken over from a node that is gone"
+                        );
+                        return Ok(Ok((sub, revision)));
+                    }
+                    drop(sub);
+                    Ok(Err(held.map(|(holder, _)| holder)))
                 }
             }
         }

@@ -130,7 +130,7 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
             if node == cluster.node() || now - cluster.liveness.last_heard(node, now) <= timeout {
                 continue;
             }
-            if ping(&cluster, node).await {
+            if ping(&cluster, node).await == Ping::Answered {
                 cluster.liveness.heard(node);
                 continue;
             }
@@ -146,8 +146,18 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
     }
 }
 
-/// Whether `node` answers a ping within [`PING_TIMEOUT`].
-async fn ping(cluster: &Arc<Cluster>, node: NodeId) -> bool {
+/// How a node answered a ping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ping {
+    Answered,
+    /// No answer in time: dead, or only slow.
+    Silent,
+    /// The server knows no one listening for it: the node's process is gone.
+    Gone,
+}
+
+/// Pings `node`, waiting at most [`PING_TIMEOUT`].
+pub(crate) async fn ping(cluster: &Arc<Cluster>, node: NodeId) -> Ping {
     let (answer, done) = detached_pair::<Bytes>();
     let id = cluster.calls.insert_raw(
         ActorLabel::new("node", None),
@@ -160,9 +170,13 @@ async fn ping(cluster: &Arc<Cluster>, node: NodeId) -> bool {
         payload: Bytes::new(),
         headers: None,
     });
-    let answered = tokio::time::timeout(PING_TIMEOUT, answer).await;
-    if answered.is_err() {
-        drop(cluster.calls.take_raw(id));
+    match tokio::time::timeout(PING_TIMEOUT, answer).await {
+        Ok(Ok(_)) => Ping::Answered,
+        Ok(Err(crate::ActorError::ActorUnavailable { .. })) => Ping::Gone,
+        Ok(Err(_)) => Ping::Silent,
+        Err(_) => {
+            drop(cluster.calls.take_raw(id));
+            Ping::Silent
+        }
     }
-    matches!(answered, Ok(Ok(_)))
 }

@@ -21,7 +21,7 @@ mod client;
 mod config;
 mod handles;
 mod host;
-mod liveness;
+pub(crate) mod liveness;
 mod node;
 mod placement;
 mod registry;

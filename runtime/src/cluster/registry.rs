@@ -122,6 +122,48 @@ impl Registry {
         }
     }
 
+    /// The record of the actor named `(namespace, name)` and its revision, if any.
+    pub(crate) async fn lookup_entry(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<(ActorRecord, u64)>, String> {
+        let key = name_key(namespace, name);
+        let entry = self
+            .store
+            .entry(&key)
+            .await
+            .map_err(|err| format!("could not read {key}: {err}"))?;
+        let Some(entry) =
+            entry.filter(|e| e.operation == async_nats::jetstream::kv::Operation::Put)
+        else {
+            return Ok(None);
+        };
+        let record = super::wire::decode(&entry.value)
+            .map_err(|err| format!("a corrupt record under {key}: {err}"))?;
+        Ok(Some((record, entry.revision)))
+    }
+
+    /// Replaces the record at `revision` with `record` (taking the name over); `Ok(None)`
+    /// when it changed since: another node was quicker.
+    pub(crate) async fn take_over(
+        &self,
+        record: &ActorRecord,
+        revision: u64,
+    ) -> Result<Option<u64>, String> {
+        let key = name_key(&record.namespace, &record.name);
+        let value = super::wire::encode(record).map_err(|e| e.to_string())?;
+        match self.store.update(&key, Bytes::from(value), revision).await {
+            Ok(revision) => Ok(Some(revision)),
+            Err(err)
+                if err.kind() == async_nats::jetstream::kv::UpdateErrorKind::WrongLastRevision =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(format!("could not take the name over: {err}")),
+        }
+    }
+
     /// Frees a name, unless it was claimed again since `revision`.
     pub(crate) async fn release(&self, namespace: &str, name: &str, revision: u64) {
         let key = name_key(namespace, name);
