@@ -840,3 +840,82 @@ fn a_call_in_flight_to_a_killed_host_fails_after_the_node_timeout() {
     println!("a call in flight to a killed host failed {after} ms after the kill");
     caller.succeeds();
 }
+
+#[test]
+fn a_detached_actor_of_a_killed_node_restarts_on_another_node() {
+    match role().as_deref() {
+        Some("first") => {
+            join("first");
+            let c = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("phoenix")
+                        .lifetime(Lifetime::Detached)
+                        .max_restarts(2),
+                )
+                .remote(100);
+            c.ready().get_timeout(WAIT).unwrap();
+            say("ready");
+            cluster_support::park();
+            return;
+        }
+        Some("standby") => {
+            join("standby");
+            say(format!("ready {}", std::process::id()));
+            cluster_support::park();
+            return;
+        }
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("phoenix").unwrap();
+            assert_eq!(c.methods().add().remote(1).get_timeout(WAIT).unwrap(), 101);
+            let first = c.methods().pid().remote().get_timeout(WAIT).unwrap();
+            say("ready");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            let killed = std::time::Instant::now();
+            // The same handle: calls fail while no node serves the actor, then succeed.
+            let value = loop {
+                match c.methods().add().remote(0).get_timeout(WAIT) {
+                    Ok(value) => break value,
+                    Err(ActorError::ActorUnavailable { .. }) => {
+                        assert!(killed.elapsed() < WAIT, "not restarted within {WAIT:?}");
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(other) => panic!("unexpected {other:?}"),
+                }
+            };
+            let back_after = killed.elapsed();
+            // A restart runs the constructor again with the stored arguments.
+            assert_eq!(value, 100);
+            let pid = c.methods().pid().remote().get_timeout(WAIT).unwrap();
+            assert_ne!(pid, first);
+            say(format!("served-by {pid}"));
+            assert_eq!(c.restarts(), 1, "the restart counts against max_restarts");
+            let found = helio::get_actor::<Counter>("phoenix").unwrap();
+            assert_eq!(found.id(), c.id(), "the same actor id");
+            say(format!("back-after-ms {}", back_after.as_millis()));
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "a_detached_actor_of_a_killed_node_restarts_on_another_node";
+    let mut first = Proc::start(test, "first", &nats.url);
+    first.expect("ready");
+    let mut standby = Proc::start(test, "standby", &nats.url);
+    let standby_pid = standby.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("ready");
+    first.kill();
+    caller.close_stdin();
+    // Any live node that registered the type may win the restart: the standby or the caller.
+    let served_by = caller.expect("served-by");
+    assert!(
+        served_by == standby_pid || served_by == caller.pid().to_string(),
+        "served by {served_by}, not a live node"
+    );
+    let after: u64 = caller.expect("back-after-ms").parse().unwrap();
+    println!("the detached actor served calls again {after} ms after SIGKILL of its node");
+    caller.succeeds();
+}

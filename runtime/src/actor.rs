@@ -117,6 +117,12 @@ impl ActorShared {
         self.restarts.load(Ordering::Acquire)
     }
 
+    /// Sets the restart count (an actor restarted on another node keeps its count).
+    #[cfg(feature = "cluster")]
+    pub(crate) fn set_restarts(&self, n: u32) {
+        self.restarts.store(n, Ordering::Release);
+    }
+
     pub(crate) fn count_restart(&self) {
         self.restarts.fetch_add(1, Ordering::AcqRel);
     }

@@ -113,6 +113,8 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
 ) -> Actor<A> {
     let type_name = std::any::type_name::<A>();
     #[cfg(feature = "cluster")]
+    let original = options.clone();
+    #[cfg(feature = "cluster")]
     if let Some(placement) = options.take_placement() {
         return match crate::cluster::place::<A>(options, placement, Box::new(args)) {
             Ok(actor) => actor,
@@ -143,13 +145,23 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             return dead_actor(label, DeathCause::Shutdown);
         }
     };
-    let id = ActorId::next();
-    // Cluster mode: a named actor of a registered type claims its name cluster-wide first.
+    #[allow(unused_mut)]
+    let mut id = ActorId::next();
+    // Cluster mode: a named actor of a registered type claims its name cluster-wide first. A
+    // detached one leaves what it takes to start it again elsewhere if its node dies.
     #[cfg(feature = "cluster")]
     let hosted = match &config.name {
-        Some(key) => match crate::cluster::claim_named::<A>(key, &config, id) {
+        Some(key) => match crate::cluster::claim_named::<A>(key, &config, id, || {
+            (
+                original,
+                Box::new(args.clone()) as Box<dyn std::any::Any + Send>,
+            )
+        }) {
             crate::cluster::Named::Local => None,
-            crate::cluster::Named::Serve(hosted) => Some(hosted),
+            crate::cluster::Named::Serve(hosted) => {
+                id = hosted.id();
+                Some(hosted)
+            }
             crate::cluster::Named::Existing(actor) => return actor,
             crate::cluster::Named::Refused(cause) => return dead_actor(label, cause),
         },

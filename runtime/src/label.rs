@@ -42,6 +42,12 @@ impl ActorId {
         ActorId { node, local }
     }
 
+    /// The node the id was made on (0 outside cluster mode).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn node(self) -> u64 {
+        self.node
+    }
+
     /// The id within its hosting process.
     #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) fn local(self) -> u64 {

@@ -70,6 +70,11 @@ impl ActorOptions {
         self
     }
 
+    /// The `max_restarts` these options set (0 when unset).
+    pub(crate) fn max_restarts_or_default(&self) -> i64 {
+        self.max_restarts.unwrap_or(0)
+    }
+
     /// The placement, with this node's own id meaning `Local`; `None` for local.
     pub(crate) fn take_placement(&mut self) -> Option<Placement> {
         match self.placement.take()? {

@@ -56,7 +56,7 @@ pub(crate) struct Calls {
     next: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
     /// Streaming calls, which take many frames, with the node that sends them.
-    streams: Mutex<HashMap<u64, (NodeId, Sink)>>,
+    streams: Mutex<HashMap<u64, (Option<NodeId>, Sink)>>,
     /// Calls sent in one batch, by the first one's id.
     groups: Mutex<HashMap<u64, Vec<u64>>>,
     /// Whether `groups` may be non-empty (skips its lock on most replies).
@@ -115,7 +115,7 @@ impl Calls {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .values()
-                .map(|(node, _)| *node),
+                .filter_map(|(node, _)| *node),
         );
         nodes.sort_unstable();
         nodes.dedup();
@@ -145,7 +145,7 @@ impl Calls {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|(_, (n, _))| *n == node)
+            .filter(|(_, (n, _))| *n == Some(node))
             .map(|(id, _)| *id)
             .collect();
         for id in streams {
@@ -346,6 +346,10 @@ impl Wake for RemoteCancel {
 pub(crate) struct Link {
     cluster: Arc<Cluster>,
     record: ActorRecord,
+    /// The node that runs the actor, as last known (it moves when its node dies).
+    host: Arc<AtomicU64>,
+    /// A lookup of the actor's new host is under way.
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
     subject: async_nats::Subject,
     fingerprint: String,
     stubs: Arc<HashMap<&'static str, Stub>>,
@@ -355,6 +359,35 @@ impl Link {
     /// The actor's address.
     pub(crate) fn record(&self) -> &ActorRecord {
         &self.record
+    }
+
+    /// The node to watch for a call: the actor's host, unless that node is dead. Then the
+    /// actor may run elsewhere: its new host is looked up for later calls, and meanwhile a
+    /// call nobody serves fails at once with "no responders".
+    fn watched_host(&self) -> Option<NodeId> {
+        let host = NodeId(self.host.load(Ordering::Acquire));
+        if !self.cluster.liveness.is_dead(host) {
+            return Some(host);
+        }
+        if !self.record.name.is_empty() && !self.refreshing.swap(true, Ordering::AcqRel) {
+            let cluster = Arc::clone(&self.cluster);
+            let record = self.record.clone();
+            let (found, refreshing) = (Arc::clone(&self.host), Arc::clone(&self.refreshing));
+            cluster.handle.clone().spawn(async move {
+                let lookup = cluster
+                    .registry
+                    .lookup(&record.namespace, &record.name)
+                    .await;
+                if let Ok(Some(now)) = lookup
+                    && now.node == record.node
+                    && now.id == record.id
+                {
+                    found.store(now.host().0, Ordering::Release);
+                }
+                refreshing.store(false, Ordering::Release);
+            });
+        }
+        None
     }
 
     fn headers(&self, method: &str) -> HeaderMap {
@@ -453,7 +486,7 @@ impl Link {
             Pending {
                 actor: actor.clone(),
                 method,
-                node: Some(self.record.node),
+                node: self.watched_host(),
                 complete,
             },
         );
@@ -466,7 +499,7 @@ impl Link {
         let id = self.cluster.calls.insert(Pending {
             actor: actor.clone(),
             method: "ready",
-            node: Some(self.record.node),
+            node: self.watched_host(),
             complete,
         });
         self.send(VERB_READY, Vec::new(), Some(id));
@@ -541,6 +574,8 @@ pub(crate) fn remote_handle<A: ActorClass>(
     );
     let link = Link {
         cluster: Arc::clone(cluster),
+        host: Arc::new(AtomicU64::new(record.host().0)),
+        refreshing: Arc::default(),
         record: record.clone(),
         subject: cluster.actor_subject(record.node, record.id).into(),
         fingerprint: format!("{:016x}", record.fingerprint),
@@ -576,7 +611,7 @@ impl Calls {
         true
     }
 
-    fn insert_stream(&self, id: u64, node: NodeId, sink: Sink) {
+    fn insert_stream(&self, id: u64, node: Option<NodeId>, sink: Sink) {
         self.streams
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -652,7 +687,9 @@ impl Link {
             return stream;
         };
         let sink = stream_sink(actor.clone(), method, stub, feed);
-        self.cluster.calls.insert_stream(id, self.record.node, sink);
+        self.cluster
+            .calls
+            .insert_stream(id, self.watched_host(), sink);
         let send = {
             let cluster = Arc::clone(&self.cluster);
             let subject = self.subject.clone();

@@ -23,8 +23,8 @@ use futures::{
 use tokio::sync::watch;
 
 use super::{
-    Cluster, block_on, current, liveness,
-    registry::ActorRecord,
+    Cluster, NodeId, block_on, current, liveness,
+    registry::{ActorRecord, Revival},
     types::{self, HostTable},
     wire::{
         self, CODEC, CODEC_ID, FINGERPRINT, Failure, METHOD, SEQ, STATUS, VERB_CANCEL, VERB_CREDIT,
@@ -57,13 +57,48 @@ pub(crate) enum Named<A> {
 /// Claims the name `key` in the cluster for actor `id`, blocking for the registry's answer
 /// (at most 10 s): the claim is what makes two processes racing for one name create one
 /// actor.
-pub(crate) fn claim_named<A: ActorClass>(key: &Key, config: &ActorConfig, id: ActorId) -> Named<A> {
+pub(crate) fn claim_named<A: ActorClass>(
+    key: &Key,
+    config: &ActorConfig,
+    id: ActorId,
+    revival: impl FnOnce() -> (crate::ActorOptions, Box<dyn std::any::Any + Send>),
+) -> Named<A> {
     let Some(cluster) = current() else {
         return Named::Local;
     };
-    let Some(table) = types::registered::<A>().and_then(|entry| entry.host::<A>()) else {
+    let Some(entry) = types::registered::<A>() else {
         return Named::Local;
     };
+    let Some(table) = entry.host::<A>() else {
+        return Named::Local;
+    };
+    // Another node's actor being restarted here: its name is this node's already.
+    if let Some(adopted) = cluster.adoptions.take(key) {
+        return Named::Serve(Hosted {
+            inner: Some(Box::new(HostedInner {
+                cluster,
+                table,
+                record: adopted.record,
+                sub: adopted.sub,
+                revision: adopted.revision,
+            })),
+        });
+    }
+    let detached = config.lifetime == crate::Lifetime::Detached;
+    let revival = detached.then(revival).and_then(|(options, args)| {
+        let max_restarts = options.max_restarts_or_default();
+        match (entry.encode_constructor)(args) {
+            Ok(args) => Some(Revival {
+                options,
+                args,
+                max_restarts,
+            }),
+            Err(err) => {
+                tracing::warn!(%err, "a detached actor that cannot be restarted on another node");
+                None
+            }
+        }
+    });
     let (namespace, name) = key.clone();
     let record = ActorRecord {
         namespace: namespace.clone(),
@@ -75,7 +110,11 @@ pub(crate) fn claim_named<A: ActorClass>(key: &Key, config: &ActorConfig, id: Ac
         max_pending_calls: config.max_pending_calls.map(|n| n as u64),
         max_task_retries: config.max_task_retries,
         detached: config.lifetime == crate::Lifetime::Detached,
+        host: None,
+        moves: 0,
+        revival,
     };
+    let claimed = record.clone();
     let claim = {
         let cluster = Arc::clone(&cluster);
         let subject = cluster.actor_subject(cluster.node(), id.local());
@@ -121,13 +160,13 @@ pub(crate) fn claim_named<A: ActorClass>(key: &Key, config: &ActorConfig, id: Ac
     };
     match outcome {
         Ok(Ok((sub, revision))) => Named::Serve(Hosted {
-            inner: Some(HostedInner {
+            inner: Some(Box::new(HostedInner {
                 cluster,
                 table,
-                key: key.clone(),
+                record: claimed,
                 sub,
                 revision,
-            }),
+            })),
         }),
         // Held by this process: the local registry decides (it knows that actor).
         Ok(Err(Some(held))) if held.node == cluster.node() => Named::Local,
@@ -146,13 +185,14 @@ pub(crate) fn claim_named<A: ActorClass>(key: &Key, config: &ActorConfig, id: Ac
 
 /// A name this process won, to serve once its actor exists; released if dropped unserved.
 pub(crate) struct Hosted<A> {
-    inner: Option<HostedInner<A>>,
+    inner: Option<Box<HostedInner<A>>>,
 }
 
 struct HostedInner<A> {
     cluster: Arc<Cluster>,
     table: Arc<HostTable<A>>,
-    key: Key,
+    /// The record the name holds.
+    record: ActorRecord,
     sub: Subscriber,
     revision: u64,
 }
@@ -162,21 +202,32 @@ impl<A> Drop for Hosted<A> {
         if let Some(inner) = self.inner.take() {
             let HostedInner {
                 cluster,
-                key,
+                record,
                 sub,
                 revision,
                 ..
-            } = inner;
+            } = *inner;
             let handle = cluster.handle.clone();
             handle.spawn(async move {
                 drop(sub);
-                cluster.registry.release(&key.0, &key.1, revision).await;
+                cluster
+                    .registry
+                    .release(&record.namespace, &record.name, revision)
+                    .await;
             });
         }
     }
 }
 
 impl<A: ActorClass> Hosted<A> {
+    /// The id the actor takes: the claimed one, or, restarted here, the one it always had.
+    pub(crate) fn id(&self) -> ActorId {
+        match &self.inner {
+            Some(inner) => ActorId::of(inner.record.node.0, inner.record.id),
+            None => ActorId::next(),
+        }
+    }
+
     /// Serves the actor of `cell` until it dies, then frees its name.
     pub(crate) fn serve(mut self, cell: &Arc<ActorCell<A>>) {
         let Some(inner) = self.inner.take() else {
@@ -185,11 +236,11 @@ impl<A: ActorClass> Hosted<A> {
         let HostedInner {
             cluster,
             table,
-            key,
+            record,
             sub,
             revision,
-        } = inner;
-        let record = record_of(&cluster, &table, cell, Some(&key));
+        } = *inner;
+        cell.shared.set_restarts(record.moves);
         serve_actor(&cluster, table, cell, record, sub, Some(revision));
     }
 }
@@ -203,16 +254,20 @@ pub(crate) fn record_of<A: ActorClass>(
 ) -> ActorRecord {
     let shared = &cell.shared;
     let (namespace, name) = key.cloned().unwrap_or_default();
+    let node = NodeId(shared.id.node());
     ActorRecord {
         namespace,
         name,
         id: shared.id.local(),
-        node: cluster.node(),
+        node,
         type_name: shared.label.type_name().to_owned(),
         fingerprint: table.fingerprint,
         max_pending_calls: shared.max_pending_calls.map(|n| n as u64),
         max_task_retries: shared.max_task_retries,
         detached: false,
+        host: Some(cluster.node()),
+        moves: 0,
+        revival: None,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Which nodes are alive: heartbeats, direct pings, and failing the calls a dead node owes.
+//! Which nodes are alive: heartbeats, direct pings, and what follows a death: the calls the
+//! dead node owes fail, and its detached actors restart elsewhere (`revive.rs`).
 //!
 //! Every node publishes a heartbeat to `helio.<cluster>.hb.<node>` three times per
 //! `node_timeout` and answers pings on `helio.<cluster>.ping.<node>`. Every node notes, on its
@@ -23,18 +24,65 @@ use crate::{label::ActorLabel, object_ref::detached_pair};
 /// How long a ping may take.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// When this process last heard each node.
+/// When this process last heard each node, and which nodes it found dead.
 #[derive(Default)]
 pub(crate) struct Liveness {
     heard: Mutex<HashMap<NodeId, Instant>>,
+    dead: Mutex<std::collections::HashSet<NodeId>>,
 }
 
 impl Liveness {
+    /// Whether this process found `node` dead.
+    pub(crate) fn is_dead(&self, node: NodeId) -> bool {
+        self.dead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&node)
+    }
+
+    /// Records `node` as dead; `false` when it was already.
+    fn bury(&self, node: NodeId) -> bool {
+        self.heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&node);
+        self.dead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node)
+    }
+
+    /// Every node heard so far and not found dead.
+    fn known(&self) -> Vec<NodeId> {
+        self.heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
+    }
+
     fn heard(&self, node: NodeId) {
+        if self.is_dead(node) {
+            // A node found dead stays dead: its actors may run elsewhere now.
+            return;
+        }
         self.heard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(node, Instant::now());
+    }
+
+    /// Notes `node` (from the registry), starting its clock if it was never heard.
+    fn noticed(&self, node: NodeId) {
+        if self.is_dead(node) {
+            return;
+        }
+        self.heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(node)
+            .or_insert_with(Instant::now);
     }
 
     /// When `node` was last heard; a node never heard counts as heard `now` (the first
@@ -120,18 +168,38 @@ async fn beat(cluster: Weak<Cluster>, timeout: Duration) {
 
 async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
     let mut every = tokio::time::interval(timeout / 3);
-    loop {
+    for round in 0u64.. {
         every.tick().await;
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
+        // Nodes this process never heard (it joined after they went silent) are in the
+        // registry: look there now and then.
+        if round % 3 == 0
+            && let Ok(nodes) = cluster.registry.scan::<super::NodeInfo>("node.").await
+        {
+            for node in nodes {
+                cluster.liveness.noticed(node.id);
+            }
+        }
         let now = Instant::now();
-        for node in cluster.calls.nodes_waited_on() {
-            if node == cluster.node() || now - cluster.liveness.last_heard(node, now) <= timeout {
+        let mut nodes = cluster.calls.nodes_waited_on();
+        nodes.extend(cluster.liveness.known());
+        nodes.sort_unstable();
+        nodes.dedup();
+
+        for node in nodes {
+            if node == cluster.node()
+                || cluster.liveness.is_dead(node)
+                || now - cluster.liveness.last_heard(node, now) <= timeout
+            {
                 continue;
             }
             if ping(&cluster, node).await == Ping::Answered {
                 cluster.liveness.heard(node);
+                continue;
+            }
+            if !cluster.liveness.bury(node) {
                 continue;
             }
             tracing::warn!(%node, ?timeout, "node is dead: silent, and no answer to a ping");
@@ -142,6 +210,12 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
                      answer to a ping)"
                 ),
             );
+            let cluster = Arc::clone(&cluster);
+            let handle = cluster.handle.clone();
+            handle.spawn(async move {
+                cluster.registry.remove_node(node).await;
+                super::revive::revive(&cluster, node).await;
+            });
         }
     }
 }

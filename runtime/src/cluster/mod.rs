@@ -9,6 +9,7 @@
 //! - `client.rs`: remote handles, and the inbox their replies come back to.
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `liveness.rs`: heartbeats and pings; calls owed by a dead node fail.
+//! - `revive.rs`: a dead node's detached actors restart on a live node.
 //! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
 //!
 //! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
@@ -25,6 +26,7 @@ pub(crate) mod liveness;
 mod node;
 mod placement;
 mod registry;
+mod revive;
 mod types;
 mod wire;
 
@@ -63,6 +65,8 @@ pub(crate) struct Cluster {
     inflight: Inflight,
     /// When each other node was last heard.
     liveness: liveness::Liveness,
+    /// Actors of dead nodes being restarted here.
+    adoptions: revive::Adoptions,
     /// How long a node may be silent before a ping decides whether it is dead.
     node_timeout: Duration,
 }
@@ -236,6 +240,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         served: handles::Served::default(),
         inflight: Inflight::default(),
         liveness: liveness::Liveness::default(),
+        adoptions: revive::Adoptions::default(),
         node_timeout: config.node_timeout,
     });
     let joined = {

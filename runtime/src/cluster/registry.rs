@@ -17,12 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use super::node::{NodeId, NodeInfo};
 
-/// What the registry keeps about a named actor.
+/// What the registry keeps about a named actor (and what a serialized handle carries).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ActorRecord {
     pub(crate) namespace: String,
     pub(crate) name: String,
-    /// The host's id of the actor.
+    /// With `node`, the actor's id for good: it names the actor's subject, which a node that
+    /// restarts the actor serves in its turn.
     pub(crate) id: u64,
     pub(crate) node: NodeId,
     pub(crate) type_name: String,
@@ -30,6 +31,33 @@ pub(crate) struct ActorRecord {
     pub(crate) max_pending_calls: Option<u64>,
     pub(crate) max_task_retries: i64,
     pub(crate) detached: bool,
+    /// The node that runs it now, when another node restarted it (`node` otherwise).
+    #[serde(default)]
+    pub(crate) host: Option<NodeId>,
+    /// How often it was restarted on another node.
+    #[serde(default)]
+    pub(crate) moves: u32,
+    /// A detached actor's way back: what it takes to start it again on another node.
+    #[serde(default)]
+    pub(crate) revival: Option<Revival>,
+}
+
+impl ActorRecord {
+    /// The node that runs the actor.
+    pub(crate) fn host(&self) -> NodeId {
+        self.host.unwrap_or(self.node)
+    }
+}
+
+/// How to start a detached actor again on another node when its node dies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Revival {
+    /// Its options as created (name, limits, lifetime).
+    pub(crate) options: crate::ActorOptions,
+    /// Its constructor's encoded arguments.
+    pub(crate) args: Vec<u8>,
+    /// Its `max_restarts` (-1: forever); each restart on another node counts.
+    pub(crate) max_restarts: i64,
 }
 
 /// The registry bucket of one cluster.
@@ -206,6 +234,41 @@ impl Registry {
         }
     }
 
+    /// Every actor record, with its revision; corrupt ones are skipped with a warning.
+    pub(crate) async fn scan_entries(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(ActorRecord, u64)>, String> {
+        use futures::StreamExt;
+        let mut keys = self
+            .store
+            .keys()
+            .await
+            .map_err(|err| format!("could not list the registry: {err}"))?;
+        let mut wanted = Vec::new();
+        while let Some(key) = keys.next().await {
+            match key {
+                Ok(key) if key.starts_with(prefix) => wanted.push(key),
+                Ok(_) => {}
+                Err(err) => return Err(format!("could not list the registry: {err}")),
+            }
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for key in wanted {
+            let Ok(Some(entry)) = self.store.entry(&key).await else {
+                continue;
+            };
+            if entry.operation != async_nats::jetstream::kv::Operation::Put {
+                continue;
+            }
+            match super::wire::decode(&entry.value) {
+                Ok(record) => out.push((record, entry.revision)),
+                Err(err) => tracing::warn!(%key, %err, "a corrupt registry record"),
+            }
+        }
+        Ok(out)
+    }
+
     /// Every record whose key starts with `prefix` (`"name."` or `"node."`), decoded; corrupt
     /// ones are skipped with a warning.
     pub(crate) async fn scan<T: Serialize + serde::de::DeserializeOwned>(
@@ -243,6 +306,37 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_without_the_newer_fields_still_decode() {
+        #[derive(Serialize)]
+        struct Old {
+            namespace: String,
+            name: String,
+            id: u64,
+            node: NodeId,
+            type_name: String,
+            fingerprint: u64,
+            max_pending_calls: Option<u64>,
+            max_task_retries: i64,
+            detached: bool,
+        }
+        let old = Old {
+            namespace: "ns".into(),
+            name: "n".into(),
+            id: 7,
+            node: NodeId(9),
+            type_name: "T".into(),
+            fingerprint: 1,
+            max_pending_calls: None,
+            max_task_retries: 0,
+            detached: true,
+        };
+        let bytes = rmp_serde::to_vec_named(&old).unwrap();
+        let record: ActorRecord = super::super::wire::decode(&bytes).unwrap();
+        assert_eq!(record.host(), NodeId(9));
+        assert_eq!(record.revival, None);
+    }
 
     #[test]
     fn keys_are_valid_for_any_name() {
