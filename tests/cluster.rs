@@ -126,6 +126,10 @@ impl Relay {
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A throwaway NKey user made for this test (`nkeys::KeyPair::new_user()`); it guards nothing.
+const TEST_NKEY_PUBLIC: &str = "UAQKNJKKXOIPD7FQLABV4DURKBFFIZLI7ERVNOIJIVWDZ6U47EAJ6J4B";
+const TEST_NKEY_SEED: &str = "SUABXWHGS4OSVXME2ZY6CGERWDJHKQH3S4QXOYSG5L3RA3SBNAYIWN5EIY";
+
 /// The common shape: a server, a `host` process that says `ready`, then a `caller` process
 /// that must say `done` and succeed.
 fn host_then_caller(test: &str) {
@@ -414,6 +418,17 @@ fn init_reports_an_unreachable_or_refusing_server() {
             say("done");
             return;
         }
+        Some("nkey") => {
+            helio::init(helio::Config::cluster(url()).nkey(TEST_NKEY_SEED)).expect("accepted");
+            say("done");
+            return;
+        }
+        Some("no-nkey") => {
+            let err = helio::init(helio::Config::cluster(url())).expect_err("an nkey is needed");
+            assert!(matches!(err, helio::RuntimeError::Cluster { .. }), "{err}");
+            say("done");
+            return;
+        }
         Some("user-password") => {
             helio::init(helio::Config::cluster(url()).user_password("ann", "pw"))
                 .expect("accepted");
@@ -454,6 +469,19 @@ fn init_reports_an_unreachable_or_refusing_server() {
         child.expect("done");
         child.succeeds();
     }
+    let config = std::env::temp_dir().join(format!("helio-nkey-{}.conf", std::process::id()));
+    std::fs::write(
+        &config,
+        format!("authorization {{ users = [ {{ nkey: \"{TEST_NKEY_PUBLIC}\" }} ] }}\n"),
+    )
+    .unwrap();
+    let nats = Nats::start_with(&["-c", config.to_str().unwrap()]);
+    for role in ["no-nkey", "nkey"] {
+        let mut child = Proc::start(test, role, &nats.url);
+        child.expect("done");
+        child.succeeds();
+    }
+    let _ = std::fs::remove_file(config);
 }
 
 #[test]
