@@ -418,6 +418,20 @@ fn init_reports_an_unreachable_or_refusing_server() {
             say("done");
             return;
         }
+        Some("tls") => {
+            let ca = std::env::var("HELIO_TEST_CA").unwrap();
+            helio::init(helio::Config::cluster(url()).tls_root_certificates(ca)).expect("TLS");
+            assert!(helio::current_node().is_some());
+            say("done");
+            return;
+        }
+        Some("tls-untrusted") => {
+            let err = helio::init(helio::Config::cluster(url()).require_tls(true))
+                .expect_err("the server's certificate is not trusted");
+            assert!(matches!(err, helio::RuntimeError::Cluster { .. }), "{err}");
+            say("done");
+            return;
+        }
         Some("nkey") => {
             helio::init(helio::Config::cluster(url()).nkey(TEST_NKEY_SEED)).expect("accepted");
             say("done");
@@ -482,6 +496,27 @@ fn init_reports_an_unreachable_or_refusing_server() {
         child.succeeds();
     }
     let _ = std::fs::remove_file(config);
+    // TLS with a CA of the test's own.
+    let certs = test_certificates();
+    let nats = Nats::start_with(&[
+        "--tls",
+        "--tlscert",
+        certs.join("server.pem").to_str().unwrap(),
+        "--tlskey",
+        certs.join("server.key").to_str().unwrap(),
+    ]);
+    let ca = certs.join("ca.pem");
+    for role in ["tls-untrusted", "tls"] {
+        let mut child = Proc::start_env(
+            test,
+            role,
+            &nats.url,
+            &[("HELIO_TEST_CA", ca.to_str().unwrap())],
+        );
+        child.expect("done");
+        child.succeeds();
+    }
+    let _ = std::fs::remove_dir_all(certs);
 }
 
 #[test]
@@ -946,4 +981,71 @@ fn a_detached_actor_of_a_killed_node_restarts_on_another_node() {
     let after: u64 = caller.expect("back-after-ms").parse().unwrap();
     println!("the detached actor served calls again {after} ms after SIGKILL of its node");
     caller.succeeds();
+}
+
+/// A CA and a server certificate for 127.0.0.1, made with `openssl` in a temp dir.
+fn test_certificates() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("helio-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=helio-test-ca",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    ];
+    for args in steps {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("the TLS test needs `openssl` (apt-get install -y openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
 }

@@ -122,6 +122,31 @@ impl Config {
         self
     }
 
+    /// Requires TLS to the server (also implied by a `tls://` url and by the two options
+    /// below).
+    pub fn require_tls(mut self, required: bool) -> Self {
+        self.cluster_mut().set_tls_required(required);
+        self
+    }
+
+    /// Trusts the certificate authorities in the PEM file `pem` for the server's certificate
+    /// (besides the system's), and requires TLS.
+    pub fn tls_root_certificates(mut self, pem: impl Into<std::path::PathBuf>) -> Self {
+        self.cluster_mut().add_tls_root_certificates(pem.into());
+        self
+    }
+
+    /// Authenticates with a client certificate and its key (PEM files), and requires TLS.
+    pub fn tls_client_certificate(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.cluster_mut()
+            .set_tls_client_certificate(cert.into(), key.into());
+        self
+    }
+
     /// How long another node may be silent before this process pings it, and fails the
     /// calls it owes with `ActorUnavailable` when it does not answer either (default 3 s).
     pub fn node_timeout(mut self, timeout: Duration) -> Self {

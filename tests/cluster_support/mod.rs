@@ -87,7 +87,7 @@ impl Nats {
         let deadline = Instant::now() + BOUND;
         loop {
             if let Ok(text) = std::fs::read_to_string(&ports)
-                && let Some(start) = text.find("nats://")
+                && let Some(start) = text.find("nats://").or_else(|| text.find("tls://"))
                 && let Some(len) = text[start..].find('"')
             {
                 nats.url = text[start..start + len].to_owned();

@@ -38,6 +38,15 @@ pub struct ClusterConfig {
     auth: Auth,
     pub(crate) connect_timeout: Duration,
     pub(crate) node_timeout: Duration,
+    tls: Tls,
+}
+
+/// TLS settings (rustls, through async-nats).
+#[derive(Clone, Debug, Default)]
+struct Tls {
+    required: bool,
+    roots: Vec<PathBuf>,
+    client: Option<(PathBuf, PathBuf)>,
 }
 
 impl ClusterConfig {
@@ -49,6 +58,7 @@ impl ClusterConfig {
             auth: Auth::None,
             connect_timeout: Duration::from_secs(5),
             node_timeout: Duration::from_secs(3),
+            tls: Tls::default(),
         }
     }
 
@@ -74,6 +84,20 @@ impl ClusterConfig {
 
     pub(crate) fn set_credentials_file(&mut self, path: PathBuf) {
         self.auth = Auth::CredentialsFile(path);
+    }
+
+    pub(crate) fn set_tls_required(&mut self, required: bool) {
+        self.tls.required = required;
+    }
+
+    pub(crate) fn add_tls_root_certificates(&mut self, pem: PathBuf) {
+        self.tls.required = true;
+        self.tls.roots.push(pem);
+    }
+
+    pub(crate) fn set_tls_client_certificate(&mut self, cert: PathBuf, key: PathBuf) {
+        self.tls.required = true;
+        self.tls.client = Some((cert, key));
     }
 
     pub(crate) fn set_node_timeout(&mut self, timeout: Duration) {
@@ -124,6 +148,15 @@ impl ClusterConfig {
                 })?
             }
         };
+        if self.tls.required {
+            options = options.require_tls(true);
+        }
+        for pem in self.tls.roots {
+            options = options.add_root_certificates(pem);
+        }
+        if let Some((cert, key)) = self.tls.client {
+            options = options.add_client_certificate(cert, key);
+        }
         let client = options
             .connect(self.url.as_str())
             .await
