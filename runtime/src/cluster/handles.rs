@@ -19,8 +19,8 @@ use std::{
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
 
-use super::{Cluster, block_on, client, current, host, registry::ActorRecord, types};
-use crate::{Actor, ActorClass, actor::ActorCell};
+use super::{Cluster, MsgPack, block_on, client, current, host, registry::ActorRecord, types};
+use crate::{Actor, ActorClass, actor::ActorCell, remote::Remotable};
 
 /// The actors this process serves to the cluster, by local id.
 #[derive(Default)]
@@ -141,7 +141,9 @@ pub(crate) fn attach<A: ActorClass>(record: ActorRecord) -> Result<Actor<A>, Str
     client::remote_handle(&cluster, record, types::registered::<A>()).map_err(|e| e.to_string())
 }
 
-impl<A: ActorClass> Serialize for Actor<A> {
+/// Only an actor type that can be registered (serde arguments and results) has handles that
+/// cross processes: passing another one is a compile error naming the type that is not serde.
+impl<A: Remotable<MsgPack>> Serialize for Actor<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         address(self)
             .map_err(ser::Error::custom)?
@@ -149,7 +151,7 @@ impl<A: ActorClass> Serialize for Actor<A> {
     }
 }
 
-impl<'de, A: ActorClass> Deserialize<'de> for Actor<A> {
+impl<'de, A: Remotable<MsgPack>> Deserialize<'de> for Actor<A> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let record = ActorRecord::deserialize(deserializer)?;
         attach(record).map_err(de::Error::custom)
