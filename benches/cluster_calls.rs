@@ -1,7 +1,7 @@
 //! Cluster calls against raw async-nats request/reply, on one local `nats-server`, in the same
 //! run and between the same two processes.
 //!
-//! `cargo bench --features cluster --bench cluster_calls`
+//! `cargo bench --features cluster --bench cluster_calls [-- --embedded]`
 //!
 //! The bench starts its own server and a host process (this binary again, in the `host` role)
 //! that serves both a helio actor and a raw NATS responder. It prints calls per second and the
@@ -38,7 +38,18 @@ impl Echo {
 const WAIT: Duration = Duration::from_secs(30);
 
 fn host() {
-    helio::init(helio::Config::cluster(url())).expect("join");
+    // The raw baseline's responder and helio's host share one runtime (see `main`).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = helio::Config::cluster(url());
+    let config = if std::env::var("HELIO_BENCH_EMBEDDED").is_ok() {
+        config
+    } else {
+        config.runtime(rt.handle().clone())
+    };
+    helio::init(config).expect("join");
     helio::register::<Echo>();
     let echo = Echo::new_actor()
         .options(
@@ -48,11 +59,6 @@ fn host() {
         )
         .remote();
     echo.ready().get_timeout(WAIT).expect("echo starts");
-    // The raw baseline's responder, in the same process.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     rt.block_on(async {
         let client = async_nats::connect(url()).await.expect("raw connect");
         let mut sub = client.subscribe("raw.echo").await.expect("raw subscribe");
@@ -74,16 +80,38 @@ fn main() {
     if role().as_deref() == Some("host") {
         return host();
     }
+    // The callers, the raw client and helio's cluster tasks on one runtime in each process, as
+    // a raw async-nats program has them (`--embedded`: helio's tasks on its own runtime).
+    let embedded = std::env::args().any(|arg| arg == "--embedded");
     let nats = Nats::start();
-    let mut host = Proc::start("host", "host", &nats.url);
+    let env: &[(&str, &str)] = if embedded {
+        &[("HELIO_BENCH_EMBEDDED", "1")]
+    } else {
+        &[]
+    };
+    let mut host = Proc::start_env("host", "host", &nats.url, env);
     host.expect("ready");
-    helio::init(helio::Config::cluster(nats.url.clone())).expect("join");
-    helio::register::<Echo>();
-    let echo = helio::get_actor::<Echo>("echo").expect("find echo");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let config = helio::Config::cluster(nats.url.clone());
+    let config = if embedded {
+        config
+    } else {
+        config.runtime(rt.handle().clone())
+    };
+    helio::init(config).expect("join");
+    helio::register::<Echo>();
+    let echo = helio::get_actor::<Echo>("echo").expect("find echo");
+    println!(
+        "helio's cluster tasks on {}",
+        if embedded {
+            "its embedded runtime"
+        } else {
+            "the callers' runtime"
+        }
+    );
     let raw = rt
         .block_on(async_nats::connect(nats.url.clone()))
         .expect("raw connect");

@@ -150,7 +150,9 @@ fn join(name: &str) {
 
 /// Hosts a detached `Counter` named `name`, says `ready`, and stays until killed.
 fn host(name: &str, start: i64) {
-    join("host");
+    if helio::current_node().is_none() {
+        join("host");
+    }
     let counter = Counter::new_actor()
         .options(ActorOptions::new().name(name).lifetime(Lifetime::Detached))
         .remote(start);
@@ -223,11 +225,44 @@ fn a_named_actor_is_served_to_another_process() {
 #[test]
 fn lookups_are_typed_across_processes() {
     match role().as_deref() {
-        Some("host") => return host("typed", 0),
+        Some("host") => {
+            join("host");
+            // The same name in two namespaces: two actors.
+            let other = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("typed")
+                        .namespace("elsewhere")
+                        .lifetime(Lifetime::Detached),
+                )
+                .remote(50);
+            other.ready().get_timeout(WAIT).unwrap();
+            return host("typed", 0);
+        }
         Some("caller") => {
             join("caller");
             let right = helio::get_actor::<Counter>("typed");
             assert!(right.is_ok(), "{right:?}");
+            let elsewhere = helio::get_actor_in::<Counter>("elsewhere", "typed").unwrap();
+            assert_eq!(
+                elsewhere
+                    .methods()
+                    .add()
+                    .remote(0)
+                    .get_timeout(WAIT)
+                    .unwrap(),
+                50
+            );
+            assert_eq!(
+                right
+                    .unwrap()
+                    .methods()
+                    .add()
+                    .remote(0)
+                    .get_timeout(WAIT)
+                    .unwrap(),
+                0
+            );
             match helio::get_actor::<Other>("typed") {
                 Err(LookupError::WrongType {
                     expected, actual, ..

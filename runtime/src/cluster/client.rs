@@ -887,3 +887,74 @@ fn ask_state(
         })?;
     Ok((state.into_state(), restarts))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::remote::Codec;
+
+    fn frame(status: &str, seq: u64, payload: Vec<u8>) -> async_nats::Message {
+        let mut headers = HeaderMap::new();
+        headers.insert(wire::STATUS, status);
+        headers.insert(wire::SEQ, seq.to_string().as_str());
+        async_nats::Message {
+            subject: "helio.c.inbox.n.1".into(),
+            reply: None,
+            length: payload.len(),
+            payload: Bytes::from(payload),
+            headers: Some(headers),
+            status: None,
+            description: None,
+        }
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn item(n: u64) -> Vec<u8> {
+        <wire::MsgPack as Codec<u64>>::encode(&n).unwrap()
+    }
+
+    fn sink() -> (ObjectRefStream<u64>, Sink) {
+        let (stream, feed) = ObjectRefStream::fed(8, None, Box::new(|_| {}));
+        let stub = Stub {
+            encode: crate::remote::encode_args::<wire::MsgPack, (u64,)>,
+            decode: |bytes| Ok(Box::new(<wire::MsgPack as Codec<u64>>::decode(bytes)?)),
+        };
+        let sink = stream_sink(ActorLabel::new("Counter", None), "count", stub, feed);
+        (stream, sink)
+    }
+
+    #[test]
+    fn a_gap_in_a_stream_fails_it_instead_of_losing_items() {
+        let (stream, mut sink) = sink();
+        assert!(!sink(&frame("item", 0, item(10))));
+        // Item 1 never came.
+        assert!(sink(&frame("item", 2, item(12))));
+        let items: Vec<_> = block_on(pin!(stream).collect());
+        assert_eq!(items[0], Ok(10));
+        assert!(
+            matches!(&items[1], Err(ActorError::Wire { message }) if message.contains("lost items")),
+            "{items:?}"
+        );
+        assert_eq!(items.len(), 2);
+    }
+
+    #[test]
+    fn a_stream_ends_with_its_end_frame() {
+        let (stream, mut sink) = sink();
+        assert!(!sink(&frame("item", 0, item(1))));
+        assert!(!sink(&frame("item", 1, item(2))));
+        assert!(sink(&frame("end", 2, Vec::new())));
+        let items: Vec<_> = block_on(pin!(stream).collect());
+        assert_eq!(items, [Ok(1), Ok(2)]);
+    }
+}
