@@ -65,6 +65,7 @@ pub(crate) enum Kill {
 
 impl ActorShared {
     pub(crate) fn new(
+        id: ActorId,
         label: ActorLabel,
         max_pending_calls: Option<usize>,
         max_task_retries: i64,
@@ -72,7 +73,7 @@ impl ActorShared {
         state: ActorState,
     ) -> Self {
         ActorShared {
-            id: ActorId::next(),
+            id,
             label,
             max_pending_calls,
             max_task_retries,
@@ -247,13 +248,13 @@ impl<A: ActorClass> Actor<A> {
         let mailbox = Arc::new(Mailbox::new());
         drop(mailbox.close());
         let mut shared = ActorShared::new(
+            id,
             label,
             max_pending_calls,
             max_task_retries,
             Box::default(),
             ActorState::Alive,
         );
-        shared.id = id;
         shared.link = Some(link);
         Actor::from_cell(Arc::new(ActorCell {
             mailbox,

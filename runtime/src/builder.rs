@@ -170,15 +170,14 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
     let start = |config: crate::options::ActorConfig| {
         let mailbox = Arc::new(Mailbox::new());
         let declared = config.groups.iter().skip(1).map(|(name, _)| name.clone());
-        let mut shared = ActorShared::new(
+        let shared = Arc::new(ActorShared::new(
+            id,
             label.clone(),
             config.max_pending_calls,
             config.max_task_retries,
             declared.collect(),
             ActorState::Pending,
-        );
-        shared.id = id;
-        let shared = Arc::new(shared);
+        ));
         let construct = Box::new(move || construct(args.clone()));
         let cell = Arc::new(ActorCell {
             mailbox: Arc::clone(&mailbox),
@@ -219,7 +218,14 @@ pub(crate) fn dead_actor<A: ActorClass>(label: ActorLabel, cause: DeathCause) ->
     tracing::warn!(actor = %label, %cause, "actor not started");
     let mailbox = Arc::new(Mailbox::new());
     drop(mailbox.close());
-    let shared = ActorShared::new(label, None, 0, Box::default(), ActorState::Dead(cause));
+    let shared = ActorShared::new(
+        ActorId::next(),
+        label,
+        None,
+        0,
+        Box::default(),
+        ActorState::Dead(cause),
+    );
     Actor::from_cell(Arc::new(ActorCell {
         mailbox,
         shared: Arc::new(shared),

@@ -59,6 +59,7 @@ mod system;
 mod unpack;
 mod unwind;
 mod wait;
+mod waiters;
 
 pub use actor::Actor;
 pub use arg::IntoArg;

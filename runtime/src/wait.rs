@@ -9,7 +9,7 @@ use std::{
 };
 
 use crate::{
-    ActorError, ObjectRef, blocking::block_until, hints::Gettable, object_ref::WaitKey, system,
+    ActorError, ObjectRef, blocking::block_until, hints::Gettable, system, waiters::WaitKey,
 };
 
 /// Blocks until `r` resolves; see [`ObjectRef::get`].

@@ -150,11 +150,7 @@ pub(crate) fn decode(payload: Bytes) -> Result<Vec<Message>, WireError> {
 /// The messages `message` carries: itself, or a batch's messages. A malformed batch is
 /// dropped with a warning (its calls' callers see no reply, as for a lost message).
 pub(crate) fn split(message: Message) -> Vec<Message> {
-    let is_batch = message
-        .headers
-        .as_ref()
-        .is_some_and(|h| h.get(BATCH).is_some());
-    if !is_batch {
+    if super::wire::header(&message, BATCH).is_none() {
         return vec![message];
     }
     match decode(message.payload) {

@@ -1,314 +1,39 @@
-//! The caller's side: remote handles (`Link`), and the process's reply inbox.
+//! The caller's side: remote handles (`Link`) and their calls.
 //!
-//! A call gets an id, a pending entry in [`Calls`], and one message to its actor's subject
-//! whose reply subject is `helio.<cluster>.inbox.<node>.<id>`. The inbox reader resolves the
-//! entry when the reply comes. When no process serves the actor's subject, the server
-//! answers "no responders" on that same subject, and the call resolves to
-//! `ActorUnavailable`.
+//! A call registers in the process's [`Calls`](super::calls::Calls) and sends one message to
+//! its actor's subject, with the reply subject that names it; streams are in
+//! `remote_stream.rs`.
 
 use std::{
     any::Any,
     collections::HashMap,
     sync::{
-        Arc, Mutex, PoisonError, Weak,
+        Arc, Weak,
         atomic::{AtomicU64, Ordering},
     },
     task::{Wake, Waker},
     time::Duration,
 };
 
-use async_nats::{HeaderMap, StatusCode, Subscriber, message::OutboundMessage};
+use async_nats::{HeaderMap, message::OutboundMessage};
 use bytes::Bytes;
-use futures::StreamExt;
 
 use super::{
-    Cluster, NodeId, block_on, current,
+    Cluster, NodeId, block_on,
+    calls::{Complete, Pending},
+    current,
     registry::ActorRecord,
     types::{self, TypeEntry},
     wire::{
-        self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_CREDIT, VERB_KILL,
-        VERB_READY, VERB_STATE, WINDOW,
+        self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_KILL, VERB_READY, VERB_STATE,
     },
 };
 use crate::{
-    Actor, ActorClass, ActorError, ActorState, CallOptions, LookupError, ObjectRefStream,
-    arg::PendingArgs,
+    Actor, ActorClass, ActorError, ActorState, CallOptions, LookupError,
     label::{ActorId, ActorLabel},
-    object_ref::{Origin, Resolver, detached_pair},
+    object_ref::{Resolver, detached_pair},
     remote::Stub,
-    stream::{Feed, Item, Took},
 };
-
-/// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
-pub(crate) type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
-
-struct Pending {
-    actor: ActorLabel,
-    method: &'static str,
-    /// The node that owes the reply, when known: if it dies, the call fails.
-    node: Option<NodeId>,
-    complete: Complete,
-}
-
-/// The calls of this process waiting for their replies.
-#[derive(Default)]
-pub(crate) struct Calls {
-    next: AtomicU64,
-    pending: Mutex<HashMap<u64, Pending>>,
-    /// Streaming calls, which take many frames, with the node that sends them.
-    streams: Mutex<HashMap<u64, (Option<NodeId>, Sink)>>,
-    /// Calls sent in one batch, by the first one's id.
-    groups: Mutex<HashMap<u64, Vec<u64>>>,
-    /// Whether `groups` may be non-empty (skips its lock on most replies).
-    grouped: std::sync::atomic::AtomicBool,
-}
-
-impl Calls {
-    /// Waits for the reply to a request of this process's own (a spawn, say).
-    pub(crate) fn insert_raw(
-        &self,
-        actor: ActorLabel,
-        method: &'static str,
-        complete: Complete,
-    ) -> u64 {
-        self.insert(Pending {
-            actor,
-            method,
-            node: None,
-            complete,
-        })
-    }
-
-    fn insert(&self, pending: Pending) -> u64 {
-        let id = self.reserve();
-        self.insert_at(id, pending);
-        id
-    }
-
-    /// A fresh call id.
-    fn reserve(&self) -> u64 {
-        self.next.fetch_add(1, Ordering::Relaxed)
-    }
-
-    fn insert_at(&self, id: u64, pending: Pending) {
-        self.lock().insert(id, pending);
-    }
-
-    fn take(&self, id: u64) -> Option<Pending> {
-        self.lock().remove(&id)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A raw request's entry, taken back (it timed out).
-    pub(crate) fn take_raw(&self, id: u64) -> Option<Complete> {
-        self.take(id).map(|pending| pending.complete)
-    }
-
-    /// The nodes that owe this process replies or stream frames.
-    pub(crate) fn nodes_waited_on(&self) -> Vec<NodeId> {
-        let mut nodes: Vec<NodeId> = self.lock().values().filter_map(|p| p.node).collect();
-        nodes.extend(
-            self.streams
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .values()
-                .filter_map(|(node, _)| *node),
-        );
-        nodes.sort_unstable();
-        nodes.dedup();
-        nodes
-    }
-
-    /// Resolves every call and stream `node` owes to `ActorUnavailable`: it is dead.
-    pub(crate) fn fail_node(&self, node: NodeId, message: &str) {
-        let owed: Vec<u64> = self
-            .lock()
-            .iter()
-            .filter(|(_, p)| p.node == Some(node))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in owed {
-            if let Some(pending) = self.take(id) {
-                let err = ActorError::ActorUnavailable {
-                    actor: pending.actor,
-                    method: pending.method,
-                    message: message.to_owned(),
-                };
-                (pending.complete)(Err(err));
-            }
-        }
-        let streams: Vec<u64> = self
-            .streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter(|(_, (n, _))| *n == Some(node))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in streams {
-            let err = ActorError::ActorUnavailable {
-                actor: ActorLabel::new("?", None),
-                method: "?",
-                message: message.to_owned(),
-            };
-            self.fail_stream(id, err);
-        }
-    }
-
-    /// Records that the calls `ids` went out in one batch: "no responders" for the batch comes
-    /// back to the first one only.
-    pub(crate) fn group(&self, ids: Vec<u64>) {
-        if let Some(&first) = ids.first()
-            && ids.len() > 1
-        {
-            self.groups
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(first, ids);
-            self.grouped.store(true, Ordering::Release);
-        }
-    }
-
-    /// The batch call `id` went first in, if any (forgotten: a reply for it came).
-    fn ungroup(&self, id: u64) -> Option<Vec<u64>> {
-        if !self.grouped.load(Ordering::Acquire) {
-            return None;
-        }
-        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
-        let group = groups.remove(&id);
-        if groups.is_empty() {
-            self.grouped.store(false, Ordering::Release);
-        }
-        group
-    }
-
-    /// Resolves call `id` (a call or a stream) to `ActorUnavailable`: its batch had no
-    /// responders.
-    fn unavailable(&self, id: u64) {
-        let message = "no process serves it: its host is gone, or it stopped".to_owned();
-        if let Some(pending) = self.take(id) {
-            let err = ActorError::ActorUnavailable {
-                actor: pending.actor,
-                method: pending.method,
-                message,
-            };
-            (pending.complete)(Err(err));
-        } else {
-            let err = ActorError::ActorUnavailable {
-                actor: ActorLabel::new("?", None),
-                method: "?",
-                message,
-            };
-            self.fail_stream(id, err);
-        }
-    }
-
-    /// Resolves every waiting call to `ActorUnavailable` (this process left the cluster).
-    pub(crate) fn fail_all(&self) {
-        let streams: Vec<u64> = self
-            .streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .copied()
-            .collect();
-        for id in streams {
-            self.fail_stream(
-                id,
-                ActorError::ActorUnavailable {
-                    actor: ActorLabel::new("?", None),
-                    method: "?",
-                    message: "this process left the cluster before the stream ended".to_owned(),
-                },
-            );
-        }
-        let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
-        for pending in drained {
-            let err = ActorError::ActorUnavailable {
-                actor: pending.actor,
-                method: pending.method,
-                message: "this process left the cluster before the reply came".to_owned(),
-            };
-            (pending.complete)(Err(err));
-        }
-    }
-}
-
-/// Subscribes this process's reply inbox.
-pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
-    let subject = format!("helio.{}.inbox.{}.*", cluster.name, cluster.node());
-    cluster
-        .client
-        .subscribe(subject)
-        .await
-        .map_err(|err| format!("could not subscribe the reply inbox: {err}"))
-}
-
-/// Resolves each call as its reply arrives. Never blocks: decoding and resolving are quick.
-pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
-    while let Some(message) = inbox.next().await {
-        let Some(cluster) = cluster.upgrade() else {
-            return;
-        };
-        for message in super::batch::split(message) {
-            deliver(&cluster, message);
-        }
-    }
-}
-
-/// Resolves the call one reply (or stream frame) is for.
-fn deliver(cluster: &Cluster, message: async_nats::Message) {
-    {
-        let id = message
-            .subject
-            .rsplit('.')
-            .next()
-            .and_then(|id| id.parse::<u64>().ok());
-        let Some(id) = id else {
-            tracing::debug!(subject = %message.subject, "a reply with no call id");
-            return;
-        };
-        let unavailable = message.status == Some(StatusCode::NO_RESPONDERS);
-        // The first call of a batch hears for the whole batch.
-        if let Some(batch) = cluster.calls.ungroup(id)
-            && unavailable
-        {
-            for other in batch.into_iter().filter(|other| *other != id) {
-                cluster.calls.unavailable(other);
-            }
-        }
-        let Some(pending) = cluster.calls.take(id) else {
-            if !cluster.calls.stream_frame(id, &message) {
-                tracing::debug!(subject = %message.subject, "a reply for no waiting call");
-            }
-            return;
-        };
-        let Pending {
-            actor,
-            method,
-            complete,
-            ..
-        } = pending;
-        let result = if unavailable {
-            Err(ActorError::ActorUnavailable {
-                actor,
-                method,
-                message: "no process serves it: its host is gone, or it stopped".to_owned(),
-            })
-        } else {
-            let status = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(wire::STATUS))
-                .map(|v| v.as_str());
-            wire::read_reply(status, &message.payload, &actor, method).map(|()| message.payload)
-        };
-        complete(result);
-    }
-}
 
 /// Woken when the caller cancels a remote call: asks the host to cancel it.
 struct RemoteCancel {
@@ -327,32 +52,23 @@ impl Wake for RemoteCancel {
         let Some(cluster) = self.cluster.upgrade() else {
             return;
         };
-        let Ok(payload) = wire::encode(&cluster.inbox_subject(self.id)) else {
-            return;
-        };
-        let mut headers = HeaderMap::new();
-        headers.insert(CODEC, CODEC_ID);
-        headers.insert(METHOD, VERB_CANCEL);
-        cluster.publish(OutboundMessage {
-            subject: self.subject.clone(),
-            reply: None,
-            payload: Bytes::from(payload),
-            headers: Some(headers),
-        });
+        if let Ok(payload) = wire::encode(&cluster.inbox_subject(self.id)) {
+            control(&cluster, &self.subject, VERB_CANCEL, payload);
+        }
     }
 }
 
 /// How a remote handle reaches its actor.
 pub(crate) struct Link {
-    cluster: Arc<Cluster>,
-    record: ActorRecord,
+    pub(super) cluster: Arc<Cluster>,
+    pub(super) record: ActorRecord,
     /// The node that runs the actor, as last known (it moves when its node dies).
     host: Arc<AtomicU64>,
     /// A lookup of the actor's new host is under way.
     refreshing: Arc<std::sync::atomic::AtomicBool>,
-    subject: async_nats::Subject,
+    pub(super) subject: async_nats::Subject,
     fingerprint: String,
-    stubs: Arc<HashMap<&'static str, Stub>>,
+    pub(super) stubs: Arc<HashMap<&'static str, Stub>>,
 }
 
 impl Link {
@@ -364,7 +80,7 @@ impl Link {
     /// The node to watch for a call: the actor's host, unless that node is dead. Then the
     /// actor may run elsewhere: its new host is looked up for later calls, and meanwhile a
     /// call nobody serves fails at once with "no responders".
-    fn watched_host(&self) -> Option<NodeId> {
+    pub(super) fn watched_host(&self) -> Option<NodeId> {
         let host = NodeId(self.host.load(Ordering::Acquire));
         if !self.cluster.liveness.is_dead(host) {
             return Some(host);
@@ -399,7 +115,7 @@ impl Link {
     }
 
     /// The headers of a call of `method` with the caller's `overrides`.
-    fn call_headers(&self, method: &str, overrides: &CallOptions) -> HeaderMap {
+    pub(super) fn call_headers(&self, method: &str, overrides: &CallOptions) -> HeaderMap {
         let mut headers = self.headers(method);
         if let Some(group) = &overrides.concurrency_group {
             headers.insert(wire::GROUP, group.as_ref());
@@ -593,172 +309,13 @@ pub(crate) fn remote_handle<A: ActorClass>(
     ))
 }
 
-/// Handles one frame of a stream; `true` once the stream is over.
-pub(crate) type Sink = Box<dyn FnMut(&async_nats::Message) -> bool + Send>;
-
-impl Calls {
-    /// Routes a frame to the stream `id`; `false` when there is no such stream.
-    fn stream_frame(&self, id: u64, message: &async_nats::Message) -> bool {
-        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((_, sink)) = streams.get_mut(&id) else {
-            return false;
-        };
-        if sink(message) {
-            let sink = streams.remove(&id);
-            drop(streams);
-            drop(sink);
-        }
-        true
-    }
-
-    fn insert_stream(&self, id: u64, node: Option<NodeId>, sink: Sink) {
-        self.streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, (node, sink));
-    }
-
-    fn remove_stream(&self, id: u64) {
-        let removed = self
-            .streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
-        drop(removed);
-    }
-}
-
-impl Link {
-    /// Calls the streaming `method`; its items arrive in the returned stream, `window` at
-    /// most in flight.
-    pub(crate) fn stream<X: Send + 'static, P: PendingArgs>(
-        &self,
-        actor: &ActorLabel,
-        method: &'static str,
-        overrides: CallOptions,
-        args: P,
-        window: usize,
-    ) -> ObjectRefStream<X>
-    where
-        P::Values: Send + 'static,
-    {
-        let window = window.max(1) as u64;
-        let id = self.cluster.calls.reserve();
-        let call = self.cluster.inbox_subject(id);
-        let origin = Origin {
-            actor: actor.clone(),
-            id: ActorId::of(self.record.node.0, self.record.id),
-            method,
-        };
-        let consumer = {
-            let cluster = Arc::downgrade(&self.cluster);
-            let subject = self.subject.clone();
-            let call = call.clone();
-            let every = (window / 2).max(1);
-            let mut consumed = 0u64;
-            Box::new(move |took: Took| {
-                let Some(cluster) = cluster.upgrade() else {
-                    return;
-                };
-                let (verb, payload) = match took {
-                    Took::Item => {
-                        consumed += 1;
-                        if !consumed.is_multiple_of(every) {
-                            return;
-                        }
-                        (VERB_CREDIT, wire::encode(&(call.clone(), consumed)))
-                    }
-                    Took::Dropped => {
-                        cluster.calls.remove_stream(id);
-                        (VERB_CANCEL, wire::encode(&call))
-                    }
-                };
-                if let Ok(payload) = payload {
-                    control(&cluster, &subject, verb, payload);
-                }
-            }) as Box<dyn FnMut(Took) + Send + Sync>
-        };
-        // Room for the window's items and the final frame.
-        let (stream, feed) = ObjectRefStream::fed(window as usize + 1, Some(origin), consumer);
-        let Some(stub) = self.stubs.get(method).copied() else {
-            let _ = feed.push(Item::Failed(ActorError::Wire {
-                message: format!("`{method}` of actor {actor} is not a remote method here"),
-            }));
-            return stream;
-        };
-        let sink = stream_sink(actor.clone(), method, stub, feed);
-        self.cluster
-            .calls
-            .insert_stream(id, self.watched_host(), sink);
-        let send = {
-            let cluster = Arc::clone(&self.cluster);
-            let subject = self.subject.clone();
-            let mut headers = self.call_headers(method, &overrides);
-            headers.insert(WINDOW, window.to_string().as_str());
-            let actor = actor.clone();
-            move |values: Result<P::Values, ActorError>| {
-                let payload = values.and_then(|values| {
-                    (stub.encode)(Box::new(values)).map_err(|err| ActorError::Wire {
-                        message: format!("the arguments of `{method}` could not be encoded: {err}"),
-                    })
-                });
-                match payload {
-                    Ok(payload) => cluster.publish(OutboundMessage {
-                        subject,
-                        reply: Some(cluster.inbox_subject(id).into()),
-                        payload: Bytes::from(payload),
-                        headers: Some(headers),
-                    }),
-                    Err(err) => {
-                        tracing::debug!(%actor, %err, "stream not started");
-                        cluster.calls.fail_stream(id, err);
-                    }
-                }
-            }
-        };
-        match args.now() {
-            Ok(values) => send(Ok(values)),
-            Err(pending) => {
-                let handle = self.cluster.handle.clone();
-                handle.spawn(async move { send(pending.resolve().await) });
-            }
-        }
-        stream
-    }
-}
-
-impl Calls {
-    /// Ends the stream `id` with `err`.
-    fn fail_stream(&self, id: u64, err: ActorError) {
-        let sink = self
-            .streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
-        if let Some((_, mut sink)) = sink {
-            sink(&failed_frame(&err));
-        }
-    }
-}
-
-/// A frame that ends a stream with `err`, as its host would send it.
-fn failed_frame(err: &ActorError) -> async_nats::Message {
-    let mut headers = HeaderMap::new();
-    headers.insert(wire::STATUS, "err");
-    let payload = wire::encode(&wire::Failure::of(err)).unwrap_or_default();
-    async_nats::Message {
-        subject: "helio.local".into(),
-        reply: None,
-        length: payload.len(),
-        payload: Bytes::from(payload),
-        headers: Some(headers),
-        status: None,
-        description: None,
-    }
-}
-
 /// Sends a control message (credit, cancel) to an actor's subject.
-fn control(cluster: &Cluster, subject: &async_nats::Subject, verb: &str, payload: Vec<u8>) {
+pub(super) fn control(
+    cluster: &Cluster,
+    subject: &async_nats::Subject,
+    verb: &str,
+    payload: Vec<u8>,
+) {
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(METHOD, verb);
@@ -768,82 +325,6 @@ fn control(cluster: &Cluster, subject: &async_nats::Subject, verb: &str, payload
         payload: Bytes::from(payload),
         headers: Some(headers),
     });
-}
-
-/// Turns a stream's frames into its items, checking their sequence.
-fn stream_sink<X: Send + 'static>(
-    actor: ActorLabel,
-    method: &'static str,
-    stub: Stub,
-    feed: Feed<X>,
-) -> Sink {
-    let mut expected = 0u64;
-    Box::new(move |message| {
-        let fail = |err: ActorError| {
-            let _ = feed.push(Item::Failed(err));
-            true
-        };
-        if message.status == Some(StatusCode::NO_RESPONDERS) {
-            return fail(ActorError::ActorUnavailable {
-                actor: actor.clone(),
-                method,
-                message: "no process serves it: its host is gone, or it stopped".to_owned(),
-            });
-        }
-        let header = |name: &str| {
-            message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(name))
-                .map(|v| v.as_str())
-        };
-        match header(wire::STATUS) {
-            Some("item") => {
-                let seq = header(wire::SEQ).and_then(|s| s.parse::<u64>().ok());
-                if seq != Some(expected) {
-                    return fail(ActorError::Wire {
-                        message: format!(
-                            "stream `{method}` of actor {actor} lost items: expected item \
-                             {expected}, got {seq:?}"
-                        ),
-                    });
-                }
-                expected += 1;
-                let item = (stub.decode)(&message.payload)
-                    .map_err(|err| err.to_string())
-                    .and_then(|item| {
-                        item.downcast::<X>()
-                            .map(|item| *item)
-                            .map_err(|_| "an item of another type".to_owned())
-                    });
-                match item {
-                    Ok(item) => match feed.push(Item::Next(item)) {
-                        Ok(()) => false,
-                        Err(()) if feed.is_closed() => true,
-                        Err(()) => fail(ActorError::Wire {
-                            message: format!(
-                                "stream `{method}` of actor {actor}: the host sent beyond its \
-                                 credit"
-                            ),
-                        }),
-                    },
-                    Err(err) => fail(ActorError::Wire {
-                        message: format!("an item of `{method}` could not be decoded: {err}"),
-                    }),
-                }
-            }
-            Some("end") => {
-                let _ = feed.push(Item::End);
-                true
-            }
-            status => match wire::read_reply(status, &message.payload, &actor, method) {
-                Err(err) => fail(err),
-                Ok(()) => fail(ActorError::Wire {
-                    message: "a stream frame without a status".to_owned(),
-                }),
-            },
-        }
-    })
 }
 
 /// The state and restarts of the actor `record` names, asked of its host (at most 2 s).
@@ -886,75 +367,4 @@ fn ask_state(
             message: format!("a bad state answer: {err}"),
         })?;
     Ok((state.into_state(), restarts))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::pin::pin;
-
-    use futures::StreamExt;
-
-    use super::*;
-    use crate::remote::Codec;
-
-    fn frame(status: &str, seq: u64, payload: Vec<u8>) -> async_nats::Message {
-        let mut headers = HeaderMap::new();
-        headers.insert(wire::STATUS, status);
-        headers.insert(wire::SEQ, seq.to_string().as_str());
-        async_nats::Message {
-            subject: "helio.c.inbox.n.1".into(),
-            reply: None,
-            length: payload.len(),
-            payload: Bytes::from(payload),
-            headers: Some(headers),
-            status: None,
-            description: None,
-        }
-    }
-
-    fn block_on<F: Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(future)
-    }
-
-    fn item(n: u64) -> Vec<u8> {
-        <wire::MsgPack as Codec<u64>>::encode(&n).unwrap()
-    }
-
-    fn sink() -> (ObjectRefStream<u64>, Sink) {
-        let (stream, feed) = ObjectRefStream::fed(8, None, Box::new(|_| {}));
-        let stub = Stub {
-            encode: crate::remote::encode_args::<wire::MsgPack, (u64,)>,
-            decode: |bytes| Ok(Box::new(<wire::MsgPack as Codec<u64>>::decode(bytes)?)),
-        };
-        let sink = stream_sink(ActorLabel::new("Counter", None), "count", stub, feed);
-        (stream, sink)
-    }
-
-    #[test]
-    fn a_gap_in_a_stream_fails_it_instead_of_losing_items() {
-        let (stream, mut sink) = sink();
-        assert!(!sink(&frame("item", 0, item(10))));
-        // Item 1 never came.
-        assert!(sink(&frame("item", 2, item(12))));
-        let items: Vec<_> = block_on(pin!(stream).collect());
-        assert_eq!(items[0], Ok(10));
-        assert!(
-            matches!(&items[1], Err(ActorError::Wire { message }) if message.contains("lost items")),
-            "{items:?}"
-        );
-        assert_eq!(items.len(), 2);
-    }
-
-    #[test]
-    fn a_stream_ends_with_its_end_frame() {
-        let (stream, mut sink) = sink();
-        assert!(!sink(&frame("item", 0, item(1))));
-        assert!(!sink(&frame("item", 1, item(2))));
-        assert!(sink(&frame("end", 2, Vec::new())));
-        let items: Vec<_> = block_on(pin!(stream).collect());
-        assert_eq!(items, [Ok(1), Ok(2)]);
-    }
 }

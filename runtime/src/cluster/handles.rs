@@ -119,7 +119,7 @@ pub(crate) fn serve_anonymous<A: ActorClass>(
     let sub = block_on(&cluster.handle, Duration::from_secs(10), subscribe)
         .map_err(|err| err.to_string())??;
     let cell = actor.cell();
-    let record = host::record_of(cluster, &table, cell, None);
+    let record = host::record_of(cluster, &table, cell);
     host::serve_actor(cluster, table, cell, record.clone(), sub, None);
     Ok(record)
 }

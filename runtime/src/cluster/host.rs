@@ -245,19 +245,17 @@ impl<A: ActorClass> Hosted<A> {
     }
 }
 
-/// The record that names the actor of `cell`, hosted here.
+/// The record that names the anonymous actor of `cell`, hosted here.
 pub(crate) fn record_of<A: ActorClass>(
     cluster: &Cluster,
     table: &HostTable<A>,
     cell: &ActorCell<A>,
-    key: Option<&Key>,
 ) -> ActorRecord {
     let shared = &cell.shared;
-    let (namespace, name) = key.cloned().unwrap_or_default();
     let node = NodeId(shared.id.node());
     ActorRecord {
-        namespace,
-        name,
+        namespace: String::new(),
+        name: String::new(),
         id: shared.id.local(),
         node,
         type_name: shared.label.type_name().to_owned(),
@@ -340,7 +338,7 @@ fn serve_one<A: ActorClass>(
     shared: &ActorShared,
     message: Message,
 ) -> Option<BoxFuture<'static, ()>> {
-    match header(&message, METHOD) {
+    match wire::header(&message, METHOD) {
         // The payload names the call by its reply subject.
         Some(VERB_CANCEL) => {
             match wire::decode::<String>(&message.payload) {
@@ -358,7 +356,7 @@ fn serve_one<A: ActorClass>(
         }
         _ => {}
     }
-    let window = header(&message, WINDOW).and_then(|w| w.parse::<u64>().ok());
+    let window = wire::header(&message, WINDOW).and_then(|w| w.parse::<u64>().ok());
     let outcome = dispatch(table, cell, shared, &message);
     let Some(reply) = message.reply else {
         return None; // a message that wants no answer (a kill)
@@ -404,15 +402,6 @@ fn serve_one<A: ActorClass>(
         }
         cluster.reply(reply, result);
     }))
-}
-
-/// The value of header `name`.
-fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
-    message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(name))
-        .map(|v| v.as_str())
 }
 
 /// What a stream's caller has granted: items consumed so far, or a cancel.
@@ -496,8 +485,8 @@ async fn pump_stream(
 
 /// The caller's overrides of the call's group and retries, from its headers.
 fn call_options(message: &Message) -> Result<Option<CallOptions>, Failure> {
-    let group = header(message, wire::GROUP);
-    let retries = match header(message, wire::RETRIES) {
+    let group = wire::header(message, wire::GROUP);
+    let retries = match wire::header(message, wire::RETRIES) {
         Some(n) => Some(
             n.parse::<i64>()
                 .map_err(|_| Failure::Wire(format!("a bad max_task_retries header: {n:?}")))?,
@@ -530,7 +519,7 @@ fn dispatch<A: ActorClass>(
     shared: &ActorShared,
     message: &Message,
 ) -> Result<Dispatched, Failure> {
-    let codec = header(message, CODEC);
+    let codec = wire::header(message, CODEC);
     if codec != Some(CODEC_ID) {
         return Err(Failure::Wire(format!(
             "unknown codec {codec:?} (this host speaks {CODEC_ID})"
@@ -540,7 +529,7 @@ fn dispatch<A: ActorClass>(
         let cause = shared.death().unwrap_or(DeathCause::Shutdown);
         return Err(Failure::Died(wire::Cause::of(&cause)));
     };
-    let method = header(message, METHOD).unwrap_or_default();
+    let method = wire::header(message, METHOD).unwrap_or_default();
     let options = call_options(message)?;
     match method {
         VERB_STATE => {
@@ -566,7 +555,7 @@ fn dispatch<A: ActorClass>(
             Err(Failure::Other("killed".to_owned()))
         }
         name => {
-            if header(message, FINGERPRINT) != Some(table.fingerprint_hex.as_str()) {
+            if wire::header(message, FINGERPRINT) != Some(table.fingerprint_hex.as_str()) {
                 return Err(Failure::Wire(format!(
                     "the caller's type `{}` differs from this host's (another definition)",
                     shared.label.type_name()

@@ -6,7 +6,9 @@
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
 //! - `host.rs`: serves a local named actor to the cluster.
-//! - `client.rs`: remote handles, and the inbox their replies come back to.
+//! - `calls.rs`: the process's reply inbox, and the calls waiting on it.
+//! - `client.rs`: remote handles (`Link`) and their calls.
+//! - `remote_stream.rs`: streaming calls to an actor in another process.
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `liveness.rs`: heartbeats and pings; calls owed by a dead node fail.
 //! - `revive.rs`: a dead node's detached actors restart on a live node.
@@ -18,6 +20,7 @@
 //! user code: async-nats drops messages silently when a subscription's buffer is full.
 
 mod batch;
+mod calls;
 mod client;
 mod config;
 mod handles;
@@ -26,6 +29,7 @@ pub(crate) mod liveness;
 mod node;
 mod placement;
 mod registry;
+mod remote_stream;
 mod revive;
 mod types;
 mod wire;
@@ -58,7 +62,7 @@ pub(crate) struct Cluster {
     handle: Handle,
     /// Every outgoing message, published in order by the writer task.
     out: mpsc::UnboundedSender<async_nats::message::OutboundMessage>,
-    calls: client::Calls,
+    calls: calls::Calls,
     /// The local actors this process serves to the cluster.
     served: handles::Served,
     /// The calls this process serves for others, by reply subject, to cancel them.
@@ -236,7 +240,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         registry,
         handle: handle.clone(),
         out,
-        calls: client::Calls::default(),
+        calls: calls::Calls::default(),
         served: handles::Served::default(),
         inflight: Inflight::default(),
         liveness: liveness::Liveness::default(),
@@ -246,7 +250,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     let joined = {
         let cluster = Arc::clone(&cluster);
         async move {
-            let inbox = client::listen(&cluster).await?;
+            let inbox = calls::listen(&cluster).await?;
             placement::listen(&cluster).await?;
             liveness::start(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
@@ -257,7 +261,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         .map_err(|err| failed(err.to_string()))?
         .map_err(failed)?;
     handle.spawn(write(client, Arc::downgrade(&cluster), outgoing));
-    handle.spawn(client::read_inbox(Arc::downgrade(&cluster), inbox));
+    handle.spawn(calls::read_inbox(Arc::downgrade(&cluster), inbox));
     crate::label::set_node(cluster.node().0);
     *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(cluster);
     Ok(())

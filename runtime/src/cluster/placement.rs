@@ -162,11 +162,8 @@ fn answer(cluster: &Cluster, message: Message) {
     let Some(reply) = message.reply.clone() else {
         return;
     };
-    let fingerprint = message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(FINGERPRINT))
-        .and_then(|v| u64::from_str_radix(v.as_str(), 16).ok());
+    let fingerprint =
+        wire::header(&message, FINGERPRINT).and_then(|v| u64::from_str_radix(v, 16).ok());
     let outcome = match fingerprint.and_then(types::by_fingerprint) {
         None => Err(Failure::Wire(
             "this node has not registered the requested actor type".to_owned(),

@@ -136,18 +136,8 @@ impl Registry {
         namespace: &str,
         name: &str,
     ) -> Result<Option<ActorRecord>, String> {
-        let key = name_key(namespace, name);
-        let entry = self
-            .store
-            .get(&key)
-            .await
-            .map_err(|err| format!("could not read {key}: {err}"))?;
-        match entry {
-            None => Ok(None),
-            Some(bytes) => super::wire::decode(&bytes)
-                .map(Some)
-                .map_err(|err| format!("a corrupt record under {key}: {err}")),
-        }
+        let found = self.lookup_entry(namespace, name).await?;
+        Ok(found.map(|(record, _)| record))
     }
 
     /// The record of the actor named `(namespace, name)` and its revision, if any.
@@ -234,11 +224,12 @@ impl Registry {
         }
     }
 
-    /// Every actor record, with its revision; corrupt ones are skipped with a warning.
-    pub(crate) async fn scan_entries(
+    /// Every record whose key starts with `prefix` (`"name."` or `"node."`), decoded, with
+    /// its revision; corrupt ones are skipped with a warning.
+    pub(crate) async fn scan_entries<T: Serialize + serde::de::DeserializeOwned>(
         &self,
         prefix: &str,
-    ) -> Result<Vec<(ActorRecord, u64)>, String> {
+    ) -> Result<Vec<(T, u64)>, String> {
         use futures::StreamExt;
         let mut keys = self
             .store
@@ -262,44 +253,22 @@ impl Registry {
                 continue;
             }
             match super::wire::decode(&entry.value) {
-                Ok(record) => out.push((record, entry.revision)),
+                Ok(value) => out.push((value, entry.revision)),
                 Err(err) => tracing::warn!(%key, %err, "a corrupt registry record"),
             }
         }
         Ok(out)
     }
 
-    /// Every record whose key starts with `prefix` (`"name."` or `"node."`), decoded; corrupt
-    /// ones are skipped with a warning.
+    /// Every record whose key starts with `prefix`, decoded (see [`scan_entries`]).
+    ///
+    /// [`scan_entries`]: Registry::scan_entries
     pub(crate) async fn scan<T: Serialize + serde::de::DeserializeOwned>(
         &self,
         prefix: &str,
     ) -> Result<Vec<T>, String> {
-        use futures::StreamExt;
-        let mut keys = self
-            .store
-            .keys()
-            .await
-            .map_err(|err| format!("could not list the registry: {err}"))?;
-        let mut wanted = Vec::new();
-        while let Some(key) = keys.next().await {
-            match key {
-                Ok(key) if key.starts_with(prefix) => wanted.push(key),
-                Ok(_) => {}
-                Err(err) => return Err(format!("could not list the registry: {err}")),
-            }
-        }
-        let mut out = Vec::with_capacity(wanted.len());
-        for key in wanted {
-            let Ok(Some(bytes)) = self.store.get(&key).await else {
-                continue;
-            };
-            match super::wire::decode(&bytes) {
-                Ok(value) => out.push(value),
-                Err(err) => tracing::warn!(%key, %err, "a corrupt registry record"),
-            }
-        }
-        Ok(out)
+        let entries = self.scan_entries(prefix).await?;
+        Ok(entries.into_iter().map(|(value, _)| value).collect())
     }
 }
 

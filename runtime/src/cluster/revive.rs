@@ -48,7 +48,7 @@ impl Adoptions {
 
 /// Restarts here what the dead `node` ran and this node can run, where it wins the record.
 pub(crate) async fn revive(cluster: &Arc<Cluster>, node: NodeId) {
-    let records = match cluster.registry.scan_entries("name.").await {
+    let records = match cluster.registry.scan_entries::<ActorRecord>("name.").await {
         Ok(records) => records,
         Err(err) => {
             tracing::warn!(%err, %node, "could not look for the actors of a dead node");

@@ -76,6 +76,15 @@ pub(crate) fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T,
     <MsgPack as Codec<T>>::decode(bytes)
 }
 
+/// The value of header `name` of `message`.
+pub(crate) fn header<'m>(message: &'m async_nats::Message, name: &str) -> Option<&'m str> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str())
+}
+
 /// Checks that a name can be one token of a subject: no dots, wildcards or whitespace.
 pub(crate) fn check_token(what: &str, token: &str) -> Result<(), String> {
     let bad = token.is_empty()

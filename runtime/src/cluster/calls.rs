@@ -1,0 +1,354 @@
+//! The process's reply inbox, and the calls waiting on it.
+//!
+//! A call gets an id and an entry in [`Calls`]; its reply subject is
+//! `helio.<cluster>.inbox.<node>.<id>`. The inbox reader resolves the entry when the reply
+//! comes, or routes a stream's frame to its sink. When no process serves the actor's subject,
+//! the server answers "no responders" on that same subject, and the call resolves to
+//! `ActorUnavailable`.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex, PoisonError, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use async_nats::{HeaderMap, StatusCode, Subscriber};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::{Cluster, NodeId, wire};
+use crate::{ActorError, label::ActorLabel};
+
+/// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
+pub(crate) type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
+
+pub(super) struct Pending {
+    pub(super) actor: ActorLabel,
+    pub(super) method: &'static str,
+    /// The node that owes the reply, when known: if it dies, the call fails.
+    pub(super) node: Option<NodeId>,
+    pub(super) complete: Complete,
+}
+
+/// The calls of this process waiting for their replies.
+#[derive(Default)]
+pub(crate) struct Calls {
+    next: AtomicU64,
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Streaming calls, which take many frames, with the node that sends them.
+    streams: Mutex<HashMap<u64, (Option<NodeId>, Sink)>>,
+    /// Calls sent in one batch, by the first one's id.
+    groups: Mutex<HashMap<u64, Vec<u64>>>,
+    /// Whether `groups` may be non-empty (skips its lock on most replies).
+    grouped: std::sync::atomic::AtomicBool,
+}
+
+impl Calls {
+    /// Waits for the reply to a request of this process's own (a spawn, say).
+    pub(crate) fn insert_raw(
+        &self,
+        actor: ActorLabel,
+        method: &'static str,
+        complete: Complete,
+    ) -> u64 {
+        self.insert(Pending {
+            actor,
+            method,
+            node: None,
+            complete,
+        })
+    }
+
+    pub(super) fn insert(&self, pending: Pending) -> u64 {
+        let id = self.reserve();
+        self.insert_at(id, pending);
+        id
+    }
+
+    /// A fresh call id.
+    pub(super) fn reserve(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(super) fn insert_at(&self, id: u64, pending: Pending) {
+        self.lock().insert(id, pending);
+    }
+
+    pub(super) fn take(&self, id: u64) -> Option<Pending> {
+        self.lock().remove(&id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A raw request's entry, taken back (it timed out).
+    pub(crate) fn take_raw(&self, id: u64) -> Option<Complete> {
+        self.take(id).map(|pending| pending.complete)
+    }
+
+    /// The nodes that owe this process replies or stream frames.
+    pub(crate) fn nodes_waited_on(&self) -> Vec<NodeId> {
+        let mut nodes: Vec<NodeId> = self.lock().values().filter_map(|p| p.node).collect();
+        nodes.extend(
+            self.streams
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .filter_map(|(node, _)| *node),
+        );
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
+    /// Resolves every call and stream `node` owes to `ActorUnavailable`: it is dead.
+    pub(crate) fn fail_node(&self, node: NodeId, message: &str) {
+        let owed: Vec<u64> = self
+            .lock()
+            .iter()
+            .filter(|(_, p)| p.node == Some(node))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in owed {
+            if let Some(pending) = self.take(id) {
+                let err = ActorError::ActorUnavailable {
+                    actor: pending.actor,
+                    method: pending.method,
+                    message: message.to_owned(),
+                };
+                (pending.complete)(Err(err));
+            }
+        }
+        let streams: Vec<u64> = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, (n, _))| *n == Some(node))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in streams {
+            let err = ActorError::ActorUnavailable {
+                actor: ActorLabel::new("?", None),
+                method: "?",
+                message: message.to_owned(),
+            };
+            self.fail_stream(id, err);
+        }
+    }
+
+    /// Records that the calls `ids` went out in one batch: "no responders" for the batch comes
+    /// back to the first one only.
+    pub(crate) fn group(&self, ids: Vec<u64>) {
+        if let Some(&first) = ids.first()
+            && ids.len() > 1
+        {
+            self.groups
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(first, ids);
+            self.grouped.store(true, Ordering::Release);
+        }
+    }
+
+    /// The batch call `id` went first in, if any (forgotten: a reply for it came).
+    fn ungroup(&self, id: u64) -> Option<Vec<u64>> {
+        if !self.grouped.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        let group = groups.remove(&id);
+        if groups.is_empty() {
+            self.grouped.store(false, Ordering::Release);
+        }
+        group
+    }
+
+    /// Resolves call `id` (a call or a stream) to `ActorUnavailable`: its batch had no
+    /// responders.
+    fn unavailable(&self, id: u64) {
+        let message = "no process serves it: its host is gone, or it stopped".to_owned();
+        if let Some(pending) = self.take(id) {
+            let err = ActorError::ActorUnavailable {
+                actor: pending.actor,
+                method: pending.method,
+                message,
+            };
+            (pending.complete)(Err(err));
+        } else {
+            let err = ActorError::ActorUnavailable {
+                actor: ActorLabel::new("?", None),
+                method: "?",
+                message,
+            };
+            self.fail_stream(id, err);
+        }
+    }
+
+    /// Resolves every waiting call to `ActorUnavailable` (this process left the cluster).
+    pub(crate) fn fail_all(&self) {
+        let streams: Vec<u64> = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        for id in streams {
+            self.fail_stream(
+                id,
+                ActorError::ActorUnavailable {
+                    actor: ActorLabel::new("?", None),
+                    method: "?",
+                    message: "this process left the cluster before the stream ended".to_owned(),
+                },
+            );
+        }
+        let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
+        for pending in drained {
+            let err = ActorError::ActorUnavailable {
+                actor: pending.actor,
+                method: pending.method,
+                message: "this process left the cluster before the reply came".to_owned(),
+            };
+            (pending.complete)(Err(err));
+        }
+    }
+}
+
+/// Subscribes this process's reply inbox.
+pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
+    let subject = format!("helio.{}.inbox.{}.*", cluster.name, cluster.node());
+    cluster
+        .client
+        .subscribe(subject)
+        .await
+        .map_err(|err| format!("could not subscribe the reply inbox: {err}"))
+}
+
+/// Resolves each call as its reply arrives. Never blocks: decoding and resolving are quick.
+pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
+    while let Some(message) = inbox.next().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        for message in super::batch::split(message) {
+            deliver(&cluster, message);
+        }
+    }
+}
+
+/// Resolves the call one reply (or stream frame) is for.
+fn deliver(cluster: &Cluster, message: async_nats::Message) {
+    {
+        let id = message
+            .subject
+            .rsplit('.')
+            .next()
+            .and_then(|id| id.parse::<u64>().ok());
+        let Some(id) = id else {
+            tracing::debug!(subject = %message.subject, "a reply with no call id");
+            return;
+        };
+        let unavailable = message.status == Some(StatusCode::NO_RESPONDERS);
+        // The first call of a batch hears for the whole batch.
+        if let Some(batch) = cluster.calls.ungroup(id)
+            && unavailable
+        {
+            for other in batch.into_iter().filter(|other| *other != id) {
+                cluster.calls.unavailable(other);
+            }
+        }
+        let Some(pending) = cluster.calls.take(id) else {
+            if !cluster.calls.stream_frame(id, &message) {
+                tracing::debug!(subject = %message.subject, "a reply for no waiting call");
+            }
+            return;
+        };
+        let Pending {
+            actor,
+            method,
+            complete,
+            ..
+        } = pending;
+        let result = if unavailable {
+            Err(ActorError::ActorUnavailable {
+                actor,
+                method,
+                message: "no process serves it: its host is gone, or it stopped".to_owned(),
+            })
+        } else {
+            let status = wire::header(&message, wire::STATUS);
+            wire::read_reply(status, &message.payload, &actor, method).map(|()| message.payload)
+        };
+        complete(result);
+    }
+}
+
+/// Handles one frame of a stream; `true` once the stream is over.
+pub(crate) type Sink = Box<dyn FnMut(&async_nats::Message) -> bool + Send>;
+
+impl Calls {
+    /// Routes a frame to the stream `id`; `false` when there is no such stream.
+    fn stream_frame(&self, id: u64, message: &async_nats::Message) -> bool {
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some((_, sink)) = streams.get_mut(&id) else {
+            return false;
+        };
+        if sink(message) {
+            let sink = streams.remove(&id);
+            drop(streams);
+            drop(sink);
+        }
+        true
+    }
+
+    pub(super) fn insert_stream(&self, id: u64, node: Option<NodeId>, sink: Sink) {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, (node, sink));
+    }
+
+    pub(super) fn remove_stream(&self, id: u64) {
+        let removed = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        drop(removed);
+    }
+}
+
+impl Calls {
+    /// Ends the stream `id` with `err`.
+    pub(super) fn fail_stream(&self, id: u64, err: ActorError) {
+        let sink = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if let Some((_, mut sink)) = sink {
+            sink(&failed_frame(&err));
+        }
+    }
+}
+
+/// A frame that ends a stream with `err`, as its host would send it.
+fn failed_frame(err: &ActorError) -> async_nats::Message {
+    let mut headers = HeaderMap::new();
+    headers.insert(wire::STATUS, "err");
+    let payload = wire::encode(&wire::Failure::of(err)).unwrap_or_default();
+    async_nats::Message {
+        subject: "helio.local".into(),
+        reply: None,
+        length: payload.len(),
+        payload: Bytes::from(payload),
+        headers: Some(headers),
+        status: None,
+        description: None,
+    }
+}
