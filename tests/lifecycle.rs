@@ -410,3 +410,56 @@ fn a_taken_name_says_so() {
     );
     drop(first);
 }
+
+/// Kept state that tells when the runtime lets go of it.
+pub struct Keeper {
+    _count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Dropped by the runtime: it sends on the channel it holds.
+struct Witness(std::sync::mpsc::Sender<()>);
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+#[actor(max_restarts = 1)]
+impl Keeper {
+    pub fn new(dropped: std::sync::mpsc::Sender<()>) -> Self {
+        // Kept by the runtime only: the state holds the counter, not the witness.
+        drop(helio::keep_across_restarts(|| {
+            std::sync::Mutex::new(Witness(dropped))
+        }));
+        Keeper {
+            _count: helio::keep_across_restarts(|| std::sync::atomic::AtomicU64::new(7)),
+        }
+    }
+}
+
+#[test]
+fn handles_reach_kept_values_and_a_kill_for_good_lets_go_of_them_at_once() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (dropped, witness) = std::sync::mpsc::channel();
+    let keeper = Keeper::new_actor().remote(dropped);
+    keeper.ready().get().expect("the constructor ran");
+    let count = keeper.kept::<AtomicU64>().expect("kept by the constructor");
+    assert_eq!(count.load(Ordering::Relaxed), 7);
+    assert!(
+        keeper.kept::<String>().is_none(),
+        "nothing of that type is kept"
+    );
+
+    // A crash restarts the actor: the kept values stay.
+    helio::kill(&keeper, false);
+    keeper.ready().get().expect("the constructor ran");
+    assert_eq!(keeper.restarts(), 1);
+    assert!(witness.try_recv().is_err(), "a restart keeps what is kept");
+    assert!(Arc::ptr_eq(&count, &keeper.kept::<AtomicU64>().unwrap()));
+
+    // Killed for good: let go of before `kill` returns, not when the driver gets to it.
+    helio::kill(&keeper, true);
+    assert_eq!(witness.try_recv(), Ok(()), "dropped by the kill itself");
+    assert!(keeper.kept::<AtomicU64>().is_none());
+}

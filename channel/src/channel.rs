@@ -8,7 +8,10 @@ use std::{
     fmt,
     future::{Future, IntoFuture},
     pin::Pin,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -18,6 +21,8 @@ use helio::{ObjectRefFuture, prelude::*};
 
 use crate::{
     actor::{Message, RayChannelActor},
+    route::{died, local},
+    state::{Outcome, State},
     types::{BatchResult, Status},
 };
 
@@ -87,14 +92,26 @@ pub enum ChannelError {
 }
 
 /// A bounded channel of `capacity` items (at least 1).
+///
+/// It waits for the channel's actor to start (a constructor of a few instructions, on the
+/// runtime it is called from), so that the sender and receiver put and get straight into the
+/// channel's buffer, with no call to the actor. A `capacity` of 0 makes a channel whose every
+/// operation fails with `Actor(InitFailed)`.
 pub fn channel<T: Message>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    let actor = RayChannelActor::new_actor().remote(Some(capacity), false, None);
-    pair(actor, Some(capacity))
+    started(RayChannelActor::new_actor().remote(Some(capacity), false, None))
 }
 
-/// An unbounded channel.
+/// An unbounded channel. It waits for the channel's actor to start, as [`channel`] does.
 pub fn unbounded<T: Message>() -> (Sender<T>, Receiver<T>) {
-    pair(RayChannelActor::new_actor().remote(None, true, None), None)
+    started(RayChannelActor::new_actor().remote(None, true, None))
+}
+
+/// A sender and a receiver on the new channel `actor`, once it has started (or failed to).
+fn started<T: Message>(actor: Actor<RayChannelActor<T>>) -> (Sender<T>, Receiver<T>) {
+    // A constructor that failed shows in every operation; the wait itself cannot hang, as
+    // the constructor does nothing that waits.
+    let capacity = actor.methods().capacity().remote().get().ok().flatten();
+    pair(actor, capacity)
 }
 
 /// A sender and a receiver on the channel `actor`, whose capacity is `capacity`.
@@ -169,16 +186,23 @@ pub struct Sender<T: Message> {
     open: bool,
     /// The `Sink`'s send in flight.
     in_flight: Option<CancelOnDrop<Status>>,
+    /// The channel's state, when its actor runs in this process (see `route.rs`).
+    state: Option<Arc<State<T>>>,
 }
 
 impl<T: Message> Sender<T> {
     pub(crate) fn register(actor: Actor<RayChannelActor<T>>, capacity: Option<usize>) -> Self {
-        drop(actor.methods().register_sender().remote());
+        let state = local(&actor);
+        match &state {
+            Some(state) => drop(state.register_sender()),
+            None => drop(actor.methods().register_sender().remote()),
+        }
         Sender {
             actor,
             capacity,
             open: true,
             in_flight: None,
+            state,
         }
     }
 
@@ -201,9 +225,18 @@ impl<T: Message> Sender<T> {
         self.send_within(value.into_item(), None).await
     }
 
-    /// Sends with a single cheap call when there is room and no one waits for room, else
-    /// with a put that waits (in line with the other waiting puts).
+    /// Sends at once when there is room and no one waits for room, else with a put that waits
+    /// (in line with the other waiting puts): in the actor's process on the channel's state
+    /// directly, elsewhere with a single cheap call first.
     async fn send_within(&self, value: T, timeout: Option<Duration>) -> Result<(), ChannelError> {
+        if let Some(state) = &self.state {
+            let outcome = match state.try_put(value) {
+                Ok(Ok(status)) => Ok(status),
+                Ok(Err(value)) => state.put(vec![value], timeout).await,
+                Err(dead) => Err(dead),
+            };
+            return self.direct_status(outcome, "put");
+        }
         let tried = CancelOnDrop::new(self.actor.methods().try_put().remote(value)).await?;
         let value = match tried {
             Ok(status) => return self.status(Ok(status)),
@@ -228,8 +261,8 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// Sends `value` if there is room now, without waiting for room (it still awaits the
-    /// channel actor's answer).
+    /// Sends `value` if there is room now, without waiting for room. In the channel actor's
+    /// process it is done at the first poll; elsewhere it awaits the actor's answer.
     ///
     /// # Errors
     /// `Full` when there is no room; otherwise as [`send`](Self::send).
@@ -237,6 +270,9 @@ impl<T: Message> Sender<T> {
     /// # Cancel safety
     /// Dropping the future may leave the value sent or not.
     pub async fn try_send(&self, value: impl IntoItem<T>) -> Result<(), ChannelError> {
+        if let Some(state) = &self.state {
+            return self.direct_status(state.put_now(vec![value.into_item()]), "put_nowait");
+        }
         self.status(
             self.actor
                 .methods()
@@ -266,6 +302,9 @@ impl<T: Message> Sender<T> {
     /// # Cancel safety
     /// As [`send`](Self::send): dropped while waiting, none of `values` is sent.
     pub async fn send_batch(&self, values: Vec<T>) -> Result<(), ChannelError> {
+        if let Some(state) = &self.state {
+            return self.direct_status(state.put(values, None).await, "put_batch");
+        }
         let put = self.actor.methods().put_batch().remote(values, None);
         self.status(CancelOnDrop::new(put).await)
     }
@@ -277,8 +316,20 @@ impl<T: Message> Sender<T> {
 
     fn deregister(&mut self) {
         if std::mem::take(&mut self.open) {
-            drop(self.actor.methods().deregister_sender().remote());
+            match &self.state {
+                Some(state) => drop(state.deregister_sender()),
+                None => drop(self.actor.methods().deregister_sender().remote()),
+            }
         }
+    }
+
+    /// The answer of an operation on the channel's state.
+    fn direct_status(
+        &self,
+        outcome: Outcome<Status>,
+        method: &'static str,
+    ) -> Result<(), ChannelError> {
+        self.status(outcome.map_err(|_| died(&self.actor, method)))
     }
 
     fn status(&self, status: Result<Status, ActorError>) -> Result<(), ChannelError> {
@@ -348,19 +399,28 @@ pub struct Receiver<T: Message> {
     /// The receive a `Stream` poll is waiting for; dropped, it gives back what it took. (Behind
     /// a mutex only so that the receiver is `Sync`; polling takes it by `&mut`, unlocked.)
     next: Option<std::sync::Mutex<futures::future::BoxFuture<'static, Taken<T>>>>,
+    /// The channel's state, when its actor runs in this process (see `route.rs`).
+    state: Option<Arc<State<T>>>,
 }
 
 impl<T: Message> Receiver<T> {
     pub(crate) fn register(actor: Actor<RayChannelActor<T>>) -> Self {
         static NEXT_READER: AtomicU64 = AtomicU64::new(1);
         let reader_id = format!("reader-{}", NEXT_READER.fetch_add(1, Ordering::Relaxed));
-        let register = actor.methods().register_receiver();
-        drop(register.remote(reader_id.clone(), "local".to_owned()));
+        let state = local(&actor);
+        match &state {
+            Some(state) => drop(state.register_receiver(reader_id.clone(), "local".to_owned())),
+            None => {
+                let register = actor.methods().register_receiver();
+                drop(register.remote(reader_id.clone(), "local".to_owned()));
+            }
+        }
         Receiver {
             actor,
             reader_id,
             open: true,
             next: None,
+            state,
         }
     }
 
@@ -401,8 +461,8 @@ impl<T: Message> Receiver<T> {
         }
     }
 
-    /// Receives the next item if there is one now, without waiting for one (it still awaits
-    /// the channel actor's answer).
+    /// Receives the next item if there is one now, without waiting for one. In the channel
+    /// actor's process it is done at the first poll; elsewhere it awaits the actor's answer.
     ///
     /// # Errors
     /// `Empty` when there is none; otherwise as [`recv`](Self::recv).
@@ -447,12 +507,15 @@ impl<T: Message> Receiver<T> {
         self.deregister();
     }
 
-    fn take(
+    async fn take(
         &self,
         max: usize,
         timeout: Option<Duration>,
-    ) -> impl Future<Output = Result<BatchResult<T>, ActorError>> + Send + '_ {
-        take(&self.actor, &self.reader_id, max, timeout)
+    ) -> Result<BatchResult<T>, ActorError> {
+        match &self.state {
+            Some(state) => take_from(state, &self.actor, &self.reader_id, max, timeout).await,
+            None => take(&self.actor, &self.reader_id, max, timeout).await,
+        }
     }
 
     fn single(&self, result: Result<BatchResult<T>, ActorError>) -> Result<T, ChannelError> {
@@ -470,7 +533,10 @@ impl<T: Message> Receiver<T> {
             // item it took already goes back.
             drop(self.next.take());
             let id = std::mem::take(&mut self.reader_id);
-            drop(self.actor.methods().deregister_receiver().remote(id));
+            match &self.state {
+                Some(state) => drop(state.deregister_receiver(&id)),
+                None => drop(self.actor.methods().deregister_receiver().remote(id)),
+            }
         }
     }
 }
@@ -493,6 +559,28 @@ impl<T: Message> fmt::Debug for Receiver<T> {
             .field("actor", &self.actor)
             .field("reader_id", &self.reader_id)
             .finish()
+    }
+}
+
+/// Takes up to `max` items for `reader_id` from the channel's `state`, in the actor's process,
+/// waiting up to `timeout` for the first: at once when items are there and no one waits for
+/// them, else in line with the other waiting gets. Dropped while it waits, it takes nothing.
+async fn take_from<T: Message>(
+    state: &State<T>,
+    actor: &Actor<RayChannelActor<T>>,
+    reader_id: &str,
+    max: usize,
+    timeout: Option<Duration>,
+) -> Result<BatchResult<T>, ActorError> {
+    let outcome = match state.try_get(max, Some(reader_id)) {
+        Ok((Status::Empty, _)) if timeout != Some(Duration::ZERO) => {
+            state.get(max, timeout, Some(reader_id)).await
+        }
+        other => other,
+    };
+    match outcome {
+        Ok((status, items)) => Ok(BatchResult { status, items }),
+        Err(_) => Err(died(actor, "get_batch")),
     }
 }
 
@@ -590,6 +678,15 @@ impl<T: Message> Sink<T> for Sender<T> {
         if !self.open {
             return Err(ChannelError::Closed);
         }
+        let item = match &self.state {
+            Some(state) => match state.try_put(item) {
+                Ok(Ok(status)) => return self.status(Ok(status)),
+                Ok(Err(item)) => item,
+                Err(_) => return Err(died(&self.actor, "put").into()),
+            },
+            None => item,
+        };
+        // No room now (or not yet direct): a put that waits, awaited by `poll_flush`.
         let put = self.actor.methods().put().remote(item, None);
         self.in_flight = Some(CancelOnDrop::new(put));
         Ok(())
@@ -624,7 +721,17 @@ impl<T: Message> Stream for Receiver<T> {
         let this = &mut *self;
         if this.next.is_none() {
             let (actor, reader_id) = (this.actor.clone(), this.reader_id.clone());
-            let next = Box::pin(async move { take(&actor, &reader_id, 1, None).await });
+            let next: futures::future::BoxFuture<'static, Taken<T>> = match &this.state {
+                Some(state) => {
+                    // An item there now needs no future at all.
+                    if let Ok((Status::Ok, items)) = state.try_get(1, Some(&reader_id)) {
+                        return Poll::Ready(items.into_iter().next());
+                    }
+                    let state = Arc::clone(state);
+                    Box::pin(async move { take_from(&state, &actor, &reader_id, 1, None).await })
+                }
+                None => Box::pin(async move { take(&actor, &reader_id, 1, None).await }),
+            };
             this.next = Some(std::sync::Mutex::new(next));
         }
         let Some(next) = this.next.as_mut() else {

@@ -16,14 +16,21 @@
 //! ```
 //!
 //! On top of it, [`channel`] and [`unbounded`] make a [`Sender`]/[`Receiver`] pair, with
-//! async and non-blocking sends and receives, batches, and a `Stream` of items.
+//! async and non-blocking sends and receives, batches, and a `Stream` of items. In the
+//! actor's own process they use the buffer the actor keeps directly, with no call: the actor
+//! keeps it across restarts ([`helio::keep_across_restarts`]) and its handles reach it with
+//! [`Actor::kept`](helio::Actor::kept). Elsewhere they make calls. The rules (closing, order,
+//! fairness, cancel safety) are the same either way: both run the same code.
 
 #![warn(missing_docs)]
 
 mod actor;
 mod channel;
 mod named;
+mod route;
+mod state;
 mod types;
+mod wakeups;
 
 pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
 pub use channel::{ChannelError, IntoItem, Receiver, Sender, channel, unbounded};

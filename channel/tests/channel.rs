@@ -212,3 +212,63 @@ async fn the_channel_closes_when_the_last_live_sender_goes() {
     let got: Vec<u32> = within(rx.collect::<Vec<u32>>()).await;
     assert_eq!(got, vec![0, 1, 2]);
 }
+
+/// In the actor's process, a receiver waits on the channel's state itself, not in a call: a
+/// kill for good must still reach it, with the error a call would have given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_waiting_in_process_learns_of_a_kill_for_good() {
+    let (tx, rx) = channel::<u32>(4);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let waiting = tokio::spawn(async move {
+        let recv = rx.recv();
+        let _ = ready_tx.send(());
+        recv.await
+    });
+    within(ready_rx).await.unwrap();
+    // Whether the receive is waiting yet or not, it ends with the kill's error.
+    helio::kill(tx.actor(), true);
+    assert!(matches!(
+        within(waiting).await.unwrap(),
+        Err(ChannelError::Actor(ActorError::ActorDied {
+            cause: DeathCause::Killed,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        within(tx.send(1)).await,
+        Err(ChannelError::Actor(ActorError::ActorDied { .. }))
+    ));
+}
+
+/// A crash (`kill(&a, false)`) restarts the actor; in-process senders and receivers keep
+/// using the same state, and a receive waiting through the restart gets the next item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_handles_carry_on_through_a_restart() {
+    let (tx, rx) = channel::<u32>(4);
+    within(tx.send(1)).await.unwrap();
+    helio::kill(tx.actor(), false);
+    within(tx.actor().ready()).await.unwrap();
+    assert_eq!(tx.actor().restarts(), 1);
+    assert_eq!(within(rx.recv()).await, Ok(1));
+    let waiting = tokio::spawn(async move { rx.recv().await });
+    helio::kill(tx.actor(), false);
+    within(tx.send(2)).await.unwrap();
+    assert_eq!(within(waiting).await.unwrap(), Ok(2));
+}
+
+/// A clone registers at once, so dropping the original right after it leaves the channel
+/// open; dropping the last receiver closes it for the very next send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_take_effect_at_once() {
+    let (tx, rx) = channel::<u32>(4);
+    for _ in 0..100 {
+        let clone = rx.clone();
+        drop(clone);
+    }
+    let rx2 = rx.clone();
+    drop(rx);
+    within(tx.send(1)).await.unwrap();
+    assert_eq!(within(rx2.recv()).await, Ok(1));
+    drop(rx2);
+    assert_eq!(within(tx.send(2)).await, Err(ChannelError::Closed));
+}

@@ -167,6 +167,17 @@ impl ActorShared {
         value
     }
 
+    /// The value of type `T` this actor keeps across restarts, if its constructor made one.
+    pub(crate) fn find_kept<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.iter().find_map(|v| Arc::clone(v).downcast::<T>().ok())
+    }
+
+    /// Lets go of the kept values: the actor is dead for good.
+    pub(crate) fn take_kept(&self) -> Vec<Arc<dyn Any + Send + Sync>> {
+        std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Notified at every crash and at death.
     pub(crate) fn changed(&self) -> &Notify {
         &self.changed
@@ -176,6 +187,11 @@ impl ActorShared {
     pub(crate) fn request_kill(&self, kill: Kill) {
         self.kill.fetch_max(kill as u8, Ordering::AcqRel);
         self.kill_waker.wake();
+        if kill >= Kill::ForGood {
+            // Dead for good from now on: whoever else holds a kept value learns it at once
+            // from the value's `Drop`, not only when the driver gets to the kill.
+            crate::unwind::drop_quietly(self.take_kept());
+        }
     }
 
     /// Takes a pending kill request, if any.
@@ -333,6 +349,51 @@ impl<A: ActorClass> Actor<A> {
     /// This handle's submission order.
     pub(crate) fn order(&self) -> &HandleOrder {
         &self.order
+    }
+
+    /// The value of type `V` that the actor keeps across restarts
+    /// ([`keep_across_restarts`](crate::keep_across_restarts)), for code in the actor's own
+    /// process that reads or updates that state without a call: a co-located fast path, as
+    /// `helio-channel`'s senders and receivers use one.
+    ///
+    /// `None` when the actor runs in another process, when its constructor has not kept a `V`
+    /// (yet: it runs after `.remote(..)` returns), and once the actor is killed for good or
+    /// dead, when the runtime lets go of its kept values. A value obtained before stays
+    /// usable, but the actor no longer serves it: to learn of the death, keep a second value,
+    /// held by no one else, whose `Drop` tells you (the runtime drops its reference to each
+    /// kept value at `kill(&a, true)`, at `shutdown`, and when the actor dies otherwise).
+    ///
+    /// State reached this way is shared with the actor's methods, which may run at the same
+    /// time: keep it behind a lock or atomics, as any `&self` method would.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
+    /// use helio::prelude::*;
+    ///
+    /// pub struct Hits { count: Arc<AtomicU64> }
+    ///
+    /// #[actor]
+    /// impl Hits {
+    ///     pub fn new() -> Self {
+    ///         Hits { count: helio::keep_across_restarts(|| AtomicU64::new(0)) }
+    ///     }
+    ///
+    ///     #[remote_method]
+    ///     pub fn hit(&self) -> u64 { self.count.fetch_add(1, Ordering::Relaxed) + 1 }
+    /// }
+    ///
+    /// let hits = Hits::new_actor().remote();
+    /// helio::get(hits.ready()).unwrap(); // the constructor has run
+    /// let count = hits.kept::<AtomicU64>().expect("kept by the constructor");
+    /// assert_eq!(helio::get(hits.methods().hit().remote()).unwrap(), 1);
+    /// assert_eq!(count.load(Ordering::Relaxed), 1); // read without a call
+    /// ```
+    pub fn kept<V: Any + Send + Sync>(&self) -> Option<Arc<V>> {
+        #[cfg(feature = "cluster")]
+        if self.link().is_some() {
+            return None;
+        }
+        self.cell.shared.find_kept()
     }
 
     /// The actor's type and name, as errors show them.

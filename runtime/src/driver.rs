@@ -613,6 +613,7 @@ impl<A: ActorClass> Drop for Driver<A> {
             if let Some(instance) = self.instance.take() {
                 drop_quietly(instance);
             }
+            drop_quietly(self.shared.take_kept());
             return;
         };
         let label = self.shared.label.clone();
@@ -636,5 +637,6 @@ impl<A: ActorClass> Drop for Driver<A> {
         if let Some(instance) = self.instance.take() {
             drop_quietly(instance);
         }
+        drop_quietly(self.shared.take_kept());
     }
 }

@@ -9,6 +9,11 @@ use crate::lifecycle::current_shared;
 /// same value back, so what the constructor keeps in it survives the restart. Ray loses an
 /// actor's state at a restart; this keeps what you choose, in process.
 ///
+/// The runtime lets go of the value when the actor is killed for good (`kill(&a, true)`,
+/// `shutdown`) or dies otherwise, so its `Drop` runs then unless someone else still holds it
+/// (the actor's own state usually does, until the actor is gone). Handles in the same process can reach the value with
+/// [`Actor::kept`](crate::Actor::kept).
+///
 /// One value per type `T` and actor. Called outside a constructor or method of an actor, it
 /// returns `init()`'s value, kept nowhere.
 ///

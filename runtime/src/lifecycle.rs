@@ -73,7 +73,8 @@ pub fn kill<A: ActorClass>(actor: &Actor<A>, no_restart: bool) {
     actor.kill(no_restart);
 }
 
-/// Kills the actor named `name` in `namespace`, whatever its type, as [`kill`] does.
+/// Kills the actor named `name` in `namespace`, whatever its type, as [`kill`] does. With
+/// `no_restart`, the name is free again when this returns.
 ///
 /// # Errors
 /// [`LookupError::NotFound`] when no live actor has that name.

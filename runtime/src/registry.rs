@@ -119,7 +119,8 @@ impl Registry {
         }
     }
 
-    /// Kills the actor named `key`, whatever its type; `false` when there is none.
+    /// Kills the actor named `key`, whatever its type; `false` when there is none. A kill for
+    /// good frees the name at once, so that it can be taken again right away.
     pub(crate) fn kill(&self, key: &Key, kill: Kill) -> bool {
         let shared = self
             .lock()
@@ -127,6 +128,9 @@ impl Registry {
             .and_then(|entry| entry.shared.upgrade());
         match shared {
             Some(shared) => {
+                if kill >= Kill::ForGood {
+                    self.remove(key, shared.id);
+                }
                 shared.request_kill(kill);
                 true
             }
