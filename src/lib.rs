@@ -313,16 +313,16 @@ assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
 pub use helio_macros::{actor, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
-    ActorState, BlockingIter, CallOptions, Config, DeathCause, Gettable, IntoArg, Lifetime,
-    LookupError, Method, ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod,
-    WaitResult, cancel, current_actor, get, get_actor, get_actor_in, get_all, init,
-    keep_across_restarts, kill, kill_named_in, list_actors, put, shutdown, wait, wait_blocking,
-    wait_owned, wait_owned_blocking,
+    ActorState, BlockingIter, CallOptions, Config, DEFAULT_NAMESPACE, DeathCause, Gettable,
+    IntoArg, Lifetime, LookupError, Method, ObjectRef, ObjectRefFuture, ObjectRefStream,
+    RuntimeError, StreamMethod, WaitResult, cancel, current_actor, get, get_actor, get_actor_in,
+    get_all, init, keep_across_restarts, kill, kill_named_in, list_actors, put, shutdown, wait,
+    wait_blocking, wait_owned, wait_owned_blocking,
 };
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
 #[cfg(feature = "cluster")]
 pub use helio_runtime::{
-    ClusterConfig, NodeId, NodeInfo, Placement, current_node, nodes, register,
+    ClusterConfig, NodeId, NodeInfo, NodeState, Placement, current_node, nodes, register,
 };
 
 /// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not

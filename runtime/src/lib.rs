@@ -66,7 +66,7 @@ pub use arg::IntoArg;
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
 #[cfg(feature = "cluster")]
-pub use cluster::{ClusterConfig, NodeId, NodeInfo, current_node, nodes, register};
+pub use cluster::{ClusterConfig, NodeId, NodeInfo, NodeState, current_node, nodes, register};
 pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
 pub use hints::Gettable;
 pub use kept::keep_across_restarts;
@@ -76,7 +76,7 @@ pub use method::Method;
 pub use object_ref::{ObjectRef, ObjectRefFuture};
 #[cfg(feature = "cluster")]
 pub use options::Placement;
-pub use options::{ActorOptions, CallOptions, Lifetime};
+pub use options::{ActorOptions, CallOptions, DEFAULT_NAMESPACE, Lifetime};
 pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};

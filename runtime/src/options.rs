@@ -242,8 +242,8 @@ impl ActorOptions {
 
 /// The implicit concurrency group, sized by `max_concurrency`.
 pub(crate) const DEFAULT_GROUP: &str = "default";
-/// The namespace of names given without one.
-pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+/// The namespace of names given without one (`ActorOptions::name` alone).
+pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// Checked options with defaults filled in.
 #[derive(Clone, Debug)]

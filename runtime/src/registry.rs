@@ -24,6 +24,7 @@ pub(crate) type Key = (String, String);
 struct Entry {
     id: ActorId,
     type_name: &'static str,
+    detached: bool,
     /// Alive while the actor's dispatcher or any handle is.
     shared: Weak<ActorShared>,
     /// A `Registered<A>` for the entry's actor type.
@@ -78,6 +79,7 @@ impl Registry {
         let entry = Entry {
             id: cell.shared.id,
             type_name: std::any::type_name::<A>(),
+            detached,
             shared: Arc::downgrade(&cell.shared),
             actor: Box::new(Registered {
                 weak: Arc::downgrade(&cell),
@@ -151,6 +153,7 @@ impl Registry {
                     type_name: entry.type_name.into(),
                     state: shared.state(),
                     restarts: shared.restarts(),
+                    detached: entry.detached,
                     #[cfg(feature = "cluster")]
                     node: crate::current_node(),
                     #[cfg(feature = "cluster")]

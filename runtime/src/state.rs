@@ -34,6 +34,8 @@ pub struct ActorInfo {
     pub state: ActorState,
     /// How often it restarted so far.
     pub restarts: u32,
+    /// Whether it is detached (`Lifetime::Detached`): it lives until killed.
+    pub detached: bool,
     /// Cluster mode: the node that hosts it.
     #[cfg(feature = "cluster")]
     pub node: Option<crate::NodeId>,

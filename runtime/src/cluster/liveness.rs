@@ -27,7 +27,10 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// When this process last heard each node, and which nodes it found dead.
 #[derive(Default)]
 pub(crate) struct Liveness {
+    /// When each node was last heard, or first noticed (the start of its clock).
     heard: Mutex<HashMap<NodeId, Instant>>,
+    /// When each node was last heard for real: a heartbeat, or an answer to a ping.
+    seen: Mutex<HashMap<NodeId, Instant>>,
     dead: Mutex<std::collections::HashSet<NodeId>>,
 }
 
@@ -67,10 +70,15 @@ impl Liveness {
             // A node found dead stays dead: its actors may run elsewhere now.
             return;
         }
+        let now = Instant::now();
         self.heard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(node, Instant::now());
+            .insert(node, now);
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node, now);
     }
 
     /// Notes `node` (from the registry), starting its clock if it was never heard.
@@ -83,6 +91,12 @@ impl Liveness {
             .unwrap_or_else(PoisonError::into_inner)
             .entry(node)
             .or_insert_with(Instant::now);
+    }
+
+    /// How long ago `node` was last heard; `None` when it never was.
+    pub(crate) fn heard_ago(&self, node: NodeId) -> Option<Duration> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(&node).map(Instant::elapsed)
     }
 
     /// When `node` was last heard; a node never heard counts as heard `now` (the first
@@ -228,6 +242,25 @@ pub(crate) enum Ping {
     Silent,
     /// The server knows no one listening for it: the node's process is gone.
     Gone,
+}
+
+/// What a ping says of `node` now (this node is alive to itself).
+pub(crate) async fn node_state(cluster: &Arc<Cluster>, node: NodeId) -> super::NodeState {
+    use super::NodeState;
+    if node == cluster.node() {
+        return NodeState::Alive;
+    }
+    if cluster.liveness.is_dead(node) {
+        return NodeState::Dead;
+    }
+    match ping(cluster, node).await {
+        Ping::Answered => {
+            cluster.liveness.heard(node);
+            NodeState::Alive
+        }
+        Ping::Silent => NodeState::Silent,
+        Ping::Gone => NodeState::Gone,
+    }
 }
 
 /// Pings `node`, waiting at most [`PING_TIMEOUT`].

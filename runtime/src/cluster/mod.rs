@@ -44,7 +44,7 @@ use tokio::{runtime::Handle, sync::mpsc};
 pub(crate) use client::{Link, lookup};
 pub use config::ClusterConfig;
 pub(crate) use host::{Named, claim_named};
-pub use node::{NodeId, NodeInfo};
+pub use node::{NodeId, NodeInfo, NodeState};
 pub(crate) use placement::place;
 pub use types::register;
 #[doc(hidden)]
@@ -231,6 +231,8 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         host: node::host_name(),
         started_at: node::now_millis(),
         actors: Vec::new(),
+        state: NodeState::default(),
+        last_heard: None,
     };
     let (out, outgoing) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster {
@@ -402,18 +404,21 @@ pub(crate) fn list_remote() -> Option<Vec<crate::ActorInfo>> {
     };
     let infos = records
         .into_iter()
-        .filter(|record| record.node != me)
+        .filter(|record| record.host() != me)
         .map(|record| {
             let (state, restarts) =
                 client::state_of(&cluster, &record).unwrap_or((crate::ActorState::Unreachable, 0));
-            let pid = nodes.iter().find(|n| n.id == record.node).map(|n| n.pid);
+            // Where it runs now: another node may have restarted it.
+            let host = record.host();
+            let pid = nodes.iter().find(|n| n.id == host).map(|n| n.pid);
             crate::ActorInfo {
                 namespace: record.namespace,
                 name: record.name,
                 type_name: record.type_name.into(),
                 state,
                 restarts,
-                node: Some(record.node),
+                detached: record.detached,
+                node: Some(host),
                 pid,
             }
         })
@@ -433,7 +438,8 @@ pub fn current_node() -> Option<NodeId> {
 }
 
 /// Every node of the cluster that has a record in its registry (empty outside cluster mode),
-/// sorted by name. Blocks for the registry's answer, at most 10 s.
+/// sorted by name, each pinged for its [`state`](NodeInfo::state). Blocks for the registry's
+/// answer (at most 10 s) and the pings (at most 1 s, all at once).
 ///
 /// ```no_run
 /// for node in helio_runtime::nodes() {
@@ -445,17 +451,28 @@ pub fn nodes() -> Vec<NodeInfo> {
         return Vec::new();
     };
     let registry = cluster.registry.clone();
+    let asking = Arc::clone(&cluster);
     let scan = async move {
-        let nodes = registry.scan::<NodeInfo>("node.").await?;
+        let mut nodes = registry.scan::<NodeInfo>("node.").await?;
         let actors = registry.scan::<registry::ActorRecord>("name.").await?;
+        let states = futures::future::join_all(
+            nodes
+                .iter()
+                .map(|node| liveness::node_state(&asking, node.id)),
+        )
+        .await;
+        for (node, state) in nodes.iter_mut().zip(states) {
+            node.state = state;
+            node.last_heard = asking.liveness.heard_ago(node.id);
+        }
         Ok::<_, String>((nodes, actors))
     };
-    match block_on(&cluster.handle, Duration::from_secs(10), scan) {
+    match block_on(&cluster.handle, Duration::from_secs(12), scan) {
         Ok(Ok((mut nodes, actors))) => {
             for node in &mut nodes {
                 node.actors = actors
                     .iter()
-                    .filter(|a| a.node == node.id)
+                    .filter(|a| a.host() == node.id)
                     .map(|a| format!("{}/{}", a.namespace, a.name))
                     .collect();
                 node.actors.sort();

@@ -59,6 +59,43 @@ pub struct NodeInfo {
     pub started_at: u64,
     /// The named actors it hosts, as `namespace/name`.
     pub actors: Vec<String>,
+    /// Whether it answered a ping just now ([`nodes`](crate::nodes) asks each node).
+    #[serde(skip)]
+    pub state: NodeState,
+    /// How long ago this process last heard the node (a heartbeat or a ping's answer);
+    /// `None` when it never did.
+    #[serde(skip)]
+    pub last_heard: Option<std::time::Duration>,
+}
+
+/// What a node's answer to a ping says of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NodeState {
+    /// It answered.
+    Alive,
+    /// It did not answer within a second: dead, or only slow.
+    Silent,
+    /// No process listens for it any more: the node's process is gone (its record is left
+    /// until a live node notices).
+    Gone,
+    /// This process found it dead (silent for longer than `node_timeout`, and no answer).
+    Dead,
+    /// Not asked.
+    #[default]
+    Unknown,
+}
+
+impl fmt::Display for NodeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeState::Alive => "alive",
+            NodeState::Silent => "silent",
+            NodeState::Gone => "gone",
+            NodeState::Dead => "dead",
+            NodeState::Unknown => "unknown",
+        })
+    }
 }
 
 /// This machine's host name, best effort.

@@ -103,8 +103,13 @@ impl Registry {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
         };
-        // `get_or_create`: a second process finds the stream the first one made.
-        if let Err(err) = js.get_or_create_stream(config).await {
+        let name = config.name.clone();
+        // `get_or_create`: a later process finds the stream the first one made. Processes
+        // that start at the same moment may all find none and all create it: every create but
+        // one fails ("subjects overlap"), and the stream is there to get.
+        if let Err(err) = js.get_or_create_stream(config).await
+            && js.get_stream(&name).await.is_err()
+        {
             return Err(format!(
                 "could not open the registry stream (is JetStream enabled on the server? \
                  start it with `nats-server -js`): {err}"

@@ -1,0 +1,69 @@
+//! The command line: `helio status`, `helio list actors`, `helio list nodes`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Looks at a helio cluster: its nodes, and the named actors they host.
+#[derive(Debug, Parser)]
+#[command(name = "helio", version)]
+pub struct Cli {
+    /// What to show.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to show.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Nodes and actors, as two tables.
+    Status(Connection),
+    /// One table, as `ray list` shows it.
+    List {
+        /// Which table.
+        #[command(subcommand)]
+        what: ListWhat,
+    },
+}
+
+/// The table `helio list` shows.
+#[derive(Debug, Subcommand)]
+pub enum ListWhat {
+    /// The named actors of the cluster.
+    Actors(Connection),
+    /// The nodes of the cluster.
+    Nodes(Connection),
+}
+
+/// Where the cluster is, and how to show what it holds.
+#[derive(Clone, Debug, Args)]
+pub struct Connection {
+    /// The NATS server the cluster runs on.
+    #[arg(long, env = "HELIO_URL", default_value = "nats://127.0.0.1:4222")]
+    pub url: String,
+    /// The cluster's name (`Config::cluster_name`).
+    #[arg(long, env = "HELIO_CLUSTER", default_value = "helio")]
+    pub cluster: String,
+    /// A token, for a server that asks for one.
+    #[arg(long, env = "HELIO_TOKEN")]
+    pub token: Option<String>,
+    /// A user name, with `--password`.
+    #[arg(long, requires = "password")]
+    pub user: Option<String>,
+    /// The user's password.
+    #[arg(long, env = "HELIO_PASSWORD", requires = "user")]
+    pub password: Option<String>,
+    /// JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Command {
+    /// The connection the command names.
+    pub fn connection(&self) -> &Connection {
+        match self {
+            Command::Status(connection)
+            | Command::List {
+                what: ListWhat::Actors(connection) | ListWhat::Nodes(connection),
+            } => connection,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `helio`: looks at a helio cluster.
+//!
+//! ```text
+//! helio status --url nats://127.0.0.1:4222 [--cluster NAME] [--token ..] [--json]
+//! helio list actors ...
+//! helio list nodes ...
+//! ```
+//!
+//! The command joins the cluster as a node of its own for a moment (named `helio-cli`; it
+//! hosts nothing, and leaves its own node out of what it shows), asks the registry for the
+//! nodes and named actors, pings every node, asks each actor's host for its state, and
+//! leaves.
+
+mod args;
+mod report;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::{
+    args::{Cli, Command, Connection, ListWhat},
+    report::{actor_rows, actors_table, node_rows, nodes_table},
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let connection = cli.command.connection().clone();
+    if let Err(err) = helio::init(config(&connection)) {
+        eprintln!("helio: {err}");
+        return ExitCode::from(2);
+    }
+    let me = helio::current_node();
+    let nodes = helio::nodes();
+    let out = match &cli.command {
+        Command::List {
+            what: ListWhat::Nodes(_),
+        } => {
+            let rows = node_rows(&nodes, me);
+            show(&connection, &rows, || nodes_table(&rows))
+        }
+        Command::List {
+            what: ListWhat::Actors(_),
+        } => {
+            let rows = actor_rows(&helio::list_actors(), &nodes);
+            show(&connection, &rows, || actors_table(&rows))
+        }
+        Command::Status(_) => {
+            let nodes_rows = node_rows(&nodes, me);
+            let actors = actor_rows(&helio::list_actors(), &nodes);
+            if connection.json {
+                let both = serde_json::json!({ "nodes": nodes_rows, "actors": actors });
+                Ok(format!("{both:#}\n"))
+            } else {
+                Ok(format!(
+                    "Nodes ({})\n{}\nActors ({})\n{}",
+                    nodes_rows.len(),
+                    nodes_table(&nodes_rows),
+                    actors.len(),
+                    actors_table(&actors)
+                ))
+            }
+        }
+    };
+    helio::shutdown();
+    match out {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("helio: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The cluster configuration `connection` names.
+fn config(connection: &Connection) -> helio::Config {
+    let mut config = helio::Config::cluster(connection.url.clone())
+        .cluster_name(connection.cluster.clone())
+        .node_name("helio-cli");
+    if let Some(token) = &connection.token {
+        config = config.token(token.clone());
+    }
+    if let (Some(user), Some(password)) = (&connection.user, &connection.password) {
+        config = config.user_password(user.clone(), password.clone());
+    }
+    config
+}
+
+/// `rows` as JSON with `--json`, else as `table()`.
+fn show<R: serde::Serialize>(
+    connection: &Connection,
+    rows: &[R],
+    table: impl FnOnce() -> String,
+) -> Result<String, serde_json::Error> {
+    if connection.json {
+        Ok(format!("{:#}\n", serde_json::to_value(rows)?))
+    } else {
+        Ok(table())
+    }
+}

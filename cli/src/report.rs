@@ -1,0 +1,258 @@
+//! What the cluster holds, as rows: read from helio, shown as tables or JSON.
+
+use std::time::Duration;
+
+use helio::{ActorInfo, ActorState, NodeId, NodeInfo};
+use serde::Serialize;
+
+use crate::table::{Column, render};
+
+/// A node, as `helio list nodes` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeRow {
+    /// Its name.
+    pub name: String,
+    /// Its id, in hex.
+    pub id: String,
+    /// Its host name.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// What a ping just now said: alive, silent, gone or dead.
+    pub state: String,
+    /// How long ago it was last heard, in milliseconds.
+    pub last_seen_ms: Option<u64>,
+    /// The named actors it hosts, as `namespace/name`.
+    pub actors: Vec<String>,
+}
+
+/// A named actor, as `helio list actors` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActorRow {
+    /// The namespace of its name.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its Rust type, in full.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Its state.
+    pub state: String,
+    /// The name of the node that hosts it (its id when the node has no record).
+    pub node: String,
+    /// The id of the node that hosts it, in hex.
+    pub node_id: Option<String>,
+    /// The process id of its host.
+    pub pid: Option<u32>,
+    /// How often it restarted.
+    pub restarts: u32,
+    /// Whether it is detached.
+    pub detached: bool,
+}
+
+/// The rows of `nodes`, leaving out `me` (the command's own node).
+pub fn node_rows(nodes: &[NodeInfo], me: Option<NodeId>) -> Vec<NodeRow> {
+    nodes
+        .iter()
+        .filter(|node| Some(node.id) != me)
+        .map(|node| NodeRow {
+            name: node.name.clone(),
+            id: node.id.to_string(),
+            host: node.host.clone(),
+            pid: node.pid,
+            state: node.state.to_string(),
+            last_seen_ms: node
+                .last_heard
+                .map(|ago| u64::try_from(ago.as_millis()).unwrap_or(u64::MAX)),
+            actors: node.actors.clone(),
+        })
+        .collect()
+}
+
+/// The rows of `actors`, naming each host node from `nodes`.
+pub fn actor_rows(actors: &[ActorInfo], nodes: &[NodeInfo]) -> Vec<ActorRow> {
+    actors
+        .iter()
+        .map(|actor| {
+            let host = actor
+                .node
+                .and_then(|id| nodes.iter().find(|node| node.id == id));
+            ActorRow {
+                namespace: actor.namespace.clone(),
+                name: actor.name.clone(),
+                type_name: actor.type_name.to_string(),
+                state: actor_state(&actor.state),
+                node: match (host, actor.node) {
+                    (Some(node), _) => node.name.clone(),
+                    (None, Some(id)) => id.to_string(),
+                    (None, None) => "-".to_owned(),
+                },
+                node_id: actor.node.map(|id| id.to_string()),
+                pid: actor.pid,
+                restarts: actor.restarts,
+                detached: actor.detached,
+            }
+        })
+        .collect()
+}
+
+/// An actor's state in one word.
+fn actor_state(state: &ActorState) -> String {
+    match state {
+        ActorState::Pending => "pending",
+        ActorState::Alive => "alive",
+        ActorState::Restarting => "restarting",
+        ActorState::Dead(_) => "dead",
+        ActorState::Unreachable => "unreachable",
+        _ => "unknown",
+    }
+    .to_owned()
+}
+
+/// The nodes as a table.
+pub fn nodes_table(rows: &[NodeRow]) -> String {
+    let columns = [
+        Column {
+            header: "NAME",
+            max: 16,
+        },
+        Column {
+            header: "ID",
+            max: 8,
+        },
+        Column {
+            header: "HOST",
+            max: 14,
+        },
+        Column {
+            header: "PID",
+            max: 7,
+        },
+        Column {
+            header: "STATE",
+            max: 7,
+        },
+        Column {
+            header: "SEEN",
+            max: 9,
+        },
+        Column {
+            header: "ACTORS",
+            max: 6,
+        },
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            vec![
+                row.name.clone(),
+                // The first 8 hex digits tell nodes apart; `--json` has the whole id.
+                row.id.chars().take(8).collect(),
+                row.host.clone(),
+                row.pid.to_string(),
+                row.state.clone(),
+                row.last_seen_ms
+                    .map_or_else(|| "-".to_owned(), |ms| ago(Duration::from_millis(ms))),
+                row.actors.len().to_string(),
+            ]
+        })
+        .collect();
+    render(&columns, &cells)
+}
+
+/// The actors as a table.
+pub fn actors_table(rows: &[ActorRow]) -> String {
+    let columns = [
+        Column {
+            header: "NAME",
+            max: 21,
+        },
+        Column {
+            header: "TYPE",
+            max: 12,
+        },
+        Column {
+            header: "STATE",
+            max: 11,
+        },
+        Column {
+            header: "NODE",
+            max: 10,
+        },
+        Column {
+            header: "RESTARTS",
+            max: 8,
+        },
+        Column {
+            header: "DETACHED",
+            max: 8,
+        },
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            vec![
+                // Names in the default namespace go bare; others as `namespace/name`.
+                if row.namespace == helio::DEFAULT_NAMESPACE {
+                    row.name.clone()
+                } else {
+                    format!("{}/{}", row.namespace, row.name)
+                },
+                short_type(&row.type_name),
+                row.state.clone(),
+                row.node.clone(),
+                row.restarts.to_string(),
+                if row.detached { "yes" } else { "no" }.to_owned(),
+            ]
+        })
+        .collect();
+    render(&columns, &cells)
+}
+
+/// `a::b::Counter<c::Item>` as `Counter<Item>`: the paths left out, for a narrow column.
+pub fn short_type(full: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in full.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            out.push_str(word.rsplit("::").next().unwrap_or(&word));
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(word.rsplit("::").next().unwrap_or(&word));
+    out
+}
+
+/// A duration as a short "how long ago".
+fn ago(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 10_000 {
+        format!("{:.1}s ago", duration.as_secs_f64())
+    } else {
+        format!("{}s ago", duration.as_secs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_lose_their_paths() {
+        assert_eq!(short_type("app::workers::Counter"), "Counter");
+        assert_eq!(
+            short_type("helio_channel::actor::RayChannelActor<alloc::string::String>"),
+            "RayChannelActor<String>"
+        );
+        assert_eq!(short_type("m::Pair<u8, m::X>"), "Pair<u8, X>");
+    }
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(ago(Duration::from_millis(320)), "0.3s ago");
+        assert_eq!(ago(Duration::from_secs(75)), "75s ago");
+    }
+}

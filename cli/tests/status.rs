@@ -1,0 +1,158 @@
+//! `helio status` and `helio list` against a live cluster of two worker processes (this test
+//! binary run again in the role `worker`), each hosting a named actor.
+
+#[path = "../../tests/cluster_support/mod.rs"]
+mod cluster_support;
+
+use std::process::Command;
+
+use cluster_support::{Nats, Proc, park, role, say, url};
+use helio::prelude::*;
+
+pub struct Counter {
+    value: i64,
+}
+
+#[actor]
+impl Counter {
+    pub fn new(start: i64) -> Self {
+        Counter { value: start }
+    }
+
+    #[remote_method]
+    pub fn add(&mut self, by: i64) -> i64 {
+        self.value += by;
+        self.value
+    }
+}
+
+const CLUSTER: &str = "status-test";
+
+/// In a worker: joins the cluster as `worker-<n>` and hosts `counter-<n>`, detached on worker 1.
+fn worker() {
+    let n = std::env::var("WORKER").expect("WORKER is set");
+    helio::init(
+        helio::Config::cluster(url())
+            .cluster_name(CLUSTER)
+            .node_name(format!("worker-{n}")),
+    )
+    .expect("join the cluster");
+    helio::register::<Counter>();
+    let lifetime = if n == "1" {
+        Lifetime::Detached
+    } else {
+        Lifetime::NonDetached
+    };
+    let counter = Counter::new_actor()
+        .options(
+            ActorOptions::new()
+                .name(format!("counter-{n}"))
+                .lifetime(lifetime),
+        )
+        .remote(0);
+    assert_eq!(counter.methods().add().remote(1).get(), Ok(1));
+    say("ready");
+    park();
+}
+
+/// Runs the `helio` binary with `args` against the server at `url`; its stdout.
+fn helio(url: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_helio"))
+        .args(args)
+        .args(["--url", url, "--cluster", CLUSTER])
+        .output()
+        .expect("run the helio binary");
+    assert!(
+        out.status.success(),
+        "helio {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// The line of `table` whose first cell is `first`.
+fn row<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
+    let line = table
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(first))
+        .unwrap_or_else(|| panic!("no row {first:?} in\n{table}"));
+    line.split_whitespace().collect()
+}
+
+#[test]
+fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
+    if role().as_deref() == Some("worker") {
+        return worker();
+    }
+    let nats = Nats::start();
+    let test = "status_and_list_show_the_nodes_and_actors_of_a_live_cluster";
+    let mut workers: Vec<Proc> = ["1", "2"]
+        .iter()
+        .map(|n| Proc::start_env(test, "worker", &nats.url, &[("WORKER", n)]))
+        .collect();
+    for worker in &mut workers {
+        worker.expect("ready");
+    }
+
+    let status = helio(&nats.url, &["status"]);
+    for line in status.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "wider than 80 columns: {line:?}"
+        );
+    }
+    assert!(status.starts_with("Nodes (2)\n"), "{status}");
+    assert!(status.contains("\nActors (2)\n"), "{status}");
+    for (n, worker) in ["1", "2"].iter().zip(&workers) {
+        let node = row(&status, &format!("worker-{n}"));
+        assert_eq!(node[3], worker.pid().to_string(), "{status}");
+        assert_eq!((node[4], node.last()), ("alive", Some(&"1")), "{status}");
+        let actor = row(&status, &format!("counter-{n}"));
+        let detached = if *n == "1" { "yes" } else { "no" };
+        assert_eq!(
+            actor[1..],
+            ["Counter", "alive", &format!("worker-{n}"), "0", detached],
+            "{status}"
+        );
+    }
+    assert!(
+        !status.contains("helio-cli"),
+        "the command leaves itself out"
+    );
+
+    let nodes = helio(&nats.url, &["list", "nodes"]);
+    assert!(nodes.starts_with("NAME"), "{nodes}");
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    let actors = helio(&nats.url, &["list", "actors"]);
+    assert_eq!(row(&actors, "counter-2")[3], "worker-2");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&helio(&nats.url, &["status", "--json"])).expect("JSON");
+    let nodes = json["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 2);
+    assert!(nodes.iter().all(|n| n["state"] == "alive"));
+    let actors: serde_json::Value =
+        serde_json::from_str(&helio(&nats.url, &["list", "actors", "--json"])).expect("JSON");
+    let counter = actors
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["name"] == "counter-1"))
+        .expect("counter-1");
+    assert_eq!(counter["type"], "status::Counter");
+    assert_eq!(counter["pid"], workers[0].pid());
+    assert_eq!(counter["detached"], true);
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error() {
+    if role().is_some() {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_helio"))
+        .args(["status", "--url", "nats://127.0.0.1:1"])
+        .output()
+        .expect("run the helio binary");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("helio: "), "{err}");
+    assert!(err.contains("nats://127.0.0.1:1"), "{err}");
+}
