@@ -72,6 +72,17 @@ impl Counter {
         std::process::id()
     }
 
+    /// Adds `by`, but never returns in the process `hold_pid` (where it says `holding`).
+    #[remote_method]
+    pub async fn hold_add(&mut self, by: i64, hold_pid: u32) -> i64 {
+        if std::process::id() == hold_pid {
+            say("holding");
+            std::future::pending::<()>().await;
+        }
+        self.value += by;
+        self.value
+    }
+
     #[remote_method]
     pub async fn slow_add(&mut self, by: i64, ms: u64) -> i64 {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -1015,6 +1026,86 @@ fn a_detached_actor_of_a_killed_node_restarts_on_another_node() {
     );
     let after: u64 = caller.expect("back-after-ms").parse().unwrap();
     println!("the detached actor served calls again {after} ms after SIGKILL of its node");
+    caller.succeeds();
+}
+
+/// Cluster issue II: a call in flight to a node killed with SIGKILL runs again on the node
+/// that restarts the actor, while its task retries allow; one with no retries fails; one sent
+/// while no process serves the actor waits for the restart.
+#[test]
+fn a_call_in_flight_to_a_killed_node_runs_again_on_the_new_host() {
+    match role().as_deref() {
+        Some("first") => {
+            join("first");
+            let c = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("lazarus")
+                        .lifetime(Lifetime::Detached)
+                        .max_restarts(2),
+                )
+                .remote(100);
+            c.ready().get_timeout(WAIT).unwrap();
+            say("ready");
+            cluster_support::park();
+            return;
+        }
+        Some("standby") => {
+            join("standby");
+            say("ready");
+            cluster_support::park();
+            return;
+        }
+        Some("caller") => {
+            join("caller");
+            let c = helio::get_actor::<Counter>("lazarus").unwrap();
+            let first = c.methods().pid().remote().get_timeout(WAIT).unwrap();
+            // Both hang on the first host; the second waits behind the first there.
+            let retried = c
+                .methods()
+                .hold_add()
+                .options(CallOptions::new().max_task_retries(1))
+                .remote(5, first);
+            let not_retried = c.methods().hold_add().remote(1, first);
+            say("ready");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            let killed = std::time::Instant::now();
+            // Sent while no process serves the actor: it waits for the restart.
+            let sent_while_down = c
+                .methods()
+                .add()
+                .options(CallOptions::new().max_task_retries(1))
+                .remote(0);
+            assert!(matches!(
+                not_retried.get_timeout(WAIT),
+                Err(ActorError::ActorUnavailable { .. })
+            ));
+            // Run again on the new host: the constructor ran again from 100.
+            assert_eq!(retried.get_timeout(WAIT), Ok(105));
+            let value = sent_while_down.get_timeout(WAIT).unwrap();
+            assert!(value == 100 || value == 105, "{value}");
+            say(format!("rerun-after-ms {}", killed.elapsed().as_millis()));
+            assert_ne!(c.methods().pid().remote().get_timeout(WAIT).unwrap(), first);
+            assert_eq!(c.restarts(), 1);
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "a_call_in_flight_to_a_killed_node_runs_again_on_the_new_host";
+    let mut first = Proc::start(test, "first", &nats.url);
+    first.expect("ready");
+    let mut standby = Proc::start(test, "standby", &nats.url);
+    standby.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("ready");
+    // The retried call is running on the first host: it is in flight when the host dies.
+    first.expect("holding");
+    first.kill();
+    caller.close_stdin();
+    let after: u64 = caller.expect("rerun-after-ms").parse().unwrap();
+    println!("the call in flight ran again and returned {after} ms after SIGKILL of its node");
     caller.succeeds();
 }
 

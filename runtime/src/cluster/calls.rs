@@ -9,7 +9,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex, PoisonError, Weak,
+        Arc, Mutex, PoisonError, Weak,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -27,9 +27,11 @@ pub(crate) type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
 pub(super) struct Pending {
     pub(super) actor: ActorLabel,
     pub(super) method: &'static str,
-    /// The node that owes the reply, when known: if it dies, the call fails.
+    /// The node that owes the reply, when known: if it dies, the call fails, or runs again.
     pub(super) node: Option<NodeId>,
     pub(super) complete: Complete,
+    /// How to run the call again on the actor's new host, when it may (`rerun.rs`).
+    pub(super) rerun: Option<super::rerun::Rerun>,
 }
 
 /// The calls of this process waiting for their replies.
@@ -58,6 +60,7 @@ impl Calls {
             method,
             node: None,
             complete,
+            rerun: None,
         })
     }
 
@@ -104,16 +107,26 @@ impl Calls {
         nodes
     }
 
-    /// Resolves every call and stream `node` owes to `ActorUnavailable`: it is dead.
-    pub(crate) fn fail_node(&self, node: NodeId, message: &str) {
+    /// Resolves every call and stream `node` owes to `ActorUnavailable`: it is dead. The
+    /// calls that may run again elsewhere are handed back instead, by id.
+    pub(crate) fn fail_node(&self, node: NodeId, message: &str) -> Vec<(u64, Pending)> {
         let owed: Vec<u64> = self
             .lock()
             .iter()
             .filter(|(_, p)| p.node == Some(node))
             .map(|(id, _)| *id)
             .collect();
+        let mut again = Vec::new();
         for id in owed {
             if let Some(pending) = self.take(id) {
+                if pending
+                    .rerun
+                    .as_ref()
+                    .is_some_and(super::rerun::Rerun::allowed)
+                {
+                    again.push((id, pending));
+                    continue;
+                }
                 let err = ActorError::ActorUnavailable {
                     actor: pending.actor,
                     method: pending.method,
@@ -138,6 +151,7 @@ impl Calls {
             };
             self.fail_stream(id, err);
         }
+        again
     }
 
     /// Records that the calls `ids` went out in one batch: "no responders" for the batch comes
@@ -168,10 +182,13 @@ impl Calls {
     }
 
     /// Resolves call `id` (a call or a stream) to `ActorUnavailable`: its batch had no
-    /// responders.
-    fn unavailable(&self, id: u64) {
-        let message = "no process serves it: its host is gone, or it stopped".to_owned();
+    /// responders. A call that may run on a restarted actor waits for it instead.
+    fn unavailable(&self, cluster: &Arc<Cluster>, id: u64) {
+        let message = NOT_SERVED.to_owned();
         if let Some(pending) = self.take(id) {
+            if pending.rerun.is_some() {
+                return super::rerun::not_served(cluster, id, pending);
+            }
             let err = ActorError::ActorUnavailable {
                 actor: pending.actor,
                 method: pending.method,
@@ -219,6 +236,9 @@ impl Calls {
     }
 }
 
+/// Why a call no process serves fails.
+pub(super) const NOT_SERVED: &str = "no process serves it: its host is gone, or it stopped";
+
 /// Subscribes this process's reply inbox.
 pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
     let subject = format!("helio.{}.inbox.{}.*", cluster.name, cluster.node());
@@ -242,7 +262,7 @@ pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
 }
 
 /// Resolves the call one reply (or stream frame) is for.
-fn deliver(cluster: &Cluster, message: async_nats::Message) {
+fn deliver(cluster: &Arc<Cluster>, message: async_nats::Message) {
     {
         let id = message
             .subject
@@ -259,7 +279,7 @@ fn deliver(cluster: &Cluster, message: async_nats::Message) {
             && unavailable
         {
             for other in batch.into_iter().filter(|other| *other != id) {
-                cluster.calls.unavailable(other);
+                cluster.calls.unavailable(cluster, other);
             }
         }
         let Some(pending) = cluster.calls.take(id) else {
@@ -268,6 +288,9 @@ fn deliver(cluster: &Cluster, message: async_nats::Message) {
             }
             return;
         };
+        if unavailable && pending.rerun.is_some() {
+            return super::rerun::not_served(cluster, id, pending);
+        }
         let Pending {
             actor,
             method,
@@ -278,7 +301,7 @@ fn deliver(cluster: &Cluster, message: async_nats::Message) {
             Err(ActorError::ActorUnavailable {
                 actor,
                 method,
-                message: "no process serves it: its host is gone, or it stopped".to_owned(),
+                message: NOT_SERVED.to_owned(),
             })
         } else {
             let status = wire::header(&message, wire::STATUS);

@@ -23,6 +23,7 @@ use super::{
     calls::{Complete, Pending},
     current,
     registry::ActorRecord,
+    rerun::Rerun,
     types::{self, TypeEntry},
     wire::{
         self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_KILL, VERB_READY, VERB_STATE,
@@ -141,11 +142,15 @@ impl Link {
     }
 
     fn send_headers(&self, headers: HeaderMap, payload: Vec<u8>, reply: Option<u64>) {
+        self.publish(headers, Bytes::from(payload), reply);
+    }
+
+    fn publish(&self, headers: HeaderMap, payload: Bytes, reply: Option<u64>) {
         let reply = reply.map(|id| self.cluster.inbox_subject(id).into());
         self.cluster.publish(OutboundMessage {
             subject: self.subject.clone(),
             reply,
-            payload: Bytes::from(payload),
+            payload,
             headers: Some(headers),
         });
     }
@@ -197,6 +202,25 @@ impl Link {
             });
             done.complete(result);
         });
+        let headers = self.call_headers(method, &overrides);
+        let payload = Bytes::from(payload);
+        // A detached named actor restarts on another node when its node dies: the call may
+        // then run again there, while its task retries allow.
+        let retries = overrides
+            .max_task_retries
+            .unwrap_or(self.record.max_task_retries);
+        let rerun =
+            (self.record.detached && !self.record.name.is_empty() && retries != 0).then(|| Rerun {
+                namespace: self.record.namespace.clone(),
+                name: self.record.name.clone(),
+                actor_id: self.record.id,
+                actor_node: self.record.node,
+                subject: self.subject.clone(),
+                headers: headers.clone(),
+                payload: payload.clone(),
+                retries,
+                deadline: None,
+            });
         self.cluster.calls.insert_at(
             id,
             Pending {
@@ -204,15 +228,17 @@ impl Link {
                 method,
                 node: self.watched_host(),
                 complete,
+                rerun,
             },
         );
-        self.send_headers(self.call_headers(method, &overrides), payload, Some(id));
+        self.publish(headers, payload, Some(id));
     }
 
     /// Resolves `done` once the actor's constructor has run.
     pub(crate) fn ready(&self, actor: &ActorLabel, done: Resolver<()>) {
         let complete: Complete = Box::new(move |reply| done.complete(reply.map(drop)));
         let id = self.cluster.calls.insert(Pending {
+            rerun: None,
             actor: actor.clone(),
             method: "ready",
             node: self.watched_host(),

@@ -217,13 +217,20 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
                 continue;
             }
             tracing::warn!(%node, ?timeout, "node is dead: silent, and no answer to a ping");
-            cluster.calls.fail_node(
-                node,
-                &format!(
-                    "its node {node} stopped answering (no heartbeat for {timeout:?}, no \
-                     answer to a ping)"
-                ),
+            let message = format!(
+                "its node {node} stopped answering (no heartbeat for {timeout:?}, no answer \
+                 to a ping)"
             );
+            for (id, pending) in cluster.calls.fail_node(node, &message) {
+                let rerun = super::rerun::after_death(
+                    Arc::clone(&cluster),
+                    id,
+                    pending,
+                    node,
+                    message.clone(),
+                );
+                cluster.handle.spawn(rerun);
+            }
             let cluster = Arc::clone(&cluster);
             let handle = cluster.handle.clone();
             handle.spawn(async move {

@@ -30,6 +30,7 @@ mod node;
 mod placement;
 mod registry;
 mod remote_stream;
+mod rerun;
 mod revive;
 mod types;
 mod wire;

@@ -140,7 +140,7 @@ fn stream_sink<X: Send + 'static>(
             return fail(ActorError::ActorUnavailable {
                 actor: actor.clone(),
                 method,
-                message: "no process serves it: its host is gone, or it stopped".to_owned(),
+                message: super::calls::NOT_SERVED.to_owned(),
             });
         }
         let header = |name: &str| wire::header(message, name);

@@ -1,0 +1,159 @@
+//! Calls a dead node owed, run again on the actor's new host while `max_task_retries` allows:
+//! Ray's task retries, across a node failure.
+//!
+//! A call to a detached named actor keeps what it takes to send it again (a [`Rerun`]: its
+//! subject, headers and encoded arguments). When its host is found dead, the call is not
+//! failed: it waits, bounded, for the actor's record to name a live host (another node won the
+//! restart, `revive.rs`), then goes out again to the same subject, which the new host serves.
+//! Each such re-run takes one of the call's retries. A send that finds no one serving the
+//! subject (the host is gone, or the new host is still subscribing) waits the same way without
+//! taking one, as the call never ran. When no retry is left, or the actor is not served again
+//! within the node timeout plus 10 s, the call resolves to `ActorUnavailable`, as before.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use async_nats::{HeaderMap, Subject, message::OutboundMessage};
+use bytes::Bytes;
+
+use super::{Cluster, NodeId, calls::Pending};
+use crate::ActorError;
+
+/// How long a call waits for its actor to be served again, beyond the node timeout.
+const SERVED_AGAIN_WITHIN: Duration = Duration::from_secs(10);
+
+/// How often the actor's record is read while waiting.
+const POLL: Duration = Duration::from_millis(100);
+
+/// What it takes to send a call again.
+#[derive(Clone)]
+pub(crate) struct Rerun {
+    /// The actor's name and identity, to find its record.
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) actor_id: u64,
+    pub(super) actor_node: NodeId,
+    /// The message, as first sent (its reply subject is the call's, which does not change).
+    pub(super) subject: Subject,
+    pub(super) headers: HeaderMap,
+    pub(super) payload: Bytes,
+    /// Re-runs left; -1: no limit.
+    pub(super) retries: i64,
+    /// Until when the call waits for its actor to be served again, once it has had to.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Rerun {
+    /// Whether a node death may send the call again.
+    pub(super) fn allowed(&self) -> bool {
+        self.retries != 0
+    }
+}
+
+/// The call `id` was owed by `dead`: sends it again once its actor is served elsewhere, or
+/// resolves it to `ActorUnavailable` with `message`.
+pub(super) async fn after_death(
+    cluster: Arc<Cluster>,
+    id: u64,
+    pending: Pending,
+    dead: NodeId,
+    message: String,
+) {
+    wait_and_send(cluster, id, pending, Some(dead), message, true).await;
+}
+
+/// No process serves the subject the call `id` went to: its host is gone, or the node that
+/// restarts the actor is not serving it yet. Waits for the actor to be served again without
+/// taking a retry (the call never ran), as a call sent while the actor restarts should.
+pub(super) fn not_served(cluster: &Arc<Cluster>, id: u64, pending: Pending) {
+    let gone = pending.node;
+    let handle = cluster.handle.clone();
+    handle.spawn(wait_and_send(
+        Arc::clone(cluster),
+        id,
+        pending,
+        gone,
+        super::calls::NOT_SERVED.to_owned(),
+        false,
+    ));
+}
+
+/// Waits until the actor's record names a live host other than `gone`, then sends the call
+/// again (taking a retry when `takes_retry`); resolves it to `ActorUnavailable` with
+/// `message` when the actor is not served again within the call's deadline, set the first
+/// time it waits.
+async fn wait_and_send(
+    cluster: Arc<Cluster>,
+    id: u64,
+    mut pending: Pending,
+    gone: Option<NodeId>,
+    message: String,
+    takes_retry: bool,
+) {
+    let Some(mut again) = pending.rerun.take() else {
+        return fail(pending, message);
+    };
+    let deadline = *again
+        .deadline
+        .get_or_insert_with(|| Instant::now() + cluster.node_timeout + SERVED_AGAIN_WITHIN);
+    loop {
+        let found = cluster.registry.lookup(&again.namespace, &again.name).await;
+        match found {
+            // Another actor has the name now, or none: this one is not coming back.
+            Ok(Some(record)) if record.id != again.actor_id || record.node != again.actor_node => {
+                return fail(pending, message);
+            }
+            Ok(None) => return fail(pending, message),
+            Ok(Some(record))
+                if Some(record.host()) != gone && !cluster.liveness.is_dead(record.host()) =>
+            {
+                if takes_retry && again.retries > 0 {
+                    again.retries -= 1;
+                }
+                tracing::info!(
+                    actor = %pending.actor,
+                    method = pending.method,
+                    host = %record.host(),
+                    "sending a call again, to the actor's new host"
+                );
+                pending.node = Some(record.host());
+                pending.rerun = Some(again);
+                return send(&cluster, id, pending);
+            }
+            // Not restarted elsewhere yet.
+            Ok(Some(_)) => {}
+            Err(err) => tracing::debug!(%err, "could not read an actor's record; trying again"),
+        }
+        if Instant::now() + POLL >= deadline {
+            return fail(pending, message);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Sends the call `id` again, as it was first sent; its reply comes to the same inbox id.
+fn send(cluster: &Cluster, id: u64, pending: Pending) {
+    let Some(again) = &pending.rerun else {
+        return;
+    };
+    let outbound = OutboundMessage {
+        subject: again.subject.clone(),
+        reply: Some(cluster.inbox_subject(id).into()),
+        payload: again.payload.clone(),
+        headers: Some(again.headers.clone()),
+    };
+    cluster.calls.insert_at(id, pending);
+    cluster.publish(outbound);
+}
+
+/// Resolves the call to `ActorUnavailable`.
+fn fail(pending: Pending, message: String) {
+    let err = ActorError::ActorUnavailable {
+        actor: pending.actor,
+        method: pending.method,
+        message,
+    };
+    (pending.complete)(Err(err));
+}
