@@ -1109,6 +1109,81 @@ fn a_call_in_flight_to_a_killed_node_runs_again_on_the_new_host() {
     caller.succeeds();
 }
 
+/// Cluster issue II: actors that cannot run elsewhere die with their node. Calls in flight to
+/// a non-detached actor, and to a detached one with no restarts left (even with task retries),
+/// resolve to `ActorDied { cause: NodeDied(node) }` when the node is SIGKILLed.
+#[test]
+fn calls_to_actors_that_cannot_move_fail_with_node_died() {
+    match role().as_deref() {
+        Some("first") => {
+            join("first");
+            let mortal = Counter::new_actor()
+                .options(ActorOptions::new().name("mortal"))
+                .remote(1);
+            let spent = Counter::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .name("spent")
+                        .lifetime(Lifetime::Detached)
+                        .max_restarts(0),
+                )
+                .remote(2);
+            mortal.ready().get_timeout(WAIT).unwrap();
+            spent.ready().get_timeout(WAIT).unwrap();
+            say("ready");
+            cluster_support::park();
+            drop((mortal, spent));
+            return;
+        }
+        Some("caller") => {
+            join("caller");
+            let first = helio::nodes()
+                .into_iter()
+                .find(|node| node.name == "first")
+                .expect("the first node")
+                .id
+                .to_string();
+            let mortal = helio::get_actor::<Counter>("mortal").unwrap();
+            let spent = helio::get_actor::<Counter>("spent").unwrap();
+            let pid = mortal.methods().pid().remote().get_timeout(WAIT).unwrap();
+            let retries = CallOptions::new().max_task_retries(3);
+            let calls = [
+                mortal.methods().hold_add().remote(1, pid),
+                spent.methods().hold_add().remote(1, pid),
+                spent.methods().hold_add().options(retries).remote(1, pid),
+            ];
+            say("ready");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            for call in calls {
+                match call.get_timeout(WAIT) {
+                    Err(ActorError::ActorDied {
+                        cause: DeathCause::NodeDied(node),
+                        ..
+                    }) => assert_eq!(node, first),
+                    other => panic!("expected NodeDied, got {other:?}"),
+                }
+            }
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let test = "calls_to_actors_that_cannot_move_fail_with_node_died";
+    let mut first = Proc::start(test, "first", &nats.url);
+    first.expect("ready");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    caller.expect("ready");
+    // One call runs on each actor; the third waits behind the second, on its host.
+    first.expect("holding");
+    first.expect("holding");
+    first.kill();
+    caller.close_stdin();
+    caller.expect("done");
+    caller.succeeds();
+}
+
 /// A CA and a server certificate for 127.0.0.1, made with `openssl` in a temp dir.
 fn test_certificates() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("helio-tls-{}", std::process::id()));

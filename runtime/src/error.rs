@@ -25,6 +25,9 @@ pub enum DeathCause {
     Killed,
     /// The helio runtime was shut down.
     Shutdown,
+    /// Cluster mode: the node that hosted it died (its id, in hex), and it cannot run
+    /// elsewhere: it was not detached, or had no restarts left.
+    NodeDied(String),
     /// A broken invariant inside helio: a bug to report.
     Internal(&'static str),
 }
@@ -45,6 +48,11 @@ impl fmt::Display for DeathCause {
             ),
             DeathCause::Killed => f.write_str("it was killed"),
             DeathCause::Shutdown => f.write_str("the helio runtime was shut down"),
+            DeathCause::NodeDied(node) => write!(
+                f,
+                "its node {node} died, and it cannot run elsewhere (not detached, or no \
+                 restarts left)"
+            ),
         }
     }
 }

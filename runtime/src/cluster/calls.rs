@@ -32,6 +32,9 @@ pub(super) struct Pending {
     pub(super) complete: Complete,
     /// How to run the call again on the actor's new host, when it may (`rerun.rs`).
     pub(super) rerun: Option<super::rerun::Rerun>,
+    /// The actor cannot outlive its host (not detached, or no restarts left): if the host
+    /// dies, so did it.
+    pub(super) dies_with_host: bool,
 }
 
 /// The calls of this process waiting for their replies.
@@ -61,6 +64,7 @@ impl Calls {
             node: None,
             complete,
             rerun: None,
+            dies_with_host: false,
         })
     }
 
@@ -119,6 +123,10 @@ impl Calls {
         let mut again = Vec::new();
         for id in owed {
             if let Some(pending) = self.take(id) {
+                if pending.dies_with_host {
+                    super::rerun::died_with(pending, node);
+                    continue;
+                }
                 if pending
                     .rerun
                     .as_ref()

@@ -229,6 +229,8 @@ impl Link {
                 node: self.watched_host(),
                 complete,
                 rerun,
+                // Not detached, or no restarts left (as last looked up: restarts only go).
+                dies_with_host: !self.record.can_move(),
             },
         );
         self.publish(headers, payload, Some(id));
@@ -239,6 +241,7 @@ impl Link {
         let complete: Complete = Box::new(move |reply| done.complete(reply.map(drop)));
         let id = self.cluster.calls.insert(Pending {
             rerun: None,
+            dies_with_host: false,
             actor: actor.clone(),
             method: "ready",
             node: self.watched_host(),

@@ -47,6 +47,14 @@ impl ActorRecord {
     pub(crate) fn host(&self) -> NodeId {
         self.host.unwrap_or(self.node)
     }
+
+    /// Whether a node may restart the actor when its host dies: detached, with restarts left.
+    pub(crate) fn can_move(&self) -> bool {
+        self.detached
+            && self.revival.as_ref().is_some_and(|revival| {
+                revival.max_restarts == -1 || i64::from(self.moves) < revival.max_restarts
+            })
+    }
 }
 
 /// How to start a detached actor again on another node when its node dies.

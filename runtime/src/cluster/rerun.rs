@@ -106,6 +106,12 @@ async fn wait_and_send(
                 return fail(pending, message);
             }
             Ok(None) => return fail(pending, message),
+            // Still on the dead host, and it will not move: it died with the node.
+            Ok(Some(record)) if Some(record.host()) == gone && !record.can_move() => {
+                if let Some(node) = gone.filter(|node| cluster.liveness.is_dead(*node)) {
+                    return died_with(pending, node);
+                }
+            }
             Ok(Some(record))
                 if Some(record.host()) != gone && !cluster.liveness.is_dead(record.host()) =>
             {
@@ -146,6 +152,16 @@ fn send(cluster: &Cluster, id: u64, pending: Pending) {
     };
     cluster.calls.insert_at(id, pending);
     cluster.publish(outbound);
+}
+
+/// Resolves the call to `ActorDied` with cause `NodeDied`: its actor died with `node`.
+pub(super) fn died_with(pending: Pending, node: NodeId) {
+    let err = ActorError::ActorDied {
+        actor: pending.actor,
+        method: pending.method,
+        cause: crate::DeathCause::NodeDied(node.to_string()),
+    };
+    (pending.complete)(Err(err));
 }
 
 /// Resolves the call to `ActorUnavailable`.

@@ -59,14 +59,11 @@ pub(crate) async fn revive(cluster: &Arc<Cluster>, node: NodeId) {
         if record.host() != node || !record.detached {
             continue;
         }
-        let Some(revival) = record.revival.clone() else {
+        let Some(revival) = record.revival.clone().filter(|_| record.can_move()) else {
+            tracing::info!(name = %record.name, "actor of a dead node has no restarts left");
             continue;
         };
         let used = i64::from(record.moves);
-        if revival.max_restarts != -1 && used >= revival.max_restarts {
-            tracing::info!(name = %record.name, "actor of a dead node has no restarts left");
-            continue;
-        }
         let Some(entry) = types::by_fingerprint(record.fingerprint) else {
             continue;
         };

@@ -159,6 +159,7 @@ pub(crate) enum Cause {
     Killed,
     Shutdown,
     Internal(String),
+    NodeDied(String),
 }
 
 impl Failure {
@@ -237,6 +238,7 @@ impl Cause {
             },
             DeathCause::Killed => Cause::Killed,
             DeathCause::Shutdown => Cause::Shutdown,
+            DeathCause::NodeDied(node) => Cause::NodeDied(node.clone()),
             DeathCause::Internal(what) => Cause::Internal((*what).to_owned()),
         }
     }
@@ -249,6 +251,7 @@ impl Cause {
             Cause::NameTaken { namespace, name } => DeathCause::NameTaken { namespace, name },
             Cause::Killed => DeathCause::Killed,
             Cause::Shutdown => DeathCause::Shutdown,
+            Cause::NodeDied(node) => DeathCause::NodeDied(node),
             Cause::Internal(what) => {
                 tracing::warn!(%what, "an actor's host reported an internal error");
                 DeathCause::Internal("on the actor's host (see its log)")
@@ -308,6 +311,11 @@ mod tests {
             ActorError::Cancelled {
                 actor: label(),
                 method: "add",
+            },
+            ActorError::ActorDied {
+                actor: label(),
+                method: "add",
+                cause: DeathCause::NodeDied("00000000000000ff".into()),
             },
         ];
         for err in errors {
