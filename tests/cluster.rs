@@ -164,13 +164,26 @@ fn host(name: &str, start: i64) {
     if helio::current_node().is_none() {
         join("host");
     }
+    host_detached(ActorOptions::new().name(name), start);
+}
+
+/// Hosts a detached `Counter` with `options` (a name included) on this node, says
+/// `ready <pid>`, and stays until killed.
+fn host_detached(options: ActorOptions, start: i64) {
     let counter = Counter::new_actor()
-        .options(ActorOptions::new().name(name).lifetime(Lifetime::Detached))
+        .options(options.lifetime(Lifetime::Detached))
         .remote(start);
     counter
         .ready()
         .get_timeout(WAIT)
         .expect("the counter starts");
+    say(format!("ready {}", std::process::id()));
+    cluster_support::park();
+}
+
+/// Joins as `standby`, a node that may restart actors, says `ready <pid>`, and stays.
+fn stand_by() {
+    join("standby");
     say(format!("ready {}", std::process::id()));
     cluster_support::park();
 }
@@ -615,17 +628,7 @@ fn max_pending_calls_holds_across_processes() {
     match role().as_deref() {
         Some("host") => {
             join("host");
-            let c = Counter::new_actor()
-                .options(
-                    ActorOptions::new()
-                        .name("limited")
-                        .lifetime(Lifetime::Detached)
-                        .max_pending_calls(2),
-                )
-                .remote(0);
-            c.ready().get_timeout(WAIT).unwrap();
-            say("ready");
-            cluster_support::park();
+            host_detached(ActorOptions::new().name("limited").max_pending_calls(2), 0);
             return;
         }
         Some("caller") => {
@@ -955,23 +958,11 @@ fn a_detached_actor_of_a_killed_node_restarts_on_another_node() {
     match role().as_deref() {
         Some("first") => {
             join("first");
-            let c = Counter::new_actor()
-                .options(
-                    ActorOptions::new()
-                        .name("phoenix")
-                        .lifetime(Lifetime::Detached)
-                        .max_restarts(2),
-                )
-                .remote(100);
-            c.ready().get_timeout(WAIT).unwrap();
-            say("ready");
-            cluster_support::park();
+            host_detached(ActorOptions::new().name("phoenix").max_restarts(2), 100);
             return;
         }
         Some("standby") => {
-            join("standby");
-            say(format!("ready {}", std::process::id()));
-            cluster_support::park();
+            stand_by();
             return;
         }
         Some("caller") => {
@@ -1037,23 +1028,11 @@ fn a_call_in_flight_to_a_killed_node_runs_again_on_the_new_host() {
     match role().as_deref() {
         Some("first") => {
             join("first");
-            let c = Counter::new_actor()
-                .options(
-                    ActorOptions::new()
-                        .name("lazarus")
-                        .lifetime(Lifetime::Detached)
-                        .max_restarts(2),
-                )
-                .remote(100);
-            c.ready().get_timeout(WAIT).unwrap();
-            say("ready");
-            cluster_support::park();
+            host_detached(ActorOptions::new().name("lazarus").max_restarts(2), 100);
             return;
         }
         Some("standby") => {
-            join("standby");
-            say("ready");
-            cluster_support::park();
+            stand_by();
             return;
         }
         Some("caller") => {

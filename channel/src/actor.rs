@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use helio::prelude::*;
 
 use crate::{
-    state::{Dead, Liveness, Outcome, State},
+    state::{Dead, Liveness, Outcome, State, Turn},
     types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator},
 };
 
@@ -145,7 +145,7 @@ impl<T: Message> RayChannelActor<T> {
     /// Gets the next item if there is one now.
     #[remote_method]
     pub fn get_nowait(&self, reader_id: Option<String>) -> SingleResult<T> {
-        single(self.state.get_now(1, reader_id.as_deref()))
+        single(self.state.take_now(1, reader_id.as_deref(), Turn::Now))
     }
 
     /// Waits up to `timeout` for the first item, then takes up to `max_items` without waiting.
@@ -179,7 +179,10 @@ impl<T: Message> RayChannelActor<T> {
     /// overtakes a waiting get.
     #[remote_method]
     pub fn try_get(&self, max_items: usize, reader_id: Option<String>) -> BatchResult<T> {
-        batch(self.state.try_get(max_items, reader_id.as_deref()))
+        batch(
+            self.state
+                .take_now(max_items, reader_id.as_deref(), Turn::BehindWaiters),
+        )
     }
 
     /// Puts the items of `taken` back at the front of the queue, in order: a receive that took

@@ -25,14 +25,19 @@
 #![warn(missing_docs)]
 
 mod actor;
+mod cancel;
 mod channel;
 mod named;
+mod receiver;
 mod route;
+mod sender;
 mod state;
 mod types;
 mod wakeups;
 
 pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
-pub use channel::{ChannelError, IntoItem, Receiver, Sender, channel, unbounded};
+pub use channel::{ChannelError, IntoItem, channel, unbounded};
 pub use named::{NAMESPACE, channel_named, delete_channel, get_channel, list_channels};
+pub use receiver::Receiver;
+pub use sender::Sender;
 pub use types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator};

@@ -2,7 +2,9 @@
 
 use crate::{
     actor::{Message, RayChannelActor},
-    channel::{ChannelError, Receiver, Sender, pair},
+    channel::{ChannelError, pair},
+    receiver::Receiver,
+    sender::Sender,
 };
 use helio::prelude::*;
 

@@ -216,24 +216,20 @@ impl<T> State<T> {
         .unwrap_or(Ok(Status::Full))
     }
 
-    /// Takes up to `max_items` if there are items now and no get waits for them: `Ok` with
-    /// the items, `Closed` when the senders closed and the channel is drained, else `Empty`.
-    pub(crate) fn try_get(&self, max: usize, reader_id: Option<&str>) -> Outcome<(Status, Vec<T>)> {
+    /// Takes up to `max` items if there are any now: `Ok` with the items, `Closed` when the
+    /// senders closed and the channel is drained, else `Empty`. `BehindWaiters` leaves one
+    /// item for each waiting get; `Now` goes ahead of them.
+    pub(crate) fn take_now(
+        &self,
+        max: usize,
+        reader_id: Option<&str>,
+        turn: Turn,
+    ) -> Outcome<(Status, Vec<T>)> {
         if max == 0 {
             return Ok((Status::Empty, Vec::new()));
         }
         Ok(self
-            .try_take(max, reader_id, Turn::BehindWaiters)?
-            .unwrap_or((Status::Empty, Vec::new())))
-    }
-
-    /// Takes up to `max` items if there are any now, even ahead of waiting gets.
-    pub(crate) fn get_now(&self, max: usize, reader_id: Option<&str>) -> Outcome<(Status, Vec<T>)> {
-        if max == 0 {
-            return Ok((Status::Empty, Vec::new()));
-        }
-        Ok(self
-            .try_take(max, reader_id, Turn::Now)?
+            .try_take(max, reader_id, turn)?
             .unwrap_or((Status::Empty, Vec::new())))
     }
 
