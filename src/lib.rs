@@ -317,12 +317,13 @@ pub use helio_runtime::{
     IntoArg, Lifetime, LookupError, Method, ObjectRef, ObjectRefFuture, ObjectRefStream,
     RuntimeError, StreamMethod, WaitResult, cancel, current_actor, get, get_actor, get_actor_in,
     get_all, init, keep_across_restarts, kill, kill_named_in, list_actors, put, shutdown, wait,
-    wait_blocking, wait_owned, wait_owned_blocking,
+    wait_blocking, wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
 };
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
 #[cfg(feature = "cluster")]
 pub use helio_runtime::{
-    ClusterConfig, NodeId, NodeInfo, NodeState, Placement, current_node, nodes, register,
+    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, Placement, current_node, is_node_dead,
+    node_deaths, nodes, register,
 };
 
 /// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not

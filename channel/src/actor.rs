@@ -62,9 +62,22 @@ impl<T: Message> RayChannelActor<T> {
                     .to_owned());
             }
         };
-        let state = helio::keep_across_restarts(|| State::new(capacity, validator));
+        let state = helio::keep_across_restarts(|| {
+            let state = State::new(capacity, validator);
+            if helio::was_current_actor_reconstructed() {
+                // Restarted on another node after its own died: the buffer and the
+                // registrations died with it. Closed on both sides, so that no handle waits
+                // for senders that can no longer close it.
+                state.close_after_loss();
+            }
+            state
+        });
         let liveness = helio::keep_across_restarts(|| Liveness(Arc::clone(&state)));
         let kept_nowhere = Arc::strong_count(&liveness) == 1;
+        #[cfg(feature = "cluster")]
+        drop(helio::keep_across_restarts(|| {
+            crate::cluster::NodeWatch::start(&state)
+        }));
         Ok(RayChannelActor {
             state,
             _liveness: kept_nowhere.then_some(liveness),
@@ -82,6 +95,21 @@ impl<T: Message> RayChannelActor<T> {
     #[remote_method]
     pub fn deregister_sender(&self) -> Status {
         self.state.deregister_sender()
+    }
+
+    /// Registers a sender in the process of node `node_id` (another process of a cluster):
+    /// should that node be found dead, its registrations go with it, as if its senders had
+    /// deregistered. `Closed` once the senders have closed.
+    #[remote_method]
+    pub fn register_sender_on(&self, node_id: String) -> Status {
+        self.state.register_sender_on(node_id)
+    }
+
+    /// Deregisters a sender that [`register_sender_on`](Self::register_sender_on) registered.
+    /// `Closed` when no sender of `node_id` is registered.
+    #[remote_method]
+    pub fn deregister_sender_on(&self, node_id: String) -> Status {
+        self.state.deregister_sender_on(&node_id)
     }
 
     /// Registers (or re-registers) the receiver `reader_id` running on `node_id`. `Closed`

@@ -63,8 +63,11 @@ pub enum ChannelError {
     /// Nothing happened in time.
     #[error("timed out")]
     Timeout,
-    /// The validator rejected an item.
-    #[error("the channel's validator rejected the item")]
+    /// The validator rejected an item, or (across processes) the item does not decode as
+    /// the channel's item type on the channel's host.
+    #[error(
+        "the channel rejected the item: its validator refused it, or it does not decode as the channel's item type"
+    )]
     TypeError,
     /// The channel's actor failed.
     #[error(transparent)]

@@ -27,6 +27,8 @@
 mod actor;
 mod cancel;
 mod channel;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod named;
 mod receiver;
 mod route;
@@ -37,6 +39,8 @@ mod wakeups;
 
 pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
 pub use channel::{ChannelError, IntoItem, channel, unbounded};
+#[cfg(feature = "cluster")]
+pub use cluster::register;
 pub use named::{NAMESPACE, channel_named, delete_channel, get_channel, list_channels};
 pub use receiver::Receiver;
 pub use sender::Sender;

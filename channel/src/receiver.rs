@@ -22,7 +22,7 @@ use crate::{
     actor::{Message, RayChannelActor},
     cancel::CancelOnDrop,
     channel::ChannelError,
-    route::{died, local},
+    route::{died, local, this_node},
     state::{State, Turn},
     types::{BatchResult, Status},
 };
@@ -63,18 +63,32 @@ pub struct Receiver<T: Message> {
     next: Option<std::sync::Mutex<futures::future::BoxFuture<'static, Taken<T>>>>,
     /// The channel's state, when its actor runs in this process (see `route.rs`).
     state: Option<Arc<State<T>>>,
+    /// Items taken ahead, in another process than the channel's: a receive there takes up
+    /// to [`PREFETCH`] items that are there, hands out the first, and keeps the rest for the
+    /// next receives. Given back to the channel, at its front, when the receiver goes.
+    prefetched: std::sync::Mutex<std::collections::VecDeque<T>>,
 }
+
+/// How many items a receive in another process than the channel's takes at most, when that
+/// many are there: one call then serves that many receives.
+const PREFETCH: usize = 64;
 
 impl<T: Message> Receiver<T> {
     pub(crate) fn register(actor: Actor<RayChannelActor<T>>) -> Self {
         static NEXT_READER: AtomicU64 = AtomicU64::new(1);
-        let reader_id = format!("reader-{}", NEXT_READER.fetch_add(1, Ordering::Relaxed));
+        let n = NEXT_READER.fetch_add(1, Ordering::Relaxed);
+        let node = this_node();
+        // Unique across the processes of a cluster too.
+        let reader_id = match node.as_str() {
+            "local" => format!("reader-{n}"),
+            node => format!("reader-{n}@{node}"),
+        };
         let state = local(&actor);
         match &state {
             Some(state) => drop(state.register_receiver(reader_id.clone(), "local".to_owned())),
             None => {
                 let register = actor.methods().register_receiver();
-                drop(register.remote(reader_id.clone(), "local".to_owned()));
+                drop(register.remote(reader_id.clone(), node));
             }
         }
         Receiver {
@@ -83,6 +97,7 @@ impl<T: Message> Receiver<T> {
             open: true,
             next: None,
             state,
+            prefetched: std::sync::Mutex::default(),
         }
     }
 
@@ -143,8 +158,13 @@ impl<T: Message> Receiver<T> {
     /// # Errors
     /// As [`recv`](Self::recv).
     pub fn blocking_recv(&self) -> Result<T, ChannelError> {
+        if let Some(ready) = self.unstash(1) {
+            return self.single(Ok(ready));
+        }
         let id = Some(self.reader_id.clone());
-        let got = self.actor.methods().get_batch().remote(1, None, id).get();
+        let max = if self.state.is_some() { 1 } else { PREFETCH };
+        let got = self.actor.methods().get_batch().remote(max, None, id).get();
+        let got = got.map(|taken| self.stash(taken, 1));
         self.single(got)
     }
 
@@ -176,8 +196,43 @@ impl<T: Message> Receiver<T> {
     ) -> Result<BatchResult<T>, ActorError> {
         match &self.state {
             Some(state) => take_from(state, &self.actor, &self.reader_id, max, timeout).await,
-            None => take(&self.actor, &self.reader_id, max, timeout).await,
+            None => {
+                if let Some(ready) = self.unstash(max) {
+                    return Ok(ready);
+                }
+                let taken = take(&self.actor, &self.reader_id, max.max(PREFETCH), timeout).await;
+                Ok(self.stash(taken?, max))
+            }
         }
+    }
+
+    fn prefetched(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<T>> {
+        self.prefetched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Up to `max` of the items taken ahead, if there are any.
+    fn unstash(&self, max: usize) -> Option<BatchResult<T>> {
+        let mut prefetched = self.prefetched();
+        if prefetched.is_empty() {
+            return None;
+        }
+        let n = max.min(prefetched.len());
+        let items = prefetched.drain(..n).collect();
+        Some(BatchResult {
+            status: Status::Ok,
+            items,
+        })
+    }
+
+    /// Hands out the first `max` items of `taken`, and keeps the rest for the next receives.
+    fn stash(&self, mut taken: BatchResult<T>, max: usize) -> BatchResult<T> {
+        if taken.items.len() > max {
+            let rest = taken.items.split_off(max);
+            self.prefetched().extend(rest);
+        }
+        taken
     }
 
     fn single(&self, result: Result<BatchResult<T>, ActorError>) -> Result<T, ChannelError> {
@@ -197,11 +252,26 @@ impl<T: Message> Receiver<T> {
             let id = std::mem::take(&mut self.reader_id);
             match &self.state {
                 Some(state) => drop(state.deregister_receiver(&id)),
-                None => drop(self.actor.methods().deregister_receiver().remote(id)),
+                None => {
+                    // Items taken ahead go back first (calls from one handle keep their order),
+                    // so that no item is lost to the closing.
+                    let items: Vec<T> = self.prefetched().drain(..).collect();
+                    if !items.is_empty() {
+                        let taken = BatchResult {
+                            status: Status::Ok,
+                            items,
+                        };
+                        drop(self.actor.methods().unget().remote(taken));
+                    }
+                    drop(self.actor.methods().deregister_receiver().remote(id));
+                }
             }
         }
     }
 }
+
+// No field is ever pinned: polling takes the receiver by `&mut`.
+impl<T: Message> Unpin for Receiver<T> {}
 
 impl<T: Message> Clone for Receiver<T> {
     fn clone(&self) -> Self {
@@ -289,7 +359,12 @@ impl<T: Message> Stream for Receiver<T> {
                     let state = Arc::clone(state);
                     Box::pin(async move { take_from(&state, &actor, &reader_id, 1, None).await })
                 }
-                None => Box::pin(async move { take(&actor, &reader_id, 1, None).await }),
+                None => {
+                    if let Some(mut ready) = this.unstash(1) {
+                        return Poll::Ready(ready.items.pop());
+                    }
+                    Box::pin(async move { take(&actor, &reader_id, PREFETCH, None).await })
+                }
             };
             this.next = Some(std::sync::Mutex::new(next));
         }
@@ -301,6 +376,7 @@ impl<T: Message> Stream for Receiver<T> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = std::task::ready!(next.as_mut().poll(cx));
         this.next = None;
+        let result = result.map(|taken| this.stash(taken, 1));
         match result {
             Ok(BatchResult {
                 status: Status::Ok,

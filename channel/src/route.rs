@@ -40,3 +40,14 @@ pub(crate) fn died<T: Message>(
         cause,
     }
 }
+
+/// The node id under which this process's handles register with a channel in another
+/// process, so that the channel forgets them should this node die; `local` outside cluster
+/// mode.
+pub(crate) fn this_node() -> String {
+    #[cfg(feature = "cluster")]
+    if let Some(node) = helio::current_node() {
+        return node.to_string();
+    }
+    "local".to_owned()
+}

@@ -19,7 +19,7 @@ use crate::{
     actor::{Message, RayChannelActor},
     cancel::CancelOnDrop,
     channel::{ChannelError, IntoItem},
-    route::{died, local},
+    route::{died, local, this_node},
     state::{Outcome, State},
     types::Status,
 };
@@ -28,8 +28,10 @@ use crate::{
 /// closed or dropped, receivers get `Closed` once the channel is drained.
 ///
 /// It is also a [`Sink`]: `start_send` sends one item, `poll_flush` waits until the channel
-/// has it (one item in flight at a time, so items keep their order), and `poll_close`
-/// flushes and closes this sender. So `stream.forward(tx)` works.
+/// has every item sent so far (they keep their order), and `poll_close` flushes and closes
+/// this sender. So `stream.forward(tx)` works. In another process than the channel's, the
+/// sink gathers items and sends them as one batch of up to 1024 (or the capacity) at a
+/// flush, or when the batch is full: one call for many items, where each `send` is a call.
 ///
 /// # Passing a sender to an actor
 /// Hand it to a *method*, not to the actor's constructor. An actor keeps its constructor's
@@ -87,14 +89,22 @@ pub struct Sender<T: Message> {
     in_flight: Option<CancelOnDrop<Status>>,
     /// The channel's state, when its actor runs in this process (see `route.rs`).
     state: Option<Arc<State<T>>>,
+    /// The node this sender registered as, when it is in another process than the channel.
+    node: String,
+    /// The `Sink`'s items not sent yet, in another process than the channel's.
+    gathered: Vec<T>,
 }
+
+/// The most items the `Sink` of a sender in another process sends in one batch.
+const SINK_BATCH: usize = 1024;
 
 impl<T: Message> Sender<T> {
     pub(crate) fn register(actor: Actor<RayChannelActor<T>>, capacity: Option<usize>) -> Self {
         let state = local(&actor);
+        let node = this_node();
         match &state {
             Some(state) => drop(state.register_sender()),
-            None => drop(actor.methods().register_sender().remote()),
+            None => drop(actor.methods().register_sender_on().remote(&node)),
         }
         Sender {
             actor,
@@ -102,6 +112,8 @@ impl<T: Message> Sender<T> {
             open: true,
             in_flight: None,
             state,
+            node,
+            gathered: Vec::new(),
         }
     }
 
@@ -136,10 +148,11 @@ impl<T: Message> Sender<T> {
             };
             return self.direct_status(outcome, "put");
         }
-        let tried = CancelOnDrop::new(self.actor.methods().try_put().remote(value)).await?;
+        let tried = CancelOnDrop::new(self.actor.methods().try_put().remote(value)).await;
         let value = match tried {
-            Ok(status) => return self.status(Ok(status)),
-            Err(value) => value,
+            Ok(Err(value)) => value,
+            Ok(Ok(status)) => return self.status(Ok(status)),
+            Err(err) => return self.status(Err(err)),
         };
         let put = self.actor.methods().put().remote(value, timeout);
         self.status(CancelOnDrop::new(put).await)
@@ -217,7 +230,12 @@ impl<T: Message> Sender<T> {
         if std::mem::take(&mut self.open) {
             match &self.state {
                 Some(state) => drop(state.deregister_sender()),
-                None => drop(self.actor.methods().deregister_sender().remote()),
+                None => drop(
+                    self.actor
+                        .methods()
+                        .deregister_sender_on()
+                        .remote(&self.node),
+                ),
             }
         }
     }
@@ -232,7 +250,16 @@ impl<T: Message> Sender<T> {
     }
 
     fn status(&self, status: Result<Status, ActorError>) -> Result<(), ChannelError> {
-        match status? {
+        let status = match status {
+            // Across processes: the item did not decode as the channel's item type on the
+            // channel's host (or did not encode here), the wire's version of a type check.
+            Err(ActorError::Wire { message }) => {
+                tracing::debug!(%message, "an item crossed the wire badly");
+                return Err(ChannelError::TypeError);
+            }
+            other => other?,
+        };
+        match status {
             Status::Ok => Ok(()),
             Status::Full => Err(ChannelError::Full {
                 capacity: self.capacity,
@@ -243,6 +270,9 @@ impl<T: Message> Sender<T> {
         }
     }
 }
+
+// No field is ever pinned: the `Sink` takes the sender by `&mut`.
+impl<T: Message> Unpin for Sender<T> {}
 
 impl<T: Message> Clone for Sender<T> {
     fn clone(&self) -> Self {
@@ -264,10 +294,22 @@ impl<T: Message> fmt::Debug for Sender<T> {
     }
 }
 
+impl<T: Message> Sender<T> {
+    /// How many items the `Sink` gathers before it must send them: a batch never larger than
+    /// the capacity, which could never fit.
+    fn sink_batch(&self) -> usize {
+        self.capacity
+            .map_or(SINK_BATCH, |cap| cap.clamp(1, SINK_BATCH))
+    }
+}
+
 impl<T: Message> Sink<T> for Sender<T> {
     type Error = ChannelError;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
+        if self.in_flight.is_none() && self.gathered.len() < self.sink_batch() {
+            return Poll::Ready(Ok(()));
+        }
         self.poll_flush(cx)
     }
 
@@ -275,15 +317,17 @@ impl<T: Message> Sink<T> for Sender<T> {
         if !self.open {
             return Err(ChannelError::Closed);
         }
-        let item = match &self.state {
-            Some(state) => match state.try_put(item) {
-                Ok(Ok(status)) => return self.status(Ok(status)),
-                Ok(Err(item)) => item,
-                Err(_) => return Err(died(&self.actor, "put").into()),
-            },
-            None => item,
+        let Some(state) = &self.state else {
+            // Sent with the others at the next flush.
+            self.gathered.push(item);
+            return Ok(());
         };
-        // No room now (or not yet direct): a put that waits, awaited by `poll_flush`.
+        let item = match state.try_put(item) {
+            Ok(Ok(status)) => return self.status(Ok(status)),
+            Ok(Err(item)) => item,
+            Err(_) => return Err(died(&self.actor, "put").into()),
+        };
+        // No room now: a put that waits, awaited by `poll_flush`.
         let put = self.actor.methods().put().remote(item, None);
         self.in_flight = Some(CancelOnDrop::new(put));
         Ok(())
@@ -293,12 +337,22 @@ impl<T: Message> Sink<T> for Sender<T> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), ChannelError>> {
-        let Some(put) = self.in_flight.as_mut() else {
-            return Poll::Ready(Ok(()));
-        };
-        let status = std::task::ready!(Pin::new(put).poll(cx));
-        self.in_flight = None;
-        Poll::Ready(self.status(status))
+        loop {
+            if let Some(put) = self.in_flight.as_mut() {
+                let status = std::task::ready!(Pin::new(put).poll(cx));
+                self.in_flight = None;
+                if let Err(err) = self.status(status) {
+                    self.gathered.clear();
+                    return Poll::Ready(Err(err));
+                }
+            }
+            if self.gathered.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let items = std::mem::take(&mut self.gathered);
+            let put = self.actor.methods().put_batch().remote(items, None);
+            self.in_flight = Some(CancelOnDrop::new(put));
+        }
     }
 
     fn poll_close(

@@ -30,6 +30,9 @@ pub(crate) type Outcome<R> = Result<R, Dead>;
 struct Buffer<T> {
     queue: VecDeque<T>,
     senders: usize,
+    /// How many of `senders` each other node registered (by node id): a node found dead
+    /// takes its registrations with it.
+    senders_on: BTreeMap<String, usize>,
     senders_closed: bool,
     receivers: BTreeMap<String, ReaderInfo>,
     receivers_closed: bool,
@@ -80,6 +83,7 @@ impl<T> State<T> {
             buffer: Mutex::new(Buffer {
                 queue: VecDeque::new(),
                 senders: 0,
+                senders_on: BTreeMap::new(),
                 senders_closed: false,
                 receivers: BTreeMap::new(),
                 receivers_closed: false,
@@ -114,6 +118,14 @@ impl<T> State<T> {
         self.room.wake_all();
     }
 
+    /// Closes both sides at once: the state is new after a restart that lost the old one
+    /// (its node died), with none of the items or registrations the old one had.
+    pub(crate) fn close_after_loss(&self) {
+        let mut buffer = self.lock();
+        buffer.senders_closed = true;
+        buffer.receivers_closed = true;
+    }
+
     /// Registrations are calls only (see `route.rs`), so the actor is alive for them.
     pub(crate) fn register_sender(&self) -> Status {
         let mut buffer = self.lock();
@@ -124,12 +136,42 @@ impl<T> State<T> {
         Status::Ok
     }
 
-    pub(crate) fn deregister_sender(&self) -> Status {
+    /// Registers a sender of the node `node` (see [`forget_node`](Self::forget_node)).
+    pub(crate) fn register_sender_on(&self, node: String) -> Status {
         let mut buffer = self.lock();
+        if buffer.senders_closed {
+            return Status::Closed;
+        }
+        buffer.senders += 1;
+        *buffer.senders_on.entry(node).or_default() += 1;
+        Status::Ok
+    }
+
+    pub(crate) fn deregister_sender(&self) -> Status {
+        self.deregister_senders(None, 1)
+    }
+
+    /// Deregisters a sender of the node `node`.
+    pub(crate) fn deregister_sender_on(&self, node: &str) -> Status {
+        self.deregister_senders(Some(node), 1)
+    }
+
+    /// Deregisters `n` senders (of `node`, when given); the last one closes the channel.
+    fn deregister_senders(&self, node: Option<&str>, n: usize) -> Status {
+        let mut buffer = self.lock();
+        if let Some(node) = node {
+            let Some(count) = buffer.senders_on.get_mut(node) else {
+                return Status::Closed;
+            };
+            *count = count.saturating_sub(n);
+            if *count == 0 {
+                buffer.senders_on.remove(node);
+            }
+        }
         if buffer.senders == 0 {
             return Status::Closed;
         }
-        buffer.senders -= 1;
+        buffer.senders = buffer.senders.saturating_sub(n);
         if buffer.senders == 0 {
             buffer.senders_closed = true;
             drop(buffer);
@@ -138,6 +180,37 @@ impl<T> State<T> {
             self.room.wake_all();
         }
         Status::Ok
+    }
+
+    /// The nodes other than this one that hold registrations.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn nodes(&self) -> Vec<String> {
+        let buffer = self.lock();
+        let mut nodes: Vec<String> = buffer.senders_on.keys().cloned().collect();
+        nodes.extend(buffer.receivers.values().map(|r| r.node_id.clone()));
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
+    /// Drops every registration of `node`, a node found dead: its senders and receivers
+    /// can never deregister themselves. The channel closes as if they had.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn forget_node(&self, node: &str) {
+        let senders = self.lock().senders_on.get(node).copied().unwrap_or(0);
+        if senders > 0 {
+            self.deregister_senders(Some(node), senders);
+        }
+        let readers: Vec<String> = self
+            .lock()
+            .receivers
+            .values()
+            .filter(|r| r.node_id == node)
+            .map(|r| r.reader_id.clone())
+            .collect();
+        for reader in readers {
+            self.deregister_receiver(&reader);
+        }
     }
 
     pub(crate) fn register_receiver(&self, reader_id: String, node_id: String) -> Status {

@@ -1,6 +1,12 @@
 //! The values the channel actor's methods return.
 
-use std::{fmt, sync::Arc, time::SystemTime};
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    fmt,
+    sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError},
+    time::SystemTime,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -92,29 +98,121 @@ pub struct ChannelStats {
 
 /// A check every item must pass to enter the channel, standing in for a runtime type or
 /// constraint check. Cloneable; `None` in the constructor accepts every item.
-pub struct Validator<T>(Arc<dyn Fn(&T) -> bool + Send + Sync>);
+///
+/// # Across processes
+/// A closure cannot cross processes, and a channel's constructor arguments do whenever the
+/// channel is created on, or restarted on, another node. So a validator that may travel is
+/// made by name with [`Validator::named`], which also registers the check in this process:
+/// make it the same way in every process that may host the channel, and a host finds the
+/// check by name. Sending a [`Validator::new`] to another process fails (the actor's creation
+/// reports it), and so does a name the host never registered for the item type.
+///
+/// ```
+/// use helio_channel::Validator;
+///
+/// let even = Validator::named("even", |n: &u64| n.is_multiple_of(2));
+/// assert!(even.accepts(&2) && !even.accepts(&3));
+/// assert_eq!(even.name(), Some("even"));
+/// ```
+pub struct Validator<T> {
+    check: Arc<dyn Fn(&T) -> bool + Send + Sync>,
+    name: Option<Arc<str>>,
+}
 
 impl<T> Validator<T> {
-    /// A validator accepting the items for which `check` returns `true`.
+    /// A validator accepting the items for which `check` returns `true`. It works in this
+    /// process only; see [`named`](Self::named) for one that crosses processes.
     pub fn new(check: impl Fn(&T) -> bool + Send + Sync + 'static) -> Self {
-        Validator(Arc::new(check))
+        Validator {
+            check: Arc::new(check),
+            name: None,
+        }
     }
 
     /// Whether `item` may enter the channel. A check that panics rejects the item: the put
     /// is `TypeError`, and the channel carries on.
     pub fn accepts(&self, item: &T) -> bool {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.0)(item))).unwrap_or(false)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.check)(item)))
+            .unwrap_or(false)
     }
+
+    /// The name it crosses processes by; `None` for [`new`](Self::new)'s.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl<T: 'static> Validator<T> {
+    /// A validator named `name`, accepting the items for which `check` returns `true`, and
+    /// registered under that name (for items of type `T`) in this process, replacing any
+    /// earlier one. It crosses processes as its name.
+    pub fn named(name: &str, check: impl Fn(&T) -> bool + Send + Sync + 'static) -> Self {
+        let validator = Validator {
+            check: Arc::new(check),
+            name: Some(Arc::from(name)),
+        };
+        let erased: Arc<dyn Any + Send + Sync> = Arc::new(validator.clone());
+        validators().insert((TypeId::of::<T>(), name.to_owned()), erased);
+        validator
+    }
+
+    /// The validator registered in this process as `name` for items of type `T`.
+    fn registered(name: &str) -> Option<Self> {
+        let erased = validators()
+            .get(&(TypeId::of::<T>(), name.to_owned()))
+            .cloned()?;
+        erased.downcast_ref::<Validator<T>>().cloned()
+    }
+}
+
+type Validators = HashMap<(TypeId, String), Arc<dyn Any + Send + Sync>>;
+
+/// The named validators of this process, by item type and name.
+fn validators() -> MutexGuard<'static, Validators> {
+    static VALIDATORS: LazyLock<Mutex<Validators>> = LazyLock::new(Default::default);
+    VALIDATORS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<T> Clone for Validator<T> {
     fn clone(&self) -> Self {
-        Validator(Arc::clone(&self.0))
+        Validator {
+            check: Arc::clone(&self.check),
+            name: self.name.clone(),
+        }
     }
 }
 
 impl<T> fmt::Debug for Validator<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Validator(..)")
+        match &self.name {
+            Some(name) => write!(f, "Validator({name:?})"),
+            None => f.write_str("Validator(..)"),
+        }
+    }
+}
+
+impl<T> Serialize for Validator<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.name {
+            Some(name) => serializer.serialize_str(name),
+            None => Err(serde::ser::Error::custom(
+                "a channel validator made with `Validator::new` cannot cross processes: make \
+                 it with `Validator::named(name, check)` in every process that may host the \
+                 channel",
+            )),
+        }
+    }
+}
+
+impl<'de, T: 'static> Deserialize<'de> for Validator<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Validator::registered(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "no channel validator named `{name}` for items of type `{}` in this process: \
+                 make it with `Validator::named(\"{name}\", ..)` here too",
+                std::any::type_name::<T>()
+            ))
+        })
     }
 }

@@ -178,6 +178,12 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             declared.collect(),
             ActorState::Pending,
         ));
+        // Restarted here after its node died: the constructor may ask
+        // (`was_current_actor_reconstructed`), so the count is set before it runs.
+        #[cfg(feature = "cluster")]
+        if let Some(hosted) = &hosted {
+            shared.set_restarts(hosted.moves());
+        }
         let construct = Box::new(move || construct(args.clone()));
         let cell = Arc::new(ActorCell {
             mailbox: Arc::clone(&mailbox),

@@ -59,3 +59,44 @@ pub fn keep_across_restarts<T: Any + Send + Sync>(init: impl FnOnce() -> T) -> A
         None => Arc::new(init()),
     }
 }
+
+/// Whether the actor running this code (its constructor or a method) has restarted before:
+/// Ray's `was_current_actor_reconstructed`. `false` outside an actor.
+///
+/// A constructor that finds it `true` while [`keep_across_restarts`] had to make its value
+/// anew runs after a restart that lost what was kept: in cluster mode, the actor's node died
+/// and the actor restarted on another one.
+///
+/// ```
+/// use helio::prelude::*;
+///
+/// pub struct Phoenix {
+///     reborn: bool,
+/// }
+///
+/// #[actor(max_restarts = 1)]
+/// impl Phoenix {
+///     pub fn new() -> Self {
+///         Phoenix { reborn: helio::was_current_actor_reconstructed() }
+///     }
+///
+///     #[remote_method]
+///     pub fn reborn(&self) -> bool {
+///         self.reborn
+///     }
+///
+///     #[remote_method]
+///     pub fn crash(&self) {
+///         panic!("on purpose");
+///     }
+/// }
+///
+/// let phoenix = Phoenix::new_actor().remote();
+/// assert!(!helio::get(phoenix.methods().reborn().remote()).unwrap());
+/// assert!(helio::get(phoenix.methods().crash().remote()).is_err()); // it restarts
+/// assert!(helio::get(phoenix.methods().reborn().remote()).unwrap());
+/// assert!(!helio::was_current_actor_reconstructed()); // not in an actor
+/// ```
+pub fn was_current_actor_reconstructed() -> bool {
+    current_shared().is_some_and(|actor| actor.restarts() > 0)
+}

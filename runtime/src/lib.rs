@@ -66,10 +66,13 @@ pub use arg::IntoArg;
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
 #[cfg(feature = "cluster")]
-pub use cluster::{ClusterConfig, NodeId, NodeInfo, NodeState, current_node, nodes, register};
+pub use cluster::{
+    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, current_node, is_node_dead,
+    node_deaths, nodes, register,
+};
 pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
 pub use hints::Gettable;
-pub use kept::keep_across_restarts;
+pub use kept::{keep_across_restarts, was_current_actor_reconstructed};
 pub use label::{ActorId, ActorLabel};
 pub use lifecycle::{current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors};
 pub use method::Method;

@@ -162,7 +162,34 @@ impl Proc {
     /// Waits for a line starting with `prefix` and returns the rest of it.
     #[track_caller]
     pub fn expect(&mut self, prefix: &str) -> String {
+        self.expect_within(prefix, BOUND)
+    }
+
+    /// Kills the process, then returns every line it said (marker removed), in order,
+    /// those [`expect`](Proc::expect) passed over included.
+    pub fn kill_and_collect(&mut self) -> Vec<String> {
+        self.kill();
         let deadline = Instant::now() + BOUND;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{}: its output did not end within {BOUND:?}", self.role)
+                }
+            }
+        }
+        self.seen
+            .drain(..)
+            .filter_map(|line| line.find(MARK).map(|at| line[at + MARK.len()..].to_owned()))
+            .collect()
+    }
+
+    /// As [`expect`](Proc::expect), waiting at most `bound`.
+    #[track_caller]
+    pub fn expect_within(&mut self, prefix: &str, bound: Duration) -> String {
+        let deadline = Instant::now() + bound;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -175,8 +202,9 @@ impl Proc {
                     self.seen.push(line);
                 }
                 Err(_) => panic!(
-                    "{}: no line starting with {prefix:?} within {BOUND:?}; saw {:?}",
-                    self.role, self.seen
+                    "{}: no line starting with {prefix:?} within {bound:?}; saw {:?}",
+                    self.role,
+                    self.seen.iter().rev().take(20).collect::<Vec<_>>()
                 ),
             }
         }

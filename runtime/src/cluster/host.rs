@@ -228,6 +228,11 @@ impl<A: ActorClass> Hosted<A> {
         }
     }
 
+    /// How often the actor moved to another node so far: the restarts it starts with.
+    pub(crate) fn moves(&self) -> u32 {
+        self.inner.as_ref().map_or(0, |inner| inner.record.moves)
+    }
+
     /// Serves the actor of `cell` until it dies, then frees its name.
     pub(crate) fn serve(mut self, cell: &Arc<ActorCell<A>>) {
         let Some(inner) = self.inner.take() else {

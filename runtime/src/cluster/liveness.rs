@@ -21,12 +21,50 @@ use futures::StreamExt;
 use super::{Cluster, NodeId};
 use crate::{label::ActorLabel, object_ref::detached_pair};
 
+/// The count of nodes found dead.
+struct Deaths(tokio::sync::watch::Sender<u64>);
+
+impl Default for Deaths {
+    fn default() -> Self {
+        Deaths(tokio::sync::watch::Sender::new(0))
+    }
+}
+
+/// Tells when this process finds another node of the cluster dead: from
+/// [`node_deaths`](crate::node_deaths). Ask [`is_node_dead`](crate::is_node_dead) which.
+///
+/// ```no_run
+/// # async fn watch() {
+/// let Some(mut deaths) = helio_runtime::node_deaths() else {
+///     return; // not in cluster mode
+/// };
+/// let watched: helio_runtime::NodeId = helio_runtime::current_node().unwrap();
+/// while deaths.changed().await {
+///     if helio_runtime::is_node_dead(watched) {
+///         println!("{watched} is dead");
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct NodeDeaths(tokio::sync::watch::Receiver<u64>);
+
+impl NodeDeaths {
+    /// Waits until another node is found dead (`true`), or the process leaves the cluster
+    /// (`false`: no more deaths will be told).
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
+    }
+}
+
 /// How long a ping may take.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// When this process last heard each node, and which nodes it found dead.
 #[derive(Default)]
 pub(crate) struct Liveness {
+    /// How many nodes this process found dead so far: watched by [`NodeDeaths`].
+    deaths: Deaths,
     /// When each node was last heard, or first noticed (the start of its clock).
     heard: Mutex<HashMap<NodeId, Instant>>,
     /// When each node was last heard for real: a heartbeat, or an answer to a ping.
@@ -49,10 +87,20 @@ impl Liveness {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&node);
-        self.dead
+        let fresh = self
+            .dead
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(node)
+            .insert(node);
+        if fresh {
+            self.deaths.0.send_modify(|count| *count += 1);
+        }
+        fresh
+    }
+
+    /// A watch of the deaths this process finds from now on.
+    pub(crate) fn deaths(&self) -> NodeDeaths {
+        NodeDeaths(self.deaths.0.subscribe())
     }
 
     /// Every node heard so far and not found dead.

@@ -45,6 +45,7 @@ use tokio::{runtime::Handle, sync::mpsc};
 pub(crate) use client::{Link, lookup};
 pub use config::ClusterConfig;
 pub(crate) use host::{Named, claim_named};
+pub use liveness::NodeDeaths;
 pub use node::{NodeId, NodeInfo, NodeState};
 pub(crate) use placement::place;
 pub use types::register;
@@ -436,6 +437,23 @@ pub(crate) fn list_remote() -> Option<Vec<crate::ActorInfo>> {
 /// ```
 pub fn current_node() -> Option<NodeId> {
     current().map(|cluster| cluster.node())
+}
+
+/// Whether this process has found `node` dead (always `false` outside cluster mode). A node
+/// found dead stays dead: a process that comes back joins as a new node.
+///
+/// ```no_run
+/// let me = helio_runtime::current_node().expect("cluster mode");
+/// assert!(!helio_runtime::is_node_dead(me));
+/// ```
+pub fn is_node_dead(node: NodeId) -> bool {
+    current().is_some_and(|cluster| cluster.liveness.is_dead(node))
+}
+
+/// A watch of the nodes this process finds dead from now on; `None` outside cluster mode.
+/// See [`NodeDeaths`].
+pub fn node_deaths() -> Option<NodeDeaths> {
+    current().map(|cluster| cluster.liveness.deaths())
 }
 
 /// Every node of the cluster that has a record in its registry (empty outside cluster mode),

@@ -118,3 +118,17 @@ pub(crate) fn now_millis() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+impl std::str::FromStr for NodeId {
+    type Err = std::num::ParseIntError;
+
+    /// Parses the 16 hex digits a `NodeId` displays as.
+    ///
+    /// ```
+    /// let id: helio_runtime::NodeId = "00000000000000ff".parse().unwrap();
+    /// assert_eq!(id.to_string(), "00000000000000ff");
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        u64::from_str_radix(s, 16).map(NodeId)
+    }
+}

@@ -1,0 +1,67 @@
+//! The channel across processes (feature `cluster`): registering a channel's item type, and
+//! forgetting the senders and receivers of nodes found dead.
+
+use std::sync::{Arc, Weak};
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    actor::{Message, RayChannelActor},
+    state::State,
+};
+
+/// Lets this process host, create and use channels of `T` in a cluster: registers
+/// [`RayChannelActor<T>`] (see [`helio::register`]). Call it in every process that uses such
+/// channels, as for any actor type that crosses processes; then [`channel_named`] and
+/// [`get_channel`] work from any process of the cluster.
+///
+/// [`channel_named`]: crate::channel_named
+/// [`get_channel`]: crate::get_channel
+///
+/// ```
+/// helio_channel::register::<String>();
+/// ```
+pub fn register<T: Message + Serialize + DeserializeOwned>() {
+    helio::register::<RayChannelActor<T>>();
+}
+
+/// Watches for dead nodes on behalf of one channel, while the channel's actor lives (the
+/// actor keeps it across restarts; the runtime drops it when the actor dies for good, which
+/// ends the watch).
+pub(crate) struct NodeWatch {
+    /// Dropped, it ends the watch.
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl NodeWatch {
+    /// Starts watching for the channel whose state is `state`: each node found dead loses
+    /// its registrations, so that the channel closes as if its handles had deregistered.
+    pub(crate) fn start<T: Message>(state: &Arc<State<T>>) -> Self {
+        let (Some(mut deaths), Ok(runtime)) =
+            (helio::node_deaths(), tokio::runtime::Handle::try_current())
+        else {
+            return NodeWatch { _stop: None };
+        };
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let state: Weak<State<T>> = Arc::downgrade(state);
+        runtime.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    alive = deaths.changed() => if !alive { return },
+                }
+                let Some(state) = state.upgrade() else {
+                    return;
+                };
+                for node in state.nodes() {
+                    let dead = node.parse().is_ok_and(helio::is_node_dead);
+                    if dead {
+                        tracing::info!(%node, "a node holding channel handles is dead: they are deregistered");
+                        state.forget_node(&node);
+                    }
+                }
+            }
+        });
+        NodeWatch { _stop: Some(stop) }
+    }
+}

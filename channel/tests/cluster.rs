@@ -1,0 +1,344 @@
+//! The channel across processes (feature `cluster`): each test starts its own `nats-server`,
+//! then runs this test binary again as child processes in roles (`HELIO_TEST_ROLE`), which
+//! talk back on stdout. Processes are killed with SIGKILL, never asked to stop.
+//!
+//! Needs `nats-server` on the PATH (or `HELIO_NATS_SERVER`); without it every test fails with
+//! a message saying how to install it.
+
+#[path = "../../tests/cluster_support/mod.rs"]
+mod cluster_support;
+
+use std::{collections::HashSet, time::Duration};
+
+use cluster_support::{Nats, Proc, park, role, say, url};
+use helio_channel::{ChannelError, Validator, channel_named, get_channel};
+use serde::{Deserialize, Serialize};
+
+/// Items of the exactly-once test: sender `s` sends `s * ITEM_BASE + k` for `k` in `0..PER_SENDER`.
+const PER_SENDER: u64 = 100_000;
+const ITEM_BASE: u64 = 1_000_000;
+const SENDERS: u64 = 3;
+const RECEIVERS: u64 = 3;
+/// Sends each sender process has in flight: each is a `send(..).await` of its own.
+const IN_FLIGHT: u64 = 16;
+/// The sender killed midway, and how far it gets before.
+const VICTIM: u64 = 0;
+const KILL_AFTER: u64 = 20_000;
+
+/// Joins the cluster and registers the item types.
+fn join(name: &str) {
+    helio::init(helio::Config::cluster(url()).node_name(name)).expect("join the cluster");
+    helio_channel::register::<u64>();
+    helio_channel::register::<Picky>();
+}
+
+/// Reads stdin to its end: the parent's signal (it closes the child's stdin).
+fn wait_for_parent() {
+    let mut line = String::new();
+    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Every said line `<prefix> a,b,c` of `lines`, as numbers.
+fn numbers(lines: &[String], prefix: &str) -> Vec<u64> {
+    lines
+        .iter()
+        .filter_map(|line| line.strip_prefix(prefix))
+        .flat_map(|rest| rest.trim().split(',').filter(|s| !s.is_empty()))
+        .map(|n| n.parse().expect("a number"))
+        .collect()
+}
+
+/// 3 sender processes and 3 receiver processes on a channel hosted by a seventh; a sender is
+/// killed with SIGKILL midway. Every item whose `send` returned `Ok` is received exactly once,
+/// no item is received twice, and the channel still closes: the dead sender's registration
+/// goes with its node.
+#[test]
+fn items_cross_processes_exactly_once_while_a_sender_is_killed() {
+    let test = "items_cross_processes_exactly_once_while_a_sender_is_killed";
+    match role().as_deref() {
+        Some("host") => {
+            join("channel-host");
+            let (tx, rx) = channel_named::<u64>("jobs", 1000);
+            say("ready");
+            // The host's own ends keep the channel open until every other end registered.
+            wait_for_parent();
+            drop((tx, rx));
+            say("let-go");
+            return park();
+        }
+        Some("receiver") => {
+            join("receiver");
+            let (tx, rx) = get_channel::<u64>("jobs").expect("find the channel");
+            drop(tx);
+            // Calls from one process to the channel keep their order: once this answers, the
+            // registration is in.
+            rx.actor()
+                .methods()
+                .capacity()
+                .remote()
+                .get()
+                .expect("registered");
+            say("ready");
+            let mut got = Vec::new();
+            runtime().block_on(async {
+                loop {
+                    match rx.recv().await {
+                        Ok(item) => got.push(item),
+                        Err(ChannelError::Closed) => break,
+                        Err(other) => panic!("receive failed: {other}"),
+                    }
+                }
+            });
+            for chunk in got.chunks(1000) {
+                let line: Vec<String> = chunk.iter().map(u64::to_string).collect();
+                say(format!("got {}", line.join(",")));
+            }
+            say(format!("done {}", got.len()));
+            return;
+        }
+        Some(sender) if sender.starts_with("sender-") => {
+            let me: u64 = sender["sender-".len()..].parse().expect("a sender number");
+            join(sender);
+            let (tx, rx) = get_channel::<u64>("jobs").expect("find the channel");
+            drop(rx);
+            tx.actor()
+                .methods()
+                .capacity()
+                .remote()
+                .get()
+                .expect("registered");
+            say("ready");
+            wait_for_parent();
+            // `IN_FLIGHT` sends at a time, each awaited: `ok k` says that the send of item
+            // `k` returned `Ok`.
+            let lane = |lane: u64| {
+                let tx = &tx;
+                async move {
+                    for k in (lane..PER_SENDER).step_by(IN_FLIGHT as usize) {
+                        tx.send(me * ITEM_BASE + k).await.expect("send");
+                        say(format!("ok {k}"));
+                    }
+                }
+            };
+            runtime().block_on(futures::future::join_all((0..IN_FLIGHT).map(lane)));
+            drop(tx);
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut receivers: Vec<Proc> = (0..RECEIVERS)
+        .map(|_| Proc::start(test, "receiver", &nats.url))
+        .collect();
+    for receiver in &mut receivers {
+        receiver.expect("ready");
+    }
+    let mut senders: Vec<Proc> = (0..SENDERS)
+        .map(|s| Proc::start(test, &format!("sender-{s}"), &nats.url))
+        .collect();
+    for sender in &mut senders {
+        sender.expect("ready");
+    }
+    host.close_stdin();
+    host.expect("let-go");
+    let started = std::time::Instant::now();
+    for sender in &mut senders {
+        sender.close_stdin();
+    }
+    let long = Duration::from_secs(300);
+    senders[VICTIM as usize].expect_within(&format!("ok {KILL_AFTER}"), long);
+    let said = senders[VICTIM as usize].kill_and_collect();
+    let mut acked = numbers(&said, "ok ");
+    acked.push(KILL_AFTER); // the line waited for above
+    for (s, sender) in senders.iter_mut().enumerate() {
+        if s as u64 != VICTIM {
+            sender.expect_within("done", long);
+        }
+    }
+    let mut received = Vec::new();
+    for receiver in &mut receivers {
+        receiver.expect_within("done", long);
+        received.extend(numbers(&receiver.kill_and_collect(), "got "));
+    }
+    let elapsed = started.elapsed();
+    let unique: HashSet<u64> = received.iter().copied().collect();
+    assert_eq!(unique.len(), received.len(), "an item was received twice");
+    for s in 0..SENDERS {
+        let of = |item: &&u64| **item / ITEM_BASE == s;
+        let mut mine: Vec<u64> = unique.iter().filter(of).map(|i| i % ITEM_BASE).collect();
+        mine.sort_unstable();
+        if s == VICTIM {
+            // Every acknowledged item arrived; besides them, at most the sends in flight.
+            let got: HashSet<u64> = mine.iter().copied().collect();
+            let missing: Vec<&u64> = acked.iter().filter(|k| !got.contains(k)).take(5).collect();
+            assert!(
+                missing.is_empty(),
+                "acknowledged, never received: {missing:?}.."
+            );
+            assert!(
+                mine.len() <= acked.len() + IN_FLIGHT as usize,
+                "victim: {} received, {} acknowledged",
+                mine.len(),
+                acked.len()
+            );
+        } else {
+            assert_eq!(mine, (0..PER_SENDER).collect::<Vec<_>>(), "sender {s}");
+        }
+    }
+    println!(
+        "{} items received exactly once in {elapsed:?} ({:.0} items/s); sender {VICTIM} killed \
+         after {} acknowledged sends",
+        received.len(),
+        received.len() as f64 / elapsed.as_secs_f64(),
+        acked.len()
+    );
+}
+
+/// An item type whose decoding refuses 13, standing in for an item that does not decode as
+/// the channel's type on its host (another build of the type).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Picky(u32);
+
+impl<'de> Deserialize<'de> for Picky {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match u32::deserialize(deserializer)? {
+            13 => Err(serde::de::Error::custom("13 is not a Picky")),
+            n => Ok(Picky(n)),
+        }
+    }
+}
+
+/// A named validator crosses processes by name and runs on the host; an item that does not
+/// decode on the host is `TypeError`; a closure validator cannot cross.
+#[test]
+fn validators_and_type_errors_cross_processes() {
+    let test = "validators_and_type_errors_cross_processes";
+    match role().as_deref() {
+        Some("host") => {
+            join("channel-host");
+            // The name this process knows the check by: a creation from elsewhere finds it.
+            let _even = Validator::named("even", |p: &Picky| p.0.is_multiple_of(2));
+            let node = helio::current_node().expect("in the cluster");
+            say(format!("ready {node}"));
+            return park();
+        }
+        Some("user") => {
+            join("user");
+            // A validator this process registered under the same name as the host.
+            let even = Validator::named("even", |p: &Picky| p.0.is_multiple_of(2));
+            let host: helio::NodeId = std::env::var("HOST_NODE")
+                .expect("HOST_NODE")
+                .parse()
+                .expect("a node id");
+            let on_host = helio::ActorOptions::new()
+                .name("picky")
+                .namespace(helio_channel::NAMESPACE)
+                .lifetime(helio::Lifetime::Detached)
+                .placement(helio::Placement::Node(host));
+            let chan = helio_channel::RayChannelActor::<Picky>::new_actor()
+                .options(on_host)
+                .remote(Some(10), false, Some(even));
+            chan.ready().get().expect("created on the host");
+            let (tx, rx) = get_channel::<Picky>("picky").expect("find it");
+            runtime().block_on(async {
+                tx.send(Picky(2)).await.expect("an even item passes");
+                assert_eq!(tx.send(Picky(3)).await, Err(ChannelError::TypeError));
+                assert_eq!(tx.send(Picky(13)).await, Err(ChannelError::TypeError));
+                assert_eq!(rx.recv().await, Ok(Picky(2)));
+            });
+            // A closure cannot cross: creating the channel on the host fails, and says why.
+            let closure = Validator::new(|p: &Picky| p.0 > 0);
+            let elsewhere = helio::ActorOptions::new().placement(helio::Placement::Node(host));
+            let refused = helio_channel::RayChannelActor::<Picky>::new_actor()
+                .options(elsewhere)
+                .remote(Some(10), false, Some(closure));
+            let err = refused.ready().get().expect_err("a closure cannot cross");
+            assert!(err.to_string().contains("Validator::named"), "{err}");
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start(test, "host", &nats.url);
+    let host_node = host.expect("ready");
+    let mut user = Proc::start_env(test, "user", &nats.url, &[("HOST_NODE", &host_node)]);
+    user.expect("done");
+    user.succeeds();
+}
+
+/// When the channel's host dies, the buffer goes with it (as in Ray): the channel restarts
+/// empty on a live node, closed on both sides, so that no handle waits for an item or a
+/// sender that can no longer come. A new channel under the same name works.
+#[test]
+fn a_channel_whose_host_is_killed_restarts_empty_and_closed() {
+    let test = "a_channel_whose_host_is_killed_restarts_empty_and_closed";
+    match role().as_deref() {
+        Some("host") => {
+            join("channel-host");
+            let (tx, rx) = channel_named::<u64>("doomed", 100);
+            runtime().block_on(async {
+                for i in 0..5 {
+                    tx.send(i).await.expect("send");
+                }
+            });
+            say("ready");
+            let _keep = (tx, rx);
+            return park();
+        }
+        Some("user") => {
+            join("user");
+            let (tx, rx) = get_channel::<u64>("doomed").expect("find it");
+            runtime().block_on(async {
+                assert_eq!(rx.recv().await, Ok(0));
+                say("ready");
+                // A receive waiting when the host dies: it learns the channel closed.
+                let waiting = rx.recv_batch(1000);
+                // (The items prefetched by the receive above are in this process: the
+                // receive takes them first.)
+                let first = waiting.await.expect("the items this process took ahead");
+                assert_eq!(first, [1, 2, 3, 4]);
+                say("waiting");
+                let ended = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
+                assert_eq!(
+                    ended,
+                    Ok(Err(ChannelError::Closed)),
+                    "a waiting receive ends"
+                );
+                assert_eq!(tx.send(9).await, Err(ChannelError::Closed));
+                let stats = tx.actor().methods().stats().remote().await.expect("stats");
+                assert_eq!(stats.queue_size, 0, "restarted empty");
+                assert!(stats.senders_closed && stats.receivers_closed);
+            });
+            // Deleted and made again: a working channel under the same name.
+            helio_channel::delete_channel("doomed").expect("delete");
+            let (tx, rx) = channel_named::<u64>("doomed", 100);
+            runtime().block_on(async {
+                tx.send(7).await.expect("send");
+                assert_eq!(rx.recv().await, Ok(7));
+            });
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut user = Proc::start(test, "user", &nats.url);
+    user.expect("ready");
+    user.expect("waiting");
+    host.kill();
+    user.expect_within("done", Duration::from_secs(60));
+    user.succeeds();
+}
