@@ -23,6 +23,7 @@ use crate::{
 /// ```
 pub fn register<T: Message + Serialize + DeserializeOwned>() {
     helio::register::<RayChannelActor<T>>();
+    crate::directory::open();
 }
 
 /// Watches for dead nodes on behalf of one channel, while the channel's actor lives (the
@@ -37,6 +38,9 @@ impl NodeWatch {
     /// Starts watching for the channel whose state is `state`: each node found dead loses
     /// its registrations, so that the channel closes as if its handles had deregistered.
     pub(crate) fn start<T: Message>(state: &Arc<State<T>>) -> Self {
+        if let Some(me) = helio::current_actor::<RayChannelActor<T>>() {
+            crate::directory::list(state, me.label().name());
+        }
         let (Some(mut deaths), Ok(runtime)) =
             (helio::node_deaths(), tokio::runtime::Handle::try_current())
         else {

@@ -29,6 +29,8 @@ mod cancel;
 mod channel;
 #[cfg(feature = "cluster")]
 mod cluster;
+#[cfg(feature = "cluster")]
+mod directory;
 mod named;
 mod receiver;
 mod route;
@@ -41,6 +43,10 @@ pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
 pub use channel::{ChannelError, IntoItem, channel, unbounded};
 #[cfg(feature = "cluster")]
 pub use cluster::register;
+#[cfg(feature = "cluster")]
+pub use directory::{
+    ChannelDirectory, ChannelDirectoryMethods, ChannelReport, DIRECTORY_NAMESPACE,
+};
 pub use named::{NAMESPACE, channel_named, delete_channel, get_channel, list_channels};
 pub use receiver::Receiver;
 pub use sender::Sender;

@@ -1,4 +1,4 @@
-//! The command line: `helio status`, `helio list actors`, `helio list nodes`.
+//! The command line: `helio status`, `helio list actors|nodes|channels`.
 
 use clap::{Args, Parser, Subcommand};
 
@@ -14,7 +14,7 @@ pub struct Cli {
 /// What to show.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Nodes and actors, as two tables.
+    /// Nodes, actors and channels, as three tables.
     Status(Connection),
     /// One table, as `ray list` shows it.
     List {
@@ -31,6 +31,8 @@ pub enum ListWhat {
     Actors(Connection),
     /// The nodes of the cluster.
     Nodes(Connection),
+    /// The named channels of the cluster (`helio_channel::channel_named`).
+    Channels(Connection),
 }
 
 /// Where the cluster is, and how to show what it holds.
@@ -62,7 +64,10 @@ impl Command {
         match self {
             Command::Status(connection)
             | Command::List {
-                what: ListWhat::Actors(connection) | ListWhat::Nodes(connection),
+                what:
+                    ListWhat::Actors(connection)
+                    | ListWhat::Nodes(connection)
+                    | ListWhat::Channels(connection),
             } => connection,
         }
     }

@@ -4,12 +4,13 @@
 //! helio status --url nats://127.0.0.1:4222 [--cluster NAME] [--token ..] [--json]
 //! helio list actors ...
 //! helio list nodes ...
+//! helio list channels ...
 //! ```
 //!
 //! The command joins the cluster as a node of its own for a moment (named `helio-cli`; it
 //! hosts nothing, and leaves its own node out of what it shows), asks the registry for the
-//! nodes and named actors, pings every node, asks each actor's host for its state, and
-//! leaves.
+//! nodes and named actors, pings every node, asks each actor's host for its state and each
+//! process's channel directory for its channels, and leaves.
 
 mod args;
 mod report;
@@ -21,7 +22,7 @@ use clap::Parser;
 
 use crate::{
     args::{Cli, Command, Connection, ListWhat},
-    report::{actor_rows, actors_table, node_rows, nodes_table},
+    report::{actor_rows, actors_table, channel_rows, channels_table, node_rows, nodes_table},
 };
 
 fn main() -> ExitCode {
@@ -31,6 +32,8 @@ fn main() -> ExitCode {
         eprintln!("helio: {err}");
         return ExitCode::from(2);
     }
+    // To call the channel directories of the other processes (this one opens none).
+    helio::register::<helio_channel::ChannelDirectory>();
     let me = helio::current_node();
     let nodes = helio::nodes();
     let out = match &cli.command {
@@ -46,19 +49,33 @@ fn main() -> ExitCode {
             let rows = actor_rows(&helio::list_actors(), &nodes);
             show(&connection, &rows, || actors_table(&rows))
         }
+        Command::List {
+            what: ListWhat::Channels(_),
+        } => {
+            let rows = channel_rows(&helio::list_actors(), &nodes);
+            show(&connection, &rows, || channels_table(&rows))
+        }
         Command::Status(_) => {
             let nodes_rows = node_rows(&nodes, me);
-            let actors = actor_rows(&helio::list_actors(), &nodes);
+            let listed = helio::list_actors();
+            let actors = actor_rows(&listed, &nodes);
+            let channels = channel_rows(&listed, &nodes);
             if connection.json {
-                let both = serde_json::json!({ "nodes": nodes_rows, "actors": actors });
-                Ok(format!("{both:#}\n"))
+                let all = serde_json::json!({
+                    "nodes": nodes_rows,
+                    "actors": actors,
+                    "channels": channels,
+                });
+                Ok(format!("{all:#}\n"))
             } else {
                 Ok(format!(
-                    "Nodes ({})\n{}\nActors ({})\n{}",
+                    "Nodes ({})\n{}\nActors ({})\n{}\nChannels ({})\n{}",
                     nodes_rows.len(),
                     nodes_table(&nodes_rows),
                     actors.len(),
-                    actors_table(&actors)
+                    actors_table(&actors),
+                    channels.len(),
+                    channels_table(&channels)
                 ))
             }
         }

@@ -50,6 +50,144 @@ pub struct ActorRow {
     pub detached: bool,
 }
 
+/// A named channel, as `helio list channels` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChannelRow {
+    /// Its name.
+    pub name: String,
+    /// Its item type, in full.
+    pub item_type: String,
+    /// The name of the node that hosts it.
+    pub node: String,
+    /// Its capacity; `None` when unbounded.
+    pub capacity: Option<usize>,
+    /// Items waiting.
+    pub queued: usize,
+    /// Registered senders.
+    pub senders: usize,
+    /// Registered receivers.
+    pub receivers: usize,
+    /// Items put in, in all.
+    pub sent: u64,
+    /// Items taken out, in all.
+    pub received: u64,
+    /// The most items ever waiting at once.
+    pub high_watermark: usize,
+    /// Whether it is closed (its senders or its receivers have all gone).
+    pub closed: bool,
+}
+
+/// The named channels of the cluster, as each node's channel directory reports them; a
+/// directory that does not answer within a few seconds is left out, with a warning.
+pub fn channel_rows(actors: &[ActorInfo], nodes: &[NodeInfo]) -> Vec<ChannelRow> {
+    use helio_channel::{ChannelDirectory, DIRECTORY_NAMESPACE};
+    let mut rows = Vec::new();
+    for actor in actors.iter().filter(|a| a.namespace == DIRECTORY_NAMESPACE) {
+        let node = host_name(actor, nodes);
+        let reports = helio::get_actor_in::<ChannelDirectory>(DIRECTORY_NAMESPACE, &actor.name)
+            .map_err(|err| err.to_string())
+            .and_then(|directory| {
+                let channels = directory.methods().channels().remote();
+                channels
+                    .get_timeout(Duration::from_secs(5))
+                    .map_err(|err| err.to_string())
+            });
+        let reports = match reports {
+            Ok(reports) => reports,
+            Err(err) => {
+                eprintln!("helio: the channels of node {node} are not shown: {err}");
+                continue;
+            }
+        };
+        rows.extend(reports.into_iter().map(|report| ChannelRow {
+            name: report.name,
+            item_type: report.item_type,
+            node: node.clone(),
+            capacity: report.stats.capacity,
+            queued: report.stats.queue_size,
+            senders: report.stats.senders,
+            receivers: report.stats.receivers,
+            sent: report.stats.total_sent,
+            received: report.stats.total_received,
+            high_watermark: report.stats.high_watermark,
+            closed: report.stats.senders_closed || report.stats.receivers_closed,
+        }));
+    }
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
+}
+
+/// The name of the node that hosts `actor` (its id when the node has no record).
+fn host_name(actor: &ActorInfo, nodes: &[NodeInfo]) -> String {
+    let host = actor
+        .node
+        .and_then(|id| nodes.iter().find(|node| node.id == id));
+    match (host, actor.node) {
+        (Some(node), _) => node.name.clone(),
+        (None, Some(id)) => id.to_string(),
+        (None, None) => "-".to_owned(),
+    }
+}
+
+/// The channels as a table.
+pub fn channels_table(rows: &[ChannelRow]) -> String {
+    let columns = [
+        Column {
+            header: "NAME",
+            max: 14,
+        },
+        Column {
+            header: "CAPACITY",
+            max: 8,
+        },
+        Column {
+            header: "QUEUED",
+            max: 7,
+        },
+        Column {
+            header: "SENDERS",
+            max: 7,
+        },
+        Column {
+            header: "RECEIVERS",
+            max: 9,
+        },
+        Column {
+            header: "SENT",
+            max: 8,
+        },
+        Column {
+            header: "RECEIVED",
+            max: 8,
+        },
+        Column {
+            header: "HIGH",
+            max: 6,
+        },
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            vec![
+                if row.closed {
+                    format!("{} (closed)", row.name)
+                } else {
+                    row.name.clone()
+                },
+                row.capacity
+                    .map_or_else(|| "unbounded".to_owned(), |c| c.to_string()),
+                row.queued.to_string(),
+                row.senders.to_string(),
+                row.receivers.to_string(),
+                row.sent.to_string(),
+                row.received.to_string(),
+                row.high_watermark.to_string(),
+            ]
+        })
+        .collect();
+    render(&columns, &cells)
+}
+
 /// The rows of `nodes`, leaving out `me` (the command's own node).
 pub fn node_rows(nodes: &[NodeInfo], me: Option<NodeId>) -> Vec<NodeRow> {
     nodes
@@ -64,7 +202,12 @@ pub fn node_rows(nodes: &[NodeInfo], me: Option<NodeId>) -> Vec<NodeRow> {
             last_seen_ms: node
                 .last_heard
                 .map(|ago| u64::try_from(ago.as_millis()).unwrap_or(u64::MAX)),
-            actors: node.actors.clone(),
+            actors: node
+                .actors
+                .iter()
+                .filter(|a| !a.starts_with(helio_channel::DIRECTORY_NAMESPACE))
+                .cloned()
+                .collect(),
         })
         .collect()
 }
@@ -73,6 +216,8 @@ pub fn node_rows(nodes: &[NodeInfo], me: Option<NodeId>) -> Vec<NodeRow> {
 pub fn actor_rows(actors: &[ActorInfo], nodes: &[NodeInfo]) -> Vec<ActorRow> {
     actors
         .iter()
+        // The channel directories are plumbing; their channels have a table of their own.
+        .filter(|actor| actor.namespace != helio_channel::DIRECTORY_NAMESPACE)
         .map(|actor| {
             let host = actor
                 .node

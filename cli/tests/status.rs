@@ -51,6 +51,16 @@ fn worker() {
         )
         .remote(0);
     assert_eq!(counter.methods().add().remote(1).get(), Ok(1));
+    if n == "1" {
+        // A named channel: 3 items in, 1 out.
+        helio_channel::register::<u64>();
+        let (tx, rx) = helio_channel::channel_named::<u64>("jobs", 8);
+        for item in 0..3 {
+            tx.blocking_send(item).expect("send");
+        }
+        assert_eq!(rx.blocking_recv(), Ok(0));
+        std::mem::forget((tx, rx)); // registered for as long as the worker lives
+    }
     say("ready");
     park();
 }
@@ -102,11 +112,12 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
         );
     }
     assert!(status.starts_with("Nodes (2)\n"), "{status}");
-    assert!(status.contains("\nActors (2)\n"), "{status}");
-    for (n, worker) in ["1", "2"].iter().zip(&workers) {
+    assert!(status.contains("\nActors (3)\n"), "{status}");
+    assert!(status.contains("\nChannels (1)\n"), "{status}");
+    for ((n, worker), actors) in ["1", "2"].iter().zip(&workers).zip(["2", "1"]) {
         let node = row(&status, &format!("worker-{n}"));
         assert_eq!(node[3], worker.pid().to_string(), "{status}");
-        assert_eq!((node[4], node.last()), ("alive", Some(&"1")), "{status}");
+        assert_eq!((node[4], node.last()), ("alive", Some(&actors)), "{status}");
         let actor = row(&status, &format!("counter-{n}"));
         let detached = if *n == "1" { "yes" } else { "no" };
         assert_eq!(
@@ -119,6 +130,20 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
         !status.contains("helio-cli"),
         "the command leaves itself out"
     );
+    // The channel: capacity, queued, senders, receivers, sent, received, high watermark.
+    let channel = row(&status, "jobs");
+    assert_eq!(
+        channel[1..],
+        ["8", "2", "1", "1", "3", "1", "3"],
+        "{status}"
+    );
+    let channel = row(&status, "helio-channel/jobs");
+    assert_eq!(channel[1..3], ["RayChannelA…", "alive"], "{status}");
+    let channels: serde_json::Value =
+        serde_json::from_str(&helio(&nats.url, &["list", "channels", "--json"])).expect("JSON");
+    assert_eq!(channels[0]["name"], "jobs", "{channels}");
+    assert_eq!(channels[0]["node"], "worker-1", "{channels}");
+    assert_eq!(channels[0]["item_type"], "u64", "{channels}");
 
     let nodes = helio(&nats.url, &["list", "nodes"]);
     assert!(nodes.starts_with("NAME"), "{nodes}");
