@@ -21,6 +21,17 @@
 //! keeps it across restarts ([`helio::keep_across_restarts`]) and its handles reach it with
 //! [`Actor::kept`](helio::Actor::kept). Elsewhere they make calls. The rules (closing, order,
 //! fairness, cancel safety) are the same either way: both run the same code.
+//!
+//! # Across processes (feature `cluster`)
+//! `register::<T>()` in every process of a cluster that uses channels of `T` makes
+//! [`channel_named`] and [`get_channel`] work from any of them. A `send` that returns `Ok`
+//! means the channel has the item, here too: each is one round trip to the channel's process,
+//! so move many items with [`Sender::send_batch`] or the `Sink`, which sends gathered items
+//! in batches. A receiver elsewhere takes up to 64 waiting items per call. Handles register
+//! under their node, and a node found dead loses its registrations. A [`Validator`] crosses
+//! by name ([`Validator::named`]). When the channel's own process dies, its items die with it
+//! (as in Ray): the channel restarts on a live node, empty and closed on both sides, so that
+//! every handle gets `Closed` rather than waiting for what can no longer come.
 
 #![warn(missing_docs)]
 
