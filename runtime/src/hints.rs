@@ -27,7 +27,9 @@ impl<T> Gettable for ObjectRef<T> {
     }
 }
 
-/// Never implemented: awaiting a method handle (instead of its call) asks for it.
+/// Never implemented: awaiting a method handle (instead of its call) asks for it, for
+/// [`NotACall<M>`], a type other than the handle's own, so that the compiler reports this
+/// trait's message rather than `Future`'s "is not a future".
 #[diagnostic::on_unimplemented(
     message = "a method handle is not a call: call `.remote(..)` with its arguments, then `.await`",
     label = "`.remote(..)` is missing before `.await`",
@@ -35,8 +37,15 @@ impl<T> Gettable for ObjectRef<T> {
 )]
 #[doc(hidden)]
 pub trait CallRemoteBeforeAwait<R> {
-    fn never(self) -> crate::ObjectRefFuture<R>;
+    fn never<M>(
+        method: std::pin::Pin<&mut M>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<R, ActorError>>;
 }
+
+/// The method handle `M` as awaited: see [`CallRemoteBeforeAwait`].
+#[doc(hidden)]
+pub struct NotACall<M>(std::marker::PhantomData<M>);
 
 /// Never implemented: calling `.methods()` on a builder (instead of the started actor) asks
 /// for it.

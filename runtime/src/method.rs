@@ -210,15 +210,21 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
 }
 
 /// Awaiting a method handle is a mistake: the compiler says to call `.remote(..)` first.
-impl<A, Args, R> std::future::IntoFuture for Method<'_, A, Args, R>
+///
+/// A `Future` impl whose bound never holds, rather than an `IntoFuture` one: `IntoFuture` has
+/// a blanket impl for futures, so an impl of its own would be rejected among two candidates
+/// with the compiler's generic "is not a future"; this way the unmet bound is what it reports.
+impl<A, Args, R> std::future::Future for Method<'_, A, Args, R>
 where
-    Self: crate::hints::CallRemoteBeforeAwait<R>,
+    crate::hints::NotACall<Self>: crate::hints::CallRemoteBeforeAwait<R>,
 {
     type Output = Result<R, crate::ActorError>;
-    type IntoFuture = crate::ObjectRefFuture<R>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        crate::hints::CallRemoteBeforeAwait::never(self)
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        <crate::hints::NotACall<Self> as crate::hints::CallRemoteBeforeAwait<R>>::never(self, cx)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::{
 ///
 /// # Errors
 /// The [`ActorError`] the call resolved to.
-pub fn get<R: Gettable>(r: R) -> Result<R::Output, ActorError> {
+pub fn get<T, R: Gettable<Output = T>>(r: R) -> Result<T, ActorError> {
     r.get_blocking()
 }
 
