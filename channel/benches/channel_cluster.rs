@@ -21,7 +21,7 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{Nats, Proc, role, say, url};
+use cluster_support::{Nats, Proc, role, say, url, wait_for_parent};
 use futures::StreamExt;
 use helio::__private::async_nats;
 use helio_channel::{ChannelError, channel_named, get_channel};
@@ -40,11 +40,6 @@ fn runtime() -> tokio::runtime::Runtime {
 fn join(name: &str) {
     helio::init(helio::Config::cluster(url()).node_name(name)).expect("join the cluster");
     helio_channel::register::<u64>();
-}
-
-fn wait_for_parent() {
-    let mut line = String::new();
-    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
 }
 
 fn env(name: &str) -> String {

@@ -75,9 +75,12 @@ impl<T: Message> RayChannelActor<T> {
         let liveness = helio::keep_across_restarts(|| Liveness(Arc::clone(&state)));
         let kept_nowhere = Arc::strong_count(&liveness) == 1;
         #[cfg(feature = "cluster")]
-        drop(helio::keep_across_restarts(|| {
-            crate::cluster::NodeWatch::start(&state)
-        }));
+        {
+            crate::directory::list(&state);
+            drop(helio::keep_across_restarts(|| {
+                crate::cluster::NodeWatch::start(&state)
+            }));
+        }
         Ok(RayChannelActor {
             state,
             _liveness: kept_nowhere.then_some(liveness),

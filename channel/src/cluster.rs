@@ -38,9 +38,6 @@ impl NodeWatch {
     /// Starts watching for the channel whose state is `state`: each node found dead loses
     /// its registrations, so that the channel closes as if its handles had deregistered.
     pub(crate) fn start<T: Message>(state: &Arc<State<T>>) -> Self {
-        if let Some(me) = helio::current_actor::<RayChannelActor<T>>() {
-            crate::directory::list(state, me.label().name());
-        }
         let (Some(mut deaths), Ok(runtime)) =
             (helio::node_deaths(), tokio::runtime::Handle::try_current())
         else {

@@ -13,7 +13,12 @@ use std::{
 use helio::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{named::NAMESPACE, state::State, types::ChannelStats};
+use crate::{
+    actor::{Message, RayChannelActor},
+    named::NAMESPACE,
+    state::State,
+    types::ChannelStats,
+};
 
 /// The namespace of the directory actors, one per process: `node-<node id>`.
 pub const DIRECTORY_NAMESPACE: &str = "helio-channel-directory";
@@ -90,9 +95,13 @@ fn hosted() -> MutexGuard<'static, Hosted> {
     HOSTED.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Lists `state` in this process's directory when it is a named channel's: `label_name` is
-/// the channel actor's `namespace/name`.
-pub(crate) fn list<T: Send + 'static>(state: &Arc<State<T>>, label_name: Option<&str>) {
+/// Lists `state` in this process's directory, when the constructor running now is a named
+/// channel's.
+pub(crate) fn list<T: Message>(state: &Arc<State<T>>) {
+    let Some(me) = helio::current_actor::<RayChannelActor<T>>() else {
+        return;
+    };
+    let label_name = me.label().name();
     let Some(name) = label_name.and_then(|n| n.strip_prefix(NAMESPACE)?.strip_prefix('/')) else {
         return;
     };

@@ -22,7 +22,7 @@ use crate::{
     actor::{Message, RayChannelActor},
     cancel::CancelOnDrop,
     channel::ChannelError,
-    route::{died, local, this_node},
+    route::{LOCAL_NODE, died, local, this_node},
     state::{State, Turn},
     types::{BatchResult, Status},
 };
@@ -80,12 +80,12 @@ impl<T: Message> Receiver<T> {
         let node = this_node();
         // Unique across the processes of a cluster too.
         let reader_id = match node.as_str() {
-            "local" => format!("reader-{n}"),
+            LOCAL_NODE => format!("reader-{n}"),
             node => format!("reader-{n}@{node}"),
         };
         let state = local(&actor);
         match &state {
-            Some(state) => drop(state.register_receiver(reader_id.clone(), "local".to_owned())),
+            Some(state) => drop(state.register_receiver(reader_id.clone(), LOCAL_NODE.to_owned())),
             None => {
                 let register = actor.methods().register_receiver();
                 drop(register.remote(reader_id.clone(), node));

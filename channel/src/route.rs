@@ -41,13 +41,17 @@ pub(crate) fn died<T: Message>(
     }
 }
 
-/// The node id under which this process's handles register with a channel in another
-/// process, so that the channel forgets them should this node die; `local` outside cluster
+/// The node of handles in the channel's own process, and of every handle outside cluster
 /// mode.
+pub(crate) const LOCAL_NODE: &str = "local";
+
+/// The node id under which this process's handles register with a channel in another
+/// process, so that the channel forgets them should this node die; [`LOCAL_NODE`] outside
+/// cluster mode.
 pub(crate) fn this_node() -> String {
     #[cfg(feature = "cluster")]
     if let Some(node) = helio::current_node() {
         return node.to_string();
     }
-    "local".to_owned()
+    LOCAL_NODE.to_owned()
 }

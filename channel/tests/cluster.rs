@@ -10,7 +10,7 @@ mod cluster_support;
 
 use std::{collections::HashSet, time::Duration};
 
-use cluster_support::{Nats, Proc, park, role, say, url};
+use cluster_support::{Nats, Proc, park, role, say, url, wait_for_parent};
 use helio_channel::{ChannelError, Validator, channel_named, get_channel};
 use serde::{Deserialize, Serialize};
 
@@ -30,12 +30,6 @@ fn join(name: &str) {
     helio::init(helio::Config::cluster(url()).node_name(name)).expect("join the cluster");
     helio_channel::register::<u64>();
     helio_channel::register::<Picky>();
-}
-
-/// Reads stdin to its end: the parent's signal (it closes the child's stdin).
-fn wait_for_parent() {
-    let mut line = String::new();
-    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
 }
 
 fn runtime() -> tokio::runtime::Runtime {

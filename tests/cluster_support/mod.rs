@@ -263,6 +263,12 @@ pub fn say(line: impl std::fmt::Display) {
     let _ = out.flush();
 }
 
+/// In a child: waits for the parent's signal, the end of stdin ([`Proc::close_stdin`]).
+pub fn wait_for_parent() {
+    let mut line = String::new();
+    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
+}
+
 /// In a child: blocks until the parent kills it (bounded: exits after [`BOUND`] × 4).
 pub fn park() {
     std::thread::sleep(BOUND * 4);

@@ -245,7 +245,6 @@ impl<A: ActorClass> Hosted<A> {
             sub,
             revision,
         } = *inner;
-        cell.shared.set_restarts(record.moves);
         serve_actor(&cluster, table, cell, record, sub, Some(revision));
     }
 }
