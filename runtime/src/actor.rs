@@ -59,8 +59,10 @@ pub(crate) enum Kill {
     Crash = 1,
     /// Dead for good, with cause `Killed`.
     ForGood = 2,
+    /// Dead for good, with cause `Fenced`: its node is cut off from the cluster.
+    Fenced = 3,
     /// Dead for good, with cause `Shutdown`.
-    Shutdown = 3,
+    Shutdown = 4,
 }
 
 impl ActorShared {
@@ -203,6 +205,7 @@ impl ActorShared {
             0 => None,
             1 => Some(Kill::Crash),
             2 => Some(Kill::ForGood),
+            3 => Some(Kill::Fenced),
             _ => Some(Kill::Shutdown),
         }
     }

@@ -174,6 +174,10 @@ impl<A: ActorClass> Driver<A> {
                 tracing::info!(actor = %self.shared.label, "actor killed");
                 self.end = Some(End::Died(DeathCause::Killed));
             }
+            Event::Kill(Kill::Fenced) => {
+                tracing::warn!(actor = %self.shared.label, "actor stopped: its node is cut off");
+                self.end = Some(End::Died(DeathCause::Fenced));
+            }
             Event::Kill(Kill::Shutdown) => self.end = Some(End::Died(DeathCause::Shutdown)),
             Event::Kill(Kill::Crash) => {
                 self.crash.get_or_insert(DeathCause::Killed);

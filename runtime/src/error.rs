@@ -28,6 +28,11 @@ pub enum DeathCause {
     /// Cluster mode: the node that hosted it died (its id, in hex), and it cannot run
     /// elsewhere: it was not detached, or had no restarts left.
     NodeDied(String),
+    /// Cluster mode: its node was cut off from the cluster (no word from the NATS server for
+    /// two thirds of `node_timeout`), so it stopped there, to never run twice. Once the node
+    /// is back, the actor starts again there, unless another node restarted it meanwhile:
+    /// look it up again with `get_actor`.
+    Fenced,
     /// A broken invariant inside helio: a bug to report.
     Internal(&'static str),
 }
@@ -52,6 +57,11 @@ impl fmt::Display for DeathCause {
                 f,
                 "its node {node} died, and it cannot run elsewhere (not detached, or no \
                  restarts left)"
+            ),
+            DeathCause::Fenced => f.write_str(
+                "its node was cut off from the cluster, so it stopped there to never run \
+                 twice (it starts again once the node is back, or already runs on another \
+                 node: look it up again with `get_actor`)",
             ),
         }
     }

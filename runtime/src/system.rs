@@ -149,6 +149,12 @@ impl Config {
 
     /// How long another node may be silent before this process pings it, and fails the
     /// calls it owes with `ActorUnavailable` when it does not answer either (default 3 s).
+    ///
+    /// It also fences: a process that hears nothing back from the server for two thirds of
+    /// it stops the detached actors it hosts, before another node may restart them, so that
+    /// no actor runs twice. Once it hears the server again, each of them whose record still
+    /// names this process starts again here (a restart, counted against `max_restarts`).
+    /// Set it above the NATS outages you want to ride out without restarts.
     pub fn node_timeout(mut self, timeout: Duration) -> Self {
         self.cluster_mut().set_node_timeout(timeout);
         self

@@ -39,6 +39,7 @@ pub struct Nats {
     child: Child,
     pub url: String,
     dir: PathBuf,
+    extra: Vec<String>,
 }
 
 fn binary() -> String {
@@ -61,11 +62,24 @@ impl Nats {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir for nats-server");
-        let child = Command::new(binary())
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "--store_dir"])
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        let child = Self::spawn(&dir, "-1", &extra);
+        let mut nats = Nats {
+            child,
+            url: String::new(),
+            dir,
+            extra,
+        };
+        nats.url = nats.wait_for_port();
+        nats
+    }
+
+    fn spawn(dir: &std::path::Path, port: &str, extra: &[String]) -> Child {
+        Command::new(binary())
+            .args(["-a", "127.0.0.1", "-p", port, "-js", "--store_dir"])
             .arg(dir.join("js"))
             .arg("--ports_file_dir")
-            .arg(&dir)
+            .arg(dir)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -77,28 +91,121 @@ impl Nats {
                      the binary",
                     binary()
                 )
-            });
-        let ports = dir.join(format!("nats-server_{}.ports", child.id()));
-        let mut nats = Nats {
-            child,
-            url: String::new(),
-            dir,
-        };
+            })
+    }
+
+    /// Waits for the running server's ports file, and returns its client url.
+    fn wait_for_port(&mut self) -> String {
+        let ports = self
+            .dir
+            .join(format!("nats-server_{}.ports", self.child.id()));
         let deadline = Instant::now() + BOUND;
         loop {
             if let Ok(text) = std::fs::read_to_string(&ports)
                 && let Some(start) = text.find("nats://").or_else(|| text.find("tls://"))
                 && let Some(len) = text[start..].find('"')
             {
-                nats.url = text[start..start + len].to_owned();
-                return nats;
+                return text[start..start + len].to_owned();
             }
-            if let Ok(Some(status)) = nats.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("nats-server exited at start: {status}");
             }
             assert!(Instant::now() < deadline, "nats-server wrote no ports file");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the server (SIGKILL): every client loses it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again after [`kill`](Nats::kill): same port, same JetStream store.
+    pub fn restart(&mut self) {
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .expect("a port in the url")
+            .to_owned();
+        self.child = Self::spawn(&self.dir, &port, &self.extra);
+        let url = self.wait_for_port();
+        assert_eq!(url, self.url, "the server came back on another address");
+    }
+}
+
+/// A TCP relay to a server, for one process to connect through: [`cut`](Relay::cut) takes
+/// the server away from that process alone, while every other process keeps it.
+pub struct Relay {
+    pub url: String,
+    links: std::sync::Arc<std::sync::Mutex<Links>>,
+}
+
+struct Links {
+    open: bool,
+    streams: Vec<std::net::TcpStream>,
+}
+
+impl Relay {
+    /// Relays `127.0.0.1:<a free port>` to the server at `url`.
+    pub fn to(url: &str) -> Self {
+        use std::net::{TcpListener, TcpStream};
+        let target = url
+            .rsplit("//")
+            .next()
+            .expect("a host and port in the url")
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the relay");
+        let port = listener.local_addr().expect("the relay's address").port();
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Links {
+            open: true,
+            streams: Vec::new(),
+        }));
+        let accepting = std::sync::Arc::clone(&links);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let mut links = accepting.lock().unwrap();
+                if !links.open {
+                    continue; // cut: the connection is dropped at once
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let pairs = [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ];
+                for pair in pairs {
+                    if let (Ok(mut from), Ok(mut to)) = pair {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
+                }
+                links.streams.extend([client, server]);
+            }
+        });
+        Relay {
+            url: format!("nats://127.0.0.1:{port}"),
+            links,
+        }
+    }
+
+    /// Closes every relayed connection, and refuses new ones until [`mend`](Relay::mend).
+    pub fn cut(&self) {
+        let mut links = self.links.lock().unwrap();
+        links.open = false;
+        for stream in links.streams.drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Relays new connections again.
+    pub fn mend(&self) {
+        self.links.lock().unwrap().open = true;
     }
 }
 
@@ -234,6 +341,18 @@ impl Proc {
         }
     }
 
+    /// Sends `line` to the child, which reads it with [`next_line`].
+    pub fn tell(&mut self, line: impl std::fmt::Display) {
+        use std::io::Write;
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .expect("the child's stdin is open");
+        writeln!(stdin, "{line}").expect("write to the child");
+        stdin.flush().expect("write to the child");
+    }
+
     /// Closes the child's stdin (a signal to a child blocked reading it).
     pub fn close_stdin(&mut self) {
         drop(self.child.stdin.take());
@@ -267,6 +386,16 @@ pub fn say(line: impl std::fmt::Display) {
 pub fn wait_for_parent() {
     let mut line = String::new();
     while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
+}
+
+/// In a child: waits for the parent's next line ([`Proc::tell`]); `None` once the parent
+/// closed stdin.
+pub fn next_line() -> Option<String> {
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(n) if n > 0 => Some(line.trim().to_owned()),
+        _ => None,
+    }
 }
 
 /// In a child: blocks until the parent kills it (bounded: exits after [`BOUND`] × 4).

@@ -213,8 +213,9 @@ impl Calls {
         }
     }
 
-    /// Resolves every waiting call to `ActorUnavailable` (this process left the cluster).
-    pub(crate) fn fail_all(&self) {
+    /// Resolves every waiting call and stream to `ActorUnavailable` with `message`: this
+    /// process left the cluster, or is cut off from it.
+    pub(crate) fn fail_all(&self, message: &str) {
         let streams: Vec<u64> = self
             .streams
             .lock()
@@ -228,7 +229,7 @@ impl Calls {
                 ActorError::ActorUnavailable {
                     actor: ActorLabel::new("?", None),
                     method: "?",
-                    message: "this process left the cluster before the stream ended".to_owned(),
+                    message: message.to_owned(),
                 },
             );
         }
@@ -237,7 +238,7 @@ impl Calls {
             let err = ActorError::ActorUnavailable {
                 actor: pending.actor,
                 method: pending.method,
-                message: "this process left the cluster before the reply came".to_owned(),
+                message: message.to_owned(),
             };
             (pending.complete)(Err(err));
         }

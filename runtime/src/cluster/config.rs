@@ -131,9 +131,16 @@ impl ClusterConfig {
 
     /// Connects and opens the registry.
     pub(crate) async fn connect(self) -> Result<(async_nats::Client, Registry), String> {
+        // Back soon after the server is: a node that took longer than `node_timeout` to come
+        // back would be declared dead by the others (async-nats waits up to 4 s by default).
+        let longest = (self.node_timeout / 4).min(Duration::from_secs(4));
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("helio {}", self.node_name()))
-            .connection_timeout(self.connect_timeout);
+            .connection_timeout(self.connect_timeout)
+            .reconnect_delay_callback(move |attempts| {
+                let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+                Duration::from_millis(2u64.saturating_pow(exponent)).min(longest)
+            });
         options = match self.auth {
             Auth::None => options,
             Auth::Token(token) => options.token(token),

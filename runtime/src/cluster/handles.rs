@@ -20,7 +20,11 @@ use std::{
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
 
 use super::{Cluster, MsgPack, block_on, client, current, host, registry::ActorRecord, types};
-use crate::{Actor, ActorClass, actor::ActorCell, remote::Remotable};
+use crate::{
+    Actor, ActorClass,
+    actor::{ActorCell, ActorShared},
+    remote::Remotable,
+};
 
 /// The actors this process serves to the cluster, by local id.
 #[derive(Default)]
@@ -32,6 +36,8 @@ struct ServedActor {
     record: ActorRecord,
     /// A `Weak<ActorCell<A>>`.
     cell: Box<dyn Any + Send + Sync>,
+    /// Its shared part, to stop it whatever its type (`fence.rs`).
+    shared: Weak<ActorShared>,
     /// An `Actor<A>` that keeps an actor placed here by another process alive.
     kept: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -42,11 +48,17 @@ impl Served {
     }
 
     /// Records that the actor of `cell` is served under `record`.
-    pub(crate) fn insert<A: ActorClass>(&self, record: ActorRecord, cell: Weak<ActorCell<A>>) {
+    pub(crate) fn insert<A: ActorClass>(
+        &self,
+        record: ActorRecord,
+        cell: Weak<ActorCell<A>>,
+        shared: Weak<ActorShared>,
+    ) {
         let id = record.id;
         let served = ServedActor {
             record,
             cell: Box::new(cell),
+            shared,
             kept: None,
         };
         self.lock().insert(id, served);
@@ -62,6 +74,16 @@ impl Served {
     pub(crate) fn remove(&self, id: u64) {
         let removed = self.lock().remove(&id);
         drop(removed);
+    }
+
+    /// The detached actors served here that `node` hosts (restarted here included), each
+    /// with its shared part.
+    pub(crate) fn detached_on(&self, node: super::NodeId) -> Vec<(ActorRecord, Arc<ActorShared>)> {
+        self.lock()
+            .values()
+            .filter(|served| served.record.detached && served.record.host() == node)
+            .filter_map(|served| Some((served.record.clone(), served.shared.upgrade()?)))
+            .collect()
     }
 
     pub(crate) fn record(&self, id: u64) -> Option<ActorRecord> {

@@ -286,7 +286,9 @@ pub(crate) fn serve_actor<A: ActorClass>(
     let shared = Arc::clone(&cell.shared);
     let weak = Arc::downgrade(cell);
     let id = shared.id.local();
-    cluster.served.insert(record.clone(), weak.clone());
+    cluster
+        .served
+        .insert(record.clone(), weak.clone(), Arc::downgrade(&shared));
     let cluster = Arc::clone(cluster);
     let handle = cluster.handle.clone();
     handle.spawn(async move {
@@ -311,7 +313,12 @@ pub(crate) fn serve_actor<A: ActorClass>(
         // Every call of a dead actor resolves: send those last replies.
         while answers.next().await.is_some() {}
         cluster.served.remove(id);
+        // Stopped by the fence: its record stays, to be rechecked once the node is back.
+        let fenced = cluster.fence.stopped(id);
         let _ = sub.unsubscribe().await;
+        if fenced {
+            return;
+        }
         if let Some(revision) = revision {
             cluster
                 .registry

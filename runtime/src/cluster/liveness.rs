@@ -129,6 +129,19 @@ impl Liveness {
             .insert(node, now);
     }
 
+    /// Starts every node's clock again: this node was cut off, and heard nothing of anyone.
+    pub(crate) fn restart_clocks(&self) {
+        let now = Instant::now();
+        for heard in self
+            .heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values_mut()
+        {
+            *heard = now;
+        }
+    }
+
     /// Notes `node` (from the registry), starting its clock if it was never heard.
     fn noticed(&self, node: NodeId) {
         if self.is_dead(node) {
@@ -181,7 +194,12 @@ pub(crate) async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
     cluster
         .handle
         .spawn(beat(weak.clone(), cluster.node_timeout));
-    cluster.handle.spawn(watch(weak, cluster.node_timeout));
+    cluster
+        .handle
+        .spawn(watch(weak.clone(), cluster.node_timeout));
+    cluster
+        .handle
+        .spawn(super::fence::guard(weak, cluster.node_timeout));
     Ok(())
 }
 
@@ -195,8 +213,11 @@ async fn listen(cluster: Weak<Cluster>, mut heartbeats: async_nats::Subscriber) 
             .rsplit('.')
             .next()
             .and_then(|id| u64::from_str_radix(id, 16).ok());
-        if let Some(node) = node {
-            cluster.liveness.heard(NodeId(node));
+        match node.map(NodeId) {
+            // This node's own heartbeat, back through the server: it is not cut off.
+            Some(node) if node == cluster.node() => cluster.fence.echoed(),
+            Some(node) => cluster.liveness.heard(node),
+            None => {}
         }
     }
 }
@@ -235,6 +256,10 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
+        if cluster.fence.is_cut_off() {
+            // Cut off, this node hears no one: that says nothing of the others.
+            continue;
+        }
         // Nodes this process never heard (it joined after they went silent) are in the
         // registry: look there now and then.
         if round % 3 == 0
@@ -260,6 +285,10 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
             if ping(&cluster, node).await == Ping::Answered {
                 cluster.liveness.heard(node);
                 continue;
+            }
+            if cluster.fence.is_cut_off() {
+                // Cut off meanwhile: the failed ping says nothing of `node`.
+                break;
             }
             if !cluster.liveness.bury(node) {
                 continue;

@@ -12,6 +12,7 @@
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `liveness.rs`: heartbeats and pings; calls owed by a dead node fail.
 //! - `revive.rs`: a dead node's detached actors restart on a live node.
+//! - `fence.rs`: a node cut off from the cluster stops its detached actors.
 //! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
 //!
 //! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
@@ -23,6 +24,7 @@ mod batch;
 mod calls;
 mod client;
 mod config;
+mod fence;
 mod handles;
 mod host;
 pub(crate) mod liveness;
@@ -73,6 +75,8 @@ pub(crate) struct Cluster {
     liveness: liveness::Liveness,
     /// Actors of dead nodes being restarted here.
     adoptions: revive::Adoptions,
+    /// Whether this node is cut off from the cluster, and what it stopped then.
+    fence: fence::Fence,
     /// How long a node may be silent before a ping decides whether it is dead.
     node_timeout: Duration,
 }
@@ -249,6 +253,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         inflight: Inflight::default(),
         liveness: liveness::Liveness::default(),
         adoptions: revive::Adoptions::default(),
+        fence: fence::Fence::default(),
         node_timeout: config.node_timeout,
     });
     let joined = {
@@ -292,7 +297,9 @@ pub(crate) fn stop() {
     if let Err(err) = block_on(&cluster.handle, Duration::from_secs(2), leave) {
         tracing::warn!(%err, "could not leave the cluster cleanly");
     }
-    cluster.calls.fail_all();
+    cluster
+        .calls
+        .fail_all("this process left the cluster before the reply came");
 }
 
 /// Publishes every queued message, in order per destination; what is queued for one

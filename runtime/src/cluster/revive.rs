@@ -59,71 +59,87 @@ pub(crate) async fn revive(cluster: &Arc<Cluster>, node: NodeId) {
         if record.host() != node || !record.detached {
             continue;
         }
-        let Some(revival) = record.revival.clone().filter(|_| record.can_move()) else {
+        if !record.can_move() {
             tracing::info!(name = %record.name, "actor of a dead node has no restarts left");
             continue;
-        };
-        let used = i64::from(record.moves);
-        let Some(entry) = types::by_fingerprint(record.fingerprint) else {
-            continue;
-        };
-        let subject = cluster.actor_subject(record.node, record.id);
-        let sub = match cluster.subscribe_flushed(subject).await {
-            Ok(sub) => sub,
-            Err(err) => {
-                tracing::warn!(%err, "could not serve a restarted actor");
-                continue;
-            }
-        };
-        let mut moved = record.clone();
-        moved.host = Some(cluster.node());
-        moved.moves += 1;
-        let won = match cluster.registry.take_over(&moved, revision).await {
-            Ok(Some(revision)) => revision,
-            // Another node won, or the registry is unreachable: not ours to restart.
-            Ok(None) => continue,
-            Err(err) => {
-                tracing::warn!(%err, "could not restart an actor of a dead node");
-                continue;
-            }
-        };
-        tracing::info!(
-            namespace = %moved.namespace,
-            name = %moved.name,
-            dead = %node,
-            "restarting an actor of a dead node here"
-        );
-        let key = (moved.namespace.clone(), moved.name.clone());
-        cluster.adoptions.put(
-            key.clone(),
-            Adopted {
-                record: moved.clone(),
-                sub,
-                revision: won,
-            },
-        );
-        // The restart counts against `max_restarts`: the new instance has what is left.
-        let mut options = revival.options.clone();
-        if revival.max_restarts != -1 {
-            options = options.max_restarts((revival.max_restarts - used - 1).max(0));
         }
-        let spawn = entry.spawn;
-        let args = revival.args.clone();
-        let cluster = Arc::clone(cluster);
-        let created = cluster
-            .handle
-            .clone()
-            .spawn_blocking(move || {
-                let outcome = spawn(options, &args);
-                // Not picked up (the spawn failed early): release the subscription and name.
-                drop(cluster.adoptions.take(&key));
-                outcome
-            })
-            .await;
-        match created {
-            Ok(Ok(_)) => {}
-            Ok(Err(failure)) => tracing::warn!(?failure, "an actor of a dead node did not restart"),
-            Err(err) => tracing::warn!(%err, "an actor of a dead node did not restart"),
+        if let Err(err) = restart_here(cluster, record, revision).await {
+            tracing::warn!(%err, %node, "could not restart an actor of a dead node");
         }
+    }
+}
+
+/// What came of [`restart_here`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Restart {
+    /// This node won the record and created the actor again.
+    Started,
+    /// Another node changed the record first: not ours to restart.
+    Lost,
+    /// It cannot restart here: no restarts left, no stored arguments, or its type is not
+    /// registered here.
+    Cannot,
+}
+
+/// Restarts the actor of `record` (read at `revision`) on this node: serves its subject, wins
+/// the record by a revision-checked update naming this node as host, then creates it from its
+/// stored constructor arguments. The restart counts against its `max_restarts`.
+pub(crate) async fn restart_here(
+    cluster: &Arc<Cluster>,
+    record: ActorRecord,
+    revision: u64,
+) -> Result<Restart, String> {
+    let Some(revival) = record.revival.clone().filter(|_| record.can_move()) else {
+        return Ok(Restart::Cannot);
+    };
+    let used = i64::from(record.moves);
+    let Some(entry) = types::by_fingerprint(record.fingerprint) else {
+        return Ok(Restart::Cannot);
+    };
+    let subject = cluster.actor_subject(record.node, record.id);
+    let sub = cluster.subscribe_flushed(subject).await?;
+    let mut moved = record;
+    moved.host = Some(cluster.node());
+    moved.moves += 1;
+    let Some(won) = cluster.registry.take_over(&moved, revision).await? else {
+        return Ok(Restart::Lost);
+    };
+    tracing::info!(
+        namespace = %moved.namespace,
+        name = %moved.name,
+        restarts = moved.moves,
+        "restarting a detached actor here"
+    );
+    let key = (moved.namespace.clone(), moved.name.clone());
+    cluster.adoptions.put(
+        key.clone(),
+        Adopted {
+            record: moved,
+            sub,
+            revision: won,
+        },
+    );
+    // The restart counts against `max_restarts`: the new instance has what is left.
+    let mut options = revival.options.clone();
+    if revival.max_restarts != -1 {
+        options = options.max_restarts((revival.max_restarts - used - 1).max(0));
+    }
+    let spawn = entry.spawn;
+    let args = revival.args.clone();
+    let picked = Arc::clone(cluster);
+    let created = cluster
+        .handle
+        .clone()
+        .spawn_blocking(move || {
+            let outcome = spawn(options, &args);
+            // Not picked up (the spawn failed early): release the subscription and name.
+            drop(picked.adoptions.take(&key));
+            outcome
+        })
+        .await;
+    match created {
+        Ok(Ok(_)) => Ok(Restart::Started),
+        Ok(Err(failure)) => Err(format!("the actor did not start again: {failure:?}")),
+        Err(err) => Err(format!("the actor did not start again: {err}")),
     }
 }

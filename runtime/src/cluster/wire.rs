@@ -160,6 +160,7 @@ pub(crate) enum Cause {
     Shutdown,
     Internal(String),
     NodeDied(String),
+    Fenced,
 }
 
 impl Failure {
@@ -239,6 +240,7 @@ impl Cause {
             DeathCause::Killed => Cause::Killed,
             DeathCause::Shutdown => Cause::Shutdown,
             DeathCause::NodeDied(node) => Cause::NodeDied(node.clone()),
+            DeathCause::Fenced => Cause::Fenced,
             DeathCause::Internal(what) => Cause::Internal((*what).to_owned()),
         }
     }
@@ -252,6 +254,7 @@ impl Cause {
             Cause::Killed => DeathCause::Killed,
             Cause::Shutdown => DeathCause::Shutdown,
             Cause::NodeDied(node) => DeathCause::NodeDied(node),
+            Cause::Fenced => DeathCause::Fenced,
             Cause::Internal(what) => {
                 tracing::warn!(%what, "an actor's host reported an internal error");
                 DeathCause::Internal("on the actor's host (see its log)")
