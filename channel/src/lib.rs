@@ -31,7 +31,8 @@
 //! under their node, and a node found dead loses its registrations. A [`Validator`] crosses
 //! by name ([`Validator::named`]). When the channel's own process dies, its items die with it
 //! (as in Ray): the channel restarts on a live node, empty and closed on both sides, so that
-//! every handle gets `Closed` rather than waiting for what can no longer come.
+//! every handle gets `Closed` rather than waiting for what can no longer come. The same
+//! happens when its process is cut off from the server for long enough to be fenced.
 
 #![warn(missing_docs)]
 

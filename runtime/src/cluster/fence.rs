@@ -26,7 +26,7 @@ use std::{
 };
 
 use super::{Cluster, registry::ActorRecord, revive};
-use crate::actor::Kill;
+use crate::actor::{ActorShared, Kill};
 
 /// How long a recheck waits for the stopped actors to finish stopping.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
@@ -75,7 +75,24 @@ impl Fence {
 
     /// Whether this node is cut off from the cluster now.
     pub(crate) fn is_cut_off(&self) -> bool {
-        self.cut_off.load(Ordering::Acquire)
+        self.cut_off.load(Ordering::SeqCst)
+    }
+
+    /// A detached actor starts being served here: stopped at once if this node is cut off
+    /// (its restart here was under way when the node was cut off).
+    pub(crate) fn serving(&self, record: &ActorRecord, shared: &ActorShared) {
+        if record.detached && self.is_cut_off() {
+            self.stop(record.clone(), shared);
+        }
+    }
+
+    /// Stops the actor of `record`, keeping its record for the recheck.
+    fn stop(&self, record: ActorRecord, shared: &ActorShared) {
+        self.stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(record.id, record);
+        shared.request_kill(Kill::Fenced);
     }
 
     /// The served actor `id` finished; `true` when the fence stopped it (its record must
@@ -139,7 +156,7 @@ pub(crate) async fn guard(cluster: Weak<Cluster>, timeout: Duration) {
                 cluster.handle.spawn(recheck(Arc::clone(&cluster)));
             }
         } else if silence <= cut_after {
-            fence.cut_off.store(false, Ordering::Release);
+            fence.cut_off.store(false, Ordering::SeqCst);
             tracing::warn!("back in the cluster: rechecking the actors stopped while cut off");
             cluster.liveness.restart_clocks();
             if !fence.rechecking.swap(true, Ordering::AcqRel) {
@@ -151,7 +168,7 @@ pub(crate) async fn guard(cluster: Weak<Cluster>, timeout: Duration) {
 
 /// Cuts this node off: stops its detached actors and fails the calls it waits on.
 fn cut_off(cluster: &Arc<Cluster>, silence: Duration) {
-    cluster.fence.cut_off.store(true, Ordering::Release);
+    cluster.fence.cut_off.store(true, Ordering::SeqCst);
     let actors = cluster.served.detached_on(cluster.node());
     tracing::warn!(
         ?silence,
@@ -159,18 +176,8 @@ fn cut_off(cluster: &Arc<Cluster>, silence: Duration) {
         "cut off from the cluster (the server no longer echoes this node's heartbeats): \
          stopping its detached actors, which other nodes may restart"
     );
-    {
-        let mut stopping = cluster
-            .fence
-            .stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for (record, _) in &actors {
-            stopping.insert(record.id, record.clone());
-        }
-    }
-    for (_, shared) in actors {
-        shared.request_kill(Kill::Fenced);
+    for (record, shared) in actors {
+        cluster.fence.stop(record, &shared);
     }
     cluster.calls.fail_all(&format!(
         "this node was cut off from the cluster (the NATS server did not echo it for \

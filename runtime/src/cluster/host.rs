@@ -289,6 +289,7 @@ pub(crate) fn serve_actor<A: ActorClass>(
     cluster
         .served
         .insert(record.clone(), weak.clone(), Arc::downgrade(&shared));
+    cluster.fence.serving(&record, &shared);
     let cluster = Arc::clone(cluster);
     let handle = cluster.handle.clone();
     handle.spawn(async move {
