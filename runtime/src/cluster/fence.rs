@@ -197,6 +197,14 @@ async fn recheck(cluster: Arc<Cluster>) {
             break;
         }
     }
+    if let Ok(false) = cluster.registry.has_node(cluster.node()).await {
+        tracing::error!(
+            node = %cluster.node(),
+            "the cluster declared this node dead while it was cut off: the other nodes no \
+             longer call it, and its detached actors may run elsewhere. Restart this process \
+             to join again as a new node"
+        );
+    }
     let mut again = Vec::new();
     for stopped in cluster.fence.take_stopped() {
         if cluster.fence.is_cut_off() {

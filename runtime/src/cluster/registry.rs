@@ -213,6 +213,16 @@ impl Registry {
             .map_err(|err| format!("could not publish the node record: {err}"))
     }
 
+    /// Whether `node` has a record (a node found dead has none).
+    pub(crate) async fn has_node(&self, node: NodeId) -> Result<bool, String> {
+        let entry = self
+            .store
+            .entry(node_key(node))
+            .await
+            .map_err(|err| format!("could not read the node record: {err}"))?;
+        Ok(entry.is_some_and(|e| e.operation == async_nats::jetstream::kv::Operation::Put))
+    }
+
     /// Removes this node's record.
     pub(crate) async fn remove_node(&self, node: NodeId) {
         if let Err(err) = self.store.purge(node_key(node)).await {
