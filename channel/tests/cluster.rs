@@ -274,9 +274,34 @@ fn validators_and_type_errors_cross_processes() {
 /// When the channel's host dies, the buffer goes with it (as in Ray): the channel restarts
 /// empty on a live node, closed on both sides, so that no handle waits for an item or a
 /// sender that can no longer come. A new channel under the same name works.
+/// How the channel's host is lost.
+enum Loss {
+    /// SIGKILL: the process is gone.
+    Killed,
+    /// Its connection to the server is cut (through a relay) and stays cut: the process
+    /// lives on, and fences the channel.
+    CutOff,
+}
+
 #[test]
 fn a_channel_whose_host_is_killed_restarts_empty_and_closed() {
-    let test = "a_channel_whose_host_is_killed_restarts_empty_and_closed";
+    host_lost(
+        "a_channel_whose_host_is_killed_restarts_empty_and_closed",
+        Loss::Killed,
+    );
+}
+
+#[test]
+fn a_channel_whose_host_is_cut_off_restarts_empty_and_closed() {
+    host_lost(
+        "a_channel_whose_host_is_cut_off_restarts_empty_and_closed",
+        Loss::CutOff,
+    );
+}
+
+/// The channel's host is lost while a receive elsewhere waits: the channel restarts on the
+/// other process, empty and closed on both sides.
+fn host_lost(test: &str, loss: Loss) {
     match role().as_deref() {
         Some("host") => {
             join("channel-host");
@@ -287,6 +312,37 @@ fn a_channel_whose_host_is_killed_restarts_empty_and_closed() {
                 }
             });
             say("ready");
+            if let Some(line) = cluster_support::next_line() {
+                assert_eq!(line, "fenced?");
+                // Cut off, this process stops the channel; its own handles learn it.
+                let start = std::time::Instant::now();
+                let fenced = || {
+                    let stats = tx.actor().methods().stats().remote();
+                    matches!(
+                        stats.get_timeout(Duration::from_secs(30)),
+                        Err(helio::ActorError::ActorDied {
+                            cause: helio::DeathCause::Fenced,
+                            ..
+                        })
+                    )
+                };
+                while !fenced() {
+                    assert!(start.elapsed() < Duration::from_secs(30), "never fenced");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let sent = runtime().block_on(tx.send(5));
+                assert!(
+                    matches!(
+                        sent,
+                        Err(ChannelError::Actor(helio::ActorError::ActorDied {
+                            cause: helio::DeathCause::Fenced,
+                            ..
+                        }))
+                    ),
+                    "{sent:?}"
+                );
+                say("fenced");
+            }
             let _keep = (tx, rx);
             return park();
         }
@@ -327,12 +383,20 @@ fn a_channel_whose_host_is_killed_restarts_empty_and_closed() {
         _ => {}
     }
     let nats = Nats::start();
-    let mut host = Proc::start(test, "host", &nats.url);
+    let relay = cluster_support::Relay::to(&nats.url);
+    let mut host = Proc::start(test, "host", &relay.url);
     host.expect("ready");
     let mut user = Proc::start(test, "user", &nats.url);
     user.expect("ready");
     user.expect("waiting");
-    host.kill();
+    match loss {
+        Loss::Killed => host.kill(),
+        Loss::CutOff => {
+            relay.cut();
+            host.tell("fenced?");
+            host.expect("fenced");
+        }
+    }
     user.expect_within("done", Duration::from_secs(60));
     user.succeeds();
 }
