@@ -403,7 +403,12 @@ fn failures_cross_processes() {
 #[test]
 fn a_dead_host_makes_calls_unavailable() {
     match role().as_deref() {
-        Some("host") => return host("mortal", 0),
+        Some("host") => {
+            join("host");
+            // No restarts: under load the caller could otherwise find the host dead and
+            // restart the actor itself before its calls below, which expect no one to serve it.
+            return host_detached(ActorOptions::new().name("mortal").max_restarts(0), 0);
+        }
         Some("caller") => {
             join("caller");
             let c = helio::get_actor::<Counter>("mortal").unwrap();

@@ -81,6 +81,7 @@ fn join(role: &str) -> Actor<Probe> {
 /// local handle until the fence stops it, and says `fenced`. Returns its probe.
 fn host() -> Actor<Probe> {
     let probe = join("host");
+    let standby = helio::get_actor::<Probe>("probe-standby").ok();
     let keeper = Keeper::new_actor()
         .options(
             ActorOptions::new()
@@ -104,6 +105,21 @@ fn host() -> Actor<Probe> {
         std::thread::sleep(Duration::from_millis(20));
     }
     say("fenced");
+    if let Some(standby) = standby {
+        // Cut off, a call to another node fails at once: no reply could come.
+        let asked = Instant::now();
+        match standby.methods().live().remote().get_timeout(WAIT) {
+            Err(ActorError::ActorUnavailable { message, .. }) => {
+                assert!(message.contains("cut off"), "{message}");
+            }
+            other => panic!("a call while cut off: {other:?}"),
+        }
+        assert!(
+            asked.elapsed() < WAIT / 2,
+            "the call was not refused at once"
+        );
+        say("refused");
+    }
     probe
 }
 
@@ -278,16 +294,17 @@ fn a_node_cut_off_alone_does_not_run_a_second_copy() {
     let test = "a_node_cut_off_alone_does_not_run_a_second_copy";
     let nats = Nats::start();
     let relay = Relay::to(&nats.url);
-    let mut host = Proc::start(test, "host", &relay.url);
-    let host_pid = host.expect("ready");
     let mut standby = Proc::start(test, "standby", &nats.url);
     standby.expect("ready");
+    let mut host = Proc::start(test, "host", &relay.url);
+    let host_pid = host.expect("ready");
     let mut caller = Proc::start(test, "caller", &nats.url);
     caller.expect("ready");
     let cut = Instant::now();
     relay.cut();
     host.expect("fenced");
     let fenced_after = cut.elapsed();
+    host.expect("refused");
     caller.tell("served without-host");
     let pid = caller.expect("served-by");
     assert_ne!(pid, host_pid, "served by the node that is cut off");

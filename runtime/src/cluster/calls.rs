@@ -213,6 +213,19 @@ impl Calls {
         }
     }
 
+    /// Resolves the call or stream `id` to `ActorUnavailable` with `message`, if it waits.
+    pub(crate) fn fail_one(&self, id: u64, message: &str) {
+        let unavailable = |actor, method| ActorError::ActorUnavailable {
+            actor,
+            method,
+            message: message.to_owned(),
+        };
+        match self.take(id) {
+            Some(pending) => (pending.complete)(Err(unavailable(pending.actor, pending.method))),
+            None => self.fail_stream(id, unavailable(ActorLabel::new("?", None), "?")),
+        }
+    }
+
     /// Resolves every waiting call and stream to `ActorUnavailable` with `message`: this
     /// process left the cluster, or is cut off from it.
     pub(crate) fn fail_all(&self, message: &str) {

@@ -233,7 +233,9 @@ impl Link {
                 dies_with_host: !self.record.can_move(),
             },
         );
-        self.publish(headers, payload, Some(id));
+        if !self.cluster.refuse_if_cut_off(id) {
+            self.publish(headers, payload, Some(id));
+        }
     }
 
     /// Resolves `done` once the actor's constructor has run.
@@ -247,7 +249,9 @@ impl Link {
             node: self.watched_host(),
             complete,
         });
-        self.send(VERB_READY, Vec::new(), Some(id));
+        if !self.cluster.refuse_if_cut_off(id) {
+            self.send(VERB_READY, Vec::new(), Some(id));
+        }
     }
 
     /// Asks the actor's host to kill it.

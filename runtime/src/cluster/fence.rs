@@ -8,7 +8,8 @@
 //! then. While cut off, a node:
 //! - stops every detached actor it hosts (cause [`DeathCause::Fenced`](crate::DeathCause)),
 //!   keeping their records in the registry;
-//! - resolves every call it waits on to `ActorUnavailable` (the replies may never come);
+//! - resolves every call it waits on to `ActorUnavailable` (the replies may never come), and
+//!   every call it makes at once;
 //! - declares no other node dead: it cannot hear them, which says nothing of them.
 //!
 //! Once its heartbeats come back, it rechecks the record of each actor it stopped. One that
@@ -132,6 +133,23 @@ impl Fence {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty()
+    }
+}
+
+/// Why a call fails while this node is cut off.
+pub(crate) const CUT_OFF: &str =
+    "this node is cut off from the cluster (the NATS server does not echo it): no reply can come";
+
+impl Cluster {
+    /// Fails the call or stream `id`, just registered, when this node is cut off: its reply
+    /// could not come until the node is back. `true` when it did (then it must not be sent).
+    /// Checked after registering, so that a cut that starts meanwhile fails it instead.
+    pub(crate) fn refuse_if_cut_off(&self, id: u64) -> bool {
+        if !self.fence.is_cut_off() {
+            return false;
+        }
+        self.calls.fail_one(id, CUT_OFF);
+        true
     }
 }
 

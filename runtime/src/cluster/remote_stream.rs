@@ -86,6 +86,9 @@ impl Link {
         self.cluster
             .calls
             .insert_stream(id, self.watched_host(), sink);
+        if self.cluster.refuse_if_cut_off(id) {
+            return stream;
+        }
         let send = {
             let cluster = Arc::clone(&self.cluster);
             let subject = self.subject.clone();
