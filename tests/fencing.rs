@@ -81,6 +81,8 @@ fn join(role: &str) -> Actor<Probe> {
 /// local handle until the fence stops it, and says `fenced`. Returns its probe.
 fn host() -> Actor<Probe> {
     let probe = join("host");
+    // Where the standby starts first (the cut-off test), a call to it shows that calls made
+    // while cut off fail at once.
     let standby = helio::get_actor::<Probe>("probe-standby").ok();
     let keeper = Keeper::new_actor()
         .options(

@@ -37,6 +37,18 @@ pub(super) struct Pending {
     pub(super) dies_with_host: bool,
 }
 
+impl Pending {
+    /// Resolves the call to `ActorUnavailable` with `message`.
+    pub(super) fn unavailable(self, message: &str) {
+        let err = ActorError::ActorUnavailable {
+            actor: self.actor,
+            method: self.method,
+            message: message.to_owned(),
+        };
+        (self.complete)(Err(err));
+    }
+}
+
 /// The calls of this process waiting for their replies.
 #[derive(Default)]
 pub(crate) struct Calls {
@@ -135,12 +147,7 @@ impl Calls {
                     again.push((id, pending));
                     continue;
                 }
-                let err = ActorError::ActorUnavailable {
-                    actor: pending.actor,
-                    method: pending.method,
-                    message: message.to_owned(),
-                };
-                (pending.complete)(Err(err));
+                pending.unavailable(message);
             }
         }
         let streams: Vec<u64> = self
@@ -152,12 +159,7 @@ impl Calls {
             .map(|(id, _)| *id)
             .collect();
         for id in streams {
-            let err = ActorError::ActorUnavailable {
-                actor: ActorLabel::new("?", None),
-                method: "?",
-                message: message.to_owned(),
-            };
-            self.fail_stream(id, err);
+            self.stream_unavailable(id, message);
         }
         again
     }
@@ -192,37 +194,20 @@ impl Calls {
     /// Resolves call `id` (a call or a stream) to `ActorUnavailable`: its batch had no
     /// responders. A call that may run on a restarted actor waits for it instead.
     fn unavailable(&self, cluster: &Arc<Cluster>, id: u64) {
-        let message = NOT_SERVED.to_owned();
-        if let Some(pending) = self.take(id) {
-            if pending.rerun.is_some() {
-                return super::rerun::not_served(cluster, id, pending);
+        match self.take(id) {
+            Some(pending) if pending.rerun.is_some() => {
+                super::rerun::not_served(cluster, id, pending);
             }
-            let err = ActorError::ActorUnavailable {
-                actor: pending.actor,
-                method: pending.method,
-                message,
-            };
-            (pending.complete)(Err(err));
-        } else {
-            let err = ActorError::ActorUnavailable {
-                actor: ActorLabel::new("?", None),
-                method: "?",
-                message,
-            };
-            self.fail_stream(id, err);
+            Some(pending) => pending.unavailable(NOT_SERVED),
+            None => self.stream_unavailable(id, NOT_SERVED),
         }
     }
 
     /// Resolves the call or stream `id` to `ActorUnavailable` with `message`, if it waits.
     pub(crate) fn fail_one(&self, id: u64, message: &str) {
-        let unavailable = |actor, method| ActorError::ActorUnavailable {
-            actor,
-            method,
-            message: message.to_owned(),
-        };
         match self.take(id) {
-            Some(pending) => (pending.complete)(Err(unavailable(pending.actor, pending.method))),
-            None => self.fail_stream(id, unavailable(ActorLabel::new("?", None), "?")),
+            Some(pending) => pending.unavailable(message),
+            None => self.stream_unavailable(id, message),
         }
     }
 
@@ -237,24 +222,22 @@ impl Calls {
             .copied()
             .collect();
         for id in streams {
-            self.fail_stream(
-                id,
-                ActorError::ActorUnavailable {
-                    actor: ActorLabel::new("?", None),
-                    method: "?",
-                    message: message.to_owned(),
-                },
-            );
+            self.stream_unavailable(id, message);
         }
         let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
         for pending in drained {
-            let err = ActorError::ActorUnavailable {
-                actor: pending.actor,
-                method: pending.method,
-                message: message.to_owned(),
-            };
-            (pending.complete)(Err(err));
+            pending.unavailable(message);
         }
+    }
+
+    /// Ends stream `id`, if it waits, with `ActorUnavailable` and `message`.
+    fn stream_unavailable(&self, id: u64, message: &str) {
+        let err = ActorError::ActorUnavailable {
+            actor: ActorLabel::new("?", None),
+            method: "?",
+            message: message.to_owned(),
+        };
+        self.fail_stream(id, err);
     }
 }
 
@@ -313,23 +296,19 @@ fn deliver(cluster: &Arc<Cluster>, message: async_nats::Message) {
         if unavailable && pending.rerun.is_some() {
             return super::rerun::not_served(cluster, id, pending);
         }
+        if unavailable {
+            return pending.unavailable(NOT_SERVED);
+        }
         let Pending {
             actor,
             method,
             complete,
             ..
         } = pending;
-        let result = if unavailable {
-            Err(ActorError::ActorUnavailable {
-                actor,
-                method,
-                message: NOT_SERVED.to_owned(),
-            })
-        } else {
-            let status = wire::header(&message, wire::STATUS);
-            wire::read_reply(status, &message.payload, &actor, method).map(|()| message.payload)
-        };
-        complete(result);
+        let status = wire::header(&message, wire::STATUS);
+        complete(
+            wire::read_reply(status, &message.payload, &actor, method).map(|()| message.payload),
+        );
     }
 }
 

@@ -127,6 +127,14 @@ impl Fence {
         std::mem::take(&mut *self.stopped.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Puts back what a recheck could not settle, for the next one.
+    fn keep_stopped(&self, again: Vec<ActorRecord>) {
+        self.stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(again);
+    }
+
     fn has_stopped(&self) -> bool {
         !self
             .stopped
@@ -164,8 +172,8 @@ pub(crate) async fn guard(cluster: Weak<Cluster>, timeout: Duration) {
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
-        let silence = cluster.fence.silence();
         let fence = &cluster.fence;
+        let silence = fence.silence();
         if !fence.is_cut_off() {
             if silence > cut_after {
                 cut_off(&cluster, silence);
@@ -234,12 +242,7 @@ async fn recheck(cluster: Arc<Cluster>) {
             again.push(stopped);
         }
     }
-    cluster
-        .fence
-        .stopped
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .extend(again);
+    cluster.fence.keep_stopped(again);
     cluster.fence.rechecking.store(false, Ordering::Release);
 }
 

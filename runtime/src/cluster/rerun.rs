@@ -93,7 +93,7 @@ async fn wait_and_send(
     takes_retry: bool,
 ) {
     let Some(mut again) = pending.rerun.take() else {
-        return fail(pending, message);
+        return pending.unavailable(&message);
     };
     let deadline = *again
         .deadline
@@ -103,9 +103,9 @@ async fn wait_and_send(
         match found {
             // Another actor has the name now, or none: this one is not coming back.
             Ok(Some(record)) if record.id != again.actor_id || record.node != again.actor_node => {
-                return fail(pending, message);
+                return pending.unavailable(&message);
             }
-            Ok(None) => return fail(pending, message),
+            Ok(None) => return pending.unavailable(&message),
             // Still on the dead host, and it will not move: it died with the node.
             Ok(Some(record)) if Some(record.host()) == gone && !record.can_move() => {
                 if let Some(node) = gone.filter(|node| cluster.liveness.is_dead(*node)) {
@@ -133,7 +133,7 @@ async fn wait_and_send(
             Err(err) => tracing::debug!(%err, "could not read an actor's record; trying again"),
         }
         if Instant::now() + POLL >= deadline {
-            return fail(pending, message);
+            return pending.unavailable(&message);
         }
         tokio::time::sleep(POLL).await;
     }
@@ -160,16 +160,6 @@ pub(super) fn died_with(pending: Pending, node: NodeId) {
         actor: pending.actor,
         method: pending.method,
         cause: crate::DeathCause::NodeDied(node.to_string()),
-    };
-    (pending.complete)(Err(err));
-}
-
-/// Resolves the call to `ActorUnavailable`.
-fn fail(pending: Pending, message: String) {
-    let err = ActorError::ActorUnavailable {
-        actor: pending.actor,
-        method: pending.method,
-        message,
     };
     (pending.complete)(Err(err));
 }
