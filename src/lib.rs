@@ -33,12 +33,13 @@
 //!
 //! ## What `#[actor]` generates
 //! For `impl Counter` it generates:
-//! - `Counter::new_actor()`, an [`ActorBuilder`] whose `.remote(..)` takes the constructor's
-//!   arguments (the fn `new`, or the fn marked `#[init]`) and returns an [`Actor<Counter>`];
-//!   `.options(ActorOptions)` overrides the attribute's options first;
+//! - `Counter::new_actor()`, a handle on an [`ActorBuilder`] whose `.remote(..)` takes the
+//!   constructor's arguments (the fn `new`, or the fn marked `#[init]`) and returns an
+//!   [`Actor<Counter>`]; `.options(ActorOptions)` overrides the attribute's options first;
 //! - `CounterMethods<'_>`, returned by [`Actor::methods`], with one accessor per remote method;
-//!   each returns a reusable [`Method`] whose `.remote(args)` returns an [`ObjectRef`] of the
-//!   method's return type, and whose `.options(CallOptions)` sets per-call overrides;
+//!   each returns a reusable handle on a [`Method`] whose `.remote(args)` returns an
+//!   [`ObjectRef`] of the method's return type, and whose `.options(CallOptions)` sets per-call
+//!   overrides (`.into_inner()` gives the [`Method`] itself);
 //! - an implementation of [`ActorClass`] tying them together.
 //!
 //! Generated code goes through the hidden module `helio::__private` only.

@@ -40,6 +40,8 @@ pub(crate) struct Constructor {
     pub(crate) vis: Visibility,
     pub(crate) is_async: bool,
     pub(crate) params: Vec<Type>,
+    /// The parameters' names, at their spans: see [`param_names`].
+    pub(crate) param_names: Vec<Ident>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,8 @@ pub(crate) struct RemoteMethod {
     pub(crate) is_async: bool,
     pub(crate) blocking: bool,
     pub(crate) params: Vec<Type>,
+    /// The parameters' names, at their spans: see [`param_names`].
+    pub(crate) param_names: Vec<Ident>,
     /// The parameters as the method declares them (`reader_id: String`), for the accessor's
     /// doc: rustdoc shows the accessor's type only as an argument tuple.
     pub(crate) signature: String,
@@ -252,6 +256,7 @@ fn constructor_of(f: &ImplItemFn, self_ty: &Type, cx: &mut Ctxt) -> Option<Const
         vis: f.vis.clone(),
         is_async: sig.asyncness.is_some(),
         params: params?,
+        param_names: param_names(sig),
     })
     .filter(|_| plain)
 }
@@ -400,6 +405,7 @@ fn remote_method_of(
         is_async,
         blocking: options.blocking.is_some() && !is_async,
         params: params?,
+        param_names: param_names(sig),
         signature: declared_params(sig),
         output: output?,
         group,
@@ -407,6 +413,23 @@ fn remote_method_of(
         stream,
     })
     .filter(|_| plain)
+}
+
+/// The names of a fn's parameters, for the generated `.remote(..)`, so that an arity error
+/// names them and points at them: a pattern other than a name becomes `argN` (from 1) at its
+/// span.
+fn param_names(sig: &Signature) -> Vec<Ident> {
+    let typed = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(pat_type) => Some(&*pat_type.pat),
+        FnArg::Receiver(_) => None,
+    });
+    typed
+        .enumerate()
+        .map(|(i, pat)| match pat {
+            syn::Pat::Ident(p) => p.ident.clone(),
+            _ => Ident::new(&format!("arg{}", i + 1), pat.span()),
+        })
+        .collect()
 }
 
 /// `name: Type, ..` of a method's parameters, as declared (patterns other than a name as `_`).

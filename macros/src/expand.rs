@@ -30,20 +30,31 @@
 //!     }
 //!     impl Counter {
 //!         /// Starts building a [`Counter`] actor: ..
-//!         pub fn new_actor() -> ActorBuilder<Self, (i64,)> {
-//!             ActorBuilder::new(|(__a0,)| construct_sync(<Counter>::new(__a0)))
+//!         pub fn new_actor() -> CounterMethod<ActorBuilder<Self, (i64,)>, 0> {
+//!             CounterMethod(ActorBuilder::new(|(__a0,)| construct_sync(<Counter>::new(__a0))))
 //!         }
+//!     }
+//!     /// The handle the accessors and `new_actor()` return; with `Deref<Target = H>`, `Clone`,
+//!     /// `Debug`, `Future` (awaiting the wrapped handle), `.options(..)`, `.into_inner()`.
+//!     pub struct CounterMethod<H, const N: usize>(H);
+//!     // Each `.remote(..)` named and spanned as the user's fn, with its parameter names:
+//!     impl CounterMethod<ActorBuilder<Counter, (i64,)>, 0> {
+//!         pub fn remote(self, start: i64) -> Actor<Counter> { self.0.remote(start) }
+//!     }
+//!     impl<'a> CounterMethod<Method<'a, Counter, (i64,), i64>, 0>
+//!     where i64: Sendable<'a> /* each argument type and the result */ {
+//!         pub fn remote(&self, by: impl IntoArg<i64>) -> ObjectRef<i64> { self.0.remote(by) }
 //!     }
 //!     impl<'a> CounterMethods<'a> {
 //!         /// Calls [`Counter::add`] on the actor.
-//!         pub fn add(&self) -> Method<'a, Counter, (i64,), i64> {
+//!         pub fn add(&self) -> CounterMethod<Method<'a, Counter, (i64,), i64>, 0> {
 //!             // (method name, concurrency group, `max_task_retries`, body maker)
-//!             Method::new(self.actor, "add", None, None, |(__a0,), __done, _| {
+//!             CounterMethod(Method::new(self.actor, "add", None, None, |(__a0,), __done, _| {
 //!                 Body::sync_mut(__done, (RemoteArg::<i64>::new(__a0),),
 //!                     |__this: &mut Counter, (__a0,): (RemoteArg<i64>,)| {
 //!                         <Counter>::add(__this, __a0.into_inner())
 //!                     })
-//!             })
+//!             }))
 //!         }
 //!     }
 //! };
@@ -82,8 +93,23 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     let (m_impl, m_ty, m_where) = methods_generics.split_for_impl();
     let lt = handle_lifetime();
     let options = default_options(actor, attr);
+    let wrapper = wrapper_ident(actor);
     let constructor = actor.constructor.as_ref().map(|c| new_actor_fn(actor, c));
-    let accessors = actor.methods.iter().map(|m| accessor(actor, m));
+    let constructor_remote = actor
+        .constructor
+        .as_ref()
+        .map(|c| constructor_remote(actor, c));
+    let accessors = actor
+        .methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| accessor(actor, m, i));
+    let remotes = actor
+        .methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| method_remote(actor, m, i));
+    let wrapper_items = wrapper_items(&wrapper);
     let not_remote = actor.local_methods.iter().map(not_remote_accessor);
     let markers = actor.local_methods.iter().map(not_remote_marker);
     let remotable = crate::remotable::generate(actor);
@@ -136,6 +162,10 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
                 #constructor
             }
 
+            #wrapper_items
+            #constructor_remote
+            #(#remotes)*
+
             #remotable
 
             #(
@@ -149,6 +179,172 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
                 #(#not_remote)*
             }
         };
+    }
+}
+
+/// The handle type the accessors and `new_actor()` return: `{Actor}Method<H, N>` wraps the
+/// runtime's handle `H` (a `Method`, `StreamMethod` or `ActorBuilder`) for the actor's method
+/// number `N`, so that each method's `.remote(..)` is generated here, with the method's own
+/// parameter names at their spans: an arity error then points at the user's method.
+fn wrapper_ident(actor: &ActorImpl) -> Ident {
+    format_ident!("{}Method", actor.ident, span = actor.ident.span())
+}
+
+/// The wrapper and what it shares with the handle it wraps: the handle's methods (through
+/// `Deref`), `Clone`, `Debug`, `.options(..)` (returning the wrapper) and `.into_inner()`;
+/// awaiting it awaits the handle, so awaiting a method handle says to call `.remote(..)`.
+fn wrapper_items(w: &Ident) -> TokenStream {
+    quote! {
+        /// A handle on one remote method (or the constructor) of the actor: `.remote(..)` takes
+        /// the method's arguments; every method of the wrapped handle is available too.
+        #[must_use = "a handle does nothing until `.remote(..)` is called"]
+        pub struct #w<H, const N: usize>(H);
+
+        impl<H, const N: usize> ::core::ops::Deref for #w<H, N> {
+            type Target = H;
+            fn deref(&self) -> &H {
+                &self.0
+            }
+        }
+
+        impl<H: ::core::clone::Clone, const N: usize> ::core::clone::Clone for #w<H, N> {
+            fn clone(&self) -> Self {
+                #w(::core::clone::Clone::clone(&self.0))
+            }
+        }
+
+        impl<H: ::core::fmt::Debug, const N: usize> ::core::fmt::Debug for #w<H, N> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl<H, const N: usize> ::core::future::Future for #w<H, N>
+        where
+            H: ::core::future::Future + ::core::marker::Unpin,
+        {
+            type Output = H::Output;
+            fn poll(
+                self: ::core::pin::Pin<&mut Self>,
+                cx: &mut ::core::task::Context<'_>,
+            ) -> ::core::task::Poll<H::Output> {
+                ::core::future::Future::poll(::core::pin::Pin::new(&mut self.get_mut().0), cx)
+            }
+        }
+
+        impl<H: ::helio::__private::Overridable, const N: usize> #w<H, N> {
+            /// This handle with overrides (`CallOptions` for a method, `ActorOptions` for the
+            /// constructor).
+            pub fn options(self, options: H::Options) -> Self {
+                #w(::helio::__private::Overridable::overridden(self.0, options))
+            }
+        }
+
+        impl<H, const N: usize> #w<H, N> {
+            /// The wrapped handle (a `Method`, `StreamMethod` or `ActorBuilder`).
+            pub fn into_inner(self) -> H {
+                self.0
+            }
+        }
+    }
+}
+
+/// `remote` named and spanned as the user's fn, and its parameters as theirs.
+fn remote_params(
+    ident: &Ident,
+    names: &[Ident],
+    tys: &[syn::Type],
+    wrap: impl Fn(&syn::Type) -> TokenStream,
+) -> (Ident, Vec<TokenStream>) {
+    let remote = Ident::new("remote", ident.span());
+    let params = names
+        .iter()
+        .zip(tys)
+        .map(|(name, ty)| {
+            let ty = wrap(ty);
+            quote!(#name: #ty)
+        })
+        .collect();
+    (remote, params)
+}
+
+/// The constructor's `.remote(..)` on `new_actor()`'s handle.
+fn constructor_remote(actor: &ActorImpl, ctor: &Constructor) -> TokenStream {
+    let self_ty = &actor.self_ty;
+    let w = wrapper_ident(actor);
+    let (impl_generics, _, where_clause) = actor.generics.split_for_impl();
+    let tys = &ctor.params;
+    let names = &ctor.param_names;
+    let (remote, params) = remote_params(&ctor.ident, names, tys, |ty| quote!(#ty));
+    quote! {
+        impl #impl_generics #w<::helio::__private::ActorBuilder<#self_ty, (#(#tys,)*)>, 0> #where_clause {
+            /// Starts the actor with the constructor's arguments and returns its handle.
+            #[allow(clippy::too_many_arguments)]
+            pub fn #remote(self, #(#params),*) -> ::helio::__private::Actor<#self_ty> {
+                self.0.remote(#(#names),*)
+            }
+        }
+    }
+}
+
+/// A remote method's `.remote(..)` on its accessor's handle.
+fn method_remote(actor: &ActorImpl, method: &RemoteMethod, index: usize) -> TokenStream {
+    let w = wrapper_ident(actor);
+    let methods_generics = with_handle_lifetime(&actor.generics);
+    let (m_impl, _, _) = methods_generics.split_for_impl();
+    let handle_ty = handle_type(actor, method);
+    let index = proc_macro2::Literal::usize_unsuffixed(index);
+    let names = &method.param_names;
+    let (remote, params) = remote_params(
+        &method.ident,
+        names,
+        &method.params,
+        |ty| quote_spanned!(ty.span()=> impl ::helio::__private::IntoArg<#ty>),
+    );
+    let (output, result) = match &method.stream {
+        Some((item, _)) => (quote!(::helio::__private::ObjectRefStream<#item>), item),
+        None => {
+            let output = &method.output;
+            (quote!(::helio::__private::ObjectRef<#output>), output)
+        }
+    };
+    // The runtime's `remote` asks `Send + 'static` of the types. Stated on the impl, so the body
+    // is not checked against them; where a type is not `Send`, rustc still reports the bound
+    // (as a trivially false one, at the type, next to the declaration's own error).
+    let lt = handle_lifetime();
+    let mut generics = methods_generics.clone();
+    let where_clause = generics.make_where_clause();
+    for ty in method.params.iter().chain([result]) {
+        where_clause
+            .predicates
+            .push(syn::parse_quote_spanned!(ty.span()=> #ty: ::helio::__private::Sendable<#lt>));
+    }
+    let (_, _, m_where) = generics.split_for_impl();
+    quote! {
+        impl #m_impl #w<#handle_ty, #index> #m_where {
+            /// Calls the method on the actor; see `Method::remote`.
+            #[allow(clippy::too_many_arguments)]
+            pub fn #remote(&self, #(#params),*) -> #output {
+                self.0.remote(#(#names),*)
+            }
+        }
+    }
+}
+
+/// The runtime handle an accessor wraps: `Method<'a, A, (Args,), R>`, or for a stream of `T`,
+/// `StreamMethod<'a, A, (Args,), T>`.
+fn handle_type(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
+    let self_ty = &actor.self_ty;
+    let lt = handle_lifetime();
+    let declared = &method.params;
+    match &method.stream {
+        None => {
+            let output = &method.output;
+            quote!(::helio::__private::Method<#lt, #self_ty, (#(#declared,)*), #output>)
+        }
+        Some((item, _)) => {
+            quote!(::helio::__private::StreamMethod<#lt, #self_ty, (#(#declared,)*), #item>)
+        }
     }
 }
 
@@ -247,23 +443,22 @@ fn new_actor_fn(actor: &ActorImpl, ctor: &Constructor) -> TokenStream {
         actor.ident
     );
     let builder = quote_spanned!(name.span()=> ::helio::__private::ActorBuilder::new);
+    let w = wrapper_ident(actor);
     quote! {
         #[doc = #doc]
-        #vis fn new_actor() -> ::helio::__private::ActorBuilder<Self, (#(#tys,)*)> {
-            #builder(|(#(#args,)*)| #construct)
+        #vis fn new_actor() -> #w<::helio::__private::ActorBuilder<Self, (#(#tys,)*)>, 0> {
+            #w(#builder(|(#(#args,)*)| #construct))
         }
     }
 }
 
-fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
+fn accessor(actor: &ActorImpl, method: &RemoteMethod, index: usize) -> TokenStream {
     let self_ty = &actor.self_ty;
-    let lt = handle_lifetime();
     let RemoteMethod {
         ident,
         vis,
         docs,
         params,
-        output,
         ..
     } = method;
     let args = arg_idents(params.len());
@@ -359,7 +554,6 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
         TokenStream::new()
     };
     let call_doc = format!("\n\nCall it with `.remote({})`.", method.signature);
-    let declared = &method.params;
     let retries = match method.max_task_retries {
         Some(n) => {
             let n = int_literal(n, span);
@@ -372,27 +566,26 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod) -> TokenStream {
     } else {
         quote!(_)
     };
-    let method_ty = quote!(::helio::__private::Method<#lt, #self_ty, (#(#declared,)*), #output>);
     let call_handle = quote! {
         ::helio::__private::Method::new(
             self.actor, #name, #group, #retries,
             |(#(#args,)*), __done, #retries_param| #body,
         )
     };
-    let (handle_ty, handle) = match &method.stream {
-        None => (method_ty, call_handle),
+    let handle = match &method.stream {
+        None => call_handle,
         Some((item, buffer)) => {
             let buffer = proc_macro2::Literal::u64_unsuffixed(*buffer);
-            (
-                quote!(::helio::__private::StreamMethod<#lt, #self_ty, (#(#declared,)*), #item>),
-                // Spanned at the item type: an item that cannot be sent is reported there.
-                {
-                    let new = quote_spanned!(item.span()=> ::helio::__private::StreamMethod::new);
-                    quote!(#new(#call_handle, #buffer))
-                },
-            )
+            // Spanned at the item type: an item that cannot be sent is reported there.
+            let new = quote_spanned!(item.span()=> ::helio::__private::StreamMethod::new);
+            quote!(#new(#call_handle, #buffer))
         }
     };
+    let w = wrapper_ident(actor);
+    let index = proc_macro2::Literal::usize_unsuffixed(index);
+    let handle_ty = handle_type(actor, method);
+    let handle_ty = quote!(#w<#handle_ty, #index>);
+    let handle = quote!(#w(#handle));
     quote! {
         #(#docs)*
         #default_doc

@@ -153,16 +153,21 @@ use quote::quote;
 ///
 /// For `impl Counter`, besides the impl block as written (less the `#[remote_method]`,
 /// `#[init]` and `#[on_stop]` attributes):
-/// - `Counter::new_actor() -> ActorBuilder<Counter, (Args,)>`, with the constructor's
-///   visibility: `.options(ActorOptions)` overrides the attribute's options, and
-///   `.remote(args)` starts the actor and returns its `Actor<Counter>`. The name `new_actor` is
-///   reserved: the block cannot define it.
+/// - `Counter::new_actor()`, with the constructor's visibility, returning a handle around an
+///   `ActorBuilder<Counter, (Args,)>`: `.options(ActorOptions)` overrides the attribute's
+///   options, and `.remote(args)` starts the actor and returns its `Actor<Counter>`. The name
+///   `new_actor` is reserved: the block cannot define it.
 /// - `pub struct CounterMethods<'a>`, returned by `actor.methods()`, with one accessor per
 ///   remote method, of the same name, visibility and doc comment. An accessor returns a
-///   reusable `Method<'a, Counter, (Args,), R>` (for a stream of `T`:
+///   reusable handle around a `Method<'a, Counter, (Args,), R>` (for a stream of `T`:
 ///   `StreamMethod<'a, Counter, (Args,), T>`) whose `.remote(args)` sends a call and returns an
 ///   `ObjectRef<R>` (an `ObjectRefStream<T>`), and whose `.options(CallOptions)` sets per-call
 ///   overrides. Each argument may be a value or the `ObjectRef` of another call.
+///
+///   The handle (`CounterMethod<H, N>`, one generated type per actor) gives each method and
+///   the constructor a `.remote(..)` of its own, with the method's parameter names: a call
+///   with too many or too few arguments is reported at the method. It derefs to the wrapped
+///   handle `H`, and `.into_inner()` returns it.
 /// - `impl ActorClass for Counter`, tying them together; its `default_options()` are the
 ///   attribute's options.
 ///

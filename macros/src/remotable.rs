@@ -8,7 +8,7 @@
 //!     const SIGNATURE: &'static str = "add((i64,))->i64;";
 //!     fn remote_methods() -> Vec<RemoteMethod<Self>> {
 //!         vec![RemoteMethod::new::<__W, (i64,), i64>("add", |actor, args, options| {
-//!             serve::<__W, _, _, _>(actor.methods().add(), args, options)
+//!             serve::<__W, _, _, _>(actor.methods().add().into_inner(), args, options)
 //!         })]
 //!     }
 //!     // With a constructor `new(start: i64)`, also `__W: Codec<(i64,)>` and
@@ -73,7 +73,7 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
                 args: &[u8],
             ) -> ::core::result::Result<::helio::__private::Actor<Self>, ::helio::__private::WireError> {
                 let args = <#wire as ::helio::__private::Codec<#args>>::decode(args)?;
-                ::core::result::Result::Ok(Self::new_actor().options(options).remote_tuple(args))
+                ::core::result::Result::Ok(Self::new_actor().into_inner().options(options).remote_tuple(args))
             }
         }
     });
@@ -89,7 +89,7 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
                     ::helio::__private::RemoteMethod::new::<#wire, (#(#params,)*), #output>(
                         #name,
                         |__actor, __args, __options| ::helio::__private::serve::<#wire, _, _, _>(
-                            __actor.methods().#ident(), __args, __options),
+                            __actor.methods().#ident().into_inner(), __args, __options),
                     )
                 }
             }
@@ -97,7 +97,7 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
                 ::helio::__private::RemoteMethod::stream::<#wire, (#(#params,)*), #item>(
                     #name,
                     |__actor, __args, __options| ::helio::__private::serve_stream::<#wire, _, _, _>(
-                        __actor.methods().#ident(), __args, __options),
+                        __actor.methods().#ident().into_inner(), __args, __options),
                 )
             },
         }

@@ -68,3 +68,46 @@ pub trait CallRemoteToStartTheActor {}
 )]
 #[doc(hidden)]
 pub trait NotARemoteMethod<Marker> {}
+
+/// What the macro's per-actor handle wraps (a [`Method`](crate::Method), a
+/// [`StreamMethod`](crate::StreamMethod) or an [`ActorBuilder`](crate::ActorBuilder)): its
+/// `.options(..)`, which returns the wrapper again so its `.remote(..)` stays the generated one.
+#[doc(hidden)]
+pub trait Overridable: Sized {
+    /// `CallOptions` for a method, `ActorOptions` for a builder.
+    type Options;
+    /// `self.options(options)`.
+    fn overridden(self, options: Self::Options) -> Self;
+}
+
+impl<A: crate::ActorClass, Args, R> Overridable for crate::Method<'_, A, Args, R> {
+    type Options = crate::CallOptions;
+    fn overridden(self, options: crate::CallOptions) -> Self {
+        self.options(options)
+    }
+}
+
+impl<A: crate::ActorClass, Args, X: Send + 'static> Overridable
+    for crate::StreamMethod<'_, A, Args, X>
+{
+    type Options = crate::CallOptions;
+    fn overridden(self, options: crate::CallOptions) -> Self {
+        self.options(options)
+    }
+}
+
+impl<A, Args> Overridable for crate::ActorBuilder<A, Args> {
+    type Options = crate::ActorOptions;
+    fn overridden(self, options: crate::ActorOptions) -> Self {
+        self.options(options)
+    }
+}
+
+/// `Send + 'static`, as the macro's `.remote(..)` requires of a method's argument and result
+/// types. Named with a lifetime so that the bound is not a trivial one: where a type is not
+/// `Send` (an error already reported where the method declares it), the bound does not hold and
+/// the generated `.remote(..)` is not checked against it again.
+#[doc(hidden)]
+pub trait Sendable<'a>: Send + 'static {}
+
+impl<T: Send + 'static> Sendable<'_> for T {}

@@ -94,11 +94,12 @@ pub mod __private {
     #[cfg(feature = "cluster")]
     pub use crate::cluster::MsgPack;
     pub use crate::{
-        Actor, ActorBuilder, ActorClass, ActorOptions, Lifetime, Method,
+        Actor, ActorBuilder, ActorClass, ActorOptions, IntoArg, Lifetime, Method, ObjectRef,
+        ObjectRefStream,
         builder::ConstructorArgs,
         call::{Body, CloneProbe, RemoteArg, RemoteReturn, ViaClone, ViaNoClone},
         class::ConstructorOutput,
-        hints::NotARemoteMethod,
+        hints::{NotARemoteMethod, Overridable, Sendable},
         instance::Shared,
         object_ref::Completer,
         remote::{Codec, Remotable, RemoteMethod, WireError, encode_args, serve, serve_stream},

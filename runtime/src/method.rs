@@ -15,7 +15,8 @@ type MakeBody<A, Args, R> = for<'x> fn(Args, Completer<'x, R>, i64) -> Body<A>;
 
 /// A remote method of an actor, ready to be called with `.remote(args)`.
 ///
-/// Returned by the accessors of `actor.methods()`. It borrows the handle and is reusable; its
+/// The accessors of `actor.methods()` return it wrapped in a per-actor handle type that gives
+/// each method a `.remote(..)` with its own parameter names. It borrows the handle and is reusable; its
 /// type parameters are the actor, the argument types as a tuple, and the result type.
 ///
 /// ```
@@ -34,7 +35,9 @@ type MakeBody<A, Args, R> = for<'x> fn(Args, Completer<'x, R>, i64) -> Body<A>;
 /// }
 ///
 /// let counter = Counter::new_actor().remote();
-/// let add: helio::Method<'_, Counter, (i64,), i64> = counter.methods().add();
+/// // The accessor's handle wraps the `Method` (`into_inner`) and derefs to it.
+/// let add = counter.methods().add();
+/// let _: &helio::Method<'_, Counter, (i64,), i64> = &add;
 /// assert_eq!(add.name(), "add");
 /// let refs: Vec<ObjectRef<i64>> = (1..=4).map(|i| add.remote(i)).collect();
 /// // Calls from one handle start in the order they were sent.
