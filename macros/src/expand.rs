@@ -194,11 +194,14 @@ fn wrapper_ident(actor: &ActorImpl) -> Ident {
 /// `Deref`), `Clone`, `Debug`, `.options(..)` (returning the wrapper) and `.into_inner()`;
 /// awaiting it awaits the handle, so awaiting a method handle says to call `.remote(..)`.
 fn wrapper_items(w: &Ident) -> TokenStream {
+    // At the actor's name: an error about the handle type (say, `get` of a handle) shows where
+    // it comes from without pointing at the attribute.
+    let strukt = quote_spanned!(w.span()=> pub struct #w<H, const N: usize>(H););
     quote! {
         /// A handle on one remote method (or the constructor) of the actor: `.remote(..)` takes
         /// the method's arguments; every method of the wrapped handle is available too.
         #[must_use = "a handle does nothing until `.remote(..)` is called"]
-        pub struct #w<H, const N: usize>(H);
+        #strukt
 
         impl<H, const N: usize> ::core::ops::Deref for #w<H, N> {
             type Target = H;

@@ -104,9 +104,9 @@ impl<A, Args> Overridable for crate::ActorBuilder<A, Args> {
 }
 
 /// `Send + 'static`, as the macro's `.remote(..)` requires of a method's argument and result
-/// types. Named with a lifetime so that the bound is not a trivial one: where a type is not
-/// `Send` (an error already reported where the method declares it), the bound does not hold and
-/// the generated `.remote(..)` is not checked against it again.
+/// types. The macro states it on the generated impl, at each type's span, so the generated body
+/// is not checked against it. Where a type is not `Send`, rustc reports this bound as false once,
+/// at the user's type, next to the errors of the method's declaration.
 #[doc(hidden)]
 pub trait Sendable<'a>: Send + 'static {}
 

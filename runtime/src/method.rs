@@ -15,9 +15,10 @@ type MakeBody<A, Args, R> = for<'x> fn(Args, Completer<'x, R>, i64) -> Body<A>;
 
 /// A remote method of an actor, ready to be called with `.remote(args)`.
 ///
-/// The accessors of `actor.methods()` return it wrapped in a per-actor handle type that gives
-/// each method a `.remote(..)` with its own parameter names. It borrows the handle and is reusable; its
-/// type parameters are the actor, the argument types as a tuple, and the result type.
+/// The accessors of `actor.methods()` return it wrapped in the actor's generated handle type,
+/// which derefs to it and gives each method a `.remote(..)` with its own parameter names
+/// (`.into_inner()` unwraps it). It borrows the actor's handle and is reusable; its type
+/// parameters are the actor, the argument types as a tuple, and the result type.
 ///
 /// ```
 /// use std::time::Duration;
