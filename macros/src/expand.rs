@@ -205,6 +205,7 @@ fn wrapper_items(w: &Ident) -> TokenStream {
 
         impl<H, const N: usize> ::core::ops::Deref for #w<H, N> {
             type Target = H;
+            #[inline]
             fn deref(&self) -> &H {
                 &self.0
             }
@@ -283,6 +284,7 @@ fn constructor_remote(actor: &ActorImpl, ctor: &Constructor) -> TokenStream {
         impl #impl_generics #w<::helio::__private::ActorBuilder<#self_ty, (#(#tys,)*)>, 0> #where_clause {
             /// Starts the actor with the constructor's arguments and returns its handle.
             #[allow(clippy::too_many_arguments)]
+            #[inline]
             pub fn #remote(self, #(#params),*) -> ::helio::__private::Actor<#self_ty> {
                 self.0.remote(#(#names),*)
             }
@@ -327,6 +329,7 @@ fn method_remote(actor: &ActorImpl, method: &RemoteMethod, index: usize) -> Toke
         impl #m_impl #w<#handle_ty, #index> #m_where {
             /// Calls the method on the actor; see `Method::remote`.
             #[allow(clippy::too_many_arguments)]
+            #[inline]
             pub fn #remote(&self, #(#params),*) -> #output {
                 self.0.remote(#(#names),*)
             }
