@@ -317,8 +317,9 @@ pub use helio_runtime::{
     ActorState, BlockingIter, CallOptions, Config, DEFAULT_NAMESPACE, DeathCause, Gettable,
     IntoArg, Lifetime, LookupError, Method, ObjectRef, ObjectRefFuture, ObjectRefStream,
     RuntimeError, StreamMethod, WaitResult, cancel, current_actor, get, get_actor, get_actor_in,
-    get_all, init, keep_across_restarts, kill, kill_named_in, list_actors, put, shutdown, wait,
-    wait_blocking, wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
+    get_all, init, keep_across_restarts, kill, kill_named_in, list_actors, list_dead_actors, put,
+    shutdown, wait, wait_blocking, wait_owned, wait_owned_blocking,
+    was_current_actor_reconstructed,
 };
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
 #[cfg(feature = "cluster")]

@@ -402,7 +402,7 @@ fn failures_cross_processes() {
 }
 
 #[test]
-fn a_dead_host_makes_calls_unavailable() {
+fn a_dead_host_makes_calls_fail_with_node_died() {
     match role().as_deref() {
         Some("host") => {
             join("host");
@@ -418,18 +418,21 @@ fn a_dead_host_makes_calls_unavailable() {
             // The parent kills the host, then tells us on stdin... it closes our stdin.
             let mut line = String::new();
             let _ = std::io::stdin().read_line(&mut line);
-            match c.methods().add().remote(1).get_timeout(WAIT) {
-                Err(ActorError::ActorUnavailable { .. }) => {}
-                other => panic!("expected ActorUnavailable, got {other:?}"),
-            }
-            // Many calls at once travel in batches; each one still hears "unavailable".
+            // It cannot run elsewhere (no restarts): it died with its node, and the call says
+            // so once the node is known dead (not "unavailable", which means "retry").
+            let died = |result: Result<i64, ActorError>| match result {
+                Err(ActorError::ActorDied {
+                    cause: DeathCause::NodeDied(_),
+                    ..
+                }) => {}
+                other => panic!("expected ActorDied {{ NodeDied }}, got {other:?}"),
+            };
+            died(c.methods().add().remote(1).get_timeout(WAIT));
+            // Many calls at once travel in batches; each one still hears of the death.
             let add = c.methods().add();
             let refs: Vec<_> = (0..500).map(|_| add.remote(1)).collect();
             for r in refs {
-                match r.get_timeout(WAIT) {
-                    Err(ActorError::ActorUnavailable { .. }) => {}
-                    other => panic!("expected ActorUnavailable, got {other:?}"),
-                }
+                died(r.get_timeout(WAIT));
             }
             // The dead host's name is taken over by the next process that creates it.
             let again = Counter::new_actor()
@@ -451,7 +454,7 @@ fn a_dead_host_makes_calls_unavailable() {
         _ => {}
     }
     let nats = Nats::start();
-    let test = "a_dead_host_makes_calls_unavailable";
+    let test = "a_dead_host_makes_calls_fail_with_node_died";
     let mut host = Proc::start(test, "host", &nats.url);
     host.expect("ready");
     let mut caller = Proc::start(test, "caller", &nats.url);

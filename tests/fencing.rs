@@ -195,11 +195,18 @@ fn caller() {
             (Some("still"), Some(pid)) => {
                 // The host is back and rechecks what it stopped: watch long enough for a
                 // wrong restart there to show (twice the default node timeout).
+                // The host counts its own copies (none): the cluster declared it dead while it
+                // was cut off, so its probe, which could not run elsewhere, is dead to the
+                // cluster too.
                 let until = Instant::now() + Duration::from_secs(6);
                 while Instant::now() < until {
                     let served_by = keeper.methods().pid().remote().get_timeout(WAIT).unwrap();
                     assert_eq!(served_by.to_string(), pid, "the keeper moved again");
-                    assert_eq!(live_in(&ROLES), 1, "one live copy of the keeper");
+                    assert_eq!(
+                        live_in(&["standby", "caller"]),
+                        1,
+                        "one live copy of the keeper"
+                    );
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 assert_eq!(keeper.restarts(), 1);
@@ -211,7 +218,8 @@ fn caller() {
 }
 
 /// The host, after the fence: waits until it reaches the cluster again (the keeper, served
-/// by another node, answers it), and says `back`.
+/// by another node, answers it), and says `back`; then checks that no copy of the keeper
+/// starts here while the caller watches, and says `none-here`.
 fn host_comes_back() {
     let start = Instant::now();
     loop {
@@ -225,6 +233,17 @@ fn host_comes_back() {
         std::thread::sleep(Duration::from_millis(50));
     }
     say("back");
+    // Watch as long as the caller does (twice the node timeout): no copy starts here.
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        assert_eq!(
+            LIVE.load(Ordering::SeqCst),
+            0,
+            "a second copy runs on the host"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    say("none-here");
     cluster_support::park();
 }
 
@@ -319,6 +338,7 @@ fn a_node_cut_off_alone_does_not_run_a_second_copy() {
     host.expect("back");
     caller.tell(format!("still {pid}"));
     caller.expect("still-one");
+    host.expect("none-here");
     caller.close_stdin();
     caller.succeeds();
 }

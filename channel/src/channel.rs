@@ -100,13 +100,19 @@ fn started<T: Message>(actor: Actor<RayChannelActor<T>>) -> (Sender<T>, Receiver
     pair(actor, capacity)
 }
 
-/// A sender and a receiver on the channel `actor`, whose capacity is `capacity`.
+/// A sender and a receiver on the channel `actor`, whose capacity is `capacity`. When the
+/// channel is in another process, this returns once the channel has counted both: until then,
+/// its host dropping its own last receiver would close the channel under the new one.
 pub(crate) fn pair<T: Message>(
     actor: Actor<RayChannelActor<T>>,
     capacity: Option<usize>,
 ) -> (Sender<T>, Receiver<T>) {
-    (
-        Sender::register(actor.clone(), capacity),
-        Receiver::register(actor),
-    )
+    let (sender, sent) = Sender::registered(actor.clone(), capacity);
+    let (receiver, received) = Receiver::registered(actor);
+    // Each resolves, to its status or to the actor's error, which the first operation on the
+    // handle reports again; the wait itself only orders the registration first.
+    for registration in [sent, received].into_iter().flatten() {
+        drop(registration.get());
+    }
+    (sender, receiver)
 }

@@ -13,7 +13,9 @@ use crate::{
 /// Lets this process host, create and use channels of `T` in a cluster: registers
 /// [`RayChannelActor<T>`] (see [`helio::register`]). Call it in every process that uses such
 /// channels, as for any actor type that crosses processes; then [`channel_named`] and
-/// [`get_channel`] work from any process of the cluster.
+/// [`get_channel`] work from any process of the cluster. `helio::register::<RayChannelActor<T>>()`
+/// is the same: either way, a process that hosts a named channel lists it in its directory for
+/// `helio status`.
 ///
 /// [`channel_named`]: crate::channel_named
 /// [`get_channel`]: crate::get_channel

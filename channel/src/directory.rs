@@ -7,7 +7,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError, Weak},
+    sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak},
 };
 
 use helio::prelude::*;
@@ -110,19 +110,42 @@ pub(crate) fn list<T: Message>(state: &Arc<State<T>>) {
         name.to_owned(),
         (std::any::type_name::<T>(), Arc::downgrade(&state)),
     );
+    open_for_host();
 }
 
-/// Starts this process's directory, once.
+/// Starts this process's directory, once it is in a cluster; does nothing before
+/// `helio::init` joins one (a later call opens it).
 pub(crate) fn open() {
     // Held for the life of the process: the directory lives as long as its process.
-    static OPEN: OnceLock<Option<Actor<ChannelDirectory>>> = OnceLock::new();
-    OPEN.get_or_init(|| {
-        helio::register::<ChannelDirectory>();
-        let node = helio::current_node()?;
-        let options = ActorOptions::new()
-            .name(format!("node-{node}"))
-            .namespace(DIRECTORY_NAMESPACE)
-            .get_if_exists(true);
-        Some(ChannelDirectory::new_actor().options(options).remote())
-    });
+    static OPEN: Mutex<Option<Actor<ChannelDirectory>>> = Mutex::new(None);
+    let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if open.is_some() {
+        return;
+    }
+    helio::register::<ChannelDirectory>();
+    let Some(node) = helio::current_node() else {
+        return;
+    };
+    let options = ActorOptions::new()
+        .name(format!("node-{node}"))
+        .namespace(DIRECTORY_NAMESPACE)
+        .get_if_exists(true);
+    *open = Some(ChannelDirectory::new_actor().options(options).remote());
+}
+
+/// Opens the directory of a process that hosts a named channel, whichever way its item type
+/// was registered (`helio_channel::register::<T>()`, or `helio::register` of the channel's
+/// actor type). On a thread of its own: creating the directory claims its name in the
+/// cluster, a wait that a constructor must not make.
+fn open_for_host() {
+    static ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if helio::current_node().is_none() || ASKED.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("helio-channel-directory".to_owned())
+        .spawn(open);
+    if let Err(err) = spawned {
+        tracing::warn!(%err, "the channel directory did not open: `helio status` will not list this process's channels");
+    }
 }

@@ -75,6 +75,14 @@ const PREFETCH: usize = 64;
 
 impl<T: Message> Receiver<T> {
     pub(crate) fn register(actor: Actor<RayChannelActor<T>>) -> Self {
+        Self::registered(actor).0
+    }
+
+    /// A new receiver, with its registration call when the channel is in another process (the
+    /// channel counts the receiver once that call is answered).
+    pub(crate) fn registered(
+        actor: Actor<RayChannelActor<T>>,
+    ) -> (Self, Option<ObjectRef<Status>>) {
         static NEXT_READER: AtomicU64 = AtomicU64::new(1);
         let n = NEXT_READER.fetch_add(1, Ordering::Relaxed);
         let node = this_node();
@@ -84,21 +92,25 @@ impl<T: Message> Receiver<T> {
             node => format!("reader-{n}@{node}"),
         };
         let state = local(&actor);
-        match &state {
-            Some(state) => drop(state.register_receiver(reader_id.clone(), LOCAL_NODE.to_owned())),
+        let registration = match &state {
+            Some(state) => {
+                let _status = state.register_receiver(reader_id.clone(), LOCAL_NODE.to_owned());
+                None
+            }
             None => {
                 let register = actor.methods().register_receiver();
-                drop(register.remote(reader_id.clone(), node));
+                Some(register.remote(reader_id.clone(), node))
             }
-        }
-        Receiver {
+        };
+        let receiver = Receiver {
             actor,
             reader_id,
             open: true,
             next: None,
             state,
             prefetched: std::sync::Mutex::default(),
-        }
+        };
+        (receiver, registration)
     }
 
     /// The channel's actor.

@@ -100,13 +100,25 @@ const SINK_BATCH: usize = 1024;
 
 impl<T: Message> Sender<T> {
     pub(crate) fn register(actor: Actor<RayChannelActor<T>>, capacity: Option<usize>) -> Self {
+        Self::registered(actor, capacity).0
+    }
+
+    /// A new sender, with its registration call when the channel is in another process (the
+    /// channel counts the sender once that call is answered).
+    pub(crate) fn registered(
+        actor: Actor<RayChannelActor<T>>,
+        capacity: Option<usize>,
+    ) -> (Self, Option<ObjectRef<Status>>) {
         let state = local(&actor);
         let node = this_node();
-        match &state {
-            Some(state) => drop(state.register_sender()),
-            None => drop(actor.methods().register_sender_on().remote(&node)),
-        }
-        Sender {
+        let registration = match &state {
+            Some(state) => {
+                let _status = state.register_sender();
+                None
+            }
+            None => Some(actor.methods().register_sender_on().remote(&node)),
+        };
+        let sender = Sender {
             actor,
             capacity,
             open: true,
@@ -114,7 +126,8 @@ impl<T: Message> Sender<T> {
             state,
             node,
             gathered: Vec::new(),
-        }
+        };
+        (sender, registration)
     }
 
     /// The channel's actor.

@@ -401,3 +401,68 @@ fn host_lost(test: &str, loss: Loss) {
     user.expect_within("done", Duration::from_secs(60));
     user.succeeds();
 }
+
+/// The host's own ends of the channel `race`, until `Dropper::drop_ends` drops them.
+static ENDS: std::sync::Mutex<Option<(helio_channel::Sender<u64>, helio_channel::Receiver<u64>)>> =
+    std::sync::Mutex::new(None);
+
+/// Drops the host's own ends of `race` when another process asks.
+pub struct Dropper;
+
+#[helio::actor]
+impl Dropper {
+    pub fn new() -> Self {
+        Dropper
+    }
+
+    #[helio::remote_method]
+    pub fn drop_ends(&self) -> bool {
+        ENDS.lock().unwrap().take().is_some()
+    }
+}
+
+/// `get_channel` in another process returns once the channel counts its two ends: the host
+/// dropping its own ends right after (asked over a path of its own, as fast as the cluster
+/// goes) leaves the channel open under them.
+#[test]
+fn ends_from_get_channel_count_before_it_returns() {
+    match role().as_deref() {
+        Some("host") => {
+            join("channel-host");
+            helio::register::<Dropper>();
+            *ENDS.lock().unwrap() = Some(channel_named::<u64>("race", 16));
+            let dropper = Dropper::new_actor()
+                .options(helio::ActorOptions::new().name("dropper"))
+                .remote();
+            dropper.ready().get().expect("the dropper starts");
+            say("ready");
+            return park();
+        }
+        Some("user") => {
+            join("user");
+            helio::register::<Dropper>();
+            let dropper = helio::get_actor::<Dropper>("dropper").expect("find the dropper");
+            let (tx, rx) = get_channel::<u64>("race").expect("find the channel");
+            // At once: no pause that would let a registration in flight arrive anyway.
+            let dropped = dropper.methods().drop_ends().remote().get();
+            assert_eq!(dropped, Ok(true), "the host's ends were dropped");
+            runtime().block_on(async {
+                let bound = Duration::from_secs(20);
+                let sent = tokio::time::timeout(bound, tx.send(0)).await;
+                assert_eq!(sent, Ok(Ok(())), "send 0");
+                let received = tokio::time::timeout(bound, rx.recv()).await;
+                assert_eq!(received, Ok(Ok(0)), "receive 0");
+            });
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "ends_from_get_channel_count_before_it_returns";
+    let nats = Nats::start();
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut user = Proc::start(test, "user", &nats.url);
+    user.expect("done");
+    user.succeeds();
+}

@@ -56,6 +56,10 @@ pub struct Connection {
     /// JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Also the named actors that died for good, with their cause (the cluster keeps the last
+    /// ones: `Config::dead_actors_kept`).
+    #[arg(long)]
+    pub all: bool,
 }
 
 impl Command {

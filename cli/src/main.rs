@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         Command::List {
             what: ListWhat::Actors(_),
         } => {
-            let rows = actor_rows(&helio::list_actors(), &nodes);
+            let rows = actor_rows(&actors(&connection), &nodes);
             show(&connection, &rows, || actors_table(&rows))
         }
         Command::List {
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         }
         Command::Status(_) => {
             let nodes_rows = node_rows(&nodes, me);
-            let listed = helio::list_actors();
+            let listed = actors(&connection);
             let actors = actor_rows(&listed, &nodes);
             let channels = channel_rows(&listed, &nodes);
             if connection.json {
@@ -93,11 +93,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// The cluster configuration `connection` names.
+/// The named actors: the live ones, and with `--all` the dead ones the cluster keeps.
+fn actors(connection: &Connection) -> Vec<helio::ActorInfo> {
+    let mut actors = helio::list_actors();
+    if connection.all {
+        actors.extend(helio::list_dead_actors());
+        actors.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    }
+    actors
+}
+
+/// The cluster configuration `connection` names: a client-only node, which no actor is ever
+/// placed on.
 fn config(connection: &Connection) -> helio::Config {
     let mut config = helio::Config::cluster(connection.url.clone())
         .cluster_name(connection.cluster.clone())
-        .node_name("helio-cli");
+        .node_name("helio-cli")
+        .host(false);
     if let Some(token) = &connection.token {
         config = config.token(token.clone());
     }

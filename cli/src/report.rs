@@ -48,6 +48,8 @@ pub struct ActorRow {
     pub restarts: u32,
     /// Whether it is detached.
     pub detached: bool,
+    /// Why it died, for a dead actor (`helio list actors --all`).
+    pub cause: Option<String>,
 }
 
 /// A named channel, as `helio list channels` shows it.
@@ -236,6 +238,10 @@ pub fn actor_rows(actors: &[ActorInfo], nodes: &[NodeInfo]) -> Vec<ActorRow> {
                 pid: actor.pid,
                 restarts: actor.restarts,
                 detached: actor.detached,
+                cause: match &actor.state {
+                    ActorState::Dead(cause) => Some(cause.to_string()),
+                    _ => None,
+                },
             }
         })
         .collect()
@@ -307,7 +313,7 @@ pub fn nodes_table(rows: &[NodeRow]) -> String {
 
 /// The actors as a table.
 pub fn actors_table(rows: &[ActorRow]) -> String {
-    let columns = [
+    let mut columns = vec![
         Column {
             header: "NAME",
             max: 21,
@@ -333,10 +339,18 @@ pub fn actors_table(rows: &[ActorRow]) -> String {
             max: 8,
         },
     ];
+    // Dead actors (`--all`) say why, in a last column.
+    let causes = rows.iter().any(|row| row.cause.is_some());
+    if causes {
+        columns.push(Column {
+            header: "CAUSE",
+            max: 60,
+        });
+    }
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
-            vec![
+            let mut cells = vec![
                 // Names in the default namespace go bare; others as `namespace/name`.
                 if row.namespace == helio::DEFAULT_NAMESPACE {
                     row.name.clone()
@@ -348,7 +362,11 @@ pub fn actors_table(rows: &[ActorRow]) -> String {
                 row.node.clone(),
                 row.restarts.to_string(),
                 if row.detached { "yes" } else { "no" }.to_owned(),
-            ]
+            ];
+            if causes {
+                cells.push(row.cause.clone().unwrap_or_else(|| "-".to_owned()));
+            }
+            cells
         })
         .collect();
     render(&columns, &cells)

@@ -60,6 +60,30 @@ fn worker() {
         }
         assert_eq!(rx.blocking_recv(), Ok(0));
         std::mem::forget((tx, rx)); // registered for as long as the worker lives
+        // A named actor killed for good: `list actors --all` shows it dead, with its cause.
+        let gone = Counter::new_actor()
+            .options(
+                ActorOptions::new()
+                    .name("gone")
+                    .lifetime(Lifetime::Detached),
+            )
+            .remote(0);
+        gone.ready().get().expect("it starts");
+        helio::kill(&gone, true);
+        let start = std::time::Instant::now();
+        while !helio::list_dead_actors().iter().any(|a| a.name == "gone") {
+            assert!(
+                start.elapsed() < cluster_support::BOUND,
+                "its death was never recorded"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    } else {
+        // A channel whose actor type is registered as any other: its process lists it too.
+        helio::register::<helio_channel::RayChannelActor<String>>();
+        let (tx, rx) = helio_channel::channel_named::<String>("mail", 4);
+        tx.blocking_send("hi".to_owned()).expect("send");
+        std::mem::forget((tx, rx));
     }
     say("ready");
     park();
@@ -112,9 +136,9 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
         );
     }
     assert!(status.starts_with("Nodes (2)\n"), "{status}");
-    assert!(status.contains("\nActors (3)\n"), "{status}");
-    assert!(status.contains("\nChannels (1)\n"), "{status}");
-    for ((n, worker), actors) in ["1", "2"].iter().zip(&workers).zip(["2", "1"]) {
+    assert!(status.contains("\nActors (4)\n"), "{status}");
+    assert!(status.contains("\nChannels (2)\n"), "{status}");
+    for ((n, worker), actors) in ["1", "2"].iter().zip(&workers).zip(["2", "2"]) {
         let node = row(&status, &format!("worker-{n}"));
         assert_eq!(node[3], worker.pid().to_string(), "{status}");
         assert_eq!((node[4], node.last()), ("alive", Some(&actors)), "{status}");
@@ -137,6 +161,12 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
         ["8", "2", "1", "1", "3", "1", "3"],
         "{status}"
     );
+    let mail = row(&status, "mail");
+    assert_eq!(mail[1..3], ["4", "1"], "{status}");
+    assert!(
+        !status.contains("gone"),
+        "the dead are left out without --all"
+    );
     let channel = row(&status, "helio-channel/jobs");
     assert_eq!(channel[1..3], ["RayChannelA…", "alive"], "{status}");
     let channels: serde_json::Value =
@@ -150,6 +180,16 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
     assert_eq!(nodes.lines().count(), 3, "{nodes}");
     let actors = helio(&nats.url, &["list", "actors"]);
     assert_eq!(row(&actors, "counter-2")[3], "worker-2");
+    assert!(!actors.contains("gone"), "{actors}");
+    let all = helio(&nats.url, &["list", "actors", "--all"]);
+    assert_eq!(
+        row(&all, "gone")[1..],
+        [
+            "Counter", "dead", "worker-1", "0", "yes", "it", "was", "killed"
+        ],
+        "{all}"
+    );
+    assert_eq!(row(&all, "counter-1")[2], "alive", "{all}");
 
     let json: serde_json::Value =
         serde_json::from_str(&helio(&nats.url, &["status", "--json"])).expect("JSON");

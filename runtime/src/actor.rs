@@ -306,13 +306,13 @@ impl<A: ActorClass> Actor<A> {
     /// Where the actor is in its life: pending, alive, restarting or dead (with the cause).
     ///
     /// Cluster mode: for an actor hosted elsewhere, this asks its host (blocking for at most
-    /// 5 s); `Unreachable` when the host does not answer.
+    /// 5 s). When the host does not answer, the cluster's record of the actor does (at most
+    /// 5 s more): `Dead` with its cause once the actor died for good (killed, out of
+    /// restarts, or with its node), else `Unreachable`.
     pub fn state(&self) -> ActorState {
         #[cfg(feature = "cluster")]
         if let Some(link) = self.link() {
-            return link
-                .state()
-                .map_or(ActorState::Unreachable, |(state, _)| state);
+            return link.state().0;
         }
         self.cell.shared.state()
     }
@@ -320,11 +320,11 @@ impl<A: ActorClass> Actor<A> {
     /// How often the actor has restarted so far.
     ///
     /// Cluster mode: for an actor hosted elsewhere, this asks its host (blocking for at most
-    /// 5 s); 0 when the host does not answer.
+    /// 5 s), else the cluster's record of the actor, as [`state`](Actor::state) does.
     pub fn restarts(&self) -> u32 {
         #[cfg(feature = "cluster")]
         if let Some(link) = self.link() {
-            return link.state().map_or(0, |(_, restarts)| restarts);
+            return link.state().1;
         }
         self.cell.shared.restarts()
     }

@@ -74,7 +74,9 @@ pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
 pub use hints::Gettable;
 pub use kept::{keep_across_restarts, was_current_actor_reconstructed};
 pub use label::{ActorId, ActorLabel};
-pub use lifecycle::{current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors};
+pub use lifecycle::{
+    current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors, list_dead_actors,
+};
 pub use method::Method;
 pub use object_ref::{ObjectRef, ObjectRefFuture};
 #[cfg(feature = "cluster")]

@@ -224,10 +224,28 @@ pub fn list_actors() -> Vec<crate::ActorInfo> {
     let local = registry::global().list();
     // Cluster mode: the named actors of every other node too.
     #[cfg(feature = "cluster")]
-    if let Some(mut all) = crate::cluster::list_remote() {
+    if let Some(mut all) = crate::cluster::list_remote(false) {
         all.extend(local);
         all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         return all;
     }
     local
+}
+
+/// The named actors that died for good, as the cluster keeps them (`ray list actors` keeps
+/// DEAD ones the same way): each with its state `Dead(cause)`, its restarts and the node it
+/// ran on last, sorted by namespace and name. The cluster keeps the last ones for a while
+/// (`Config::dead_actors_kept`). Empty outside cluster mode: a process forgets its dead
+/// actors, whose calls fail on their handles.
+///
+/// ```
+/// assert!(helio_runtime::list_dead_actors().is_empty()); // not in a cluster
+/// ```
+pub fn list_dead_actors() -> Vec<crate::ActorInfo> {
+    #[cfg(feature = "cluster")]
+    if let Some(mut dead) = crate::cluster::list_remote(true) {
+        dead.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        return dead;
+    }
+    Vec::new()
 }

@@ -165,6 +165,40 @@ impl Config {
         self.cluster_mut().set_connect_timeout(timeout);
         self
     }
+
+    /// Whether this process hosts actors for the cluster (default `true`). A client-only
+    /// process (`false`: a CLI, a web front end, a batch driver) creates and calls actors of
+    /// its registered types like any other, but no other process places an actor on it:
+    /// `Placement::Any` never picks it, `Placement::Node` to it is refused, and it never
+    /// restarts a dead node's actors. Actors it creates with `Placement::Local` (the
+    /// default) still run here.
+    ///
+    /// ```no_run
+    /// helio_runtime::init(
+    ///     helio_runtime::Config::cluster("nats://127.0.0.1:4222").host(false),
+    /// )?;
+    /// # Ok::<(), helio_runtime::RuntimeError>(())
+    /// ```
+    pub fn host(mut self, hosts: bool) -> Self {
+        self.cluster_mut().set_hosts(hosts);
+        self
+    }
+
+    /// How many records of dead actors the registry keeps, and for how long (default: the
+    /// last 1000, for at most an hour). A call to an actor that died for good resolves to
+    /// `ActorDied` with its cause, from any process, while its record is kept; after that,
+    /// as for an actor that never existed. Every node drops the records beyond the retention
+    /// now and then (about every 30 s).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let config = helio_runtime::Config::cluster("nats://127.0.0.1:4222")
+    ///     .dead_actors_kept(10_000, Duration::from_secs(600));
+    /// ```
+    pub fn dead_actors_kept(mut self, most: usize, longest: Duration) -> Self {
+        self.cluster_mut().set_retention(most, longest);
+        self
+    }
 }
 
 impl Config {

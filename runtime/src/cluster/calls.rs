@@ -3,8 +3,8 @@
 //! A call gets an id and an entry in [`Calls`]; its reply subject is
 //! `helio.<cluster>.inbox.<node>.<id>`. The inbox reader resolves the entry when the reply
 //! comes, or routes a stream's frame to its sink. When no process serves the actor's subject,
-//! the server answers "no responders" on that same subject, and the call resolves to
-//! `ActorUnavailable`.
+//! the server answers "no responders" on that same subject, and the call resolves as the
+//! actor's record says (`verdict.rs`): `ActorDied`, or `ActorUnavailable`.
 
 use std::{
     collections::HashMap,
@@ -35,6 +35,9 @@ pub(super) struct Pending {
     /// The actor cannot outlive its host (not detached, or no restarts left): if the host
     /// dies, so did it.
     pub(super) dies_with_host: bool,
+    /// The actor's address: its host is learnt from the reply, and its record is read when
+    /// it does not answer (`verdict.rs`).
+    pub(super) address: Option<Arc<super::client::Address>>,
 }
 
 impl Pending {
@@ -77,6 +80,7 @@ impl Calls {
             complete,
             rerun: None,
             dies_with_host: false,
+            address: None,
         })
     }
 
@@ -123,9 +127,16 @@ impl Calls {
         nodes
     }
 
-    /// Resolves every call and stream `node` owes to `ActorUnavailable`: it is dead. The
-    /// calls that may run again elsewhere are handed back instead, by id.
-    pub(crate) fn fail_node(&self, node: NodeId, message: &str) -> Vec<(u64, Pending)> {
+    /// Resolves every call and stream `node` owes: it is dead. A call to an actor that died
+    /// with it resolves to `ActorDied`; the calls that may run again elsewhere are handed back,
+    /// by id; the others resolve as the actor's record says (`verdict.rs`), streams to
+    /// `ActorUnavailable` with `message`.
+    pub(crate) fn fail_node(
+        &self,
+        cluster: &Arc<Cluster>,
+        node: NodeId,
+        message: &str,
+    ) -> Vec<(u64, Pending)> {
         let owed: Vec<u64> = self
             .lock()
             .iter()
@@ -147,7 +158,7 @@ impl Calls {
                     again.push((id, pending));
                     continue;
                 }
-                pending.unavailable(message);
+                super::verdict::settle(cluster, pending, message.to_owned());
             }
         }
         let streams: Vec<u64> = self
@@ -198,7 +209,7 @@ impl Calls {
             Some(pending) if pending.rerun.is_some() => {
                 super::rerun::not_served(cluster, id, pending);
             }
-            Some(pending) => pending.unavailable(NOT_SERVED),
+            Some(pending) => super::verdict::settle(cluster, pending, NOT_SERVED.to_owned()),
             None => self.stream_unavailable(id, NOT_SERVED),
         }
     }
@@ -297,7 +308,16 @@ fn deliver(cluster: &Arc<Cluster>, message: async_nats::Message) {
             return super::rerun::not_served(cluster, id, pending);
         }
         if unavailable {
-            return pending.unavailable(NOT_SERVED);
+            return super::verdict::settle(cluster, pending, NOT_SERVED.to_owned());
+        }
+        // The actor answered from its node of creation, or from the node named in the reply:
+        // later calls watch that one.
+        if let Some(address) = &pending.address {
+            let node = wire::header(&message, wire::NODE).and_then(|node| node.parse().ok());
+            let answered = node.unwrap_or(address.record.node);
+            if address.host() != answered {
+                address.answered_by(answered);
+            }
         }
         let Pending {
             actor,

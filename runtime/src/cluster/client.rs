@@ -59,14 +59,32 @@ impl Wake for RemoteCancel {
     }
 }
 
+/// An actor's address, shared by its remote handle and the calls in flight to it.
+pub(crate) struct Address {
+    pub(super) record: ActorRecord,
+    /// The node that runs the actor, as last known: it moves when its node dies, and is learnt
+    /// again from the registry, or from a reply of its new host (`wire::NODE`).
+    host: AtomicU64,
+    /// A lookup of the actor's new host is under way.
+    refreshing: std::sync::atomic::AtomicBool,
+}
+
+impl Address {
+    /// The node that runs the actor, as last known.
+    pub(super) fn host(&self) -> NodeId {
+        NodeId(self.host.load(Ordering::Acquire))
+    }
+
+    /// A reply came from `node`: it runs the actor now.
+    pub(super) fn answered_by(&self, node: NodeId) {
+        self.host.store(node.0, Ordering::Release);
+    }
+}
+
 /// How a remote handle reaches its actor.
 pub(crate) struct Link {
     pub(super) cluster: Arc<Cluster>,
-    pub(super) record: ActorRecord,
-    /// The node that runs the actor, as last known (it moves when its node dies).
-    host: Arc<AtomicU64>,
-    /// A lookup of the actor's new host is under way.
-    refreshing: Arc<std::sync::atomic::AtomicBool>,
+    pub(super) address: Arc<Address>,
     pub(super) subject: async_nats::Subject,
     fingerprint: String,
     pub(super) stubs: Arc<HashMap<&'static str, Stub>>,
@@ -75,33 +93,33 @@ pub(crate) struct Link {
 impl Link {
     /// The actor's address.
     pub(crate) fn record(&self) -> &ActorRecord {
-        &self.record
+        &self.address.record
     }
 
     /// The node to watch for a call: the actor's host, unless that node is dead. Then the
     /// actor may run elsewhere: its new host is looked up for later calls, and meanwhile a
     /// call nobody serves fails at once with "no responders".
     pub(super) fn watched_host(&self) -> Option<NodeId> {
-        let host = NodeId(self.host.load(Ordering::Acquire));
+        let host = self.address.host();
         if !self.cluster.liveness.is_dead(host) {
             return Some(host);
         }
-        if !self.record.name.is_empty() && !self.refreshing.swap(true, Ordering::AcqRel) {
+        let address = &self.address;
+        if !address.record.name.is_empty() && !address.refreshing.swap(true, Ordering::AcqRel) {
             let cluster = Arc::clone(&self.cluster);
-            let record = self.record.clone();
-            let (found, refreshing) = (Arc::clone(&self.host), Arc::clone(&self.refreshing));
+            let address = Arc::clone(address);
             cluster.handle.clone().spawn(async move {
+                let record = &address.record;
                 let lookup = cluster
                     .registry
                     .lookup(&record.namespace, &record.name)
                     .await;
                 if let Ok(Some(now)) = lookup
-                    && now.node == record.node
-                    && now.id == record.id
+                    && now.same_actor(record)
                 {
-                    found.store(now.host().0, Ordering::Release);
+                    address.answered_by(now.host());
                 }
-                refreshing.store(false, Ordering::Release);
+                address.refreshing.store(false, Ordering::Release);
             });
         }
         None
@@ -127,14 +145,24 @@ impl Link {
         headers
     }
 
-    /// Asks the host for the actor's state and restart count (blocking, at most 5 s).
-    pub(crate) fn state(&self) -> Result<(ActorState, u32), ActorError> {
-        ask_state(
+    /// Asks the host for the actor's state and restart count (blocking, at most 5 s); when
+    /// the host does not answer, the actor's record answers (`verdict.rs`): `Dead` with its
+    /// cause, or `Unreachable`.
+    pub(crate) fn state(&self) -> (ActorState, u32) {
+        let asked = ask_state(
             &self.cluster,
             self.subject.clone(),
             self.headers(VERB_STATE),
             5,
-        )
+        );
+        if let Ok(answer) = asked {
+            return answer;
+        }
+        let cluster = Arc::clone(&self.cluster);
+        let address = Arc::clone(&self.address);
+        let read = async move { super::verdict::state(&cluster, &address).await };
+        block_on(&self.cluster.handle, Duration::from_secs(5), read)
+            .unwrap_or((ActorState::Unreachable, self.address.record.moves))
     }
 
     fn send(&self, method: &str, payload: Vec<u8>, reply: Option<u64>) {
@@ -208,13 +236,13 @@ impl Link {
         // then run again there, while its task retries allow.
         let retries = overrides
             .max_task_retries
-            .unwrap_or(self.record.max_task_retries);
-        let rerun =
-            (self.record.detached && !self.record.name.is_empty() && retries != 0).then(|| Rerun {
-                namespace: self.record.namespace.clone(),
-                name: self.record.name.clone(),
-                actor_id: self.record.id,
-                actor_node: self.record.node,
+            .unwrap_or(self.record().max_task_retries);
+        let rerun = (self.record().detached && !self.record().name.is_empty() && retries != 0)
+            .then(|| Rerun {
+                namespace: self.record().namespace.clone(),
+                name: self.record().name.clone(),
+                actor_id: self.record().id,
+                actor_node: self.record().node,
                 subject: self.subject.clone(),
                 headers: headers.clone(),
                 payload: payload.clone(),
@@ -230,7 +258,8 @@ impl Link {
                 complete,
                 rerun,
                 // Not detached, or no restarts left (as last looked up: restarts only go).
-                dies_with_host: !self.record.can_move(),
+                dies_with_host: !self.record().can_move(),
+                address: Some(Arc::clone(&self.address)),
             },
         );
         if !self.cluster.refuse_if_cut_off(id) {
@@ -244,6 +273,7 @@ impl Link {
         let id = self.cluster.calls.insert(Pending {
             rerun: None,
             dies_with_host: false,
+            address: Some(Arc::clone(&self.address)),
             actor: actor.clone(),
             method: "ready",
             node: self.watched_host(),
@@ -277,8 +307,9 @@ pub(crate) fn lookup<A: ActorClass>(
         registry.lookup(&ns, &n).await
     });
     let record = match found {
-        Ok(Ok(Some(record))) => record,
-        Ok(Ok(None)) => {
+        // A tombstone: the actor died for good, as if the name were free.
+        Ok(Ok(Some(record))) if record.death.is_none() => record,
+        Ok(Ok(_)) => {
             return Some(Err(LookupError::NotFound {
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),
@@ -323,9 +354,11 @@ pub(crate) fn remote_handle<A: ActorClass>(
     );
     let link = Link {
         cluster: Arc::clone(cluster),
-        host: Arc::new(AtomicU64::new(record.host().0)),
-        refreshing: Arc::default(),
-        record: record.clone(),
+        address: Arc::new(Address {
+            host: AtomicU64::new(record.host().0),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
+            record: record.clone(),
+        }),
         subject: cluster.actor_subject(record.node, record.id).into(),
         fingerprint: format!("{:016x}", record.fingerprint),
         stubs: Arc::clone(&entry.stubs),

@@ -39,6 +39,10 @@ pub struct ClusterConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) node_timeout: Duration,
     tls: Tls,
+    /// Whether this process hosts actors for others (`Placement::Any`, `Node`, restarts).
+    pub(crate) hosts: bool,
+    /// How many tombstones of dead actors the registry keeps, and for how long.
+    pub(crate) retention: super::registry::Retention,
 }
 
 /// TLS settings (rustls, through async-nats).
@@ -59,7 +63,20 @@ impl ClusterConfig {
             connect_timeout: Duration::from_secs(5),
             node_timeout: Duration::from_secs(3),
             tls: Tls::default(),
+            hosts: true,
+            retention: super::registry::Retention {
+                most: 1000,
+                longest: Duration::from_secs(3600),
+            },
         }
+    }
+
+    pub(crate) fn set_hosts(&mut self, hosts: bool) {
+        self.hosts = hosts;
+    }
+
+    pub(crate) fn set_retention(&mut self, most: usize, longest: Duration) {
+        self.retention = super::registry::Retention { most, longest };
     }
 
     pub(crate) fn set_cluster_name(&mut self, name: String) {

@@ -257,6 +257,10 @@ async fn recheck_one(cluster: &Arc<Cluster>, stopped: &ActorRecord) -> Result<()
         tracing::info!(%namespace, %name, "a stopped actor's name is another actor's now");
         return Ok(());
     }
+    if record.death.is_some() {
+        tracing::info!(%namespace, %name, "a stopped actor was declared dead meanwhile");
+        return Ok(());
+    }
     if record.host() != cluster.node() {
         tracing::info!(
             %namespace,
@@ -266,7 +270,7 @@ async fn recheck_one(cluster: &Arc<Cluster>, stopped: &ActorRecord) -> Result<()
         );
         return Ok(());
     }
-    match revive::restart_here(cluster, record, revision).await? {
+    match revive::restart_here(cluster, record.clone(), revision).await? {
         revive::Restart::Started => {}
         revive::Restart::Lost => {
             tracing::info!(%namespace, %name, "another node restarted a stopped actor first");
@@ -277,7 +281,11 @@ async fn recheck_one(cluster: &Arc<Cluster>, stopped: &ActorRecord) -> Result<()
                 %name,
                 "an actor stopped while this node was cut off has no restarts left: it stays dead"
             );
-            cluster.registry.release(namespace, name, revision).await;
+            let restarts = record.moves;
+            cluster
+                .registry
+                .bury(record, revision, &crate::DeathCause::Fenced, restarts)
+                .await?;
         }
     }
     Ok(())

@@ -113,6 +113,7 @@ pub(crate) fn claim_named<A: ActorClass>(
         host: None,
         moves: 0,
         revival,
+        death: None,
     };
     let claimed = record.clone();
     let claim = {
@@ -123,10 +124,25 @@ pub(crate) fn claim_named<A: ActorClass>(
             match cluster.registry.claim(&record).await? {
                 Some(revision) => Ok(Ok((sub, revision))),
                 None => {
-                    let held = cluster
+                    let mut held = cluster
                         .registry
                         .lookup_entry(&record.namespace, &record.name)
                         .await?;
+                    // A tombstone: the name is free to claim again.
+                    if let Some((holder, revision)) = &held
+                        && holder.death.is_some()
+                    {
+                        if let Some(revision) =
+                            cluster.registry.take_over(&record, *revision).await?
+                        {
+                            return Ok(Ok((sub, revision)));
+                        }
+                        // Claimed by another meanwhile: that one holds it now.
+                        held = cluster
+                            .registry
+                            .lookup_entry(&record.namespace, &record.name)
+                            .await?;
+                    }
                     // A name whose holder's process is gone (killed, say) is taken over.
                     if let Some((holder, revision)) = &held
                         && holder.node != cluster.node()
@@ -270,6 +286,7 @@ pub(crate) fn record_of<A: ActorClass>(
         host: Some(cluster.node()),
         moves: 0,
         revival: None,
+        death: None,
     }
 }
 
@@ -294,39 +311,115 @@ pub(crate) fn serve_actor<A: ActorClass>(
     let handle = cluster.handle.clone();
     handle.spawn(async move {
         tracing::debug!(actor = %shared.label, "serving actor to the cluster");
-        let mut died = pin!(died(&shared));
-        // The replies in the making: polled here, not spawned one task per call.
         let mut answers = FuturesUnordered::new();
-        loop {
-            let next = poll_fn(|cx| {
-                while let Poll::Ready(Some(())) = answers.poll_next_unpin(cx) {}
-                if died.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(None);
-                }
-                sub.poll_next_unpin(cx)
-            })
-            .await;
-            let Some(message) = next else { break };
-            for message in super::batch::split(message) {
-                answers.extend(serve_one(&cluster, &table, &weak, &shared, message));
+        let mut serving = Serving {
+            cluster: &cluster,
+            table: &table,
+            cell: &weak,
+            shared: &shared,
+            moved: record.host() != record.node,
+            answers: &mut answers,
+        };
+        serving.until(&mut sub, died(&shared)).await;
+        // Stopped by the fence: its record stays, to be rechecked once the node is back.
+        if cluster.fence.stopped(id) {
+            let _ = sub.unsubscribe().await;
+        } else {
+            // The tombstone is written while the subject is still served, so that a caller
+            // that finds no one serving it finds the tombstone too (`verdict.rs`).
+            bury(&cluster, &shared, record, revision).await;
+            // Then the subject is left without losing what is on its way: a drain ends the
+            // subscription once the server has delivered all it routed here, and each of
+            // those calls is answered (with the death).
+            if sub.drain().await.is_ok() {
+                serving
+                    .until(&mut sub, tokio::time::sleep(LAST_ANSWERS))
+                    .await;
             }
         }
         // Every call of a dead actor resolves: send those last replies.
         while answers.next().await.is_some() {}
         cluster.served.remove(id);
-        // Stopped by the fence: its record stays, to be rechecked once the node is back.
-        let fenced = cluster.fence.stopped(id);
-        let _ = sub.unsubscribe().await;
-        if fenced {
-            return;
+    });
+}
+
+/// The most a dead actor's host waits for the last calls on their way to it.
+const LAST_ANSWERS: Duration = Duration::from_secs(5);
+
+/// What serving one actor's subject takes.
+struct Serving<'a, A> {
+    cluster: &'a Arc<Cluster>,
+    table: &'a HostTable<A>,
+    cell: &'a Weak<ActorCell<A>>,
+    shared: &'a ActorShared,
+    /// It was restarted here from another node: replies say which node answered.
+    moved: bool,
+    /// The replies in the making: polled here, not spawned one task per call.
+    answers: &'a mut FuturesUnordered<BoxFuture<'static, ()>>,
+}
+
+impl<A: ActorClass> Serving<'_, A> {
+    /// Answers what `sub` brings until `stop` resolves or `sub` ends, polling the replies in
+    /// the making alongside.
+    async fn until(&mut self, sub: &mut Subscriber, stop: impl Future<Output = ()>) {
+        let mut stop = pin!(stop);
+        loop {
+            let answers = &mut *self.answers;
+            let next = poll_fn(|cx| {
+                while let Poll::Ready(Some(())) = answers.poll_next_unpin(cx) {}
+                if stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                sub.poll_next_unpin(cx)
+            })
+            .await;
+            let Some(message) = next else { return };
+            for message in super::batch::split(message) {
+                let answer = serve_one(self, message);
+                self.answers.extend(answer);
+            }
         }
-        if let Some(revision) = revision {
-            cluster
-                .registry
+    }
+}
+
+/// Records the death of the actor `shared` served under `record`: a named actor's record (held
+/// at `revision`) becomes its tombstone, and so does an anonymous one's. A shutdown of this
+/// process frees the name instead: the actor did not fail, its process left.
+async fn bury(
+    cluster: &Arc<Cluster>,
+    shared: &ActorShared,
+    record: ActorRecord,
+    revision: Option<u64>,
+) {
+    let cause = shared.death().unwrap_or(DeathCause::Shutdown);
+    let restarts = shared.restarts();
+    let outcome = match revision {
+        Some(revision) if cause == DeathCause::Shutdown => {
+            let registry = &cluster.registry;
+            registry
                 .release(&record.namespace, &record.name, revision)
                 .await;
+            Ok(())
         }
-    });
+        Some(revision) => cluster
+            .registry
+            .bury(record, revision, &cause, restarts)
+            .await
+            .map(drop),
+        None => {
+            cluster
+                .registry
+                .bury_anonymous(record, &cause, restarts)
+                .await
+        }
+    };
+    match outcome {
+        Ok(()) if cause != DeathCause::Shutdown => cluster.buried(),
+        Ok(()) => {}
+        Err(err) => {
+            tracing::warn!(actor = %shared.label, %err, "the actor's death was not recorded")
+        }
+    }
 }
 
 /// Resolves once the actor is dead.
@@ -344,12 +437,17 @@ async fn died(shared: &ActorShared) {
 /// Answers one message to the actor's subject. Never blocks: the call is queued on the
 /// actor, and the future returned sends its reply once it is ready.
 fn serve_one<A: ActorClass>(
-    cluster: &Arc<Cluster>,
-    table: &HostTable<A>,
-    cell: &Weak<ActorCell<A>>,
-    shared: &ActorShared,
+    serving: &Serving<'_, A>,
     message: Message,
 ) -> Option<BoxFuture<'static, ()>> {
+    let Serving {
+        cluster,
+        table,
+        cell,
+        shared,
+        moved,
+        ..
+    } = *serving;
     match wire::header(&message, METHOD) {
         // The payload names the call by its reply subject.
         Some(VERB_CANCEL) => {
@@ -412,7 +510,7 @@ fn serve_one<A: ActorClass>(
         if let Err(Failure::Wire(what)) = &result {
             tracing::warn!(%what, "bad call from the wire");
         }
-        cluster.reply(reply, result);
+        cluster.reply_from(reply, result, moved);
     }))
 }
 

@@ -249,6 +249,10 @@ async fn beat(cluster: Weak<Cluster>, timeout: Duration) {
     }
 }
 
+/// Every how many watch rounds (a third of the node timeout each) a node sweeps tombstones:
+/// about every 30 s with the default timeout.
+const SWEEP_EVERY: u64 = 30;
+
 async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
     let mut every = tokio::time::interval(timeout / 3);
     for round in 0u64.. {
@@ -259,6 +263,11 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
         if cluster.fence.is_cut_off() {
             // Cut off, this node hears no one: that says nothing of the others.
             continue;
+        }
+        // Now and then, drop the tombstones beyond the retention (any node may: the
+        // purges are revision-checked).
+        if round % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            cluster.sweep();
         }
         // Nodes this process never heard (it joined after they went silent) are in the
         // registry: look there now and then.
@@ -298,7 +307,7 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
                 "its node {node} stopped answering (no heartbeat for {timeout:?}, no answer \
                  to a ping)"
             );
-            for (id, pending) in cluster.calls.fail_node(node, &message) {
+            for (id, pending) in cluster.calls.fail_node(&cluster, node, &message) {
                 let rerun = super::rerun::after_death(
                     Arc::clone(&cluster),
                     id,

@@ -13,6 +13,7 @@
 //! - `liveness.rs`: heartbeats and pings; calls owed by a dead node fail.
 //! - `revive.rs`: a dead node's detached actors restart on a live node.
 //! - `fence.rs`: a node cut off from the cluster stops its detached actors.
+//! - `verdict.rs`: what a call concludes when its actor does not answer (died, or unavailable).
 //! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
 //!
 //! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
@@ -35,6 +36,7 @@ mod remote_stream;
 mod rerun;
 mod revive;
 mod types;
+mod verdict;
 mod wire;
 
 use std::{
@@ -79,6 +81,12 @@ pub(crate) struct Cluster {
     fence: fence::Fence,
     /// How long a node may be silent before a ping decides whether it is dead.
     node_timeout: Duration,
+    /// Whether this process hosts actors for others (`Config::host`).
+    hosts: bool,
+    /// How many tombstones the registry keeps (`Config::dead_actors_kept`).
+    retention: registry::Retention,
+    /// Tombstones this process wrote since its last sweep.
+    buried: std::sync::atomic::AtomicUsize,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -169,6 +177,17 @@ impl Cluster {
 
     /// Answers a request on its reply subject: the encoded result, or the failure.
     fn reply(&self, subject: async_nats::Subject, result: Result<Vec<u8>, wire::Failure>) {
+        self.reply_from(subject, result, false);
+    }
+
+    /// As [`reply`](Cluster::reply), naming this node as the one that answered when `moved`
+    /// (it serves an actor created elsewhere).
+    fn reply_from(
+        &self,
+        subject: async_nats::Subject,
+        result: Result<Vec<u8>, wire::Failure>,
+        moved: bool,
+    ) {
         let (status, payload) = match result {
             Ok(bytes) => ("ok", bytes),
             Err(failure) => ("err", wire::encode(&failure).unwrap_or_default()),
@@ -176,6 +195,9 @@ impl Cluster {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(wire::CODEC, wire::CODEC_ID);
         headers.insert(wire::STATUS, status);
+        if moved {
+            headers.insert(wire::NODE, self.node().to_string().as_str());
+        }
         self.publish(async_nats::message::OutboundMessage {
             subject,
             reply: None,
@@ -197,6 +219,30 @@ impl Cluster {
             .await
             .map_err(|err| format!("the server did not answer: {err}"))?;
         Ok(sub)
+    }
+
+    /// Counts a tombstone this process wrote: once it wrote half the retention's count since
+    /// its last sweep, it sweeps now, so that a burst of deaths cannot outgrow the retention
+    /// before the next periodic sweep.
+    fn buried(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        let threshold = (self.retention.most / 2).max(1);
+        if self.buried.fetch_add(1, Ordering::AcqRel) + 1 >= threshold {
+            self.sweep();
+        }
+    }
+
+    /// Drops the tombstones beyond the retention, in the background.
+    fn sweep(self: &Arc<Self>) {
+        self.buried.store(0, std::sync::atomic::Ordering::Release);
+        let cluster = Arc::clone(self);
+        self.handle.spawn(async move {
+            match cluster.registry.sweep(cluster.retention).await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::debug!(dropped, "old tombstones dropped"),
+                Err(err) => tracing::debug!(%err, "tombstones not swept"),
+            }
+        });
     }
 
     /// Queues a message for the writer task.
@@ -255,6 +301,9 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         adoptions: revive::Adoptions::default(),
         fence: fence::Fence::default(),
         node_timeout: config.node_timeout,
+        hosts: config.hosts,
+        retention: config.retention,
+        buried: std::sync::atomic::AtomicUsize::new(0),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
@@ -389,9 +438,10 @@ async fn write(
     }
 }
 
-/// The named actors of the other nodes (`None` outside cluster mode), each asked for its
-/// state; one whose host does not answer within 2 s is `Unreachable`.
-pub(crate) fn list_remote() -> Option<Vec<crate::ActorInfo>> {
+/// With `dead` false, the live named actors of the other nodes (`None` outside cluster mode),
+/// each asked for its state; one whose host does not answer within 2 s is `Unreachable`. With
+/// `dead`, the named actors of every node that died for good, from their tombstones.
+pub(crate) fn list_remote(dead: bool) -> Option<Vec<crate::ActorInfo>> {
     let cluster = current()?;
     let registry = cluster.registry.clone();
     let me = cluster.node();
@@ -413,11 +463,23 @@ pub(crate) fn list_remote() -> Option<Vec<crate::ActorInfo>> {
     };
     let infos = records
         .into_iter()
-        .filter(|record| record.host() != me)
+        .filter(|record| {
+            if dead {
+                record.death.is_some()
+            } else {
+                record.death.is_none() && record.host() != me
+            }
+        })
         .map(|record| {
-            let (state, restarts) =
-                client::state_of(&cluster, &record).unwrap_or((crate::ActorState::Unreachable, 0));
-            // Where it runs now: another node may have restarted it.
+            let (state, restarts) = match &record.death {
+                Some(death) => (
+                    crate::ActorState::Dead(death.cause.clone().into_cause()),
+                    death.restarts,
+                ),
+                None => client::state_of(&cluster, &record)
+                    .unwrap_or((crate::ActorState::Unreachable, 0)),
+            };
+            // Where it runs now (or ran last): another node may have restarted it.
             let host = record.host();
             let pid = nodes.iter().find(|n| n.id == host).map(|n| n.pid);
             crate::ActorInfo {
@@ -498,7 +560,7 @@ pub fn nodes() -> Vec<NodeInfo> {
             for node in &mut nodes {
                 node.actors = actors
                     .iter()
-                    .filter(|a| a.host() == node.id)
+                    .filter(|a| a.host() == node.id && a.death.is_none())
                     .map(|a| format!("{}/{}", a.namespace, a.name))
                     .collect();
                 node.actors.sort();

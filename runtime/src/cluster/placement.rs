@@ -118,8 +118,12 @@ pub(crate) fn spawn_here<A: ActorClass + crate::remote::Remotable<super::MsgPack
     Ok(record)
 }
 
-/// Listens for spawn requests to this node, and for `Any` requests of each registered type.
+/// Listens for spawn requests to this node, and for `Any` requests of each registered type;
+/// a client-only process listens for none.
 pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
+    if !cluster.hosts {
+        return Ok(());
+    }
     let subject = format!("helio.{}.spawn.{}", cluster.name, cluster.node());
     let sub = cluster
         .client
@@ -133,8 +137,11 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
     Ok(())
 }
 
-/// Takes a share of the `Any` spawn requests for `entry`'s type.
+/// Takes a share of the `Any` spawn requests for `entry`'s type (none, client-only).
 pub(crate) async fn listen_any(cluster: &Arc<Cluster>, entry: &TypeEntry) -> Result<(), String> {
+    if !cluster.hosts {
+        return Ok(());
+    }
     let sub = cluster
         .client
         .queue_subscribe(any_subject(cluster, entry.fingerprint), "spawn".to_owned())

@@ -1,8 +1,15 @@
 //! The cluster's registry: a JetStream key-value bucket of named actors and nodes.
 //!
-//! Keys are `name.<namespace>.<name>` (both hex-encoded, so any name is a valid key) and
-//! `node.<node id>`. A name is claimed with an atomic create, so two processes racing for one
-//! name get one actor. The bucket's stream is created by hand: on nats-server 2.9,
+//! Keys are `name.<namespace>.<name>` (both hex-encoded, so any name is a valid key),
+//! `node.<node id>`, and `anon.<node id>.<actor id>`. A name is claimed with an atomic create,
+//! so two processes racing for one name get one actor.
+//!
+//! **Tombstones.** An actor that dies for good keeps its record, with the [`Death`] filled in:
+//! a named actor's record under its name (a revision-checked update, so only the actor that
+//! holds the name is buried), an anonymous one whose handle crossed processes under
+//! `anon.<node>.<id>` (no one else writes that key). Callers that get no answer read it
+//! (`verdict.rs`). A new actor may claim a tombstoned name; [`Registry::sweep`] drops the
+//! oldest tombstones beyond the configured retention. The bucket's stream is created by hand: on nats-server 2.9,
 //! async-nats' `create_key_value` fails on an account query that expects newer fields.
 
 use std::time::Duration;
@@ -40,6 +47,30 @@ pub(crate) struct ActorRecord {
     /// A detached actor's way back: what it takes to start it again on another node.
     #[serde(default)]
     pub(crate) revival: Option<Revival>,
+    /// Set when the actor died for good: the record is then its tombstone.
+    #[serde(default)]
+    pub(crate) death: Option<Death>,
+}
+
+/// How and when an actor died for good.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Death {
+    pub(crate) cause: super::wire::Cause,
+    /// When, in milliseconds since the Unix epoch.
+    pub(crate) at_ms: u64,
+    /// Its restarts, all nodes together.
+    pub(crate) restarts: u32,
+}
+
+impl Death {
+    /// A death of `cause` now, after `restarts` restarts.
+    pub(crate) fn now(cause: &crate::DeathCause, restarts: u32) -> Self {
+        Death {
+            cause: super::wire::Cause::of(cause),
+            at_ms: super::node::now_millis(),
+            restarts,
+        }
+    }
 }
 
 impl ActorRecord {
@@ -48,9 +79,21 @@ impl ActorRecord {
         self.host.unwrap_or(self.node)
     }
 
+    /// Whether this record and `other` are the same actor (its id is node and local id).
+    pub(crate) fn same_actor(&self, other: &ActorRecord) -> bool {
+        self.node == other.node && self.id == other.id
+    }
+
+    /// This record made a tombstone: the actor died for good of `cause`.
+    pub(crate) fn buried(mut self, cause: &crate::DeathCause, restarts: u32) -> Self {
+        self.death = Some(Death::now(cause, restarts));
+        self
+    }
+
     /// Whether a node may restart the actor when its host dies: detached, with restarts left.
     pub(crate) fn can_move(&self) -> bool {
-        self.detached
+        self.death.is_none()
+            && self.detached
             && self.revival.as_ref().is_some_and(|revival| {
                 revival.max_restarts == -1 || i64::from(self.moves) < revival.max_restarts
             })
@@ -81,6 +124,18 @@ pub(crate) fn name_key(namespace: &str, name: &str) -> String {
 
 fn node_key(node: NodeId) -> String {
     format!("node.{node}")
+}
+
+/// The key of an anonymous actor's tombstone.
+fn anonymous_key(node: NodeId, id: u64) -> String {
+    format!("anon.{node}.{id}")
+}
+
+/// How many tombstones the registry keeps, and for how long (`Config::dead_actors_kept`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Retention {
+    pub(crate) most: usize,
+    pub(crate) longest: Duration,
 }
 
 fn hex(s: &str) -> String {
@@ -175,6 +230,96 @@ impl Registry {
         Ok(Some((record, entry.revision)))
     }
 
+    /// Makes `record` (read at `revision`) the tombstone of its actor, dead of `cause`; `false`
+    /// when the record changed since (another node buried it, or the name went to another).
+    pub(crate) async fn bury(
+        &self,
+        record: ActorRecord,
+        revision: u64,
+        cause: &crate::DeathCause,
+        restarts: u32,
+    ) -> Result<bool, String> {
+        let dead = record.buried(cause, restarts);
+        Ok(self.take_over(&dead, revision).await?.is_some())
+    }
+
+    /// Writes the tombstone of the anonymous actor `record`, dead of `cause`.
+    pub(crate) async fn bury_anonymous(
+        &self,
+        record: ActorRecord,
+        cause: &crate::DeathCause,
+        restarts: u32,
+    ) -> Result<(), String> {
+        let key = anonymous_key(record.node, record.id);
+        let value =
+            super::wire::encode(&record.buried(cause, restarts)).map_err(|e| e.to_string())?;
+        self.store
+            .put(&key, Bytes::from(value))
+            .await
+            .map(drop)
+            .map_err(|err| format!("could not write {key}: {err}"))
+    }
+
+    /// The tombstone of the anonymous actor `id` of `node`, if it has one.
+    pub(crate) async fn anonymous_tombstone(
+        &self,
+        node: NodeId,
+        id: u64,
+    ) -> Result<Option<ActorRecord>, String> {
+        let key = anonymous_key(node, id);
+        let entry = self
+            .store
+            .entry(&key)
+            .await
+            .map_err(|err| format!("could not read {key}: {err}"))?;
+        let Some(entry) =
+            entry.filter(|e| e.operation == async_nats::jetstream::kv::Operation::Put)
+        else {
+            return Ok(None);
+        };
+        super::wire::decode(&entry.value)
+            .map(Some)
+            .map_err(|err| format!("a corrupt record under {key}: {err}"))
+    }
+
+    /// Drops the tombstones beyond `retention`: the oldest first, past its count, and every
+    /// one older than its time. Returns how many it dropped.
+    pub(crate) async fn sweep(&self, retention: Retention) -> Result<usize, String> {
+        let mut dead: Vec<(u64, String, u64)> = Vec::new();
+        for prefix in ["name.", "anon."] {
+            for (record, revision) in self.scan_entries::<ActorRecord>(prefix).await? {
+                if let Some(death) = &record.death {
+                    let key = if prefix == "anon." {
+                        anonymous_key(record.node, record.id)
+                    } else {
+                        name_key(&record.namespace, &record.name)
+                    };
+                    dead.push((death.at_ms, key, revision));
+                }
+            }
+        }
+        // Newest first: keep the first `most` that are young enough.
+        dead.sort_unstable_by_key(|(at_ms, ..)| std::cmp::Reverse(*at_ms));
+        let longest = u64::try_from(retention.longest.as_millis()).unwrap_or(u64::MAX);
+        let oldest_kept = super::node::now_millis().saturating_sub(longest);
+        let mut dropped = 0;
+        for (rank, (at_ms, key, revision)) in dead.into_iter().enumerate() {
+            if rank < retention.most && at_ms >= oldest_kept {
+                continue;
+            }
+            // A name claimed again since is not a tombstone any more: the revision says so.
+            if self
+                .store
+                .purge_expect_revision(&key, Some(revision))
+                .await
+                .is_ok()
+            {
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+
     /// Replaces the record at `revision` with `record` (taking the name over); `Ok(None)`
     /// when it changed since: another node was quicker.
     pub(crate) async fn take_over(
@@ -239,7 +384,11 @@ impl Registry {
                 return;
             }
         };
-        for record in records.into_iter().filter(|r| r.node == node) {
+        // Tombstones stay: a death is final whoever leaves.
+        for record in records
+            .into_iter()
+            .filter(|r| r.node == node && r.death.is_none())
+        {
             let key = name_key(&record.namespace, &record.name);
             if let Err(err) = self.store.purge(&key).await {
                 tracing::debug!(%key, %err, "name not released");

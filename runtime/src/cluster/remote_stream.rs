@@ -43,7 +43,7 @@ impl Link {
         let call = self.cluster.inbox_subject(id);
         let origin = Origin {
             actor: actor.clone(),
-            id: ActorId::of(self.record.node.0, self.record.id),
+            id: ActorId::of(self.record().node.0, self.record().id),
             method,
         };
         let consumer = {

@@ -106,6 +106,12 @@ async fn wait_and_send(
                 return pending.unavailable(&message);
             }
             Ok(None) => return pending.unavailable(&message),
+            // Dead for good: killed, or it died with its node.
+            Ok(Some(record)) if record.death.is_some() => {
+                if let Some(death) = record.death {
+                    return pending.died(death.cause.into_cause());
+                }
+            }
             // Still on the dead host, and it will not move: it died with the node.
             Ok(Some(record)) if Some(record.host()) == gone && !record.can_move() => {
                 if let Some(node) = gone.filter(|node| cluster.liveness.is_dead(*node)) {

@@ -2,8 +2,10 @@
 //! node that registered their type.
 //!
 //! Every node that declares a node dead (`liveness.rs`) scans the registry for the actors that
-//! node ran. For each detached one with restarts left whose type it registered, it tries a
-//! revision-checked update of the actor's record naming itself as host: exactly one node wins.
+//! node ran. Those that cannot run elsewhere (not detached, or no restarts left) died with it:
+//! their records become tombstones. For each detached one with restarts left whose type it
+//! registered, a node that hosts actors (not a client-only one) tries a revision-checked update
+//! of the actor's record naming itself as host: exactly one node wins.
 //! The winner subscribes the actor's subject (the same as before: it is named by the actor's
 //! id, which never changes), then creates the actor from the stored constructor arguments and
 //! options. Existing handles keep working: their calls go to that subject.
@@ -56,12 +58,30 @@ pub(crate) async fn revive(cluster: &Arc<Cluster>, node: NodeId) {
         }
     };
     for (record, revision) in records {
-        if record.host() != node || !record.detached {
+        if record.host() != node || record.death.is_some() {
             continue;
         }
         if !record.can_move() {
-            tracing::info!(name = %record.name, "actor of a dead node has no restarts left");
+            // It died with its node: not detached, or no restarts left. Whoever declares the
+            // node dead first writes the tombstone; the others find the record changed.
+            tracing::info!(name = %record.name, "actor of a dead node cannot run elsewhere");
+            let cause = crate::DeathCause::NodeDied(node.to_string());
+            let restarts = record.moves;
+            match cluster
+                .registry
+                .bury(record, revision, &cause, restarts)
+                .await
+            {
+                Ok(true) => cluster.buried(),
+                Ok(false) => {} // another node wrote it first
+                Err(err) => {
+                    tracing::warn!(%err, %node, "could not record the death of a dead node's actor");
+                }
+            }
             continue;
+        }
+        if !cluster.hosts {
+            continue; // a client-only process restarts nothing here
         }
         if let Err(err) = restart_here(cluster, record, revision).await {
             tracing::warn!(%err, %node, "could not restart an actor of a dead node");

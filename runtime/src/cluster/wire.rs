@@ -31,6 +31,9 @@ pub(crate) const METHOD: &str = "Helio-Method";
 pub(crate) const FINGERPRINT: &str = "Helio-Type";
 /// Header: `ok` or `err` on a reply.
 pub(crate) const STATUS: &str = "Helio-Status";
+/// Header: on a reply from an actor restarted away from the node that created it, the node
+/// that answered (hex), so that its callers learn where it runs now.
+pub(crate) const NODE: &str = "Helio-Node";
 
 /// Header: on a streaming call, how many items the caller buffers (its credit window).
 pub(crate) const WINDOW: &str = "Helio-Window";
