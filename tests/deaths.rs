@@ -402,3 +402,53 @@ fn a_client_only_process_never_hosts_placed_or_restarted_actors() {
     );
     client.succeeds();
 }
+
+/// The registry keeps the last tombstones only (`Config::dead_actors_kept`), the newest ones,
+/// and a name claimed again after its actor died is never swept with its old tombstone.
+#[test]
+fn tombstones_beyond_the_retention_are_dropped_oldest_first() {
+    if role().as_deref() == Some("sweeper") {
+        let config = helio::Config::cluster(url())
+            .node_name("sweeper")
+            .dead_actors_kept(5, Duration::from_secs(3600));
+        helio::init(config).expect("join the cluster");
+        helio::register::<Mortal>();
+        let named = |name: &str| {
+            let options = ActorOptions::new().name(name).lifetime(Lifetime::Detached);
+            let mortal = Mortal::new_actor().options(options).remote(0);
+            assert_eq!(mortal.methods().add().remote(1).get_timeout(WAIT), Ok(1));
+            mortal
+        };
+        helio::kill(&named("phoenix"), true);
+        let dead_then_back = named("phoenix");
+        for i in 0..30 {
+            helio::kill(&named(&format!("mortal-{i:02}")), true);
+        }
+        let start = Instant::now();
+        let dead = loop {
+            let dead: Vec<String> = helio::list_dead_actors()
+                .into_iter()
+                .map(|info| info.name)
+                .collect();
+            if dead.len() <= 5 {
+                break dead;
+            }
+            assert!(start.elapsed() < WAIT, "still {} tombstones", dead.len());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // The newest by the time of death; deaths recorded at once may land in either order.
+        assert!(
+            !dead.is_empty() && dead.iter().all(|name| name.as_str() >= "mortal-20"),
+            "kept {dead:?}"
+        );
+        let found = helio::get_actor::<Mortal>("phoenix").expect("the live one");
+        assert_eq!(found.id(), dead_then_back.id());
+        say("done");
+        return;
+    }
+    let nats = Nats::start();
+    let test = "tombstones_beyond_the_retention_are_dropped_oldest_first";
+    let mut sweeper = Proc::start(test, "sweeper", &nats.url);
+    sweeper.expect("done");
+    sweeper.succeeds();
+}

@@ -307,14 +307,10 @@ impl Registry {
             if rank < retention.most && at_ms >= oldest_kept {
                 continue;
             }
-            // A name claimed again since is not a tombstone any more: the revision says so.
-            if self
-                .store
-                .purge_expect_revision(&key, Some(revision))
-                .await
-                .is_ok()
-            {
-                dropped += 1;
+            // A name claimed again since is not a tombstone any more: its newer record stays.
+            match self.forget(&key, revision).await {
+                Ok(()) => dropped += 1,
+                Err(err) => tracing::debug!(%err, "a tombstone not dropped"),
             }
         }
         Ok(dropped)
@@ -343,9 +339,23 @@ impl Registry {
     /// Frees a name, unless it was claimed again since `revision`.
     pub(crate) async fn release(&self, namespace: &str, name: &str, revision: u64) {
         let key = name_key(namespace, name);
-        if let Err(err) = self.store.purge_expect_revision(&key, Some(revision)).await {
-            tracing::debug!(%key, %err, "name not released (claimed again, or gone)");
+        if let Err(err) = self.forget(&key, revision).await {
+            tracing::debug!(%key, %err, "name not released");
         }
+    }
+
+    /// Removes `key`'s record up to `revision`, leaving nothing behind: a newer record (the
+    /// name claimed again since) stays. Unlike a key-value purge, which leaves a marker per
+    /// key for good, this keeps the bucket's stream as small as its live keys.
+    async fn forget(&self, key: &str, revision: u64) -> Result<(), String> {
+        self.store
+            .stream
+            .purge()
+            .filter(format!("{}{key}", self.store.prefix))
+            .sequence(revision + 1)
+            .await
+            .map(drop)
+            .map_err(|err| format!("could not remove {key}: {err}"))
     }
 
     /// Publishes this node's record.
