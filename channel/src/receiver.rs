@@ -285,6 +285,10 @@ impl<T: Message> Receiver<T> {
 // No field is ever pinned: polling takes the receiver by `&mut`.
 impl<T: Message> Unpin for Receiver<T> {}
 
+/// A clone registers with the channel as a new end. In another process than the channel's, it
+/// does not wait for the registration (a clone may be made in async code): the channel counts
+/// this process's existing end until then, and the end's deregistration, when it drops, goes
+/// to the channel after the clone's registration, in this process's order.
 impl<T: Message> Clone for Receiver<T> {
     fn clone(&self) -> Self {
         Receiver::register(self.actor.clone())

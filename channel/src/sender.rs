@@ -287,6 +287,10 @@ impl<T: Message> Sender<T> {
 // No field is ever pinned: the `Sink` takes the sender by `&mut`.
 impl<T: Message> Unpin for Sender<T> {}
 
+/// A clone registers with the channel as a new end. In another process than the channel's, it
+/// does not wait for the registration (a clone may be made in async code): the channel counts
+/// this process's existing end until then, and the end's deregistration, when it drops, goes
+/// to the channel after the clone's registration, in this process's order.
 impl<T: Message> Clone for Sender<T> {
     fn clone(&self) -> Self {
         Sender::register(self.actor.clone(), self.capacity)

@@ -5,7 +5,8 @@
 //! - `batch.rs`: many small messages to one destination as one NATS message.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
-//! - `host.rs`: serves a local named actor to the cluster.
+//! - `claim.rs`: a named actor claims its name in the cluster as it is created.
+//! - `host.rs`: serves a local actor to the cluster; records its death.
 //! - `calls.rs`: the process's reply inbox, and the calls waiting on it.
 //! - `client.rs`: remote handles (`Link`) and their calls.
 //! - `remote_stream.rs`: streaming calls to an actor in another process.
@@ -23,6 +24,7 @@
 
 mod batch;
 mod calls;
+mod claim;
 mod client;
 mod config;
 mod fence;
@@ -46,9 +48,9 @@ use std::{
 
 use tokio::{runtime::Handle, sync::mpsc};
 
+pub(crate) use claim::{Named, claim_named};
 pub(crate) use client::{Link, lookup};
 pub use config::ClusterConfig;
-pub(crate) use host::{Named, claim_named};
 pub use liveness::NodeDeaths;
 pub use node::{NodeId, NodeInfo, NodeState};
 pub(crate) use placement::place;
@@ -87,6 +89,8 @@ pub(crate) struct Cluster {
     retention: registry::Retention,
     /// Tombstones this process wrote since its last sweep.
     buried: std::sync::atomic::AtomicUsize,
+    /// The calls waiting for a verdict on their silent actor.
+    settling: verdict::Settling,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -304,6 +308,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         hosts: config.hosts,
         retention: config.retention,
         buried: std::sync::atomic::AtomicUsize::new(0),
+        settling: verdict::Settling::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);

@@ -15,7 +15,8 @@
 //! responders" with a live record means the host itself is gone or cut off.
 
 use std::{
-    sync::Arc,
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -84,24 +85,56 @@ async fn host_is_dead(cluster: &Cluster, host: NodeId) -> bool {
     cluster.liveness.is_dead(host) || matches!(cluster.registry.has_node(host).await, Ok(false))
 }
 
+/// The calls waiting for a verdict, by actor: one reader of the record per actor, however
+/// many of its calls wait (a batch that found no one serving it, say).
+#[derive(Default)]
+pub(super) struct Settling(Mutex<HashMap<ActorKey, Vec<Waiting>>>);
+
+/// An actor, by the node that created it and its id there.
+type ActorKey = (NodeId, u64);
+
+/// A call waiting for a verdict, with its message should the actor be unavailable.
+type Waiting = (Pending, String);
+
+impl Settling {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ActorKey, Vec<Waiting>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Resolves the call `pending`, which its actor did not answer, by the [`Verdict`] on the
 /// actor: `ActorDied` or, with `message`, `ActorUnavailable`. Runs on the cluster's runtime.
 pub(super) fn settle(cluster: &Arc<Cluster>, pending: Pending, message: String) {
     let Some(address) = pending.address.clone() else {
         return pending.unavailable(&message);
     };
+    let key = (address.record.node, address.record.id);
     let host = pending.node.unwrap_or_else(|| address.host());
+    {
+        let mut settling = cluster.settling.lock();
+        if let Some(waiting) = settling.get_mut(&key) {
+            // Another call of this actor reads its record already: its verdict is this one's.
+            waiting.push((pending, message));
+            return;
+        }
+        settling.insert(key, vec![(pending, message)]);
+    }
     let deadline = Instant::now() + cluster.node_timeout + SETTLE_WITHIN;
-    let waiting = Arc::clone(cluster);
+    let judging = Arc::clone(cluster);
     cluster.handle.spawn(async move {
-        loop {
-            match of(&waiting, &address.record, host).await {
-                Verdict::Died(cause) => return pending.died(cause),
-                Verdict::Unavailable => return pending.unavailable(&message),
-                Verdict::Undecided if Instant::now() + POLL >= deadline => {
-                    return pending.unavailable(&message);
+        let verdict = loop {
+            match of(&judging, &address.record, host).await {
+                Verdict::Undecided if Instant::now() + POLL < deadline => {
+                    tokio::time::sleep(POLL).await;
                 }
-                Verdict::Undecided => tokio::time::sleep(POLL).await,
+                verdict => break verdict,
+            }
+        };
+        let waiting = judging.settling.lock().remove(&key).unwrap_or_default();
+        for (pending, message) in waiting {
+            match &verdict {
+                Verdict::Died(cause) => pending.died(cause.clone()),
+                Verdict::Unavailable | Verdict::Undecided => pending.unavailable(&message),
             }
         }
     });
