@@ -47,6 +47,7 @@ mod options;
 mod pending;
 mod registry;
 mod remote;
+mod resources;
 mod restart;
 mod roster;
 mod scheduler;
