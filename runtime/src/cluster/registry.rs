@@ -214,10 +214,14 @@ impl Registry {
         namespace: &str,
         name: &str,
     ) -> Result<Option<(ActorRecord, u64)>, String> {
-        let key = name_key(namespace, name);
+        self.read(&name_key(namespace, name)).await
+    }
+
+    /// The record under `key` and its revision, if there is one (not freed).
+    async fn read(&self, key: &str) -> Result<Option<(ActorRecord, u64)>, String> {
         let entry = self
             .store
-            .entry(&key)
+            .entry(key)
             .await
             .map_err(|err| format!("could not read {key}: {err}"))?;
         let Some(entry) =
@@ -266,20 +270,8 @@ impl Registry {
         node: NodeId,
         id: u64,
     ) -> Result<Option<ActorRecord>, String> {
-        let key = anonymous_key(node, id);
-        let entry = self
-            .store
-            .entry(&key)
-            .await
-            .map_err(|err| format!("could not read {key}: {err}"))?;
-        let Some(entry) =
-            entry.filter(|e| e.operation == async_nats::jetstream::kv::Operation::Put)
-        else {
-            return Ok(None);
-        };
-        super::wire::decode(&entry.value)
-            .map(Some)
-            .map_err(|err| format!("a corrupt record under {key}: {err}"))
+        let found = self.read(&anonymous_key(node, id)).await?;
+        Ok(found.map(|(record, _)| record))
     }
 
     /// Drops the tombstones beyond `retention`: the oldest first, past its count, and every
