@@ -89,6 +89,8 @@ pub(crate) struct Cluster {
     retention: registry::Retention,
     /// Tombstones this process wrote since its last sweep.
     buried: std::sync::atomic::AtomicUsize,
+    /// A sweep after the current burst of deaths is scheduled.
+    sweep_pending: std::sync::atomic::AtomicBool,
     /// The calls waiting for a verdict on their silent actor.
     settling: verdict::Settling,
 }
@@ -227,12 +229,24 @@ impl Cluster {
 
     /// Counts a tombstone this process wrote: once it wrote half the retention's count since
     /// its last sweep, it sweeps now, so that a burst of deaths cannot outgrow the retention
-    /// before the next periodic sweep.
+    /// by more than that; and it sweeps again within about a second of its last tombstone, so
+    /// that the registry is back within the retention soon after a burst, not only at the next
+    /// periodic sweep.
     fn buried(self: &Arc<Self>) {
         use std::sync::atomic::Ordering;
         let threshold = (self.retention.most / 2).max(1);
         if self.buried.fetch_add(1, Ordering::AcqRel) + 1 >= threshold {
             self.sweep();
+        }
+        if !self.sweep_pending.swap(true, Ordering::AcqRel) {
+            let cluster = Arc::clone(self);
+            self.handle.spawn(async move {
+                tokio::time::sleep(SWEEP_AFTER_A_BURST).await;
+                cluster.sweep_pending.store(false, Ordering::Release);
+                if cluster.buried.load(Ordering::Acquire) > 0 {
+                    cluster.sweep();
+                }
+            });
         }
     }
 
@@ -256,6 +270,9 @@ impl Cluster {
         }
     }
 }
+
+/// How long after a tombstone, with no other since, this process sweeps (`Cluster::buried`).
+const SWEEP_AFTER_A_BURST: Duration = Duration::from_secs(1);
 
 /// Runs `future` on the cluster's runtime and blocks for at most `timeout` for its output.
 fn block_on<T: Send + 'static>(
@@ -308,6 +325,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         hosts: config.hosts,
         retention: config.retention,
         buried: std::sync::atomic::AtomicUsize::new(0),
+        sweep_pending: std::sync::atomic::AtomicBool::new(false),
         settling: verdict::Settling::default(),
     });
     let joined = {
