@@ -13,6 +13,7 @@
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `liveness.rs`: heartbeats and pings; calls owed by a dead node fail.
 //! - `revive.rs`: a dead node's detached actors restart on a live node.
+//! - `retention.rs`: when a process drops the tombstones beyond the retention.
 //! - `fence.rs`: a node cut off from the cluster stops its detached actors.
 //! - `verdict.rs`: what a call concludes when its actor does not answer (died, or unavailable).
 //! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
@@ -36,6 +37,7 @@ mod placement;
 mod registry;
 mod remote_stream;
 mod rerun;
+mod retention;
 mod revive;
 mod types;
 mod verdict;
@@ -87,10 +89,8 @@ pub(crate) struct Cluster {
     hosts: bool,
     /// How many tombstones the registry keeps (`Config::dead_actors_kept`).
     retention: registry::Retention,
-    /// Tombstones this process wrote since its last sweep.
-    buried: std::sync::atomic::AtomicUsize,
-    /// A sweep after the current burst of deaths is scheduled.
-    sweep_pending: std::sync::atomic::AtomicBool,
+    /// When this process drops the tombstones beyond the retention.
+    sweeper: retention::Sweeper,
     /// The calls waiting for a verdict on their silent actor.
     settling: verdict::Settling,
 }
@@ -227,42 +227,6 @@ impl Cluster {
         Ok(sub)
     }
 
-    /// Counts a tombstone this process wrote: once it wrote half the retention's count since
-    /// its last sweep, it sweeps now, so that a burst of deaths cannot outgrow the retention
-    /// by more than that; and it sweeps again within about a second of its last tombstone, so
-    /// that the registry is back within the retention soon after a burst, not only at the next
-    /// periodic sweep.
-    fn buried(self: &Arc<Self>) {
-        use std::sync::atomic::Ordering;
-        let threshold = (self.retention.most / 2).max(1);
-        if self.buried.fetch_add(1, Ordering::AcqRel) + 1 >= threshold {
-            self.sweep();
-        }
-        if !self.sweep_pending.swap(true, Ordering::AcqRel) {
-            let cluster = Arc::clone(self);
-            self.handle.spawn(async move {
-                tokio::time::sleep(SWEEP_AFTER_A_BURST).await;
-                cluster.sweep_pending.store(false, Ordering::Release);
-                if cluster.buried.load(Ordering::Acquire) > 0 {
-                    cluster.sweep();
-                }
-            });
-        }
-    }
-
-    /// Drops the tombstones beyond the retention, in the background.
-    fn sweep(self: &Arc<Self>) {
-        self.buried.store(0, std::sync::atomic::Ordering::Release);
-        let cluster = Arc::clone(self);
-        self.handle.spawn(async move {
-            match cluster.registry.sweep(cluster.retention).await {
-                Ok(0) => {}
-                Ok(dropped) => tracing::debug!(dropped, "old tombstones dropped"),
-                Err(err) => tracing::debug!(%err, "tombstones not swept"),
-            }
-        });
-    }
-
     /// Queues a message for the writer task.
     fn publish(&self, message: async_nats::message::OutboundMessage) {
         if self.out.send(message).is_err() {
@@ -270,9 +234,6 @@ impl Cluster {
         }
     }
 }
-
-/// How long after a tombstone, with no other since, this process sweeps (`Cluster::buried`).
-const SWEEP_AFTER_A_BURST: Duration = Duration::from_secs(1);
 
 /// Runs `future` on the cluster's runtime and blocks for at most `timeout` for its output.
 fn block_on<T: Send + 'static>(
@@ -324,8 +285,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         node_timeout: config.node_timeout,
         hosts: config.hosts,
         retention: config.retention,
-        buried: std::sync::atomic::AtomicUsize::new(0),
-        sweep_pending: std::sync::atomic::AtomicBool::new(false),
+        sweeper: retention::Sweeper::default(),
         settling: verdict::Settling::default(),
     });
     let joined = {
