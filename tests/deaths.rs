@@ -452,3 +452,65 @@ fn tombstones_beyond_the_retention_are_dropped_oldest_first() {
     sweeper.expect("done");
     sweeper.succeeds();
 }
+
+/// Listing the cluster's actors while a name is taken, killed and taken again names each
+/// actor once: a record rewritten while the listing runs is not listed twice.
+#[test]
+fn listings_name_each_actor_once_while_records_change() {
+    if role().as_deref() == Some("lister") {
+        join("lister", true);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let mut rounds = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // `kill` returns before the name is free: take it again once it is.
+                    let taken = Instant::now();
+                    let mortal = loop {
+                        let options = ActorOptions::new()
+                            .name("churn")
+                            .lifetime(Lifetime::Detached);
+                        let mortal = Mortal::new_actor().options(options).remote(0);
+                        match mortal.methods().add().remote(1).get_timeout(WAIT) {
+                            Ok(1) => break mortal,
+                            Err(ActorError::ActorDied {
+                                cause: DeathCause::NameTaken { .. },
+                                ..
+                            }) if taken.elapsed() < WAIT => {}
+                            other => panic!("churn: {other:?}"),
+                        }
+                    };
+                    helio::kill(&mortal, true);
+                    rounds += 1;
+                }
+                rounds
+            }
+        });
+        let mut listings = 0;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(4) {
+            for (what, listed) in [
+                ("live", helio::list_actors()),
+                ("dead", helio::list_dead_actors()),
+            ] {
+                let churn: Vec<_> = listed.iter().filter(|info| info.name == "churn").collect();
+                assert!(churn.len() <= 1, "{what} lists churn twice: {churn:?}");
+            }
+            listings += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rounds = churn.join().expect("the churn");
+        assert!(
+            rounds > 5 && listings > 5,
+            "{rounds} rounds, {listings} listings"
+        );
+        say("done");
+        return;
+    }
+    let test = "listings_name_each_actor_once_while_records_change";
+    let nats = Nats::start();
+    let mut lister = Proc::start(test, "lister", &nats.url);
+    lister.expect("done");
+    lister.succeeds();
+}

@@ -405,16 +405,23 @@ impl Registry {
         prefix: &str,
     ) -> Result<Vec<(T, u64)>, String> {
         use futures::StreamExt;
-        let mut keys = self
+        // The subjects the stream holds now, each once: a snapshot, so a listing ends even
+        // while records change (a key watch would follow every new write, and list a key
+        // written during the listing twice). Each key's entry is read afresh below.
+        let mut subjects = self
             .store
-            .keys()
+            .stream
+            .info_with_subjects(format!("{}{prefix}>", self.store.prefix))
             .await
             .map_err(|err| format!("could not list the registry: {err}"))?;
-        let mut wanted = Vec::new();
-        while let Some(key) = keys.next().await {
-            match key {
-                Ok(key) if key.starts_with(prefix) => wanted.push(key),
-                Ok(_) => {}
+        let mut wanted = std::collections::BTreeSet::new();
+        while let Some(subject) = subjects.next().await {
+            match subject {
+                Ok((subject, _count)) => {
+                    if let Some(key) = subject.strip_prefix(self.store.prefix.as_str()) {
+                        wanted.insert(key.to_owned());
+                    }
+                }
                 Err(err) => return Err(format!("could not list the registry: {err}")),
             }
         }
