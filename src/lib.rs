@@ -311,14 +311,14 @@ assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
 )]
 #![warn(missing_docs)]
 
-pub use helio_macros::{actor, remote_method};
+pub use helio_macros::{actor, remote, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
     ActorState, BlockingIter, CallOptions, Config, DEFAULT_NAMESPACE, DeathCause, Gettable,
     IntoArg, Lifetime, LookupError, Method, ObjectRef, ObjectRefFuture, ObjectRefStream,
-    RuntimeError, StreamMethod, WaitResult, cancel, current_actor, get, get_actor, get_actor_in,
-    get_all, init, keep_across_restarts, kill, kill_named_in, list_actors, list_dead_actors, put,
-    shutdown, wait, wait_blocking, wait_owned, wait_owned_blocking,
+    RuntimeError, StreamMethod, Task, TaskOptions, WaitResult, cancel, current_actor, get,
+    get_actor, get_actor_in, get_all, init, keep_across_restarts, kill, kill_named_in, list_actors,
+    list_dead_actors, put, shutdown, wait, wait_blocking, wait_owned, wait_owned_blocking,
     was_current_actor_reconstructed,
 };
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
@@ -346,7 +346,7 @@ pub mod prelude {
     pub use crate::Placement;
     pub use crate::{
         Actor, ActorError, ActorOptions, ActorState, CallOptions, DeathCause, Lifetime, ObjectRef,
-        ObjectRefStream, actor, remote_method,
+        ObjectRefStream, TaskOptions, actor, remote, remote_method,
     };
 }
 

@@ -212,7 +212,7 @@ fn take_attrs(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
 }
 
 /// Errors for signature features a handle cannot call; `false` if there were any.
-fn check_plain_fn(sig: &Signature, what: &str, cx: &mut Ctxt) -> bool {
+pub(crate) fn check_plain_fn(sig: &Signature, what: &str, cx: &mut Ctxt) -> bool {
     let before = cx.error_count();
     if let Some(token) = &sig.constness {
         cx.error(token, format_args!("{what} cannot be `const`"));
@@ -382,7 +382,7 @@ fn remote_method_of(
     let item = stream_item(sig).map(|item| replace_self(&item, self_ty));
     let output = match &item {
         Some(item) => Some(syn::parse_quote!(::helio::__private::BoxStream<'static, #item>)),
-        None => owned_output(sig, self_ty, cx),
+        None => owned_output(sig, "a remote method", self_ty, cx),
     };
     if let (Some(buffer), None) = (&options.stream_buffer, &item) {
         cx.syn_error(syn::Error::new(
@@ -418,7 +418,7 @@ fn remote_method_of(
 /// The names of a fn's parameters, for the generated `.remote(..)`, so that an arity error
 /// names them and points at them: a pattern other than a name becomes `argN` (from 1) at its
 /// span.
-fn param_names(sig: &Signature) -> Vec<Ident> {
+pub(crate) fn param_names(sig: &Signature) -> Vec<Ident> {
     let typed = sig.inputs.iter().filter_map(|input| match input {
         FnArg::Typed(pat_type) => Some(&*pat_type.pat),
         FnArg::Receiver(_) => None,
@@ -454,7 +454,12 @@ fn declared_params(sig: &Signature) -> String {
 
 /// The parameter types, with `Self` spelt out; errors (and `None`) for borrowed or
 /// `impl Trait` types.
-fn owned_params(sig: &Signature, what: &str, self_ty: &Type, cx: &mut Ctxt) -> Option<Vec<Type>> {
+pub(crate) fn owned_params(
+    sig: &Signature,
+    what: &str,
+    self_ty: &Type,
+    cx: &mut Ctxt,
+) -> Option<Vec<Type>> {
     let mut params = Vec::new();
     let mut ok = true;
     for input in &sig.inputs {
@@ -469,8 +474,9 @@ fn owned_params(sig: &Signature, what: &str, self_ty: &Type, cx: &mut Ctxt) -> O
                 &reference,
                 format_args!(
                     "{what} arguments must be owned: `{}` borrows from the caller, but the call runs \
-                     later, on the actor; take {} instead",
+                     later, {}; take {} instead",
                     quote::quote!(#reference).to_string().replace(" ", ""),
+                    if what == "task" { "as a task" } else { "on the actor" },
                     owned_suggestion(&reference),
                 ),
             );
@@ -487,7 +493,12 @@ fn owned_params(sig: &Signature, what: &str, self_ty: &Type, cx: &mut Ctxt) -> O
     ok.then_some(params)
 }
 
-fn owned_output(sig: &Signature, self_ty: &Type, cx: &mut Ctxt) -> Option<Type> {
+pub(crate) fn owned_output(
+    sig: &Signature,
+    what: &str,
+    self_ty: &Type,
+    cx: &mut Ctxt,
+) -> Option<Type> {
     let ReturnType::Type(_, ty) = &sig.output else {
         return Some(syn::parse_quote!(()));
     };
@@ -496,14 +507,16 @@ fn owned_output(sig: &Signature, self_ty: &Type, cx: &mut Ctxt) -> Option<Type> 
     if let Some(reference) = finder.reference {
         cx.error(
             reference,
-            "a remote method must return an owned value: the result travels back to the caller",
+            format_args!(
+                "{what} must return an owned value: the result travels back to the caller"
+            ),
         );
         return None;
     }
     if let Some(impl_trait) = finder.impl_trait {
         cx.error(
             impl_trait,
-            "a remote method cannot return `impl Trait`: name a concrete type",
+            format_args!("{what} cannot return `impl Trait`: name a concrete type"),
         );
         return None;
     }

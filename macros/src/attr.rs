@@ -1,7 +1,9 @@
-//! Parsing `#[actor(..)]` and `#[remote_method(..)]` into typed options that keep their spans.
+//! Parsing `#[actor(..)]`, `#[remote_method(..)]` and `#[remote(..)]` into typed options that
+//! keep their spans.
 //!
 //! Grammar: a comma-separated list of `key = value` or bare `key` (flags). Values are integer,
-//! string or bool literals, or for `concurrency_groups` a brace list `{ io = 2, compute = 4 }`.
+//! float, string or bool literals, or for `concurrency_groups` and `resources` a brace list
+//! `{ io = 2, compute = 4 }`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::{
@@ -111,6 +113,133 @@ const METHOD_OPTIONS: &[&str] = &[
     "blocking",
     "stream_buffer",
 ];
+
+/// The options of `#[remote(..)]` on a fn.
+#[derive(Default)]
+pub(crate) struct TaskAttr {
+    pub(crate) max_retries: Option<Spanned<i64>>,
+    pub(crate) retry_on_panic: Option<LitBool>,
+    pub(crate) num_cpus: Option<Spanned<f64>>,
+    pub(crate) num_gpus: Option<Spanned<f64>>,
+    pub(crate) resources: Option<Vec<(Ident, Spanned<f64>)>>,
+    pub(crate) name: Option<LitStr>,
+}
+
+const TASK_OPTIONS: &[&str] = &[
+    "max_retries",
+    "retry_on_panic",
+    "num_cpus",
+    "num_gpus",
+    "resources",
+    "name",
+];
+
+impl TaskAttr {
+    pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Self {
+        let mut attr = TaskAttr::default();
+        for option in parse_options(tokens, cx) {
+            let key = &option.key;
+            match key.unraw().to_string().as_str() {
+                "max_retries" if !duplicate(cx, key, &attr.max_retries) => {
+                    attr.max_retries = unlimited_or_at_least(cx, &option, 0, "retry forever");
+                }
+                "retry_on_panic" if !duplicate(cx, key, &attr.retry_on_panic) => {
+                    attr.retry_on_panic = boolean(cx, &option);
+                }
+                "num_cpus" if !duplicate(cx, key, &attr.num_cpus) => {
+                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
+                        attr.num_cpus = amount(cx, key, expr);
+                    }
+                }
+                "num_gpus" if !duplicate(cx, key, &attr.num_gpus) => {
+                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
+                        attr.num_gpus = amount(cx, key, expr);
+                    }
+                }
+                "resources" if !duplicate(cx, key, &attr.resources) => {
+                    attr.resources = Some(resources(cx, &option));
+                }
+                "name" if !duplicate(cx, key, &attr.name) => attr.name = string(cx, &option),
+                known if TASK_OPTIONS.contains(&known) => {}
+                _ => unknown(cx, key, "remote", TASK_OPTIONS),
+            }
+        }
+        attr
+    }
+}
+
+/// A resource amount: a non-negative integer or float literal.
+fn amount(cx: &mut Ctxt, key: &Ident, expr: &Expr) -> Option<Spanned<f64>> {
+    let parsed = match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => Some(int.base10_parse::<f64>()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) => Some(float.base10_parse::<f64>()),
+        _ => None,
+    };
+    match parsed {
+        Some(Ok(value)) if value.is_finite() => Some(Spanned {
+            value,
+            span: expr.span(),
+        }),
+        Some(Ok(_)) => {
+            cx.error(expr, format_args!("`{key}` must be a finite amount"));
+            None
+        }
+        Some(Err(err)) => {
+            cx.syn_error(err);
+            None
+        }
+        None => {
+            cx.error(
+                expr,
+                format_args!(
+                    "`{key}` takes an amount of at least 0, such as `1` or `0.5`; found {}",
+                    describe(expr)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn resources(cx: &mut Ctxt, option: &RawOption) -> Vec<(Ident, Spanned<f64>)> {
+    let Some(RawValue::Groups(entries, _)) = &option.value else {
+        let span = match &option.value {
+            Some(RawValue::Expr(expr)) => expr.span(),
+            _ => option.key.span(),
+        };
+        cx.syn_error(syn::Error::new(
+            span,
+            "`resources` takes a brace list of amounts: `resources = { ssd = 1, fpga = 0.5 }`",
+        ));
+        return Vec::new();
+    };
+    let mut out: Vec<(Ident, Spanned<f64>)> = Vec::new();
+    for entry in entries {
+        let name = entry.name.unraw().to_string();
+        if name == "CPU" || name == "GPU" {
+            cx.error(
+                &entry.name,
+                format_args!(
+                    "ask for {name}s with `num_{}s`, not in `resources`",
+                    name.to_lowercase()
+                ),
+            );
+        } else if out.iter().any(|(n, _)| n.unraw() == name) {
+            cx.error(
+                &entry.name,
+                format_args!("resource `{name}` is given twice"),
+            );
+        } else if let Some(value) = amount(cx, &entry.name, &entry.size) {
+            out.push((entry.name.clone(), value));
+        }
+    }
+    out
+}
 
 fn parse_options(tokens: TokenStream, cx: &mut Ctxt) -> Vec<RawOption> {
     match Punctuated::<RawOption, Token![,]>::parse_terminated.parse2(tokens) {

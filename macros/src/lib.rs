@@ -15,6 +15,7 @@ mod attr;
 mod ctxt;
 mod expand;
 mod remotable;
+mod remote_fn;
 mod suggest;
 
 use proc_macro::TokenStream;
@@ -232,4 +233,69 @@ pub fn remote_method(_args: TokenStream, input: TokenStream) -> TokenStream {
     )
     .to_compile_error();
     quote!(#err #input).into()
+}
+
+/// Turns a free fn into a task, Ray's remote function: the fn's name becomes a handle,
+/// [`Task`](https://docs.rs/helio/latest/helio/struct.Task.html), whose `.remote(args)` runs
+/// the fn on helio's runtime and returns an `ObjectRef` of its result at once.
+///
+/// ```ignore
+/// use helio::prelude::*;
+///
+/// #[remote]
+/// fn double(x: u64) -> u64 { 2 * x }
+///
+/// #[remote(num_cpus = 0.5, max_retries = 1, retry_on_panic = true)]
+/// async fn add(a: u64, b: u64) -> u64 { a + b }
+///
+/// let four = double.remote(2);
+/// let six = add.remote(four, 2); // runs once `four` resolves
+/// assert_eq!(helio::get(six).unwrap(), 6);
+/// ```
+///
+/// The fn may be sync (it runs on the blocking pool, where `helio::get` may block) or
+/// `async`. Its arguments follow the rules of remote methods: owned, `Send + 'static`, and at
+/// the call site each takes a value or an `ObjectRef` of one (a `String` also takes `&str`).
+/// It cannot be generic, `const`, `unsafe` or `extern`.
+///
+/// # Options
+///
+/// `#[remote(key = value, ..)]` sets the defaults of the task's calls; `f.options(TaskOptions)`
+/// overrides them. Names, meanings and defaults are Ray's:
+///
+/// | option | value | default | Ray |
+/// | --- | --- | --- | --- |
+/// | `max_retries = n` | `-1` (forever) or `n >= 0` | `3` | `max_retries` |
+/// | `retry_on_panic = true` | `true` or `false` | `false` | `retry_exceptions` |
+/// | `num_cpus = x` | an amount `>= 0` | `1` | `num_cpus` |
+/// | `num_gpus = x` | an amount `>= 0` | `0` | `num_gpus` |
+/// | `resources = { ssd = 1 }` | names, each with an amount | none | `resources={"ssd": 1}` |
+/// | `name = "resize"` | a string | the fn's path | `name` |
+///
+/// # What it generates
+///
+/// `const double: Task<__helio_task_double, (u64,), u64>` with the fn's visibility and docs,
+/// and the hidden type `__helio_task_double`, which holds the fn (called `double` inside it,
+/// so the fn may call itself). The fn cannot be called directly any more: call `.remote(..)`.
+#[proc_macro_attribute]
+pub fn remote(args: TokenStream, input: TokenStream) -> TokenStream {
+    let input = proc_macro2::TokenStream::from(input);
+    let item: syn::ItemFn = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let err = syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "`#[remote]` goes on a free fn: `#[remote] fn double(x: u64) -> u64 { 2 * x }` \
+                 (for an actor, put `#[actor]` on its impl block and `#[remote_method]` on its \
+                 methods)",
+            )
+            .to_compile_error();
+            return quote!(#err #input).into();
+        }
+    };
+    let mut cx = ctxt::Ctxt::default();
+    let attr = attr::TaskAttr::parse(args.into(), &mut cx);
+    let generated = remote_fn::expand(&attr, item, &mut cx);
+    let errors = cx.into_compile_errors();
+    quote!(#generated #errors).into()
 }

@@ -29,6 +29,9 @@ thread_local! {
 /// Polls `poll` with a waker that unparks this thread until it is ready or `deadline` passes
 /// (`None` then).
 ///
+/// A sync task blocked here lends its CPUs back to the node until it returns (see
+/// [`lend_here`](crate::resource_pool::lend_here)).
+///
 /// On a worker of a multi-thread tokio runtime the wait is wrapped in `block_in_place`, so the
 /// runtime keeps serving other tasks (helio's own actors included) meanwhile.
 pub(crate) fn block_until<R>(
@@ -40,9 +43,15 @@ pub(crate) fn block_until<R>(
             .try_with(Waker::clone)
             .unwrap_or_else(|_| Waker::from(Arc::new(ThreadWaker(thread::current()))));
         let mut cx = Context::from_waker(&waker);
+        // A sync task that blocks lends its CPUs to the node meanwhile (taken back on return).
+        let mut lent = None;
         loop {
             if let Poll::Ready(value) = poll(&mut cx) {
+                drop(lent);
                 return Some(value);
+            }
+            if lent.is_none() {
+                lent = Some(crate::resource_pool::lend_here());
             }
             match deadline {
                 None => thread::park(),

@@ -201,7 +201,10 @@ fn join_failed<R>(done: Resolver<R>) -> Outcome {
 
 /// Runs `call` unless the caller cancels first; `None` when cancelled (the future is dropped at
 /// its await point). Catches a panic of `call`.
-async fn unless_cancelled<R, F>(done: &Resolver<R>, call: F) -> Option<std::thread::Result<R>>
+pub(crate) async fn unless_cancelled<R, F>(
+    done: &Resolver<R>,
+    call: F,
+) -> Option<std::thread::Result<R>>
 where
     R: Send + 'static,
     F: Future<Output = R>,

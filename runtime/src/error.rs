@@ -83,7 +83,7 @@ pub enum ActorError {
         cause: DeathCause,
     },
     /// The method panicked. The call is not retried; the actor restarts if it may.
-    #[error("`{method}` of actor {actor} panicked: {message}")]
+    #[error("{} panicked: {message}", subject(actor, method))]
     TaskPanicked {
         /// The actor.
         actor: ActorLabel,
@@ -93,7 +93,7 @@ pub enum ActorError {
         message: String,
     },
     /// The call was cancelled before it returned.
-    #[error("`{method}` of actor {actor} was cancelled")]
+    #[error("{} was cancelled", subject(actor, method))]
     Cancelled {
         /// The actor.
         actor: ActorLabel,
@@ -161,6 +161,20 @@ pub enum ActorError {
         /// What went wrong.
         message: String,
     },
+    /// The task or actor asks for more of a resource (`num_cpus`, `num_gpus` or a custom one)
+    /// than any node has in all: it can never run, so it fails at once instead of waiting.
+    #[error(
+        "{} can never run: it {shortfall}; ask for less, or add a node that has it",
+        subject(actor, method)
+    )]
+    Unschedulable {
+        /// The task or actor.
+        actor: ActorLabel,
+        /// The task's fn or the method called.
+        method: &'static str,
+        /// What is missing, e.g. `needs 2 GPU, the node has none`.
+        shortfall: String,
+    },
     /// The call names a concurrency group the actor does not have (reported at `.remote(..)`).
     #[error(
         "`{method}` of actor {actor} asks for concurrency group \"{group}\", which the actor \
@@ -178,8 +192,28 @@ pub enum ActorError {
     },
 }
 
+/// What an error is about: `` `add` of actor `Counter` ``, or `` task `double` ``.
+fn subject(actor: &ActorLabel, method: &str) -> String {
+    if actor.is_task() {
+        actor.to_string()
+    } else {
+        format!("`{method}` of actor {actor}")
+    }
+}
+
 /// `ActorDied`'s message: an actor that never started says so, rather than "died".
 fn died_message(actor: &ActorLabel, method: &str, cause: &DeathCause) -> String {
+    if actor.is_task() {
+        return match cause {
+            DeathCause::InvalidOptions(message) => {
+                format!("{actor} was never started: its options are invalid: {message}")
+            }
+            DeathCause::Shutdown => {
+                format!("{actor} did not finish: the helio runtime was shut down")
+            }
+            other => format!("{actor} did not finish: {other}"),
+        };
+    }
     match cause {
         DeathCause::NameTaken { .. } | DeathCause::InvalidOptions(_) => {
             format!("actor {actor} was never started, so `{method}` cannot run: {cause}")

@@ -64,17 +64,44 @@ impl fmt::Display for ActorId {
     }
 }
 
-/// Names an actor in error messages: its type and, for a named actor, its name.
+/// Names an actor in error messages: its type and, for a named actor, its name. A task's
+/// errors name the task the same way ([`is_task`](ActorLabel::is_task)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ActorLabel {
     type_name: &'static str,
     name: Option<Arc<str>>,
+    task: bool,
 }
 
 impl ActorLabel {
     pub(crate) fn new(type_name: &'static str, name: Option<(&str, &str)>) -> Self {
         let name = name.map(|(namespace, name)| Arc::from(format!("{namespace}/{name}")));
-        ActorLabel { type_name, name }
+        ActorLabel {
+            type_name,
+            name,
+            task: false,
+        }
+    }
+
+    /// The label of the `#[remote]` fn at `path`, with the name its options gave the call.
+    pub(crate) fn task(path: &'static str, name: Option<&str>) -> Self {
+        ActorLabel {
+            type_name: path,
+            name: name.map(Arc::from),
+            task: true,
+        }
+    }
+
+    /// Whether this names a task (a `#[remote]` fn) rather than an actor; its
+    /// [`type_name`](ActorLabel::type_name) is then the fn's path.
+    ///
+    /// ```
+    /// // `put` refs have no origin: their errors name no actor, and no task either.
+    /// let r = helio_runtime::put(1);
+    /// assert!(r.cancel() == false);
+    /// ```
+    pub fn is_task(&self) -> bool {
+        self.task
     }
 
     /// The Rust type of the actor, as `std::any::type_name` spells it.
@@ -90,6 +117,9 @@ impl ActorLabel {
 
 impl fmt::Display for ActorLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.task {
+            f.write_str("task ")?;
+        }
         match &self.name {
             Some(name) => write!(f, "`{}` (named \"{name}\")", self.type_name),
             None => write!(f, "`{}`", self.type_name),

@@ -47,6 +47,7 @@ mod options;
 mod pending;
 mod registry;
 mod remote;
+mod resource_pool;
 mod resources;
 mod restart;
 mod roster;
@@ -57,6 +58,7 @@ mod state;
 mod stream;
 mod sync_call;
 mod system;
+mod task;
 mod unpack;
 mod unwind;
 mod wait;
@@ -86,6 +88,7 @@ pub use options::{ActorOptions, CallOptions, DEFAULT_NAMESPACE, Lifetime};
 pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};
+pub use task::{Task, TaskOptions};
 pub use wait::{
     WaitResult, Waitable, cancel, get, get_all, put, wait, wait_blocking, wait_owned,
     wait_owned_blocking,
@@ -98,7 +101,7 @@ pub mod __private {
     pub use crate::cluster::MsgPack;
     pub use crate::{
         Actor, ActorBuilder, ActorClass, ActorOptions, IntoArg, Lifetime, Method, ObjectRef,
-        ObjectRefStream,
+        ObjectRefStream, Task, TaskOptions,
         builder::ConstructorArgs,
         call::{Body, CloneProbe, RemoteArg, RemoteReturn, ViaClone, ViaNoClone},
         class::ConstructorOutput,
@@ -107,6 +110,7 @@ pub mod __private {
         object_ref::Completer,
         remote::{Codec, Remotable, RemoteMethod, WireError, encode_args, serve, serve_stream},
         restart::RetryPolicy,
+        task::{RemoteFn, TaskRun},
     };
     pub use crate::{StreamMethod, stream::box_stream};
     /// The NATS client, for the raw baseline of the cluster benchmarks.

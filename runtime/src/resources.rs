@@ -271,6 +271,17 @@ impl Grant {
     pub(crate) fn resources(&self) -> &Resources {
         &self.taken
     }
+
+    /// Moves all of resource `name` out of this grant into a grant of its own (empty when it
+    /// holds none), so that the two are given back apart: a task blocked in `get` gives back
+    /// its CPUs but keeps its GPUs.
+    pub(crate) fn split_off(&mut self, name: &str) -> Grant {
+        let amount = self.taken.get(name);
+        self.taken.set(name, Amount::ZERO);
+        let mut split = Resources::new();
+        split.set(name, amount);
+        Grant { taken: split }
+    }
 }
 
 /// The resources of one node: what it has in all, and what grants hold now.
@@ -873,5 +884,30 @@ mod tests {
         ) {
             check(total, &ops)?;
         }
+    }
+
+    #[test]
+    fn a_split_grant_is_given_back_in_two_parts() {
+        let total = Resources::new()
+            .with(CPU, 4.0)
+            .unwrap()
+            .with(GPU, 1.0)
+            .unwrap();
+        let mut ledger = Ledger::new(total);
+        let demand = Resources::new()
+            .with(CPU, 2.0)
+            .unwrap()
+            .with(GPU, 1.0)
+            .unwrap();
+        let mut grant = ledger.try_acquire(&demand).unwrap();
+        let cpus = grant.split_off(CPU);
+        assert_eq!(cpus.resources(), &Resources::new().with(CPU, 2.0).unwrap());
+        assert_eq!(grant.resources(), &Resources::new().with(GPU, 1.0).unwrap());
+        ledger.release(cpus);
+        assert_eq!(ledger.held(), &Resources::new().with(GPU, 1.0).unwrap());
+        // Splitting what it does not hold gives an empty grant.
+        assert!(grant.split_off("ssd").resources().is_empty());
+        ledger.release(grant);
+        assert!(ledger.held().is_empty());
     }
 }

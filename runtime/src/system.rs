@@ -11,7 +11,7 @@
 
 use std::{
     sync::{
-        Mutex, MutexGuard, PoisonError,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -22,7 +22,9 @@ use tokio::runtime::{Builder, Handle, Runtime, RuntimeFlavor};
 use crate::{
     actor::Kill,
     error::{DeathCause, RuntimeError},
-    registry, roster,
+    registry,
+    resource_pool::Pool,
+    roster,
     state::ActorState,
 };
 
@@ -38,6 +40,10 @@ pub struct Config {
     thread_name: String,
     shutdown_timeout: Duration,
     runtime: Option<Handle>,
+    /// What this node has for tasks (and, in a cluster, for placed actors).
+    num_cpus: Option<f64>,
+    num_gpus: f64,
+    resources: Vec<(String, f64)>,
     #[cfg(feature = "cluster")]
     cluster: Option<crate::cluster::ClusterConfig>,
 }
@@ -49,6 +55,9 @@ impl Default for Config {
             thread_name: "helio-worker".to_owned(),
             shutdown_timeout: Duration::from_secs(5),
             runtime: None,
+            num_cpus: None,
+            num_gpus: 0.0,
+            resources: Vec::new(),
             #[cfg(feature = "cluster")]
             cluster: None,
         }
@@ -240,7 +249,62 @@ impl Config {
         self
     }
 
+    /// How many CPUs this node has for tasks (default: its core count, as Ray counts them).
+    /// At most this many CPU units of tasks run at once; a task asks for 1 by default
+    /// (`TaskOptions::num_cpus`), and one asking for more than the node has fails at once.
+    ///
+    /// ```
+    /// let config = helio_runtime::Config::new().num_cpus(4.0).num_gpus(1.0).resource("ssd", 2.0);
+    /// # let _ = config;
+    /// ```
+    pub fn num_cpus(mut self, cpus: f64) -> Self {
+        self.num_cpus = Some(cpus);
+        self
+    }
+
+    /// How many GPUs this node has (default 0): tasks asking for `num_gpus` run only where
+    /// there are enough. helio hands out the units; which device a task uses is its own
+    /// business, as in Ray.
+    pub fn num_gpus(mut self, gpus: f64) -> Self {
+        self.num_gpus = gpus;
+        self
+    }
+
+    /// A custom resource this node has `amount` of (Ray's `resources={"ssd": 2}`): tasks
+    /// asking for it with `TaskOptions::resource` run only where there is enough. Setting a
+    /// name again replaces its amount.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        let name = name.into();
+        self.resources.retain(|(known, _)| *known != name);
+        self.resources.push((name, amount));
+        self
+    }
+
+    /// What this node has, as a ledger's total; an error names the bad amount.
+    pub(crate) fn node_resources(&self) -> Result<crate::resources::Resources, RuntimeError> {
+        use crate::resources::{CPU, GPU, Resources};
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let invalid = |err: crate::resources::ResourceError| {
+            RuntimeError::InvalidConfig(format!("this node's resources: {err}"))
+        };
+        let mut total = Resources::new()
+            .with(CPU, self.num_cpus.unwrap_or(cores as f64))
+            .map_err(invalid)?
+            .with(GPU, self.num_gpus)
+            .map_err(invalid)?;
+        for (name, amount) in &self.resources {
+            if name == CPU || name == GPU {
+                return Err(RuntimeError::InvalidConfig(format!(
+                    "resource \"{name}\" is set with `num_cpus` / `num_gpus`, not `resource`"
+                )));
+            }
+            total = total.with(name, *amount).map_err(invalid)?;
+        }
+        Ok(total)
+    }
+
     fn check(&self) -> Result<(), RuntimeError> {
+        self.node_resources()?;
         if self.worker_threads == Some(0) {
             return Err(RuntimeError::InvalidConfig(
                 "`worker_threads` must be at least 1".to_owned(),
@@ -272,10 +336,13 @@ impl Config {
     }
 }
 
+#[derive(Default)]
 struct System {
     config: Config,
     /// helio's own runtime, started on first need.
     embedded: Option<Runtime>,
+    /// What this node has for tasks, made on first need.
+    tasks: Option<Arc<Pool>>,
 }
 
 impl System {
@@ -287,6 +354,14 @@ impl System {
         let handle = runtime.handle().clone();
         self.embedded = Some(runtime);
         Ok(handle)
+    }
+
+    fn tasks(&mut self) -> Arc<Pool> {
+        let config = &self.config;
+        Arc::clone(self.tasks.get_or_insert_with(|| {
+            // Checked by `init`; the defaults are always valid.
+            Pool::new(config.node_resources().unwrap_or_default())
+        }))
     }
 }
 
@@ -341,7 +416,11 @@ pub fn init(config: Config) -> Result<(), RuntimeError> {
         }
     }
     PINNED.store(config.runtime.is_some(), Ordering::Release);
-    *system = Some(System { config, embedded });
+    *system = Some(System {
+        config,
+        embedded,
+        tasks: None,
+    });
     Ok(())
 }
 
@@ -360,7 +439,10 @@ pub fn shutdown() {
     registry::global().clear();
     #[cfg(feature = "cluster")]
     crate::cluster::stop();
-    let Some(System { config, embedded }) = system else {
+    let Some(System {
+        config, embedded, ..
+    }) = system
+    else {
         return;
     };
     if let Some(runtime) = embedded {
@@ -383,10 +465,7 @@ pub(crate) fn spawn_handle() -> Result<Handle, RuntimeError> {
         return Ok(handle);
     }
     let mut system = lock();
-    let system = system.get_or_insert_with(|| System {
-        config: Config::default(),
-        embedded: None,
-    });
+    let system = system.get_or_insert_with(System::default);
     match &system.config.runtime {
         Some(handle) => Ok(handle.clone()),
         None => system.embedded(),
@@ -396,10 +475,11 @@ pub(crate) fn spawn_handle() -> Result<Handle, RuntimeError> {
 /// helio's embedded runtime (started if needed), whose timer serves waits from any executor.
 pub(crate) fn timer_handle() -> Result<Handle, RuntimeError> {
     let mut system = lock();
-    system
-        .get_or_insert_with(|| System {
-            config: Config::default(),
-            embedded: None,
-        })
-        .embedded()
+    system.get_or_insert_with(System::default).embedded()
 }
+
+/// This node's resources for tasks, sized by the configuration (`Config::num_cpus` ..).
+pub(crate) fn task_pool() -> Arc<Pool> {
+    lock().get_or_insert_with(System::default).tasks()
+}
+

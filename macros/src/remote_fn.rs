@@ -1,0 +1,105 @@
+//! `#[remote]` on a free fn: the fn's name becomes a constant task handle,
+//! `::helio::__private::Task<Marker, (Args,), R>`, and a hidden marker type implements
+//! `RemoteFn` with the fn's body, its argument tuple and the attribute's options.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::{ItemFn, Type, spanned::Spanned as _};
+
+use crate::{
+    ast::{check_plain_fn, owned_output, owned_params, param_names},
+    attr::{TaskAttr, int_literal},
+    ctxt::Ctxt,
+};
+
+/// The expansion of `#[remote(..)]` on `item`; errors are collected in `cx`.
+pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStream {
+    let sig = &item.sig;
+    let plain = check_plain_fn(sig, "a `#[remote]` fn", cx);
+    let self_ty: Type = syn::parse_quote!(Self);
+    let params = owned_params(sig, "task", &self_ty, cx);
+    let output = owned_output(sig, "a `#[remote]` fn", &self_ty, cx);
+    let (Some(params), Some(output), true) = (params, output, plain) else {
+        // Keep the fn as written, so that its other uses do not cascade into more errors.
+        return quote!(#item);
+    };
+    let ident = &sig.ident;
+    let vis = &item.vis;
+    let marker = format_ident!("__helio_task_{}", ident);
+    let names = param_names(sig);
+    let name = ident.to_string();
+    let docs = item.attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let mut inner = item.clone();
+    inner.vis = syn::Visibility::Inherited;
+    inner.attrs.retain(|a| !a.path().is_ident("doc"));
+    let call = if sig.asyncness.is_some() {
+        quote_spanned!(sig.span()=> ::helio::__private::TaskRun::Async(
+            ::std::boxed::Box::pin(#ident(#(#names),*))
+        ))
+    } else {
+        quote_spanned!(sig.span()=> ::helio::__private::TaskRun::Sync(
+            ::std::boxed::Box::new(move || #ident(#(#names),*))
+        ))
+    };
+    let defaults = defaults(attr);
+    quote! {
+        #(#docs)*
+        #[allow(non_upper_case_globals)]
+        #vis const #ident: ::helio::__private::Task<#marker, (#(#params,)*), #output> =
+            ::helio::__private::Task::new();
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #marker;
+
+        impl ::helio::__private::RemoteFn for #marker {
+            type Args = (#(#params,)*);
+            type Output = #output;
+            const NAME: &'static str = ::core::concat!(::core::module_path!(), "::", #name);
+
+            fn defaults() -> ::helio::__private::TaskOptions {
+                ::helio::__private::TaskOptions::new() #defaults
+            }
+
+            fn cloner() -> ::core::option::Option<fn(&Self::Args) -> Self::Args> {
+                #[allow(unused_imports)]
+                use ::helio::__private::{ViaClone as _, ViaNoClone as _};
+                (&&::helio::__private::CloneProbe::<Self::Args>::new()).cloner()
+            }
+
+            #[allow(unused_parens, clippy::unused_unit, clippy::redundant_closure)]
+            fn run((#(#names,)*): Self::Args) -> ::helio::__private::TaskRun<Self::Output> {
+                #inner
+                #call
+            }
+        }
+    }
+}
+
+/// `.option(value)` for each option of the attribute.
+fn defaults(attr: &TaskAttr) -> TokenStream {
+    let mut out = TokenStream::new();
+    if let Some(n) = &attr.max_retries {
+        let n = int_literal(n.value, n.span);
+        out.extend(quote!(.max_retries(#n)));
+    }
+    if let Some(b) = &attr.retry_on_panic {
+        out.extend(quote!(.retry_on_panic(#b)));
+    }
+    if let Some(x) = &attr.num_cpus {
+        let x = x.value;
+        out.extend(quote!(.num_cpus(#x)));
+    }
+    if let Some(x) = &attr.num_gpus {
+        let x = x.value;
+        out.extend(quote!(.num_gpus(#x)));
+    }
+    for (name, amount) in attr.resources.iter().flatten() {
+        let (name, x) = (name.to_string(), amount.value);
+        out.extend(quote!(.resource(#name, #x)));
+    }
+    if let Some(name) = &attr.name {
+        out.extend(quote!(.name(#name)));
+    }
+    out
+}

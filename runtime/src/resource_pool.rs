@@ -1,0 +1,368 @@
+//! What this node has for tasks, and the tasks waiting for it: a [`Ledger`] behind a lock,
+//! with a queue of demands that do not fit yet.
+//!
+//! - A task takes its demand with [`Pool::acquire`] before it runs and gives it back when its
+//!   [`Held`] drops. A demand that fits now is granted at once; one that never fits here is an
+//!   error (the caller names the resource); any other waits in the queue.
+//! - First fit: a demand that fits what is free now is granted at once, even past a larger
+//!   one that waits; on every release the queue is served in order, first fit again.
+//! - A sync task that blocks in `helio::get` lends its CPUs back while it waits ([`lend_here`]),
+//!   as Ray does, so that the tasks it waits for can run: a task inside a task never starves
+//!   the node. It takes them back before it goes on, ahead of the queue.
+
+use std::{
+    cell::RefCell,
+    collections::VecDeque,
+    future::Future,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    task::Poll,
+};
+
+use futures::task::AtomicWaker;
+
+use crate::resources::{CPU, Grant, Ledger, Resources, Shortfall};
+
+/// One node's resources for tasks.
+pub(crate) struct Pool {
+    state: Mutex<State>,
+}
+
+struct State {
+    ledger: Ledger,
+    /// Demands that did not fit when they came, oldest first (a CPU take-back goes first).
+    queue: VecDeque<Arc<Waiter>>,
+}
+
+/// A demand in the queue, and the grant it gets once it fits.
+struct Waiter {
+    demand: Resources,
+    grant: Mutex<Option<Grant>>,
+    waker: AtomicWaker,
+}
+
+impl Waiter {
+    fn take(&self) -> Option<Grant> {
+        self.grant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl Pool {
+    /// A pool with `total` resources, none held.
+    pub(crate) fn new(total: Resources) -> Arc<Self> {
+        Arc::new(Pool {
+            state: Mutex::new(State {
+                ledger: Ledger::new(total),
+                queue: VecDeque::new(),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing user-written runs under this lock.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What tasks hold now.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> Resources {
+        self.lock().ledger.held().clone()
+    }
+
+    /// Waits until `demand` fits, in queue order, and takes it; fails at once when it can
+    /// never fit here. Dropping the future leaves the queue (and gives back a grant that
+    /// came meanwhile).
+    pub(crate) fn acquire(
+        self: &Arc<Self>,
+        demand: Resources,
+    ) -> impl Future<Output = Result<Held, Shortfall>> + Send + 'static {
+        let pool = Arc::clone(self);
+        async move {
+            let waiter = {
+                let mut state = pool.lock();
+                if let Some(shortfall) = state.ledger.never_fits(&demand) {
+                    return Err(shortfall);
+                }
+                if let Ok(grant) = state.ledger.try_acquire(&demand) {
+                    drop(state);
+                    return Ok(Held::new(&pool, grant));
+                }
+                let waiter = Arc::new(Waiter {
+                    demand,
+                    grant: Mutex::new(None),
+                    waker: AtomicWaker::new(),
+                });
+                state.queue.push_back(Arc::clone(&waiter));
+                waiter
+            };
+            let leave = Leave {
+                pool: &pool,
+                waiter: &waiter,
+            };
+            let grant = std::future::poll_fn(|cx| {
+                waiter.waker.register(cx.waker());
+                match waiter.take() {
+                    Some(grant) => Poll::Ready(grant),
+                    None => Poll::Pending,
+                }
+            })
+            .await;
+            std::mem::forget(leave);
+            Ok(Held::new(&pool, grant))
+        }
+    }
+
+    /// Gives `grant` back and serves the queue.
+    fn release(&self, grant: Grant) {
+        let mut state = self.lock();
+        state.ledger.release(grant);
+        serve(&mut state);
+    }
+}
+
+/// Grants, in queue order, every waiting demand that fits now.
+fn serve(state: &mut State) {
+    let State { ledger, queue } = state;
+    queue.retain(|waiter| match ledger.try_acquire(&waiter.demand) {
+        Ok(grant) => {
+            *waiter.grant.lock().unwrap_or_else(PoisonError::into_inner) = Some(grant);
+            waiter.waker.wake();
+            false
+        }
+        Err(_) => true,
+    });
+}
+
+/// Takes a waiter out of the queue when its future is dropped before it got its grant.
+struct Leave<'a> {
+    pool: &'a Arc<Pool>,
+    waiter: &'a Arc<Waiter>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut state = self.pool.lock();
+        state.queue.retain(|w| !Arc::ptr_eq(w, self.waiter));
+        if let Some(grant) = self.waiter.take() {
+            // Granted meanwhile, but no one will run: give it back.
+            state.ledger.release(grant);
+            serve(&mut state);
+        }
+    }
+}
+
+/// Resources a running task holds; given back when dropped.
+pub(crate) struct Held {
+    pool: Arc<Pool>,
+    /// What was granted: one grant, or after a CPU take-back the rest and the CPUs apart.
+    grants: Vec<Grant>,
+}
+
+impl Held {
+    fn new(pool: &Arc<Pool>, grant: Grant) -> Self {
+        Held {
+            pool: Arc::clone(pool),
+            grants: vec![grant],
+        }
+    }
+
+    /// Runs `f` (a sync task's body) with these resources marked as this thread's, so that a
+    /// blocking `get` inside it lends the CPUs back while it waits; hands them back with `f`'s
+    /// result. `f` must not unwind (the task catches its panics inside it).
+    pub(crate) fn while_running<R>(self, f: impl FnOnce() -> R) -> (Option<Held>, R) {
+        let previous = HERE.with(|here| here.replace(Some(self)));
+        let result = f();
+        let mine = HERE.with(|here| here.replace(previous));
+        (mine, result)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.grants.is_empty() {
+            return;
+        }
+        let mut state = self.pool.lock();
+        for grant in self.grants.drain(..) {
+            state.ledger.release(grant);
+        }
+        serve(&mut state);
+    }
+}
+
+thread_local! {
+    /// The resources of the sync task running on this thread.
+    static HERE: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+/// CPUs a blocked sync task lent back: taken back (ahead of the queue) when dropped.
+pub(crate) struct Lent {
+    pool: Arc<Pool>,
+    cpus: Resources,
+}
+
+/// Called before this thread blocks: if it runs a sync task that holds CPUs, gives them back
+/// to the node until the returned guard drops.
+pub(crate) fn lend_here() -> Option<Lent> {
+    HERE.try_with(|here| {
+        let mut here = here.borrow_mut();
+        let held = here.as_mut()?;
+        let index = held
+            .grants
+            .iter()
+            .position(|grant| !grant.resources().get(CPU).is_zero())?;
+        let cpus = held.grants[index].split_off(CPU);
+        if held.grants[index].resources().is_empty() {
+            let empty = held.grants.swap_remove(index);
+            held.pool.release(empty);
+        }
+        let lent = cpus.resources().clone();
+        held.pool.release(cpus);
+        Some(Lent {
+            pool: Arc::clone(&held.pool),
+            cpus: lent,
+        })
+    })
+    .ok()
+    .flatten()
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let waiter = {
+            let mut state = self.pool.lock();
+            match state.ledger.try_acquire(&self.cpus) {
+                Ok(grant) => {
+                    drop(state);
+                    return keep_here(&self.pool, grant);
+                }
+                Err(_) => {
+                    let waiter = Arc::new(Waiter {
+                        demand: self.cpus.clone(),
+                        grant: Mutex::new(None),
+                        waker: AtomicWaker::new(),
+                    });
+                    state.queue.push_front(Arc::clone(&waiter));
+                    waiter
+                }
+            }
+        };
+        // `HERE` holds no CPUs now, so this wait lends nothing.
+        let grant = crate::blocking::block_until(None, |cx| {
+            waiter.waker.register(cx.waker());
+            match waiter.take() {
+                Some(grant) => Poll::Ready(grant),
+                None => Poll::Pending,
+            }
+        });
+        if let Some(grant) = grant {
+            keep_here(&self.pool, grant);
+        }
+    }
+}
+
+/// Adds a taken-back CPU grant to the resources of the task on this thread.
+fn keep_here(pool: &Pool, cpus: Grant) {
+    let unkept = HERE
+        .try_with(|here| match here.borrow_mut().as_mut() {
+            Some(held) => {
+                held.grants.push(cpus);
+                None
+            }
+            None => Some(cpus),
+        })
+        .unwrap_or(None);
+    // No task on this thread any more (only while the thread exits): give it back.
+    if let Some(cpus) = unkept {
+        pool.release(cpus);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        pin::pin,
+        task::{Context, Waker},
+    };
+
+    use super::*;
+
+    fn cpus(n: f64) -> Resources {
+        Resources::new().with(CPU, n).unwrap()
+    }
+
+    /// Polls `fut` once.
+    fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        fut.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn demands_wait_in_line_and_are_served_first_fit_on_release() {
+        let pool = Pool::new(cpus(2.0));
+        let mut first = pin!(pool.acquire(cpus(2.0)));
+        let Poll::Ready(Ok(all)) = poll_once(first.as_mut()) else {
+            panic!("the first demand fits")
+        };
+        let mut big = pin!(pool.acquire(cpus(2.0)));
+        let mut small = pin!(pool.acquire(cpus(1.0)));
+        assert!(poll_once(big.as_mut()).is_pending());
+        assert!(poll_once(small.as_mut()).is_pending());
+        drop(all);
+        // The big one was first in line and fits: it goes first; the small one still waits.
+        let Poll::Ready(Ok(big_held)) = poll_once(big.as_mut()) else {
+            panic!("served in order")
+        };
+        assert!(poll_once(small.as_mut()).is_pending());
+        assert_eq!(pool.held(), cpus(2.0));
+        drop(big_held);
+        assert!(matches!(poll_once(small.as_mut()), Poll::Ready(Ok(_))));
+    }
+
+    #[test]
+    fn a_demand_that_never_fits_fails_and_one_that_leaves_gives_back_its_grant() {
+        let pool = Pool::new(cpus(1.0));
+        let mut never = pin!(pool.acquire(cpus(3.0)));
+        match poll_once(never.as_mut()) {
+            Poll::Ready(Err(shortfall)) => assert_eq!(shortfall.resource, CPU),
+            _ => panic!("3 CPUs never fit in 1"),
+        }
+        let Poll::Ready(Ok(held)) = poll_once(pin!(pool.acquire(cpus(1.0)))) else {
+            panic!("fits")
+        };
+        {
+            let mut waiting = Box::pin(pool.acquire(cpus(1.0)));
+            assert!(poll_once(waiting.as_mut()).is_pending());
+            drop(held); // granted to `waiting`, which leaves without taking it
+        }
+        assert!(pool.held().is_empty(), "the grant went back");
+        // Zero CPUs never wait.
+        assert!(matches!(
+            poll_once(pin!(pool.acquire(Resources::new()))),
+            Poll::Ready(Ok(_))
+        ));
+    }
+
+    #[test]
+    fn a_blocked_task_lends_its_cpus_and_takes_them_back() {
+        let pool = Pool::new(cpus(2.0).with(crate::resources::GPU, 1.0).unwrap());
+        let demand = cpus(2.0).with(crate::resources::GPU, 1.0).unwrap();
+        let Poll::Ready(Ok(held)) = poll_once(pin!(pool.acquire(demand.clone()))) else {
+            panic!("fits")
+        };
+        let (back, ()) = held.while_running(|| {
+            let lent = lend_here().expect("CPUs to lend");
+            // The GPU stays held; the CPUs are free for others meanwhile.
+            assert_eq!(
+                pool.held(),
+                Resources::new().with(crate::resources::GPU, 1.0).unwrap()
+            );
+            drop(lent);
+            assert_eq!(pool.held(), demand);
+        });
+        assert!(lend_here().is_none(), "no task on this thread now");
+        drop(back);
+        assert!(pool.held().is_empty());
+    }
+}

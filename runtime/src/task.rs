@@ -1,0 +1,417 @@
+//! Tasks: `#[remote]` fns, called like actor methods but with no actor (Ray's remote
+//! functions).
+//!
+//! A task is a call with no actor: its result is an ordinary [`ObjectRef`], its arguments
+//! may be refs it waits for ([`PendingArgs`]), and it is cancelled like a call. What it adds
+//! is the node's resources: before it runs it takes its demand (`num_cpus`, 1 by default)
+//! from the node's [`Pool`](crate::resource_pool::Pool), waiting in line while the node is
+//! full, and gives it back when it returns.
+//!
+//! - **Where it runs.** On the runtime the caller is on (or the embedded one): an `async` fn
+//!   as a task of that runtime, a sync fn on its blocking pool, where blocking (a `get` on a
+//!   subtask, say) is allowed; a sync task blocked in `get` lends its CPUs back meanwhile.
+//! - **Retries.** A panic resolves the ref to `TaskPanicked`, unless the options say
+//!   `retry_on_panic(true)`: then the task runs again, up to `max_retries` times, from a
+//!   copy of its arguments (so only when they are `Clone`), as Ray's `retry_exceptions`.
+
+use std::{
+    fmt,
+    marker::PhantomData,
+    panic::{AssertUnwindSafe, catch_unwind},
+    pin::pin,
+    sync::Arc,
+};
+
+use futures::future::{BoxFuture, Either, select};
+
+use crate::{
+    ActorError, DeathCause, IntoArg, ObjectRef,
+    arg::PendingArgs,
+    call::unless_cancelled,
+    label::{ActorId, ActorLabel},
+    object_ref::{Origin, Resolver, pair},
+    resource_pool::Pool,
+    resources::{CPU, GPU, Resources},
+    unwind::{Quiet, quiet, take_message},
+};
+
+/// Options of a task, with Ray's names and defaults: `#[remote(..)]` sets a fn's defaults,
+/// and `f.options(TaskOptions::new()...)` overrides them for its calls.
+///
+/// | option | default | Ray |
+/// | --- | --- | --- |
+/// | `max_retries(n)`: `-1` (forever) or `n >= 0` | `3` | `max_retries` |
+/// | `retry_on_panic(bool)` | `false` | `retry_exceptions` |
+/// | `num_cpus(x)` | `1.0` | `num_cpus` |
+/// | `num_gpus(x)` | `0.0` | `num_gpus` |
+/// | `resource(name, x)` | none | `resources={name: x}` |
+/// | `name(s)` | the fn's path | `name` |
+///
+/// ```
+/// use helio_runtime::TaskOptions;
+/// let heavy = TaskOptions::new().num_cpus(2.0).resource("ssd", 1.0).max_retries(1);
+/// # let _ = heavy;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskOptions {
+    max_retries: Option<i64>,
+    retry_on_panic: Option<bool>,
+    num_cpus: Option<f64>,
+    num_gpus: Option<f64>,
+    resources: Vec<(String, f64)>,
+    name: Option<String>,
+}
+
+impl TaskOptions {
+    /// No overrides: every option keeps its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How often a task that failed runs again: `-1` forever, `0` never (default 3, as in
+    /// Ray). In one process only a panic fails a task, and it is retried only with
+    /// [`retry_on_panic`](TaskOptions::retry_on_panic).
+    pub fn max_retries(mut self, n: i64) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+
+    /// Whether a panic is retried (Ray's `retry_exceptions`; default `false`: the ref
+    /// resolves to [`ActorError::TaskPanicked`] at once). Needs `Clone` arguments: a retry
+    /// runs from a copy.
+    pub fn retry_on_panic(mut self, retry: bool) -> Self {
+        self.retry_on_panic = Some(retry);
+        self
+    }
+
+    /// How many CPUs the task holds while it runs (default 1, fractions allowed, `0` never
+    /// waits). At most `Config::num_cpus` run at once on a node.
+    pub fn num_cpus(mut self, cpus: f64) -> Self {
+        self.num_cpus = Some(cpus);
+        self
+    }
+
+    /// How many GPUs the task holds while it runs (default 0).
+    pub fn num_gpus(mut self, gpus: f64) -> Self {
+        self.num_gpus = Some(gpus);
+        self
+    }
+
+    /// How much of the custom resource `name` the task holds while it runs (a node declares
+    /// it with `Config::resource`). Setting a name again replaces its amount.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        let name = name.into();
+        self.resources.retain(|(known, _)| *known != name);
+        self.resources.push((name, amount));
+        self
+    }
+
+    /// A name for the task's calls, shown in their errors instead of the fn's path.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// These options over `base`: each option set here wins.
+    fn over(self, base: &TaskOptions) -> TaskOptions {
+        let mut resources = base.resources.clone();
+        for (name, amount) in self.resources {
+            resources.retain(|(known, _)| *known != name);
+            resources.push((name, amount));
+        }
+        TaskOptions {
+            max_retries: self.max_retries.or(base.max_retries),
+            retry_on_panic: self.retry_on_panic.or(base.retry_on_panic),
+            num_cpus: self.num_cpus.or(base.num_cpus),
+            num_gpus: self.num_gpus.or(base.num_gpus),
+            resources,
+            name: self.name.or_else(|| base.name.clone()),
+        }
+    }
+
+    /// What the task asks of its node, checked.
+    fn demand(&self) -> Result<Resources, String> {
+        let mut demand = Resources::new()
+            .with(CPU, self.num_cpus.unwrap_or(1.0))
+            .and_then(|d| d.with(GPU, self.num_gpus.unwrap_or(0.0)))
+            .map_err(|err| err.to_string())?;
+        for (name, amount) in &self.resources {
+            if name == CPU || name == GPU {
+                return Err(format!(
+                    "resource \"{name}\" is asked for with `num_cpus` / `num_gpus`, not \
+                     `resource`"
+                ));
+            }
+            demand = demand.with(name, *amount).map_err(|err| err.to_string())?;
+        }
+        Ok(demand)
+    }
+
+    /// How often a panic is retried: `None` forever, `Some(0)` never.
+    fn panic_retries(&self) -> Result<Option<u64>, String> {
+        if !self.retry_on_panic.unwrap_or(false) {
+            return Ok(Some(0));
+        }
+        match self.max_retries.unwrap_or(3) {
+            -1 => Ok(None),
+            n if n >= 0 => Ok(Some(n.unsigned_abs())),
+            n => Err(format!(
+                "`max_retries` must be -1 (forever) or at least 0, not {n}"
+            )),
+        }
+    }
+}
+
+/// What `#[remote]` implements for a fn: its arguments, result, defaults and body.
+#[doc(hidden)]
+pub trait RemoteFn: Send + Sync + 'static {
+    /// The parameters, as a tuple.
+    type Args: Send + 'static;
+    /// The result.
+    type Output: Send + 'static;
+    /// The fn's path, for errors.
+    const NAME: &'static str;
+    /// The options of `#[remote(..)]`.
+    fn defaults() -> TaskOptions;
+    /// `Some` when the arguments are `Clone`, so a panicked run can be retried.
+    fn cloner() -> Option<Cloner<Self::Args>>;
+    /// One run of the fn on `args`.
+    fn run(args: Self::Args) -> TaskRun<Self::Output>;
+}
+
+/// Copies a task's arguments for a retry.
+#[doc(hidden)]
+pub type Cloner<Args> = fn(&Args) -> Args;
+
+/// One run of a task's body.
+#[doc(hidden)]
+pub enum TaskRun<R> {
+    /// A sync fn: runs on the blocking pool.
+    Sync(Box<dyn FnOnce() -> R + Send>),
+    /// An async fn: runs as a task of the runtime.
+    Async(BoxFuture<'static, R>),
+}
+
+/// The handle of a `#[remote]` fn: `f.remote(args)` runs it as a task and returns the
+/// [`ObjectRef`] of its result at once; `f.options(..)` overrides its options.
+///
+/// `#[remote]` turns the fn's name into a constant of this type, so `f` below is a `Task`:
+///
+/// ```ignore
+/// use helio::prelude::*;
+///
+/// #[remote]
+/// fn double(x: u64) -> u64 { 2 * x }
+///
+/// let four = double.remote(2);                   // an ObjectRef<u64>
+/// let eight = double.remote(four);               // runs once `four` resolves
+/// assert_eq!(helio::get(eight).unwrap(), 8);
+/// let light = double.options(TaskOptions::new().num_cpus(0.5)).remote(1);
+/// assert_eq!(helio::get(light).unwrap(), 2);
+/// ```
+///
+/// (Each example runs as a test in the `helio` crate docs, which have the macro.)
+pub struct Task<F, Args, R> {
+    options: Option<Arc<TaskOptions>>,
+    marker: PhantomData<Marker<F, Args, R>>,
+}
+
+/// `Task` owns none of its type parameters, and is `Send + Sync` whatever they are.
+type Marker<F, Args, R> = fn() -> (F, Args, R);
+
+impl<F, Args, R> Task<F, Args, R> {
+    /// The handle `#[remote]` makes.
+    #[doc(hidden)]
+    pub const fn new() -> Self {
+        Task {
+            options: None,
+            marker: PhantomData,
+        }
+    }
+}
+
+impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
+    /// This task with `options` over its defaults (and over options set before): its calls
+    /// through the returned handle use them.
+    pub fn options(&self, options: TaskOptions) -> Self {
+        let base = self.options.as_deref().cloned().unwrap_or_default();
+        Task {
+            options: Some(Arc::new(options.over(&base))),
+            marker: PhantomData,
+        }
+    }
+
+    /// The fn's path, as errors name the task.
+    pub fn name(&self) -> &'static str {
+        F::NAME
+    }
+
+    /// The options a call runs with: these over the fn's defaults.
+    fn effective(&self) -> TaskOptions {
+        let defaults = F::defaults();
+        match &self.options {
+            Some(options) => TaskOptions::clone(options).over(&defaults),
+            None => defaults,
+        }
+    }
+}
+
+impl<F, Args, R> Clone for Task<F, Args, R> {
+    fn clone(&self) -> Self {
+        Task {
+            options: self.options.clone(),
+            marker: PhantomData,
+        }
+    }
+}
+
+impl<F: RemoteFn, Args, R> fmt::Debug for Task<F, Args, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("name", &F::NAME)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+macro_rules! task_arities {
+    ($( ($($arg:ident: $ty:ident),*) )*) => {$(
+        impl<F, R, $($ty),*> Task<F, ($($ty,)*), R>
+        where
+            F: RemoteFn<Args = ($($ty,)*), Output = R>,
+            R: Send + 'static,
+            $($ty: Send + 'static,)*
+        {
+            /// Runs the fn as a task. Returns at once; the result arrives in the
+            /// [`ObjectRef`]. Each argument is a value or the [`ObjectRef`] of another call's
+            /// or task's result; the task starts once those have resolved.
+            #[allow(clippy::too_many_arguments)]
+            pub fn remote(&self, $($arg: impl IntoArg<$ty>),*) -> ObjectRef<R> {
+                submit::<F, _>(self.effective(), ($($arg.into_arg(),)*))
+            }
+        }
+    )*};
+}
+
+crate::for_each_arity!(task_arities);
+
+/// Starts a task of `F` on `args` with `options`.
+fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
+    options: TaskOptions,
+    args: P,
+) -> ObjectRef<F::Output> {
+    crate::unwind::install_panic_hook();
+    let label = ActorLabel::task(F::NAME, options.name.as_deref());
+    let origin = Origin {
+        actor: label.clone(),
+        id: ActorId::next(),
+        method: F::NAME,
+    };
+    let (result, done) = pair(origin, None);
+    let checked = options
+        .demand()
+        .and_then(|demand| Ok((demand, options.panic_retries()?)));
+    let (demand, retries) = match checked {
+        Ok(checked) => checked,
+        Err(message) => {
+            done.complete(Err(ActorError::ActorDied {
+                actor: label,
+                method: F::NAME,
+                cause: DeathCause::InvalidOptions(message),
+            }));
+            return result;
+        }
+    };
+    let handle = match crate::system::spawn_handle() {
+        Ok(handle) => handle,
+        Err(err) => {
+            // `done` drops: the task resolves to `ActorDied(Shutdown)`.
+            tracing::error!(%err, "no runtime to run a task on");
+            return result;
+        }
+    };
+    let pool = crate::system::task_pool();
+    handle.spawn(run::<F, P>(pool, demand, retries, args, done, label));
+    result
+}
+
+/// A task from its arguments to its result: waits for its argument refs and its resources,
+/// runs (again after a panic, while `retries` allow), and resolves `done`. A cancel stops it
+/// at any of these waits; the ref is resolved by the cancel itself.
+async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
+    pool: Arc<Pool>,
+    demand: Resources,
+    mut retries: Option<u64>,
+    args: P,
+    done: Resolver<F::Output>,
+    label: ActorLabel,
+) {
+    let mut args = match args.now() {
+        Ok(values) => values,
+        Err(pending) => match select(pin!(pending.resolve()), pin!(done.cancelled())).await {
+            Either::Left((Ok(values), _)) => values,
+            Either::Left((Err(upstream), _)) => return done.complete(Err(upstream)),
+            Either::Right(((), _)) => return,
+        },
+    };
+    let mut held = match select(pin!(pool.acquire(demand)), pin!(done.cancelled())).await {
+        Either::Left((Ok(held), _)) => Some(held),
+        Either::Left((Err(shortfall), _)) => {
+            return done.complete(Err(ActorError::Unschedulable {
+                actor: label,
+                method: F::NAME,
+                shortfall: shortfall.to_string(),
+            }));
+        }
+        Either::Right(((), _)) => return,
+    };
+    let cloner = F::cloner();
+    loop {
+        let (now, kept) = match cloner {
+            Some(clone) if retries != Some(0) => (clone(&args), Some(args)),
+            _ => (args, None),
+        };
+        let outcome = match F::run(now) {
+            TaskRun::Sync(body) => {
+                if done.is_cancelled() {
+                    return;
+                }
+                let mine = held.take();
+                let ran = tokio::task::spawn_blocking(move || match mine {
+                    Some(mine) => {
+                        mine.while_running(|| quiet(|| catch_unwind(AssertUnwindSafe(body))))
+                    }
+                    None => (None, quiet(|| catch_unwind(AssertUnwindSafe(body)))),
+                })
+                .await;
+                match ran {
+                    Ok((back, outcome)) => {
+                        held = back;
+                        outcome
+                    }
+                    // The runtime shuts down: `done` drops to `ActorDied(Shutdown)`.
+                    Err(_) => return,
+                }
+            }
+            TaskRun::Async(body) => {
+                if !done.start_cancellable() {
+                    return;
+                }
+                match unless_cancelled(&done, Quiet(body)).await {
+                    Some(outcome) => outcome,
+                    None => return done.cancelled_now(),
+                }
+            }
+        };
+        match (outcome, kept) {
+            (Ok(value), _) => return done.complete(Ok(value)),
+            (Err(payload), Some(again)) => {
+                let message = take_message(payload);
+                tracing::debug!(task = F::NAME, %message, "a task panicked; running it again");
+                retries = retries.map(|left| left - 1);
+                args = again;
+            }
+            (Err(payload), None) => return done.panicked(take_message(payload)),
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Tasks: `#[remote]` fns, in one process (sunray's `test_remote.py`, as it applies to Rust),
+//! with the node's CPU limit, retries and cancel.
+
+mod common;
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use common::get;
+use helio::prelude::*;
+use tokio::sync::Semaphore;
+
+/// The node's CPUs: helio's default is the core count.
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1, usize::from) as f64
+}
+
+#[remote]
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+/// Adds, asynchronously.
+#[remote]
+async fn add(a: u64, b: u64) -> u64 {
+    tokio::task::yield_now().await;
+    a + b
+}
+
+#[remote]
+fn greet(name: String) -> String {
+    format!("hello, {name}")
+}
+
+#[remote]
+fn nothing() {}
+
+#[remote]
+fn pair(x: u64) -> (u64, String) {
+    (x, x.to_string())
+}
+
+#[test]
+fn a_sync_and_an_async_task_return_their_results() {
+    assert_eq!(get(double.remote(21)), Ok(42));
+    assert_eq!(get(add.remote(1, 2)), Ok(3));
+    assert_eq!(get(nothing.remote()), Ok(()));
+    assert_eq!(get(greet.remote("ray")).unwrap(), "hello, ray");
+    assert_eq!(
+        get(greet.remote(String::from("sun"))).unwrap(),
+        "hello, sun"
+    );
+    assert!(
+        double.name().ends_with("tasks::double"),
+        "{}",
+        double.name()
+    );
+}
+
+#[test]
+fn refs_are_arguments_and_tasks_chain() {
+    let four = double.remote(2);
+    let six = add.remote(four, 2);
+    let twelve = double.remote(six);
+    assert_eq!(get(twelve), Ok(12));
+    // An argument that failed fails the task with its error, without running it.
+    let failed = boom.remote(1);
+    assert!(matches!(
+        get(double.remote(failed)),
+        Err(ActorError::TaskPanicked { .. })
+    ));
+}
+
+#[test]
+fn a_tuple_result_unpacks_into_refs() {
+    let (n, s) = pair.remote(7).unpack();
+    assert_eq!(get(n), Ok(7));
+    assert_eq!(get(s).unwrap(), "7");
+}
+
+#[test]
+fn tasks_await_from_async_code() {
+    let got = common::block_on(async { add.remote(20, 22).await });
+    assert_eq!(got, Ok(42));
+}
+
+#[remote]
+fn boom(x: u64) -> u64 {
+    panic!("boom {x}")
+}
+
+#[test]
+fn a_panic_resolves_to_task_panicked_naming_the_task() {
+    match get(boom.remote(3)) {
+        Err(err @ ActorError::TaskPanicked { .. }) => {
+            let ActorError::TaskPanicked { actor, message, .. } = &err else {
+                unreachable!()
+            };
+            assert!(actor.is_task());
+            assert_eq!(message, "boom 3");
+            let text = err.to_string();
+            assert!(
+                text.starts_with("task `") && text.ends_with("tasks::boom` panicked: boom 3"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A name from the options shows in errors.
+    let named = boom.options(TaskOptions::new().name("resize"));
+    let err = get(named.remote(1)).unwrap_err();
+    assert!(err.to_string().contains("(named \"resize\")"), "{err}");
+}
+
+static FLAKY_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Panics on its first two runs.
+#[remote(retry_on_panic = true, max_retries = 2)]
+fn flaky(x: u64) -> u64 {
+    if FLAKY_RUNS.fetch_add(1, Ordering::SeqCst) < 2 {
+        panic!("not yet");
+    }
+    x
+}
+
+static FRAGILE_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Always panics.
+#[remote]
+fn fragile() -> u64 {
+    FRAGILE_RUNS.fetch_add(1, Ordering::SeqCst);
+    panic!("always")
+}
+
+#[test]
+fn a_panic_is_retried_only_when_asked_and_within_max_retries() {
+    assert_eq!(get(flaky.remote(5)), Ok(5));
+    assert_eq!(FLAKY_RUNS.load(Ordering::SeqCst), 3);
+    // By default a panic is final: one run only.
+    assert!(matches!(
+        get(fragile.remote()),
+        Err(ActorError::TaskPanicked { .. })
+    ));
+    assert_eq!(FRAGILE_RUNS.load(Ordering::SeqCst), 1);
+    // Asked for, retried `max_retries` times and then final.
+    let retried = fragile.options(TaskOptions::new().retry_on_panic(true).max_retries(2));
+    assert!(matches!(
+        get(retried.remote()),
+        Err(ActorError::TaskPanicked { .. })
+    ));
+    assert_eq!(FRAGILE_RUNS.load(Ordering::SeqCst), 4);
+}
+
+/// Waits until `gate` has a permit, then says it ran.
+#[remote]
+async fn gated(gate: Arc<Semaphore>, ran: Arc<AtomicBool>) -> u32 {
+    ran.store(true, Ordering::SeqCst);
+    gate.acquire().await.expect("open").forget();
+    7
+}
+
+/// Serializes the tests that fill the node's CPUs.
+static WHOLE_NODE: Mutex<()> = Mutex::new(());
+
+#[test]
+fn at_most_the_nodes_cpus_of_tasks_run_at_once_and_zero_cpus_never_wait() {
+    let _node = WHOLE_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let all = TaskOptions::new().num_cpus(cores());
+    let (gate_a, ran_a) = (
+        Arc::new(Semaphore::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (gate_b, ran_b) = (
+        Arc::new(Semaphore::new(1)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let a = gated
+        .options(all.clone())
+        .remote(gate_a.clone(), ran_a.clone());
+    // `a` holds every CPU once it runs.
+    let started = std::time::Instant::now();
+    while !ran_a.load(Ordering::SeqCst) {
+        assert!(
+            started.elapsed() < common::BOUND,
+            "the first task never ran"
+        );
+        std::thread::yield_now();
+    }
+    let b = gated.options(all).remote(gate_b, ran_b.clone());
+    // A task with no CPUs runs meanwhile.
+    let free = double.options(TaskOptions::new().num_cpus(0.0)).remote(4);
+    assert_eq!(get(free), Ok(8));
+    // `b` waits for `a`'s CPUs: it has not started a while later.
+    let (ready, _) = helio::wait_blocking(
+        std::slice::from_ref(&b),
+        1,
+        Some(Duration::from_millis(300)),
+    );
+    assert!(
+        ready.is_empty() && !ran_b.load(Ordering::SeqCst),
+        "b ran beside a"
+    );
+    gate_a.add_permits(1);
+    assert_eq!(get(a), Ok(7));
+    assert_eq!(get(b), Ok(7));
+    assert!(ran_b.load(Ordering::SeqCst));
+}
+
+/// Sums `double` of `0..n`, each as a subtask it waits for with `helio::get`.
+#[remote]
+fn fan_out(n: u64) -> u64 {
+    (0..n)
+        .map(|i| helio::get(double.remote(i)).expect("a subtask"))
+        .sum()
+}
+
+#[test]
+fn a_sync_task_blocked_in_get_lends_its_cpus_to_its_subtasks() {
+    let _node = WHOLE_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    // The parent holds every CPU; its subtasks need one each.
+    let parent = fan_out.options(TaskOptions::new().num_cpus(cores()));
+    assert_eq!(get(parent.remote(4)), Ok(12));
+}
+
+#[test]
+fn a_demand_no_node_can_meet_fails_at_once_naming_the_resource() {
+    let too_many = double.options(TaskOptions::new().num_cpus(cores() + 1.0));
+    match get(too_many.remote(1)) {
+        Err(err @ ActorError::Unschedulable { .. }) => {
+            let text = err.to_string();
+            assert!(text.contains("can never run: it needs"), "{text}");
+            assert!(text.contains("CPU"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let ssd = double.options(TaskOptions::new().resource("ssd", 1.0));
+    let err = get(ssd.remote(1)).unwrap_err();
+    assert!(
+        err.to_string().contains("needs 1 ssd, the node has none"),
+        "{err}"
+    );
+    let gpu = double.options(TaskOptions::new().num_gpus(1.0));
+    assert!(matches!(
+        get(gpu.remote(1)),
+        Err(ActorError::Unschedulable { .. })
+    ));
+}
+
+#[test]
+fn invalid_options_fail_the_task_with_a_clear_message() {
+    let negative = double.options(TaskOptions::new().num_cpus(-1.0));
+    let err = get(negative.remote(1)).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ActorError::ActorDied {
+                cause: DeathCause::InvalidOptions(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("was never started"), "{err}");
+    let retries = flaky.options(TaskOptions::new().max_retries(-2));
+    let err = get(retries.remote(1)).unwrap_err();
+    assert!(err.to_string().contains("max_retries"), "{err}");
+}
+
+#[test]
+fn a_running_async_task_and_a_queued_one_are_cancelled() {
+    let _node = WHOLE_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let (gate, ran) = (
+        Arc::new(Semaphore::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let running = gated
+        .options(TaskOptions::new().num_cpus(cores()))
+        .remote(gate.clone(), ran.clone());
+    let started = std::time::Instant::now();
+    while !ran.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < common::BOUND, "the task never ran");
+        std::thread::yield_now();
+    }
+    // Queued behind it: cancelled before it runs.
+    let queued_ran = Arc::new(AtomicBool::new(false));
+    let queued = gated
+        .options(TaskOptions::new().num_cpus(cores()))
+        .remote(Arc::new(Semaphore::new(1)), queued_ran.clone());
+    assert!(queued.cancel());
+    assert!(matches!(get(queued), Err(ActorError::Cancelled { .. })));
+    // Running: dropped at its await point.
+    assert!(running.cancel());
+    assert!(matches!(get(running), Err(ActorError::Cancelled { .. })));
+    // Its CPUs are free again: a task that needs them all runs.
+    assert_eq!(
+        get(double
+            .options(TaskOptions::new().num_cpus(cores()))
+            .remote(1)),
+        Ok(2)
+    );
+    assert!(!queued_ran.load(Ordering::SeqCst), "a cancelled task ran");
+}
