@@ -1,10 +1,12 @@
-//! `#[remote]` on a free fn: the fn's name becomes a constant task handle,
-//! `::helio::__private::Task<Marker, (Args,), R>`, and a hidden marker type implements
-//! `RemoteFn` with the fn's body, its argument tuple and the attribute's options.
+//! `#[remote]` on a free fn: the fn's name becomes a constant task handle of a hidden type,
+//! `__helio_task_<fn>`, which wraps `::helio::__private::Task<Self, (Args,), R>` (and derefs to
+//! it), implements `RemoteFn` with the fn's body, its argument tuple and the attribute's
+//! options, and has the fn's own `.remote(..)`: named and spanned as the user's fn, with its
+//! parameter names, so a call with the wrong arguments is reported at the fn.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::{ItemFn, Type, spanned::Spanned as _};
+use syn::{Ident, ItemFn, Type, spanned::Spanned as _};
 
 use crate::{
     ast::{check_plain_fn, owned_output, owned_params, param_names},
@@ -42,18 +44,51 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
         ))
     };
     let defaults = defaults(attr);
+    let args = quote!((#(#params,)*));
+    let remote = Ident::new("remote", ident.span());
+    let remote_params = names
+        .iter()
+        .zip(&params)
+        .map(|(name, ty)| quote_spanned!(ty.span()=> #name: impl ::helio::__private::IntoArg<#ty>));
+    // The runtime asks `Send + 'static` of the types. Stated on the impls, so their bodies are
+    // not checked against them: where a type is not `Send`, rustc reports it once, at the type.
+    let sendable = params
+        .iter()
+        .chain([&output])
+        .map(|ty| quote_spanned!(ty.span()=> #ty: ::helio::__private::Sendable<'__helio>));
+    let sendable = quote!(#(#sendable,)*);
     quote! {
         #(#docs)*
         #[allow(non_upper_case_globals)]
-        #vis const #ident: ::helio::__private::Task<#marker, (#(#params,)*), #output> =
-            ::helio::__private::Task::new();
+        #vis const #ident: #marker = #marker(::helio::__private::Task::new());
 
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #vis struct #marker;
+        #[derive(Clone)]
+        #vis struct #marker(::helio::__private::Task<#marker, #args, #output>);
 
-        impl ::helio::__private::RemoteFn for #marker {
-            type Args = (#(#params,)*);
+        impl<'__helio> #marker where #sendable {
+            /// Runs the fn as a task and returns the ref of its result at once.
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #remote(&self, #(#remote_params),*) -> ::helio::__private::ObjectRef<#output> {
+                self.0.submit((#(::helio::__private::IntoArg::into_arg(#names),)*))
+            }
+
+            /// This task with `options` over its defaults.
+            #vis fn options(&self, options: ::helio::__private::TaskOptions) -> Self {
+                #marker(self.0.options(options))
+            }
+        }
+
+        impl ::core::ops::Deref for #marker {
+            type Target = ::helio::__private::Task<#marker, #args, #output>;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl<'__helio> ::helio::__private::RemoteFn for #marker where #sendable {
+            type Args = #args;
             type Output = #output;
             const NAME: &'static str = ::core::concat!(::core::module_path!(), "::", #name);
 

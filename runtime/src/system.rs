@@ -482,4 +482,3 @@ pub(crate) fn timer_handle() -> Result<Handle, RuntimeError> {
 pub(crate) fn task_pool() -> Arc<Pool> {
     lock().get_or_insert_with(System::default).tasks()
 }
-

@@ -25,7 +25,7 @@ use std::{
 use futures::future::{BoxFuture, Either, select};
 
 use crate::{
-    ActorError, DeathCause, IntoArg, ObjectRef,
+    ActorError, DeathCause, ObjectRef,
     arg::PendingArgs,
     call::unless_cancelled,
     label::{ActorId, ActorLabel},
@@ -195,7 +195,9 @@ pub enum TaskRun<R> {
 /// The handle of a `#[remote]` fn: `f.remote(args)` runs it as a task and returns the
 /// [`ObjectRef`] of its result at once; `f.options(..)` overrides its options.
 ///
-/// `#[remote]` turns the fn's name into a constant of this type, so `f` below is a `Task`:
+/// `#[remote]` turns the fn's name into a constant that derefs to a `Task`. Its `.remote(..)`
+/// is generated with the fn's own parameters, each a value or an [`ObjectRef`] of one
+/// ([`IntoArg`](crate::IntoArg)), so a call with the wrong arguments is reported at the fn:
 ///
 /// ```ignore
 /// use helio::prelude::*;
@@ -246,6 +248,16 @@ impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
         F::NAME
     }
 
+    /// Starts a task on `args`: what the fn's generated `.remote(..)` calls.
+    #[doc(hidden)]
+    pub fn submit<P: PendingArgs<Values = Args>>(&self, args: P) -> ObjectRef<R>
+    where
+        Args: Send + 'static,
+        R: Send + 'static,
+    {
+        submit::<F, P>(self.effective(), args)
+    }
+
     /// The options a call runs with: these over the fn's defaults.
     fn effective(&self) -> TaskOptions {
         let defaults = F::defaults();
@@ -273,27 +285,6 @@ impl<F: RemoteFn, Args, R> fmt::Debug for Task<F, Args, R> {
             .finish()
     }
 }
-
-macro_rules! task_arities {
-    ($( ($($arg:ident: $ty:ident),*) )*) => {$(
-        impl<F, R, $($ty),*> Task<F, ($($ty,)*), R>
-        where
-            F: RemoteFn<Args = ($($ty,)*), Output = R>,
-            R: Send + 'static,
-            $($ty: Send + 'static,)*
-        {
-            /// Runs the fn as a task. Returns at once; the result arrives in the
-            /// [`ObjectRef`]. Each argument is a value or the [`ObjectRef`] of another call's
-            /// or task's result; the task starts once those have resolved.
-            #[allow(clippy::too_many_arguments)]
-            pub fn remote(&self, $($arg: impl IntoArg<$ty>),*) -> ObjectRef<R> {
-                submit::<F, _>(self.effective(), ($($arg.into_arg(),)*))
-            }
-        }
-    )*};
-}
-
-crate::for_each_arity!(task_arities);
 
 /// Starts a task of `F` on `args` with `options`.
 fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(

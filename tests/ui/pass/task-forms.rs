@@ -1,0 +1,38 @@
+// The forms a `#[remote]` fn may take, and what its handle gives.
+use helio::prelude::*;
+
+/// Documented, public, with options.
+#[remote(num_cpus = 0.5, max_retries = -1, retry_on_panic = true, resources = { ssd = 1 }, name = "sum")]
+pub fn sum(mut total: u64, xs: Vec<u64>) -> u64 {
+    for x in xs {
+        total += x;
+    }
+    total
+}
+
+#[remote]
+async fn later((a, b): (u8, u8)) -> u16 {
+    u16::from(a) + u16::from(b)
+}
+
+#[remote]
+fn fact(n: u64) -> u64 {
+    // The fn calls itself directly inside.
+    if n == 0 { 1 } else { n * fact(n - 1) }
+}
+
+mod inner {
+    #[helio::remote]
+    pub(crate) fn unit() {}
+}
+
+fn main() {
+    let r: ObjectRef<u64> = sum.remote(1, vec![2, 3]);
+    let _r2: ObjectRef<u16> = later.remote((1, 2));
+    let _r3: ObjectRef<u64> = fact.options(TaskOptions::new().num_cpus(0.0)).remote(r);
+    let _r4: ObjectRef<()> = inner::unit.remote();
+    // The handle derefs to a `Task`, and is `Clone`.
+    let task: &helio::Task<_, (u64, Vec<u64>), u64> = &sum;
+    let _name: &'static str = task.name();
+    let _copy = sum.clone();
+}
