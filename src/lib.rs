@@ -314,12 +314,12 @@ assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
 pub use helio_macros::{actor, remote, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
-    ActorState, BlockingIter, CallOptions, Config, DEFAULT_NAMESPACE, DeathCause, Gettable,
-    IntoArg, Lifetime, LookupError, Method, ObjectRef, ObjectRefFuture, ObjectRefStream,
-    RuntimeError, StreamMethod, Task, TaskOptions, WaitResult, cancel, current_actor, get,
-    get_actor, get_actor_in, get_all, init, keep_across_restarts, kill, kill_named_in, list_actors,
-    list_dead_actors, put, shutdown, wait, wait_blocking, wait_owned, wait_owned_blocking,
-    was_current_actor_reconstructed,
+    ActorState, BlockingIter, CallOptions, Config, DEFAULT_NAMESPACE, DagNode, DeathCause,
+    Gettable, InputNode, IntoArg, IntoNode, Lifetime, LookupError, Method, MultiOutputNode,
+    NodeMethod, ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, Task,
+    TaskOptions, WaitResult, cancel, current_actor, get, get_actor, get_actor_in, get_all, init,
+    keep_across_restarts, kill, kill_named_in, list_actors, list_dead_actors, put, shutdown, wait,
+    wait_blocking, wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
 };
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
 #[cfg(feature = "cluster")]
@@ -345,8 +345,9 @@ pub mod prelude {
     #[cfg(feature = "cluster")]
     pub use crate::Placement;
     pub use crate::{
-        Actor, ActorError, ActorOptions, ActorState, CallOptions, DeathCause, Lifetime, ObjectRef,
-        ObjectRefStream, TaskOptions, actor, remote, remote_method,
+        Actor, ActorError, ActorOptions, ActorState, CallOptions, DagNode, DeathCause, InputNode,
+        Lifetime, MultiOutputNode, ObjectRef, ObjectRefStream, TaskOptions, actor, remote,
+        remote_method,
     };
 }
 

@@ -82,6 +82,16 @@ impl<A, Args> ActorBuilder<A, Args> {
     }
 }
 
+impl<A, Args> Clone for ActorBuilder<A, Args> {
+    fn clone(&self) -> Self {
+        ActorBuilder {
+            options: self.options.clone(),
+            construct: self.construct,
+            spawn: self.spawn,
+        }
+    }
+}
+
 impl<A, Args> fmt::Debug for ActorBuilder<A, Args> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorBuilder")

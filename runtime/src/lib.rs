@@ -30,6 +30,7 @@ mod call;
 mod class;
 #[cfg(feature = "cluster")]
 mod cluster;
+mod dag;
 mod driver;
 mod error;
 mod exec;
@@ -73,6 +74,7 @@ pub use cluster::{
     ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, current_node, is_node_dead,
     node_deaths, nodes, register,
 };
+pub use dag::{DagNode, InputNode, IntoNode, MultiOutputNode, NodeMethod};
 pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
 pub use hints::Gettable;
 pub use kept::{keep_across_restarts, was_current_actor_reconstructed};
@@ -100,8 +102,8 @@ pub mod __private {
     #[cfg(feature = "cluster")]
     pub use crate::cluster::MsgPack;
     pub use crate::{
-        Actor, ActorBuilder, ActorClass, ActorOptions, IntoArg, Lifetime, Method, ObjectRef,
-        ObjectRefStream, Task, TaskOptions,
+        Actor, ActorBuilder, ActorClass, ActorOptions, DagNode, IntoArg, IntoNode, Lifetime,
+        Method, ObjectRef, ObjectRefStream, Task, TaskOptions,
         builder::ConstructorArgs,
         call::{Body, CloneProbe, RemoteArg, RemoteReturn, ViaClone, ViaNoClone},
         class::ConstructorOutput,

@@ -97,6 +97,17 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         self.name
     }
 
+    /// This method with a handle of its own, to call later (a DAG node keeps it).
+    pub(crate) fn to_owned_method(&self) -> OwnedMethod<A, Args, R> {
+        OwnedMethod {
+            actor: self.actor.clone(),
+            name: self.name,
+            group: self.group.clone(),
+            max_task_retries: self.max_task_retries,
+            make: self.make,
+        }
+    }
+
     /// The handle the method calls.
     pub(crate) fn actor(&self) -> &Actor<A> {
         self.actor
@@ -269,6 +280,28 @@ macro_rules! remote_arities {
 }
 
 crate::for_each_arity!(remote_arities);
+
+/// A [`Method`] that owns its actor's handle.
+pub(crate) struct OwnedMethod<A, Args, R> {
+    actor: Actor<A>,
+    name: &'static str,
+    group: Option<Cow<'static, str>>,
+    max_task_retries: Option<i64>,
+    make: MakeBody<A, Args, R>,
+}
+
+impl<A, Args, R> OwnedMethod<A, Args, R> {
+    /// The method, borrowing the handle kept here.
+    pub(crate) fn method(&self) -> Method<'_, A, Args, R> {
+        Method {
+            actor: &self.actor,
+            name: self.name,
+            group: self.group.clone(),
+            max_task_retries: self.max_task_retries,
+            make: self.make,
+        }
+    }
+}
 
 /// A call's arguments while it waits for its turn.
 enum Deferred<P: PendingArgs> {

@@ -723,7 +723,6 @@ pub(crate) fn pair<T>(
 }
 
 /// A new pending ref that belongs to no call, and its resolver (for helio's own waits).
-#[cfg(feature = "cluster")]
 pub(crate) fn detached_pair<T>() -> (ObjectRef<T>, Resolver<T>) {
     let r = ObjectRef::pending(None, None);
     let done = Resolver {

@@ -258,6 +258,21 @@ impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
         submit::<F, P>(self.effective(), args)
     }
 
+    /// A DAG node that runs the task on its bound arguments (nodes, the input, or values)
+    /// each time the DAG runs: what the fn's generated `.bind(..)` calls.
+    #[doc(hidden)]
+    pub fn bind_nodes<I, N>(&self, args: N) -> crate::DagNode<R, I>
+    where
+        I: Clone + Send + 'static,
+        N: crate::dag::NodeArgs<I>,
+        N::Args: PendingArgs<Values = Args>,
+        Args: Send + 'static,
+        R: Clone + Send + 'static,
+    {
+        let options = self.effective();
+        crate::DagNode::task(move |args| submit::<F, _>(options.clone(), args), args)
+    }
+
     /// The options a call runs with: these over the fn's defaults.
     fn effective(&self) -> TaskOptions {
         let defaults = F::defaults();
