@@ -271,6 +271,89 @@
 //! assert_eq!(helio::get(ten).unwrap(), 10);
 //! ```
 //!
+//! ## Tasks
+//! `#[remote]` on a free fn makes it a task, Ray's remote function: the fn's name becomes a
+//! handle whose `.remote(args)` runs the fn on helio's runtime and returns an [`ObjectRef`] at
+//! once (a sync fn runs on the blocking pool, an `async` one as a task). Arguments follow the
+//! rules above, so tasks and calls chain. [`TaskOptions`] (or `#[remote(..)]`) sets Ray's
+//! `max_retries`, `retry_exceptions` (here `retry_on_panic`), `num_cpus`, `num_gpus` and custom
+//! `resources`. A node runs at most [`Config::num_cpus`] CPUs' worth of tasks at once (the core
+//! count by default; a task asks for 1); a task asking for more than the node has fails at
+//! once with [`ActorError::Unschedulable`]. A sync task blocked in [`get`] lends its CPUs back
+//! meanwhile, so tasks inside tasks never starve the node.
+//!
+//! ```
+//! use helio::prelude::*;
+//!
+//! #[remote]
+//! fn double(x: u64) -> u64 { 2 * x }
+//!
+//! /// Sums the doubles of `0..n`, each a subtask.
+//! #[remote(num_cpus = 1)]
+//! fn sum_of_doubles(n: u64) -> u64 {
+//!     (0..n).map(|i| helio::get(double.remote(i)).unwrap()).sum()
+//! }
+//!
+//! #[remote(max_retries = 2, retry_on_panic = true)]
+//! async fn add(a: u64, b: u64) -> u64 { a + b }
+//!
+//! let four = double.remote(2);
+//! let six = add.remote(four, 2); // runs once `four` resolves
+//! assert_eq!(helio::get(six).unwrap(), 6);
+//! assert_eq!(helio::get(sum_of_doubles.remote(4)).unwrap(), 12);
+//! let light = double.options(TaskOptions::new().num_cpus(0.5));
+//! assert_eq!(helio::get(light.remote(5)).unwrap(), 10);
+//! let greedy = double.options(TaskOptions::new().num_gpus(1.0)); // this node has none
+//! assert!(matches!(helio::get(greedy.remote(1)), Err(ActorError::Unschedulable { .. })));
+//! ```
+//!
+//! ## DAGs
+//! `.bind(args)` on a task, on a method of an actor, or on `A::new_actor()` builds a lazy,
+//! typed [`DagNode`] instead of running anything; nodes are arguments of other binds, and an
+//! [`InputNode`] stands for the input. `dag.execute(input)` runs the graph and returns the ref
+//! of its result: each node runs once per `execute`, an actor bound with `new_actor().bind(..)`
+//! is created anew each time, and an existing actor's methods keep its state across runs.
+//! [`MultiOutputNode`] runs several outputs together.
+//!
+//! ```
+//! use helio::prelude::*;
+//!
+//! #[remote]
+//! fn double(x: u64) -> u64 { 2 * x }
+//! #[remote]
+//! fn add(a: u64, b: u64) -> u64 { a + b }
+//!
+//! pub struct Counter { total: u64 }
+//!
+//! #[actor]
+//! impl Counter {
+//!     pub fn new(start: u64) -> Self { Counter { total: start } }
+//!     #[remote_method]
+//!     pub fn add(&mut self, x: u64) -> u64 { self.total += x; self.total }
+//! }
+//!
+//! let input = InputNode::<u64>::new();
+//! let doubled = double.bind(&input);
+//! let dag = add.bind(&doubled, &doubled); // `double` runs once per execute
+//! assert_eq!(helio::get(dag.execute(3)).unwrap(), 12);
+//!
+//! // An existing actor keeps its state from one run to the next.
+//! let counter = Counter::new_actor().remote(0);
+//! let tally = counter.methods().add().bind(&dag);
+//! assert_eq!(helio::get(tally.execute(1)).unwrap(), 4);
+//! assert_eq!(helio::get(tally.execute(1)).unwrap(), 8);
+//!
+//! // An actor bound in the DAG is new on each run.
+//! let fresh = Counter::new_actor().bind(100);
+//! let once = fresh.method(|c| c.methods().add().into_inner()).bind(&input);
+//! assert_eq!(helio::get(once.execute(1)).unwrap(), 101);
+//! assert_eq!(helio::get(once.execute(1)).unwrap(), 101);
+//!
+//! let both = MultiOutputNode::new((doubled, dag));
+//! let (two, four) = both.execute(1);
+//! assert_eq!((helio::get(two).unwrap(), helio::get(four).unwrap()), (2, 4));
+//! ```
+//!
 //! ## Cluster mode
 //! With the `cluster` feature, handles work across the processes of a cluster, over NATS:
 //! [`init`] with `Config::cluster(url)`, then `register::<A>()` each actor type that crosses

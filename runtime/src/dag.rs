@@ -27,7 +27,7 @@ use crate::{
 /// each argument of a bind is a value, another node, or the [`InputNode`]. Cloning a node is
 /// cheap and gives the same node: used twice in a DAG, it still runs once per `execute`.
 ///
-/// ```ignore
+/// ```
 /// use helio::prelude::*;
 ///
 /// #[remote]
@@ -128,9 +128,23 @@ where
     /// A method of the actor this node creates, to bind: `f` picks it from the handle,
     /// `|c| c.methods().add().into_inner()`.
     ///
-    /// ```ignore
-    /// let counter = Counter::new_actor().bind(0);
+    /// ```
+    /// use helio::prelude::*;
+    ///
+    /// pub struct Counter { total: u64 }
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     pub fn new(start: u64) -> Self { Counter { total: start } }
+    ///     #[remote_method]
+    ///     pub fn add(&mut self, x: u64) -> u64 { self.total += x; self.total }
+    /// }
+    ///
+    /// let input = InputNode::<u64>::new();
+    /// let counter = Counter::new_actor().bind(10);
     /// let dag = counter.method(|c| c.methods().add().into_inner()).bind(&input);
+    /// assert_eq!(helio::get(dag.execute(1)).unwrap(), 11);
+    /// assert_eq!(helio::get(dag.execute(1)).unwrap(), 11); // a new actor each run
     /// ```
     pub fn method<Args, R>(
         &self,
@@ -145,7 +159,12 @@ where
 
 /// The stand-in for a DAG's input: each node bound to it gets the value `execute` is given.
 ///
-/// ```ignore
+/// ```
+/// use helio::prelude::*;
+///
+/// #[remote]
+/// fn double(x: u64) -> u64 { 2 * x }
+///
 /// let input = InputNode::<u64>::new();
 /// let dag = double.bind(&input);
 /// assert_eq!(helio::get(dag.execute(4)).unwrap(), 8);
@@ -493,7 +512,14 @@ fn spawn_resolved<R: Send + 'static>(
 /// Several nodes of one DAG, run together: `execute` gives a ref for each, and a node they
 /// share runs once.
 ///
-/// ```ignore
+/// ```
+/// use helio::prelude::*;
+///
+/// #[remote]
+/// fn double(x: u64) -> u64 { 2 * x }
+/// #[remote]
+/// fn add(a: u64, b: u64) -> u64 { a + b }
+///
 /// let input = InputNode::<u64>::new();
 /// let both = MultiOutputNode::new((double.bind(&input), add.bind(&input, 1)));
 /// let (doubled, next) = both.execute(3);

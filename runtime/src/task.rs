@@ -199,7 +199,7 @@ pub enum TaskRun<R> {
 /// is generated with the fn's own parameters, each a value or an [`ObjectRef`] of one
 /// ([`IntoArg`](crate::IntoArg)), so a call with the wrong arguments is reported at the fn:
 ///
-/// ```ignore
+/// ```
 /// use helio::prelude::*;
 ///
 /// #[remote]
@@ -210,9 +210,8 @@ pub enum TaskRun<R> {
 /// assert_eq!(helio::get(eight).unwrap(), 8);
 /// let light = double.options(TaskOptions::new().num_cpus(0.5)).remote(1);
 /// assert_eq!(helio::get(light).unwrap(), 2);
+/// assert!(double.name().ends_with("double"));
 /// ```
-///
-/// (Each example runs as a test in the `helio` crate docs, which have the macro.)
 pub struct Task<F, Args, R> {
     options: Option<Arc<TaskOptions>>,
     marker: PhantomData<Marker<F, Args, R>>,
