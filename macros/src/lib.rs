@@ -253,7 +253,7 @@ pub fn remote_method(_args: TokenStream, input: TokenStream) -> TokenStream {
 /// assert_eq!(helio::get(six).unwrap(), 6);
 /// ```
 ///
-/// The fn may be sync (it runs on the blocking pool, where `helio::get` may block) or
+/// The fn may be sync (it runs inside `block_in_place`, where `helio::get` may block) or
 /// `async`. Its arguments follow the rules of remote methods: owned, `Send + 'static`, and at
 /// the call site each takes a value or an `ObjectRef` of one (a `String` also takes `&str`).
 /// It cannot be generic, `const`, `unsafe` or `extern`.

@@ -122,17 +122,22 @@ impl Pool {
     }
 }
 
-/// Grants, in queue order, every waiting demand that fits now.
+/// Grants, in queue order, every waiting demand that fits now; stops once nothing is free (a
+/// queued demand is never empty), so a release costs little however long the queue.
 fn serve(state: &mut State) {
     let State { ledger, queue } = state;
-    queue.retain(|waiter| match ledger.try_acquire(&waiter.demand) {
-        Ok(grant) => {
-            *waiter.grant.lock().unwrap_or_else(PoisonError::into_inner) = Some(grant);
-            waiter.waker.wake();
-            false
+    let mut i = 0;
+    while i < queue.len() && !ledger.is_full() {
+        match ledger.try_acquire(&queue[i].demand) {
+            Ok(grant) => {
+                if let Some(waiter) = queue.remove(i) {
+                    *waiter.grant.lock().unwrap_or_else(PoisonError::into_inner) = Some(grant);
+                    waiter.waker.wake();
+                }
+            }
+            Err(_) => i += 1,
         }
-        Err(_) => true,
-    });
+    }
 }
 
 /// Takes a waiter out of the queue when its future is dropped before it got its grant.

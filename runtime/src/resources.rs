@@ -14,6 +14,7 @@
 // Used by the tasks issue next (task limits and placement); nothing calls it yet.
 #![cfg_attr(not(test), allow(dead_code))]
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -160,7 +161,8 @@ fn spelled(name: &str) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Resources {
     /// Each resource's amount, never zero.
-    amounts: BTreeMap<String, Amount>,
+    /// By name; the well-known names are borrowed, so a CPU demand allocates no string.
+    amounts: BTreeMap<Cow<'static, str>, Amount>,
 }
 
 impl Resources {
@@ -194,7 +196,7 @@ impl Resources {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Amount)> + '_ {
         self.amounts
             .iter()
-            .map(|(name, amount)| (name.as_str(), *amount))
+            .map(|(name, amount)| (name.as_ref(), *amount))
     }
 
     /// Sets `name` to `amount`; zero removes it.
@@ -204,7 +206,12 @@ impl Resources {
         } else if let Some(slot) = self.amounts.get_mut(name) {
             *slot = amount;
         } else {
-            self.amounts.insert(name.to_owned(), amount);
+            let key = match name {
+                CPU => Cow::Borrowed(CPU),
+                GPU => Cow::Borrowed(GPU),
+                other => Cow::Owned(other.to_owned()),
+            };
+            self.amounts.insert(key, amount);
         }
     }
 }
@@ -319,6 +326,13 @@ impl Ledger {
             free.set(name, self.free_of(name));
         }
         free
+    }
+
+    /// Whether nothing at all is free: no demand but an empty one fits now.
+    pub(crate) fn is_full(&self) -> bool {
+        self.total
+            .iter()
+            .all(|(name, total)| self.held.get(name) >= total)
     }
 
     /// How much of `name` is free now.
