@@ -408,7 +408,7 @@ pub use helio_runtime::{
 #[cfg(feature = "cluster")]
 pub use helio_runtime::{
     ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, Placement, current_node, is_node_dead,
-    node_deaths, nodes, register,
+    node_deaths, nodes, register, register_task,
 };
 
 /// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not

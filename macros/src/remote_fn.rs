@@ -50,9 +50,6 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
         .iter()
         .zip(&params)
         .map(|(name, ty)| quote_spanned!(ty.span()=> #name: impl ::helio::__private::IntoArg<#ty>));
-    let bind_params = names.iter().zip(&params).map(
-        |(name, ty)| quote_spanned!(ty.span()=> #name: impl ::helio::__private::IntoNode<__I, #ty>),
-    );
     // The runtime asks `Send + 'static` of the types. Stated on the impls, so their bodies are
     // not checked against them: where a type is not `Send`, rustc reports it once, at the type.
     let sendable = params
@@ -75,18 +72,6 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
             #[allow(clippy::too_many_arguments)]
             #vis fn #remote(&self, #(#remote_params),*) -> ::helio::__private::ObjectRef<#output> {
                 self.0.submit((#(::helio::__private::IntoArg::into_arg(#names),)*))
-            }
-
-            /// A DAG node that runs the fn on the bound arguments each time the DAG runs.
-            #[allow(clippy::too_many_arguments)]
-            #vis fn bind<__I: ::core::clone::Clone + ::core::marker::Send + 'static>(
-                &self,
-                #(#bind_params),*
-            ) -> ::helio::__private::DagNode<#output, __I>
-            where
-                #output: ::core::clone::Clone,
-            {
-                self.0.bind_nodes((#(::helio::__private::IntoNode::into_node(#names),)*))
             }
 
             /// This task with `options` over its defaults.

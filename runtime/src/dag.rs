@@ -330,6 +330,24 @@ macro_rules! node_arities {
             }
         }
 
+        impl<F, R, $($ty),*> crate::Task<F, ($($ty,)*), R>
+        where
+            F: crate::task::RemoteFn<Args = ($($ty,)*), Output = R>,
+            R: Clone + Send + 'static,
+            $($ty: Clone + Send + 'static,)*
+        {
+            /// A DAG node that runs the task on the bound arguments each time the DAG runs.
+            /// Its arguments and result must be `Clone`: a DAG shares a node's result among
+            /// the nodes that use it.
+            #[allow(clippy::too_many_arguments)]
+            pub fn bind<I: Clone + Send + 'static>(
+                &self,
+                $($arg: impl IntoNode<I, $ty>),*
+            ) -> DagNode<R, I> {
+                self.bind_nodes(($($arg.into_node(),)*))
+            }
+        }
+
         impl<A, $($ty),*> ActorBuilder<A, ($($ty,)*)>
         where
             A: crate::ActorClass,

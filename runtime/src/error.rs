@@ -211,6 +211,10 @@ fn died_message(actor: &ActorLabel, method: &str, cause: &DeathCause) -> String 
             DeathCause::Shutdown => {
                 format!("{actor} did not finish: the helio runtime was shut down")
             }
+            DeathCause::NodeDied(node) => format!(
+                "{actor} did not finish: its node {node} died while it ran, and it has no \
+                 retries left (`max_retries`)"
+            ),
             other => format!("{actor} did not finish: {other}"),
         };
     }

@@ -71,6 +71,13 @@ impl Pool {
         self.lock().ledger.held().clone()
     }
 
+    /// Takes `demand` if it fits now; never waits.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn try_acquire(self: &Arc<Self>, demand: &Resources) -> Option<Held> {
+        let grant = self.lock().ledger.try_acquire(demand).ok()?;
+        Some(Held::new(self, grant))
+    }
+
     /// Waits until `demand` fits, in queue order, and takes it; fails at once when it can
     /// never fit here. Dropping the future leaves the queue (and gives back a grant that
     /// came meanwhile).

@@ -55,6 +55,7 @@ use crate::{
 /// # let _ = heavy;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
 pub struct TaskOptions {
     max_retries: Option<i64>,
     retry_on_panic: Option<bool>,
@@ -147,6 +148,15 @@ impl TaskOptions {
             demand = demand.with(name, *amount).map_err(|err| err.to_string())?;
         }
         Ok(demand)
+    }
+
+    /// How often a task runs again after its node died (cluster mode): `None` forever.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn node_retries(&self) -> Option<u64> {
+        match self.max_retries.unwrap_or(3) {
+            n if n < 0 => None,
+            n => Some(n.unsigned_abs()),
+        }
     }
 
     /// How often a panic is retried: `None` forever, `Some(0)` never.
@@ -256,13 +266,12 @@ impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
         Args: Send + 'static,
         R: Send + 'static,
     {
-        submit::<F, P>(self.effective(), args)
+        submit::<F, P>(self.effective(), args, true)
     }
 
     /// A DAG node that runs the task on its bound arguments (nodes, the input, or values)
-    /// each time the DAG runs: what the fn's generated `.bind(..)` calls.
-    #[doc(hidden)]
-    pub fn bind_nodes<I, N>(&self, args: N) -> crate::DagNode<R, I>
+    /// each time the DAG runs: what `.bind(..)` calls.
+    pub(crate) fn bind_nodes<I, N>(&self, args: N) -> crate::DagNode<R, I>
     where
         I: Clone + Send + 'static,
         N: crate::dag::NodeArgs<I>,
@@ -271,7 +280,10 @@ impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
         R: Clone + Send + 'static,
     {
         let options = self.effective();
-        crate::DagNode::task(move |args| submit::<F, _>(options.clone(), args), args)
+        crate::DagNode::task(
+            move |args| submit::<F, _>(options.clone(), args, true),
+            args,
+        )
     }
 
     /// The options a call runs with: these over the fn's defaults.
@@ -302,10 +314,39 @@ impl<F: RemoteFn, Args, R> fmt::Debug for Task<F, Args, R> {
     }
 }
 
-/// Starts a task of `F` on `args` with `options`.
+/// Runs a task of `F` in this process, whether or not `F` is registered (a task another node
+/// sent here).
+#[cfg(feature = "cluster")]
+pub(crate) fn submit_here<F: RemoteFn>(
+    options: TaskOptions,
+    args: F::Args,
+) -> ObjectRef<F::Output> {
+    submit::<F, _>(options, Ready(args), false)
+}
+
+/// Arguments with no ref among them.
+#[cfg(feature = "cluster")]
+struct Ready<T>(T);
+
+#[cfg(feature = "cluster")]
+impl<T: Send + 'static> PendingArgs for Ready<T> {
+    type Values = T;
+
+    fn now(self) -> Result<T, Self> {
+        Ok(self.0)
+    }
+
+    fn resolve(self) -> BoxFuture<'static, Result<T, ActorError>> {
+        Box::pin(std::future::ready(Ok(self.0)))
+    }
+}
+
+/// Starts a task of `F` on `args` with `options`; when `routed`, a registered `F` may run on
+/// another node of the cluster.
 fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     options: TaskOptions,
     args: P,
+    routed: bool,
 ) -> ObjectRef<F::Output> {
     crate::unwind::install_panic_hook();
     let label = ActorLabel::task(F::NAME, options.name.as_deref());
@@ -338,21 +379,47 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
         }
     };
     let pool = crate::system::task_pool();
-    handle.spawn(run::<F, P>(pool, demand, retries, args, done, label));
+    let task = Run {
+        pool,
+        demand,
+        retries,
+        done,
+        label,
+        #[cfg(feature = "cluster")]
+        routed: routed.then_some(options),
+    };
+    #[cfg(not(feature = "cluster"))]
+    let _ = routed;
+    handle.spawn(run::<F, P>(task, args));
     result
+}
+
+/// A task on its way: where it takes its resources, and whom it answers.
+struct Run<R> {
+    pool: Arc<Pool>,
+    demand: Resources,
+    /// Runs left after a panic: `None` forever.
+    retries: Option<u64>,
+    done: Resolver<R>,
+    label: ActorLabel,
+    /// The options it crosses with, when it may run on another node.
+    #[cfg(feature = "cluster")]
+    routed: Option<TaskOptions>,
 }
 
 /// A task from its arguments to its result: waits for its argument refs and its resources,
 /// runs (again after a panic, while `retries` allow), and resolves `done`. A cancel stops it
 /// at any of these waits; the ref is resolved by the cancel itself.
-async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
-    pool: Arc<Pool>,
-    demand: Resources,
-    mut retries: Option<u64>,
-    args: P,
-    done: Resolver<F::Output>,
-    label: ActorLabel,
-) {
+async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>, args: P) {
+    let Run {
+        pool,
+        demand,
+        mut retries,
+        done,
+        label,
+        #[cfg(feature = "cluster")]
+        routed,
+    } = task;
     let mut args = match args.now() {
         Ok(values) => values,
         Err(pending) => match select(pin!(pending.resolve()), pin!(done.cancelled())).await {
@@ -361,7 +428,32 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
             Either::Right(((), _)) => return,
         },
     };
-    let mut held = match select(pin!(pool.acquire(demand)), pin!(done.cancelled())).await {
+    // A registered task runs here if this process hosts and has its resources free now, and
+    // otherwise goes to the cluster.
+    #[cfg(feature = "cluster")]
+    let here = match (routed, crate::cluster::tasks::route::<F>()) {
+        (Some(options), Some(route)) => {
+            match route
+                .hosts_here()
+                .then(|| pool.try_acquire(&demand))
+                .flatten()
+            {
+                Some(held) => Some(held),
+                None => return elsewhere::<F>(route, options, args, done, label).await,
+            }
+        }
+        _ => None,
+    };
+    #[cfg(not(feature = "cluster"))]
+    let here = None;
+    let acquired = match here {
+        Some(held) => Either::Left((Ok(held), ())),
+        None => match select(pin!(pool.acquire(demand)), pin!(done.cancelled())).await {
+            Either::Left((acquired, _)) => Either::Left((acquired, ())),
+            Either::Right(((), _)) => Either::Right(((), ())),
+        },
+    };
+    let mut held = match acquired {
         Either::Left((Ok(held), _)) => Some(held),
         Either::Left((Err(shortfall), _)) => {
             return done.complete(Err(ActorError::Unschedulable {
@@ -413,5 +505,35 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
             }
             (Err(payload), None) => return done.panicked(take_message(payload)),
         }
+    }
+}
+
+/// Sends a task of `F` to the cluster and resolves `done` with what comes back; a cancel
+/// resolves it at once (the task runs on where it is).
+#[cfg(feature = "cluster")]
+async fn elsewhere<F: RemoteFn>(
+    route: crate::cluster::tasks::Route,
+    options: TaskOptions,
+    args: F::Args,
+    done: Resolver<F::Output>,
+    label: ActorLabel,
+) {
+    let (result, answer) = crate::object_ref::detached_pair::<Box<dyn std::any::Any + Send>>();
+    route.send(
+        label,
+        F::NAME,
+        options,
+        Box::new(args),
+        Box::new(move |outcome| answer.complete(outcome)),
+    );
+    match select(pin!(result.into_future()), pin!(done.cancelled())).await {
+        Either::Left((Ok(value), _)) => match value.downcast::<F::Output>() {
+            Ok(value) => done.complete(Ok(*value)),
+            Err(_) => done.complete(Err(ActorError::Wire {
+                message: "a task's result of another type".to_owned(),
+            })),
+        },
+        Either::Left((Err(err), _)) => done.complete(Err(err)),
+        Either::Right(((), _)) => {}
     }
 }

@@ -107,6 +107,19 @@ impl Calls {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Call `id` is owed by `node` from now on (a task it took): its death resolves the call,
+    /// also when it is known dead already.
+    pub(super) fn owed_by(&self, cluster: &Cluster, id: u64, node: NodeId) {
+        if let Some(pending) = self.lock().get_mut(&id) {
+            pending.node = Some(node);
+        }
+        if cluster.liveness.is_dead(node)
+            && let Some(pending) = self.take(id)
+        {
+            super::rerun::died_with(pending, node);
+        }
+    }
+
     /// A raw request's entry, taken back (it timed out).
     pub(crate) fn take_raw(&self, id: u64) -> Option<Complete> {
         self.take(id).map(|pending| pending.complete)

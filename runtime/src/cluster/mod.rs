@@ -39,6 +39,7 @@ mod remote_stream;
 mod rerun;
 mod retention;
 mod revive;
+pub(crate) mod tasks;
 mod types;
 mod verdict;
 mod wire;
@@ -56,6 +57,7 @@ pub use config::ClusterConfig;
 pub use liveness::NodeDeaths;
 pub use node::{NodeId, NodeInfo, NodeState};
 pub(crate) use placement::place;
+pub use tasks::register_task;
 pub use types::register;
 #[doc(hidden)]
 pub use wire::MsgPack;
@@ -293,6 +295,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         async move {
             let inbox = calls::listen(&cluster).await?;
             placement::listen(&cluster).await?;
+            tasks::listen(&cluster).await?;
             liveness::start(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
             Ok::<_, String>(inbox)

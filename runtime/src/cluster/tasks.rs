@@ -1,0 +1,379 @@
+//! Tasks across processes: `helio::register_task(&f)` and where a registered task runs.
+//!
+//! - **Where.** A task of a registered fn runs here when this process hosts and its demand
+//!   fits here now; otherwise it goes to `helio.<cluster>.task.<fingerprint>`, where every
+//!   hosting node that registered the fn listens in one queue group, so exactly one takes it
+//!   (and runs it under its own resources, waiting in its own line when it is busy).
+//! - **Who took it.** The request's reply subject is an ack: the taking node answers it at
+//!   once with its id, and sends the result later to a second inbox entry of the caller (header
+//!   [`RESULT_TO`]). The result's entry waits on that node, so the node's death resolves it
+//!   (`Calls::fail_node`); it then runs again on another node while `max_retries` allows, and
+//!   otherwise resolves to `ActorDied { cause: NodeDied }`.
+//! - **Nobody.** With no node registered, the server answers "no responders" to the ack, and
+//!   the task resolves to `ActorUnavailable` (a node may register it later: transient).
+
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError, Weak},
+};
+
+use async_nats::{HeaderMap, Message, message::OutboundMessage};
+use bytes::Bytes;
+use futures::{StreamExt, future::BoxFuture};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Cluster, MsgPack, NodeId,
+    calls::{Complete, Pending},
+    current,
+    types::fingerprint,
+    wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
+};
+use crate::{
+    ActorError, DeathCause, TaskOptions,
+    label::ActorLabel,
+    remote::{Codec, WireError},
+    task::{RemoteFn, Task},
+};
+
+/// The header naming the caller's inbox entry for a task's result.
+const RESULT_TO: &str = "Helio-Result-To";
+
+/// Runs a task here from its encoded arguments; its future gives the encoded result.
+type RunFn =
+    fn(TaskOptions, &[u8]) -> Result<BoxFuture<'static, Result<Vec<u8>, ActorError>>, WireError>;
+type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
+type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
+/// Takes a task's result (a boxed `R`) or error.
+pub(crate) type Answer = Box<dyn FnOnce(Result<Box<dyn Any + Send>, ActorError>) + Send>;
+
+/// A registered task: how to call it from here, and how to run it for others.
+#[derive(Clone, Copy)]
+pub(crate) struct TaskEntry {
+    fingerprint: u64,
+    encode: EncodeFn,
+    decode: DecodeFn,
+    run: RunFn,
+}
+
+static TASKS: Mutex<Option<HashMap<TypeId, TaskEntry>>> = Mutex::new(None);
+
+fn tasks() -> std::sync::MutexGuard<'static, Option<HashMap<TypeId, TaskEntry>>> {
+    TASKS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Lets this process run the task `f` for the cluster and send it to other nodes (cluster
+/// mode): call it in every process that runs or calls `f`. Registering twice is harmless.
+/// It compiles only when `f`'s arguments and result are `serde::Serialize +
+/// serde::de::DeserializeOwned`; the error names the type that is not.
+///
+/// A task of a registered fn runs in this process when it hosts (`Config::host`) and has the
+/// task's resources free now, and otherwise on another node that registered it. If that node
+/// dies before the task returns, the task runs again on another node while its `max_retries`
+/// allow. Unregistered, a task always runs where it is called.
+///
+/// ```
+/// use helio::prelude::*;
+///
+/// #[remote]
+/// fn double(x: u64) -> u64 { 2 * x }
+///
+/// helio_runtime::register_task(&double);
+/// assert_eq!(helio::get(double.remote(2)).unwrap(), 4); // not in a cluster: runs here
+/// ```
+pub fn register_task<F, Args, R>(task: &Task<F, Args, R>)
+where
+    F: RemoteFn<Args = Args, Output = R>,
+    Args: Send + 'static,
+    R: Send + 'static,
+    MsgPack: Codec<Args> + Codec<R>,
+{
+    let _ = task;
+    let signature = format!(
+        "{}->{}",
+        std::any::type_name::<Args>(),
+        std::any::type_name::<R>()
+    );
+    let entry = TaskEntry {
+        fingerprint: fingerprint(F::NAME, &signature),
+        encode: |args| match args.downcast::<Args>() {
+            Ok(args) => <MsgPack as Codec<Args>>::encode(&args),
+            Err(_) => Err(WireError("a task's arguments of another type".to_owned())),
+        },
+        decode: |bytes| Ok(Box::new(<MsgPack as Codec<R>>::decode(bytes)?)),
+        run: run_encoded::<F, Args, R>,
+    };
+    let fresh = tasks()
+        .get_or_insert_with(HashMap::new)
+        .insert(TypeId::of::<F>(), entry)
+        .is_none();
+    // Registered after joining: take a share of its tasks now (a cluster joined later
+    // subscribes every registered task itself).
+    if fresh && let Some(cluster) = current() {
+        let handle = cluster.handle.clone();
+        handle.spawn(async move {
+            if let Err(err) = listen_one(&cluster, entry).await {
+                tracing::warn!(%err, "tasks of a registered fn not served");
+            }
+        });
+    }
+}
+
+/// Runs `F` here on encoded arguments (for another node).
+fn run_encoded<F, Args, R>(
+    options: TaskOptions,
+    args: &[u8],
+) -> Result<BoxFuture<'static, Result<Vec<u8>, ActorError>>, WireError>
+where
+    F: RemoteFn<Args = Args, Output = R>,
+    Args: Send + 'static,
+    R: Send + 'static,
+    MsgPack: Codec<Args> + Codec<R>,
+{
+    let args = <MsgPack as Codec<Args>>::decode(args)?;
+    let result = crate::task::submit_here::<F>(options, args);
+    Ok(Box::pin(async move {
+        let value = result.await?;
+        <MsgPack as Codec<R>>::encode(&value).map_err(|err| ActorError::Wire { message: err.0 })
+    }))
+}
+
+/// Where a task of `F` may go: the cluster and `F`'s entry, when `F` is registered and this
+/// process is in a cluster; with whether this process hosts tasks itself.
+pub(crate) struct Route {
+    cluster: Arc<Cluster>,
+    entry: TaskEntry,
+}
+
+impl Route {
+    /// Whether this process runs tasks for the cluster (and so may run this one here).
+    pub(crate) fn hosts_here(&self) -> bool {
+        self.cluster.hosts
+    }
+
+    /// Sends a task of this fn to the cluster with its argument values (boxed) and `options`;
+    /// its result (a boxed `R`) or error goes to `done`.
+    pub(crate) fn send(
+        self,
+        label: ActorLabel,
+        method: &'static str,
+        options: TaskOptions,
+        args: Box<dyn Any + Send>,
+        done: Answer,
+    ) {
+        let args = match (self.entry.encode)(args) {
+            Ok(args) => args,
+            Err(err) => {
+                return done(Err(ActorError::Wire {
+                    message: format!("the task's arguments do not encode: {err}"),
+                }));
+            }
+        };
+        let request = match wire::encode(&TaskRequest {
+            options: options.clone(),
+            args,
+        }) {
+            Ok(request) => Bytes::from(request),
+            Err(err) => {
+                return done(Err(ActorError::Wire {
+                    message: format!("the task's options do not encode: {err}"),
+                }));
+            }
+        };
+        let decode = self.entry.decode;
+        attempt(Attempt {
+            cluster: self.cluster,
+            fingerprint: self.entry.fingerprint,
+            request,
+            label,
+            method,
+            retries: options.node_retries(),
+            done: Box::new(move |result: Result<Bytes, ActorError>| {
+                done(result.and_then(|bytes| {
+                    decode(&bytes).map_err(|err| ActorError::Wire {
+                        message: format!("the task's result does not decode: {err}"),
+                    })
+                }));
+            }),
+        });
+    }
+}
+
+/// The route of `F`'s tasks, if any (see [`Route`]).
+pub(crate) fn route<F: 'static>() -> Option<Route> {
+    let entry = *tasks().as_ref()?.get(&TypeId::of::<F>())?;
+    Some(Route {
+        cluster: current()?,
+        entry,
+    })
+}
+
+/// A task as it crosses: its options (the taking node applies them) and encoded arguments.
+#[derive(Serialize, Deserialize)]
+struct TaskRequest {
+    options: TaskOptions,
+    args: Vec<u8>,
+}
+
+/// One send of a task, and what it takes to send it again.
+struct Attempt {
+    cluster: Arc<Cluster>,
+    fingerprint: u64,
+    request: Bytes,
+    label: ActorLabel,
+    method: &'static str,
+    /// Runs left after a node death: `None` forever.
+    retries: Option<u64>,
+    done: Complete,
+}
+
+fn subject(cluster: &Cluster, fingerprint: u64) -> String {
+    format!("helio.{}.task.{fingerprint:016x}", cluster.name)
+}
+
+/// Sends the task to whichever node takes it, and waits on that node.
+fn attempt(attempt: Attempt) {
+    let cluster = Arc::clone(&attempt.cluster);
+    let (label, method) = (attempt.label.clone(), attempt.method);
+    let request = attempt.request.clone();
+    let subject = subject(&cluster, attempt.fingerprint);
+    let fingerprint = attempt.fingerprint;
+    // The result: the node that took the task owes it; if that node dies first, the task
+    // runs again elsewhere, or fails.
+    let result = cluster.calls.reserve();
+    cluster.calls.insert_at(
+        result,
+        Pending {
+            actor: label.clone(),
+            method,
+            node: None,
+            complete: Box::new(move |outcome| match outcome {
+                Err(ActorError::ActorDied {
+                    cause: DeathCause::NodeDied(node),
+                    ..
+                }) if attempt.retries != Some(0) => {
+                    tracing::info!(task = method, %node, "the task's node died; running it again");
+                    self::attempt(Attempt {
+                        retries: attempt.retries.map(|left| left - 1),
+                        ..attempt
+                    });
+                }
+                other => (attempt.done)(other),
+            }),
+            rerun: None,
+            dies_with_host: true,
+            address: None,
+        },
+    );
+    // The ack: which node took it.
+    let acked = Arc::clone(&cluster);
+    let ack = cluster.calls.insert_raw(
+        label,
+        method,
+        Box::new(move |ack| {
+            let node = ack.and_then(|bytes| {
+                wire::decode::<NodeId>(&bytes).map_err(|err| ActorError::Wire {
+                    message: format!("a bad task acknowledgement: {err}"),
+                })
+            });
+            match node {
+                Ok(node) => acked.calls.owed_by(&acked, result, node),
+                Err(err) => {
+                    if let Some(pending) = acked.calls.take(result) {
+                        (pending.complete)(Err(not_taken(err)));
+                    }
+                }
+            }
+        }),
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(CODEC, CODEC_ID);
+    headers.insert(FINGERPRINT, format!("{fingerprint:016x}").as_str());
+    headers.insert(RESULT_TO, cluster.inbox_subject(result).as_str());
+    cluster.publish(OutboundMessage {
+        subject: subject.into(),
+        reply: Some(cluster.inbox_subject(ack).into()),
+        payload: request,
+        headers: Some(headers),
+    });
+}
+
+/// The error of a task no node took: "no responders" says no node registered its fn.
+fn not_taken(err: ActorError) -> ActorError {
+    match err {
+        ActorError::ActorUnavailable { actor, method, .. } => ActorError::ActorUnavailable {
+            actor,
+            method,
+            message: "no node of the cluster runs it: register it with \
+                      `helio::register_task` in a process that hosts (`Config::host(true)`)"
+                .to_owned(),
+        },
+        other => other,
+    }
+}
+
+/// Takes a share of the tasks of every registered fn (none, client-only).
+pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
+    let entries: Vec<TaskEntry> = tasks()
+        .as_ref()
+        .map(|tasks| tasks.values().copied().collect())
+        .unwrap_or_default();
+    for entry in entries {
+        listen_one(cluster, entry).await?;
+    }
+    Ok(())
+}
+
+async fn listen_one(cluster: &Arc<Cluster>, entry: TaskEntry) -> Result<(), String> {
+    if !cluster.hosts {
+        return Ok(());
+    }
+    let sub = cluster
+        .client
+        .queue_subscribe(subject(cluster, entry.fingerprint), "task".to_owned())
+        .await
+        .map_err(|err| format!("could not subscribe tasks: {err}"))?;
+    cluster
+        .handle
+        .spawn(serve(Arc::downgrade(cluster), entry, sub));
+    Ok(())
+}
+
+async fn serve(cluster: Weak<Cluster>, entry: TaskEntry, mut sub: async_nats::Subscriber) {
+    while let Some(message) = sub.next().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        for message in super::batch::split(message) {
+            take(&cluster, entry, message);
+        }
+    }
+}
+
+/// Takes one task: acknowledges it at once, naming this node, then runs it and sends the
+/// result where the caller asked.
+fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
+    let (Some(ack), Some(result_to)) = (
+        message.reply.clone(),
+        wire::header(&message, RESULT_TO).map(str::to_owned),
+    ) else {
+        tracing::debug!(subject = %message.subject, "a task with nowhere to answer");
+        return;
+    };
+    cluster.reply(
+        ack,
+        wire::encode(&cluster.node()).map_err(|err| Failure::Wire(err.to_string())),
+    );
+    let running = wire::decode::<TaskRequest>(&message.payload)
+        .map_err(|err| WireError(format!("a bad task request: {err}")))
+        .and_then(|request| (entry.run)(request.options, &request.args));
+    let answering = Arc::clone(cluster);
+    cluster.handle.spawn(async move {
+        let result = match running {
+            Ok(running) => running.await.map_err(|err| Failure::of(&err)),
+            Err(err) => Err(Failure::Wire(err.0)),
+        };
+        answering.reply(result_to.into(), result);
+    });
+}

@@ -1,0 +1,164 @@
+//! Tasks across processes: a registered `#[remote]` fn runs on a node that registered it, its
+//! errors come back, and when its node is SIGKILLed mid-run it runs again on another node
+//! (or fails with `NodeDied` when it may not). Each test starts its own `nats-server` and
+//! re-runs this binary in roles (`HELIO_TEST_ROLE`) that talk back on stdout.
+
+mod cluster_support;
+
+use std::time::Duration;
+
+use cluster_support::{Nats, Proc, park, role, say, url};
+use helio::{ActorError, DeathCause, prelude::*};
+
+/// Any single wait in a child.
+const WAIT: Duration = Duration::from_secs(20);
+
+#[remote]
+fn pid_of_runner(x: u64) -> (u32, u64) {
+    (std::process::id(), 2 * x)
+}
+
+#[remote]
+fn fails(x: u64) -> u64 {
+    panic!("failed on {x}")
+}
+
+/// Says `running` and never returns on a node that runs it with `stall`; elsewhere returns
+/// the pid of the process that ran it. (No CPUs: both stall at once on any machine.)
+#[remote(num_cpus = 0)]
+fn stalls(stall: bool) -> u32 {
+    if stall && std::env::var("HELIO_TEST_ROLE").as_deref() == Ok("staller") {
+        say("running");
+        park();
+    }
+    std::process::id()
+}
+
+fn join(name: &str, hosts: bool) {
+    let config = helio::Config::cluster(url()).node_name(name).host(hosts);
+    helio::init(config).expect("join the cluster");
+    helio::register_task(&pid_of_runner);
+    helio::register_task(&fails);
+    helio::register_task(&stalls);
+}
+
+#[test]
+fn a_registered_task_runs_on_a_node_that_registered_it_and_its_errors_come_back() {
+    match role().as_deref() {
+        Some("worker") => {
+            join("worker", true);
+            say(format!("ready {}", std::process::id()));
+            return park();
+        }
+        Some("client") => {
+            join("client", false);
+            let (pid, doubled) = pid_of_runner.remote(21).get_timeout(WAIT).unwrap();
+            assert_eq!(doubled, 42);
+            assert_ne!(pid, std::process::id(), "a client-only process ran it");
+            say(format!("ran-on {pid}"));
+            // Refs as arguments resolve here first; a chain crosses twice.
+            let first = pid_of_runner.remote(1);
+            let (_, four) = pid_of_runner
+                .remote(helio::get(first).unwrap().1)
+                .get_timeout(WAIT)
+                .unwrap();
+            assert_eq!(four, 4);
+            match fails.remote(7).get_timeout(WAIT) {
+                Err(ActorError::TaskPanicked { message, actor, .. }) => {
+                    assert_eq!(message, "failed on 7");
+                    assert!(actor.is_task());
+                }
+                other => panic!("{other:?}"),
+            }
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_registered_task_runs_on_a_node_that_registered_it_and_its_errors_come_back";
+    let nats = Nats::start();
+    let mut worker = Proc::start(test, "worker", &nats.url);
+    let worker_pid: u32 = worker.expect("ready").parse().unwrap();
+    let mut client = Proc::start(test, "client", &nats.url);
+    let ran_on: u32 = client.expect("ran-on").parse().unwrap();
+    assert_eq!(ran_on, worker_pid);
+    client.expect("done");
+    client.succeeds();
+}
+
+#[test]
+fn a_task_whose_node_is_killed_runs_again_elsewhere_or_fails_with_node_died() {
+    match role().as_deref() {
+        Some("staller") | Some("spare") => {
+            join(role().as_deref().unwrap_or("?"), true);
+            say(format!("ready {}", std::process::id()));
+            return park();
+        }
+        Some("client") => {
+            join("client", false);
+            // Only the staller serves tasks yet: it takes both.
+            let retried = stalls.remote(true);
+            let not_retried = stalls
+                .options(TaskOptions::new().max_retries(0))
+                .remote(true);
+            say("sent");
+            let pid = retried.get_timeout(WAIT).expect("ran again elsewhere");
+            say(format!("ran-on {pid}"));
+            match not_retried.get_timeout(WAIT) {
+                Err(err @ ActorError::ActorDied { .. }) => {
+                    assert!(
+                        matches!(
+                            &err,
+                            ActorError::ActorDied {
+                                cause: DeathCause::NodeDied(_),
+                                ..
+                            }
+                        ),
+                        "{err:?}"
+                    );
+                    assert!(err.to_string().contains("no retries left"), "{err}");
+                }
+                other => panic!("{other:?}"),
+            }
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_task_whose_node_is_killed_runs_again_elsewhere_or_fails_with_node_died";
+    let nats = Nats::start();
+    let mut staller = Proc::start(test, "staller", &nats.url);
+    staller.expect("ready");
+    let mut client = Proc::start(test, "client", &nats.url);
+    client.expect("sent");
+    staller.expect("running");
+    staller.expect("running");
+    // A spare joins, then the staller dies mid-run.
+    let mut spare = Proc::start(test, "spare", &nats.url);
+    let spare_pid: u32 = spare.expect("ready").parse().unwrap();
+    staller.kill();
+    let ran_on: u32 = client.expect("ran-on").parse().unwrap();
+    assert_eq!(ran_on, spare_pid);
+    client.expect("done");
+    client.succeeds();
+}
+
+#[test]
+fn a_task_no_node_runs_is_unavailable() {
+    if role().as_deref() == Some("client") {
+        join("client", false);
+        match pid_of_runner.remote(1).get_timeout(WAIT) {
+            Err(ActorError::ActorUnavailable { message, .. }) => {
+                assert!(message.contains("register_task"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        say("done");
+        return;
+    }
+    let test = "a_task_no_node_runs_is_unavailable";
+    let nats = Nats::start();
+    let mut client = Proc::start(test, "client", &nats.url);
+    client.expect("done");
+    client.succeeds();
+}
