@@ -305,3 +305,82 @@ fn a_running_async_task_and_a_queued_one_are_cancelled() {
     );
     assert!(!queued_ran.load(Ordering::SeqCst), "a cancelled task ran");
 }
+
+pub struct Holder;
+
+#[actor]
+impl Holder {
+    pub fn new() -> Self {
+        Holder
+    }
+
+    #[remote_method]
+    pub fn ping(&self) -> u8 {
+        1
+    }
+}
+
+#[test]
+fn an_actor_asking_for_what_the_node_lacks_dies_at_once() {
+    let gpu = Holder::new_actor()
+        .options(ActorOptions::new().num_gpus(1.0))
+        .remote();
+    match get(gpu.methods().ping().remote()) {
+        Err(err @ ActorError::ActorDied { .. }) => {
+            assert!(
+                matches!(
+                    &err,
+                    ActorError::ActorDied {
+                        cause: DeathCause::Unschedulable(_),
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains("needs 1 GPU, the node has none"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_actor_holds_its_cpus_while_it_lives_and_a_second_waits_for_them() {
+    let _node = WHOLE_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let all = ActorOptions::new().num_cpus(cores());
+    let first = Holder::new_actor().options(all.clone()).remote();
+    assert_eq!(get(first.methods().ping().remote()), Ok(1));
+    // While it lives, a task needing a CPU and a second such actor wait.
+    let task = double.remote(1);
+    let second = Holder::new_actor().options(all.clone()).remote();
+    let pinged = second.methods().ping().remote();
+    let waits = |r: &ObjectRef<u8>| {
+        helio::wait_blocking(std::slice::from_ref(r), 1, Some(Duration::from_millis(300)))
+            .0
+            .is_empty()
+    };
+    assert!(waits(&pinged), "a second actor started beside the first");
+    let (ready, _) = helio::wait_blocking(
+        std::slice::from_ref(&task),
+        1,
+        Some(Duration::from_millis(300)),
+    );
+    assert!(
+        ready.is_empty(),
+        "a task ran beside an actor holding every CPU"
+    );
+    helio::kill(&first, true);
+    assert_eq!(get(pinged), Ok(1));
+    // Now the second holds them: the task waits for it too.
+    helio::kill(&second, true);
+    assert_eq!(get(task), Ok(2));
+    // A third gives up after its `resource_timeout`.
+    let third = Holder::new_actor().options(all.clone()).remote();
+    assert_eq!(get(third.methods().ping().remote()), Ok(1));
+    let impatient = Holder::new_actor()
+        .options(all.resource_timeout(Duration::from_millis(100)))
+        .remote();
+    let err = get(impatient.methods().ping().remote()).unwrap_err();
+    assert!(err.to_string().contains("resource_timeout"), "{err}");
+    helio::kill(&third, true);
+}

@@ -84,6 +84,9 @@ pub(crate) struct ActorAttr {
     pub(crate) concurrency_groups: Option<Vec<(Ident, Spanned<u64>)>>,
     pub(crate) detached: Option<Spanned<bool>>,
     pub(crate) get_if_exists: Option<LitBool>,
+    pub(crate) num_cpus: Option<Spanned<f64>>,
+    pub(crate) num_gpus: Option<Spanned<f64>>,
+    pub(crate) resources: Option<Vec<(Ident, Spanned<f64>)>>,
 }
 
 const ACTOR_OPTIONS: &[&str] = &[
@@ -96,6 +99,9 @@ const ACTOR_OPTIONS: &[&str] = &[
     "concurrency_groups",
     "lifetime",
     "get_if_exists",
+    "num_cpus",
+    "num_gpus",
+    "resources",
 ];
 
 /// The options of one `#[remote_method(..)]`.
@@ -473,6 +479,19 @@ impl ActorAttr {
                 }
                 "get_if_exists" if !duplicate(cx, key, &attr.get_if_exists) => {
                     attr.get_if_exists = boolean(cx, &option);
+                }
+                "num_cpus" if !duplicate(cx, key, &attr.num_cpus) => {
+                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
+                        attr.num_cpus = amount(cx, key, expr);
+                    }
+                }
+                "num_gpus" if !duplicate(cx, key, &attr.num_gpus) => {
+                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
+                        attr.num_gpus = amount(cx, key, expr);
+                    }
+                }
+                "resources" if !duplicate(cx, key, &attr.resources) => {
+                    attr.resources = Some(resources(cx, &option));
                 }
                 known if ACTOR_OPTIONS.contains(&known) => {} // a duplicate, reported above
                 _ => unknown(cx, key, "actor", ACTOR_OPTIONS),

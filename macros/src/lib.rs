@@ -71,12 +71,17 @@ use quote::quote;
 /// | `concurrency_groups = { io = 2, .. }` | names, each with a size `>= 1` | none | `concurrency_groups={"io": 2}` |
 /// | `lifetime = "detached"` | `"detached"` or `"non_detached"` | `"non_detached"` | `lifetime="detached"` |
 /// | `get_if_exists = true` | `true` or `false` | `false` | `get_if_exists` |
+/// | `num_cpus = x`, `num_gpus = x` | an amount `>= 0` | `0` | `num_cpus`, `num_gpus` |
+/// | `resources = { ssd = 1 }` | names, each with an amount | none | `resources={"ssd": 1}` |
 ///
 /// - **`name`, `namespace`**: register the actor under `(namespace, name)`, unique while it
 ///   lives, so that `helio::get_actor::<A>(name)` and `helio::get_actor_in::<A>(namespace,
 ///   name)` find it, checked against its type. Starting a second actor under a taken name gives
 ///   a handle whose calls fail with `ActorDied { cause: NameTaken { .. } }` (unless
 ///   `get_if_exists`).
+/// - **`num_cpus`, `num_gpus`, `resources`**: what the actor holds from its node while it
+///   lives (tasks there wait for the rest); see `ActorOptions::num_cpus`. With
+///   `Placement::Any` only a node that has them free takes it.
 /// - **`max_restarts`**: how often the actor restarts after a crash (a panic in a method, or
 ///   `helio::kill(&actor, false)`): the constructor runs again with its stored arguments, and
 ///   the calls queued meanwhile run on the new instance. Out of restarts, the actor dies and

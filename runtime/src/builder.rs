@@ -147,6 +147,11 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             .as_ref()
             .map(|(ns, n)| (ns.as_str(), n.as_str())),
     );
+    // What it holds from this node while it lives: a demand that can never fit here fails now.
+    let pool = system::task_pool();
+    if let Some(shortfall) = pool.never_fits(&config.demand) {
+        return dead_actor(label, DeathCause::Unschedulable(format!("it {shortfall}")));
+    }
     crate::unwind::install_panic_hook();
     let handle = match system::spawn_handle() {
         Ok(handle) => handle,
@@ -177,6 +182,11 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
         },
         None => None,
     };
+    let holding = crate::resource_pool::ActorHolding::new(
+        pool,
+        config.demand.clone(),
+        config.resource_timeout,
+    );
     let start = |config: crate::options::ActorConfig| {
         let mailbox = Arc::new(Mailbox::new());
         let declared = config.groups.iter().skip(1).map(|(name, _)| name.clone());
@@ -194,7 +204,14 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
         if let Some(hosted) = &hosted {
             shared.set_restarts(hosted.moves());
         }
-        let construct = Box::new(move || construct(args.clone()));
+        let construct = Box::new(move || {
+            let args = args.clone();
+            let holding = Arc::clone(&holding);
+            Box::pin(async move {
+                holding.hold().await?;
+                construct(args).await
+            }) as BoxFuture<'static, Result<A, String>>
+        });
         let cell = Arc::new(ActorCell {
             mailbox: Arc::clone(&mailbox),
             shared: Arc::clone(&shared),

@@ -33,6 +33,10 @@ pub enum DeathCause {
     /// is back, the actor starts again there, unless another node restarted it meanwhile:
     /// look it up again with `get_actor`.
     Fenced,
+    /// It asks for more of a resource (`num_cpus`, `num_gpus` or a custom one) than its node
+    /// (or, placed with `Placement::Any`, any node) has in all, or waited longer than its
+    /// `resource_timeout` for them to be free; the text says which.
+    Unschedulable(String),
     /// A broken invariant inside helio: a bug to report.
     Internal(&'static str),
 }
@@ -51,6 +55,9 @@ impl fmt::Display for DeathCause {
                 "the name \"{namespace}/{name}\" is taken by another actor \
                  (use `get_if_exists(true)` to reuse it)"
             ),
+            DeathCause::Unschedulable(message) => {
+                write!(f, "it cannot get its resources: {message}")
+            }
             DeathCause::Killed => f.write_str("it was killed"),
             DeathCause::Shutdown => f.write_str("the helio runtime was shut down"),
             DeathCause::NodeDied(node) => write!(
@@ -219,7 +226,9 @@ fn died_message(actor: &ActorLabel, method: &str, cause: &DeathCause) -> String 
         };
     }
     match cause {
-        DeathCause::NameTaken { .. } | DeathCause::InvalidOptions(_) => {
+        DeathCause::NameTaken { .. }
+        | DeathCause::InvalidOptions(_)
+        | DeathCause::Unschedulable(_) => {
             format!("actor {actor} was never started, so `{method}` cannot run: {cause}")
         }
         _ => format!("actor {actor} died before `{method}` returned: {cause}"),

@@ -34,6 +34,12 @@ pub struct ActorOptions {
     concurrency_groups: Vec<(String, usize)>,
     lifetime: Option<Lifetime>,
     get_if_exists: Option<bool>,
+    /// What it holds while it lives, as asked (amounts as `f64` bits, so options compare).
+    num_cpus: Option<u64>,
+    num_gpus: Option<u64>,
+    resources: Vec<(String, u64)>,
+    /// How long it may wait for its resources.
+    resource_timeout: Option<std::time::Duration>,
     /// Cluster mode: where the actor runs. Never sent: the chosen node creates it locally.
     #[cfg(feature = "cluster")]
     #[serde(skip)]
@@ -152,6 +158,67 @@ impl ActorOptions {
         self
     }
 
+    /// How many CPUs the actor holds while it lives (default 0, as Ray's actors once placed):
+    /// its node lends them to no task meanwhile. An actor asking for more than its node has
+    /// (with `Placement::Any`, than any node has) dies at once with
+    /// `DeathCause::Unschedulable`; one whose resources are held by others waits, at most
+    /// [`resource_timeout`](ActorOptions::resource_timeout), before its constructor runs.
+    ///
+    /// ```
+    /// # use helio_runtime::ActorOptions;
+    /// let trainer = ActorOptions::new().num_cpus(2.0).num_gpus(1.0).resource("ssd", 1.0);
+    /// # let _ = trainer;
+    /// ```
+    pub fn num_cpus(mut self, cpus: f64) -> Self {
+        self.num_cpus = Some(cpus.to_bits());
+        self
+    }
+
+    /// How many GPUs the actor holds while it lives (default 0); see
+    /// [`num_cpus`](ActorOptions::num_cpus).
+    pub fn num_gpus(mut self, gpus: f64) -> Self {
+        self.num_gpus = Some(gpus.to_bits());
+        self
+    }
+
+    /// How much of the custom resource `name` the actor holds while it lives (a node declares
+    /// it with `Config::resource`); setting a name again replaces its amount.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        let name = name.into();
+        self.resources.retain(|(known, _)| *known != name);
+        self.resources.push((name, amount.to_bits()));
+        self
+    }
+
+    /// How long the actor may wait for its resources to be free before it dies with
+    /// `DeathCause::Unschedulable` (default 60 s). Killing it ends the wait too.
+    pub fn resource_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.resource_timeout = Some(timeout);
+        self
+    }
+
+    /// What the actor asks of its node, checked.
+    pub(crate) fn demand(&self) -> Result<crate::resources::Resources, String> {
+        use crate::resources::{CPU, GPU, Resources};
+        let amount = |bits: Option<u64>| bits.map_or(0.0, f64::from_bits);
+        let mut demand = Resources::new()
+            .with(CPU, amount(self.num_cpus))
+            .and_then(|d| d.with(GPU, amount(self.num_gpus)))
+            .map_err(|err| err.to_string())?;
+        for (name, bits) in &self.resources {
+            if name == CPU || name == GPU {
+                return Err(format!(
+                    "resource \"{name}\" is asked for with `num_cpus` / `num_gpus`, not \
+                     `resource`"
+                ));
+            }
+            demand = demand
+                .with(name, f64::from_bits(*bits))
+                .map_err(|err| err.to_string())?;
+        }
+        Ok(demand)
+    }
+
     /// `self`, with every option that `overrides` sets taken from it.
     #[doc(hidden)]
     pub fn overridden_by(mut self, overrides: ActorOptions) -> Self {
@@ -166,8 +233,15 @@ impl ActorOptions {
             max_pending_calls,
             max_concurrency,
             lifetime,
-            get_if_exists
+            get_if_exists,
+            num_cpus,
+            num_gpus,
+            resource_timeout
         );
+        for (name, bits) in overrides.resources {
+            self.resources.retain(|(known, _)| *known != name);
+            self.resources.push((name, bits));
+        }
         #[cfg(feature = "cluster")]
         take!(placement);
         for (name, n) in overrides.concurrency_groups {
@@ -178,6 +252,7 @@ impl ActorOptions {
 
     /// Checks the options and fills in Ray's defaults.
     pub(crate) fn resolve(self) -> Result<ActorConfig, String> {
+        let demand = self.demand()?;
         fn at_least_minus_one(what: &str, n: i64) -> Result<i64, String> {
             if n < -1 {
                 Err(format!(
@@ -229,6 +304,10 @@ impl ActorOptions {
             return Err("an actor name must not be empty".to_owned());
         }
         Ok(ActorConfig {
+            demand,
+            resource_timeout: self
+                .resource_timeout
+                .unwrap_or(std::time::Duration::from_secs(60)),
             name,
             max_restarts: Limit::from_ray(max_restarts),
             max_task_retries,
@@ -257,6 +336,9 @@ pub(crate) struct ActorConfig {
     pub(crate) groups: Vec<(String, usize)>,
     pub(crate) lifetime: Lifetime,
     pub(crate) get_if_exists: bool,
+    /// What it holds from its node while it lives.
+    pub(crate) demand: crate::resources::Resources,
+    pub(crate) resource_timeout: std::time::Duration,
 }
 
 /// Per-call overrides, set with a method handle's `.options(..)`.

@@ -71,6 +71,11 @@ impl Pool {
         self.lock().ledger.held().clone()
     }
 
+    /// `Some` when `demand` can never fit here: what is missing.
+    pub(crate) fn never_fits(&self, demand: &Resources) -> Option<Shortfall> {
+        self.lock().ledger.never_fits(demand)
+    }
+
     /// Takes `demand` if it fits now; never waits.
     #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) fn try_acquire(self: &Arc<Self>, demand: &Resources) -> Option<Held> {
@@ -201,6 +206,59 @@ impl Drop for Held {
             state.ledger.release(grant);
         }
         serve(&mut state);
+    }
+}
+
+/// What an actor holds from its node while it lives: taken before its constructor first runs
+/// (waiting at most `timeout`), kept across restarts, given back when the actor is gone (this
+/// is dropped with its driver).
+pub(crate) struct ActorHolding {
+    pool: Arc<Pool>,
+    demand: Resources,
+    timeout: std::time::Duration,
+    held: Mutex<Option<Held>>,
+}
+
+impl ActorHolding {
+    /// An actor's holding of `demand` from `pool`.
+    pub(crate) fn new(
+        pool: Arc<Pool>,
+        demand: Resources,
+        timeout: std::time::Duration,
+    ) -> Arc<Self> {
+        Arc::new(ActorHolding {
+            pool,
+            demand,
+            timeout,
+            held: Mutex::new(None),
+        })
+    }
+
+    /// Waits until the actor holds its resources (at once when it does, or asks for none);
+    /// an error says what it waited for.
+    pub(crate) async fn hold(self: Arc<Self>) -> Result<(), String> {
+        if self.demand.is_empty()
+            || self
+                .held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+        {
+            return Ok(());
+        }
+        let mut sleep = crate::wait::timer(self.timeout).map_err(|err| err.to_string())?;
+        let acquire = std::pin::pin!(self.pool.acquire(self.demand.clone()));
+        match futures::future::select(acquire, sleep.as_mut()).await {
+            futures::future::Either::Left((Ok(held), _)) => {
+                *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(held);
+                Ok(())
+            }
+            futures::future::Either::Left((Err(shortfall), _)) => Err(shortfall.to_string()),
+            futures::future::Either::Right(((), _)) => Err(format!(
+                "its resources were not free within {:?} (`resource_timeout`)",
+                self.timeout
+            )),
+        }
     }
 }
 

@@ -270,7 +270,9 @@ fn split_owned<W: Waitable>(refs: Vec<W>, ready: &[bool]) -> (Vec<W>, Vec<W>) {
 }
 
 /// A sleep driven by helio's runtime, so it can be polled from any executor.
-fn timer(timeout: Duration) -> Result<Pin<Box<tokio::time::Sleep>>, crate::RuntimeError> {
+pub(crate) fn timer(
+    timeout: Duration,
+) -> Result<Pin<Box<tokio::time::Sleep>>, crate::RuntimeError> {
     let handle = system::timer_handle()?;
     let _entered = handle.enter();
     Ok(Box::pin(tokio::time::sleep(timeout)))

@@ -119,6 +119,7 @@ pub(crate) enum Failure {
     InitFailed(String),
     SelfDeadlock,
     Wire(String),
+    Unschedulable(String),
     /// An error this version does not know by name.
     Other(String),
 }
@@ -164,6 +165,7 @@ pub(crate) enum Cause {
     Internal(String),
     NodeDied(String),
     Fenced,
+    Unschedulable(String),
 }
 
 impl Failure {
@@ -186,6 +188,9 @@ impl Failure {
             ActorError::InitFailed { message, .. } => Failure::InitFailed(message.clone()),
             ActorError::SelfDeadlock { .. } => Failure::SelfDeadlock,
             ActorError::Wire { message } => Failure::Wire(message.clone()),
+            ActorError::Unschedulable { shortfall, .. } => {
+                Failure::Unschedulable(shortfall.clone())
+            }
             other => Failure::Other(other.to_string()),
         }
     }
@@ -223,6 +228,11 @@ impl Failure {
             Failure::InitFailed(message) => ActorError::InitFailed { actor, message },
             Failure::SelfDeadlock => ActorError::SelfDeadlock { actor, method },
             Failure::Wire(message) => ActorError::Wire { message },
+            Failure::Unschedulable(shortfall) => ActorError::Unschedulable {
+                actor,
+                method,
+                shortfall,
+            },
             Failure::Other(message) => ActorError::Wire {
                 message: format!("the actor's host reported: {message}"),
             },
@@ -244,6 +254,7 @@ impl Cause {
             DeathCause::Shutdown => Cause::Shutdown,
             DeathCause::NodeDied(node) => Cause::NodeDied(node.clone()),
             DeathCause::Fenced => Cause::Fenced,
+            DeathCause::Unschedulable(m) => Cause::Unschedulable(m.clone()),
             DeathCause::Internal(what) => Cause::Internal((*what).to_owned()),
         }
     }
@@ -258,6 +269,7 @@ impl Cause {
             Cause::Shutdown => DeathCause::Shutdown,
             Cause::NodeDied(node) => DeathCause::NodeDied(node),
             Cause::Fenced => DeathCause::Fenced,
+            Cause::Unschedulable(m) => DeathCause::Unschedulable(m),
             Cause::Internal(what) => {
                 tracing::warn!(%what, "an actor's host reported an internal error");
                 DeathCause::Internal("on the actor's host (see its log)")

@@ -36,3 +36,12 @@ fn main() {
     let _name: &'static str = task.name();
     let _copy = sum.clone();
 }
+
+pub struct Trainer;
+
+#[actor(num_cpus = 1, num_gpus = 0.5, resources = { ssd = 1 })]
+impl Trainer {
+    pub fn new() -> Self {
+        Trainer
+    }
+}
