@@ -5,7 +5,7 @@ pub struct Counter {
     value: i64,
 }
 
-#[actor(num_cpu = 1)]
+#[actor(scheduling_strategy = 1)]
 impl Counter {
     pub fn new(start: i64) -> Self {
         Counter { value: start }
