@@ -407,8 +407,8 @@ pub use helio_runtime::{
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
 #[cfg(feature = "cluster")]
 pub use helio_runtime::{
-    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, Placement, current_node, is_node_dead,
-    node_deaths, nodes, register, register_task,
+    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, Placement, ResourceUse, current_node,
+    is_node_dead, node_deaths, nodes, register, register_task,
 };
 
 /// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not

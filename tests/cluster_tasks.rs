@@ -162,3 +162,114 @@ fn a_task_no_node_runs_is_unavailable() {
     client.expect("done");
     client.succeeds();
 }
+
+/// An actor that asks for a GPU.
+pub struct Trainer;
+
+#[actor]
+impl Trainer {
+    pub fn new() -> Self {
+        Trainer
+    }
+
+    #[remote_method]
+    pub fn pid(&self) -> u32 {
+        std::process::id()
+    }
+}
+
+fn join_with_gpus(name: &str, gpus: f64, hosts: bool) {
+    let config = helio::Config::cluster(url())
+        .node_name(name)
+        .num_gpus(gpus)
+        .host(hosts);
+    helio::init(config).expect("join the cluster");
+    helio::register::<Trainer>();
+}
+
+#[test]
+fn an_actor_asking_for_a_gpu_lands_where_there_is_one_and_a_second_waits_for_it() {
+    match role().as_deref() {
+        Some("gpu") | Some("plain") => {
+            let gpus = if role().as_deref() == Some("gpu") {
+                1.0
+            } else {
+                0.0
+            };
+            join_with_gpus(role().as_deref().unwrap_or("?"), gpus, true);
+            say(format!("ready {}", std::process::id()));
+            return park();
+        }
+        Some("client") => {
+            join_with_gpus("client", 0.0, false);
+            let gpu = || {
+                ActorOptions::new()
+                    .num_gpus(1.0)
+                    .placement(helio::Placement::Any)
+            };
+            let first = Trainer::new_actor().options(gpu()).remote();
+            let pid = first.methods().pid().remote().get_timeout(WAIT).unwrap();
+            say(format!("first-on {pid}"));
+            // The cluster shows the GPU held.
+            let held: Vec<_> = helio::nodes()
+                .into_iter()
+                .flat_map(|node| node.resources)
+                .filter(|r| r.name == "GPU")
+                .map(|r| (r.used, r.total))
+                .collect();
+            assert_eq!(held, [(1.0, 1.0)], "GPU use as the nodes report it");
+            // A second waits for it; it runs once the first is gone.
+            let second = Trainer::new_actor().options(gpu()).remote();
+            let waiting = second.methods().pid().remote();
+            let (ready, _) = helio::wait_blocking(
+                std::slice::from_ref(&waiting),
+                1,
+                Some(Duration::from_millis(500)),
+            );
+            assert!(ready.is_empty(), "a second actor got the only GPU");
+            helio::kill(&first, true);
+            let pid = waiting.get_timeout(WAIT).unwrap();
+            say(format!("second-on {pid}"));
+            // One asking for more than any node has dies at once, naming it.
+            let greedy = Trainer::new_actor()
+                .options(
+                    ActorOptions::new()
+                        .num_gpus(2.0)
+                        .placement(helio::Placement::Any),
+                )
+                .remote();
+            match greedy.methods().pid().remote().get_timeout(WAIT) {
+                Err(err @ ActorError::ActorDied { .. }) => {
+                    assert!(
+                        matches!(
+                            &err,
+                            ActorError::ActorDied {
+                                cause: DeathCause::Unschedulable(_),
+                                ..
+                            }
+                        ),
+                        "{err:?}"
+                    );
+                    assert!(err.to_string().contains("needs 2 GPU"), "{err}");
+                }
+                other => panic!("{other:?}"),
+            }
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "an_actor_asking_for_a_gpu_lands_where_there_is_one_and_a_second_waits_for_it";
+    let nats = Nats::start();
+    let mut gpu = Proc::start(test, "gpu", &nats.url);
+    let gpu_pid: u32 = gpu.expect("ready").parse().unwrap();
+    let mut plain = Proc::start(test, "plain", &nats.url);
+    plain.expect("ready");
+    let mut client = Proc::start(test, "client", &nats.url);
+    let first: u32 = client.expect("first-on").parse().unwrap();
+    assert_eq!(first, gpu_pid);
+    let second: u32 = client.expect("second-on").parse().unwrap();
+    assert_eq!(second, gpu_pid);
+    client.expect("done");
+    client.succeeds();
+}

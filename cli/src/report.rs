@@ -24,6 +24,31 @@ pub struct NodeRow {
     pub last_seen_ms: Option<u64>,
     /// The named actors it hosts, as `namespace/name`.
     pub actors: Vec<String>,
+    /// Its resources, each with how much is held now.
+    pub resources: Vec<ResourceRow>,
+}
+
+/// One resource of a node: how much its actors and tasks hold, of how much in all.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourceRow {
+    /// `CPU`, `GPU`, or a custom resource's name.
+    pub name: String,
+    /// Held now.
+    pub used: f64,
+    /// In all.
+    pub total: f64,
+}
+
+/// `CPU 1/16 GPU 0/1`: each resource as used / total.
+fn resources_cell(resources: &[ResourceRow]) -> String {
+    if resources.is_empty() {
+        return "-".to_owned();
+    }
+    resources
+        .iter()
+        .map(|r| format!("{} {}/{}", r.name, r.used, r.total))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A named actor, as `helio list actors` shows it.
@@ -210,6 +235,15 @@ pub fn node_rows(nodes: &[NodeInfo], me: Option<NodeId>) -> Vec<NodeRow> {
                 .filter(|a| !a.starts_with(helio_channel::DIRECTORY_NAMESPACE))
                 .cloned()
                 .collect(),
+            resources: node
+                .resources
+                .iter()
+                .map(|r| ResourceRow {
+                    name: r.name.clone(),
+                    used: r.used,
+                    total: r.total,
+                })
+                .collect(),
         })
         .collect()
 }
@@ -291,6 +325,10 @@ pub fn nodes_table(rows: &[NodeRow]) -> String {
             header: "ACTORS",
             max: 6,
         },
+        Column {
+            header: "RESOURCES (USED/TOTAL)",
+            max: 40,
+        },
     ];
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -305,6 +343,7 @@ pub fn nodes_table(rows: &[NodeRow]) -> String {
                 row.last_seen_ms
                     .map_or_else(|| "-".to_owned(), |ms| ago(Duration::from_millis(ms))),
                 row.actors.len().to_string(),
+                resources_cell(&row.resources),
             ]
         })
         .collect();

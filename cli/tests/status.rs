@@ -34,7 +34,9 @@ fn worker() {
     helio::init(
         helio::Config::cluster(url())
             .cluster_name(CLUSTER)
-            .node_name(format!("worker-{n}")),
+            .node_name(format!("worker-{n}"))
+            .num_cpus(4.0)
+            .resource("ssd", 2.0),
     )
     .expect("join the cluster");
     helio::register::<Counter>();
@@ -141,7 +143,9 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
     for ((n, worker), actors) in ["1", "2"].iter().zip(&workers).zip(["2", "2"]) {
         let node = row(&status, &format!("worker-{n}"));
         assert_eq!(node[3], worker.pid().to_string(), "{status}");
-        assert_eq!((node[4], node.last()), ("alive", Some(&actors)), "{status}");
+        assert_eq!((node[4], node[7]), ("alive", actors), "{status}");
+        // Resources as used / total: the counters hold none.
+        assert_eq!(node[8..], ["CPU", "0/4", "ssd", "0/2"], "{status}");
         let actor = row(&status, &format!("counter-{n}"));
         let detached = if *n == "1" { "yes" } else { "no" };
         assert_eq!(

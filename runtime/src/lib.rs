@@ -71,8 +71,8 @@ pub use builder::ActorBuilder;
 pub use class::ActorClass;
 #[cfg(feature = "cluster")]
 pub use cluster::{
-    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, current_node, is_node_dead,
-    node_deaths, nodes, register, register_task,
+    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, ResourceUse, current_node,
+    is_node_dead, node_deaths, nodes, register, register_task,
 };
 pub use dag::{DagNode, InputNode, IntoNode, MultiOutputNode, NodeMethod};
 pub use error::{ActorError, DeathCause, LookupError, RuntimeError};

@@ -71,6 +71,13 @@ impl Pool {
         self.lock().ledger.held().clone()
     }
 
+    /// What the node has in all, and what is held now.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn snapshot(&self) -> (Resources, Resources) {
+        let state = self.lock();
+        (state.ledger.total().clone(), state.ledger.held().clone())
+    }
+
     /// `Some` when `demand` can never fit here: what is missing.
     pub(crate) fn never_fits(&self, demand: &Resources) -> Option<Shortfall> {
         self.lock().ledger.never_fits(demand)

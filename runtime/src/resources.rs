@@ -309,6 +309,13 @@ impl Ledger {
         }
     }
 
+    /// A node with `total` resources of which `held` are held (another node's figures, as it
+    /// reported them; `held` may exceed `total` there for a moment).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn with_held(total: Resources, held: Resources) -> Self {
+        Ledger { total, held }
+    }
+
     /// What the node has in all.
     pub(crate) fn total(&self) -> &Resources {
         &self.total

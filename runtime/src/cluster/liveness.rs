@@ -18,7 +18,7 @@ use async_nats::message::OutboundMessage;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::{Cluster, NodeId};
+use super::{Cluster, NodeId, wire};
 use crate::{label::ActorLabel, object_ref::detached_pair};
 
 /// The count of nodes found dead.
@@ -228,7 +228,12 @@ async fn answer_pings(cluster: Weak<Cluster>, mut pings: async_nats::Subscriber)
             return;
         };
         if let Some(reply) = message.reply {
-            cluster.reply(reply, Ok(Vec::new()));
+            // The answer says what this node has and holds (`load.rs`).
+            let load = super::load::Load::here(&cluster);
+            cluster.reply(
+                reply,
+                wire::encode(&load).map_err(|err| wire::Failure::Wire(err.to_string())),
+            );
         }
     }
 }
@@ -337,27 +342,37 @@ pub(crate) enum Ping {
     Gone,
 }
 
-/// What a ping says of `node` now (this node is alive to itself).
-pub(crate) async fn node_state(cluster: &Arc<Cluster>, node: NodeId) -> super::NodeState {
+/// What a ping says of `node` now (this node is alive to itself), with its load when it
+/// answered.
+pub(crate) async fn node_state(
+    cluster: &Arc<Cluster>,
+    node: NodeId,
+) -> (super::NodeState, Option<super::load::Load>) {
     use super::NodeState;
     if node == cluster.node() {
-        return NodeState::Alive;
+        return (NodeState::Alive, Some(super::load::Load::here(cluster)));
     }
     if cluster.liveness.is_dead(node) {
-        return NodeState::Dead;
+        return (NodeState::Dead, None);
     }
-    match ping(cluster, node).await {
-        Ping::Answered => {
+    match ping_answer(cluster, node).await {
+        (Ping::Answered, answer) => {
             cluster.liveness.heard(node);
-            NodeState::Alive
+            let load = answer.and_then(|bytes| wire::decode(&bytes).ok());
+            (NodeState::Alive, load)
         }
-        Ping::Silent => NodeState::Silent,
-        Ping::Gone => NodeState::Gone,
+        (Ping::Silent, _) => (NodeState::Silent, None),
+        (Ping::Gone, _) => (NodeState::Gone, None),
     }
 }
 
 /// Pings `node`, waiting at most [`PING_TIMEOUT`].
 pub(crate) async fn ping(cluster: &Arc<Cluster>, node: NodeId) -> Ping {
+    ping_answer(cluster, node).await.0
+}
+
+/// Pings `node`: how it answered, and what it said (its load, `load.rs`).
+pub(crate) async fn ping_answer(cluster: &Arc<Cluster>, node: NodeId) -> (Ping, Option<Bytes>) {
     let (answer, done) = detached_pair::<Bytes>();
     let id = cluster.calls.insert_raw(
         ActorLabel::new("node", None),
@@ -371,12 +386,12 @@ pub(crate) async fn ping(cluster: &Arc<Cluster>, node: NodeId) -> Ping {
         headers: None,
     });
     match tokio::time::timeout(PING_TIMEOUT, answer).await {
-        Ok(Ok(_)) => Ping::Answered,
-        Ok(Err(crate::ActorError::ActorUnavailable { .. })) => Ping::Gone,
-        Ok(Err(_)) => Ping::Silent,
+        Ok(Ok(bytes)) => (Ping::Answered, Some(bytes)),
+        Ok(Err(crate::ActorError::ActorUnavailable { .. })) => (Ping::Gone, None),
+        Ok(Err(_)) => (Ping::Silent, None),
         Err(_) => {
             drop(cluster.calls.take_raw(id));
-            Ping::Silent
+            (Ping::Silent, None)
         }
     }
 }

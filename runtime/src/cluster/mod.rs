@@ -32,6 +32,7 @@ mod fence;
 mod handles;
 mod host;
 pub(crate) mod liveness;
+mod load;
 mod node;
 mod placement;
 mod registry;
@@ -55,7 +56,7 @@ pub(crate) use claim::{Named, claim_named};
 pub(crate) use client::{Link, lookup};
 pub use config::ClusterConfig;
 pub use liveness::NodeDeaths;
-pub use node::{NodeId, NodeInfo, NodeState};
+pub use node::{NodeId, NodeInfo, NodeState, ResourceUse};
 pub(crate) use placement::place;
 pub use tasks::register_task;
 pub use types::register;
@@ -267,6 +268,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         host: node::host_name(),
         started_at: node::now_millis(),
         actors: Vec::new(),
+        resources: Vec::new(),
         state: NodeState::default(),
         last_heard: None,
     };
@@ -535,8 +537,16 @@ pub fn nodes() -> Vec<NodeInfo> {
                 .map(|node| liveness::node_state(&asking, node.id)),
         )
         .await;
-        for (node, state) in nodes.iter_mut().zip(states) {
+        for (node, (state, load)) in nodes.iter_mut().zip(states) {
             node.state = state;
+            node.resources = load
+                .map(|load| {
+                    load.uses()
+                        .into_iter()
+                        .map(|(name, used, total)| node::ResourceUse { name, used, total })
+                        .collect()
+                })
+                .unwrap_or_default();
             node.last_heard = asking.liveness.heard_ago(node.id);
         }
         Ok::<_, String>((nodes, actors))

@@ -44,7 +44,7 @@ impl fmt::Display for NodeId {
 }
 
 /// What the cluster knows about one node: returned by [`nodes`](crate::nodes).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NodeInfo {
     /// The node's id.
@@ -59,6 +59,10 @@ pub struct NodeInfo {
     pub started_at: u64,
     /// The named actors it hosts, as `namespace/name`.
     pub actors: Vec<String>,
+    /// Its resources (`Config::num_cpus` ..) and how much of each its actors and tasks hold,
+    /// as it answered the ping just now; empty when it did not answer.
+    #[serde(skip)]
+    pub resources: Vec<ResourceUse>,
     /// Whether it answered a ping just now ([`nodes`](crate::nodes) asks each node).
     #[serde(skip)]
     pub state: NodeState,
@@ -66,6 +70,18 @@ pub struct NodeInfo {
     /// `None` when it never did.
     #[serde(skip)]
     pub last_heard: Option<std::time::Duration>,
+}
+
+/// One resource of a node and how much of it is held, in [`NodeInfo::resources`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ResourceUse {
+    /// `CPU`, `GPU`, or a custom resource's name.
+    pub name: String,
+    /// How much its actors and tasks hold now.
+    pub used: f64,
+    /// How much the node has in all.
+    pub total: f64,
 }
 
 /// What a node's answer to a ping says of it.

@@ -55,10 +55,22 @@ pub(crate) fn place<A: ActorClass>(
     })?;
     let args = (entry.encode_constructor)(args)
         .map_err(|err| invalid(format!("the constructor's arguments do not encode: {err}")))?;
+    let demand = options.demand().map_err(invalid)?;
     let request = wire::encode(&SpawnRequest { options, args })
         .map_err(|err| invalid(format!("the options do not encode: {err}")))?;
     let subject = match placement {
         Placement::Node(node) => format!("helio.{}.spawn.{node}", cluster.name),
+        // An actor that asks for resources goes where they are (`load.rs`).
+        Placement::Any if !demand.is_empty() => {
+            let choosing = Arc::clone(&cluster);
+            let fingerprint = entry.fingerprint;
+            let node = super::block_on(&cluster.handle, SPAWN_TIMEOUT, async move {
+                super::load::choose(&choosing, fingerprint, &demand).await
+            })
+            .map_err(|err| DeathCause::Unschedulable(err.to_string()))?
+            .map_err(DeathCause::Unschedulable)?;
+            format!("helio.{}.spawn.{node}", cluster.name)
+        }
         Placement::Any | Placement::Local => any_subject(&cluster, entry.fingerprint),
     };
     let label = ActorLabel::new(entry.type_name, None);
