@@ -58,15 +58,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("3^2 + 2^2 = {}", helio::get(thirteen)?);
 
     // Four tasks of 100 ms on 2 CPUs take about 200 ms.
-    for n in [1, 2, 4] {
-        let start = Instant::now();
-        helio::get_all((0..n).map(|_| busy.remote(100)))?;
-        println!("DEBUG {n}: {:?}", start.elapsed());
-        let start = Instant::now();
-        let free = busy.options(TaskOptions::new().num_cpus(0.0));
-        helio::get_all((0..n).map(|_| free.remote(100)))?;
-        println!("DEBUG free {n}: {:?}", start.elapsed());
-    }
     let start = Instant::now();
     let done = helio::get_all((0..4).map(|_| busy.remote(100)))?;
     println!(

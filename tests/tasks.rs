@@ -384,3 +384,38 @@ fn an_actor_holds_its_cpus_while_it_lives_and_a_second_waits_for_them() {
     assert!(err.to_string().contains("resource_timeout"), "{err}");
     helio::kill(&third, true);
 }
+
+/// Waits until `gate` opens (a permit per task), and says so.
+#[remote]
+async fn meet(gate: Arc<Semaphore>, arrived: Arc<AtomicU32>) -> u32 {
+    arrived.fetch_add(1, Ordering::SeqCst);
+    gate.acquire().await.expect("open").forget();
+    1
+}
+
+#[test]
+fn get_all_starts_every_task_of_a_lazy_iterator_before_it_waits() {
+    // Each task waits until all have arrived: taken one at a time, the first would wait forever.
+    let arrived = Arc::new(AtomicU32::new(0));
+    let gate = Arc::new(Semaphore::new(0));
+    let opener = std::thread::spawn({
+        let (arrived, gate) = (arrived.clone(), gate.clone());
+        move || {
+            // Opens the gate once all three arrived, or after the bound (and says so).
+            let started = std::time::Instant::now();
+            while arrived.load(Ordering::SeqCst) < 3 && started.elapsed() < common::BOUND {
+                std::thread::yield_now();
+            }
+            let all = arrived.load(Ordering::SeqCst) == 3;
+            gate.add_permits(3);
+            all
+        }
+    });
+    let free = meet.options(TaskOptions::new().num_cpus(0.0));
+    let got = helio::get_all((0..3).map(|_| free.remote(gate.clone(), arrived.clone())));
+    assert_eq!(got, Ok(vec![1, 1, 1]));
+    assert!(
+        opener.join().expect("the opener"),
+        "get_all waited for the first task before starting the next"
+    );
+}

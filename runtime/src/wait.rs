@@ -26,9 +26,19 @@ pub fn get<T, R: Gettable<Output = T>>(r: R) -> Result<T, ActorError> {
 
 /// Blocks until every ref resolves and returns the values in input order.
 ///
+/// The refs are all taken from `refs` first, then waited for: `get_all((0..n).map(|i|
+/// f.remote(i)))` starts every call before it waits for any, as Ray's
+/// `ray.get([f.remote(i) for i in range(n)])` does.
+///
+/// ```
+/// let refs = (0..3).map(helio_runtime::put);
+/// assert_eq!(helio_runtime::get_all(refs).unwrap(), [0, 1, 2]);
+/// ```
+///
 /// # Errors
 /// The first error in input order; the remaining refs are dropped.
 pub fn get_all<T>(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Result<Vec<T>, ActorError> {
+    let refs: Vec<ObjectRef<T>> = refs.into_iter().collect();
     refs.into_iter().map(ObjectRef::get).collect()
 }
 
