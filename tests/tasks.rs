@@ -419,3 +419,54 @@ fn get_all_starts_every_task_of_a_lazy_iterator_before_it_waits() {
         "get_all waited for the first task before starting the next"
     );
 }
+
+/// Yields `1..=n`.
+#[remote]
+fn count_to(n: u64) -> impl helio::stream::Stream<Item = u64> + Send + 'static {
+    helio::stream::stream::iter(1..=n)
+}
+
+/// Yields `n` copies of `word`, after an await.
+#[remote]
+async fn repeat(word: String, n: usize) -> helio::stream::BoxStream<'static, String> {
+    tokio::task::yield_now().await;
+    use helio::stream::StreamExt;
+    helio::stream::stream::iter(std::iter::repeat_n(word, n)).boxed()
+}
+
+/// Yields 1, then panics.
+#[remote]
+fn breaks() -> impl helio::stream::Stream<Item = u64> + Send + 'static {
+    use helio::stream::StreamExt;
+    helio::stream::stream::iter([1, 2]).map(|x| if x == 2 { panic!("broke at {x}") } else { x })
+}
+
+#[test]
+fn a_streaming_task_gives_its_items_as_they_come() {
+    let items: Vec<u64> = count_to
+        .remote(3)
+        .blocking_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(items, [1, 2, 3]);
+    let words: Vec<String> = repeat
+        .remote("hi", 2)
+        .blocking_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(words, ["hi", "hi"]);
+    // From async code, with an argument that is a ref.
+    let collected = common::block_on(async {
+        use helio::stream::StreamExt;
+        count_to.remote(double.remote(2)).collect::<Vec<_>>().await
+    });
+    assert_eq!(collected.len(), 4);
+    // A panic after the first item ends the stream with `TaskPanicked`.
+    let mut broken = breaks.remote().blocking_iter();
+    assert_eq!(broken.next(), Some(Ok(1)));
+    match broken.next() {
+        Some(Err(ActorError::TaskPanicked { message, .. })) => assert_eq!(message, "broke at 2"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(broken.next(), None);
+}

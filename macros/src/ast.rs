@@ -524,7 +524,7 @@ pub(crate) fn owned_output(
 }
 
 /// The item type of a method returning `impl Stream<Item = X> ..` or `BoxStream<'_, X>`.
-fn stream_item(sig: &Signature) -> Option<Type> {
+pub(crate) fn stream_item(sig: &Signature) -> Option<Type> {
     let ReturnType::Type(_, ty) = &sig.output else {
         return None;
     };

@@ -259,7 +259,11 @@ pub fn remote_method(_args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 ///
 /// The fn may be sync (it runs inside `block_in_place`, where `helio::get` may block) or
-/// `async`. Its arguments follow the rules of remote methods: owned, `Send + 'static`, and at
+/// `async`. One that returns `impl Stream<Item = T> + Send + 'static` (or a `BoxStream<'static,
+/// T>`) is a streaming task: `.remote(..)` gives an `ObjectRefStream<T>` whose items come as the
+/// stream yields them, at most 16 ahead of the consumer (its resources are held while the fn
+/// runs, not while the stream is drained). A streaming task runs where it is called: its stream
+/// cannot cross processes, so `helio::register_task` does not compile for it. Its arguments follow the rules of remote methods: owned, `Send + 'static`, and at
 /// the call site each takes a value or an `ObjectRef` of one (a `String` also takes `&str`).
 /// It cannot be generic, `const`, `unsafe` or `extern`.
 ///

@@ -9,7 +9,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::{Ident, ItemFn, Type, spanned::Spanned as _};
 
 use crate::{
-    ast::{check_plain_fn, owned_output, owned_params, param_names},
+    ast::{check_plain_fn, owned_output, owned_params, param_names, stream_item},
     attr::{TaskAttr, int_literal},
     ctxt::Ctxt,
 };
@@ -20,7 +20,13 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
     let plain = check_plain_fn(sig, "a `#[remote]` fn", cx);
     let self_ty: Type = syn::parse_quote!(Self);
     let params = owned_params(sig, "task", &self_ty, cx);
-    let output = owned_output(sig, "a `#[remote]` fn", &self_ty, cx);
+    // A fn returning `impl Stream<Item = X>` (or `BoxStream<'_, X>`) is a streaming task: its
+    // result is the boxed stream, pumped into an `ObjectRefStream<X>`.
+    let streamed = stream_item(sig);
+    let output = match &streamed {
+        Some(item) => Some(syn::parse_quote!(::helio::__private::BoxStream<'static, #item>)),
+        None => owned_output(sig, "a `#[remote]` fn", &self_ty, cx),
+    };
     let (Some(params), Some(output), true) = (params, output, plain) else {
         // Keep the fn as written, so that its other uses do not cascade into more errors.
         return quote!(#item);
@@ -34,15 +40,36 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
     let mut inner = item.clone();
     inner.vis = syn::Visibility::Inherited;
     inner.attrs.retain(|a| !a.path().is_ident("doc"));
+    let body = match &streamed {
+        Some(_) if sig.asyncness.is_some() => {
+            quote!(async move { ::helio::__private::box_stream(#ident(#(#names),*).await) })
+        }
+        Some(_) => quote!(::helio::__private::box_stream(#ident(#(#names),*))),
+        None if sig.asyncness.is_some() => quote!(#ident(#(#names),*)),
+        None => quote!(#ident(#(#names),*)),
+    };
     let call = if sig.asyncness.is_some() {
         quote_spanned!(sig.span()=> ::helio::__private::TaskRun::Async(
-            ::std::boxed::Box::pin(#ident(#(#names),*))
+            ::std::boxed::Box::pin(#body)
         ))
     } else {
         quote_spanned!(sig.span()=> ::helio::__private::TaskRun::Sync(
-            ::std::boxed::Box::new(move || #ident(#(#names),*))
+            ::std::boxed::Box::new(move || #body)
         ))
     };
+    // What `.remote(..)` returns, and how: a ref, or for a streaming fn its items.
+    let (returns, start) = match &streamed {
+        Some(item) => (
+            quote!(::helio::__private::ObjectRefStream<#item>),
+            quote!(submit_stream((#(::helio::__private::IntoArg::into_arg(#names),)*), 16)),
+        ),
+        None => (
+            quote!(::helio::__private::ObjectRef<#output>),
+            quote!(submit((#(::helio::__private::IntoArg::into_arg(#names),)*))),
+        ),
+    };
+    // What crosses threads: the arguments, and the result or the stream's items.
+    let crossing = streamed.as_ref().unwrap_or(&output).clone();
     let defaults = defaults(attr);
     let args = quote!((#(#params,)*));
     let remote = Ident::new("remote", ident.span());
@@ -54,7 +81,7 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
     // not checked against them: where a type is not `Send`, rustc reports it once, at the type.
     let sendable = params
         .iter()
-        .chain([&output])
+        .chain([&crossing])
         .map(|ty| quote_spanned!(ty.span()=> #ty: ::helio::__private::Sendable<'__helio>));
     let sendable = quote!(#(#sendable,)*);
     quote! {
@@ -70,8 +97,8 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
         impl<'__helio> #marker where #sendable {
             /// Runs the fn as a task and returns the ref of its result at once.
             #[allow(clippy::too_many_arguments)]
-            #vis fn #remote(&self, #(#remote_params),*) -> ::helio::__private::ObjectRef<#output> {
-                self.0.submit((#(::helio::__private::IntoArg::into_arg(#names),)*))
+            #vis fn #remote(&self, #(#remote_params),*) -> #returns {
+                self.0.#start
             }
 
             /// This task with `options` over its defaults.

@@ -137,11 +137,11 @@ impl Drop for WakeOnDrop {
 
 impl<X: Send + 'static> ObjectRefStream<X> {
     /// Pumps the stream `call` resolves to into a buffer of `buffer` items, until the stream
-    /// ends, the consumer drops it, or `actor` dies.
+    /// ends, the consumer drops it, or `actor` (a streaming method's; none for a task) dies.
     pub(crate) fn pump(
         call: ObjectRef<BoxStream<'static, X>>,
         buffer: usize,
-        actor: Arc<ActorShared>,
+        actor: Option<Arc<ActorShared>>,
     ) -> Self {
         let (tx, items) = mpsc::channel(buffer.max(1));
         let origin = call.origin().cloned();
@@ -184,8 +184,11 @@ impl<X: Send + 'static> ObjectRefStream<X> {
     }
 }
 
-/// Resolves to the cause once `actor` is dead.
-async fn death(actor: &ActorShared) -> DeathCause {
+/// Resolves to the cause once `actor` is dead (never for a task's stream, which has none).
+async fn death(actor: Option<&ActorShared>) -> DeathCause {
+    let Some(actor) = actor else {
+        return std::future::pending().await;
+    };
     loop {
         let notified = actor.changed().notified();
         let mut notified = pin!(notified);
@@ -202,7 +205,7 @@ async fn pump<X: Send + 'static>(
     tx: mpsc::Sender<Item<X>>,
     origin: Option<Origin>,
     ready: Arc<AtomicWaker>,
-    actor: Arc<ActorShared>,
+    actor: Option<Arc<ActorShared>>,
 ) {
     // Declared before `tx` is rebound below, so it drops after it: the waiter is woken only once
     // the channel is closed and the end is visible.
@@ -231,7 +234,7 @@ async fn pump<X: Send + 'static>(
             }
         }
     };
-    let mut dead = pin!(death(&actor));
+    let mut dead = pin!(death(actor.as_deref()));
     loop {
         let next = AssertUnwindSafe(Quiet(stream.next())).catch_unwind();
         let item = {
@@ -355,7 +358,7 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
             );
         }
         let actor = Arc::clone(self.call.actor().shared());
-        ObjectRefStream::pump(self.call.call_with(args), self.buffer, actor)
+        ObjectRefStream::pump(self.call.call_with(args), self.buffer, Some(actor))
     }
 
     /// Calls the method with its arguments' values (for calls that come from the wire).
@@ -365,7 +368,7 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
         Args: Send + 'static,
     {
         let actor = Arc::clone(self.call.actor().shared());
-        ObjectRefStream::pump(self.call.call(args), self.buffer, actor)
+        ObjectRefStream::pump(self.call.call(args), self.buffer, Some(actor))
     }
 }
 

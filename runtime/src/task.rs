@@ -296,6 +296,24 @@ impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
     }
 }
 
+impl<F, Args, X> Task<F, Args, futures::stream::BoxStream<'static, X>>
+where
+    F: RemoteFn<Args = Args, Output = futures::stream::BoxStream<'static, X>>,
+    X: Send + 'static,
+{
+    /// Starts a streaming task on `args`; its items arrive in the stream, at most `buffer`
+    /// ahead of the consumer: what a streaming fn's generated `.remote(..)` calls.
+    #[doc(hidden)]
+    pub fn submit_stream<P>(&self, args: P, buffer: usize) -> crate::ObjectRefStream<X>
+    where
+        P: PendingArgs<Values = Args>,
+        Args: Send + 'static,
+    {
+        let started = submit::<F, P>(self.effective(), args, true);
+        crate::ObjectRefStream::pump(started, buffer, None)
+    }
+}
+
 impl<F, Args, R> Clone for Task<F, Args, R> {
     fn clone(&self) -> Self {
         Task {

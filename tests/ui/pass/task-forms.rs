@@ -21,6 +21,12 @@ fn fact(n: u64) -> u64 {
     if n == 0 { 1 } else { n * fact(n - 1) }
 }
 
+/// A streaming task: `.remote(..)` gives an `ObjectRefStream`.
+#[remote]
+fn numbers(n: u32) -> impl helio::stream::Stream<Item = u32> + Send + 'static {
+    helio::stream::stream::iter(0..n)
+}
+
 mod inner {
     #[helio::remote]
     pub(crate) fn unit() {}
@@ -31,6 +37,7 @@ fn main() {
     let _r2: ObjectRef<u16> = later.remote((1, 2));
     let _r3: ObjectRef<u64> = fact.options(TaskOptions::new().num_cpus(0.0)).remote(r);
     let _r4: ObjectRef<()> = inner::unit.remote();
+    let _s: ObjectRefStream<u32> = numbers.remote(3);
     // The handle derefs to a `Task`, and is `Clone`.
     let task: &helio::Task<_, (u64, Vec<u64>), u64> = &sum;
     let _name: &'static str = task.name();
