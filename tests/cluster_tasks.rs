@@ -34,12 +34,67 @@ fn stalls(stall: bool) -> u32 {
     std::process::id()
 }
 
+/// Says `started`, then waits forever; says `dropped` when its future is dropped (a cancel).
+#[remote(num_cpus = 0)]
+async fn hangs() -> u32 {
+    struct Said;
+    impl Drop for Said {
+        fn drop(&mut self) {
+            say("dropped");
+        }
+    }
+    let _said = Said;
+    say("started");
+    std::future::pending::<()>().await;
+    0
+}
+
 fn join(name: &str, hosts: bool) {
     let config = helio::Config::cluster(url()).node_name(name).host(hosts);
     helio::init(config).expect("join the cluster");
     helio::register_task(&pid_of_runner);
     helio::register_task(&fails);
     helio::register_task(&stalls);
+    helio::register_task(&hangs);
+}
+
+#[test]
+fn cancelling_a_task_stops_it_on_the_node_that_runs_it() {
+    match role().as_deref() {
+        Some("worker") => {
+            join("worker", true);
+            say("ready");
+            return park();
+        }
+        Some("client") => {
+            join("client", false);
+            let hanging = hangs.remote();
+            say("sent");
+            let _ = cluster_support::next_line(); // it started on the worker
+            assert!(hanging.cancel());
+            assert!(matches!(
+                hanging.get_timeout(WAIT),
+                Err(ActorError::Cancelled { .. })
+            ));
+            say("done");
+            // Stays until the worker dropped it: the cancel goes out from this process.
+            let _ = cluster_support::next_line();
+            return;
+        }
+        _ => {}
+    }
+    let test = "cancelling_a_task_stops_it_on_the_node_that_runs_it";
+    let nats = Nats::start();
+    let mut worker = Proc::start(test, "worker", &nats.url);
+    worker.expect("ready");
+    let mut client = Proc::start(test, "client", &nats.url);
+    client.expect("sent");
+    worker.expect("started");
+    client.tell("started");
+    client.expect("done");
+    worker.expect("dropped");
+    client.tell("bye");
+    client.succeeds();
 }
 
 #[test]

@@ -527,7 +527,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
 }
 
 /// Sends a task of `F` to the cluster and resolves `done` with what comes back; a cancel
-/// resolves it at once (the task runs on where it is).
+/// resolves it at once, and asks the node that runs it to cancel it there.
 #[cfg(feature = "cluster")]
 async fn elsewhere<F: RemoteFn>(
     route: crate::cluster::tasks::Route,
@@ -537,7 +537,7 @@ async fn elsewhere<F: RemoteFn>(
     label: ActorLabel,
 ) {
     let (result, answer) = crate::object_ref::detached_pair::<Box<dyn std::any::Any + Send>>();
-    route.send(
+    let ticket = route.send(
         label,
         F::NAME,
         options,
@@ -552,6 +552,7 @@ async fn elsewhere<F: RemoteFn>(
             })),
         },
         Either::Left((Err(err), _)) => done.complete(Err(err)),
-        Either::Right(((), _)) => {}
+        // Cancelled (the ref says so already): stop it where it runs.
+        Either::Right(((), _)) => ticket.cancel(),
     }
 }

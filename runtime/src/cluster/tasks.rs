@@ -40,9 +40,15 @@ use crate::{
 /// The header naming the caller's inbox entry for a task's result.
 const RESULT_TO: &str = "Helio-Result-To";
 
-/// Runs a task here from its encoded arguments; its future gives the encoded result.
-type RunFn =
-    fn(TaskOptions, &[u8]) -> Result<BoxFuture<'static, Result<Vec<u8>, ActorError>>, WireError>;
+/// Runs a task here from its encoded arguments; its future gives the encoded result, and the
+/// canceller stops it when its caller cancels.
+type RunFn = fn(TaskOptions, &[u8]) -> Result<Running, WireError>;
+
+/// A task running here for another node.
+struct Running {
+    result: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
+    cancel: crate::object_ref::Canceller,
+}
 type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
 type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
 /// Takes a task's result (a boxed `R`) or error.
@@ -121,10 +127,7 @@ where
 }
 
 /// Runs `F` here on encoded arguments (for another node).
-fn run_encoded<F, Args, R>(
-    options: TaskOptions,
-    args: &[u8],
-) -> Result<BoxFuture<'static, Result<Vec<u8>, ActorError>>, WireError>
+fn run_encoded<F, Args, R>(options: TaskOptions, args: &[u8]) -> Result<Running, WireError>
 where
     F: RemoteFn<Args = Args, Output = R>,
     Args: Send + 'static,
@@ -133,10 +136,14 @@ where
 {
     let args = <MsgPack as Codec<Args>>::decode(args)?;
     let result = crate::task::submit_here::<F>(options, args);
-    Ok(Box::pin(async move {
-        let value = result.await?;
-        <MsgPack as Codec<R>>::encode(&value).map_err(|err| ActorError::Wire { message: err.0 })
-    }))
+    let cancel = result.canceller();
+    Ok(Running {
+        result: Box::pin(async move {
+            let value = result.await?;
+            <MsgPack as Codec<R>>::encode(&value).map_err(|err| ActorError::Wire { message: err.0 })
+        }),
+        cancel,
+    })
 }
 
 /// Where a task of `F` may go: the cluster and `F`'s entry, when `F` is registered and this
@@ -153,7 +160,7 @@ impl Route {
     }
 
     /// Sends a task of this fn to the cluster with its argument values (boxed) and `options`;
-    /// its result (a boxed `R`) or error goes to `done`.
+    /// its result (a boxed `R`) or error goes to `done`. The ticket cancels it where it runs.
     pub(crate) fn send(
         self,
         label: ActorLabel,
@@ -161,13 +168,18 @@ impl Route {
         options: TaskOptions,
         args: Box<dyn Any + Send>,
         done: Answer,
-    ) {
+    ) -> Ticket {
+        let ticket = Ticket {
+            cluster: Arc::downgrade(&self.cluster),
+            taken: Arc::new(Mutex::new(Taken::default())),
+        };
         let args = match (self.entry.encode)(args) {
             Ok(args) => args,
             Err(err) => {
-                return done(Err(ActorError::Wire {
+                done(Err(ActorError::Wire {
                     message: format!("the task's arguments do not encode: {err}"),
                 }));
+                return ticket;
             }
         };
         let request = match wire::encode(&TaskRequest {
@@ -176,9 +188,10 @@ impl Route {
         }) {
             Ok(request) => Bytes::from(request),
             Err(err) => {
-                return done(Err(ActorError::Wire {
+                done(Err(ActorError::Wire {
                     message: format!("the task's options do not encode: {err}"),
                 }));
+                return ticket;
             }
         };
         let decode = self.entry.decode;
@@ -189,6 +202,7 @@ impl Route {
             label,
             method,
             retries: options.node_retries(),
+            taken: Arc::clone(&ticket.taken),
             done: Box::new(move |result: Result<Bytes, ActorError>| {
                 done(result.and_then(|bytes| {
                     decode(&bytes).map_err(|err| ActorError::Wire {
@@ -197,7 +211,64 @@ impl Route {
                 }));
             }),
         });
+        ticket
     }
+}
+
+/// Where a task sent to the cluster runs, once a node took it: to cancel it there.
+pub(crate) struct Ticket {
+    cluster: Weak<Cluster>,
+    taken: Arc<Mutex<Taken>>,
+}
+
+/// What the caller knows of where its task runs.
+#[derive(Default)]
+struct Taken {
+    /// The node that took it, and the subject it answers on (which names it there).
+    by: Option<(NodeId, String)>,
+    /// The caller cancelled before any node took it: the node that does is told at once.
+    cancelled: bool,
+}
+
+impl Taken {
+    /// Records that `node` took the task (answering on `call`); tells it to cancel the task
+    /// when the caller already did.
+    fn by(&mut self, cluster: &Cluster, node: NodeId, call: String) {
+        if self.cancelled {
+            send_cancel(cluster, node, &call);
+        }
+        self.by = Some((node, call));
+    }
+}
+
+impl Ticket {
+    /// Asks the node running the task to cancel it, now or as soon as a node takes it.
+    pub(crate) fn cancel(&self) {
+        let Some(cluster) = self.cluster.upgrade() else {
+            return;
+        };
+        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        taken.cancelled = true;
+        if let Some((node, call)) = &taken.by {
+            send_cancel(&cluster, *node, call);
+        }
+    }
+}
+
+fn send_cancel(cluster: &Cluster, node: NodeId, call: &str) {
+    match wire::encode(call) {
+        Ok(payload) => super::client::control(
+            cluster,
+            &cancel_subject(cluster, node).into(),
+            wire::VERB_CANCEL,
+            payload,
+        ),
+        Err(err) => tracing::debug!(%err, "a task's cancel not sent"),
+    }
+}
+
+fn cancel_subject(cluster: &Cluster, node: NodeId) -> String {
+    format!("helio.{}.task.cancel.{node}", cluster.name)
 }
 
 /// The route of `F`'s tasks, if any (see [`Route`]).
@@ -225,6 +296,8 @@ struct Attempt {
     method: &'static str,
     /// Runs left after a node death: `None` forever.
     retries: Option<u64>,
+    /// Where the task runs now (the ticket's view).
+    taken: Arc<Mutex<Taken>>,
     done: Complete,
 }
 
@@ -239,6 +312,7 @@ fn attempt(attempt: Attempt) {
     let request = attempt.request.clone();
     let subject = subject(&cluster, attempt.fingerprint);
     let fingerprint = attempt.fingerprint;
+    let taken = Arc::clone(&attempt.taken);
     // The result: the node that took the task owes it; if that node dies first, the task
     // runs again elsewhere, or fails.
     let result = cluster.calls.reserve();
@@ -278,7 +352,14 @@ fn attempt(attempt: Attempt) {
                 })
             });
             match node {
-                Ok(node) => acked.calls.owed_by(&acked, result, node),
+                Ok(node) => {
+                    taken.lock().unwrap_or_else(PoisonError::into_inner).by(
+                        &acked,
+                        node,
+                        acked.inbox_subject(result),
+                    );
+                    acked.calls.owed_by(&acked, result, node);
+                }
                 Err(err) => {
                     if let Some(pending) = acked.calls.take(result) {
                         (pending.complete)(Err(not_taken(err)));
@@ -313,8 +394,19 @@ fn not_taken(err: ActorError) -> ActorError {
     }
 }
 
-/// Takes a share of the tasks of every registered fn (none, client-only).
+/// Takes a share of the tasks of every registered fn, and their callers' cancels (none,
+/// client-only).
 pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
+    if cluster.hosts {
+        let cancels = cluster
+            .client
+            .subscribe(cancel_subject(cluster, cluster.node()))
+            .await
+            .map_err(|err| format!("could not subscribe task cancels: {err}"))?;
+        cluster
+            .handle
+            .spawn(cancel_on_request(Arc::downgrade(cluster), cancels));
+    }
     let entries: Vec<TaskEntry> = tasks()
         .as_ref()
         .map(|tasks| tasks.values().copied().collect())
@@ -351,6 +443,20 @@ async fn serve(cluster: Weak<Cluster>, entry: TaskEntry, mut sub: async_nats::Su
     }
 }
 
+/// Cancels the tasks running here whose callers ask (the payload names the task by the
+/// subject it answers on).
+async fn cancel_on_request(cluster: Weak<Cluster>, mut cancels: async_nats::Subscriber) {
+    while let Some(message) = cancels.next().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        match wire::decode::<String>(&message.payload) {
+            Ok(call) => cluster.inflight.cancel(&call),
+            Err(err) => tracing::warn!(%err, "a bad task cancel from the wire"),
+        }
+    }
+}
+
 /// Takes one task: acknowledges it at once, naming this node, then runs it and sends the
 /// result where the caller asked.
 fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
@@ -361,19 +467,31 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
         tracing::debug!(subject = %message.subject, "a task with nowhere to answer");
         return;
     };
-    cluster.reply(
-        ack,
-        wire::encode(&cluster.node()).map_err(|err| Failure::Wire(err.to_string())),
-    );
     let running = wire::decode::<TaskRequest>(&message.payload)
         .map_err(|err| WireError(format!("a bad task request: {err}")))
         .and_then(|request| (entry.run)(request.options, &request.args));
+    // Cancellable before the ack goes: a caller that cancelled early learns this node from
+    // the ack, and its cancel may come back at once.
+    let result = match running {
+        Ok(Running { result, cancel }) => {
+            let served = super::Served::Call(cancel);
+            cluster.inflight.insert(result_to.clone(), served);
+            Some(result)
+        }
+        Err(err) => {
+            cluster.reply(result_to.clone().into(), Err(Failure::Wire(err.0)));
+            None
+        }
+    };
+    let me = wire::encode(&cluster.node()).map_err(|err| Failure::Wire(err.to_string()));
+    cluster.reply(ack, me);
+    let Some(result) = result else {
+        return;
+    };
     let answering = Arc::clone(cluster);
     cluster.handle.spawn(async move {
-        let result = match running {
-            Ok(running) => running.await.map_err(|err| Failure::of(&err)),
-            Err(err) => Err(Failure::Wire(err.0)),
-        };
+        let result = result.await.map_err(|err| Failure::of(&err));
+        answering.inflight.remove(&result_to);
         answering.reply(result_to.into(), result);
     });
 }
