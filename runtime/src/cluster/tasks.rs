@@ -256,7 +256,7 @@ impl Ticket {
 }
 
 fn send_cancel(cluster: &Cluster, node: NodeId, call: &str) {
-    match wire::encode(call) {
+    match wire::encode(&call.to_owned()) {
         Ok(payload) => super::client::control(
             cluster,
             &cancel_subject(cluster, node).into(),
