@@ -233,6 +233,12 @@ impl Trainer {
     }
 }
 
+/// Holds a GPU while it runs.
+#[remote(num_gpus = 1)]
+fn gpu_pid() -> u32 {
+    std::process::id()
+}
+
 fn join_with_gpus(name: &str, gpus: f64, hosts: bool) {
     let config = helio::Config::cluster(url())
         .node_name(name)
@@ -240,6 +246,7 @@ fn join_with_gpus(name: &str, gpus: f64, hosts: bool) {
         .host(hosts);
     helio::init(config).expect("join the cluster");
     helio::register::<Trainer>();
+    helio::register_task(&gpu_pid);
 }
 
 #[test]
@@ -257,6 +264,19 @@ fn an_actor_asking_for_a_gpu_lands_where_there_is_one_and_a_second_waits_for_it(
         }
         Some("client") => {
             join_with_gpus("client", 0.0, false);
+            // A task that needs the GPU runs where it is, every time (a queue group would
+            // send half of them to the other node).
+            for _ in 0..4 {
+                let pid = gpu_pid.remote().get_timeout(WAIT).unwrap();
+                say(format!("task-on {pid}"));
+            }
+            let greedy = gpu_pid.options(TaskOptions::new().num_gpus(2.0)).remote();
+            match greedy.get_timeout(WAIT) {
+                Err(ActorError::Unschedulable { shortfall, .. }) => {
+                    assert!(shortfall.contains("needs 2 GPU"), "{shortfall}");
+                }
+                other => panic!("{other:?}"),
+            }
             let gpu = || {
                 ActorOptions::new()
                     .num_gpus(1.0)
@@ -317,14 +337,18 @@ fn an_actor_asking_for_a_gpu_lands_where_there_is_one_and_a_second_waits_for_it(
     let test = "an_actor_asking_for_a_gpu_lands_where_there_is_one_and_a_second_waits_for_it";
     let nats = Nats::start();
     let mut gpu = Proc::start(test, "gpu", &nats.url);
-    let gpu_pid: u32 = gpu.expect("ready").parse().unwrap();
+    let gpu_node: u32 = gpu.expect("ready").parse().unwrap();
     let mut plain = Proc::start(test, "plain", &nats.url);
     plain.expect("ready");
     let mut client = Proc::start(test, "client", &nats.url);
+    for _ in 0..4 {
+        let ran_on: u32 = client.expect("task-on").parse().unwrap();
+        assert_eq!(ran_on, gpu_node, "a GPU task ran on the node without one");
+    }
     let first: u32 = client.expect("first-on").parse().unwrap();
-    assert_eq!(first, gpu_pid);
+    assert_eq!(first, gpu_node);
     let second: u32 = client.expect("second-on").parse().unwrap();
-    assert_eq!(second, gpu_pid);
+    assert_eq!(second, gpu_node);
     client.expect("done");
     client.succeeds();
 }

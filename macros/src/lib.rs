@@ -286,6 +286,8 @@ pub fn remote_method(_args: TokenStream, input: TokenStream) -> TokenStream {
 /// `const double: Task<__helio_task_double, (u64,), u64>` with the fn's visibility and docs,
 /// and the hidden type `__helio_task_double`, which holds the fn (called `double` inside it,
 /// so the fn may call itself). The fn cannot be called directly any more: call `.remote(..)`.
+/// As a constant, the name is also a pattern where it is in scope: a local variable needs
+/// another name (`let double = 2;` would try to match the constant).
 #[proc_macro_attribute]
 pub fn remote(args: TokenStream, input: TokenStream) -> TokenStream {
     let input = proc_macro2::TokenStream::from(input);

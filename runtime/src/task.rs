@@ -457,7 +457,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
                 .flatten()
             {
                 Some(held) => Some(held),
-                None => return elsewhere::<F>(route, options, args, done, label).await,
+                None => return elsewhere::<F>(route, options, demand, args, done, label).await,
             }
         }
         _ => None,
@@ -532,6 +532,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
 async fn elsewhere<F: RemoteFn>(
     route: crate::cluster::tasks::Route,
     options: TaskOptions,
+    demand: Resources,
     args: F::Args,
     done: Resolver<F::Output>,
     label: ActorLabel,
@@ -541,6 +542,7 @@ async fn elsewhere<F: RemoteFn>(
         label,
         F::NAME,
         options,
+        demand,
         Box::new(args),
         Box::new(move |outcome| answer.complete(outcome)),
     );

@@ -3,7 +3,8 @@
 //! A node answers every ping with its [`Load`]: its resources (`Config::num_cpus` ..), what its
 //! actors and tasks hold now, whether it hosts, and which actor types it registered. So
 //! `helio status` shows each node's resources as used / total, and `Placement::Any` for an
-//! actor that asks for resources asks every node and picks with the resource core
+//! actor that asks for resources (and a task that asks for more than CPUs) asks every node and
+//! picks with the resource core
 //! ([`pick`]): a node where they are free now; else one whose total fits (the actor waits in
 //! its line, at most its `resource_timeout`); else no node ever fits, and the actor dies at
 //! once with `DeathCause::Unschedulable`, naming what the closest node lacks.
@@ -26,6 +27,9 @@ pub(crate) struct Load {
     pub(crate) hosts: bool,
     /// The fingerprints of the actor types it registered.
     pub(crate) types: Vec<u64>,
+    /// The fingerprints of the tasks it registered.
+    #[serde(default)]
+    pub(crate) tasks: Vec<u64>,
 }
 
 fn listed(resources: &Resources) -> Vec<(String, f64)> {
@@ -50,6 +54,7 @@ impl Load {
             held: listed(&held),
             hosts: cluster.hosts,
             types: types::all().iter().map(|entry| entry.fingerprint).collect(),
+            tasks: super::tasks::registered(),
         }
     }
 
@@ -74,11 +79,11 @@ impl Load {
     }
 }
 
-/// The node an actor of type `fingerprint` that asks for `demand` goes to, among the live
-/// nodes that host and registered the type; the error says why none can take it.
+/// The node an actor or task that asks for `demand` goes to, among the live nodes whose load
+/// it `wants` (they host and registered its type or fn); the error says why none can take it.
 pub(crate) async fn choose(
     cluster: &Arc<Cluster>,
-    fingerprint: u64,
+    wants: impl Fn(&Load) -> bool,
     demand: &Resources,
 ) -> Result<NodeId, String> {
     let records = cluster
@@ -97,11 +102,11 @@ pub(crate) async fn choose(
         .zip(loads)
         .filter_map(|(node, (_, load))| {
             let load = load?;
-            (load.hosts && load.types.contains(&fingerprint)).then(|| (node.id, load.ledger()))
+            wants(&load).then(|| (node.id, load.ledger()))
         })
         .collect();
     if candidates.is_empty() {
-        return Err("no live node that hosts has registered the actor's type".to_owned());
+        return Err("no live node that hosts has registered it".to_owned());
     }
     match pick(candidates.iter().map(|(id, ledger)| (*id, ledger)), demand) {
         Pick::Fits(node) => Ok(node),

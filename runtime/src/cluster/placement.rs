@@ -65,7 +65,9 @@ pub(crate) fn place<A: ActorClass>(
             let choosing = Arc::clone(&cluster);
             let fingerprint = entry.fingerprint;
             let node = super::block_on(&cluster.handle, SPAWN_TIMEOUT, async move {
-                super::load::choose(&choosing, fingerprint, &demand).await
+                let wants =
+                    |load: &super::load::Load| load.hosts && load.types.contains(&fingerprint);
+                super::load::choose(&choosing, wants, &demand).await
             })
             .map_err(|err| DeathCause::Unschedulable(err.to_string()))?
             .map_err(DeathCause::Unschedulable)?;

@@ -114,15 +114,20 @@ where
         .get_or_insert_with(HashMap::new)
         .insert(TypeId::of::<F>(), entry)
         .is_none();
-    // Registered after joining: take a share of its tasks now (a cluster joined later
-    // subscribes every registered task itself).
+    // Registered after joining: take a share of its tasks now, and return once the server
+    // has the subscriptions (a cluster joined later subscribes every registered task itself).
     if fresh && let Some(cluster) = current() {
-        let handle = cluster.handle.clone();
-        handle.spawn(async move {
-            if let Err(err) = listen_one(&cluster, entry).await {
-                tracing::warn!(%err, "tasks of a registered fn not served");
-            }
-        });
+        let listening = Arc::clone(&cluster);
+        let subscribed = super::block_on(
+            &cluster.handle,
+            std::time::Duration::from_secs(10),
+            async move { listen_one(&listening, entry).await },
+        );
+        match subscribed {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "tasks of a registered fn not served"),
+            Err(err) => tracing::warn!(%err, "tasks of a registered fn not served"),
+        }
     }
 }
 
@@ -166,6 +171,7 @@ impl Route {
         label: ActorLabel,
         method: &'static str,
         options: TaskOptions,
+        demand: crate::resources::Resources,
         args: Box<dyn Any + Send>,
         done: Answer,
     ) -> Ticket {
@@ -202,6 +208,7 @@ impl Route {
             label,
             method,
             retries: options.node_retries(),
+            demand: placed(demand),
             taken: Arc::clone(&ticket.taken),
             done: Box::new(move |result: Result<Bytes, ActorError>| {
                 done(result.and_then(|bytes| {
@@ -271,6 +278,14 @@ fn cancel_subject(cluster: &Cluster, node: NodeId) -> String {
     format!("helio.{}.task.cancel.{node}", cluster.name)
 }
 
+/// The fingerprints of the tasks registered here.
+pub(crate) fn registered() -> Vec<u64> {
+    tasks()
+        .as_ref()
+        .map(|tasks| tasks.values().map(|entry| entry.fingerprint).collect())
+        .unwrap_or_default()
+}
+
 /// The route of `F`'s tasks, if any (see [`Route`]).
 pub(crate) fn route<F: 'static>() -> Option<Route> {
     let entry = *tasks().as_ref()?.get(&TypeId::of::<F>())?;
@@ -296,6 +311,9 @@ struct Attempt {
     method: &'static str,
     /// Runs left after a node death: `None` forever.
     retries: Option<u64>,
+    /// What a node must have for it, when more than CPUs: then the task goes to a node chosen
+    /// by its load (`load.rs`), not to the queue group.
+    demand: Option<crate::resources::Resources>,
     /// Where the task runs now (the ticket's view).
     taken: Arc<Mutex<Taken>>,
     done: Complete,
@@ -305,12 +323,48 @@ fn subject(cluster: &Cluster, fingerprint: u64) -> String {
     format!("helio.{}.task.{fingerprint:016x}", cluster.name)
 }
 
+/// The subject on which `node` alone takes tasks of `fingerprint`.
+fn node_subject(cluster: &Cluster, fingerprint: u64, node: NodeId) -> String {
+    format!("helio.{}.task.{fingerprint:016x}.{node}", cluster.name)
+}
+
+/// `demand` when a task with it must be placed by resources: it asks for more than CPUs
+/// (any node that registered the fn has CPUs; GPUs and custom resources only some).
+fn placed(demand: crate::resources::Resources) -> Option<crate::resources::Resources> {
+    let beyond_cpus = demand.iter().any(|(name, _)| name != crate::resources::CPU);
+    beyond_cpus.then_some(demand)
+}
+
 /// Sends the task to whichever node takes it, and waits on that node.
 fn attempt(attempt: Attempt) {
+    let Some(demand) = attempt.demand.clone() else {
+        let subject = subject(&attempt.cluster, attempt.fingerprint);
+        return send_to(attempt, subject);
+    };
+    // Placed by resources: ask the nodes first (off the caller's path).
+    let cluster = Arc::clone(&attempt.cluster);
+    cluster.handle.clone().spawn(async move {
+        let fingerprint = attempt.fingerprint;
+        let wants = move |load: &super::load::Load| load.hosts && load.tasks.contains(&fingerprint);
+        match super::load::choose(&cluster, wants, &demand).await {
+            Ok(node) => {
+                let subject = node_subject(&cluster, fingerprint, node);
+                send_to(attempt, subject);
+            }
+            Err(message) => (attempt.done)(Err(ActorError::Unschedulable {
+                actor: attempt.label,
+                method: attempt.method,
+                shortfall: message,
+            })),
+        }
+    });
+}
+
+/// Sends the task on `subject`, and waits on the node that takes it.
+fn send_to(attempt: Attempt, subject: String) {
     let cluster = Arc::clone(&attempt.cluster);
     let (label, method) = (attempt.label.clone(), attempt.method);
     let request = attempt.request.clone();
-    let subject = subject(&cluster, attempt.fingerprint);
     let fingerprint = attempt.fingerprint;
     let taken = Arc::clone(&attempt.taken);
     // The result: the node that took the task owes it; if that node dies first, the task
@@ -421,15 +475,26 @@ async fn listen_one(cluster: &Arc<Cluster>, entry: TaskEntry) -> Result<(), Stri
     if !cluster.hosts {
         return Ok(());
     }
-    let sub = cluster
+    let subscribe = |sub: Result<async_nats::Subscriber, _>| {
+        sub.map_err(|err| format!("could not subscribe tasks: {err}"))
+    };
+    // A share of the tasks any node may take, and the tasks placed here by their resources.
+    let shared = cluster
         .client
         .queue_subscribe(subject(cluster, entry.fingerprint), "task".to_owned())
-        .await
-        .map_err(|err| format!("could not subscribe tasks: {err}"))?;
+        .await;
+    let own = node_subject(cluster, entry.fingerprint, cluster.node());
+    let own = cluster.client.subscribe(own).await;
+    for sub in [subscribe(shared)?, subscribe(own)?] {
+        cluster
+            .handle
+            .spawn(serve(Arc::downgrade(cluster), entry, sub));
+    }
     cluster
-        .handle
-        .spawn(serve(Arc::downgrade(cluster), entry, sub));
-    Ok(())
+        .client
+        .flush()
+        .await
+        .map_err(|err| format!("the server did not answer: {err}"))
 }
 
 async fn serve(cluster: Weak<Cluster>, entry: TaskEntry, mut sub: async_nats::Subscriber) {
