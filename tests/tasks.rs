@@ -470,3 +470,33 @@ fn a_streaming_task_gives_its_items_as_they_come() {
     }
     assert_eq!(broken.next(), None);
 }
+
+#[test]
+fn a_task_waits_for_its_resources_at_most_its_resource_timeout() {
+    let _node = WHOLE_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let (gate, ran) = (
+        Arc::new(Semaphore::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let holder = gated
+        .options(TaskOptions::new().num_cpus(cores()))
+        .remote(gate.clone(), ran.clone());
+    let started = std::time::Instant::now();
+    while !ran.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < common::BOUND, "the holder never ran");
+        std::thread::yield_now();
+    }
+    let impatient = double.options(
+        TaskOptions::new()
+            .num_cpus(1.0)
+            .resource_timeout(Duration::from_millis(100)),
+    );
+    match get(impatient.remote(1)) {
+        Err(ActorError::ActorUnavailable { message, .. }) => {
+            assert!(message.contains("resource_timeout"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    gate.add_permits(1);
+    assert_eq!(get(holder), Ok(7));
+}

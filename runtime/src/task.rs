@@ -48,6 +48,7 @@ use crate::{
 /// | `num_gpus(x)` | `0.0` | `num_gpus` |
 /// | `resource(name, x)` | none | `resources={name: x}` |
 /// | `name(s)` | the fn's path | `name` |
+/// | `resource_timeout(d)` | none: waits as long as it takes | none |
 ///
 /// ```
 /// use helio_runtime::TaskOptions;
@@ -63,6 +64,7 @@ pub struct TaskOptions {
     num_gpus: Option<f64>,
     resources: Vec<(String, f64)>,
     name: Option<String>,
+    resource_timeout: Option<std::time::Duration>,
 }
 
 impl TaskOptions {
@@ -115,6 +117,20 @@ impl TaskOptions {
         self
     }
 
+    /// How long the task may wait in line for its resources before it resolves to
+    /// [`ActorError::ActorUnavailable`] (default: as long as it takes, as in Ray; a cancel ends
+    /// the wait too).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let impatient = helio_runtime::TaskOptions::new().resource_timeout(Duration::from_secs(5));
+    /// # let _ = impatient;
+    /// ```
+    pub fn resource_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.resource_timeout = Some(timeout);
+        self
+    }
+
     /// These options over `base`: each option set here wins.
     fn over(self, base: &TaskOptions) -> TaskOptions {
         let mut resources = base.resources.clone();
@@ -129,6 +145,7 @@ impl TaskOptions {
             num_gpus: self.num_gpus.or(base.num_gpus),
             resources,
             name: self.name.or_else(|| base.name.clone()),
+            resource_timeout: self.resource_timeout.or(base.resource_timeout),
         }
     }
 
@@ -400,6 +417,7 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     let task = Run {
         pool,
         demand,
+        timeout: options.resource_timeout,
         retries,
         done,
         label,
@@ -416,6 +434,8 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
 struct Run<R> {
     pool: Arc<Pool>,
     demand: Resources,
+    /// How long it may wait for its resources.
+    timeout: Option<std::time::Duration>,
     /// Runs left after a panic: `None` forever.
     retries: Option<u64>,
     done: Resolver<R>,
@@ -432,6 +452,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
     let Run {
         pool,
         demand,
+        timeout,
         mut retries,
         done,
         label,
@@ -466,10 +487,22 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
     let here = None;
     let acquired = match here {
         Some(held) => Either::Left((Ok(held), ())),
-        None => match select(pin!(pool.acquire(demand)), pin!(done.cancelled())).await {
-            Either::Left((acquired, _)) => Either::Left((acquired, ())),
-            Either::Right(((), _)) => Either::Right(((), ())),
-        },
+        None => {
+            let (cancelled, expired) = (pin!(done.cancelled()), pin!(in_time(timeout)));
+            match select(pin!(pool.acquire(demand)), select(cancelled, expired)).await {
+                Either::Left((acquired, _)) => Either::Left((acquired, ())),
+                Either::Right((Either::Left(((), _)), _)) => Either::Right(((), ())),
+                Either::Right((Either::Right((waited, _)), _)) => {
+                    return done.complete(Err(ActorError::ActorUnavailable {
+                        actor: label,
+                        method: F::NAME,
+                        message: format!(
+                            "its resources were not free within {waited:?} (`resource_timeout`)"
+                        ),
+                    }));
+                }
+            }
+        }
     };
     let mut held = match acquired {
         Either::Left((Ok(held), _)) => Some(held),
@@ -556,5 +589,22 @@ async fn elsewhere<F: RemoteFn>(
         Either::Left((Err(err), _)) => done.complete(Err(err)),
         // Cancelled (the ref says so already): stop it where it runs.
         Either::Right(((), _)) => ticket.cancel(),
+    }
+}
+
+/// Resolves to `timeout` once it has passed; never without one.
+async fn in_time(timeout: Option<std::time::Duration>) -> std::time::Duration {
+    let Some(timeout) = timeout else {
+        return std::future::pending().await;
+    };
+    match crate::wait::timer(timeout) {
+        Ok(sleep) => {
+            sleep.await;
+            timeout
+        }
+        Err(err) => {
+            tracing::error!(%err, "no timer for a task's resource_timeout; waiting without one");
+            std::future::pending().await
+        }
     }
 }
