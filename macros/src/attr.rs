@@ -84,9 +84,7 @@ pub(crate) struct ActorAttr {
     pub(crate) concurrency_groups: Option<Vec<(Ident, Spanned<u64>)>>,
     pub(crate) detached: Option<Spanned<bool>>,
     pub(crate) get_if_exists: Option<LitBool>,
-    pub(crate) num_cpus: Option<Spanned<f64>>,
-    pub(crate) num_gpus: Option<Spanned<f64>>,
-    pub(crate) resources: Option<Vec<(Ident, Spanned<f64>)>>,
+    pub(crate) resources: ResourceAttr,
 }
 
 const ACTOR_OPTIONS: &[&str] = &[
@@ -125,9 +123,7 @@ const METHOD_OPTIONS: &[&str] = &[
 pub(crate) struct TaskAttr {
     pub(crate) max_retries: Option<Spanned<i64>>,
     pub(crate) retry_on_panic: Option<LitBool>,
-    pub(crate) num_cpus: Option<Spanned<f64>>,
-    pub(crate) num_gpus: Option<Spanned<f64>>,
-    pub(crate) resources: Option<Vec<(Ident, Spanned<f64>)>>,
+    pub(crate) resources: ResourceAttr,
     pub(crate) name: Option<LitStr>,
 }
 
@@ -152,25 +148,57 @@ impl TaskAttr {
                 "retry_on_panic" if !duplicate(cx, key, &attr.retry_on_panic) => {
                     attr.retry_on_panic = boolean(cx, &option);
                 }
-                "num_cpus" if !duplicate(cx, key, &attr.num_cpus) => {
-                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
-                        attr.num_cpus = amount(cx, key, expr);
-                    }
-                }
-                "num_gpus" if !duplicate(cx, key, &attr.num_gpus) => {
-                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
-                        attr.num_gpus = amount(cx, key, expr);
-                    }
-                }
-                "resources" if !duplicate(cx, key, &attr.resources) => {
-                    attr.resources = Some(resources(cx, &option));
-                }
+                "num_cpus" | "num_gpus" | "resources" => attr.resources.parse(cx, &option),
                 "name" if !duplicate(cx, key, &attr.name) => attr.name = string(cx, &option),
                 known if TASK_OPTIONS.contains(&known) => {}
                 _ => unknown(cx, key, "remote", TASK_OPTIONS),
             }
         }
         attr
+    }
+}
+
+/// `num_cpus`, `num_gpus` and `resources = { .. }`, shared by `#[actor]` and `#[remote]`.
+#[derive(Default)]
+pub(crate) struct ResourceAttr {
+    num_cpus: Option<Spanned<f64>>,
+    num_gpus: Option<Spanned<f64>>,
+    custom: Option<Vec<(Ident, Spanned<f64>)>>,
+}
+
+impl ResourceAttr {
+    /// Parses `option`, one of `num_cpus`, `num_gpus` or `resources`.
+    fn parse(&mut self, cx: &mut Ctxt, option: &RawOption) {
+        let key = &option.key;
+        let amount_of = |cx: &mut Ctxt| {
+            require(cx, option, "an amount such as 1 or 0.5").and_then(|e| amount(cx, key, e))
+        };
+        match key.unraw().to_string().as_str() {
+            "num_cpus" if !duplicate(cx, key, &self.num_cpus) => self.num_cpus = amount_of(cx),
+            "num_gpus" if !duplicate(cx, key, &self.num_gpus) => self.num_gpus = amount_of(cx),
+            "resources" if !duplicate(cx, key, &self.custom) => {
+                self.custom = Some(resources(cx, option));
+            }
+            _ => {} // a duplicate, reported above
+        }
+    }
+
+    /// The builder calls that set them: `.num_cpus(1.0).resource("ssd", 1.0)`.
+    pub(crate) fn calls(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        if let Some(x) = &self.num_cpus {
+            let x = x.value;
+            out.extend(quote::quote!(.num_cpus(#x)));
+        }
+        if let Some(x) = &self.num_gpus {
+            let x = x.value;
+            out.extend(quote::quote!(.num_gpus(#x)));
+        }
+        for (name, amount) in self.custom.iter().flatten() {
+            let (name, x) = (name.unraw().to_string(), amount.value);
+            out.extend(quote::quote!(.resource(#name, #x)));
+        }
+        out
     }
 }
 
@@ -480,19 +508,7 @@ impl ActorAttr {
                 "get_if_exists" if !duplicate(cx, key, &attr.get_if_exists) => {
                     attr.get_if_exists = boolean(cx, &option);
                 }
-                "num_cpus" if !duplicate(cx, key, &attr.num_cpus) => {
-                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
-                        attr.num_cpus = amount(cx, key, expr);
-                    }
-                }
-                "num_gpus" if !duplicate(cx, key, &attr.num_gpus) => {
-                    if let Some(expr) = require(cx, &option, "an amount such as 1 or 0.5") {
-                        attr.num_gpus = amount(cx, key, expr);
-                    }
-                }
-                "resources" if !duplicate(cx, key, &attr.resources) => {
-                    attr.resources = Some(resources(cx, &option));
-                }
+                "num_cpus" | "num_gpus" | "resources" => attr.resources.parse(cx, &option),
                 known if ACTOR_OPTIONS.contains(&known) => {} // a duplicate, reported above
                 _ => unknown(cx, key, "actor", ACTOR_OPTIONS),
             }

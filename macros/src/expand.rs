@@ -429,18 +429,7 @@ fn default_options(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     if let Some(yes) = &attr.get_if_exists {
         calls.push(quote!(.get_if_exists(#yes)));
     }
-    if let Some(x) = &attr.num_cpus {
-        let x = x.value;
-        calls.push(quote!(.num_cpus(#x)));
-    }
-    if let Some(x) = &attr.num_gpus {
-        let x = x.value;
-        calls.push(quote!(.num_gpus(#x)));
-    }
-    for (name, amount) in attr.resources.iter().flatten() {
-        let (name, x) = (name.to_string(), amount.value);
-        calls.push(quote!(.resource(#name, #x)));
-    }
+    calls.push(attr.resources.calls());
     quote!(::helio::__private::ActorOptions::new() #(#calls)*)
 }
 

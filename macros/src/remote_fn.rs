@@ -148,18 +148,7 @@ fn defaults(attr: &TaskAttr) -> TokenStream {
     if let Some(b) = &attr.retry_on_panic {
         out.extend(quote!(.retry_on_panic(#b)));
     }
-    if let Some(x) = &attr.num_cpus {
-        let x = x.value;
-        out.extend(quote!(.num_cpus(#x)));
-    }
-    if let Some(x) = &attr.num_gpus {
-        let x = x.value;
-        out.extend(quote!(.num_gpus(#x)));
-    }
-    for (name, amount) in attr.resources.iter().flatten() {
-        let (name, x) = (name.to_string(), amount.value);
-        out.extend(quote!(.resource(#name, #x)));
-    }
+    out.extend(attr.resources.calls());
     if let Some(name) = &attr.name {
         out.extend(quote!(.name(#name)));
     }

@@ -199,24 +199,12 @@ impl ActorOptions {
 
     /// What the actor asks of its node, checked.
     pub(crate) fn demand(&self) -> Result<crate::resources::Resources, String> {
-        use crate::resources::{CPU, GPU, Resources};
         let amount = |bits: Option<u64>| bits.map_or(0.0, f64::from_bits);
-        let mut demand = Resources::new()
-            .with(CPU, amount(self.num_cpus))
-            .and_then(|d| d.with(GPU, amount(self.num_gpus)))
-            .map_err(|err| err.to_string())?;
-        for (name, bits) in &self.resources {
-            if name == CPU || name == GPU {
-                return Err(format!(
-                    "resource \"{name}\" is asked for with `num_cpus` / `num_gpus`, not \
-                     `resource`"
-                ));
-            }
-            demand = demand
-                .with(name, f64::from_bits(*bits))
-                .map_err(|err| err.to_string())?;
-        }
-        Ok(demand)
+        let custom = self
+            .resources
+            .iter()
+            .map(|(name, bits)| (name.as_str(), f64::from_bits(*bits)));
+        crate::resources::declared(amount(self.num_cpus), amount(self.num_gpus), custom)
     }
 
     /// `self`, with every option that `overrides` sets taken from it.

@@ -216,6 +216,29 @@ impl Resources {
     }
 }
 
+/// `cpus` CPUs, `gpus` GPUs and the `custom` resources, as a node declares them or a task or
+/// actor asks for them; an error says which amount or name cannot be used (CPUs and GPUs are
+/// given with `num_cpus` / `num_gpus`, never as custom resources).
+pub(crate) fn declared<'a>(
+    cpus: f64,
+    gpus: f64,
+    custom: impl IntoIterator<Item = (&'a str, f64)>,
+) -> Result<Resources, String> {
+    let mut all = Resources::new()
+        .with(CPU, cpus)
+        .and_then(|all| all.with(GPU, gpus))
+        .map_err(|err| err.to_string())?;
+    for (name, amount) in custom {
+        if name == CPU || name == GPU {
+            return Err(format!(
+                "resource \"{name}\" is given with `num_cpus` / `num_gpus`, not `resource`"
+            ));
+        }
+        all = all.with(name, amount).map_err(|err| err.to_string())?;
+    }
+    Ok(all)
+}
+
 /// Why a demand can never run on a node: it wants more of `resource` than the node has in all.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Shortfall {

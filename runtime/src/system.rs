@@ -282,25 +282,10 @@ impl Config {
 
     /// What this node has, as a ledger's total; an error names the bad amount.
     pub(crate) fn node_resources(&self) -> Result<crate::resources::Resources, RuntimeError> {
-        use crate::resources::{CPU, GPU, Resources};
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let invalid = |err: crate::resources::ResourceError| {
-            RuntimeError::InvalidConfig(format!("this node's resources: {err}"))
-        };
-        let mut total = Resources::new()
-            .with(CPU, self.num_cpus.unwrap_or(cores as f64))
-            .map_err(invalid)?
-            .with(GPU, self.num_gpus)
-            .map_err(invalid)?;
-        for (name, amount) in &self.resources {
-            if name == CPU || name == GPU {
-                return Err(RuntimeError::InvalidConfig(format!(
-                    "resource \"{name}\" is set with `num_cpus` / `num_gpus`, not `resource`"
-                )));
-            }
-            total = total.with(name, *amount).map_err(invalid)?;
-        }
-        Ok(total)
+        let custom = self.resources.iter().map(|(name, x)| (name.as_str(), *x));
+        crate::resources::declared(self.num_cpus.unwrap_or(cores as f64), self.num_gpus, custom)
+            .map_err(|err| RuntimeError::InvalidConfig(format!("this node's resources: {err}")))
     }
 
     fn check(&self) -> Result<(), RuntimeError> {

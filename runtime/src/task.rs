@@ -33,7 +33,7 @@ use crate::{
     label::{ActorId, ActorLabel},
     object_ref::{Origin, Resolver, pair},
     resource_pool::Pool,
-    resources::{CPU, GPU, Resources},
+    resources::Resources,
     unwind::{Quiet, quiet, take_message},
 };
 
@@ -151,20 +151,12 @@ impl TaskOptions {
 
     /// What the task asks of its node, checked.
     fn demand(&self) -> Result<Resources, String> {
-        let mut demand = Resources::new()
-            .with(CPU, self.num_cpus.unwrap_or(1.0))
-            .and_then(|d| d.with(GPU, self.num_gpus.unwrap_or(0.0)))
-            .map_err(|err| err.to_string())?;
-        for (name, amount) in &self.resources {
-            if name == CPU || name == GPU {
-                return Err(format!(
-                    "resource \"{name}\" is asked for with `num_cpus` / `num_gpus`, not \
-                     `resource`"
-                ));
-            }
-            demand = demand.with(name, *amount).map_err(|err| err.to_string())?;
-        }
-        Ok(demand)
+        let custom = self.resources.iter().map(|(name, x)| (name.as_str(), *x));
+        crate::resources::declared(
+            self.num_cpus.unwrap_or(1.0),
+            self.num_gpus.unwrap_or(0.0),
+            custom,
+        )
     }
 
     /// How often a task runs again after its node died (cluster mode): `None` forever.
