@@ -241,15 +241,11 @@ fn amount(cx: &mut Ctxt, key: &Ident, expr: &Expr) -> Option<Spanned<f64>> {
 }
 
 fn resources(cx: &mut Ctxt, option: &RawOption) -> Vec<(Ident, Spanned<f64>)> {
-    let Some(RawValue::Groups(entries, _)) = &option.value else {
-        let span = match &option.value {
-            Some(RawValue::Expr(expr)) => expr.span(),
-            _ => option.key.span(),
-        };
-        cx.syn_error(syn::Error::new(
-            span,
-            "`resources` takes a brace list of amounts: `resources = { ssd = 1, fpga = 0.5 }`",
-        ));
+    let Some(entries) = brace_list(
+        cx,
+        option,
+        "`resources` takes a brace list of amounts: `resources = { ssd = 1, fpga = 0.5 }`",
+    ) else {
         return Vec::new();
     };
     let mut out: Vec<(Ident, Spanned<f64>)> = Vec::new();
@@ -529,16 +525,31 @@ impl ActorAttr {
     }
 }
 
+/// The entries of a `key = { name = value, .. }` option; an error saying `hint` otherwise.
+fn brace_list<'a>(
+    cx: &mut Ctxt,
+    option: &'a RawOption,
+    hint: &str,
+) -> Option<&'a Punctuated<RawGroup, Token![,]>> {
+    match &option.value {
+        Some(RawValue::Groups(entries, _)) => Some(entries),
+        other => {
+            let span = match other {
+                Some(RawValue::Expr(expr)) => expr.span(),
+                _ => option.key.span(),
+            };
+            cx.syn_error(syn::Error::new(span, hint));
+            None
+        }
+    }
+}
+
 fn groups(cx: &mut Ctxt, option: &RawOption) -> Vec<(Ident, Spanned<u64>)> {
-    let Some(RawValue::Groups(groups, _)) = &option.value else {
-        let span = match &option.value {
-            Some(RawValue::Expr(expr)) => expr.span(),
-            _ => option.key.span(),
-        };
-        cx.syn_error(syn::Error::new(
-            span,
-            "`concurrency_groups` takes a brace list of group sizes: `concurrency_groups = { io = 2, compute = 4 }`",
-        ));
+    let Some(groups) = brace_list(
+        cx,
+        option,
+        "`concurrency_groups` takes a brace list of group sizes: `concurrency_groups = { io = 2, compute = 4 }`",
+    ) else {
         return Vec::new();
     };
     let mut out: Vec<(Ident, Spanned<u64>)> = Vec::new();

@@ -184,9 +184,7 @@ impl ActorOptions {
     /// How much of the custom resource `name` the actor holds while it lives (a node declares
     /// it with `Config::resource`); setting a name again replaces its amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
-        let name = name.into();
-        self.resources.retain(|(known, _)| *known != name);
-        self.resources.push((name, amount.to_bits()));
+        crate::resources::set_named(&mut self.resources, name.into(), amount.to_bits());
         self
     }
 
@@ -227,8 +225,7 @@ impl ActorOptions {
             resource_timeout
         );
         for (name, bits) in overrides.resources {
-            self.resources.retain(|(known, _)| *known != name);
-            self.resources.push((name, bits));
+            crate::resources::set_named(&mut self.resources, name, bits);
         }
         #[cfg(feature = "cluster")]
         take!(placement);

@@ -274,9 +274,7 @@ impl Config {
     /// asking for it with `TaskOptions::resource` run only where there is enough. Setting a
     /// name again replaces its amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
-        let name = name.into();
-        self.resources.retain(|(known, _)| *known != name);
-        self.resources.push((name, amount));
+        crate::resources::set_named(&mut self.resources, name.into(), amount);
         self
     }
 

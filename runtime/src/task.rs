@@ -105,9 +105,7 @@ impl TaskOptions {
     /// How much of the custom resource `name` the task holds while it runs (a node declares
     /// it with `Config::resource`). Setting a name again replaces its amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
-        let name = name.into();
-        self.resources.retain(|(known, _)| *known != name);
-        self.resources.push((name, amount));
+        crate::resources::set_named(&mut self.resources, name.into(), amount);
         self
     }
 
@@ -135,8 +133,7 @@ impl TaskOptions {
     fn over(self, base: &TaskOptions) -> TaskOptions {
         let mut resources = base.resources.clone();
         for (name, amount) in self.resources {
-            resources.retain(|(known, _)| *known != name);
-            resources.push((name, amount));
+            crate::resources::set_named(&mut resources, name, amount);
         }
         TaskOptions {
             max_retries: self.max_retries.or(base.max_retries),
