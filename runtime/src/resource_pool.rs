@@ -101,12 +101,13 @@ impl Pool {
         async move {
             let waiter = {
                 let mut state = pool.lock();
-                if let Some(shortfall) = state.ledger.never_fits(&demand) {
-                    return Err(shortfall);
-                }
                 if let Ok(grant) = state.ledger.try_acquire(&demand) {
                     drop(state);
                     return Ok(Held::new(&pool, grant));
+                }
+                // Only a demand that does not fit now can be one that never fits.
+                if let Some(shortfall) = state.ledger.never_fits(&demand) {
+                    return Err(shortfall);
                 }
                 let waiter = Arc::new(Waiter {
                     demand,
