@@ -17,11 +17,12 @@
 //!   copy of its arguments (so only when they are `Clone`), as Ray's `retry_exceptions`.
 
 use std::{
+    any::{Any, TypeId},
     fmt,
     marker::PhantomData,
     panic::{AssertUnwindSafe, catch_unwind},
     pin::pin,
-    sync::Arc,
+    sync::{Arc, PoisonError, RwLock},
 };
 
 use futures::future::{BoxFuture, Either, select};
@@ -36,6 +37,49 @@ use crate::{
     resources::Resources,
     unwind::{Quiet, quiet, take_message},
 };
+
+/// Where a task may run besides this process. Cluster mode installs one when it starts
+/// ([`route_through`]); it is the one seam between tasks and the cluster, so that this module
+/// never reaches into it (the cluster calls [`submit_here`] for the tasks it takes).
+pub(crate) trait Router: Send + Sync {
+    /// `Some(hosts_here)` when tasks of the fn `task` may run on other nodes; `hosts_here`
+    /// says whether this process runs tasks for others too (and so may run this one itself).
+    fn routes(&self, task: TypeId) -> Option<bool>;
+
+    /// Sends a task of the fn `task` elsewhere; returns what cancels it where it runs.
+    fn send(&self, task: TypeId, sent: Sent) -> Box<dyn FnOnce() + Send>;
+}
+
+/// A task on its way to another node: its arguments (a boxed argument tuple) and where its
+/// result (a boxed result) or error goes.
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+pub(crate) struct Sent {
+    pub(crate) label: ActorLabel,
+    pub(crate) method: &'static str,
+    pub(crate) options: TaskOptions,
+    pub(crate) demand: Resources,
+    pub(crate) args: Box<dyn Any + Send>,
+    pub(crate) answer: Answer,
+}
+
+/// Takes a task's result from another node (a boxed result) or its error.
+pub(crate) type Answer = Box<dyn FnOnce(Result<Box<dyn Any + Send>, ActorError>) + Send>;
+
+static ROUTER: RwLock<Option<Arc<dyn Router>>> = RwLock::new(None);
+
+/// Sends the tasks that may leave this process through `router` from now on (`None`: none
+/// leaves, cluster mode stopped).
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+pub(crate) fn route_through(router: Option<Arc<dyn Router>>) {
+    *ROUTER.write().unwrap_or_else(PoisonError::into_inner) = router;
+}
+
+fn router() -> Option<Arc<dyn Router>> {
+    ROUTER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
 
 /// Options of a task, with Ray's names and defaults: `#[remote(..)]` sets a fn's defaults,
 /// and `f.options(TaskOptions::new()...)` overrides them for its calls.
@@ -410,11 +454,8 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
         retries,
         done,
         label,
-        #[cfg(feature = "cluster")]
         routed: routed.then_some(options),
     };
-    #[cfg(not(feature = "cluster"))]
-    let _ = routed;
     handle.spawn(run::<F, P>(task, args));
     result
 }
@@ -430,7 +471,6 @@ struct Run<R> {
     done: Resolver<R>,
     label: ActorLabel,
     /// The options it crosses with, when it may run on another node.
-    #[cfg(feature = "cluster")]
     routed: Option<TaskOptions>,
 }
 
@@ -445,7 +485,6 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
         mut retries,
         done,
         label,
-        #[cfg(feature = "cluster")]
         routed,
     } = task;
     let mut args = match args.now() {
@@ -456,24 +495,21 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
             Either::Right(((), _)) => return,
         },
     };
-    // A registered task runs here if this process hosts and has its resources free now, and
-    // otherwise goes to the cluster.
-    #[cfg(feature = "cluster")]
-    let here = match (routed, crate::cluster::tasks::route::<F>()) {
-        (Some(options), Some(route)) => {
-            match route
-                .hosts_here()
-                .then(|| pool.try_acquire(&demand))
-                .flatten()
-            {
+    // A task that may run elsewhere (cluster mode: a registered fn) runs here if this process
+    // hosts and has its resources free now, and otherwise goes where the router sends it.
+    let router = routed.and_then(|options| Some((options, router()?)));
+    let here = match router {
+        Some((options, router)) => match router.routes(TypeId::of::<F>()) {
+            Some(hosts_here) => match hosts_here.then(|| pool.try_acquire(&demand)).flatten() {
                 Some(held) => Some(held),
-                None => return elsewhere::<F>(route, options, demand, args, done, label).await,
-            }
-        }
-        _ => None,
+                None => {
+                    return elsewhere::<F>(&*router, options, demand, args, done, label).await;
+                }
+            },
+            None => None,
+        },
+        None => None,
     };
-    #[cfg(not(feature = "cluster"))]
-    let here = None;
     let acquired = match here {
         Some(held) => Either::Left((Ok(held), ())),
         None => {
@@ -548,26 +584,26 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
     }
 }
 
-/// Sends a task of `F` to the cluster and resolves `done` with what comes back; a cancel
+/// Sends a task of `F` through `router` and resolves `done` with what comes back; a cancel
 /// resolves it at once, and asks the node that runs it to cancel it there.
-#[cfg(feature = "cluster")]
 async fn elsewhere<F: RemoteFn>(
-    route: crate::cluster::tasks::Route,
+    router: &dyn Router,
     options: TaskOptions,
     demand: Resources,
     args: F::Args,
     done: Resolver<F::Output>,
     label: ActorLabel,
 ) {
-    let (result, answer) = crate::object_ref::detached_pair::<Box<dyn std::any::Any + Send>>();
-    let ticket = route.send(
+    let (result, answer) = crate::object_ref::detached_pair::<Box<dyn Any + Send>>();
+    let sent = Sent {
         label,
-        F::NAME,
+        method: F::NAME,
         options,
         demand,
-        Box::new(args),
-        Box::new(move |outcome| answer.complete(outcome)),
-    );
+        args: Box::new(args),
+        answer: Box::new(move |outcome| answer.complete(outcome)),
+    };
+    let cancel = router.send(TypeId::of::<F>(), sent);
     match select(pin!(result.into_future()), pin!(done.cancelled())).await {
         Either::Left((Ok(value), _)) => match value.downcast::<F::Output>() {
             Ok(value) => done.complete(Ok(*value)),
@@ -577,7 +613,7 @@ async fn elsewhere<F: RemoteFn>(
         },
         Either::Left((Err(err), _)) => done.complete(Err(err)),
         // Cancelled (the ref says so already): stop it where it runs.
-        Either::Right(((), _)) => ticket.cancel(),
+        Either::Right(((), _)) => cancel(),
     }
 }
 

@@ -309,6 +309,8 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     handle.spawn(write(client, Arc::downgrade(&cluster), outgoing));
     handle.spawn(calls::read_inbox(Arc::downgrade(&cluster), inbox));
     crate::label::set_node(cluster.node().0);
+    let router = tasks::ClusterRouter(Arc::downgrade(&cluster));
+    crate::task::route_through(Some(Arc::new(router)));
     *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(cluster);
     Ok(())
 }
@@ -323,6 +325,7 @@ pub(crate) fn stop() {
         return;
     };
     crate::label::set_node(0);
+    crate::task::route_through(None);
     let leave = {
         let cluster = Arc::clone(&cluster);
         async move {

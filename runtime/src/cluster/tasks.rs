@@ -51,8 +51,6 @@ struct Running {
 }
 type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
 type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
-/// Takes a task's result (a boxed `R`) or error.
-pub(crate) type Answer = Box<dyn FnOnce(Result<Box<dyn Any + Send>, ActorError>) + Send>;
 
 /// A registered task: how to call it from here, and how to run it for others.
 #[derive(Clone, Copy)]
@@ -151,75 +149,86 @@ where
     })
 }
 
-/// Where a task of `F` may go: the cluster and `F`'s entry, when `F` is registered and this
-/// process is in a cluster; with whether this process hosts tasks itself.
-pub(crate) struct Route {
-    cluster: Arc<Cluster>,
-    entry: TaskEntry,
+/// The cluster's side of the task seam (`task::Router`): where the tasks of registered fns go.
+pub(crate) struct ClusterRouter(pub(crate) Weak<Cluster>);
+
+impl crate::task::Router for ClusterRouter {
+    fn routes(&self, task: TypeId) -> Option<bool> {
+        let cluster = self.0.upgrade()?;
+        tasks().as_ref()?.get(&task)?;
+        Some(cluster.hosts)
+    }
+
+    fn send(&self, task: TypeId, sent: crate::task::Sent) -> Box<dyn FnOnce() + Send> {
+        let entry = tasks().as_ref().and_then(|tasks| tasks.get(&task).copied());
+        let (Some(cluster), Some(entry)) = (self.0.upgrade(), entry) else {
+            (sent.answer)(Err(ActorError::ActorUnavailable {
+                actor: sent.label,
+                method: sent.method,
+                message: "this process left the cluster".to_owned(),
+            }));
+            return Box::new(|| {});
+        };
+        let ticket = send(&cluster, entry, sent);
+        Box::new(move || ticket.cancel())
+    }
 }
 
-impl Route {
-    /// Whether this process runs tasks for the cluster (and so may run this one here).
-    pub(crate) fn hosts_here(&self) -> bool {
-        self.cluster.hosts
-    }
-
-    /// Sends a task of this fn to the cluster with its argument values (boxed) and `options`;
-    /// its result (a boxed `R`) or error goes to `done`. The ticket cancels it where it runs.
-    pub(crate) fn send(
-        self,
-        label: ActorLabel,
-        method: &'static str,
-        options: TaskOptions,
-        demand: crate::resources::Resources,
-        args: Box<dyn Any + Send>,
-        done: Answer,
-    ) -> Ticket {
-        let ticket = Ticket {
-            cluster: Arc::downgrade(&self.cluster),
-            taken: Arc::new(Mutex::new(Taken::default())),
-        };
-        let args = match (self.entry.encode)(args) {
-            Ok(args) => args,
-            Err(err) => {
-                done(Err(ActorError::Wire {
-                    message: format!("the task's arguments do not encode: {err}"),
-                }));
-                return ticket;
-            }
-        };
-        let request = match wire::encode(&TaskRequest {
-            options: options.clone(),
-            args,
-        }) {
-            Ok(request) => Bytes::from(request),
-            Err(err) => {
-                done(Err(ActorError::Wire {
-                    message: format!("the task's options do not encode: {err}"),
-                }));
-                return ticket;
-            }
-        };
-        let decode = self.entry.decode;
-        attempt(Attempt {
-            cluster: self.cluster,
-            fingerprint: self.entry.fingerprint,
-            request,
-            label,
-            method,
-            retries: options.node_retries(),
-            demand: placed(demand),
-            taken: Arc::clone(&ticket.taken),
-            done: Box::new(move |result: Result<Bytes, ActorError>| {
-                done(result.and_then(|bytes| {
-                    decode(&bytes).map_err(|err| ActorError::Wire {
-                        message: format!("the task's result does not decode: {err}"),
-                    })
-                }));
-            }),
-        });
-        ticket
-    }
+/// Sends a task of `entry`'s fn to the cluster; its result or error goes to `sent.answer`.
+/// The ticket cancels it where it runs.
+fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::task::Sent) -> Ticket {
+    let crate::task::Sent {
+        label,
+        method,
+        options,
+        demand,
+        args,
+        answer: done,
+    } = sent;
+    let ticket = Ticket {
+        cluster: Arc::downgrade(cluster),
+        taken: Arc::new(Mutex::new(Taken::default())),
+    };
+    let args = match (entry.encode)(args) {
+        Ok(args) => args,
+        Err(err) => {
+            done(Err(ActorError::Wire {
+                message: format!("the task's arguments do not encode: {err}"),
+            }));
+            return ticket;
+        }
+    };
+    let request = match wire::encode(&TaskRequest {
+        options: options.clone(),
+        args,
+    }) {
+        Ok(request) => Bytes::from(request),
+        Err(err) => {
+            done(Err(ActorError::Wire {
+                message: format!("the task's options do not encode: {err}"),
+            }));
+            return ticket;
+        }
+    };
+    let decode = entry.decode;
+    attempt(Attempt {
+        cluster: Arc::clone(cluster),
+        fingerprint: entry.fingerprint,
+        request,
+        label,
+        method,
+        retries: options.node_retries(),
+        demand: placed(demand),
+        taken: Arc::clone(&ticket.taken),
+        done: Box::new(move |result: Result<Bytes, ActorError>| {
+            done(result.and_then(|bytes| {
+                decode(&bytes).map_err(|err| ActorError::Wire {
+                    message: format!("the task's result does not decode: {err}"),
+                })
+            }));
+        }),
+    });
+    ticket
 }
 
 /// Where a task sent to the cluster runs, once a node took it: to cancel it there.
@@ -284,15 +293,6 @@ pub(crate) fn registered() -> Vec<u64> {
         .as_ref()
         .map(|tasks| tasks.values().map(|entry| entry.fingerprint).collect())
         .unwrap_or_default()
-}
-
-/// The route of `F`'s tasks, if any (see [`Route`]).
-pub(crate) fn route<F: 'static>() -> Option<Route> {
-    let entry = *tasks().as_ref()?.get(&TypeId::of::<F>())?;
-    Some(Route {
-        cluster: current()?,
-        entry,
-    })
 }
 
 /// A task as it crosses: its options (the taking node applies them) and encoded arguments.
