@@ -277,6 +277,10 @@ impl<A: ActorClass> Driver<A> {
 
     /// Gives the new calls to the core, then starts every call it allows.
     fn start_calls(&mut self) {
+        // The sync calls started here run inline on this thread: a blocking wait in one of them
+        // on this same actor would never end (`SelfDeadlock`). Marked once for the whole batch;
+        // starting an async or blocking call runs none of its code here.
+        let _inline = running_inline(self.shared.id);
         while let Some(call) = self.inbox.pop_front() {
             let lane = Self::lane(&call);
             if self.crash.is_some() {
@@ -345,16 +349,13 @@ impl<A: ActorClass> Driver<A> {
             group,
             retry,
         });
-        let id = self.shared.id;
         let outcome = match (kind, self.instance.as_mut()) {
             (Kind::SyncRef(f), Some(instance)) => {
-                let _inline = running_inline(id);
                 let state = instance.get();
                 catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
             }
             (Kind::SyncMut(f), Some(instance)) => match instance.get_mut() {
                 Some(state) => {
-                    let _inline = running_inline(id);
                     catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
                 }
                 None => self.lost(method, Kind::SyncMut(f)),
