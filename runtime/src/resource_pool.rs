@@ -142,12 +142,16 @@ impl Pool {
     }
 }
 
-/// Grants, in queue order, every waiting demand that fits now; stops once nothing is free (a
-/// queued demand is never empty), so a release costs little however long the queue.
+/// How many waiting demands that do not fit a release looks past before it stops: first fit
+/// over the head of the queue, at a bounded cost per release however long the queue is.
+const SCAN_PAST: usize = 64;
+
+/// Grants, in queue order, the waiting demands that fit now; stops once nothing is free (a
+/// queued demand is never empty) or after [`SCAN_PAST`] demands that do not fit.
 fn serve(state: &mut State) {
     let State { ledger, queue } = state;
-    let mut i = 0;
-    while i < queue.len() && !ledger.is_full() {
+    let (mut i, mut passed) = (0, 0);
+    while i < queue.len() && passed < SCAN_PAST && !ledger.is_full() {
         match ledger.try_acquire(&queue[i].demand) {
             Ok(grant) => {
                 if let Some(waiter) = queue.remove(i) {
@@ -155,7 +159,10 @@ fn serve(state: &mut State) {
                     waiter.waker.wake();
                 }
             }
-            Err(_) => i += 1,
+            Err(_) => {
+                i += 1;
+                passed += 1;
+            }
         }
     }
 }
