@@ -355,9 +355,7 @@ impl<A: ActorClass> Driver<A> {
                 catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
             }
             (Kind::SyncMut(f), Some(instance)) => match instance.get_mut() {
-                Some(state) => {
-                    catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
-                }
+                Some(state) => catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked),
                 None => self.lost(method, Kind::SyncMut(f)),
             },
             (Kind::Shared(f), Some(instance)) => match catch(|| f(Exec::Run(instance))) {
