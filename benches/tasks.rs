@@ -11,6 +11,8 @@
 //!   ledger and waits in line for one.
 //! - `helio sync` (the blocking pool) vs rayon's `spawn` on a 2-thread pool.
 //!
+//! Each line also gives the allocations per task, counted over one more round.
+//!
 //! Run with `cargo bench --bench tasks` (or `taskset -c 0,1` to pin it).
 
 use std::{
@@ -19,6 +21,12 @@ use std::{
 };
 
 use helio::prelude::*;
+
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[global_allocator]
+static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
 
 const TASKS: u64 = 100_000;
 const ROUNDS: usize = 5;
@@ -67,7 +75,7 @@ fn main() {
         .build()
         .expect("rayon pool");
 
-    let tokio_spawn = median(|| {
+    let tokio_round = || {
         let start = Instant::now();
         let sum: u64 = rt.block_on(async {
             let handles: Vec<_> = (0..TASKS)
@@ -88,8 +96,8 @@ fn main() {
         let took = start.elapsed();
         assert_eq!(sum, TASKS * (TASKS + 1) / 2);
         took
-    });
-    let rayon_spawn = median(|| {
+    };
+    let rayon_round = || {
         let start = Instant::now();
         let (tx, rx) = mpsc::channel();
         for x in 0..TASKS {
@@ -103,35 +111,51 @@ fn main() {
         let took = start.elapsed();
         assert_eq!(sum, TASKS * (TASKS + 1) / 2);
         took
-    });
+    };
     let free = incr.options(TaskOptions::new().num_cpus(0.0));
-    let helio_async = median(|| helio_round(|x| free.remote(x)));
-    let helio_async_cpu = median(|| helio_round(|x| incr.remote(x)));
     let free_sync = incr_sync.options(TaskOptions::new().num_cpus(0.0));
-    let helio_sync = median(|| helio_round(|x| free_sync.remote(x)));
+    let helio_async = || helio_round(|x| free.remote(x));
+    let helio_async_cpu = || helio_round(|x| incr.remote(x));
+    let helio_sync = || helio_round(|x| free_sync.remote(x));
+
+    // Allocations per task: one untimed round each (it also warms every path up).
+    let allocs = [
+        counting_alloc::per_item(TASKS, tokio_round).0,
+        counting_alloc::per_item(TASKS, rayon_round).0,
+        counting_alloc::per_item(TASKS, helio_async).0,
+        counting_alloc::per_item(TASKS, helio_async_cpu).0,
+        counting_alloc::per_item(TASKS, helio_sync).0,
+    ];
+    let times = [
+        median(tokio_round),
+        median(rayon_round),
+        median(helio_async),
+        median(helio_async_cpu),
+        median(helio_sync),
+    ];
+    let [tokio_spawn, rayon_spawn, ..] = times;
+    let rows = [
+        ("tokio::spawn + oneshot", None),
+        ("rayon spawn + channel", None),
+        (
+            "helio async, num_cpus 0",
+            Some(("tokio::spawn", tokio_spawn)),
+        ),
+        (
+            "helio async, num_cpus 1",
+            Some(("tokio::spawn", tokio_spawn)),
+        ),
+        ("helio sync, num_cpus 0", Some(("rayon spawn", rayon_spawn))),
+    ];
 
     println!("{TASKS} tiny tasks, median of {ROUNDS} rounds, {WORKERS} workers");
-    let line = |name: &str, time: Duration, baseline: Option<(&str, Duration)>| {
-        let ratio = baseline.map_or(String::new(), |(what, base)| {
+    for (((name, baseline), time), allocs) in rows.into_iter().zip(times).zip(allocs) {
+        let ratio = baseline.map_or(String::new(), |(what, base): (&str, Duration)| {
             format!("  {:.2}x {what}", base.as_secs_f64() / time.as_secs_f64())
         });
-        println!("{name:<32} {:>12.0} tasks/s{ratio}", per_second(time));
-    };
-    line("tokio::spawn + oneshot", tokio_spawn, None);
-    line("rayon spawn + channel", rayon_spawn, None);
-    line(
-        "helio async, num_cpus 0",
-        helio_async,
-        Some(("tokio::spawn", tokio_spawn)),
-    );
-    line(
-        "helio async, num_cpus 1",
-        helio_async_cpu,
-        Some(("tokio::spawn", tokio_spawn)),
-    );
-    line(
-        "helio sync, num_cpus 0",
-        helio_sync,
-        Some(("rayon spawn", rayon_spawn)),
-    );
+        println!(
+            "{name:<26} {:>10.0} tasks/s {allocs:>5.1} allocs/task{ratio}",
+            per_second(time)
+        );
+    }
 }
