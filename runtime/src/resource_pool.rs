@@ -86,6 +86,9 @@ impl Pool {
     /// Takes `demand` if it fits now; never waits.
     #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) fn try_acquire(self: &Arc<Self>, demand: &Resources) -> Option<Held> {
+        if demand.is_empty() {
+            return Some(Held::new(self, Grant::empty()));
+        }
         let grant = self.lock().ledger.try_acquire(demand).ok()?;
         Some(Held::new(self, grant))
     }
@@ -99,6 +102,10 @@ impl Pool {
     ) -> impl Future<Output = Result<Held, Shortfall>> + Send + 'static {
         let pool = Arc::clone(self);
         async move {
+            if demand.is_empty() {
+                // Always fits, and takes nothing: no need for the lock.
+                return Ok(Held::new(&pool, Grant::empty()));
+            }
             let waiter = {
                 let mut state = pool.lock();
                 if let Ok(grant) = state.ledger.try_acquire(&demand) {
@@ -188,15 +195,15 @@ impl Drop for Leave<'_> {
 /// Resources a running task holds; given back when dropped.
 pub(crate) struct Held {
     pool: Arc<Pool>,
-    /// What was granted: one grant, or after a CPU take-back the rest and the CPUs apart.
-    grants: Vec<Grant>,
+    /// What was granted (less the CPUs it lends while it blocks).
+    grant: Grant,
 }
 
 impl Held {
     fn new(pool: &Arc<Pool>, grant: Grant) -> Self {
         Held {
             pool: Arc::clone(pool),
-            grants: vec![grant],
+            grant,
         }
     }
 
@@ -213,14 +220,12 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        if self.grants.is_empty() {
+        if self.grant.resources().is_empty() {
+            // Frees nothing, so it serves no one.
             return;
         }
-        let mut state = self.pool.lock();
-        for grant in self.grants.drain(..) {
-            state.ledger.release(grant);
-        }
-        serve(&mut state);
+        let grant = std::mem::replace(&mut self.grant, Grant::empty());
+        self.pool.release(grant);
     }
 }
 
@@ -294,15 +299,10 @@ pub(crate) fn lend_here() -> Option<Lent> {
     HERE.try_with(|here| {
         let mut here = here.borrow_mut();
         let held = here.as_mut()?;
-        let index = held
-            .grants
-            .iter()
-            .position(|grant| !grant.resources().get(CPU).is_zero())?;
-        let cpus = held.grants[index].split_off(CPU);
-        if held.grants[index].resources().is_empty() {
-            let empty = held.grants.swap_remove(index);
-            held.pool.release(empty);
+        if held.grant.resources().get(CPU).is_zero() {
+            return None;
         }
+        let cpus = held.grant.split_off(CPU);
         let lent = cpus.resources().clone();
         held.pool.release(cpus);
         Some(Lent {
@@ -353,7 +353,7 @@ fn keep_here(pool: &Pool, cpus: Grant) {
     let unkept = HERE
         .try_with(|here| match here.borrow_mut().as_mut() {
             Some(held) => {
-                held.grants.push(cpus);
+                held.grant.absorb(cpus);
                 None
             }
             None => Some(cpus),

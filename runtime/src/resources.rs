@@ -14,7 +14,6 @@
 // Used by the tasks issue next (task limits and placement); nothing calls it yet.
 #![cfg_attr(not(test), allow(dead_code))]
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -157,12 +156,16 @@ fn spelled(name: &str) -> String {
 /// A set of named amounts: a node's capacity, or what a task or actor asks for.
 ///
 /// Zero amounts are never stored, so a demand of `num_cpus = 0` is empty and two sets with the
-/// same non-zero amounts are equal.
+/// same non-zero amounts are equal. CPUs and GPUs are kept inline: a demand of CPUs and GPUs
+/// only (nearly every task's) allocates nothing, and neither does its grant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Resources {
-    /// Each resource's amount, never zero.
-    /// By name; the well-known names are borrowed, so a CPU demand allocates no string.
-    amounts: BTreeMap<Cow<'static, str>, Amount>,
+    /// `num_cpus` (zero: none).
+    cpu: Amount,
+    /// `num_gpus` (zero: none).
+    gpu: Amount,
+    /// Every other resource by name, never zero, never named [`CPU`] or [`GPU`].
+    custom: BTreeMap<String, Amount>,
 }
 
 impl Resources {
@@ -184,34 +187,51 @@ impl Resources {
 
     /// How much of `name` there is; zero when there is none.
     pub(crate) fn get(&self, name: &str) -> Amount {
-        self.amounts.get(name).copied().unwrap_or(Amount::ZERO)
+        match name {
+            CPU => self.cpu,
+            GPU => self.gpu,
+            other => self.custom.get(other).copied().unwrap_or(Amount::ZERO),
+        }
     }
 
     /// Whether there is no resource at all.
     pub(crate) fn is_empty(&self) -> bool {
-        self.amounts.is_empty()
+        self.cpu.is_zero() && self.gpu.is_zero() && self.custom.is_empty()
     }
 
     /// Each resource and its (non-zero) amount, by name.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Amount)> + '_ {
-        self.amounts
-            .iter()
-            .map(|(name, amount)| (name.as_ref(), *amount))
+        use std::ops::Bound::{Excluded, Unbounded};
+        let named =
+            |name: &'static str, amount: Amount| (!amount.is_zero()).then_some((name, amount));
+        let custom = |range: (std::ops::Bound<&str>, std::ops::Bound<&str>)| {
+            self.custom
+                .range::<str, _>(range)
+                .map(|(name, amount)| (name.as_str(), *amount))
+        };
+        // In name order, as one map would give them: the custom names sort around "CPU"
+        // and "GPU".
+        custom((Unbounded, Excluded(CPU)))
+            .chain(named(CPU, self.cpu))
+            .chain(custom((Excluded(CPU), Excluded(GPU))))
+            .chain(named(GPU, self.gpu))
+            .chain(custom((Excluded(GPU), Unbounded)))
     }
 
     /// Sets `name` to `amount`; zero removes it.
     fn set(&mut self, name: &str, amount: Amount) {
-        if amount.is_zero() {
-            self.amounts.remove(name);
-        } else if let Some(slot) = self.amounts.get_mut(name) {
-            *slot = amount;
-        } else {
-            let key = match name {
-                CPU => Cow::Borrowed(CPU),
-                GPU => Cow::Borrowed(GPU),
-                other => Cow::Owned(other.to_owned()),
-            };
-            self.amounts.insert(key, amount);
+        match name {
+            CPU => self.cpu = amount,
+            GPU => self.gpu = amount,
+            other if amount.is_zero() => {
+                self.custom.remove(other);
+            }
+            other => match self.custom.get_mut(other) {
+                Some(slot) => *slot = amount,
+                None => {
+                    self.custom.insert(other.to_owned(), amount);
+                }
+            },
         }
     }
 }
@@ -303,6 +323,21 @@ pub(crate) struct Grant {
 }
 
 impl Grant {
+    /// A grant of nothing: what an empty demand takes, without asking any ledger.
+    pub(crate) fn empty() -> Grant {
+        Grant {
+            taken: Resources::new(),
+        }
+    }
+
+    /// Adds what `other` holds to this grant: the two are given back as one.
+    pub(crate) fn absorb(&mut self, other: Grant) {
+        for (name, amount) in other.taken.iter() {
+            let sum = self.taken.get(name).saturating_add(amount);
+            self.taken.set(name, sum);
+        }
+    }
+
     /// What this grant holds.
     pub(crate) fn resources(&self) -> &Resources {
         &self.taken
@@ -627,6 +662,25 @@ mod tests {
         assert_eq!(
             Resources::new().with("", 1.0),
             Err(ResourceError::EmptyName)
+        );
+    }
+
+    #[test]
+    fn resources_iterate_in_name_order_around_cpu_and_gpu() {
+        let all = Resources::new()
+            .with("Z", 1.0)
+            .and_then(|all| all.with(GPU, 2.0))
+            .and_then(|all| all.with("D", 3.0))
+            .and_then(|all| all.with(CPU, 4.0))
+            .and_then(|all| all.with("A", 5.0))
+            .unwrap();
+        let names: Vec<&str> = all.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["A", CPU, "D", GPU, "Z"]);
+        assert_eq!(all.get("D"), Amount::from_units(30_000));
+        let cpu_only = Resources::new().with(CPU, 1.0).unwrap();
+        assert_eq!(
+            cpu_only.iter().collect::<Vec<_>>(),
+            [(CPU, Amount::from_units(10_000))]
         );
     }
 
