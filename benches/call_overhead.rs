@@ -20,6 +20,9 @@
 //! - `pipelined_1000`: send 1000 calls, then wait for the 1000 replies in order from the bench
 //!   thread (`helio::get_all` vs. `blocking_recv` on each receiver); throughput in calls/s.
 //!
+//! - `allocations per call` (printed, not timed): one round of `pipelined_1000` on each side
+//!   under a counting allocator; every thread counts, so the actor's side is in it.
+//!
 //! Reading the results: divide helio's mean time by the baseline's in the same group. The ratio
 //! is the cost of helio's machinery (object-ref slot, boxed call body, panic catching,
 //! scheduling rules) relative to a bare channel round trip; 1.0 means no overhead. The round
@@ -44,6 +47,12 @@ use tokio::{
     runtime::{Builder, Runtime},
     sync::{mpsc, oneshot},
 };
+
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[global_allocator]
+static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Worker threads of both the helio runtime and the baseline runtime.
 const WORKERS: usize = 2;
@@ -178,6 +187,21 @@ fn round_trip_async(c: &mut Criterion) {
     group.finish();
 }
 
+/// One round of `pipelined_1000` on helio: `PIPELINED` calls sent, then their replies.
+fn helio_pipelined(call: impl Fn() -> ObjectRef<i64>) -> Vec<i64> {
+    let refs: Vec<ObjectRef<i64>> = (0..PIPELINED).map(|_| call()).collect();
+    helio::get_all(refs).expect("helio replies")
+}
+
+/// One round of `pipelined_1000` on the baseline actor.
+fn baseline_pipelined(baseline: &Baseline) -> Vec<i64> {
+    let receivers: Vec<oneshot::Receiver<i64>> = (0..PIPELINED).map(|_| baseline.add(1)).collect();
+    receivers
+        .into_iter()
+        .map(|rx| rx.blocking_recv().expect("baseline reply"))
+        .collect()
+}
+
 fn pipelined(c: &mut Criterion) {
     let counter = start_helio();
     let baseline = Baseline::start();
@@ -186,22 +210,27 @@ fn pipelined(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipelined_1000");
     group.throughput(Throughput::Elements(PIPELINED as u64));
     group.bench_function("helio", |b| {
-        b.iter(|| {
-            let refs: Vec<ObjectRef<i64>> = (0..PIPELINED).map(|_| add.remote(1)).collect();
-            helio::get_all(refs).expect("helio replies")
-        });
+        b.iter(|| helio_pipelined(|| add.remote(1)));
     });
     group.bench_function("baseline", |b| {
-        b.iter(|| {
-            let receivers: Vec<oneshot::Receiver<i64>> =
-                (0..PIPELINED).map(|_| baseline.add(1)).collect();
-            receivers
-                .into_iter()
-                .map(|rx| rx.blocking_recv().expect("baseline reply"))
-                .collect::<Vec<i64>>()
-        });
+        b.iter(|| baseline_pipelined(&baseline));
     });
     group.finish();
+}
+
+/// Prints the allocations per pipelined call of each side (after a warm-up round, so that
+/// buffers that grow once are not counted).
+fn allocations(_: &mut Criterion) {
+    let counter = start_helio();
+    let baseline = Baseline::start();
+    let add = counter.methods().add();
+    let helio_round = || helio_pipelined(|| add.remote(1));
+    let baseline_round = || baseline_pipelined(&baseline);
+    helio_round();
+    baseline_round();
+    let (helio, _) = counting_alloc::per_item(PIPELINED as u64, helio_round);
+    let (raw, _) = counting_alloc::per_item(PIPELINED as u64, baseline_round);
+    println!("allocations per pipelined call: helio {helio:.2}, baseline {raw:.2}");
 }
 
 fn config() -> Criterion {
@@ -214,6 +243,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = round_trip_blocking, round_trip_async, pipelined
+    targets = round_trip_blocking, round_trip_async, pipelined, allocations
 }
 criterion_main!(benches);

@@ -500,3 +500,55 @@ fn a_task_waits_for_its_resources_at_most_its_resource_timeout() {
     gate.add_permits(1);
     assert_eq!(get(holder), Ok(7));
 }
+
+/// Counts down `depth` levels, each a sync subtask its parent waits for in `helio::get`.
+#[remote(num_cpus = 0)]
+fn chain(depth: u32) -> u32 {
+    match depth {
+        0 => 0,
+        // Inside its body, `chain` is the fn itself; the handle is `crate::chain`.
+        _ => helio::get(crate::chain.remote(depth - 1)).expect("a subtask") + 1,
+    }
+}
+
+#[test]
+fn a_chain_of_sync_tasks_deeper_than_the_workers_finishes() {
+    // Each level blocks a thread in `get` until the level below it returns: far more levels
+    // than the runtime has workers.
+    assert_eq!(get(chain.remote(24)), Ok(24));
+}
+
+/// Every party of `meeting` arrives and waits (at most 20 s) until all have; whether they
+/// all did in time.
+#[remote(num_cpus = 0)]
+fn rendezvous(meeting: Arc<(Mutex<usize>, std::sync::Condvar)>, parties: usize) -> bool {
+    let (arrived, all_here) = &*meeting;
+    let mut arrived = arrived.lock().unwrap_or_else(|e| e.into_inner());
+    *arrived += 1;
+    all_here.notify_all();
+    let (arrived, waited) = all_here
+        .wait_timeout_while(arrived, Duration::from_secs(20), |arrived| {
+            *arrived < parties
+        })
+        .unwrap_or_else(|e| e.into_inner());
+    drop(arrived);
+    !waited.timed_out()
+}
+
+#[test]
+fn sync_tasks_blocked_outside_helio_still_run_side_by_side() {
+    // Each blocks on a plain condvar until all have started: they all must run at once,
+    // far more of them than the runtime has workers.
+    const PARTIES: usize = 12;
+    let meeting = Arc::new((Mutex::new(0), std::sync::Condvar::new()));
+    let parties: Vec<_> = (0..PARTIES)
+        .map(|_| rendezvous.remote(meeting.clone(), PARTIES))
+        .collect();
+    for party in parties {
+        assert_eq!(
+            get(party),
+            Ok(true),
+            "a party waited for the others in vain"
+        );
+    }
+}

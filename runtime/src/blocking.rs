@@ -30,7 +30,8 @@ thread_local! {
 /// (`None` then).
 ///
 /// A sync task blocked here lends its CPUs back to the node until it returns (see
-/// [`lend_here`](crate::resource_pool::lend_here)).
+/// [`lend_here`](crate::resource_pool::lend_here)), and its runner lets another serve the line
+/// of sync tasks meanwhile ([`blocking_here`](crate::sync_runner::blocking_here)).
 ///
 /// On a worker of a multi-thread tokio runtime the wait is wrapped in `block_in_place`, so the
 /// runtime keeps serving other tasks (helio's own actors included) meanwhile.
@@ -51,7 +52,11 @@ pub(crate) fn block_until<R>(
                 return Some(value);
             }
             if lent.is_none() {
-                lent = Some(crate::resource_pool::lend_here());
+                // A sync task's runner stops counting too, so that another serves the line.
+                lent = Some((
+                    crate::sync_runner::blocking_here(),
+                    crate::resource_pool::lend_here(),
+                ));
             }
             match deadline {
                 None => thread::park(),

@@ -58,6 +58,7 @@ mod scheduler_model;
 mod state;
 mod stream;
 mod sync_call;
+mod sync_runner;
 mod system;
 mod task;
 mod unpack;
