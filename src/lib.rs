@@ -274,7 +274,7 @@
 //! ## Tasks
 //! `#[remote]` on a free fn makes it a task, Ray's remote function: the fn's name becomes a
 //! handle whose `.remote(args)` runs the fn on helio's runtime and returns an [`ObjectRef`] at
-//! once (a sync fn runs inside `block_in_place`, an `async` one as a task). Arguments follow the
+//! once (a sync fn on a thread where blocking is allowed, an `async` one as a task). Arguments follow the
 //! rules above, so tasks and calls chain. [`TaskOptions`] (or `#[remote(..)]`) sets Ray's
 //! `max_retries`, `retry_exceptions` (here `retry_on_panic`), `num_cpus`, `num_gpus` and custom
 //! `resources`. A node runs at most [`Config::num_cpus`] CPUs' worth of tasks at once (the core

@@ -258,7 +258,7 @@ pub fn remote_method(_args: TokenStream, input: TokenStream) -> TokenStream {
 /// assert_eq!(helio::get(six).unwrap(), 6);
 /// ```
 ///
-/// The fn may be sync (it runs inside `block_in_place`, where `helio::get` may block) or
+/// The fn may be sync (it runs where blocking is allowed, so `helio::get` may block) or
 /// `async`. One that returns `impl Stream<Item = T> + Send + 'static` (or a `BoxStream<'static,
 /// T>`) is a streaming task: `.remote(..)` gives an `ObjectRefStream<T>` whose items come as the
 /// stream yields them, at most 16 ahead of the consumer (its resources are held while the fn
