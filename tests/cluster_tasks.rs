@@ -218,6 +218,39 @@ fn a_task_no_node_runs_is_unavailable() {
     client.succeeds();
 }
 
+#[test]
+fn a_task_taken_by_a_node_that_never_answers_fails_instead_of_hanging() {
+    if role().as_deref() == Some("client") {
+        // A black hole takes every task (as a node that dies as it takes one): it never acks.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _hole = rt.block_on(async {
+            let client = helio::__private::async_nats::connect(url())
+                .await
+                .expect("connect");
+            let hole = client.subscribe("helio.*.task.*").await.expect("subscribe");
+            client.flush().await.expect("flush");
+            (client, hole)
+        });
+        join("client", false);
+        match pid_of_runner.remote(1).get_timeout(WAIT) {
+            Err(ActorError::ActorUnavailable { message, .. }) => {
+                assert!(message.contains("no node acknowledged"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        say("done");
+        return;
+    }
+    let test = "a_task_taken_by_a_node_that_never_answers_fails_instead_of_hanging";
+    let nats = Nats::start();
+    let mut client = Proc::start(test, "client", &nats.url);
+    client.expect("done");
+    client.succeeds();
+}
+
 /// An actor that asks for a GPU.
 pub struct Trainer;
 

@@ -99,6 +99,11 @@ impl Calls {
         self.lock().insert(id, pending);
     }
 
+    /// Whether call `id` still waits for its reply.
+    pub(super) fn is_waiting(&self, id: u64) -> bool {
+        self.lock().contains_key(&id)
+    }
+
     pub(super) fn take(&self, id: u64) -> Option<Pending> {
         self.lock().remove(&id)
     }

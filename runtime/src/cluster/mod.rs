@@ -96,6 +96,8 @@ pub(crate) struct Cluster {
     sweeper: retention::Sweeper,
     /// The calls waiting for a verdict on their silent actor.
     settling: verdict::Settling,
+    /// The tasks this process sent that wait for their ack.
+    acks: tasks::Acks,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -291,6 +293,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         retention: config.retention,
         sweeper: retention::Sweeper::default(),
         settling: verdict::Settling::default(),
+        acks: tasks::Acks::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);

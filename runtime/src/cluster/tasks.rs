@@ -4,18 +4,27 @@
 //!   fits here now; otherwise it goes to `helio.<cluster>.task.<fingerprint>`, where every
 //!   hosting node that registered the fn listens in one queue group, so exactly one takes it
 //!   (and runs it under its own resources, waiting in its own line when it is busy).
-//! - **Who took it.** The request's reply subject is an ack: the taking node answers it at
-//!   once with its id, and sends the result later to a second inbox entry of the caller (header
-//!   [`RESULT_TO`]). The result's entry waits on that node, so the node's death resolves it
+//! - **Who took it.** The request's reply subject is an ack, and header [`RESULT_TO`] names a
+//!   second inbox entry of the caller for the result. A task that returns within
+//!   [`ACK_WITHIN`] sends its result alone (one message back, as a call's reply; the caller
+//!   then drops the ack's entry). A longer one acks with the taking node's id first, so the
+//!   result's entry waits on that node and the node's death resolves it
 //!   (`Calls::fail_node`); it then runs again on another node while `max_retries` allows, and
 //!   otherwise resolves to `ActorDied { cause: NodeDied }`.
+//! - **Never acked.** A node that dies as it takes a task, before its ack, is not one the
+//!   caller knows of: a task with neither ack nor result after [`ACK_DEADLINE`] resolves to
+//!   `ActorUnavailable` ([`Acks`]), so its caller never waits forever.
 //! - **Nobody.** With no node registered, the server answers "no responders" to the ack, and
 //!   the task resolves to `ActorUnavailable` (a node may register it later: transient).
 
 use std::{
     any::{Any, TypeId},
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError, Weak},
+    collections::{HashMap, VecDeque},
+    sync::{
+        Arc, Mutex, PoisonError, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
@@ -39,6 +48,82 @@ use crate::{
 
 /// The header naming the caller's inbox entry for a task's result.
 const RESULT_TO: &str = "Helio-Result-To";
+
+/// How long a node running a task waits for its result before it acks: a task done by then
+/// sends its result alone.
+const ACK_WITHIN: Duration = Duration::from_millis(1);
+
+/// How long a caller waits for a task's ack (or its result) before it gives up on it.
+const ACK_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often a caller looks for tasks past [`ACK_DEADLINE`] while some wait for their ack.
+const ACK_SWEEP: Duration = Duration::from_millis(200);
+
+/// The tasks this process sent that may still wait for their ack: when each was sent, its ack
+/// entry and its result entry, oldest first.
+#[derive(Default)]
+pub(crate) struct Acks {
+    waiting: Mutex<VecDeque<(Instant, u64, u64)>>,
+    /// Whether a sweep runs.
+    sweeping: AtomicBool,
+}
+
+impl Acks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, u64, u64)>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Watches a task just sent: ack entry `ack`, result entry `result`.
+    fn watch(cluster: &Arc<Cluster>, ack: u64, result: u64) {
+        let acks = &cluster.acks;
+        acks.lock().push_back((Instant::now(), ack, result));
+        if !acks.sweeping.swap(true, Ordering::AcqRel) {
+            cluster.handle.spawn(Acks::sweep(Arc::downgrade(cluster)));
+        }
+    }
+
+    /// Until no task waits for its ack: drops the tasks that got theirs, and resolves those
+    /// past the deadline to `ActorUnavailable`.
+    async fn sweep(cluster: Weak<Cluster>) {
+        loop {
+            tokio::time::sleep(ACK_SWEEP).await;
+            let Some(cluster) = cluster.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let mut lost = Vec::new();
+            let mut waiting = cluster.acks.lock();
+            while let Some(&(sent, ack, result)) = waiting.front() {
+                if !cluster.calls.is_waiting(ack) {
+                    waiting.pop_front();
+                } else if now.duration_since(sent) >= ACK_DEADLINE {
+                    waiting.pop_front();
+                    lost.push((ack, result));
+                } else {
+                    break;
+                }
+            }
+            let done = waiting.is_empty();
+            if done {
+                cluster.acks.sweeping.store(false, Ordering::Release);
+            }
+            drop(waiting);
+            for (ack, result) in lost {
+                drop(cluster.calls.take(ack));
+                if let Some(pending) = cluster.calls.take(result) {
+                    pending.unavailable(&format!(
+                        "no node acknowledged the task within {ACK_DEADLINE:?} (the node that \
+                         took it may have died as it did)"
+                    ));
+                }
+            }
+            // A task sent after the queue emptied started a sweep of its own.
+            if done {
+                return;
+            }
+        }
+    }
+}
 
 /// Runs a task here from its encoded arguments; its future gives the encoded result, and the
 /// canceller stops it when its caller cancels.
@@ -368,26 +453,34 @@ fn send_to(attempt: Attempt, subject: String) {
     let fingerprint = attempt.fingerprint;
     let taken = Arc::clone(&attempt.taken);
     // The result: the node that took the task owes it; if that node dies first, the task
-    // runs again elsewhere, or fails.
+    // runs again elsewhere, or fails. A result that comes before the ack ends the wait for it.
+    let ack = cluster.calls.reserve();
     let result = cluster.calls.reserve();
+    let forget_ack = Arc::downgrade(&cluster);
     cluster.calls.insert_at(
         result,
         Pending {
             actor: label.clone(),
             method,
             node: None,
-            complete: Box::new(move |outcome| match outcome {
-                Err(ActorError::ActorDied {
-                    cause: DeathCause::NodeDied(node),
-                    ..
-                }) if attempt.retries != Some(0) => {
-                    tracing::info!(task = method, %node, "the task's node died; running it again");
-                    self::attempt(Attempt {
-                        retries: attempt.retries.map(|left| left - 1),
-                        ..attempt
-                    });
+            complete: Box::new(move |outcome| {
+                // A result before any ack: none will come.
+                if let Some(cluster) = forget_ack.upgrade() {
+                    drop(cluster.calls.take(ack));
                 }
-                other => (attempt.done)(other),
+                match outcome {
+                    Err(ActorError::ActorDied {
+                        cause: DeathCause::NodeDied(node),
+                        ..
+                    }) if attempt.retries != Some(0) => {
+                        tracing::info!(task = method, %node, "the task's node died; running it again");
+                        self::attempt(Attempt {
+                            retries: attempt.retries.map(|left| left - 1),
+                            ..attempt
+                        });
+                    }
+                    other => (attempt.done)(other),
+                }
             }),
             rerun: None,
             dies_with_host: true,
@@ -396,32 +489,40 @@ fn send_to(attempt: Attempt, subject: String) {
     );
     // The ack: which node took it.
     let acked = Arc::clone(&cluster);
-    let ack = cluster.calls.insert_raw(
-        label,
-        method,
-        Box::new(move |ack| {
-            let node = ack.and_then(|bytes| {
-                wire::decode::<NodeId>(&bytes).map_err(|err| ActorError::Wire {
-                    message: format!("a bad task acknowledgement: {err}"),
-                })
-            });
-            match node {
-                Ok(node) => {
-                    taken.lock().unwrap_or_else(PoisonError::into_inner).by(
-                        &acked,
-                        node,
-                        acked.inbox_subject(result),
-                    );
-                    acked.calls.owed_by(&acked, result, node);
-                }
-                Err(err) => {
-                    if let Some(pending) = acked.calls.take(result) {
-                        (pending.complete)(Err(not_taken(err)));
+    cluster.calls.insert_at(
+        ack,
+        Pending {
+            actor: label,
+            method,
+            node: None,
+            complete: Box::new(move |ack| {
+                let node = ack.and_then(|bytes| {
+                    wire::decode::<NodeId>(&bytes).map_err(|err| ActorError::Wire {
+                        message: format!("a bad task acknowledgement: {err}"),
+                    })
+                });
+                match node {
+                    Ok(node) => {
+                        taken.lock().unwrap_or_else(PoisonError::into_inner).by(
+                            &acked,
+                            node,
+                            acked.inbox_subject(result),
+                        );
+                        acked.calls.owed_by(&acked, result, node);
+                    }
+                    Err(err) => {
+                        if let Some(pending) = acked.calls.take(result) {
+                            (pending.complete)(Err(not_taken(err)));
+                        }
                     }
                 }
-            }
-        }),
+            }),
+            rerun: None,
+            dies_with_host: false,
+            address: None,
+        },
     );
+    Acks::watch(&cluster, ack, result);
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(FINGERPRINT, format!("{fingerprint:016x}").as_str());
@@ -522,8 +623,8 @@ async fn cancel_on_request(cluster: Weak<Cluster>, mut cancels: async_nats::Subs
     }
 }
 
-/// Takes one task: acknowledges it at once, naming this node, then runs it and sends the
-/// result where the caller asked.
+/// Takes one task: runs it and sends the result where the caller asked, acknowledging it
+/// first (naming this node) when it runs longer than [`ACK_WITHIN`].
 fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
     let (Some(ack), Some(result_to)) = (
         message.reply.clone(),
@@ -549,14 +650,23 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
         }
     };
     let me = wire::encode(&cluster.node()).map_err(|err| Failure::Wire(err.to_string()));
-    cluster.reply(ack, me);
     let Some(result) = result else {
-        return;
+        return cluster.reply(ack, me);
     };
     let answering = Arc::clone(cluster);
     cluster.handle.spawn(async move {
-        let result = result.await.map_err(|err| Failure::of(&err));
+        // Done within `ACK_WITHIN`: the result goes alone. Else the ack goes first, so that
+        // the caller learns where the task runs.
+        let mut result = std::pin::pin!(result);
+        let soon = std::pin::pin!(tokio::time::sleep(ACK_WITHIN));
+        let result = match futures::future::select(result.as_mut(), soon).await {
+            futures::future::Either::Left((result, _)) => result,
+            futures::future::Either::Right(((), _)) => {
+                answering.reply(ack, me);
+                result.await
+            }
+        };
         answering.inflight.remove(&result_to);
-        answering.reply(result_to.into(), result);
+        answering.reply(result_to.into(), result.map_err(|err| Failure::of(&err)));
     });
 }
