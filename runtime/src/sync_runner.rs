@@ -224,3 +224,88 @@ impl Drop for Blocked {
         RUNNERS.lock().active += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+
+    fn runners() -> &'static SyncRunners {
+        Box::leak(Box::new(SyncRunners {
+            state: Mutex::new(State {
+                line: VecDeque::new(),
+                active: 0,
+                taken: 0,
+                watching: false,
+            }),
+        }))
+    }
+
+    /// Counts how many of its jobs ran, and how many were dropped unrun.
+    #[derive(Default)]
+    struct Tally {
+        ran: AtomicUsize,
+        dropped: AtomicUsize,
+    }
+
+    fn job(tally: &Arc<Tally>) -> Job {
+        struct Unrun(Arc<Tally>);
+        impl Drop for Unrun {
+            fn drop(&mut self) {
+                self.0.dropped.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let unrun = Unrun(Arc::clone(tally));
+        Box::new(move || {
+            unrun.0.ran.fetch_add(1, Ordering::SeqCst);
+            std::mem::forget(unrun);
+        })
+    }
+
+    #[test]
+    fn a_runner_serves_the_line_to_its_end_and_stops_counting() {
+        let runners = runners();
+        let tally = Arc::new(Tally::default());
+        {
+            let mut state = runners.lock();
+            state.line.extend([job(&tally), job(&tally), job(&tally)]);
+            state.active = 1;
+        }
+        let mut runner = Runner {
+            runners,
+            served: false,
+        };
+        runner.serve();
+        drop(runner);
+        assert_eq!(tally.ran.load(Ordering::SeqCst), 3);
+        let state = runners.lock();
+        assert_eq!((state.active, state.taken, state.line.len()), (0, 3, 0));
+    }
+
+    #[test]
+    fn the_last_runner_dropped_unstarted_drops_the_line_so_callers_hear_of_it() {
+        let runners = runners();
+        let tally = Arc::new(Tally::default());
+        {
+            let mut state = runners.lock();
+            state.line.extend([job(&tally), job(&tally)]);
+            state.active = 2;
+        }
+        let unstarted = || Runner {
+            runners,
+            served: false,
+        };
+        // Another runner still counts: the line waits for it.
+        drop(unstarted());
+        assert_eq!(tally.dropped.load(Ordering::SeqCst), 0);
+        // The last one: every body in line is dropped unrun.
+        drop(unstarted());
+        assert_eq!(tally.dropped.load(Ordering::SeqCst), 2);
+        assert_eq!(tally.ran.load(Ordering::SeqCst), 0);
+        assert_eq!(runners.lock().active, 0);
+    }
+}
