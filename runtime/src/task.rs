@@ -609,6 +609,36 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
     }
 }
 
+/// The next run of a task that panicked: its arguments, their copy for the run after it, and
+/// whom it answers.
+struct Rerun<F: RemoteFn> {
+    now: F::Args,
+    kept: Option<F::Args>,
+    done: Resolver<F::Output>,
+}
+
+/// After a run: resolves `done` with its value, or with its panic when no retry is left
+/// (`None`); else counts a retry down and gives the next run.
+fn next_run<F: RemoteFn>(
+    outcome: std::thread::Result<F::Output>,
+    kept: Option<F::Args>,
+    retries: &mut Option<u64>,
+    done: Resolver<F::Output>,
+) -> Option<Rerun<F>> {
+    match (outcome, kept) {
+        (Ok(value), _) => done.complete(Ok(value)),
+        (Err(payload), Some(again)) => {
+            let message = take_message(payload);
+            tracing::debug!(task = F::NAME, %message, "a task panicked; running it again");
+            *retries = retries.map(|left| left - 1);
+            let (now, kept) = split::<F>(again, *retries);
+            return Some(Rerun { now, kept, done });
+        }
+        (Err(payload), None) => done.panicked(take_message(payload)),
+    }
+    None
+}
+
 /// An async task from its first run on: runs `body`, again from a copy of its arguments after
 /// a panic while `retries` allow, and resolves `done`; then gives back `_held`.
 async fn run_async<F: RemoteFn>(
@@ -616,7 +646,7 @@ async fn run_async<F: RemoteFn>(
     mut kept: Option<F::Args>,
     _held: Held,
     mut retries: Option<u64>,
-    done: Resolver<F::Output>,
+    mut done: Resolver<F::Output>,
 ) {
     loop {
         if !done.start_cancellable() {
@@ -626,19 +656,11 @@ async fn run_async<F: RemoteFn>(
             Some(outcome) => outcome,
             None => return done.cancelled_now(),
         };
-        let again = match (outcome, kept) {
-            (Ok(value), _) => return done.complete(Ok(value)),
-            (Err(payload), Some(again)) => {
-                let message = take_message(payload);
-                tracing::debug!(task = F::NAME, %message, "a task panicked; running it again");
-                again
-            }
-            (Err(payload), None) => return done.panicked(take_message(payload)),
+        let Some(rerun) = next_run::<F>(outcome, kept, &mut retries, done) else {
+            return;
         };
-        retries = retries.map(|left| left - 1);
-        let (now, next) = split::<F>(again, retries);
-        kept = next;
-        body = match F::run(now) {
+        (kept, done) = (rerun.kept, rerun.done);
+        body = match F::run(rerun.now) {
             TaskRun::Async(body) => body,
             // A fn is sync or async for good, so this never runs.
             TaskRun::Sync(body) => Box::pin(async move { body() }),
@@ -654,7 +676,7 @@ fn run_sync<F: RemoteFn>(
     mut kept: Option<F::Args>,
     mut held: Option<Held>,
     mut retries: Option<u64>,
-    done: Resolver<F::Output>,
+    mut done: Resolver<F::Output>,
 ) {
     loop {
         if done.is_cancelled() {
@@ -669,19 +691,11 @@ fn run_sync<F: RemoteFn>(
             }
             None => run(),
         };
-        let again = match (outcome, kept) {
-            (Ok(value), _) => return done.complete(Ok(value)),
-            (Err(payload), Some(again)) => {
-                let message = take_message(payload);
-                tracing::debug!(task = F::NAME, %message, "a task panicked; running it again");
-                again
-            }
-            (Err(payload), None) => return done.panicked(take_message(payload)),
+        let Some(rerun) = next_run::<F>(outcome, kept, &mut retries, done) else {
+            return;
         };
-        retries = retries.map(|left| left - 1);
-        let (now, next) = split::<F>(again, retries);
-        kept = next;
-        body = match F::run(now) {
+        (kept, done) = (rerun.kept, rerun.done);
+        body = match F::run(rerun.now) {
             TaskRun::Sync(body) => body,
             // A fn is sync or async for good; were it not, this thread may block on it.
             TaskRun::Async(mut future) => Box::new(move || {

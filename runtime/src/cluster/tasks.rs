@@ -456,7 +456,6 @@ fn send_to(attempt: Attempt, subject: String) {
     // runs again elsewhere, or fails. A result that comes before the ack ends the wait for it.
     let ack = cluster.calls.reserve();
     let result = cluster.calls.reserve();
-    let forget_ack = Arc::downgrade(&cluster);
     cluster.calls.insert_at(
         result,
         Pending {
@@ -465,9 +464,7 @@ fn send_to(attempt: Attempt, subject: String) {
             node: None,
             complete: Box::new(move |outcome| {
                 // A result before any ack: none will come.
-                if let Some(cluster) = forget_ack.upgrade() {
-                    drop(cluster.calls.take(ack));
-                }
+                drop(attempt.cluster.calls.take(ack));
                 match outcome {
                     Err(ActorError::ActorDied {
                         cause: DeathCause::NodeDied(node),
