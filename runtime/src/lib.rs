@@ -61,6 +61,7 @@ mod sync_call;
 mod sync_runner;
 mod system;
 mod task;
+mod task_options;
 mod unpack;
 mod unwind;
 mod wait;
@@ -91,7 +92,8 @@ pub use options::{ActorOptions, CallOptions, DEFAULT_NAMESPACE, Lifetime};
 pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};
-pub use task::{Task, TaskOptions};
+pub use task::Task;
+pub use task_options::TaskOptions;
 pub use wait::{
     WaitResult, Waitable, cancel, get, get_all, put, wait, wait_blocking, wait_owned,
     wait_owned_blocking,

@@ -40,6 +40,7 @@ mod remote_stream;
 mod rerun;
 mod retention;
 mod revive;
+mod task_acks;
 pub(crate) mod tasks;
 mod types;
 mod verdict;
@@ -97,7 +98,7 @@ pub(crate) struct Cluster {
     /// The calls waiting for a verdict on their silent actor.
     settling: verdict::Settling,
     /// The tasks this process sent that wait for their ack.
-    acks: tasks::Acks,
+    acks: task_acks::Acks,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -293,7 +294,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         retention: config.retention,
         sweeper: retention::Sweeper::default(),
         settling: verdict::Settling::default(),
-        acks: tasks::Acks::default(),
+        acks: task_acks::Acks::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);

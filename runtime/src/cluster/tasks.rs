@@ -12,19 +12,16 @@
 //!   (`Calls::fail_node`); it then runs again on another node while `max_retries` allows, and
 //!   otherwise resolves to `ActorDied { cause: NodeDied }`.
 //! - **Never acked.** A node that dies as it takes a task, before its ack, is not one the
-//!   caller knows of: a task with neither ack nor result after [`ACK_DEADLINE`] resolves to
-//!   `ActorUnavailable` ([`Acks`]), so its caller never waits forever.
+//!   caller knows of: a task with neither ack nor result for a while resolves to
+//!   `ActorUnavailable` ([`Acks`](super::task_acks::Acks)), so its caller never waits forever.
 //! - **Nobody.** With no node registered, the server answers "no responders" to the ack, and
 //!   the task resolves to `ActorUnavailable` (a node may register it later: transient).
 
 use std::{
     any::{Any, TypeId},
-    collections::{HashMap, VecDeque},
-    sync::{
-        Arc, Mutex, PoisonError, Weak,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::{Duration, Instant},
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError, Weak},
+    time::Duration,
 };
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
@@ -52,78 +49,6 @@ const RESULT_TO: &str = "Helio-Result-To";
 /// How long a node running a task waits for its result before it acks: a task done by then
 /// sends its result alone.
 const ACK_WITHIN: Duration = Duration::from_millis(1);
-
-/// How long a caller waits for a task's ack (or its result) before it gives up on it.
-const ACK_DEADLINE: Duration = Duration::from_secs(10);
-
-/// How often a caller looks for tasks past [`ACK_DEADLINE`] while some wait for their ack.
-const ACK_SWEEP: Duration = Duration::from_millis(200);
-
-/// The tasks this process sent that may still wait for their ack: when each was sent, its ack
-/// entry and its result entry, oldest first.
-#[derive(Default)]
-pub(crate) struct Acks {
-    waiting: Mutex<VecDeque<(Instant, u64, u64)>>,
-    /// Whether a sweep runs.
-    sweeping: AtomicBool,
-}
-
-impl Acks {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, u64, u64)>> {
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Watches a task just sent: ack entry `ack`, result entry `result`.
-    fn watch(cluster: &Arc<Cluster>, ack: u64, result: u64) {
-        let acks = &cluster.acks;
-        acks.lock().push_back((Instant::now(), ack, result));
-        if !acks.sweeping.swap(true, Ordering::AcqRel) {
-            cluster.handle.spawn(Acks::sweep(Arc::downgrade(cluster)));
-        }
-    }
-
-    /// Until no task waits for its ack: drops the tasks that got theirs, and resolves those
-    /// past the deadline to `ActorUnavailable`.
-    async fn sweep(cluster: Weak<Cluster>) {
-        loop {
-            tokio::time::sleep(ACK_SWEEP).await;
-            let Some(cluster) = cluster.upgrade() else {
-                return;
-            };
-            let now = Instant::now();
-            let mut lost = Vec::new();
-            let mut waiting = cluster.acks.lock();
-            while let Some(&(sent, ack, result)) = waiting.front() {
-                if !cluster.calls.is_waiting(ack) {
-                    waiting.pop_front();
-                } else if now.duration_since(sent) >= ACK_DEADLINE {
-                    waiting.pop_front();
-                    lost.push((ack, result));
-                } else {
-                    break;
-                }
-            }
-            let done = waiting.is_empty();
-            if done {
-                cluster.acks.sweeping.store(false, Ordering::Release);
-            }
-            drop(waiting);
-            for (ack, result) in lost {
-                drop(cluster.calls.take(ack));
-                if let Some(pending) = cluster.calls.take(result) {
-                    pending.unavailable(&format!(
-                        "no node acknowledged the task within {ACK_DEADLINE:?} (the node that \
-                         took it may have died as it did)"
-                    ));
-                }
-            }
-            // A task sent after the queue emptied started a sweep of its own.
-            if done {
-                return;
-            }
-        }
-    }
-}
 
 /// Runs a task here from its encoded arguments; its future gives the encoded result, and the
 /// canceller stops it when its caller cancels.
@@ -519,7 +444,7 @@ fn send_to(attempt: Attempt, subject: String) {
             address: None,
         },
     );
-    Acks::watch(&cluster, ack, result);
+    super::task_acks::Acks::watch(&cluster, ack, result);
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(FINGERPRINT, format!("{fingerprint:016x}").as_str());

@@ -1,0 +1,147 @@
+//! A task's options: Ray's `max_retries`, `retry_exceptions`, `num_cpus`, `num_gpus`, custom
+//! resources and `name`, set by `#[remote(..)]` and overridden per handle.
+
+use crate::resources::Resources;
+
+/// Options of a task, with Ray's names and defaults: `#[remote(..)]` sets a fn's defaults,
+/// and `f.options(TaskOptions::new()...)` overrides them for its calls.
+///
+/// | option | default | Ray |
+/// | --- | --- | --- |
+/// | `max_retries(n)`: `-1` (forever) or `n >= 0` | `3` | `max_retries` |
+/// | `retry_on_panic(bool)` | `false` | `retry_exceptions` |
+/// | `num_cpus(x)` | `1.0` | `num_cpus` |
+/// | `num_gpus(x)` | `0.0` | `num_gpus` |
+/// | `resource(name, x)` | none | `resources={name: x}` |
+/// | `name(s)` | the fn's path | `name` |
+/// | `resource_timeout(d)` | none: waits as long as it takes | none |
+///
+/// ```
+/// use helio_runtime::TaskOptions;
+/// let heavy = TaskOptions::new().num_cpus(2.0).resource("ssd", 1.0).max_retries(1);
+/// # let _ = heavy;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
+pub struct TaskOptions {
+    max_retries: Option<i64>,
+    retry_on_panic: Option<bool>,
+    num_cpus: Option<f64>,
+    num_gpus: Option<f64>,
+    resources: Vec<(String, f64)>,
+    pub(crate) name: Option<String>,
+    pub(crate) resource_timeout: Option<std::time::Duration>,
+}
+
+impl TaskOptions {
+    /// No overrides: every option keeps its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How often a task that failed runs again: `-1` forever, `0` never (default 3, as in
+    /// Ray). In one process only a panic fails a task, and it is retried only with
+    /// [`retry_on_panic`](TaskOptions::retry_on_panic).
+    pub fn max_retries(mut self, n: i64) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+
+    /// Whether a panic is retried (Ray's `retry_exceptions`; default `false`: the ref
+    /// resolves to [`ActorError::TaskPanicked`](crate::ActorError::TaskPanicked) at once). Needs `Clone` arguments: a retry
+    /// runs from a copy.
+    pub fn retry_on_panic(mut self, retry: bool) -> Self {
+        self.retry_on_panic = Some(retry);
+        self
+    }
+
+    /// How many CPUs the task holds while it runs (default 1, fractions allowed, `0` never
+    /// waits). At most `Config::num_cpus` run at once on a node.
+    pub fn num_cpus(mut self, cpus: f64) -> Self {
+        self.num_cpus = Some(cpus);
+        self
+    }
+
+    /// How many GPUs the task holds while it runs (default 0).
+    pub fn num_gpus(mut self, gpus: f64) -> Self {
+        self.num_gpus = Some(gpus);
+        self
+    }
+
+    /// How much of the custom resource `name` the task holds while it runs (a node declares
+    /// it with `Config::resource`). Setting a name again replaces its amount.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        crate::resources::set_named(&mut self.resources, name.into(), amount);
+        self
+    }
+
+    /// A name for the task's calls, shown in their errors instead of the fn's path.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// How long the task may wait in line for its resources before it resolves to
+    /// [`ActorError::ActorUnavailable`](crate::ActorError::ActorUnavailable) (default: as long as it takes, as in Ray; a cancel ends
+    /// the wait too).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let impatient = helio_runtime::TaskOptions::new().resource_timeout(Duration::from_secs(5));
+    /// # let _ = impatient;
+    /// ```
+    pub fn resource_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.resource_timeout = Some(timeout);
+        self
+    }
+
+    /// These options over `base`: each option set here wins.
+    pub(crate) fn over(self, base: &TaskOptions) -> TaskOptions {
+        let mut resources = base.resources.clone();
+        for (name, amount) in self.resources {
+            crate::resources::set_named(&mut resources, name, amount);
+        }
+        TaskOptions {
+            max_retries: self.max_retries.or(base.max_retries),
+            retry_on_panic: self.retry_on_panic.or(base.retry_on_panic),
+            num_cpus: self.num_cpus.or(base.num_cpus),
+            num_gpus: self.num_gpus.or(base.num_gpus),
+            resources,
+            name: self.name.or_else(|| base.name.clone()),
+            resource_timeout: self.resource_timeout.or(base.resource_timeout),
+        }
+    }
+
+    /// What the task asks of its node, checked.
+    pub(crate) fn demand(&self) -> Result<Resources, String> {
+        let custom = self.resources.iter().map(|(name, x)| (name.as_str(), *x));
+        crate::resources::declared(
+            self.num_cpus.unwrap_or(1.0),
+            self.num_gpus.unwrap_or(0.0),
+            custom,
+        )
+    }
+
+    /// How often a task runs again after its node died (cluster mode): `None` forever.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn node_retries(&self) -> Option<u64> {
+        match self.max_retries.unwrap_or(3) {
+            n if n < 0 => None,
+            n => Some(n.unsigned_abs()),
+        }
+    }
+
+    /// How often a panic is retried: `None` forever, `Some(0)` never.
+    pub(crate) fn panic_retries(&self) -> Result<Option<u64>, String> {
+        if !self.retry_on_panic.unwrap_or(false) {
+            return Ok(Some(0));
+        }
+        match self.max_retries.unwrap_or(3) {
+            -1 => Ok(None),
+            n if n >= 0 => Ok(Some(n.unsigned_abs())),
+            n => Err(format!(
+                "`max_retries` must be -1 (forever) or at least 0, not {n}"
+            )),
+        }
+    }
+}
