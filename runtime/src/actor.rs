@@ -21,7 +21,7 @@ use crate::{
     handle_order::HandleOrder,
     label::{ActorId, ActorLabel},
     mailbox::Mailbox,
-    object_ref::{Completer, Origin, Resolver, pair},
+    object_ref::{Completer, Fresh, Origin, Resolver, pair},
     options::DEFAULT_GROUP,
     pending::PendingGuard,
     state::ActorState,
@@ -134,14 +134,22 @@ impl ActorShared {
     ///
     /// # Errors
     /// `UnknownConcurrencyGroup` when the actor declares no such group.
+    #[inline]
     pub(crate) fn group_index(
         &self,
         method: &'static str,
         group: Option<&str>,
     ) -> Result<usize, ActorError> {
-        let Some(name) = group.filter(|name| *name != DEFAULT_GROUP) else {
+        match group {
+            None => Ok(0),
+            Some(name) => self.named_group_index(method, name),
+        }
+    }
+
+    fn named_group_index(&self, method: &'static str, name: &str) -> Result<usize, ActorError> {
+        if name == DEFAULT_GROUP {
             return Ok(0);
-        };
+        }
         match self.groups.iter().position(|g| g == name) {
             Some(index) => Ok(index + 1),
             None => {
@@ -463,14 +471,21 @@ impl<A: ActorClass> Actor<A> {
             Ok(group) => group,
             Err(err) => return ObjectRef::ready(Err(err)),
         };
-        let (origin, pending) = match self.reserve(method) {
-            Ok(reserved) => reserved,
+        let pending = match self.reserve(method) {
+            Ok(pending) => pending,
             Err(rejected) => return rejected,
         };
+        let shared = &self.cell.shared;
         let mut out = None;
-        let body = make(Completer::fresh(origin, pending, &mut out));
+        let body = make(Completer::fresh(Fresh {
+            actor: &shared.label,
+            id: shared.id,
+            method,
+            pending,
+            out: &mut out,
+        }));
         self.send(method, group, body);
-        // Every body writes the ref, and so does a completer dropped unused.
+        // Every body writes the ref; a completer that no body took leaves it empty (a helio bug).
         out.unwrap_or_else(|| {
             ObjectRef::ready(Err(ActorError::ActorDied {
                 actor: self.cell.shared.label.clone(),
@@ -485,16 +500,19 @@ impl<A: ActorClass> Actor<A> {
         &self,
         method: &'static str,
     ) -> Result<(ObjectRef<R>, Resolver<R>), ObjectRef<R>> {
-        let (origin, pending) = self.reserve(method)?;
+        let pending = self.reserve(method)?;
+        let shared = &self.cell.shared;
+        let origin = Origin {
+            actor: shared.label.clone(),
+            id: shared.id,
+            method,
+        };
         Ok(pair(origin, pending))
     }
 
-    /// A new call's origin and its place in this handle's `max_pending_calls`; `Err` with the
-    /// resolved rejection when the limit is reached.
-    fn reserve<R>(
-        &self,
-        method: &'static str,
-    ) -> Result<(Origin, Option<PendingGuard>), ObjectRef<R>> {
+    /// A new call's place in this handle's `max_pending_calls`; `Err` with the resolved
+    /// rejection when the limit is reached.
+    fn reserve<R>(&self, method: &'static str) -> Result<Option<PendingGuard>, ObjectRef<R>> {
         let shared = &self.cell.shared;
         let pending = match (&self.pending, shared.max_pending_calls) {
             (Some(counter), Some(limit)) => match PendingGuard::acquire(counter, limit) {
@@ -511,12 +529,7 @@ impl<A: ActorClass> Actor<A> {
             },
             _ => None,
         };
-        let origin = Origin {
-            actor: shared.label.clone(),
-            id: shared.id,
-            method,
-        };
-        Ok((origin, pending))
+        Ok(pending)
     }
 
     /// Puts a prepared call in the mailbox.

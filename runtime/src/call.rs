@@ -225,6 +225,11 @@ impl<A: Send + 'static> Body<A> {
         matches!(self.0, Kind::SyncMut(_) | Kind::Exclusive(_))
     }
 
+    /// Whether the call is a sync method, run inline on the driver.
+    pub(crate) fn is_sync(&self) -> bool {
+        matches!(self.0, Kind::SyncRef(_) | Kind::SyncMut(_))
+    }
+
     /// Resolves the call to `err` without running it.
     pub(crate) fn fail(self, err: ActorError) {
         match self.0 {

@@ -283,7 +283,10 @@ impl<A: ActorClass> Driver<A> {
         let _inline = running_inline(self.shared.id);
         while let Some(call) = self.inbox.pop_front() {
             let lane = Self::lane(&call);
-            if self.crash.is_some() {
+            if call.body.is_sync() && self.crash.is_none() && self.core.may_start(lane) {
+                // The common case, kept short: it runs and finishes right here.
+                self.run_inline(call);
+            } else if self.crash.is_some() {
                 self.core.submit(lane, call);
             } else if let Some(start) = self.core.admit(lane, call) {
                 let running = self.futures_running();
@@ -401,6 +404,27 @@ impl<A: ActorClass> Driver<A> {
             (kind, None) => self.lost(method, kind),
         };
         self.core.finished(lane);
+        self.note(outcome);
+    }
+
+    /// Runs a sync call that the core lets start now; it finishes before this returns.
+    fn run_inline(&mut self, call: Call<A>) {
+        let Call {
+            method,
+            body: Body(kind, _),
+            ..
+        } = call;
+        let outcome = match (kind, self.instance.as_mut()) {
+            (Kind::SyncRef(f), Some(instance)) => {
+                let state = instance.get();
+                catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
+            }
+            (Kind::SyncMut(f), Some(instance)) => match instance.get_mut() {
+                Some(state) => catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked),
+                None => self.lost(method, Kind::SyncMut(f)),
+            },
+            (kind, _) => self.lost(method, kind),
+        };
         self.note(outcome);
     }
 

@@ -60,6 +60,7 @@ mod stream;
 mod sync_call;
 mod sync_runner;
 mod system;
+mod take_once;
 mod task;
 mod task_options;
 mod unpack;

@@ -386,9 +386,11 @@ impl<T> ObjectRef<T> {
     /// assert_eq!(helio_runtime::put("done").get().unwrap(), "done");
     /// ```
     pub fn get(self) -> Result<T, ActorError> {
-        self.get_until(None).unwrap_or(Err(ActorError::GetTimeout {
-            timeout: Duration::MAX,
-        }))
+        self.get_until(None).unwrap_or_else(|| {
+            Err(ActorError::GetTimeout {
+                timeout: Duration::MAX,
+            })
+        })
     }
 
     /// Blocks the calling thread for at most `timeout` until the result is available.
@@ -402,7 +404,7 @@ impl<T> ObjectRef<T> {
     pub fn get_timeout(self, timeout: Duration) -> Result<T, ActorError> {
         let deadline = Instant::now().checked_add(timeout);
         self.get_until(deadline)
-            .unwrap_or(Err(ActorError::GetTimeout { timeout }))
+            .unwrap_or_else(|| Err(ActorError::GetTimeout { timeout }))
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Option<Result<T, ActorError>> {
@@ -566,7 +568,8 @@ impl<T> Drop for ObjectRefFuture<T> {
 /// Usually *fresh*: no slot exists yet, so a sync method's body allocates the slot and itself
 /// together ([`Completer::into_fresh`]), and the call costs one allocation, freed by whoever
 /// lets go of the result last. Any other body [`bind`](Completer::bind)s it to a slot of its
-/// own. The ref reaches the caller through the `out` place either way.
+/// own. The ref reaches the caller through the `out` place either way. (A fresh completer that
+/// no body takes leaves `out` empty; its caller resolves the ref to an error then.)
 #[doc(hidden)]
 pub struct Completer<'a, T> {
     state: Done<'a, T>,
@@ -575,42 +578,44 @@ pub struct Completer<'a, T> {
 enum Done<'a, T> {
     Bound(Resolver<T>),
     Fresh(Fresh<'a, T>),
-    Spent,
 }
 
-/// What a new call's ref will be made of, and where it goes.
+/// What a new call's ref will be made of, and where it goes. The call's [`Origin`] is made
+/// only with its slot ([`Fresh::origin`]): it is the largest part, and moving it through each
+/// layer of a call's construction cost more than making it.
 pub(crate) struct Fresh<'a, T> {
-    pub(crate) origin: Origin,
+    pub(crate) actor: &'a ActorLabel,
+    pub(crate) id: ActorId,
+    pub(crate) method: &'static str,
     pub(crate) pending: Option<PendingGuard>,
     pub(crate) out: &'a mut Option<ObjectRef<T>>,
 }
 
+impl<T> Fresh<'_, T> {
+    /// The call the new ref is the result of.
+    pub(crate) fn origin(&self) -> Origin {
+        Origin {
+            actor: self.actor.clone(),
+            id: self.id,
+            method: self.method,
+        }
+    }
+}
+
 impl<'a, T> Completer<'a, T> {
     /// The completer of a new call whose ref goes to `out`.
-    pub(crate) fn fresh(
-        origin: Origin,
-        pending: Option<PendingGuard>,
-        out: &'a mut Option<ObjectRef<T>>,
-    ) -> Self {
+    pub(crate) fn fresh(fresh: Fresh<'a, T>) -> Self {
         Completer {
-            state: Done::Fresh(Fresh {
-                origin,
-                pending,
-                out,
-            }),
+            state: Done::Fresh(fresh),
         }
     }
 
     /// The parts of a fresh completer, for a body that allocates the slot itself (and must
     /// write the ref to `out`); a bound completer comes back as its resolver.
-    pub(crate) fn into_fresh(mut self) -> Result<Fresh<'a, T>, Resolver<T>> {
-        match mem::replace(&mut self.state, Done::Spent) {
+    pub(crate) fn into_fresh(self) -> Result<Fresh<'a, T>, Resolver<T>> {
+        match self.state {
             Done::Fresh(fresh) => Ok(fresh),
             Done::Bound(resolver) => Err(resolver),
-            Done::Spent => Err(Resolver {
-                slot: None,
-                attempt: 0,
-            }),
         }
     }
 
@@ -618,13 +623,9 @@ impl<'a, T> Completer<'a, T> {
     /// `out` now.
     pub(crate) fn bind(self) -> Resolver<T> {
         match self.into_fresh() {
-            Ok(Fresh {
-                origin,
-                pending,
-                out,
-            }) => {
-                let (r, done) = pair(origin, pending);
-                *out = Some(r);
+            Ok(fresh) => {
+                let (r, done) = pair(fresh.origin(), fresh.pending);
+                *fresh.out = Some(r);
                 done
             }
             Err(resolver) => resolver,
@@ -636,20 +637,6 @@ impl<T> From<Resolver<T>> for Completer<'_, T> {
     fn from(resolver: Resolver<T>) -> Self {
         Completer {
             state: Done::Bound(resolver),
-        }
-    }
-}
-
-impl<T> Drop for Completer<'_, T> {
-    fn drop(&mut self) {
-        // A fresh completer no body took: the call never existed, so its ref fails at once.
-        if let Done::Fresh(Fresh { origin, out, .. }) = mem::replace(&mut self.state, Done::Spent) {
-            let err = ActorError::ActorDied {
-                actor: origin.actor,
-                method: origin.method,
-                cause: DeathCause::Shutdown,
-            };
-            *out = Some(ObjectRef::ready(Err(err)));
         }
     }
 }

@@ -135,11 +135,12 @@ impl<C> Core<C> {
         seq
     }
 
-    /// Queues a call, or hands it back to start at once when nothing it must wait for is queued
-    /// or running: the same decision as [`submit`](Core::submit) then
-    /// [`next_start`](Core::next_start), without the trip through a queue.
-    pub(crate) fn admit(&mut self, lane: Lane, call: C) -> Option<Start<C>> {
-        let may_start = self.serving
+    /// Whether a call on `lane` may start now: nothing it must wait for is queued or running.
+    /// A call that starts on this answer and finishes before the core is asked anything else
+    /// (a sync method run inline) needs no [`admit`](Core::admit) and no
+    /// [`finished`](Core::finished).
+    pub(crate) fn may_start(&self, lane: Lane) -> bool {
+        self.serving
             && !self.running_exclusive
             && self.barriers.is_empty()
             && match lane {
@@ -150,8 +151,14 @@ impl<C> Core<C> {
                 Lane::Exclusive => {
                     self.running_shared == 0 && self.groups.iter().all(|g| g.queue.is_empty())
                 }
-            };
-        if !may_start {
+            }
+    }
+
+    /// Queues a call, or hands it back to start at once when nothing it must wait for is queued
+    /// or running: the same decision as [`submit`](Core::submit) then
+    /// [`next_start`](Core::next_start), without the trip through a queue.
+    pub(crate) fn admit(&mut self, lane: Lane, call: C) -> Option<Start<C>> {
+        if !self.may_start(lane) {
             self.submit(lane, call);
             return None;
         }

@@ -7,13 +7,14 @@
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
 };
 
 use crate::{
     error::DeathCause,
     exec::{Exec, Outcome},
     object_ref::Slot,
+    take_once::TakeOnce,
     unwind::take_message,
 };
 
@@ -58,11 +59,7 @@ impl<C: ?Sized + Abandon> Drop for Once<C> {
 }
 
 /// The body stored after its result slot: the arguments and the method.
-pub(crate) type Stored<Args, F> = Mutex<Option<(Args, F)>>;
-
-fn take<Args, F>(stored: &Stored<Args, F>) -> Option<(Args, F)> {
-    stored.lock().unwrap_or_else(PoisonError::into_inner).take()
-}
+pub(crate) type Stored<Args, F> = TakeOnce<(Args, F)>;
 
 /// A new sync call: its result slot with the body after it.
 pub(crate) fn stored<R, Args, F>(
@@ -75,18 +72,13 @@ where
     Args: Send + 'static,
     F: Send + 'static,
 {
-    let crate::object_ref::Fresh {
-        origin,
-        pending,
-        out,
-    } = fresh;
     let cell = Arc::new(Slot::new(
-        Some(origin),
-        pending,
-        Mutex::new(Some((args, f))),
+        Some(fresh.origin()),
+        fresh.pending,
+        TakeOnce::new((args, f)),
     ));
     let shared: Arc<Slot<R>> = cell.clone();
-    *out = Some(crate::ObjectRef::of(shared));
+    *fresh.out = Some(crate::ObjectRef::of(shared));
     cell
 }
 
@@ -111,7 +103,7 @@ fn run_stored<R, Args, F, S>(
     exec: Exec<S>,
     call: impl FnOnce(F, S, Args) -> R,
 ) -> Outcome {
-    let Some((args, f)) = take(&slot.tail) else {
+    let Some((args, f)) = slot.tail.take() else {
         return Outcome::NotRun;
     };
     match exec {
@@ -130,7 +122,7 @@ fn run_stored<R, Args, F, S>(
 
 impl<R: Send, Args: Send, F: Send> Abandon for Slot<R, Stored<Args, F>> {
     fn abandon(&self) {
-        if take(&self.tail).is_some() {
+        if self.tail.take().is_some() {
             self.complete(Err(self.died_error(DeathCause::Shutdown)));
         }
     }
@@ -160,18 +152,18 @@ where
 
 /// A body as a closure that resolves its call itself (a call made before its body, such as
 /// one that waited for ref arguments, or `ready`).
-pub(crate) struct FnCall<F>(Mutex<Option<F>>);
+pub(crate) struct FnCall<F>(TakeOnce<F>);
 
 impl<F: Send> Abandon for FnCall<F> {
     fn abandon(&self) {
         // The closure's resolver, dropped unresolved, resolves the call to `Shutdown`.
-        drop(self.0.lock().unwrap_or_else(PoisonError::into_inner).take());
+        drop(self.0.take());
     }
 }
 
 impl<T, F: FnOnce(Exec<T>) -> Outcome + Send> Runs<T> for FnCall<F> {
     fn run(&self, exec: Exec<T>) -> Outcome {
-        match self.0.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        match self.0.take() {
             Some(f) => f(exec),
             None => Outcome::NotRun,
         }
@@ -186,7 +178,7 @@ pub(crate) type MutBody<A> = Once<dyn for<'x> Runs<&'x mut A>>;
 impl<A: 'static> RefBody<A> {
     /// A `&self` body from a closure.
     pub(crate) fn from_fn(f: impl for<'x> FnOnce(Exec<&'x A>) -> Outcome + Send + 'static) -> Self {
-        Once::new(Arc::new(FnCall(Mutex::new(Some(f)))))
+        Once::new(Arc::new(FnCall(TakeOnce::new(f))))
     }
 }
 
@@ -195,6 +187,6 @@ impl<A: 'static> MutBody<A> {
     pub(crate) fn from_fn(
         f: impl for<'x> FnOnce(Exec<&'x mut A>) -> Outcome + Send + 'static,
     ) -> Self {
-        Once::new(Arc::new(FnCall(Mutex::new(Some(f)))))
+        Once::new(Arc::new(FnCall(TakeOnce::new(f))))
     }
 }
