@@ -70,10 +70,48 @@ pub struct ObjectRef<T> {
     slot: Arc<Slot<T>>,
 }
 
-/// What may follow a slot in its allocation: nothing, or the body of the call that fills it,
-/// so that a call costs one allocation, freed by whoever lets go of the result last.
-pub(crate) trait Tail: Send + Sync {}
-impl<X: Send + Sync> Tail for X {}
+/// What follows a slot's shared part in its allocation: what only some slots need, or need
+/// rarely (the call's [`Origin`], which errors name; the cancel waker of a run that watches for
+/// a cancel), and, for a sync call, its body, so that the call costs one allocation, freed by
+/// whoever lets go of the result last.
+///
+/// Keeping these out of the slot's fixed part keeps what the actor's thread touches on every
+/// call (the lock, the result, the cancel flag and a sync call's body) within two cache lines
+/// of the allocation: each line more is a cache miss per call when the caller runs on another
+/// core.
+pub(crate) trait Tail: Send + Sync {
+    /// The call the slot is the result of; `None` for `put` refs.
+    fn origin(&self) -> Option<&Origin>;
+
+    /// Woken when the caller cancels; `None` for a slot whose call never waits for that (a
+    /// sync call's body, which checks the cancel flag once, before it runs).
+    fn cancel_waker(&self) -> Option<&AtomicWaker>;
+}
+
+/// The tail of a slot without a body: the call's origin and its cancel waker.
+pub(crate) struct Plain {
+    origin: Option<Origin>,
+    cancel_waker: AtomicWaker,
+}
+
+impl Plain {
+    fn new(origin: Option<Origin>) -> Self {
+        Plain {
+            origin,
+            cancel_waker: AtomicWaker::new(),
+        }
+    }
+}
+
+impl Tail for Plain {
+    fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
+    }
+
+    fn cancel_waker(&self) -> Option<&AtomicWaker> {
+        Some(&self.cancel_waker)
+    }
+}
 
 /// The call a ref is the result of.
 #[derive(Clone, Debug)]
@@ -92,20 +130,17 @@ impl Origin {
     }
 }
 
-/// Laid out in field order, so that what every call touches (the lock and the cancel flag)
-/// shares the first cache line.
+/// Laid out in field order: what every call touches (the lock, the result, the cancel flag),
+/// then the [`Tail`], whose first field is a sync call's body.
 #[repr(C)]
 pub(crate) struct Slot<T, B: ?Sized = dyn Tail> {
     inner: Mutex<Inner<T>>,
     /// Live `ObjectRef`s on this slot. Counted outside the lock, so dropping a ref never
     /// locks; a value no ref is left to read is dropped with the slot.
     refs: AtomicU32,
-    /// Set by `cancel`; the call's futures watch it through `cancel_waker`.
+    /// Set by `cancel`; a running call's futures watch it through the tail's cancel waker.
     cancelled: AtomicBool,
-    cancel_waker: AtomicWaker,
-    /// The call this ref is the result of; `None` for `put` refs.
-    origin: Option<Origin>,
-    /// The call's body, when it shares the slot's allocation.
+    /// The origin, and the call's body when it shares the slot's allocation.
     pub(crate) tail: B,
 }
 
@@ -151,7 +186,7 @@ impl<T> State<T> {
 
 impl<T, B> Slot<T, B> {
     /// A pending slot followed by `tail`.
-    pub(crate) fn new(origin: Option<Origin>, pending: Option<PendingGuard>, tail: B) -> Self {
+    pub(crate) fn new(pending: Option<PendingGuard>, tail: B) -> Self {
         Slot {
             inner: Mutex::new(Inner {
                 state: State::Pending,
@@ -163,8 +198,6 @@ impl<T, B> Slot<T, B> {
             }),
             refs: AtomicU32::new(1),
             cancelled: AtomicBool::new(false),
-            cancel_waker: AtomicWaker::new(),
-            origin,
             tail,
         }
     }
@@ -187,10 +220,10 @@ impl Canceller {
     }
 }
 
-impl<T, B: ?Sized> Slot<T, B> {
+impl<T, B: ?Sized + Tail> Slot<T, B> {
     /// See [`ObjectRef::cancel`].
     fn cancel(&self) -> bool {
-        if self.origin.is_none() {
+        if self.tail.origin().is_none() {
             return false;
         }
         let mut inner = self.lock();
@@ -208,7 +241,9 @@ impl<T, B: ?Sized> Slot<T, B> {
         };
         drop(inner);
         self.cancelled.store(true, Ordering::Release);
-        self.cancel_waker.wake();
+        if let Some(waker) = self.tail.cancel_waker() {
+            waker.wake();
+        }
         if let Some((wakers, pending)) = resolved {
             drop(pending);
             wakers.wake();
@@ -281,7 +316,7 @@ impl<T, B: ?Sized> Slot<T, B> {
         &self,
         make: impl FnOnce(ActorLabel, &'static str) -> ActorError,
     ) -> ActorError {
-        match &self.origin {
+        match self.tail.origin() {
             Some(origin) => make(origin.actor.clone(), origin.method),
             None => make(ActorLabel::new("?", None), "?"),
         }
@@ -320,7 +355,7 @@ impl<T> ObjectRef<T> {
 
     fn pending(origin: Option<Origin>, pending: Option<PendingGuard>) -> Self {
         ObjectRef {
-            slot: Arc::new(Slot::new(origin, pending, ())),
+            slot: Arc::new(Slot::new(pending, Plain::new(origin))),
         }
     }
 
@@ -364,7 +399,7 @@ impl<T> ObjectRef<T> {
 
     /// The call this ref is the result of.
     pub(crate) fn origin(&self) -> Option<&Origin> {
-        self.slot.origin.as_ref()
+        self.slot.tail.origin()
     }
 
     /// Whether the result is available, so that `get` would not block.
@@ -411,7 +446,7 @@ impl<T> ObjectRef<T> {
         if let Some(result) = self.take_now() {
             return Some(result);
         }
-        if let Some(origin) = &self.slot.origin
+        if let Some(origin) = self.slot.tail.origin()
             && inline_actor() == Some(origin.id)
         {
             return Some(Err(ActorError::SelfDeadlock {
@@ -722,7 +757,7 @@ pub(crate) fn detached_pair<T>() -> (ObjectRef<T>, Resolver<T>) {
 /// A pending ref with the same origin as `like` (for cancellation and error messages), and
 /// its resolver.
 pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Resolver<T>) {
-    let r = ObjectRef::pending(like.slot.origin.clone(), None);
+    let r = ObjectRef::pending(like.slot.tail.origin().cloned(), None);
     let done = Resolver {
         slot: Some(Arc::clone(&r.slot)),
         attempt: 0,
@@ -803,8 +838,8 @@ impl<T> Resolver<T> {
     /// Wakes `waker` when the caller cancels the call (a remote call tells its host).
     #[cfg(feature = "cluster")]
     pub(crate) fn on_cancel(&self, waker: &std::task::Waker) {
-        if let Some(slot) = &self.slot {
-            slot.cancel_waker.register(waker);
+        if let Some(waker_slot) = self.slot.as_ref().and_then(|s| s.tail.cancel_waker()) {
+            waker_slot.register(waker);
         }
     }
 
@@ -821,7 +856,10 @@ impl<T> Resolver<T> {
         let slot = self.slot.clone();
         std::future::poll_fn(move |cx| match &slot {
             Some(slot) => {
-                slot.cancel_waker.register(cx.waker());
+                // A resolver's slot is always `Plain`, which has a cancel waker.
+                if let Some(waker) = slot.tail.cancel_waker() {
+                    waker.register(cx.waker());
+                }
                 if slot.is_cancelled() {
                     Poll::Ready(())
                 } else {

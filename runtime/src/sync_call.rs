@@ -10,10 +10,12 @@ use std::{
     sync::Arc,
 };
 
+use futures::task::AtomicWaker;
+
 use crate::{
     error::DeathCause,
     exec::{Exec, Outcome},
-    object_ref::Slot,
+    object_ref::{Origin, Slot, Tail},
     take_once::TakeOnce,
     unwind::take_message,
 };
@@ -58,8 +60,22 @@ impl<C: ?Sized + Abandon> Drop for Once<C> {
     }
 }
 
-/// The body stored after its result slot: the arguments and the method.
-pub(crate) type Stored<Args, F> = TakeOnce<(Args, F)>;
+/// The tail of a sync call's result slot: its body (the arguments and the method), first,
+/// right after the slot's shared part, then its origin.
+pub(crate) struct Stored<Args, F> {
+    body: TakeOnce<(Args, F)>,
+    origin: Origin,
+}
+
+impl<Args: Send, F: Send> Tail for Stored<Args, F> {
+    fn origin(&self) -> Option<&Origin> {
+        Some(&self.origin)
+    }
+
+    fn cancel_waker(&self) -> Option<&AtomicWaker> {
+        None
+    }
+}
 
 /// A new sync call: its result slot with the body after it.
 pub(crate) fn stored<R, Args, F>(
@@ -72,10 +88,13 @@ where
     Args: Send + 'static,
     F: Send + 'static,
 {
+    let origin = fresh.origin();
     let cell = Arc::new(Slot::new(
-        Some(fresh.origin()),
         fresh.pending,
-        TakeOnce::new((args, f)),
+        Stored {
+            body: TakeOnce::new((args, f)),
+            origin,
+        },
     ));
     let shared: Arc<Slot<R>> = cell.clone();
     *fresh.out = Some(crate::ObjectRef::of(shared));
@@ -83,7 +102,7 @@ where
 }
 
 /// Resolves the slot with what the method did.
-fn deliver<R, B: ?Sized>(slot: &Slot<R, B>, result: std::thread::Result<R>) -> Outcome {
+fn deliver<R, B: ?Sized + Tail>(slot: &Slot<R, B>, result: std::thread::Result<R>) -> Outcome {
     match result {
         Ok(value) => {
             slot.complete(Ok(value));
@@ -98,12 +117,12 @@ fn deliver<R, B: ?Sized>(slot: &Slot<R, B>, result: std::thread::Result<R>) -> O
 }
 
 /// Runs a stored body with `state` (`&A` or `&mut A`) through `call`.
-fn run_stored<R, Args, F, S>(
+fn run_stored<R, Args: Send, F: Send, S>(
     slot: &Slot<R, Stored<Args, F>>,
     exec: Exec<S>,
     call: impl FnOnce(F, S, Args) -> R,
 ) -> Outcome {
-    let Some((args, f)) = slot.tail.take() else {
+    let Some((args, f)) = slot.tail.body.take() else {
         return Outcome::NotRun;
     };
     match exec {
@@ -122,7 +141,7 @@ fn run_stored<R, Args, F, S>(
 
 impl<R: Send, Args: Send, F: Send> Abandon for Slot<R, Stored<Args, F>> {
     fn abandon(&self) {
-        if self.tail.take().is_some() {
+        if self.tail.body.take().is_some() {
             self.complete(Err(self.died_error(DeathCause::Shutdown)));
         }
     }
