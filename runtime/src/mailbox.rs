@@ -13,6 +13,10 @@ use std::{
 };
 
 /// The mailbox of one actor.
+///
+/// Aligned to a cache line, which its lock, queue and waker fill: a handle's push to an actor
+/// not in its cache misses once here, not twice.
+#[repr(align(64))]
 pub(crate) struct Mailbox<C> {
     inner: Mutex<Inner<C>>,
 }
