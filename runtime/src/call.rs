@@ -225,6 +225,15 @@ impl<A: Send + 'static> Body<A> {
         matches!(self.0, Kind::SyncMut(_) | Kind::Exclusive(_))
     }
 
+    /// Starts loading a sync call's slot into the cache (see [`Once::prefetch`]).
+    pub(crate) fn prefetch(&self) {
+        match &self.0 {
+            Kind::SyncRef(body) => body.prefetch(),
+            Kind::SyncMut(body) => body.prefetch(),
+            Kind::Shared(_) | Kind::Exclusive(_) => {}
+        }
+    }
+
     /// Whether the call is a sync method, run inline on the driver.
     pub(crate) fn is_sync(&self) -> bool {
         matches!(self.0, Kind::SyncRef(_) | Kind::SyncMut(_))

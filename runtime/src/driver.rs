@@ -47,6 +47,11 @@ use crate::{
 /// How long an `#[on_stop]` hook may run before the actor stops without it.
 pub(crate) const ON_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How many calls ahead of the one it starts the driver prefetches a sync call's slot: the
+/// first touch of a slot its caller wrote is a cache miss, and a call's own work is too short
+/// to hide it (1024 actors x 256 callers on 2 workers: about a fifth more calls per second).
+const PREFETCH_AHEAD: usize = 4;
+
 /// Events handled per poll before the driver yields to its worker's other tasks.
 const EVENTS_PER_POLL: u32 = 128;
 
@@ -282,6 +287,9 @@ impl<A: ActorClass> Driver<A> {
         // starting an async or blocking call runs none of its code here.
         let _inline = running_inline(self.shared.id);
         while let Some(call) = self.inbox.pop_front() {
+            if let Some(ahead) = self.inbox.get(PREFETCH_AHEAD - 1) {
+                ahead.body.prefetch();
+            }
             let lane = Self::lane(&call);
             if call.body.is_sync() && self.crash.is_none() && self.core.may_start(lane) {
                 // The common case, kept short: it runs and finishes right here.
@@ -531,7 +539,14 @@ impl<A: ActorClass> Driver<A> {
         }
         if !self.senders_gone {
             match self.mailbox.poll_take(cx, &mut self.inbox) {
-                Poll::Ready(Mail::Calls) => return Poll::Ready(Event::Mail),
+                Poll::Ready(Mail::Calls) => {
+                    // The calls' slots were written by their callers, often on other cores:
+                    // start loading the first few (`start_calls` keeps ahead of the rest).
+                    for call in self.inbox.iter().take(PREFETCH_AHEAD) {
+                        call.body.prefetch();
+                    }
+                    return Poll::Ready(Event::Mail);
+                }
                 Poll::Ready(Mail::SendersGone) => return Poll::Ready(Event::SendersGone),
                 Poll::Pending => {}
             }
