@@ -286,13 +286,17 @@ impl<A: ActorClass> Driver<A> {
         // on this same actor would never end (`SelfDeadlock`). Marked once for the whole batch;
         // starting an async or blocking call runs none of its code here.
         let _inline = running_inline(self.shared.id);
-        while let Some(call) = self.inbox.pop_front() {
-            if let Some(ahead) = self.inbox.get(PREFETCH_AHEAD - 1) {
-                ahead.body.prefetch();
+        loop {
+            if self.crash.is_none() {
+                // The common case, kept short: the sync calls in front run right here.
+                self.run_inline_calls();
             }
+            let Some(call) = self.inbox.pop_front() else {
+                break;
+            };
             let lane = Self::lane(&call);
             if call.body.is_sync() && self.crash.is_none() && self.core.may_start(lane) {
-                // The common case, kept short: it runs and finishes right here.
+                // The state is shared with a call that has not let go of it yet.
                 self.run_inline(call);
             } else if self.crash.is_some() {
                 self.core.submit(lane, call);
@@ -413,6 +417,57 @@ impl<A: ActorClass> Driver<A> {
         };
         self.core.finished(lane);
         self.note(outcome);
+    }
+
+    /// Runs the sync calls at the front of the inbox that the core lets start now, one after
+    /// another, until one may not (or is not sync, or panics). Each finishes before the next
+    /// starts, so none needs the core's `admit` and `finished`; the state is borrowed, and
+    /// panics are caught, once for the whole run.
+    fn run_inline_calls(&mut self) {
+        let Driver {
+            instance,
+            inbox,
+            core,
+            ..
+        } = self;
+        let Some(state) = instance.as_mut().and_then(Instance::get_mut) else {
+            return;
+        };
+        let ran = catch(|| {
+            while let Some(call) = inbox.pop_front() {
+                let lane = Self::lane(&call);
+                if !core.may_start(lane) {
+                    inbox.push_front(call);
+                    break;
+                }
+                if let Some(ahead) = inbox.get(PREFETCH_AHEAD - 1) {
+                    ahead.body.prefetch();
+                }
+                let Call {
+                    method,
+                    group,
+                    body: Body(kind, retry),
+                } = call;
+                let outcome = match kind {
+                    Kind::SyncRef(f) => f.run(Exec::Run(&*state)),
+                    Kind::SyncMut(f) => f.run(Exec::Run(&mut *state)),
+                    kind => {
+                        let body = Body(kind, retry);
+                        inbox.push_front(Call {
+                            method,
+                            group,
+                            body,
+                        });
+                        break;
+                    }
+                };
+                if let Outcome::Panicked(message) = outcome {
+                    return Outcome::Panicked(message);
+                }
+            }
+            Outcome::Returned
+        });
+        self.note(ran.unwrap_or_else(Outcome::Panicked));
     }
 
     /// Runs a sync call that the core lets start now; it finishes before this returns.

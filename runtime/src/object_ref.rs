@@ -295,21 +295,20 @@ impl<T, B: ?Sized + Tail> Slot<T, B> {
             return;
         }
         let pending = inner.pending.take();
-        let (wakers, unread) = if self.refs.load(Ordering::Acquire) == 0 {
+        if self.refs.load(Ordering::Acquire) == 0 {
             // No one is left to read it.
             inner.state = State::Gone;
-            (None, Some(result))
-        } else {
-            inner.state = State::ready(result);
-            (Some(inner.waiters.take()), None)
-        };
+            drop(inner);
+            drop(pending);
+            drop(result);
+            return;
+        }
+        inner.state = State::ready(result);
+        let wakers = inner.waiters.take();
         drop(inner);
         // Free the handle's pending slot first, so a caller woken by the result may call again.
         drop(pending);
-        drop(unread);
-        if let Some(wakers) = wakers {
-            wakers.wake();
-        }
+        wakers.wake();
     }
 
     fn origin_error(
@@ -421,7 +420,10 @@ impl<T> ObjectRef<T> {
     /// assert_eq!(helio_runtime::put("done").get().unwrap(), "done");
     /// ```
     pub fn get(self) -> Result<T, ActorError> {
-        self.get_until(None).unwrap_or_else(|| {
+        if let Some(result) = self.take_now() {
+            return result;
+        }
+        self.wait_until(None).unwrap_or_else(|| {
             Err(ActorError::GetTimeout {
                 timeout: Duration::MAX,
             })
@@ -446,6 +448,12 @@ impl<T> ObjectRef<T> {
         if let Some(result) = self.take_now() {
             return Some(result);
         }
+        self.wait_until(deadline)
+    }
+
+    /// The blocking part of [`get_until`](ObjectRef::get_until), once the result was not there.
+    #[cold]
+    fn wait_until(&self, deadline: Option<Instant>) -> Option<Result<T, ActorError>> {
         if let Some(origin) = self.slot.tail.origin()
             && inline_actor() == Some(origin.id)
         {

@@ -87,6 +87,7 @@ impl Waiters {
 pub(crate) struct Wakers(Option<Waker>, Option<Box<MoreWaiters>>);
 
 impl Wakers {
+    #[inline]
     pub(crate) fn wake(self) {
         if let Some(waker) = self.0 {
             waker.wake();
