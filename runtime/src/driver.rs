@@ -365,14 +365,7 @@ impl<A: ActorClass> Driver<A> {
             retry,
         });
         let outcome = match (kind, self.instance.as_mut()) {
-            (Kind::SyncRef(f), Some(instance)) => {
-                let state = instance.get();
-                catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
-            }
-            (Kind::SyncMut(f), Some(instance)) => match instance.get_mut() {
-                Some(state) => catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked),
-                None => self.lost(method, Kind::SyncMut(f)),
-            },
+            (kind @ (Kind::SyncRef(_) | Kind::SyncMut(_)), _) => self.run_sync(method, kind),
             (Kind::Shared(f), Some(instance)) => match catch(|| f(Exec::Run(instance))) {
                 Ok(Some(Started { run, failer })) => {
                     let running = self
@@ -477,7 +470,14 @@ impl<A: ActorClass> Driver<A> {
             body: Body(kind, _),
             ..
         } = call;
-        let outcome = match (kind, self.instance.as_mut()) {
+        let outcome = self.run_sync(method, kind);
+        self.note(outcome);
+    }
+
+    /// Runs a sync call's body on the state (another kind of call, or a state that is not
+    /// there, is a broken invariant: see [`lost`](Driver::lost)).
+    fn run_sync(&mut self, method: &'static str, kind: Kind<A>) -> Outcome {
+        match (kind, self.instance.as_mut()) {
             (Kind::SyncRef(f), Some(instance)) => {
                 let state = instance.get();
                 catch(|| f.run(Exec::Run(state))).unwrap_or_else(Outcome::Panicked)
@@ -487,8 +487,7 @@ impl<A: ActorClass> Driver<A> {
                 None => self.lost(method, Kind::SyncMut(f)),
             },
             (kind, _) => self.lost(method, kind),
-        };
-        self.note(outcome);
+        }
     }
 
     /// Fails a call the core started while the state was not available to it. The core only
