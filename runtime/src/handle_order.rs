@@ -33,10 +33,15 @@ impl HandleOrder {
     }
 
     /// Whether a call may be sent now: no earlier deferred call of this handle is unsent.
+    #[inline]
     pub(crate) fn is_clear(&self) -> bool {
-        if !self.deferred.load(Ordering::Acquire) {
-            return true;
-        }
+        !self.deferred.load(Ordering::Acquire) || self.chain_is_sent()
+    }
+
+    /// [`is_clear`](HandleOrder::is_clear) once a deferred call was made: whether the chain's
+    /// last call has been sent (then the chain is over).
+    #[cold]
+    fn chain_is_sent(&self) -> bool {
         let mut tail = self.lock();
         let done = match tail.as_mut() {
             None => true,

@@ -246,7 +246,9 @@ impl<T, B: ?Sized + Tail> Slot<T, B> {
         }
         if let Some((wakers, pending)) = resolved {
             drop(pending);
-            wakers.wake();
+            if let Some(wakers) = wakers {
+                wakers.wake();
+            }
         }
         true
     }
@@ -308,7 +310,9 @@ impl<T, B: ?Sized + Tail> Slot<T, B> {
         drop(inner);
         // Free the handle's pending slot first, so a caller woken by the result may call again.
         drop(pending);
-        wakers.wake();
+        if let Some(wakers) = wakers {
+            wakers.wake();
+        }
     }
 
     fn origin_error(

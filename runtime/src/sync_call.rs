@@ -6,6 +6,7 @@
 //! instead costs a cross-thread `free` per call, which was most of a call's cost.)
 
 use std::{
+    mem::ManuallyDrop,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
 };
@@ -49,11 +50,14 @@ impl<C: ?Sized + Abandon> Once<C> {
     }
 
     /// Runs the body.
-    pub(crate) fn run<T>(mut self, exec: Exec<T>) -> Outcome
+    pub(crate) fn run<T>(self, exec: Exec<T>) -> Outcome
     where
         C: Runs<T>,
     {
-        match self.0.take() {
+        // Taken out below, so there is nothing left for `Drop`: skipping it saves a call per
+        // call.
+        let mut this = ManuallyDrop::new(self);
+        match this.0.take() {
             Some(body) => body.run(exec),
             None => Outcome::NotRun,
         }

@@ -1,6 +1,6 @@
 //! The wakers of everyone waiting for one object ref, each under a key of its own.
 
-use std::task::Waker;
+use std::{mem::ManuallyDrop, task::Waker};
 
 /// The wakers of everyone waiting for a ref. Each waiter keeps a key to its own entry, so a
 /// waiter polled again replaces its waker in O(1) and one that gives up removes it: many
@@ -9,8 +9,18 @@ use std::task::Waker;
 pub(crate) struct Waiters {
     /// Key 0: the common case of a single waiter, without allocating.
     first: Option<Waker>,
-    /// Keys from 1 on, made when a second waiter comes.
-    more: Option<Box<MoreWaiters>>,
+    /// Keys from 1 on, made when a second waiter comes. Dropped by `Waiters`' own `Drop`,
+    /// which keeps the common case (none) inline: a slot is dropped once per call.
+    more: ManuallyDrop<Option<Box<MoreWaiters>>>,
+}
+
+impl Drop for Waiters {
+    #[inline]
+    fn drop(&mut self) {
+        if self.more.is_some() {
+            self.drop_more();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -24,6 +34,11 @@ struct MoreWaiters {
 pub(crate) type WaitKey = Option<usize>;
 
 impl Waiters {
+    #[cold]
+    fn drop_more(&mut self) {
+        drop(self.more.take());
+    }
+
     fn entry(&mut self, key: usize) -> Option<&mut Option<Waker>> {
         match key {
             0 => Some(&mut self.first),
@@ -78,8 +93,14 @@ impl Waiters {
         usize::from(self.first.is_some()) + more
     }
 
-    pub(crate) fn take(&mut self) -> Wakers {
-        Wakers(self.first.take(), self.more.take())
+    /// Takes every waker, to wake once the slot's lock is released; `None` when no one waits
+    /// (the common case for pipelined calls, whose callers look only once the result is in).
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<Wakers> {
+        if self.first.is_none() && self.more.is_none() {
+            return None;
+        }
+        Some(Wakers(self.first.take(), self.more.take()))
     }
 }
 
