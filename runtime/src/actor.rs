@@ -467,6 +467,7 @@ impl<A: ActorClass> Actor<A> {
 
     /// Sends one call. `make` builds its body around the result's (fresh) completer, which
     /// hands the result's ref back.
+    #[inline]
     pub(crate) fn submit<R>(
         &self,
         method: &'static str,

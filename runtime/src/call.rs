@@ -250,6 +250,7 @@ impl<A: Send + 'static> Body<A> {
     }
 
     /// A sync `&self` method.
+    #[inline]
     pub fn sync_ref<Args, R, F>(done: Completer<'_, R>, args: Args, f: F) -> Self
     where
         Args: Send + 'static,
@@ -270,6 +271,7 @@ impl<A: Send + 'static> Body<A> {
     }
 
     /// A sync `&mut self` method.
+    #[inline]
     pub fn sync_mut<Args, R, F>(done: Completer<'_, R>, args: Args, f: F) -> Self
     where
         Args: Send + 'static,

@@ -115,6 +115,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
 
     /// Calls with `args`, once every ref among them has resolved, in this handle's
     /// submission order: a call behind one that waits for its refs waits behind it.
+    #[inline]
     pub(crate) fn call_with<P>(&self, args: P) -> ObjectRef<R>
     where
         P: PendingArgs<Values = Args>,
@@ -122,11 +123,23 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         Args: Send + 'static,
         R: Send + 'static,
     {
-        let args = match args.now() {
-            Ok(values) if self.actor.order().is_clear() => return self.call(values),
-            Ok(values) => Deferred::Ready(values),
-            Err(pending) => Deferred::Waiting(pending),
-        };
+        match args.now() {
+            Ok(values) if self.actor.order().is_clear() => self.call(values),
+            Ok(values) => self.call_deferred(Deferred::<P>::Ready(values)),
+            Err(pending) => self.call_deferred(Deferred::Waiting(pending)),
+        }
+    }
+
+    /// [`call_with`](Method::call_with) for a call that must wait: for its ref arguments, or
+    /// behind an earlier call of this handle that waits for its own.
+    #[inline(never)]
+    fn call_deferred<P>(&self, args: Deferred<P>) -> ObjectRef<R>
+    where
+        P: PendingArgs<Values = Args>,
+        A: ActorClass,
+        Args: Send + 'static,
+        R: Send + 'static,
+    {
         let (result, done) = match self.actor.prepare(self.name) {
             Ok(prepared) => prepared,
             Err(rejected) => return rejected,
@@ -193,6 +206,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             .unwrap_or_else(|| self.actor.max_task_retries())
     }
 
+    #[inline]
     pub(crate) fn call(&self, args: Args) -> ObjectRef<R>
     where
         Args: Send + 'static,

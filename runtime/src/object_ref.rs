@@ -186,6 +186,7 @@ impl<T> State<T> {
 
 impl<T, B> Slot<T, B> {
     /// A pending slot followed by `tail`.
+    #[inline]
     pub(crate) fn new(pending: Option<PendingGuard>, tail: B) -> Self {
         Slot {
             inner: Mutex::new(Inner {
@@ -640,6 +641,7 @@ pub(crate) struct Fresh<'a, T> {
 
 impl<T> Fresh<'_, T> {
     /// The call the new ref is the result of.
+    #[inline]
     pub(crate) fn origin(&self) -> Origin {
         Origin {
             actor: self.actor.clone(),
@@ -659,6 +661,7 @@ impl<'a, T> Completer<'a, T> {
 
     /// The parts of a fresh completer, for a body that allocates the slot itself (and must
     /// write the ref to `out`); a bound completer comes back as its resolver.
+    #[inline]
     pub(crate) fn into_fresh(self) -> Result<Fresh<'a, T>, Resolver<T>> {
         match self.state {
             Done::Fresh(fresh) => Ok(fresh),

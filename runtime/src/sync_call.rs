@@ -90,6 +90,7 @@ impl<Args: Send, F: Send> Tail for Stored<Args, F> {
 }
 
 /// A new sync call: its result slot with the body after it.
+#[inline]
 pub(crate) fn stored<R, Args, F>(
     fresh: crate::object_ref::Fresh<'_, R>,
     args: Args,
