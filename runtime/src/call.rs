@@ -258,7 +258,9 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(&A, Args) -> R + Send + 'static,
     {
         let body = match done.into_fresh() {
-            Ok(fresh) => RefBody::new(stored(fresh, args, f)),
+            // SAFETY: the only other reference to the new slot is its ref's, as a `Slot<R>`,
+            // through which the body is out of reach.
+            Ok(fresh) => unsafe { RefBody::new(stored(fresh, args, f)) },
             Err(done) => RefBody::from_fn(move |exec: Exec<&A>| match exec {
                 Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
                 Exec::Run(state) => {
@@ -279,7 +281,9 @@ impl<A: Send + 'static> Body<A> {
         F: FnOnce(&mut A, Args) -> R + Send + 'static,
     {
         let body = match done.into_fresh() {
-            Ok(fresh) => MutBody::new(stored(fresh, args, f)),
+            // SAFETY: the only other reference to the new slot is its ref's, as a `Slot<R>`,
+            // through which the body is out of reach.
+            Ok(fresh) => unsafe { MutBody::new(stored(fresh, args, f)) },
             Err(done) => MutBody::from_fn(move |exec: Exec<&mut A>| match exec {
                 Exec::Run(_) if done.is_cancelled() => Outcome::NotRun,
                 Exec::Run(state) => {

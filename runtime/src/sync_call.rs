@@ -22,18 +22,29 @@ use crate::{
 };
 
 /// What a body does when it runs, or when it is dropped unrun.
+///
+/// Called only by the body's [`Once`], which makes at most one of `run` and `abandon`, once:
+/// so the body is taken out of its slot with a plain flag ([`TakeOnce`]), no locked
+/// instruction.
 pub(crate) trait Runs<T>: Abandon {
     /// Runs the body (or fails it without running, with `Exec::Fail`).
-    fn run(&self, exec: Exec<T>) -> Outcome;
+    ///
+    /// # Safety
+    /// No other `run` or `abandon` of this body may run at the same time.
+    unsafe fn run(&self, exec: Exec<T>) -> Outcome;
 }
 
 /// What happens to a body dropped unrun (its runtime went away).
 pub(crate) trait Abandon: Send + Sync {
     /// Resolves the call to `ActorDied { cause: Shutdown }` unless it ran.
-    fn abandon(&self);
+    ///
+    /// # Safety
+    /// As for [`Runs::run`]: no other `run` or `abandon` of this body at the same time.
+    unsafe fn abandon(&self);
 }
 
-/// A body that runs at most once; dropped unrun, it is abandoned.
+/// A body that runs at most once; dropped unrun, it is abandoned. The one owner that may run
+/// its body (see [`Once::new`]).
 pub(crate) struct Once<C: ?Sized + Abandon>(Option<Arc<C>>);
 
 impl<C: ?Sized + Abandon> Once<C> {
@@ -45,7 +56,10 @@ impl<C: ?Sized + Abandon> Once<C> {
         }
     }
 
-    pub(crate) fn new(body: Arc<C>) -> Self {
+    /// # Safety
+    /// No other `Once` may be made of `body` (or of a clone of it), and nothing else may call
+    /// its [`Runs::run`] or [`Abandon::abandon`]: this `Once` is what orders them.
+    pub(crate) unsafe fn new(body: Arc<C>) -> Self {
         Once(Some(body))
     }
 
@@ -58,7 +72,8 @@ impl<C: ?Sized + Abandon> Once<C> {
         // call.
         let mut this = ManuallyDrop::new(self);
         match this.0.take() {
-            Some(body) => body.run(exec),
+            // SAFETY: this `Once` is the body's only runner (`Once::new`), and consumed here.
+            Some(body) => unsafe { body.run(exec) },
             None => Outcome::NotRun,
         }
     }
@@ -67,7 +82,9 @@ impl<C: ?Sized + Abandon> Once<C> {
 impl<C: ?Sized + Abandon> Drop for Once<C> {
     fn drop(&mut self) {
         if let Some(body) = self.0.take() {
-            body.abandon();
+            // SAFETY: this `Once` is the body's only runner (`Once::new`); `run` consumed it
+            // without this `Drop`, so the body did not run.
+            unsafe { body.abandon() };
         }
     }
 }
@@ -130,12 +147,16 @@ fn deliver<R, B: ?Sized + Tail>(slot: &Slot<R, B>, result: std::thread::Result<R
 }
 
 /// Runs a stored body with `state` (`&A` or `&mut A`) through `call`.
-fn run_stored<R, Args: Send, F: Send, S>(
+///
+/// # Safety
+/// As for [`Runs::run`]: no other run or abandon of this body at the same time.
+unsafe fn run_stored<R, Args: Send, F: Send, S>(
     slot: &Slot<R, Stored<Args, F>>,
     exec: Exec<S>,
     call: impl FnOnce(F, S, Args) -> R,
 ) -> Outcome {
-    let Some((args, f)) = slot.tail.body.take() else {
+    // SAFETY: passed on from this function's contract.
+    let Some((args, f)) = (unsafe { slot.tail.body.take() }) else {
         return Outcome::NotRun;
     };
     match exec {
@@ -153,8 +174,9 @@ fn run_stored<R, Args: Send, F: Send, S>(
 }
 
 impl<R: Send, Args: Send, F: Send> Abandon for Slot<R, Stored<Args, F>> {
-    fn abandon(&self) {
-        if self.tail.body.take().is_some() {
+    unsafe fn abandon(&self) {
+        // SAFETY: passed on from this function's contract.
+        if unsafe { self.tail.body.take() }.is_some() {
             self.complete(Err(self.died_error(DeathCause::Shutdown)));
         }
     }
@@ -166,8 +188,9 @@ where
     Args: Send,
     F: FnOnce(&A, Args) -> R + Send,
 {
-    fn run(&self, exec: Exec<&'x A>) -> Outcome {
-        run_stored(self, exec, |f, state, args| f(state, args))
+    unsafe fn run(&self, exec: Exec<&'x A>) -> Outcome {
+        // SAFETY: passed on from this function's contract.
+        unsafe { run_stored(self, exec, |f, state, args| f(state, args)) }
     }
 }
 
@@ -177,8 +200,9 @@ where
     Args: Send,
     F: FnOnce(&mut A, Args) -> R + Send,
 {
-    fn run(&self, exec: Exec<&'x mut A>) -> Outcome {
-        run_stored(self, exec, |f, state, args| f(state, args))
+    unsafe fn run(&self, exec: Exec<&'x mut A>) -> Outcome {
+        // SAFETY: passed on from this function's contract.
+        unsafe { run_stored(self, exec, |f, state, args| f(state, args)) }
     }
 }
 
@@ -187,15 +211,17 @@ where
 pub(crate) struct FnCall<F>(TakeOnce<F>);
 
 impl<F: Send> Abandon for FnCall<F> {
-    fn abandon(&self) {
+    unsafe fn abandon(&self) {
         // The closure's resolver, dropped unresolved, resolves the call to `Shutdown`.
-        drop(self.0.take());
+        // SAFETY: passed on from this function's contract.
+        drop(unsafe { self.0.take() });
     }
 }
 
 impl<T, F: FnOnce(Exec<T>) -> Outcome + Send> Runs<T> for FnCall<F> {
-    fn run(&self, exec: Exec<T>) -> Outcome {
-        match self.0.take() {
+    unsafe fn run(&self, exec: Exec<T>) -> Outcome {
+        // SAFETY: passed on from this function's contract.
+        match unsafe { self.0.take() } {
             Some(f) => f(exec),
             None => Outcome::NotRun,
         }
@@ -210,7 +236,8 @@ pub(crate) type MutBody<A> = Once<dyn for<'x> Runs<&'x mut A>>;
 impl<A: 'static> RefBody<A> {
     /// A `&self` body from a closure.
     pub(crate) fn from_fn(f: impl for<'x> FnOnce(Exec<&'x A>) -> Outcome + Send + 'static) -> Self {
-        Once::new(Arc::new(FnCall(TakeOnce::new(f))))
+        // SAFETY: a new body, given to this `Once` alone.
+        unsafe { Once::new(Arc::new(FnCall(TakeOnce::new(f)))) }
     }
 }
 
@@ -219,7 +246,8 @@ impl<A: 'static> MutBody<A> {
     pub(crate) fn from_fn(
         f: impl for<'x> FnOnce(Exec<&'x mut A>) -> Outcome + Send + 'static,
     ) -> Self {
-        Once::new(Arc::new(FnCall(TakeOnce::new(f))))
+        // SAFETY: a new body, given to this `Once` alone.
+        unsafe { Once::new(Arc::new(FnCall(TakeOnce::new(f)))) }
     }
 }
 

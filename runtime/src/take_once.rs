@@ -2,8 +2,10 @@
 //!
 //! A call's body lives in the same allocation as its result slot, which the caller shares;
 //! the driver takes the body out through that shared reference to run it (or to drop it unrun
-//! at shutdown). A `Mutex<Option<T>>` did that with a lock and an unlock per call; one atomic
-//! swap does it here.
+//! at shutdown). A `Mutex<Option<T>>` did that with a lock and an unlock per call, and an
+//! atomic swap with a locked instruction per call; the one owner that may take (the call's
+//! [`Once`](crate::sync_call::Once)) makes the takes ordered, so a plain load and store of a
+//! flag do it here.
 
 use std::{
     cell::UnsafeCell,
@@ -17,9 +19,9 @@ pub(crate) struct TakeOnce<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
-// SAFETY: the value is only reached by the one `take` that wins the swap of `taken`, which
-// moves it out (to whichever thread called it: hence `T: Send`), or by `Drop`, which has
-// `&mut self`. No `&T` is ever handed out, so `T: Sync` is not needed.
+// SAFETY: the value is only reached by the first `take`, which moves it out (to whichever
+// thread called it: hence `T: Send`), or by `Drop`, which has `&mut self`; `take`'s contract
+// rules out two takes at the same time. No `&T` is ever handed out, so `T: Sync` is not needed.
 unsafe impl<T: Send> Sync for TakeOnce<T> {}
 
 impl<T> TakeOnce<T> {
@@ -31,12 +33,19 @@ impl<T> TakeOnce<T> {
     }
 
     /// The value, to the first caller only.
-    pub(crate) fn take(&self) -> Option<T> {
-        if self.taken.swap(true, Ordering::AcqRel) {
+    ///
+    /// # Safety
+    /// No other `take` of this value may run at the same time: the takes must be ordered
+    /// (made by one owner, say, or handed over through a lock). Atomics keep the flag itself
+    /// free of data races, but two takes that both read it unset would both read the value.
+    #[inline]
+    pub(crate) unsafe fn take(&self) -> Option<T> {
+        if self.taken.load(Ordering::Acquire) {
             return None;
         }
-        // SAFETY: `taken` was false, so the value is initialised and no one else has read it;
-        // the swap made this the only call that ever will.
+        self.taken.store(true, Ordering::Release);
+        // SAFETY: `taken` was false, so the value is initialised and no one has read it; the
+        // caller guarantees that no other take runs now, and every later one sees `taken`.
         Some(unsafe { (*self.value.get()).assume_init_read() })
     }
 }
@@ -59,8 +68,10 @@ mod tests {
     #[test]
     fn gives_the_value_once() {
         let once = TakeOnce::new(String::from("body"));
-        assert_eq!(once.take().as_deref(), Some("body"));
-        assert_eq!(once.take(), None);
+        // SAFETY: one thread, so the takes are ordered.
+        assert_eq!(unsafe { once.take() }.as_deref(), Some("body"));
+        // SAFETY: as above.
+        assert_eq!(unsafe { once.take() }, None);
     }
 
     #[test]
@@ -69,7 +80,8 @@ mod tests {
         drop(TakeOnce::new(Arc::clone(&value)));
         assert_eq!(Arc::strong_count(&value), 1);
         let once = TakeOnce::new(Arc::clone(&value));
-        let taken = once.take();
+        // SAFETY: one thread, so the takes are ordered.
+        let taken = unsafe { once.take() };
         drop(once);
         assert_eq!(Arc::strong_count(&value), 2);
         drop(taken);
@@ -77,15 +89,18 @@ mod tests {
     }
 
     #[test]
-    fn one_of_many_racing_threads_gets_it() {
+    fn a_take_on_another_thread_after_the_first_gets_nothing() {
         let once = Arc::new(TakeOnce::new(7));
-        let winners: usize = (0..4)
-            .map(|_| {
-                let once = Arc::clone(&once);
-                std::thread::spawn(move || usize::from(once.take().is_some()))
-            })
-            .map(|t| t.join().unwrap_or(0))
-            .sum();
-        assert_eq!(winners, 1);
+        // SAFETY: the join orders this take before the one below.
+        let first = std::thread::spawn({
+            let once = Arc::clone(&once);
+            move || unsafe { once.take() }
+        })
+        .join()
+        .ok()
+        .flatten();
+        assert_eq!(first, Some(7));
+        // SAFETY: after the first (joined) take.
+        assert_eq!(unsafe { once.take() }, None);
     }
 }
