@@ -2,8 +2,8 @@
 //!
 //! A mutex over a `VecDeque` instead of a channel: an idle actor's mailbox allocates nothing
 //! (a channel allocates its first block of slots up front, several KB per actor), and the
-//! driver takes everything queued with one lock, swapping buffers. The driver is woken only
-//! when it went to sleep on an empty mailbox, not once per call.
+//! driver takes up to [`TAKE_AT_MOST`] calls with one lock. The driver is woken only when it
+//! went to sleep on an empty mailbox, not once per call.
 
 use std::{
     collections::VecDeque,
@@ -11,6 +11,16 @@ use std::{
     sync::{Mutex, MutexGuard, PoisonError},
     task::{Context, Poll, Waker},
 };
+
+/// Calls moved to the driver per take.
+///
+/// Moved, not swapped buffers with the driver: a swap gives each busy actor two queues as
+/// large as its backlog, which the handles and the driver take turns to write, and with many
+/// actors those no longer fit the cache (1024 actors x 256 callers on 2 workers: a miss at
+/// nearly every push). With a bounded take, the driver's buffer stays small and hot and the
+/// handles write one queue per actor: about a seventh more calls per second there, for a
+/// copy of each call (no slower for one actor's pipelined calls).
+const TAKE_AT_MOST: usize = 32;
 
 /// The mailbox of one actor.
 ///
@@ -82,12 +92,13 @@ impl<C> Mailbox<C> {
         }
     }
 
-    /// Moves every queued call into `into` (which must be empty), or registers `cx` to be woken
-    /// by the next one.
+    /// Moves the oldest queued calls, at most [`TAKE_AT_MOST`], to the back of `into`, or
+    /// registers `cx` to be woken by the next one.
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut VecDeque<C>) -> Poll<Mail> {
         let mut inner = self.lock();
         if !inner.queue.is_empty() {
-            mem::swap(&mut inner.queue, into);
+            let n = inner.queue.len().min(TAKE_AT_MOST);
+            into.extend(inner.queue.drain(..n));
             return Poll::Ready(Mail::Calls);
         }
         if inner.senders_gone {
@@ -144,6 +155,24 @@ mod tests {
             mailbox.poll_take(&mut cx, &mut buffer),
             Poll::Ready(Mail::SendersGone)
         ));
+    }
+
+    #[test]
+    fn a_take_moves_at_most_a_batch_oldest_first() {
+        let mailbox = Mailbox::new();
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for call in 0..TAKE_AT_MOST + 3 {
+            mailbox.push(call).unwrap();
+        }
+        let mut buffer = VecDeque::new();
+        assert!(mailbox.poll_take(&mut cx, &mut buffer).is_ready());
+        assert_eq!(buffer, (0..TAKE_AT_MOST).collect::<Vec<_>>());
+        buffer.clear();
+        assert!(mailbox.poll_take(&mut cx, &mut buffer).is_ready());
+        assert_eq!(buffer, (TAKE_AT_MOST..TAKE_AT_MOST + 3).collect::<Vec<_>>());
+        buffer.clear();
+        assert!(mailbox.poll_take(&mut cx, &mut buffer).is_pending());
     }
 
     #[test]
