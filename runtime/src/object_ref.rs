@@ -531,7 +531,14 @@ impl<T: Clone> Clone for ObjectRef<T> {
 
 impl<T> Drop for ObjectRef<T> {
     fn drop(&mut self) {
-        self.slot.refs.fetch_sub(1, Ordering::AcqRel);
+        let refs = &self.slot.refs;
+        // The sole ref (the common case) needs no locked instruction: no one else can change
+        // the count meanwhile, since a clone is made from a live ref, which is counted.
+        if refs.load(Ordering::Acquire) == 1 {
+            refs.store(0, Ordering::Release);
+        } else {
+            refs.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -939,6 +946,29 @@ mod tests {
             Pin::new(&mut future).poll(&mut cx),
             Poll::Ready(Err(ActorError::AlreadyConsumed))
         );
+    }
+
+    #[test]
+    fn a_value_no_ref_is_left_to_read_is_dropped_when_it_arrives() {
+        let value = Arc::new(());
+        let (r, done) = pair::<Arc<()>>(origin(), None);
+        // A canceller keeps the slot alive; the value must not wait for it.
+        let canceller = r.canceller();
+        drop(r);
+        done.complete(Ok(Arc::clone(&value)));
+        assert_eq!(Arc::strong_count(&value), 1);
+        drop(canceller);
+    }
+
+    #[test]
+    fn a_ref_whose_clone_was_dropped_still_gets_the_value() {
+        let value = Arc::new(());
+        let (r, done) = pair::<Arc<()>>(origin(), None);
+        let copy = r.clone();
+        drop(r);
+        done.complete(Ok(Arc::clone(&value)));
+        let got = copy.get().expect("the value");
+        assert!(Arc::ptr_eq(&got, &value));
     }
 
     fn helio_ref(v: u32) -> ObjectRef<u32> {
