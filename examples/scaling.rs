@@ -22,15 +22,18 @@
 //!   pending, then awaits the oldest reply and sends the next call) until it has sent and
 //!   received `M` replies.
 //!
-//! Each side runs once as a warm-up (a quarter of the calls) and once measured; the figure is
-//! all callers' replies divided by the wall time from spawning the callers to the last reply.
-//! After both runs each side checks that its actors served every call. The runtime has
+//! Each side runs once as a warm-up (a quarter of the calls), then the three sides are measured
+//! in turn, `--rounds R` times (baseline, kameo, helio, baseline, ...); each figure is all
+//! callers' replies divided by the wall time from spawning the callers to the last reply. The
+//! summary line gives the median of the rounds' ratios: a ratio compares two measurements taken
+//! seconds apart, so a VM whose speed shifts for a while (2-3x on small VMs) skews one round,
+//! not the result. At the end each side checks that its actors served every call. The runtime has
 //! `--workers N` worker threads. helio and kameo run their actors on the runtime that creates
 //! them, so all sides share the same workers, and every call and reply stays on them.
 //!
 //! Flags: `--workers N` (default 2), `--actors A` (1024), `--callers C` (256), `--inflight K`
-//! (256), `--calls M` (per caller, 2000: small enough for a debug build), `--both` (also run the
-//! shape 64 actors x 64 callers). For real figures:
+//! (256), `--calls M` (per caller, 2000: small enough for a debug build), `--rounds R` (3),
+//! `--both` (also run the shape 64 actors x 64 callers). For real figures:
 //! `cargo run --release --example scaling -- --workers 16 --calls 200000`.
 //!
 //! Reading the results: `helio/baseline` is helio's throughput divided by the baseline's; 1.0
@@ -116,6 +119,7 @@ struct Args {
     callers: usize,
     inflight: usize,
     calls: usize,
+    rounds: usize,
     both: bool,
 }
 
@@ -127,6 +131,7 @@ impl Args {
             callers: 256,
             inflight: 256,
             calls: 2000,
+            rounds: 3,
             both: false,
         };
         let mut it = std::env::args().skip(1);
@@ -137,6 +142,7 @@ impl Args {
                 "--callers" => &mut args.callers,
                 "--inflight" => &mut args.inflight,
                 "--calls" => &mut args.calls,
+                "--rounds" => &mut args.rounds,
                 "--both" => {
                     args.both = true;
                     continue;
@@ -144,7 +150,7 @@ impl Args {
                 "--help" | "-h" => {
                     println!(
                         "usage: scaling [--workers N] [--actors A] [--callers C] \
-                         [--inflight K] [--calls M] [--both]"
+                         [--inflight K] [--calls M] [--rounds R] [--both]"
                     );
                     std::process::exit(0);
                 }
@@ -287,9 +293,11 @@ struct Figures {
     helio: f64,
 }
 
-/// Measures the baseline, then kameo, then helio, for `shape` on `rt`.
-fn measure(rt: &Runtime, shape: Shape) -> Figures {
+/// Measures the baseline, kameo and helio in turn, `rounds` times, for `shape` on `rt`: one
+/// [`Figures`] per round.
+fn measure(rt: &Runtime, shape: Shape, rounds: usize) -> Vec<Figures> {
     rt.block_on(async {
+        let expected = (shape.warm_up().total() + rounds * shape.total()) as i64;
         // The baseline's actors: one task per mailbox; they stop when the senders drop.
         let mut actor_tasks = JoinSet::new();
         let mailboxes: Vec<mpsc::UnboundedSender<Msg>> = (0..shape.actors)
@@ -307,60 +315,72 @@ fn measure(rt: &Runtime, shape: Shape) -> Figures {
             })
             .collect();
         let mailboxes = Arc::new(mailboxes);
+
+        // kameo's actors, spawned from inside the runtime with unbounded mailboxes.
+        let kameo_actors: Vec<ActorRef<KameoCounter>> = (0..shape.actors)
+            .map(|_| {
+                KameoCounter::spawn_with_mailbox(KameoCounter { value: 0 }, mailbox::unbounded())
+            })
+            .collect();
+        for actor in &kameo_actors {
+            actor.wait_for_startup().await;
+        }
+        let kameo_actors = Arc::new(kameo_actors);
+
+        // helio's actors, created from inside the runtime.
+        let helio_actors: Vec<Actor<Counter>> = (0..shape.actors)
+            .map(|_| Counter::new_actor().remote(0))
+            .collect();
+        for actor in &helio_actors {
+            actor.ready().await.expect("counter constructed");
+        }
+        let helio_actors = Arc::new(helio_actors);
+
         run_baseline(&mailboxes, shape.warm_up()).await;
-        let baseline = run_baseline(&mailboxes, shape).await;
+        run_kameo(&kameo_actors, shape.warm_up()).await;
+        run_helio(&helio_actors, shape.warm_up()).await;
+        let mut figures = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let baseline = run_baseline(&mailboxes, shape).await;
+            let kameo = run_kameo(&kameo_actors, shape).await;
+            let helio = run_helio(&helio_actors, shape).await;
+            figures.push(Figures {
+                baseline,
+                kameo,
+                helio,
+            });
+        }
+
         drop(mailboxes);
         let mut served: i64 = 0;
         while let Some(value) = actor_tasks.join_next().await {
             served += value.expect("baseline actor");
         }
-        let expected = (shape.warm_up().total() + shape.total()) as i64;
         assert_eq!(served, expected, "baseline actors served every call");
 
-        // kameo's actors, spawned from inside the runtime with unbounded mailboxes.
-        let actors: Vec<ActorRef<KameoCounter>> = (0..shape.actors)
-            .map(|_| {
-                KameoCounter::spawn_with_mailbox(KameoCounter { value: 0 }, mailbox::unbounded())
-            })
-            .collect();
-        for actor in &actors {
-            actor.wait_for_startup().await;
-        }
-        let actors = Arc::new(actors);
-        run_kameo(&actors, shape.warm_up()).await;
-        let kameo = run_kameo(&actors, shape).await;
         let mut served: i64 = 0;
-        for actor in actors.iter() {
+        for actor in kameo_actors.iter() {
             served += actor.ask(Add(0)).await.expect("kameo reply");
         }
         assert_eq!(served, expected, "kameo actors served every call");
-        for actor in actors.iter() {
+        for actor in kameo_actors.iter() {
             actor.stop_gracefully().await.expect("kameo actor alive");
             actor.wait_for_shutdown().await;
         }
-        drop(actors);
 
-        // helio's actors, created from inside the runtime.
-        let actors: Vec<Actor<Counter>> = (0..shape.actors)
-            .map(|_| Counter::new_actor().remote(0))
-            .collect();
-        for actor in &actors {
-            actor.ready().await.expect("counter constructed");
-        }
-        let actors = Arc::new(actors);
-        run_helio(&actors, shape.warm_up()).await;
-        let helio = run_helio(&actors, shape).await;
         let mut served: i64 = 0;
-        for actor in actors.iter() {
+        for actor in helio_actors.iter() {
             served += actor.methods().add().remote(0).await.expect("helio reply");
         }
         assert_eq!(served, expected, "helio actors served every call");
-        Figures {
-            baseline,
-            kameo,
-            helio,
-        }
+        figures
     })
+}
+
+/// The median of `values` (the upper one of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn main() {
@@ -387,25 +407,29 @@ fn main() {
     }
 
     for shape in shapes {
-        let Figures {
-            baseline,
-            kameo,
-            helio,
-        } = measure(&rt, shape);
+        let rounds = measure(&rt, shape, args.rounds);
+        let header = format!(
+            "workers={} actors={} callers={} inflight={} calls={}",
+            args.workers, shape.actors, shape.callers, shape.inflight, shape.calls,
+        );
+        for (i, round) in rounds.iter().enumerate() {
+            println!(
+                "{header} round {}/{}: baseline {:.2} M/s, kameo {:.2} M/s, helio {:.2} M/s, \
+                 helio/baseline = {:.2}, helio/kameo = {:.2}",
+                i + 1,
+                rounds.len(),
+                round.baseline / 1e6,
+                round.kameo / 1e6,
+                round.helio / 1e6,
+                round.helio / round.baseline,
+                round.helio / round.kameo,
+            );
+        }
         println!(
-            "workers={} actors={} callers={} inflight={} calls={}: \
-             baseline {:.2} M/s, kameo {:.2} M/s, helio {:.2} M/s, \
-             helio/baseline = {:.2}, helio/kameo = {:.2}",
-            args.workers,
-            shape.actors,
-            shape.callers,
-            shape.inflight,
-            shape.calls,
-            baseline / 1e6,
-            kameo / 1e6,
-            helio / 1e6,
-            helio / baseline,
-            helio / kameo,
+            "{header}: median of {} rounds: helio/baseline = {:.2}, helio/kameo = {:.2}",
+            rounds.len(),
+            median(rounds.iter().map(|r| r.helio / r.baseline).collect()),
+            median(rounds.iter().map(|r| r.helio / r.kameo).collect()),
         );
     }
     drop(rt);
