@@ -394,22 +394,27 @@ assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
 )]
 #![warn(missing_docs)]
 
+/// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`]. [`Config`] and
+/// [`init`] are then the cluster crate's: the runtime's settings, plus where the cluster is.
+#[cfg(feature = "cluster")]
+pub use helio_cluster::{
+    ClusterConfig, Config, NodeDeaths, NodeInfo, NodeState, ResourceUse, init, is_node_dead,
+    node_deaths, nodes, register, register_task,
+};
 pub use helio_macros::{actor, remote, remote_method};
 pub use helio_runtime::{
     Actor, ActorBuilder, ActorClass, ActorError, ActorId, ActorInfo, ActorLabel, ActorOptions,
-    ActorState, BlockingIter, CallOptions, Config, DEFAULT_NAMESPACE, DagNode, DeathCause,
-    Gettable, InputNode, IntoArg, IntoNode, Lifetime, LookupError, Method, MultiOutputNode,
-    NodeMethod, ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, Task,
-    TaskOptions, WaitResult, cancel, current_actor, get, get_actor, get_actor_in, get_all, init,
-    keep_across_restarts, kill, kill_named_in, list_actors, list_dead_actors, put, shutdown, wait,
-    wait_blocking, wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
+    ActorState, BlockingIter, CallOptions, DEFAULT_NAMESPACE, DagNode, DeathCause, Gettable,
+    InputNode, IntoArg, IntoNode, Lifetime, LookupError, Method, MultiOutputNode, NodeMethod,
+    ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, Task, TaskOptions,
+    WaitResult, cancel, current_actor, get, get_actor, get_actor_in, get_all, keep_across_restarts,
+    kill, kill_named_in, list_actors, list_dead_actors, put, shutdown, wait, wait_blocking,
+    wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
 };
-/// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`].
+#[cfg(not(feature = "cluster"))]
+pub use helio_runtime::{Config, init};
 #[cfg(feature = "cluster")]
-pub use helio_runtime::{
-    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, Placement, ResourceUse, current_node,
-    is_node_dead, node_deaths, nodes, register, register_task,
-};
+pub use helio_runtime::{NodeId, Placement, current_node};
 
 /// What streaming methods and [`ObjectRefStream`] need from `futures`, so that you need not
 /// depend on it yourself: `use helio::stream::{Stream, StreamExt};`.
@@ -436,5 +441,8 @@ pub mod prelude {
 
 #[doc(hidden)]
 pub mod __private {
+    /// The NATS client, for the raw baseline of the cluster benchmarks.
+    #[cfg(feature = "cluster")]
+    pub use helio_cluster::async_nats;
     pub use helio_runtime::__private::*;
 }

@@ -34,13 +34,15 @@ use crate::{
 /// call a handle makes reads, fill that line (64 bytes), so a call to an actor whose handle is
 /// not in the caller's cache costs one miss here, not one per field.
 #[repr(C, align(64))]
-pub(crate) struct ActorShared {
-    pub(crate) label: ActorLabel,
-    pub(crate) id: ActorId,
+pub struct ActorShared {
+    /// Its type and name.
+    pub label: ActorLabel,
+    /// Its id.
+    pub id: ActorId,
     /// The actor's `max_task_retries`, for calls that set none of their own.
-    pub(crate) max_task_retries: i64,
+    pub max_task_retries: i64,
     /// Read only by handles that count their calls (`pending` is `Some`).
-    pub(crate) max_pending_calls: Option<usize>,
+    pub max_pending_calls: Option<usize>,
     /// The declared concurrency groups: group `i + 1` (0 is the default group).
     groups: Box<[String]>,
     /// Set to `Dead` before the mailbox closes, when the actor dies.
@@ -53,14 +55,13 @@ pub(crate) struct ActorShared {
     changed: Notify,
     /// Values the constructor keeps across restarts (`keep_across_restarts`), one per type.
     kept: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
-    /// Cluster mode: how a handle to an actor hosted elsewhere reaches it.
-    #[cfg(feature = "cluster")]
-    link: Option<crate::cluster::Link>,
+    /// How a handle to an actor hosted by another process reaches it (cluster mode).
+    link: Option<Arc<dyn crate::seam::RemoteActor>>,
 }
 
 /// What a kill request asks for, weakest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Kill {
+pub enum Kill {
     /// A crash: restart while `max_restarts` allows.
     Crash = 1,
     /// Dead for good, with cause `Killed`.
@@ -92,12 +93,12 @@ impl ActorShared {
             kill_waker: AtomicWaker::new(),
             changed: Notify::new(),
             kept: Mutex::new(Vec::new()),
-            #[cfg(feature = "cluster")]
             link: None,
         }
     }
 
-    pub(crate) fn state(&self) -> ActorState {
+    /// Where the actor is in its life.
+    pub fn state(&self) -> ActorState {
         self.state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -105,7 +106,7 @@ impl ActorShared {
     }
 
     /// Sets the state; a dead actor stays dead.
-    pub(crate) fn set_state(&self, state: ActorState) {
+    pub fn set_state(&self, state: ActorState) {
         let mut current = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if !matches!(*current, ActorState::Dead(_)) {
             *current = state;
@@ -115,20 +116,20 @@ impl ActorShared {
     }
 
     /// The cause of death, once dead.
-    pub(crate) fn death(&self) -> Option<DeathCause> {
+    pub fn death(&self) -> Option<DeathCause> {
         match &*self.state.lock().unwrap_or_else(PoisonError::into_inner) {
             ActorState::Dead(cause) => Some(cause.clone()),
             _ => None,
         }
     }
 
-    pub(crate) fn restarts(&self) -> u32 {
+    /// How often it restarted so far.
+    pub fn restarts(&self) -> u32 {
         self.restarts.load(Ordering::Acquire)
     }
 
     /// Sets the restart count (an actor restarted on another node keeps its count).
-    #[cfg(feature = "cluster")]
-    pub(crate) fn set_restarts(&self, n: u32) {
+    pub fn set_restarts(&self, n: u32) {
         self.restarts.store(n, Ordering::Release);
     }
 
@@ -195,12 +196,12 @@ impl ActorShared {
     }
 
     /// Notified at every crash and at death.
-    pub(crate) fn changed(&self) -> &Notify {
+    pub fn changed(&self) -> &Notify {
         &self.changed
     }
 
     /// Asks the driver to kill the actor.
-    pub(crate) fn request_kill(&self, kill: Kill) {
+    pub fn request_kill(&self, kill: Kill) {
         self.kill.fetch_max(kill as u8, Ordering::AcqRel);
         self.kill_waker.wake();
         if kill >= Kill::ForGood {
@@ -231,9 +232,16 @@ impl ActorShared {
 }
 
 /// Owned by the handles; the mailbox learns that no more calls come when the last one goes.
-pub(crate) struct ActorCell<A> {
+pub struct ActorCell<A> {
     pub(crate) mailbox: Arc<Mailbox<Call<A>>>,
     pub(crate) shared: Arc<ActorShared>,
+}
+
+impl<A> ActorCell<A> {
+    /// What the actor's handles and driver share.
+    pub fn shared(&self) -> &Arc<ActorShared> {
+        &self.shared
+    }
 }
 
 impl<A> Drop for ActorCell<A> {
@@ -270,13 +278,12 @@ impl<A: ActorClass> Actor<A> {
     }
 
     /// A handle to the actor `id`, hosted by another process of the cluster.
-    #[cfg(feature = "cluster")]
     pub(crate) fn remote(
         label: ActorLabel,
         id: ActorId,
         max_pending_calls: Option<usize>,
         max_task_retries: i64,
-        link: crate::cluster::Link,
+        link: Arc<dyn crate::seam::RemoteActor>,
     ) -> Self {
         let mailbox = Arc::new(Mailbox::new());
         drop(mailbox.close());
@@ -296,14 +303,12 @@ impl<A: ActorClass> Actor<A> {
     }
 
     /// The handles' shared cell.
-    #[cfg(feature = "cluster")]
     pub(crate) fn cell(&self) -> &Arc<ActorCell<A>> {
         &self.cell
     }
 
     /// How to reach the actor when another process hosts it.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn link(&self) -> Option<&crate::cluster::Link> {
+    pub(crate) fn link(&self) -> Option<&Arc<dyn crate::seam::RemoteActor>> {
         self.cell.shared.link.as_ref()
     }
 
@@ -324,7 +329,6 @@ impl<A: ActorClass> Actor<A> {
     /// 5 s more): `Dead` with its cause once the actor died for good (killed, out of
     /// restarts, or with its node), else `Unreachable`.
     pub fn state(&self) -> ActorState {
-        #[cfg(feature = "cluster")]
         if let Some(link) = self.link() {
             return link.state().0;
         }
@@ -336,7 +340,6 @@ impl<A: ActorClass> Actor<A> {
     /// Cluster mode: for an actor hosted elsewhere, this asks its host (blocking for at most
     /// 5 s), else the cluster's record of the actor, as [`state`](Actor::state) does.
     pub fn restarts(&self) -> u32 {
-        #[cfg(feature = "cluster")]
         if let Some(link) = self.link() {
             return link.state().1;
         }
@@ -345,7 +348,6 @@ impl<A: ActorClass> Actor<A> {
 
     /// Kills the actor, like Ray's `ray.kill`: see [`crate::kill`].
     pub(crate) fn kill(&self, no_restart: bool) {
-        #[cfg(feature = "cluster")]
         if let Some(link) = self.link() {
             link.kill(no_restart);
             return;
@@ -406,7 +408,6 @@ impl<A: ActorClass> Actor<A> {
     /// assert_eq!(count.load(Ordering::Relaxed), 1); // read without a call
     /// ```
     pub fn kept<V: Any + Send + Sync>(&self) -> Option<Arc<V>> {
-        #[cfg(feature = "cluster")]
         if self.link().is_some() {
             return None;
         }
@@ -424,7 +425,6 @@ impl<A: ActorClass> Actor<A> {
     /// [`ActorError::InitFailed`] when the constructor failed; `ActorDied` when the actor died
     /// for another reason.
     pub fn ready(&self) -> ObjectRef<()> {
-        #[cfg(feature = "cluster")]
         if let Some(link) = self.link() {
             return match self.prepare("ready") {
                 Ok((result, done)) => {

@@ -1,6 +1,6 @@
 //! `ActorBuilder`: `A::new_actor().options(..).remote(ctor args)`.
 
-use std::{fmt, sync::Arc};
+use std::{any::Any, fmt, sync::Arc};
 
 use futures::future::BoxFuture;
 
@@ -13,7 +13,7 @@ use crate::{
     lifecycle,
     mailbox::Mailbox,
     options::Lifetime,
-    registry,
+    registry, seam,
     state::ActorState,
     system,
 };
@@ -115,18 +115,33 @@ macro_rules! builder_arities {
 
 crate::for_each_arity!(builder_arities);
 
+/// Creates an `A` on the node `placement` picks (cluster mode), and returns its handle.
+fn place<A: ActorClass>(
+    options: ActorOptions,
+    placement: crate::Placement,
+    args: Box<dyn Any + Send>,
+) -> Result<Actor<A>, DeathCause> {
+    let cluster = seam::cluster().ok_or_else(|| {
+        DeathCause::InvalidOptions(
+            "a placement other than `Local` needs cluster mode \
+             (`helio::init(helio::Config::cluster(url))`)"
+                .to_owned(),
+        )
+    })?;
+    let actor = cluster.place(seam::Class::of::<A>(), options, placement, args)?;
+    seam::unbox(actor).map_err(DeathCause::InitFailed)
+}
+
 /// Starts an actor: registers its name, then spawns its dispatcher.
 fn spawn<A: ActorClass, Args: ConstructorArgs>(
-    #[allow(unused_mut)] mut options: ActorOptions,
+    mut options: ActorOptions,
     construct: Construct<A, Args>,
     args: Args,
 ) -> Actor<A> {
     let type_name = std::any::type_name::<A>();
-    #[cfg(feature = "cluster")]
     let original = options.clone();
-    #[cfg(feature = "cluster")]
     if let Some(placement) = options.take_placement() {
-        return match crate::cluster::place::<A>(options, placement, Box::new(args)) {
+        return match place::<A>(options, placement, Box::new(args)) {
             Ok(actor) => actor,
             Err(cause) => dead_actor(ActorLabel::new(type_name, None), cause),
         };
@@ -160,27 +175,44 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             return dead_actor(label, DeathCause::Shutdown);
         }
     };
-    #[allow(unused_mut)]
     let mut id = ActorId::next();
     // Cluster mode: a named actor of a registered type claims its name cluster-wide first. A
     // detached one leaves what it takes to start it again elsewhere if its node dies.
-    #[cfg(feature = "cluster")]
-    let hosted = match &config.name {
-        Some(key) => match crate::cluster::claim_named::<A>(key, &config, id, || {
-            (
-                original,
-                Box::new(args.clone()) as Box<dyn std::any::Any + Send>,
-            )
-        }) {
-            crate::cluster::Named::Local => None,
-            crate::cluster::Named::Serve(hosted) => {
-                id = hosted.id();
-                Some(hosted)
+    let cluster = config.name.as_ref().and_then(|_| seam::cluster());
+    let hosted = match (&config.name, cluster) {
+        (Some(key), Some(cluster)) => {
+            let mut original = Some(original);
+            let mut revival = || {
+                (
+                    original.take().unwrap_or_default(),
+                    Box::new(args.clone()) as Box<dyn Any + Send>,
+                )
+            };
+            let claimed = cluster.claim(seam::Claim {
+                class: seam::Class::of::<A>(),
+                key,
+                id,
+                detached: config.lifetime == Lifetime::Detached,
+                get_if_exists: config.get_if_exists,
+                max_pending_calls: config.max_pending_calls,
+                max_task_retries: config.max_task_retries,
+                revival: &mut revival,
+            });
+            match claimed {
+                seam::Claimed::Local => None,
+                seam::Claimed::Serve(hosted) => {
+                    id = hosted.id();
+                    Some(hosted)
+                }
+                seam::Claimed::Existing(actor) => {
+                    return seam::unbox::<A>(actor).unwrap_or_else(|message| {
+                        dead_actor(label, DeathCause::InitFailed(message))
+                    });
+                }
+                seam::Claimed::Refused(cause) => return dead_actor(label, cause),
             }
-            crate::cluster::Named::Existing(actor) => return actor,
-            crate::cluster::Named::Refused(cause) => return dead_actor(label, cause),
-        },
-        None => None,
+        }
+        _ => None,
     };
     let holding = crate::resource_pool::ActorHolding::new(
         pool,
@@ -200,7 +232,6 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
         ));
         // Restarted here after its node died: the constructor may ask
         // (`was_current_actor_reconstructed`), so the count is set before it runs.
-        #[cfg(feature = "cluster")]
         if let Some(hosted) = &hosted {
             shared.set_restarts(hosted.moves());
         }
@@ -222,7 +253,6 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             shared,
             driver,
         ));
-        #[cfg(feature = "cluster")]
         if let Some(hosted) = hosted {
             hosted.serve(&cell);
         }

@@ -21,13 +21,18 @@ pub struct ActorId {
 static NODE: AtomicU64 = AtomicU64::new(0);
 
 /// Sets the node id new actors get (when this process joins or leaves a cluster).
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-pub(crate) fn set_node(node: u64) {
+pub fn set_node(node: u64) {
     NODE.store(node, Ordering::Relaxed);
 }
 
+/// This process's node id in cluster mode, else 0.
+pub(crate) fn node() -> u64 {
+    NODE.load(Ordering::Relaxed)
+}
+
 impl ActorId {
-    pub(crate) fn next() -> Self {
+    /// A fresh id on this node.
+    pub fn next() -> Self {
         // Once per actor, not per call.
         static NEXT: AtomicU64 = AtomicU64::new(1);
         ActorId {
@@ -37,20 +42,17 @@ impl ActorId {
     }
 
     /// The id of actor `local` on `node`.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-    pub(crate) fn of(node: u64, local: u64) -> Self {
+    pub fn of(node: u64, local: u64) -> Self {
         ActorId { node, local }
     }
 
     /// The node the id was made on (0 outside cluster mode).
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-    pub(crate) fn node(self) -> u64 {
+    pub fn node(self) -> u64 {
         self.node
     }
 
     /// The id within its hosting process.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-    pub(crate) fn local(self) -> u64 {
+    pub fn local(self) -> u64 {
         self.local
     }
 }
@@ -74,7 +76,8 @@ pub struct ActorLabel {
 }
 
 impl ActorLabel {
-    pub(crate) fn new(type_name: &'static str, name: Option<(&str, &str)>) -> Self {
+    /// The label of an actor of type `type_name`, named `(namespace, name)` if it has one.
+    pub fn new(type_name: &'static str, name: Option<(&str, &str)>) -> Self {
         let name = name.map(|(namespace, name)| Arc::from(format!("{namespace}/{name}")));
         ActorLabel {
             type_name,

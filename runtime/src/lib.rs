@@ -28,8 +28,6 @@ mod blocking;
 mod builder;
 mod call;
 mod class;
-#[cfg(feature = "cluster")]
-mod cluster;
 mod dag;
 mod driver;
 mod error;
@@ -43,6 +41,9 @@ mod lifecycle;
 mod limit;
 mod mailbox;
 mod method;
+#[cfg(feature = "serde")]
+mod msgpack;
+mod node;
 mod object_ref;
 mod options;
 mod pending;
@@ -55,6 +56,8 @@ mod roster;
 mod scheduler;
 #[cfg(test)]
 mod scheduler_model;
+#[doc(hidden)]
+pub mod seam;
 mod state;
 mod stream;
 mod sync_call;
@@ -72,11 +75,6 @@ pub use actor::Actor;
 pub use arg::IntoArg;
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
-#[cfg(feature = "cluster")]
-pub use cluster::{
-    ClusterConfig, NodeDeaths, NodeId, NodeInfo, NodeState, ResourceUse, current_node,
-    is_node_dead, node_deaths, nodes, register, register_task,
-};
 pub use dag::{DagNode, InputNode, IntoNode, MultiOutputNode, NodeMethod};
 pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
 pub use hints::Gettable;
@@ -86,10 +84,9 @@ pub use lifecycle::{
     current_actor, get_actor, get_actor_in, kill, kill_named_in, list_actors, list_dead_actors,
 };
 pub use method::Method;
+pub use node::{NodeId, current_node};
 pub use object_ref::{ObjectRef, ObjectRefFuture};
-#[cfg(feature = "cluster")]
-pub use options::Placement;
-pub use options::{ActorOptions, CallOptions, DEFAULT_NAMESPACE, Lifetime};
+pub use options::{ActorOptions, CallOptions, DEFAULT_NAMESPACE, Lifetime, Placement};
 pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};
@@ -103,8 +100,8 @@ pub use wait::{
 /// What macro-generated code uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    #[cfg(feature = "cluster")]
-    pub use crate::cluster::MsgPack;
+    #[cfg(feature = "serde")]
+    pub use crate::msgpack::MsgPack;
     pub use crate::{
         Actor, ActorBuilder, ActorClass, ActorOptions, DagNode, IntoArg, IntoNode, Lifetime,
         Method, ObjectRef, ObjectRefStream, Task, TaskOptions,
@@ -119,9 +116,6 @@ pub mod __private {
         task::{RemoteFn, TaskRun},
     };
     pub use crate::{StreamMethod, stream::box_stream};
-    /// The NATS client, for the raw baseline of the cluster benchmarks.
-    #[cfg(feature = "cluster")]
-    pub use async_nats;
     pub use futures::{future::BoxFuture, stream::BoxStream};
 
     /// Wraps a sync constructor's output as the future the runtime expects.

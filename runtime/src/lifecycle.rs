@@ -212,9 +212,11 @@ pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<
         return found;
     }
     // Cluster mode: the cluster's registry knows the actors of other processes.
-    #[cfg(feature = "cluster")]
-    if let Some(found) = crate::cluster::lookup::<A>(namespace, name) {
-        return found;
+    if let Some(cluster) = crate::seam::cluster() {
+        let class = crate::seam::Class::of::<A>();
+        return cluster
+            .lookup(class, namespace, name)
+            .and_then(|actor| crate::seam::unbox(actor).map_err(LookupError::Cluster));
     }
     Err(not_found())
 }
@@ -223,8 +225,8 @@ pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<
 pub fn list_actors() -> Vec<crate::ActorInfo> {
     let local = registry::global().list();
     // Cluster mode: the named actors of every other node too.
-    #[cfg(feature = "cluster")]
-    if let Some(mut all) = crate::cluster::list_remote(false) {
+    if let Some(cluster) = crate::seam::cluster() {
+        let mut all = cluster.list(false);
         all.extend(local);
         all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         return all;
@@ -242,8 +244,8 @@ pub fn list_actors() -> Vec<crate::ActorInfo> {
 /// assert!(helio_runtime::list_dead_actors().is_empty()); // not in a cluster
 /// ```
 pub fn list_dead_actors() -> Vec<crate::ActorInfo> {
-    #[cfg(feature = "cluster")]
-    if let Some(mut dead) = crate::cluster::list_remote(true) {
+    if let Some(cluster) = crate::seam::cluster() {
+        let mut dead = cluster.list(true);
         dead.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         return dead;
     }

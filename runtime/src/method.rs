@@ -153,10 +153,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             }
         };
         let mut place = self.actor.order().defer();
-        #[cfg(feature = "cluster")]
         let remote = self.actor.link().is_some();
-        #[cfg(not(feature = "cluster"))]
-        let remote = false;
         // A remote call's group is checked by its host.
         let group = match self
             .actor
@@ -169,7 +166,6 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         };
         let (actor, name, make) = (self.actor.clone(), self.name, self.make);
         let retries = self.retries();
-        #[cfg(feature = "cluster")]
         let overrides = self.overrides();
         handle.spawn(async move {
             place.turn().await;
@@ -178,10 +174,10 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
                 Deferred::Waiting(pending) => pending.resolve().await,
             };
             match values {
-                #[cfg(feature = "cluster")]
                 Ok(values) if remote => {
                     if let Some(link) = actor.link() {
-                        link.call(actor.label(), name, overrides, Box::new(values), done);
+                        let reply = crate::seam::Reply::new(name, done);
+                        link.call(actor.label(), name, overrides, Box::new(values), reply);
                     }
                 }
                 Ok(values) => actor.send(name, group, make(values, done.into(), retries)),
@@ -193,7 +189,6 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
     }
 
     /// The call's group and retries, for a remote host (which knows the actor's defaults).
-    #[cfg(feature = "cluster")]
     pub(crate) fn overrides(&self) -> CallOptions {
         CallOptions {
             concurrency_group: self.group.clone(),
@@ -212,7 +207,6 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         Args: Send + 'static,
         R: Send + 'static,
     {
-        #[cfg(feature = "cluster")]
         if let Some(link) = self.actor.link() {
             return match self.actor.prepare(self.name) {
                 Ok((result, done)) => {
@@ -222,7 +216,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
                         self.name,
                         overrides,
                         Box::new(args),
-                        done,
+                        crate::seam::Reply::new(self.name, done),
                     );
                     result
                 }

@@ -115,10 +115,13 @@ impl Tail for Plain {
 
 /// The call a ref is the result of.
 #[derive(Clone, Debug)]
-pub(crate) struct Origin {
-    pub(crate) actor: ActorLabel,
-    pub(crate) id: ActorId,
-    pub(crate) method: &'static str,
+pub struct Origin {
+    /// The actor (or task) called.
+    pub actor: ActorLabel,
+    /// Its id.
+    pub id: ActorId,
+    /// The method.
+    pub method: &'static str,
 }
 
 impl Origin {
@@ -204,19 +207,18 @@ impl<T, B> Slot<T, B> {
     }
 }
 
-/// Cancels one call, whatever its result type (see [`ObjectRef::canceller`]).
+/// Cancels one call, whatever its result type (see `ObjectRef::canceller`).
 #[derive(Clone)]
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-pub(crate) struct Canceller(Arc<dyn Fn() -> bool + Send + Sync>);
+pub struct Canceller(Arc<dyn Fn() -> bool + Send + Sync>);
 
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 impl Canceller {
     /// A canceller for something that cannot be cancelled.
-    pub(crate) fn noop() -> Self {
+    pub fn noop() -> Self {
         Canceller(Arc::new(|| false))
     }
 
-    pub(crate) fn cancel(&self) -> bool {
+    /// Cancels the call; `true` when it was still pending.
+    pub fn cancel(&self) -> bool {
         (self.0)()
     }
 }
@@ -702,8 +704,8 @@ impl<T> From<Resolver<T>> for Completer<'_, T> {
 ///
 /// Dropped without resolving, it resolves the ref to `ActorDied { cause: Shutdown }`: the only
 /// way a call is dropped unresolved is its runtime going away. Every other failure is resolved
-/// explicitly, with its cause, through [`Body::fail`](crate::call::Body) or a [`Failer`].
-pub(crate) struct Resolver<T> {
+/// explicitly, with its cause, through [`Body::fail`](crate::call::Body) or a `Failer`.
+pub struct Resolver<T> {
     slot: Option<Arc<Slot<T>>>,
     /// Only the current attempt's resolver resolves the ref.
     attempt: u32,
@@ -767,7 +769,7 @@ pub(crate) fn pair<T>(
 }
 
 /// A new pending ref that belongs to no call, and its resolver (for helio's own waits).
-pub(crate) fn detached_pair<T>() -> (ObjectRef<T>, Resolver<T>) {
+pub fn detached_pair<T>() -> (ObjectRef<T>, Resolver<T>) {
     let r = ObjectRef::pending(None, None);
     let done = Resolver {
         slot: Some(Arc::clone(&r.slot)),
@@ -789,7 +791,7 @@ pub(crate) fn pair_like<T, U>(like: &ObjectRef<U>) -> (ObjectRef<T>, Resolver<T>
 
 impl<T> Resolver<T> {
     /// Resolves the ref.
-    pub(crate) fn complete(mut self, result: Result<T, ActorError>) {
+    pub fn complete(mut self, result: Result<T, ActorError>) {
         match self.slot.take() {
             Some(slot) => slot.resolve(self.attempt, result),
             None => drop(result),
@@ -858,8 +860,7 @@ impl<T> Resolver<T> {
     }
 
     /// Wakes `waker` when the caller cancels the call (a remote call tells its host).
-    #[cfg(feature = "cluster")]
-    pub(crate) fn on_cancel(&self, waker: &std::task::Waker) {
+    pub fn on_cancel(&self, waker: &std::task::Waker) {
         if let Some(waker_slot) = self.slot.as_ref().and_then(|s| s.tail.cancel_waker()) {
             waker_slot.register(waker);
         }

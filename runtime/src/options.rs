@@ -6,7 +6,7 @@ use crate::limit::Limit;
 
 /// How long a named actor lives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Lifetime {
     /// The actor stops once every handle is dropped (Ray's default).
     #[default]
@@ -23,7 +23,7 @@ pub enum Lifetime {
 /// let options = ActorOptions::new().name("counter").namespace("demo").max_restarts(3);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ActorOptions {
     name: Option<String>,
     namespace: Option<String>,
@@ -41,8 +41,7 @@ pub struct ActorOptions {
     /// How long it may wait for its resources.
     resource_timeout: Option<std::time::Duration>,
     /// Cluster mode: where the actor runs. Never sent: the chosen node creates it locally.
-    #[cfg(feature = "cluster")]
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     placement: Option<Placement>,
 }
 
@@ -53,19 +52,17 @@ pub struct ActorOptions {
 /// let anywhere = ActorOptions::new().name("c").placement(Placement::Any);
 /// # let _ = anywhere;
 /// ```
-#[cfg(feature = "cluster")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Placement {
     /// This process (the default).
     #[default]
     Local,
-    /// The node with this id (see [`nodes`](crate::nodes)).
+    /// The node with this id (see `helio::nodes`).
     Node(crate::NodeId),
     /// Any node that registered the actor's type, this one included: one of them takes it.
     Any,
 }
 
-#[cfg(feature = "cluster")]
 impl ActorOptions {
     /// Where the actor runs (default [`Placement::Local`]). Elsewhere, `.remote(..)` waits
     /// (at most 10 s) for the chosen node to create it, and the constructor's arguments must
@@ -77,7 +74,7 @@ impl ActorOptions {
     }
 
     /// The `max_restarts` these options set (0 when unset).
-    pub(crate) fn max_restarts_or_default(&self) -> i64 {
+    pub fn max_restarts_or_default(&self) -> i64 {
         self.max_restarts.unwrap_or(0)
     }
 
@@ -227,7 +224,6 @@ impl ActorOptions {
         for (name, bits) in overrides.resources {
             crate::resources::set_named(&mut self.resources, name, bits);
         }
-        #[cfg(feature = "cluster")]
         take!(placement);
         for (name, n) in overrides.concurrency_groups {
             self = self.concurrency_group(name, n);

@@ -19,7 +19,7 @@ pub(crate) fn global() -> &'static Registry {
 }
 
 /// `(namespace, name)`.
-pub(crate) type Key = (String, String);
+pub type Key = (String, String);
 
 struct Entry {
     id: ActorId,
@@ -154,9 +154,7 @@ impl Registry {
                     state: shared.state(),
                     restarts: shared.restarts(),
                     detached: entry.detached,
-                    #[cfg(feature = "cluster")]
                     node: crate::current_node(),
-                    #[cfg(feature = "cluster")]
                     pid: Some(std::process::id()),
                 })
             })

@@ -70,22 +70,22 @@ pub trait Remotable<W>: ActorClass {
 }
 
 /// Serves one call: decodes the arguments, calls the local actor and encodes the reply.
-pub(crate) type ServeFn<A> =
-    fn(&Actor<A>, &[u8], Option<CallOptions>) -> Result<ServedCall, WireError>;
+pub type ServeFn<A> = fn(&Actor<A>, &[u8], Option<CallOptions>) -> Result<ServedCall, WireError>;
 
 /// A call being served for another process: its encoded reply, and how to cancel it.
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub struct ServedCall {
-    pub(crate) reply: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
-    pub(crate) cancel: Canceller,
+    /// The encoded reply, once the call finished.
+    pub reply: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
+    /// Cancels the call, as its caller asked.
+    pub cancel: Canceller,
 }
 /// Encodes a call's arguments (a boxed argument tuple) on the caller's side.
-pub(crate) type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
+pub type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
 /// Decodes a reply into the boxed result value on the caller's side.
-pub(crate) type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
+pub type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
 
 /// Serves one streaming call: its items, encoded, as the local stream yields them.
-pub(crate) type ServeStreamFn<A> =
+pub type ServeStreamFn<A> =
     fn(
         &Actor<A>,
         &[u8],
@@ -93,8 +93,7 @@ pub(crate) type ServeStreamFn<A> =
     ) -> Result<BoxStream<'static, Result<Vec<u8>, ActorError>>, WireError>;
 
 /// How a remote method is served.
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-pub(crate) enum Serve<A> {
+pub enum Serve<A> {
     /// One result.
     Call(ServeFn<A>),
     /// A stream of items.
@@ -103,20 +102,20 @@ pub(crate) enum Serve<A> {
 
 /// One remote method of actor type `A`: how to serve it, and how to call it from elsewhere.
 #[doc(hidden)]
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub struct RemoteMethod<A> {
-    pub(crate) name: &'static str,
-    pub(crate) serve: Serve<A>,
+    pub name: &'static str,
+    pub serve: Serve<A>,
     /// Encodes the arguments, and decodes the result (or, for a stream, one item).
-    pub(crate) stub: Stub,
+    pub stub: Stub,
 }
 
 /// The caller's side of one remote method, for any actor type.
 #[derive(Clone, Copy)]
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-pub(crate) struct Stub {
-    pub(crate) encode: EncodeFn,
-    pub(crate) decode: DecodeFn,
+pub struct Stub {
+    /// Encodes the argument tuple.
+    pub encode: EncodeFn,
+    /// Decodes the result (or one item of a stream).
+    pub decode: DecodeFn,
 }
 
 impl<A: ActorClass> RemoteMethod<A> {

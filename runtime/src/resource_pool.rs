@@ -72,7 +72,6 @@ impl Pool {
     }
 
     /// What the node has in all, and what is held now.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) fn snapshot(&self) -> (Resources, Resources) {
         let state = self.lock();
         (state.ledger.total().clone(), state.ledger.held().clone())
@@ -84,7 +83,6 @@ impl Pool {
     }
 
     /// Takes `demand` if it fits now; never waits.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) fn try_acquire(self: &Arc<Self>, demand: &Resources) -> Option<Held> {
         if demand.is_empty() {
             return Some(Held::new(self, Grant::empty()));

@@ -18,26 +18,26 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The well-known name of CPU units (`num_cpus`).
-pub(crate) const CPU: &str = "CPU";
+pub const CPU: &str = "CPU";
 /// The well-known name of GPU units (`num_gpus`).
-pub(crate) const GPU: &str = "GPU";
+pub const GPU: &str = "GPU";
 
 /// How many units make one whole resource: amounts are kept in 1/10 000ths.
 const SCALE: u64 = 10_000;
 
 /// An amount of one resource, in fixed point: a whole number of 1/10 000ths.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Amount(u64);
+pub struct Amount(u64);
 
 impl Amount {
     /// No amount at all.
-    pub(crate) const ZERO: Amount = Amount(0);
+    pub const ZERO: Amount = Amount(0);
     /// The largest amount that can be held.
-    pub(crate) const MAX: Amount = Amount(u64::MAX);
+    pub const MAX: Amount = Amount(u64::MAX);
 
     /// Reads a user's amount (`0.5`, `2`): it must be finite, at least 0, and at most
     /// [`Amount::MAX`]; anything finer than 1/10 000 is rounded to the nearest 1/10 000.
-    pub(crate) fn from_f64(value: f64) -> Result<Amount, ResourceError> {
+    pub fn from_f64(value: f64) -> Result<Amount, ResourceError> {
         Amount::parse(value, || "a resource".to_owned())
     }
 
@@ -63,42 +63,42 @@ impl Amount {
     }
 
     /// An amount of `units` 1/10 000ths.
-    pub(crate) const fn from_units(units: u64) -> Amount {
+    pub const fn from_units(units: u64) -> Amount {
         Amount(units)
     }
 
     /// How many 1/10 000ths this is.
-    pub(crate) const fn units(self) -> u64 {
+    pub const fn units(self) -> u64 {
         self.0
     }
 
     /// The amount as a float, for display to users or for reports.
-    pub(crate) fn to_f64(self) -> f64 {
+    pub fn to_f64(self) -> f64 {
         self.0 as f64 / SCALE as f64
     }
 
     /// Whether this is no amount at all.
-    pub(crate) const fn is_zero(self) -> bool {
+    pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
 
     /// `self + other`, or `None` past [`Amount::MAX`].
-    pub(crate) fn checked_add(self, other: Amount) -> Option<Amount> {
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
         self.0.checked_add(other.0).map(Amount)
     }
 
     /// `self - other`, or `None` below zero.
-    pub(crate) fn checked_sub(self, other: Amount) -> Option<Amount> {
+    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
         self.0.checked_sub(other.0).map(Amount)
     }
 
     /// `self + other`, stopping at [`Amount::MAX`].
-    pub(crate) fn saturating_add(self, other: Amount) -> Amount {
+    pub fn saturating_add(self, other: Amount) -> Amount {
         Amount(self.0.saturating_add(other.0))
     }
 
     /// `self - other`, stopping at zero.
-    pub(crate) fn saturating_sub(self, other: Amount) -> Amount {
+    pub fn saturating_sub(self, other: Amount) -> Amount {
         Amount(self.0.saturating_sub(other.0))
     }
 }
@@ -119,7 +119,7 @@ impl fmt::Display for Amount {
 
 /// A resource amount or name that cannot be used.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub(crate) enum ResourceError {
+pub enum ResourceError {
     /// Negative, NaN or infinite.
     #[error("{what} must be a finite amount ≥ 0, not {value}")]
     Invalid {
@@ -159,7 +159,7 @@ fn spelled(name: &str) -> String {
 /// same non-zero amounts are equal. CPUs and GPUs are kept inline: a demand of CPUs and GPUs
 /// only (nearly every task's) allocates nothing, and neither does its grant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Resources {
+pub struct Resources {
     /// `num_cpus` (zero: none).
     cpu: Amount,
     /// `num_gpus` (zero: none).
@@ -170,13 +170,13 @@ pub(crate) struct Resources {
 
 impl Resources {
     /// No resources.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Resources::default()
     }
 
     /// These resources with `amount` of `name` (replacing any amount of `name` already
     /// there; zero removes it). Fails on an invalid amount or an empty name.
-    pub(crate) fn with(mut self, name: &str, amount: f64) -> Result<Self, ResourceError> {
+    pub fn with(mut self, name: &str, amount: f64) -> Result<Self, ResourceError> {
         if name.is_empty() {
             return Err(ResourceError::EmptyName);
         }
@@ -186,7 +186,7 @@ impl Resources {
     }
 
     /// How much of `name` there is; zero when there is none.
-    pub(crate) fn get(&self, name: &str) -> Amount {
+    pub fn get(&self, name: &str) -> Amount {
         match name {
             CPU => self.cpu,
             GPU => self.gpu,
@@ -195,12 +195,12 @@ impl Resources {
     }
 
     /// Whether there is no resource at all.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.cpu.is_zero() && self.gpu.is_zero() && self.custom.is_empty()
     }
 
     /// Each resource and its (non-zero) amount, by name.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Amount)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Amount)> + '_ {
         use std::ops::Bound::{Excluded, Unbounded};
         let named =
             |name: &'static str, amount: Amount| (!amount.is_zero()).then_some((name, amount));
@@ -237,7 +237,7 @@ impl Resources {
 }
 
 /// Sets the custom resource `name` in a builder's list to `value`, replacing an earlier one.
-pub(crate) fn set_named<T>(list: &mut Vec<(String, T)>, name: String, value: T) {
+pub fn set_named<T>(list: &mut Vec<(String, T)>, name: String, value: T) {
     list.retain(|(known, _)| *known != name);
     list.push((name, value));
 }
@@ -245,7 +245,7 @@ pub(crate) fn set_named<T>(list: &mut Vec<(String, T)>, name: String, value: T) 
 /// `cpus` CPUs, `gpus` GPUs and the `custom` resources, as a node declares them or a task or
 /// actor asks for them; an error says which amount or name cannot be used (CPUs and GPUs are
 /// given with `num_cpus` / `num_gpus`, never as custom resources).
-pub(crate) fn declared<'a>(
+pub fn declared<'a>(
     cpus: f64,
     gpus: f64,
     custom: impl IntoIterator<Item = (&'a str, f64)>,
@@ -267,13 +267,13 @@ pub(crate) fn declared<'a>(
 
 /// Why a demand can never run on a node: it wants more of `resource` than the node has in all.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Shortfall {
+pub struct Shortfall {
     /// The resource the node has too little of.
-    pub(crate) resource: String,
+    pub resource: String,
     /// How much the demand wants.
-    pub(crate) wanted: Amount,
+    pub wanted: Amount,
     /// How much the node has in all (zero: none at all).
-    pub(crate) total: Amount,
+    pub total: Amount,
 }
 
 impl fmt::Display for Shortfall {
@@ -291,13 +291,13 @@ impl fmt::Display for Shortfall {
 /// Why a demand cannot be granted *now*: too little of `resource` is free. Not an error; the
 /// demand fits once enough is released.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Busy {
+pub struct Busy {
     /// The first resource (by name) with too little free.
-    pub(crate) resource: String,
+    pub resource: String,
     /// How much the demand wants.
-    pub(crate) wanted: Amount,
+    pub wanted: Amount,
     /// How much is free now.
-    pub(crate) free: Amount,
+    pub free: Amount,
 }
 
 impl fmt::Display for Busy {
@@ -317,21 +317,21 @@ impl fmt::Display for Busy {
 /// Not `Clone`: a grant is given back once, by value.
 #[must_use = "a grant holds its resources until it is given back with `Ledger::release`"]
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Grant {
+pub struct Grant {
     /// Exactly what was taken.
     taken: Resources,
 }
 
 impl Grant {
     /// A grant of nothing: what an empty demand takes, without asking any ledger.
-    pub(crate) fn empty() -> Grant {
+    pub fn empty() -> Grant {
         Grant {
             taken: Resources::new(),
         }
     }
 
     /// Adds what `other` holds to this grant: the two are given back as one.
-    pub(crate) fn absorb(&mut self, other: Grant) {
+    pub fn absorb(&mut self, other: Grant) {
         for (name, amount) in other.taken.iter() {
             let sum = self.taken.get(name).saturating_add(amount);
             self.taken.set(name, sum);
@@ -339,14 +339,14 @@ impl Grant {
     }
 
     /// What this grant holds.
-    pub(crate) fn resources(&self) -> &Resources {
+    pub fn resources(&self) -> &Resources {
         &self.taken
     }
 
     /// Moves all of resource `name` out of this grant into a grant of its own (empty when it
     /// holds none), so that the two are given back apart: a task blocked in `get` gives back
     /// its CPUs but keeps its GPUs.
-    pub(crate) fn split_off(&mut self, name: &str) -> Grant {
+    pub fn split_off(&mut self, name: &str) -> Grant {
         let amount = self.taken.get(name);
         self.taken.set(name, Amount::ZERO);
         let mut split = Resources::new();
@@ -357,7 +357,7 @@ impl Grant {
 
 /// The resources of one node: what it has in all, and what grants hold now.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Ledger {
+pub struct Ledger {
     /// What the node has in all.
     total: Resources,
     /// What outstanding grants hold; never more than `total`.
@@ -366,7 +366,7 @@ pub(crate) struct Ledger {
 
 impl Ledger {
     /// A node with `total` resources, none held.
-    pub(crate) fn new(total: Resources) -> Self {
+    pub fn new(total: Resources) -> Self {
         Ledger {
             total,
             held: Resources::new(),
@@ -375,23 +375,22 @@ impl Ledger {
 
     /// A node with `total` resources of which `held` are held (another node's figures, as it
     /// reported them; `held` may exceed `total` there for a moment).
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-    pub(crate) fn with_held(total: Resources, held: Resources) -> Self {
+    pub fn with_held(total: Resources, held: Resources) -> Self {
         Ledger { total, held }
     }
 
     /// What the node has in all.
-    pub(crate) fn total(&self) -> &Resources {
+    pub fn total(&self) -> &Resources {
         &self.total
     }
 
     /// What outstanding grants hold.
-    pub(crate) fn held(&self) -> &Resources {
+    pub fn held(&self) -> &Resources {
         &self.held
     }
 
     /// What is free now: `total - held`, without zero amounts.
-    pub(crate) fn free(&self) -> Resources {
+    pub fn free(&self) -> Resources {
         let mut free = Resources::new();
         for (name, _) in self.total.iter() {
             free.set(name, self.free_of(name));
@@ -400,7 +399,7 @@ impl Ledger {
     }
 
     /// Whether nothing at all is free: no demand but an empty one fits now.
-    pub(crate) fn is_full(&self) -> bool {
+    pub fn is_full(&self) -> bool {
         self.total
             .iter()
             .all(|(name, total)| self.held.get(name) >= total)
@@ -413,7 +412,7 @@ impl Ledger {
 
     /// `Some` when `demand` wants more of some resource than the node has *in all*, so it can
     /// never run here however much is released: the first such resource, by name.
-    pub(crate) fn never_fits(&self, demand: &Resources) -> Option<Shortfall> {
+    pub fn never_fits(&self, demand: &Resources) -> Option<Shortfall> {
         self.shortfalls(demand).next()
     }
 
@@ -446,7 +445,7 @@ impl Ledger {
     ///
     /// A demand that [never fits](Ledger::never_fits) is always `Busy` here; check that first
     /// to tell the user instead of waiting forever.
-    pub(crate) fn try_acquire(&mut self, demand: &Resources) -> Result<Grant, Busy> {
+    pub fn try_acquire(&mut self, demand: &Resources) -> Result<Grant, Busy> {
         if let Some(busy) = self.busy(demand) {
             return Err(busy);
         }
@@ -463,7 +462,7 @@ impl Ledger {
     /// Gives back exactly what `grant` holds. The grant must come from this ledger; one from
     /// another ledger trips a debug assertion, and in release builds never takes `held` below
     /// zero.
-    pub(crate) fn release(&mut self, grant: Grant) {
+    pub fn release(&mut self, grant: Grant) {
         for (name, amount) in grant.taken.iter() {
             let held = self.held.get(name);
             debug_assert!(
@@ -477,7 +476,7 @@ impl Ledger {
 
 /// Where a demand goes, as chosen by [`pick`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Pick<K> {
+pub enum Pick<K> {
     /// This node's free resources fit the demand now.
     Fits(K),
     /// No node fits it now, but some node would once others release.
@@ -526,7 +525,7 @@ impl Distance {
 ///   (fewest resources short, then the smallest missing share of what is wanted; ties: the
 ///   first). With no nodes at all, the shortfall is on the first resource demanded, against a
 ///   total of zero; an empty demand with no nodes waits.
-pub(crate) fn pick<'a, K>(
+pub fn pick<'a, K>(
     nodes: impl IntoIterator<Item = (K, &'a Ledger)>,
     demand: &Resources,
 ) -> Pick<K> {

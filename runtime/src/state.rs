@@ -36,10 +36,8 @@ pub struct ActorInfo {
     pub restarts: u32,
     /// Whether it is detached (`Lifetime::Detached`): it lives until killed.
     pub detached: bool,
-    /// Cluster mode: the node that hosts it.
-    #[cfg(feature = "cluster")]
+    /// Cluster mode: the node that hosts it (`None` outside cluster mode).
     pub node: Option<crate::NodeId>,
-    /// Cluster mode: the process id of its host.
-    #[cfg(feature = "cluster")]
+    /// The process id of its host (`None` when its host did not say).
     pub pid: Option<u32>,
 }

@@ -50,21 +50,18 @@ pub struct ObjectRefStream<X> {
     origin: Option<Origin>,
     /// Cluster mode: told of each item taken (for credits) and of an early drop (a cancel),
     /// when the items come from another process.
-    #[cfg(feature = "cluster")]
     consumer: Option<Box<dyn FnMut(Took) + Send + Sync>>,
 }
 
 /// What a stream fed from another process reports to its feeder.
-#[cfg(feature = "cluster")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Took {
+pub enum Took {
     /// The consumer took an item.
     Item,
     /// The consumer dropped the stream before its end.
     Dropped,
 }
 
-#[cfg(feature = "cluster")]
 impl<X> Drop for ObjectRefStream<X> {
     fn drop(&mut self) {
         if !self.done
@@ -76,13 +73,11 @@ impl<X> Drop for ObjectRefStream<X> {
 }
 
 /// The feeding end of a stream whose items come from another process.
-#[cfg(feature = "cluster")]
 pub(crate) struct Feed<X> {
     tx: mpsc::Sender<Item<X>>,
     ready: Arc<AtomicWaker>,
 }
 
-#[cfg(feature = "cluster")]
 impl<X> Feed<X> {
     /// Queues an item without waiting; `Err` when the stream is full (the feeder broke its
     /// credit) or the consumer is gone.
@@ -98,7 +93,26 @@ impl<X> Feed<X> {
     }
 }
 
-#[cfg(feature = "cluster")]
+impl<X: Send + 'static> crate::seam::AnyFeed for Feed<X> {
+    fn push(&self, item: Item<Box<dyn std::any::Any + Send>>) -> Result<(), ()> {
+        let item = match item {
+            Item::Next(value) => match value.downcast::<X>() {
+                Ok(value) => Item::Next(*value),
+                Err(_) => Item::Failed(ActorError::Wire {
+                    message: "internal: a stream item of another type".to_owned(),
+                }),
+            },
+            Item::Failed(err) => Item::Failed(err),
+            Item::End => Item::End,
+        };
+        Feed::push(self, item)
+    }
+
+    fn is_closed(&self) -> bool {
+        Feed::is_closed(self)
+    }
+}
+
 impl<X: Send + 'static> ObjectRefStream<X> {
     /// A stream of `capacity` buffered items fed from elsewhere, and its feed.
     pub(crate) fn fed(
@@ -120,9 +134,12 @@ impl<X: Send + 'static> ObjectRefStream<X> {
 }
 
 /// What the pump sends: an item, the error that ends the stream, or its end.
-pub(crate) enum Item<X> {
+pub enum Item<X> {
+    /// The next item.
     Next(X),
+    /// The error that ends the stream.
     Failed(ActorError),
+    /// The end.
     End,
 }
 
@@ -158,7 +175,6 @@ impl<X: Send + 'static> ObjectRefStream<X> {
             done: false,
             ready,
             origin,
-            #[cfg(feature = "cluster")]
             consumer: None,
         }
     }
@@ -279,7 +295,6 @@ impl<X> Stream for ObjectRefStream<X> {
         }
         let item = match std::task::ready!(self.items.poll_recv(cx)) {
             Some(Item::Next(item)) => {
-                #[cfg(feature = "cluster")]
                 if let Some(consumer) = &mut self.consumer {
                     consumer(Took::Item);
                 }
@@ -347,22 +362,52 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
     where
         Args: Send + 'static,
     {
-        #[cfg(feature = "cluster")]
         if let Some(link) = self.call.actor().link() {
-            return link.stream(
-                self.call.actor().label(),
-                self.call.name(),
-                self.call.overrides(),
-                args,
-                self.buffer,
-            );
+            return self.start_remote(link.as_ref(), args);
         }
         let actor = Arc::clone(self.call.actor().shared());
         ObjectRefStream::pump(self.call.call_with(args), self.buffer, Some(actor))
     }
 
+    /// Starts the call on an actor in another process: its items arrive through a feed.
+    fn start_remote<P: PendingArgs<Values = Args>>(
+        &self,
+        remote: &dyn crate::seam::RemoteActor,
+        args: P,
+    ) -> ObjectRefStream<X>
+    where
+        Args: Send + 'static,
+    {
+        let mut opened = None;
+        let call = crate::seam::StreamCall {
+            actor: self.call.actor().label(),
+            method: self.call.name(),
+            overrides: self.call.overrides(),
+            args: crate::seam::Args::of(args),
+            window: self.buffer,
+        };
+        remote.stream(call, &mut |opening| {
+            let (stream, feed) = crate::seam::fed_stream::<X>(
+                opening.capacity,
+                Some(opening.origin),
+                opening.consumer,
+            );
+            opened = Some(stream);
+            feed
+        });
+        opened.unwrap_or_else(|| {
+            let (stream, feed) = ObjectRefStream::fed(1, None, Box::new(|_| {}));
+            let _ = feed.push(Item::Failed(ActorError::Wire {
+                message: format!(
+                    "internal: the stream `{}` was never opened",
+                    self.call.name()
+                ),
+            }));
+            stream
+        })
+    }
+
     /// Calls the method with its arguments' values (for calls that come from the wire).
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) fn start_values(&self, args: Args) -> ObjectRefStream<X>
     where
         Args: Send + 'static,

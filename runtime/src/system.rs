@@ -44,8 +44,8 @@ pub struct Config {
     num_cpus: Option<f64>,
     num_gpus: f64,
     resources: Vec<(String, f64)>,
-    #[cfg(feature = "cluster")]
-    cluster: Option<crate::cluster::ClusterConfig>,
+    /// Cluster mode, when `helio-cluster` configured it: started by [`init`].
+    extension: Option<Arc<dyn crate::seam::Extension>>,
 }
 
 impl Default for Config {
@@ -58,155 +58,8 @@ impl Default for Config {
             num_cpus: None,
             num_gpus: 0.0,
             resources: Vec::new(),
-            #[cfg(feature = "cluster")]
-            cluster: None,
+            extension: None,
         }
-    }
-}
-
-/// Cluster mode (feature `cluster`).
-#[cfg(feature = "cluster")]
-impl Config {
-    /// Joins the helio cluster on the NATS server at `url` (any server ≥ 2.9, with JetStream
-    /// enabled: `nats-server -js`). [`init`] connects, and fails naming the url and the cause
-    /// when the server is unreachable or refuses the credentials.
-    ///
-    /// ```no_run
-    /// helio_runtime::init(
-    ///     helio_runtime::Config::cluster("nats://127.0.0.1:4222")
-    ///         .cluster_name("prod")
-    ///         .node_name("worker-1")
-    ///         .token("s3cret"),
-    /// )?;
-    /// # Ok::<(), helio_runtime::RuntimeError>(())
-    /// ```
-    pub fn cluster(url: impl Into<String>) -> Self {
-        Config {
-            cluster: Some(crate::cluster::ClusterConfig::new(url.into())),
-            ..Config::default()
-        }
-    }
-
-    fn cluster_mut(&mut self) -> &mut crate::cluster::ClusterConfig {
-        // Set without `Config::cluster(url)`: `init` reports the missing url.
-        self.cluster
-            .get_or_insert_with(|| crate::cluster::ClusterConfig::new(String::new()))
-    }
-
-    /// Isolates clusters sharing one NATS server (default `"helio"`; no dots, `*`, `>` or
-    /// whitespace).
-    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
-        self.cluster_mut().set_cluster_name(name.into());
-        self
-    }
-
-    /// A label for this process in status views (default `host-pid`).
-    pub fn node_name(mut self, name: impl Into<String>) -> Self {
-        self.cluster_mut().set_node_name(name.into());
-        self
-    }
-
-    /// Authenticates with a token.
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.cluster_mut().set_token(token.into());
-        self
-    }
-
-    /// Authenticates with a user name and password.
-    pub fn user_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.cluster_mut()
-            .set_user_password(user.into(), password.into());
-        self
-    }
-
-    /// Authenticates with an NKey seed.
-    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
-        self.cluster_mut().set_nkey(seed.into());
-        self
-    }
-
-    /// Authenticates with a NATS credentials file (JWT and NKey seed).
-    pub fn credentials_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.cluster_mut().set_credentials_file(path.into());
-        self
-    }
-
-    /// Requires TLS to the server (also implied by a `tls://` url and by the two options
-    /// below).
-    pub fn require_tls(mut self, required: bool) -> Self {
-        self.cluster_mut().set_tls_required(required);
-        self
-    }
-
-    /// Trusts the certificate authorities in the PEM file `pem` for the server's certificate
-    /// (besides the system's), and requires TLS.
-    pub fn tls_root_certificates(mut self, pem: impl Into<std::path::PathBuf>) -> Self {
-        self.cluster_mut().add_tls_root_certificates(pem.into());
-        self
-    }
-
-    /// Authenticates with a client certificate and its key (PEM files), and requires TLS.
-    pub fn tls_client_certificate(
-        mut self,
-        cert: impl Into<std::path::PathBuf>,
-        key: impl Into<std::path::PathBuf>,
-    ) -> Self {
-        self.cluster_mut()
-            .set_tls_client_certificate(cert.into(), key.into());
-        self
-    }
-
-    /// How long another node may be silent before this process pings it, and fails the
-    /// calls it owes with `ActorUnavailable` when it does not answer either (default 3 s).
-    ///
-    /// It also fences: a process that hears nothing back from the server for two thirds of
-    /// it stops the detached actors it hosts, before another node may restart them, so that
-    /// no actor runs twice. Once it hears the server again, each of them whose record still
-    /// names this process starts again here (a restart, counted against `max_restarts`).
-    /// Set it above the NATS outages you want to ride out without restarts.
-    pub fn node_timeout(mut self, timeout: Duration) -> Self {
-        self.cluster_mut().set_node_timeout(timeout);
-        self
-    }
-
-    /// How long `init` waits for the server (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.cluster_mut().set_connect_timeout(timeout);
-        self
-    }
-
-    /// Whether this process hosts actors for the cluster (default `true`). A client-only
-    /// process (`false`: a CLI, a web front end, a batch driver) creates and calls actors of
-    /// its registered types like any other, but no other process places an actor on it:
-    /// `Placement::Any` never picks it, `Placement::Node` to it is refused, and it never
-    /// restarts a dead node's actors. Actors it creates with `Placement::Local` (the
-    /// default) still run here.
-    ///
-    /// ```no_run
-    /// helio_runtime::init(
-    ///     helio_runtime::Config::cluster("nats://127.0.0.1:4222").host(false),
-    /// )?;
-    /// # Ok::<(), helio_runtime::RuntimeError>(())
-    /// ```
-    pub fn host(mut self, hosts: bool) -> Self {
-        self.cluster_mut().set_hosts(hosts);
-        self
-    }
-
-    /// How many records of dead actors the registry keeps, and for how long (default: the
-    /// last 1000, for at most an hour). A call to an actor that died for good resolves to
-    /// `ActorDied` with its cause, from any process, while its record is kept; after that,
-    /// as for an actor that never existed. Every node drops the records beyond the retention
-    /// now and then (about every 30 s).
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// let config = helio_runtime::Config::cluster("nats://127.0.0.1:4222")
-    ///     .dead_actors_kept(10_000, Duration::from_secs(600));
-    /// ```
-    pub fn dead_actors_kept(mut self, most: usize, longest: Duration) -> Self {
-        self.cluster_mut().set_retention(most, longest);
-        self
     }
 }
 
@@ -275,6 +128,14 @@ impl Config {
     /// name again replaces its amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
         crate::resources::set_named(&mut self.resources, name.into(), amount);
+        self
+    }
+
+    /// Starts `extension` (cluster mode) with the runtime at [`init`], and stops it at
+    /// [`shutdown`]. For `helio-cluster`; not a stable API.
+    #[doc(hidden)]
+    pub fn extension(mut self, extension: Arc<dyn crate::seam::Extension>) -> Self {
+        self.extension = Some(extension);
         self
     }
 
@@ -379,14 +240,13 @@ pub fn init(config: Config) -> Result<(), RuntimeError> {
         Some(_) => None,
         None => Some(config.build_embedded()?),
     };
-    #[cfg(feature = "cluster")]
-    if let Some(cluster) = &config.cluster {
+    if let Some(extension) = &config.extension {
         let handle = config
             .runtime
             .clone()
             .or_else(|| embedded.as_ref().map(|runtime| runtime.handle().clone()));
         let started = match handle {
-            Some(handle) => crate::cluster::start(cluster, handle),
+            Some(handle) => extension.start(handle),
             None => Err(RuntimeError::InvalidConfig(
                 "no runtime for the cluster".into(),
             )),
@@ -420,8 +280,9 @@ pub fn shutdown() {
         actor.request_kill(Kill::Shutdown);
     }
     registry::global().clear();
-    #[cfg(feature = "cluster")]
-    crate::cluster::stop();
+    if let Some(extension) = system.as_ref().and_then(|s| s.config.extension.as_ref()) {
+        extension.stop();
+    }
     let Some(System {
         config, embedded, ..
     }) = system

@@ -43,7 +43,7 @@ use crate::{
 /// Where a task may run besides this process. Cluster mode installs one when it starts
 /// ([`route_through`]); it is the one seam between tasks and the cluster, so that this module
 /// never reaches into it (the cluster calls [`submit_here`] for the tasks it takes).
-pub(crate) trait Router: Send + Sync {
+pub trait Router: Send + Sync {
     /// `Some(hosts_here)` when tasks of the fn `task` may run on other nodes; `hosts_here`
     /// says whether this process runs tasks for others too (and so may run this one itself).
     fn routes(&self, task: TypeId) -> Option<bool>;
@@ -54,25 +54,29 @@ pub(crate) trait Router: Send + Sync {
 
 /// A task on its way to another node: its arguments (a boxed argument tuple) and where its
 /// result (a boxed result) or error goes.
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-pub(crate) struct Sent {
-    pub(crate) label: ActorLabel,
-    pub(crate) method: &'static str,
-    pub(crate) options: TaskOptions,
-    pub(crate) demand: Resources,
-    pub(crate) args: Box<dyn Any + Send>,
-    pub(crate) answer: Answer,
+pub struct Sent {
+    /// The task, as its errors name it.
+    pub label: ActorLabel,
+    /// The fn's name.
+    pub method: &'static str,
+    /// Its options.
+    pub options: TaskOptions,
+    /// What it holds while it runs.
+    pub demand: Resources,
+    /// The boxed argument tuple.
+    pub args: Box<dyn Any + Send>,
+    /// Where its result goes.
+    pub answer: Answer,
 }
 
 /// Takes a task's result from another node (a boxed result) or its error.
-pub(crate) type Answer = Box<dyn FnOnce(Result<Box<dyn Any + Send>, ActorError>) + Send>;
+pub type Answer = Box<dyn FnOnce(Result<Box<dyn Any + Send>, ActorError>) + Send>;
 
 static ROUTER: RwLock<Option<Arc<dyn Router>>> = RwLock::new(None);
 
 /// Sends the tasks that may leave this process through `router` from now on (`None`: none
 /// leaves, cluster mode stopped).
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-pub(crate) fn route_through(router: Option<Arc<dyn Router>>) {
+pub fn route_through(router: Option<Arc<dyn Router>>) {
     *ROUTER.write().unwrap_or_else(PoisonError::into_inner) = router;
 }
 
@@ -243,19 +247,13 @@ impl<F: RemoteFn, Args, R> fmt::Debug for Task<F, Args, R> {
 
 /// Runs a task of `F` in this process, whether or not `F` is registered (a task another node
 /// sent here).
-#[cfg(feature = "cluster")]
-pub(crate) fn submit_here<F: RemoteFn>(
-    options: TaskOptions,
-    args: F::Args,
-) -> ObjectRef<F::Output> {
+pub fn submit_here<F: RemoteFn>(options: TaskOptions, args: F::Args) -> ObjectRef<F::Output> {
     submit::<F, _>(options, Ready(args), false)
 }
 
 /// Arguments with no ref among them.
-#[cfg(feature = "cluster")]
 struct Ready<T>(T);
 
-#[cfg(feature = "cluster")]
 impl<T: Send + 'static> PendingArgs for Ready<T> {
     type Values = T;
 

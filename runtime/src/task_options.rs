@@ -22,7 +22,7 @@ use crate::resources::Resources;
 /// # let _ = heavy;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TaskOptions {
     max_retries: Option<i64>,
     retry_on_panic: Option<bool>,
@@ -123,8 +123,7 @@ impl TaskOptions {
     }
 
     /// How often a task runs again after its node died (cluster mode): `None` forever.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn node_retries(&self) -> Option<u64> {
+    pub fn node_retries(&self) -> Option<u64> {
         match self.max_retries.unwrap_or(3) {
             n if n < 0 => None,
             n => Some(n.unsigned_abs()),

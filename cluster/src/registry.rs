@@ -22,7 +22,7 @@ use async_nats::jetstream::{
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::node::{NodeId, NodeInfo};
+use super::{NodeId, node::NodeInfo};
 
 /// What the registry keeps about a named actor (and what a serialized handle carries).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -475,7 +475,7 @@ mod tests {
             namespace: "ns".into(),
             name: "n".into(),
             id: 7,
-            node: NodeId(9),
+            node: NodeId::from_u64(9),
             type_name: "T".into(),
             fingerprint: 1,
             max_pending_calls: None,
@@ -484,7 +484,7 @@ mod tests {
         };
         let bytes = rmp_serde::to_vec_named(&old).unwrap();
         let record: ActorRecord = super::super::wire::decode(&bytes).unwrap();
-        assert_eq!(record.host(), NodeId(9));
+        assert_eq!(record.host(), NodeId::from_u64(9));
         assert_eq!(record.revival, None);
     }
 

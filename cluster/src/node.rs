@@ -6,42 +6,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use helio_runtime::NodeId;
 use serde::{Deserialize, Serialize};
-
-/// The id of one process in a cluster, unique across restarts of that process.
-///
-/// ```no_run
-/// let me: helio_runtime::NodeId = helio_runtime::current_node().expect("cluster mode");
-/// println!("this process is node {me}");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NodeId(pub(crate) u64);
-
-impl NodeId {
-    /// A fresh random id.
-    pub(crate) fn random() -> Self {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u32(std::process::id());
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        hasher.write_u128(nanos);
-        // Never 0, which `ActorId` uses for "no cluster".
-        NodeId(hasher.finish().max(1))
-    }
-
-    /// The id as a number.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
 
 /// What the cluster knows about one node: returned by [`nodes`](crate::nodes).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,16 +101,13 @@ pub(crate) fn now_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl std::str::FromStr for NodeId {
-    type Err = std::num::ParseIntError;
-
-    /// Parses the 16 hex digits a `NodeId` displays as.
-    ///
-    /// ```
-    /// let id: helio_runtime::NodeId = "00000000000000ff".parse().unwrap();
-    /// assert_eq!(id.to_string(), "00000000000000ff");
-    /// ```
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        u64::from_str_radix(s, 16).map(NodeId)
-    }
+/// A fresh random node id (never 0, which `ActorId` uses for "no cluster").
+pub(crate) fn random_id() -> NodeId {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    NodeId::from_u64(hasher.finish().max(1))
 }

@@ -5,7 +5,7 @@
 //! (`__credit`) as its consumer takes items, cancels (`__cancel`) when the stream is dropped
 //! early, and fails the stream on a gap in the sequence: items are never lost silently.
 
-use std::sync::Arc;
+use std::{any::Any, sync::Arc};
 
 use async_nats::{StatusCode, message::OutboundMessage};
 use bytes::Bytes;
@@ -16,34 +16,31 @@ use super::{
     wire::{self, VERB_CANCEL, VERB_CREDIT, WINDOW},
 };
 use crate::{
-    ActorError, CallOptions, ObjectRefStream,
-    arg::PendingArgs,
-    label::{ActorId, ActorLabel},
-    object_ref::Origin,
-    remote::Stub,
-    stream::{Feed, Item, Took},
+    ActorError,
+    seam::{ActorId, ActorLabel, AnyFeed, Args, Item, Opening, Origin, StreamCall, Stub, Took},
 };
 
 impl Link {
-    /// Calls the streaming `method`; its items arrive in the returned stream, `window` at
-    /// most in flight.
-    pub(crate) fn stream<X: Send + 'static, P: PendingArgs>(
+    /// Calls the streaming method of `call`; `open` makes the caller's stream, whose items
+    /// arrive here, `call.window` at most in flight.
+    pub(crate) fn open_stream(
         &self,
-        actor: &ActorLabel,
-        method: &'static str,
-        overrides: CallOptions,
-        args: P,
-        window: usize,
-    ) -> ObjectRefStream<X>
-    where
-        P::Values: Send + 'static,
-    {
+        call: StreamCall<'_>,
+        open: &mut dyn FnMut(Opening) -> Box<dyn AnyFeed>,
+    ) {
+        let StreamCall {
+            actor,
+            method,
+            overrides,
+            args,
+            window,
+        } = call;
         let window = window.max(1) as u64;
         let id = self.cluster.calls.reserve();
         let call = self.cluster.inbox_subject(id);
         let origin = Origin {
             actor: actor.clone(),
-            id: ActorId::of(self.record().node.0, self.record().id),
+            id: ActorId::of(self.record().node.as_u64(), self.record().id),
             method,
         };
         let consumer = {
@@ -75,19 +72,23 @@ impl Link {
             }) as Box<dyn FnMut(Took) + Send + Sync>
         };
         // Room for the window's items and the final frame.
-        let (stream, feed) = ObjectRefStream::fed(window as usize + 1, Some(origin), consumer);
+        let feed = open(Opening {
+            capacity: window as usize + 1,
+            origin,
+            consumer,
+        });
         let Some(stub) = self.stubs.get(method).copied() else {
             let _ = feed.push(Item::Failed(ActorError::Wire {
                 message: format!("`{method}` of actor {actor} is not a remote method here"),
             }));
-            return stream;
+            return;
         };
         let sink = stream_sink(actor.clone(), method, stub, feed);
         self.cluster
             .calls
             .insert_stream(id, self.watched_host(), sink);
         if self.cluster.refuse_if_cut_off(id) {
-            return stream;
+            return;
         }
         let send = {
             let cluster = Arc::clone(&self.cluster);
@@ -95,9 +96,9 @@ impl Link {
             let mut headers = self.call_headers(method, &overrides);
             headers.insert(WINDOW, window.to_string().as_str());
             let actor = actor.clone();
-            move |values: Result<P::Values, ActorError>| {
+            move |values: Result<Box<dyn Any + Send>, ActorError>| {
                 let payload = values.and_then(|values| {
-                    (stub.encode)(Box::new(values)).map_err(|err| ActorError::Wire {
+                    (stub.encode)(values).map_err(|err| ActorError::Wire {
                         message: format!("the arguments of `{method}` could not be encoded: {err}"),
                     })
                 });
@@ -115,23 +116,22 @@ impl Link {
                 }
             }
         };
-        match args.now() {
-            Ok(values) => send(Ok(values)),
-            Err(pending) => {
+        match args {
+            Args::Ready(values) => send(Ok(values)),
+            Args::Pending(pending) => {
                 let handle = self.cluster.handle.clone();
-                handle.spawn(async move { send(pending.resolve().await) });
+                handle.spawn(async move { send(pending.await) });
             }
         }
-        stream
     }
 }
 
 /// Turns a stream's frames into its items, checking their sequence.
-fn stream_sink<X: Send + 'static>(
+fn stream_sink(
     actor: ActorLabel,
     method: &'static str,
     stub: Stub,
-    feed: Feed<X>,
+    feed: Box<dyn AnyFeed>,
 ) -> Sink {
     let mut expected = 0u64;
     Box::new(move |message| {
@@ -159,13 +159,7 @@ fn stream_sink<X: Send + 'static>(
                     });
                 }
                 expected += 1;
-                let item = (stub.decode)(&message.payload)
-                    .map_err(|err| err.to_string())
-                    .and_then(|item| {
-                        item.downcast::<X>()
-                            .map(|item| *item)
-                            .map_err(|_| "an item of another type".to_owned())
-                    });
+                let item = (stub.decode)(&message.payload);
                 match item {
                     Ok(item) => match feed.push(Item::Next(item)) {
                         Ok(()) => false,
@@ -204,7 +198,7 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
-    use crate::remote::Codec;
+    use crate::seam::Codec;
 
     fn frame(status: &str, seq: u64, payload: Vec<u8>) -> async_nats::Message {
         let mut headers = HeaderMap::new();
@@ -229,14 +223,14 @@ mod tests {
     }
 
     fn item(n: u64) -> Vec<u8> {
-        <wire::MsgPack as Codec<u64>>::encode(&n).unwrap()
+        <crate::MsgPack as Codec<u64>>::encode(&n).unwrap()
     }
 
-    fn sink() -> (ObjectRefStream<u64>, Sink) {
-        let (stream, feed) = ObjectRefStream::fed(8, None, Box::new(|_| {}));
+    fn sink() -> (helio_runtime::ObjectRefStream<u64>, Sink) {
+        let (stream, feed) = crate::seam::fed_stream(8, None, Box::new(|_| {}));
         let stub = Stub {
-            encode: crate::remote::encode_args::<wire::MsgPack, (u64,)>,
-            decode: |bytes| Ok(Box::new(<wire::MsgPack as Codec<u64>>::decode(bytes)?)),
+            encode: crate::seam::encode_args::<crate::MsgPack, (u64,)>,
+            decode: |bytes| Ok(Box::new(<crate::MsgPack as Codec<u64>>::decode(bytes)?)),
         };
         let sink = stream_sink(ActorLabel::new("Counter", None), "count", stub, feed);
         (stream, sink)

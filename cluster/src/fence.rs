@@ -27,7 +27,7 @@ use std::{
 };
 
 use super::{Cluster, registry::ActorRecord, revive};
-use crate::actor::{ActorShared, Kill};
+use crate::seam::{ActorShared, Kill};
 
 /// How long a recheck waits for the stopped actors to finish stopping.
 const STOP_WITHIN: Duration = Duration::from_secs(10);

@@ -31,11 +31,10 @@ use super::{
     },
 };
 use crate::{
-    Actor, ActorClass, ActorError, CallOptions,
-    actor::{ActorCell, ActorShared},
-    error::DeathCause,
-    object_ref::Canceller,
-    remote::{Serve, ServedCall},
+    ActorClass, ActorError, CallOptions, DeathCause,
+    seam::{self, Canceller},
+    seam::{ActorCell, ActorShared},
+    seam::{Serve, ServedCall},
 };
 
 /// The record that names the anonymous actor of `cell`, hosted here.
@@ -44,8 +43,8 @@ pub(crate) fn record_of<A: ActorClass>(
     table: &HostTable<A>,
     cell: &ActorCell<A>,
 ) -> ActorRecord {
-    let shared = &cell.shared;
-    let node = NodeId(shared.id.node());
+    let shared = &cell.shared();
+    let node = NodeId::from_u64(shared.id.node());
     ActorRecord {
         namespace: String::new(),
         name: String::new(),
@@ -73,7 +72,7 @@ pub(crate) fn serve_actor<A: ActorClass>(
     mut sub: Subscriber,
     revision: Option<u64>,
 ) {
-    let shared = Arc::clone(&cell.shared);
+    let shared = Arc::clone(cell.shared());
     let weak = Arc::downgrade(cell);
     let id = shared.id.local();
     cluster
@@ -408,7 +407,7 @@ fn dispatch<A: ActorClass>(
             "unknown codec {codec:?} (this host speaks {CODEC_ID})"
         )));
     }
-    let Some(actor) = cell.upgrade().map(Actor::from_cell) else {
+    let Some(actor) = cell.upgrade().map(seam::from_cell) else {
         let cause = shared.death().unwrap_or(DeathCause::Shutdown);
         return Err(Failure::Died(wire::Cause::of(&cause)));
     };
@@ -426,7 +425,7 @@ fn dispatch<A: ActorClass>(
         }
         VERB_READY => {
             let ready = actor.ready();
-            let cancel = ready.canceller();
+            let cancel = seam::canceller_of(&ready);
             Ok(Dispatched::Call(ServedCall {
                 reply: Box::pin(async move { ready.await.map(|()| Vec::new()) }),
                 cancel,

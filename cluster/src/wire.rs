@@ -15,10 +15,9 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    ActorError,
-    error::DeathCause,
-    label::ActorLabel,
-    remote::{Codec, WireError},
+    ActorError, DeathCause, MsgPack,
+    seam::ActorLabel,
+    seam::{Codec, WireError},
 };
 
 /// The codec id every helio message carries in [`CODEC`].
@@ -54,20 +53,6 @@ pub(crate) const VERB_READY: &str = "__ready";
 pub(crate) const VERB_CANCEL: &str = "__cancel";
 /// Control verb: kills the actor; the payload is `no_restart` as a bool.
 pub(crate) const VERB_KILL: &str = "__kill";
-
-/// MessagePack with struct fields as maps, so records stay readable and extensible.
-#[doc(hidden)]
-pub struct MsgPack;
-
-impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
-    fn encode(value: &T) -> Result<Vec<u8>, WireError> {
-        rmp_serde::to_vec_named(value).map_err(|err| WireError(err.to_string()))
-    }
-
-    fn decode(bytes: &[u8]) -> Result<T, WireError> {
-        rmp_serde::from_slice(bytes).map_err(|err| WireError(err.to_string()))
-    }
-}
 
 /// Encodes a wire value (records, failures) with [`MsgPack`].
 pub(crate) fn encode<T: Serialize + DeserializeOwned>(value: &T) -> Result<Vec<u8>, WireError> {
@@ -140,6 +125,8 @@ impl WireState {
             crate::ActorState::Alive | crate::ActorState::Unreachable => WireState::Alive,
             crate::ActorState::Restarting => WireState::Restarting,
             crate::ActorState::Dead(cause) => WireState::Dead(Cause::of(cause)),
+            // A state this version does not know of: not dead.
+            _ => WireState::Alive,
         }
     }
 
@@ -256,6 +243,7 @@ impl Cause {
             DeathCause::Fenced => Cause::Fenced,
             DeathCause::Unschedulable(m) => Cause::Unschedulable(m.clone()),
             DeathCause::Internal(what) => Cause::Internal((*what).to_owned()),
+            other => Cause::Internal(other.to_string()),
         }
     }
 

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{Cluster, NodeId, wire};
-use crate::{label::ActorLabel, object_ref::detached_pair};
+use crate::{seam::ActorLabel, seam::detached_pair};
 
 /// The count of nodes found dead.
 struct Deaths(tokio::sync::watch::Sender<u64>);
@@ -35,12 +35,12 @@ impl Default for Deaths {
 ///
 /// ```no_run
 /// # async fn watch() {
-/// let Some(mut deaths) = helio_runtime::node_deaths() else {
+/// let Some(mut deaths) = helio_cluster::node_deaths() else {
 ///     return; // not in cluster mode
 /// };
 /// let watched: helio_runtime::NodeId = helio_runtime::current_node().unwrap();
 /// while deaths.changed().await {
-///     if helio_runtime::is_node_dead(watched) {
+///     if helio_cluster::is_node_dead(watched) {
 ///         println!("{watched} is dead");
 ///     }
 /// }
@@ -213,7 +213,7 @@ async fn listen(cluster: Weak<Cluster>, mut heartbeats: async_nats::Subscriber) 
             .rsplit('.')
             .next()
             .and_then(|id| u64::from_str_radix(id, 16).ok());
-        match node.map(NodeId) {
+        match node.map(NodeId::from_u64) {
             // This node's own heartbeat, back through the server: it is not cut off.
             Some(node) if node == cluster.node() => cluster.fence.echoed(),
             Some(node) => cluster.liveness.heard(node),

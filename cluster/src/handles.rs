@@ -1,4 +1,5 @@
-//! Handles that cross processes: `Actor<A>` is `Serialize + Deserialize` in cluster mode.
+//! Handles that cross processes: the addresses behind `Actor<A>`'s `Serialize + Deserialize`
+//! (which the runtime implements, asking the seam's `Cluster::address` and `attach`).
 //!
 //! A handle serializes as its actor's address (an [`ActorRecord`]: node, id, type fingerprint),
 //! never as a location in memory. Serializing a handle to a local actor that the cluster cannot
@@ -17,13 +18,10 @@ use std::{
     time::Duration,
 };
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
-
-use super::{Cluster, MsgPack, block_on, client, current, host, registry::ActorRecord, types};
+use super::{Cluster, block_on, client, client::Link, host, registry::ActorRecord, types};
 use crate::{
     Actor, ActorClass,
-    actor::{ActorCell, ActorShared},
-    remote::Remotable,
+    seam::{self, ActorCell, ActorShared, Class},
 };
 
 /// The actors this process serves to the cluster, by local id.
@@ -98,33 +96,38 @@ impl Served {
             .downcast_ref::<Weak<ActorCell<A>>>()?
             .upgrade()?;
         drop(actors);
-        Some(Actor::from_cell(cell))
+        Some(seam::from_cell(cell))
     }
 }
 
-/// The address of `actor`, serving it to the cluster first if it is local and not served.
-pub(crate) fn address<A: ActorClass>(actor: &Actor<A>) -> Result<ActorRecord, String> {
-    if let Some(link) = actor.link() {
+/// The address of `actor` (an `&Actor<A>`), serving it to the cluster first if it is local
+/// and not served. Monomorphized for each registered type (`TypeEntry::address`).
+pub(crate) fn address<A: ActorClass>(
+    cluster: &Arc<Cluster>,
+    actor: &dyn Any,
+) -> Result<ActorRecord, String> {
+    let actor = actor
+        .downcast_ref::<Actor<A>>()
+        .ok_or("internal: a handle of another type")?;
+    if let Some(link) = seam::remote_of(actor).and_then(|r| r.as_any().downcast_ref::<Link>()) {
         return Ok(link.record().clone());
     }
-    let cluster = current().ok_or(
-        "a handle crosses processes only in cluster mode: call \
-         `helio::init(helio::Config::cluster(url))` first",
-    )?;
     let id = actor.id().local();
     if let Some(record) = cluster.served.record(id) {
         return Ok(record);
     }
     let table = types::registered::<A>()
         .and_then(|entry| entry.host::<A>())
-        .ok_or_else(|| {
-            format!(
-                "a handle to a `{0}` crosses processes only once the type is registered: call \
-                 `helio::register::<{0}>()`",
-                std::any::type_name::<A>()
-            )
-        })?;
-    serve_anonymous(&cluster, table, actor)
+        .ok_or_else(|| not_registered(std::any::type_name::<A>()))?;
+    serve_anonymous(cluster, table, actor)
+}
+
+/// Why a handle of type `type_name` cannot cross processes here.
+pub(crate) fn not_registered(type_name: &str) -> String {
+    format!(
+        "a handle to a `{type_name}` crosses processes only once the type is registered: call \
+         `helio::register::<{type_name}>()`"
+    )
 }
 
 /// Serves a local actor that has no name to the cluster, and returns its address.
@@ -140,42 +143,35 @@ pub(crate) fn serve_anonymous<A: ActorClass>(
     };
     let sub = block_on(&cluster.handle, Duration::from_secs(10), subscribe)
         .map_err(|err| err.to_string())??;
-    let cell = actor.cell();
+    let cell = seam::cell_of(actor);
     let record = host::record_of(cluster, &table, cell);
     host::serve_actor(cluster, table, cell, record.clone(), sub, None);
     Ok(record)
 }
 
-/// The handle of the actor at `record`: the local one if it lives here, else a remote one.
-pub(crate) fn attach<A: ActorClass>(record: ActorRecord) -> Result<Actor<A>, String> {
-    let cluster = current().ok_or(
-        "a handle crosses processes only in cluster mode: call \
-         `helio::init(helio::Config::cluster(url))` first",
-    )?;
+/// The handle (a boxed `Actor<A>`) of the actor served here under local id `id`.
+/// Monomorphized for each registered type (`TypeEntry::local`).
+pub(crate) fn local<A: ActorClass>(cluster: &Arc<Cluster>, id: u64) -> Option<Box<dyn Any + Send>> {
+    let actor = cluster.served.local::<A>(id)?;
+    Some(Box::new(actor))
+}
+
+/// The handle (a boxed `Actor<A>`) of the actor at `record`: the local one if it lives here,
+/// else a remote one.
+pub(crate) fn attach(
+    cluster: &Arc<Cluster>,
+    class: Class,
+    record: ActorRecord,
+) -> Result<Box<dyn Any + Send>, String> {
+    let entry = types::by_class(class);
     if record.node == cluster.node() {
-        return cluster.served.local::<A>(record.id).ok_or_else(|| {
+        let entry = entry.ok_or_else(|| not_registered(class.type_name))?;
+        return (entry.local)(cluster, record.id).ok_or_else(|| {
             format!(
                 "the actor `{}` this handle names is no longer alive in its process",
                 record.type_name
             )
         });
     }
-    client::remote_handle(&cluster, record, types::registered::<A>()).map_err(|e| e.to_string())
-}
-
-/// Only an actor type that can be registered (serde arguments and results) has handles that
-/// cross processes: passing another one is a compile error naming the type that is not serde.
-impl<A: Remotable<MsgPack>> Serialize for Actor<A> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        address(self)
-            .map_err(ser::Error::custom)?
-            .serialize(serializer)
-    }
-}
-
-impl<'de, A: Remotable<MsgPack>> Deserialize<'de> for Actor<A> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let record = ActorRecord::deserialize(deserializer)?;
-        attach(record).map_err(de::Error::custom)
-    }
+    client::remote_handle(cluster, record, entry, class).map_err(|e| e.to_string())
 }

@@ -11,15 +11,14 @@ use std::{
 };
 
 use crate::{
-    ActorClass, ActorOptions,
-    remote::{EncodeFn, Remotable, Serve, Stub},
+    ActorClass, ActorOptions, MsgPack,
+    seam::{
+        self, ActorId, ActorLabel, Claim, Claimed, Class, EncodeFn, Remotable, RemoteActor, Serve,
+        Stub,
+    },
 };
 
-use super::{
-    current, placement,
-    registry::ActorRecord,
-    wire::{Failure, MsgPack},
-};
+use super::{Cluster, claim, current, handles, placement, registry::ActorRecord, wire::Failure};
 
 /// How to serve the remote methods of an actor type `A` on this node.
 pub(crate) struct HostTable<A> {
@@ -42,7 +41,25 @@ pub(crate) struct TypeEntry {
     pub(crate) encode_constructor: EncodeFn,
     /// Creates the actor on this node from a spawn request.
     pub(crate) spawn: SpawnFn,
+    /// A remote handle (a boxed `Actor<A>`).
+    pub(crate) remote: RemoteFn,
+    /// Claims a name for an actor about to be created here.
+    pub(crate) claim: fn(Claim<'_>) -> Claimed,
+    /// The address of a handle (an `&Actor<A>`), serving it first if it is local.
+    pub(crate) address: AddressFn,
+    /// The handle (a boxed `Actor<A>`) of a served actor of this process, by its local id.
+    pub(crate) local: LocalFn,
 }
+
+/// The address of a handle of a registered type (an `&Actor<A>`).
+pub(crate) type AddressFn = fn(&Arc<Cluster>, &dyn Any) -> Result<ActorRecord, String>;
+
+/// The handle (a boxed `Actor<A>`) of a served actor, by its local id.
+pub(crate) type LocalFn = fn(&Arc<Cluster>, u64) -> Option<Box<dyn Any + Send>>;
+
+/// Makes a remote handle of a registered type.
+pub(crate) type RemoteFn =
+    fn(ActorLabel, ActorId, Option<usize>, i64, Arc<dyn RemoteActor>) -> Box<dyn Any + Send>;
 
 /// Creates an actor of a registered type here, from options and encoded arguments.
 pub(crate) type SpawnFn = fn(ActorOptions, &[u8]) -> Result<ActorRecord, Failure>;
@@ -58,11 +75,7 @@ static TYPES: LazyLock<Mutex<HashMap<TypeId, TypeEntry>>> = LazyLock::new(Defaul
 
 /// The registration of `A`, if this process made one.
 pub(crate) fn registered<A: ActorClass>() -> Option<TypeEntry> {
-    TYPES
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&TypeId::of::<A>())
-        .cloned()
+    by_class(Class::of::<A>())
 }
 
 /// Lets this process host actors of type `A` and call those hosted elsewhere (cluster mode).
@@ -74,7 +87,7 @@ pub(crate) fn registered<A: ActorClass>() -> Option<TypeEntry> {
 /// error names the type that is not.
 ///
 /// Named actors of a registered type created in this process are published to the cluster,
-/// so [`get_actor`](crate::get_actor) finds them from any process.
+/// so [`get_actor`](helio_runtime::get_actor) finds them from any process.
 ///
 /// ```
 /// use helio::prelude::*;
@@ -89,7 +102,7 @@ pub(crate) fn registered<A: ActorClass>() -> Option<TypeEntry> {
 ///     pub fn add(&mut self, by: i64) -> i64 { self.value += by; self.value }
 /// }
 ///
-/// helio_runtime::register::<Counter>();
+/// helio_cluster::register::<Counter>();
 /// ```
 pub fn register<A: Remotable<MsgPack>>() {
     let type_name = std::any::type_name::<A>();
@@ -111,6 +124,10 @@ pub fn register<A: Remotable<MsgPack>>() {
         }),
         encode_constructor: A::encode_constructor_args,
         spawn: placement::spawn_here::<A>,
+        remote: seam::remote_handle::<A>,
+        claim: claim::claim_named::<A>,
+        address: handles::address::<A>,
+        local: handles::local::<A>,
     };
     let fresh = TYPES
         .lock()
@@ -127,6 +144,15 @@ pub fn register<A: Remotable<MsgPack>>() {
             }
         });
     }
+}
+
+/// The registration of `class`, if this process made one.
+pub(crate) fn by_class(class: Class) -> Option<TypeEntry> {
+    TYPES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&class.type_id)
+        .cloned()
 }
 
 /// Every registered type.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Cluster, NodeId, liveness, types};
-use crate::resources::{Ledger, Pick, Resources, pick};
+use crate::seam::{Ledger, Pick, Resources, pick};
 
 /// A node's resources and what is held of them, in a ping's answer.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ fn resources(listed: &[(String, f64)]) -> Resources {
 impl Load {
     /// This node's load now.
     pub(crate) fn here(cluster: &Cluster) -> Load {
-        let (total, held) = crate::system::task_pool().snapshot();
+        let (total, held) = crate::seam::node_resources();
         Load {
             total: listed(&total),
             held: listed(&held),

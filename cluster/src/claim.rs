@@ -6,7 +6,7 @@
 //! taken over by a revision-checked update. The winner subscribes the actor's subject before
 //! it claims, so that a record naming it is never seen before it is served (`host.rs`).
 
-use std::{sync::Arc, time::Duration};
+use std::{any::Any, sync::Arc, time::Duration};
 
 use async_nats::Subscriber;
 
@@ -16,43 +16,38 @@ use super::{
     types::{self, HostTable},
 };
 use crate::{
-    Actor, ActorClass, actor::ActorCell, error::DeathCause, label::ActorId, options::ActorConfig,
-    registry::Key,
+    ActorClass, DeathCause,
+    seam::{ActorCell, ActorId, Claim, Claimed, Hosting},
 };
-
-/// What cluster mode says about creating the named actor `key`.
-pub(crate) enum Named<A> {
-    /// Not served to the cluster (no cluster, or `A` is not registered): local rules apply.
-    Local,
-    /// This process won the name: serve the actor once it is created.
-    Serve(Hosted<A>),
-    /// Another process holds the name and `get_if_exists` asked for it: its handle.
-    Existing(Actor<A>),
-    /// The actor must not start.
-    Refused(DeathCause),
-}
 
 /// Claims the name `key` in the cluster for actor `id`, blocking for the registry's answer
 /// (at most 10 s): the claim is what makes two processes racing for one name create one
 /// actor.
-pub(crate) fn claim_named<A: ActorClass>(
-    key: &Key,
-    config: &ActorConfig,
-    id: ActorId,
-    revival: impl FnOnce() -> (crate::ActorOptions, Box<dyn std::any::Any + Send>),
-) -> Named<A> {
+///
+/// Monomorphized for each registered type (`TypeEntry::claim`).
+pub(crate) fn claim_named<A: ActorClass>(claim: Claim<'_>) -> Claimed {
+    let Claim {
+        class,
+        key,
+        id,
+        detached,
+        get_if_exists,
+        max_pending_calls,
+        max_task_retries,
+        revival,
+    } = claim;
     let Some(cluster) = current() else {
-        return Named::Local;
+        return Claimed::Local;
     };
     let Some(entry) = types::registered::<A>() else {
-        return Named::Local;
+        return Claimed::Local;
     };
     let Some(table) = entry.host::<A>() else {
-        return Named::Local;
+        return Claimed::Local;
     };
     // Another node's actor being restarted here: its name is this node's already.
     if let Some(adopted) = cluster.adoptions.take(key) {
-        return Named::Serve(Hosted {
+        return Claimed::Serve(Box::new(Hosted {
             inner: Some(Box::new(HostedInner {
                 cluster,
                 table,
@@ -60,9 +55,8 @@ pub(crate) fn claim_named<A: ActorClass>(
                 sub: adopted.sub,
                 revision: adopted.revision,
             })),
-        });
+        }));
     }
-    let detached = config.lifetime == crate::Lifetime::Detached;
     let revival = detached.then(revival).and_then(|(options, args)| {
         let max_restarts = options.max_restarts_or_default();
         match (entry.encode_constructor)(args) {
@@ -85,9 +79,9 @@ pub(crate) fn claim_named<A: ActorClass>(
         node: cluster.node(),
         type_name: std::any::type_name::<A>().to_owned(),
         fingerprint: table.fingerprint,
-        max_pending_calls: config.max_pending_calls.map(|n| n as u64),
-        max_task_retries: config.max_task_retries,
-        detached: config.lifetime == crate::Lifetime::Detached,
+        max_pending_calls: max_pending_calls.map(|n| n as u64),
+        max_task_retries,
+        detached,
         host: None,
         moves: 0,
         revival,
@@ -147,13 +141,13 @@ pub(crate) fn claim_named<A: ActorClass>(
         Err(err) => Err(err.to_string()),
     };
     let taken = || {
-        Named::Refused(DeathCause::NameTaken {
+        Claimed::Refused(DeathCause::NameTaken {
             namespace: namespace.clone(),
             name: name.clone(),
         })
     };
     match outcome {
-        Ok(Ok((sub, revision))) => Named::Serve(Hosted {
+        Ok(Ok((sub, revision))) => Claimed::Serve(Box::new(Hosted {
             inner: Some(Box::new(HostedInner {
                 cluster,
                 table,
@@ -161,17 +155,17 @@ pub(crate) fn claim_named<A: ActorClass>(
                 sub,
                 revision,
             })),
-        }),
+        })),
         // Held by this process: the local registry decides (it knows that actor).
-        Ok(Err(Some(held))) if held.node == cluster.node() => Named::Local,
-        Ok(Err(Some(held))) if config.get_if_exists => {
-            match super::client::remote_handle::<A>(&cluster, held, types::registered::<A>()) {
-                Ok(actor) => Named::Existing(actor),
-                Err(err) => Named::Refused(DeathCause::InvalidOptions(err.to_string())),
+        Ok(Err(Some(held))) if held.node == cluster.node() => Claimed::Local,
+        Ok(Err(Some(held))) if get_if_exists => {
+            match super::client::remote_handle(&cluster, held, Some(entry), class) {
+                Ok(actor) => Claimed::Existing(actor),
+                Err(err) => Claimed::Refused(DeathCause::InvalidOptions(err.to_string())),
             }
         }
         Ok(Err(_)) => taken(),
-        Err(err) => Named::Refused(DeathCause::InitFailed(format!(
+        Err(err) => Claimed::Refused(DeathCause::InitFailed(format!(
             "could not claim its name in the cluster: {err}"
         ))),
     }
@@ -213,23 +207,27 @@ impl<A> Drop for Hosted<A> {
     }
 }
 
-impl<A: ActorClass> Hosted<A> {
+impl<A: ActorClass> Hosting for Hosted<A> {
     /// The id the actor takes: the claimed one, or, restarted here, the one it always had.
-    pub(crate) fn id(&self) -> ActorId {
+    fn id(&self) -> ActorId {
         match &self.inner {
-            Some(inner) => ActorId::of(inner.record.node.0, inner.record.id),
+            Some(inner) => ActorId::of(inner.record.node.as_u64(), inner.record.id),
             None => ActorId::next(),
         }
     }
 
     /// How often the actor moved to another node so far: the restarts it starts with.
-    pub(crate) fn moves(&self) -> u32 {
+    fn moves(&self) -> u32 {
         self.inner.as_ref().map_or(0, |inner| inner.record.moves)
     }
 
     /// Serves the actor of `cell` until it dies, then frees its name.
-    pub(crate) fn serve(mut self, cell: &Arc<ActorCell<A>>) {
+    fn serve(mut self: Box<Self>, cell: &dyn Any) {
         let Some(inner) = self.inner.take() else {
+            return;
+        };
+        let Some(cell) = cell.downcast_ref::<Arc<ActorCell<A>>>() else {
+            tracing::error!("internal: an actor of another type to serve under a claimed name");
             return;
         };
         let HostedInner {

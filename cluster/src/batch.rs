@@ -15,7 +15,7 @@ use async_nats::{HeaderMap, Message, message::OutboundMessage};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::wire::{CODEC, CODEC_ID};
-use crate::remote::WireError;
+use crate::seam::WireError;
 
 /// Header: the message is a batch of this many messages.
 pub(crate) const BATCH: &str = "Helio-Batch";

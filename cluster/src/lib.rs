@@ -1,5 +1,13 @@
-//! Cluster mode (feature `cluster`): the same typed handles across processes, over NATS.
+//! Cluster mode for helio: the same typed handles across processes, over NATS.
 //!
+//! Users depend on the `helio` facade, whose `cluster` feature re-exports this crate. It sits
+//! above `helio-runtime` and reaches it only through the runtime's seam
+//! (`helio_runtime::seam`): it implements the seam's `RemoteActor` (for handles to actors
+//! hosted elsewhere) and `Cluster` (what the runtime asks: place, claim, look up, list,
+//! addresses), installs them when the runtime starts it, and removes them at shutdown.
+//!
+//! - `init.rs`: [`Config`] and [`init`]: the runtime's settings plus where the cluster is.
+//! - `hooks.rs`: the seam's `Cluster`, installed while this process is in a cluster.
 //! - `config.rs`: where the cluster is and how to authenticate.
 //! - `wire.rs`: subjects, headers, and how values and failures cross the wire.
 //! - `batch.rs`: many small messages to one destination as one NATS message.
@@ -16,12 +24,15 @@
 //! - `retention.rs`: when a process drops the tombstones beyond the retention.
 //! - `fence.rs`: a node cut off from the cluster stops its detached actors.
 //! - `verdict.rs`: what a call concludes when its actor does not answer (died, or unavailable).
-//! - `handles.rs`: `Actor<A>` as `Serialize + Deserialize`, for handles that cross processes.
+//! - `handles.rs`: the addresses of handles that cross processes.
 //!
-//! One [`Cluster`] per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
+//! One `Cluster` per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
 //! helio's embedded runtime (or the pinned one): a writer that publishes every outgoing
 //! message in order, and a reader of the process's one reply inbox. Neither ever blocks on
 //! user code: async-nats drops messages silently when a subscription's buffer is full.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod batch;
 mod calls;
@@ -30,7 +41,9 @@ mod client;
 mod config;
 mod fence;
 mod handles;
+mod hooks;
 mod host;
+mod init;
 pub(crate) mod liveness;
 mod load;
 mod node;
@@ -53,18 +66,21 @@ use std::{
 
 use tokio::{runtime::Handle, sync::mpsc};
 
-pub(crate) use claim::{Named, claim_named};
-pub(crate) use client::{Link, lookup};
 pub use config::ClusterConfig;
+use helio_runtime::{
+    Actor, ActorClass, ActorError, ActorInfo, ActorOptions, ActorState, CallOptions, DeathCause,
+    LookupError, NodeId, Placement, RuntimeError, TaskOptions, kill,
+    seam::{self, MsgPack, detached_pair},
+};
+pub use init::{Config, init};
 pub use liveness::NodeDeaths;
-pub use node::{NodeId, NodeInfo, NodeState, ResourceUse};
-pub(crate) use placement::place;
+pub use node::{NodeInfo, NodeState, ResourceUse};
 pub use tasks::register_task;
 pub use types::register;
-#[doc(hidden)]
-pub use wire::MsgPack;
 
-use crate::{ActorError, error::RuntimeError, object_ref::detached_pair};
+/// The NATS client, for the raw baseline of the cluster benchmarks. Not a stable API.
+#[doc(hidden)]
+pub use async_nats;
 
 /// This process's membership in a cluster.
 pub(crate) struct Cluster {
@@ -107,7 +123,7 @@ struct Inflight(std::sync::Mutex<std::collections::HashMap<String, Served>>);
 
 /// How to reach a call being served: to cancel it, or to grant its stream credit.
 enum Served {
-    Call(crate::object_ref::Canceller),
+    Call(crate::seam::Canceller),
     Stream(tokio::sync::watch::Sender<host::Credit>),
 }
 
@@ -265,7 +281,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         .map_err(|err| failed(err.to_string()))?
         .map_err(failed)?;
     let info = NodeInfo {
-        id: NodeId::random(),
+        id: node::random_id(),
         name: config.node_name(),
         pid: std::process::id(),
         host: node::host_name(),
@@ -312,10 +328,11 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         .map_err(failed)?;
     handle.spawn(write(client, Arc::downgrade(&cluster), outgoing));
     handle.spawn(calls::read_inbox(Arc::downgrade(&cluster), inbox));
-    crate::label::set_node(cluster.node().0);
+    seam::set_node(cluster.node().as_u64());
     let router = tasks::ClusterRouter(Arc::downgrade(&cluster));
-    crate::task::route_through(Some(Arc::new(router)));
+    seam::route_through(Some(Arc::new(router)));
     *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(cluster);
+    seam::install(Some(Arc::new(hooks::Hooks)));
     Ok(())
 }
 
@@ -328,8 +345,9 @@ pub(crate) fn stop() {
     else {
         return;
     };
-    crate::label::set_node(0);
-    crate::task::route_through(None);
+    seam::install(None);
+    seam::set_node(0);
+    seam::route_through(None);
     let leave = {
         let cluster = Arc::clone(&cluster);
         async move {
@@ -477,30 +495,19 @@ pub(crate) fn list_remote(dead: bool) -> Option<Vec<crate::ActorInfo>> {
             // Where it runs now (or ran last): another node may have restarted it.
             let host = record.host();
             let pid = nodes.iter().find(|n| n.id == host).map(|n| n.pid);
-            crate::ActorInfo {
+            ActorInfo::from(seam::InfoParts {
                 namespace: record.namespace,
                 name: record.name,
-                type_name: record.type_name.into(),
+                type_name: record.type_name,
                 state,
                 restarts,
                 detached: record.detached,
                 node: Some(host),
                 pid,
-            }
+            })
         })
         .collect();
     Some(infos)
-}
-
-/// This process's node id, in cluster mode.
-///
-/// ```no_run
-/// if let Some(node) = helio_runtime::current_node() {
-///     println!("node {node}");
-/// }
-/// ```
-pub fn current_node() -> Option<NodeId> {
-    current().map(|cluster| cluster.node())
 }
 
 /// Whether this process has found `node` dead (always `false` outside cluster mode). A node
@@ -508,7 +515,7 @@ pub fn current_node() -> Option<NodeId> {
 ///
 /// ```no_run
 /// let me = helio_runtime::current_node().expect("cluster mode");
-/// assert!(!helio_runtime::is_node_dead(me));
+/// assert!(!helio_cluster::is_node_dead(me));
 /// ```
 pub fn is_node_dead(node: NodeId) -> bool {
     current().is_some_and(|cluster| cluster.liveness.is_dead(node))
@@ -525,7 +532,7 @@ pub fn node_deaths() -> Option<NodeDeaths> {
 /// answer (at most 10 s) and the pings (at most 1 s, all at once).
 ///
 /// ```no_run
-/// for node in helio_runtime::nodes() {
+/// for node in helio_cluster::nodes() {
 ///     println!("{} {} pid {}", node.id, node.name, node.pid);
 /// }
 /// ```

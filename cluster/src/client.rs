@@ -21,7 +21,6 @@ use bytes::Bytes;
 use super::{
     Cluster, NodeId, block_on,
     calls::{Complete, Pending},
-    current,
     registry::ActorRecord,
     rerun::Rerun,
     types::{self, TypeEntry},
@@ -30,10 +29,11 @@ use super::{
     },
 };
 use crate::{
-    Actor, ActorClass, ActorError, ActorState, CallOptions, LookupError,
-    label::{ActorId, ActorLabel},
-    object_ref::{Resolver, detached_pair},
-    remote::Stub,
+    ActorError, ActorState, CallOptions, LookupError,
+    seam::{
+        self, ActorId, ActorLabel, AnyFeed, Class, Opening, RemoteActor, Reply, Resolver,
+        StreamCall, Stub, detached_pair,
+    },
 };
 
 /// Woken when the caller cancels a remote call: asks the host to cancel it.
@@ -72,12 +72,12 @@ pub(crate) struct Address {
 impl Address {
     /// The node that runs the actor, as last known.
     pub(super) fn host(&self) -> NodeId {
-        NodeId(self.host.load(Ordering::Acquire))
+        NodeId::from_u64(self.host.load(Ordering::Acquire))
     }
 
     /// A reply came from `node`: it runs the actor now.
     pub(super) fn answered_by(&self, node: NodeId) {
-        self.host.store(node.0, Ordering::Release);
+        self.host.store(node.as_u64(), Ordering::Release);
     }
 }
 
@@ -136,33 +136,14 @@ impl Link {
     /// The headers of a call of `method` with the caller's `overrides`.
     pub(super) fn call_headers(&self, method: &str, overrides: &CallOptions) -> HeaderMap {
         let mut headers = self.headers(method);
-        if let Some(group) = &overrides.concurrency_group {
-            headers.insert(wire::GROUP, group.as_ref());
+        let (group, retries) = seam::call_overrides(overrides);
+        if let Some(group) = group {
+            headers.insert(wire::GROUP, group);
         }
-        if let Some(retries) = overrides.max_task_retries {
+        if let Some(retries) = retries {
             headers.insert(wire::RETRIES, retries.to_string().as_str());
         }
         headers
-    }
-
-    /// Asks the host for the actor's state and restart count (blocking, at most 5 s); when
-    /// the host does not answer, the actor's record answers (`verdict.rs`): `Dead` with its
-    /// cause, or `Unreachable`.
-    pub(crate) fn state(&self) -> (ActorState, u32) {
-        let asked = ask_state(
-            &self.cluster,
-            self.subject.clone(),
-            self.headers(VERB_STATE),
-            5,
-        );
-        if let Ok(answer) = asked {
-            return answer;
-        }
-        let cluster = Arc::clone(&self.cluster);
-        let address = Arc::clone(&self.address);
-        let read = async move { super::verdict::state(&cluster, &address).await };
-        block_on(&self.cluster.handle, Duration::from_secs(5), read)
-            .unwrap_or((ActorState::Unreachable, self.address.record.moves))
     }
 
     fn send(&self, method: &str, payload: Vec<u8>, reply: Option<u64>) {
@@ -182,16 +163,38 @@ impl Link {
             headers: Some(headers),
         });
     }
+}
+
+impl RemoteActor for Link {
+    /// Asks the host for the actor's state and restart count (blocking, at most 5 s); when
+    /// the host does not answer, the actor's record answers (`verdict.rs`): `Dead` with its
+    /// cause, or `Unreachable`.
+    fn state(&self) -> (ActorState, u32) {
+        let asked = ask_state(
+            &self.cluster,
+            self.subject.clone(),
+            self.headers(VERB_STATE),
+            5,
+        );
+        if let Ok(answer) = asked {
+            return answer;
+        }
+        let cluster = Arc::clone(&self.cluster);
+        let address = Arc::clone(&self.address);
+        let read = async move { super::verdict::state(&cluster, &address).await };
+        block_on(&self.cluster.handle, Duration::from_secs(5), read)
+            .unwrap_or((ActorState::Unreachable, self.address.record.moves))
+    }
 
     /// Sends a call of `method` with the boxed argument tuple `args`; `done` resolves with
     /// its reply.
-    pub(crate) fn call<R: Send + 'static>(
+    fn call(
         &self,
         actor: &ActorLabel,
         method: &'static str,
         overrides: CallOptions,
         args: Box<dyn Any + Send>,
-        done: Resolver<R>,
+        done: Reply,
     ) {
         let Some(stub) = self.stubs.get(method).copied() else {
             done.complete(Err(ActorError::Wire {
@@ -218,15 +221,9 @@ impl Link {
         })));
         let complete: Complete = Box::new(move |reply| {
             let result = reply.and_then(|bytes| {
-                let value = decode(&bytes).map_err(|err| ActorError::Wire {
+                decode(&bytes).map_err(|err| ActorError::Wire {
                     message: format!("the result of `{method}` could not be decoded: {err}"),
-                })?;
-                value
-                    .downcast::<R>()
-                    .map(|value| *value)
-                    .map_err(|_| ActorError::Wire {
-                        message: format!("internal: the result of `{method}` has another type"),
-                    })
+                })
             });
             done.complete(result);
         });
@@ -234,8 +231,8 @@ impl Link {
         let payload = Bytes::from(payload);
         // A detached named actor restarts on another node when its node dies: the call may
         // then run again there, while its task retries allow.
-        let retries = overrides
-            .max_task_retries
+        let retries = seam::call_overrides(&overrides)
+            .1
             .unwrap_or(self.record().max_task_retries);
         let rerun = (self.record().detached && !self.record().name.is_empty() && retries != 0)
             .then(|| Rerun {
@@ -267,8 +264,12 @@ impl Link {
         }
     }
 
+    fn stream(&self, call: StreamCall<'_>, open: &mut dyn FnMut(Opening) -> Box<dyn AnyFeed>) {
+        self.open_stream(call, open);
+    }
+
     /// Resolves `done` once the actor's constructor has run.
-    pub(crate) fn ready(&self, actor: &ActorLabel, done: Resolver<()>) {
+    fn ready(&self, actor: &ActorLabel, done: Resolver<()>) {
         let complete: Complete = Box::new(move |reply| done.complete(reply.map(drop)));
         let id = self.cluster.calls.insert(Pending {
             rerun: None,
@@ -284,8 +285,12 @@ impl Link {
         }
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
     /// Asks the actor's host to kill it.
-    pub(crate) fn kill(&self, no_restart: bool) {
+    fn kill(&self, no_restart: bool) {
         match wire::encode(&no_restart) {
             Ok(payload) => self.send(VERB_KILL, payload, None),
             Err(err) => tracing::error!(%err, "kill not sent"),
@@ -293,14 +298,14 @@ impl Link {
     }
 }
 
-/// The actor named `(namespace, name)` elsewhere in the cluster, as a remote handle.
-///
-/// `None` outside cluster mode.
-pub(crate) fn lookup<A: ActorClass>(
+/// The actor of `class` named `(namespace, name)` elsewhere in the cluster, as a remote
+/// handle (a boxed `Actor<A>`).
+pub(crate) fn lookup(
+    cluster: &Arc<Cluster>,
+    class: Class,
     namespace: &str,
     name: &str,
-) -> Option<Result<Actor<A>, LookupError>> {
-    let cluster = current()?;
+) -> Result<Box<dyn Any + Send>, LookupError> {
     let registry = cluster.registry.clone();
     let (ns, n) = (namespace.to_owned(), name.to_owned());
     let found = block_on(&cluster.handle, Duration::from_secs(10), async move {
@@ -310,28 +315,30 @@ pub(crate) fn lookup<A: ActorClass>(
         // A tombstone: the actor died for good, as if the name were free.
         Ok(Ok(Some(record))) if record.death.is_none() => record,
         Ok(Ok(_)) => {
-            return Some(Err(LookupError::NotFound {
+            return Err(LookupError::NotFound {
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),
-            }));
+            });
         }
-        Ok(Err(err)) => return Some(Err(LookupError::Cluster(err))),
-        Err(err) => return Some(Err(LookupError::Cluster(err.to_string()))),
+        Ok(Err(err)) => return Err(LookupError::Cluster(err)),
+        Err(err) => return Err(LookupError::Cluster(err.to_string())),
     };
-    Some(remote_handle(&cluster, record, types::registered::<A>()))
+    remote_handle(cluster, record, types::by_class(class), class)
 }
 
-/// A handle to the actor `record` describes, if `entry` (the caller's registration) matches.
-pub(crate) fn remote_handle<A: ActorClass>(
+/// A handle (a boxed `Actor<A>`) to the actor `record` describes, if `entry` (the caller's
+/// registration of `class`) matches.
+pub(crate) fn remote_handle(
     cluster: &Arc<Cluster>,
     record: ActorRecord,
     entry: Option<TypeEntry>,
-) -> Result<Actor<A>, LookupError> {
+    class: Class,
+) -> Result<Box<dyn Any + Send>, LookupError> {
     let Some(entry) = entry else {
         return Err(LookupError::NotRegistered {
             namespace: record.namespace,
             name: record.name,
-            type_name: std::any::type_name::<A>(),
+            type_name: class.type_name,
         });
     };
     if entry.fingerprint != record.fingerprint {
@@ -355,7 +362,7 @@ pub(crate) fn remote_handle<A: ActorClass>(
     let link = Link {
         cluster: Arc::clone(cluster),
         address: Arc::new(Address {
-            host: AtomicU64::new(record.host().0),
+            host: AtomicU64::new(record.host().as_u64()),
             refreshing: std::sync::atomic::AtomicBool::new(false),
             record: record.clone(),
         }),
@@ -366,12 +373,12 @@ pub(crate) fn remote_handle<A: ActorClass>(
     let max_pending = record
         .max_pending_calls
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-    Ok(Actor::remote(
+    Ok((entry.remote)(
         label,
-        ActorId::of(record.node.0, record.id),
+        ActorId::of(record.node.as_u64(), record.id),
         max_pending,
         record.max_task_retries,
-        link,
+        Arc::new(link),
     ))
 }
 

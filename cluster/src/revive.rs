@@ -18,7 +18,7 @@ use std::{
 use async_nats::Subscriber;
 
 use super::{Cluster, NodeId, registry::ActorRecord, types};
-use crate::registry::Key;
+use crate::seam::Key;
 
 /// A restart this node won, waiting for the builder to pick it up by name.
 pub(crate) struct Adopted {

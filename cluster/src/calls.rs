@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{Cluster, NodeId, wire};
-use crate::{ActorError, label::ActorLabel};
+use crate::{ActorError, seam::ActorLabel};
 
 /// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
 pub(crate) type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;

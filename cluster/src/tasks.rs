@@ -38,9 +38,9 @@ use super::{
 };
 use crate::{
     ActorError, DeathCause, TaskOptions,
-    label::ActorLabel,
-    remote::{Codec, WireError},
-    task::{RemoteFn, Task},
+    seam::ActorLabel,
+    seam::{Codec, WireError},
+    seam::{RemoteFn, Task},
 };
 
 /// The header naming the caller's inbox entry for a task's result.
@@ -57,7 +57,7 @@ type RunFn = fn(TaskOptions, &[u8]) -> Result<Running, WireError>;
 /// A task running here for another node.
 struct Running {
     result: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
-    cancel: crate::object_ref::Canceller,
+    cancel: crate::seam::Canceller,
 }
 type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
 type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
@@ -93,7 +93,7 @@ fn tasks() -> std::sync::MutexGuard<'static, Option<HashMap<TypeId, TaskEntry>>>
 /// #[remote]
 /// fn double(x: u64) -> u64 { 2 * x }
 ///
-/// helio_runtime::register_task(&double);
+/// helio_cluster::register_task(&double);
 /// assert_eq!(helio::get(double.remote(2)).unwrap(), 4); // not in a cluster: runs here
 /// ```
 pub fn register_task<F, Args, R>(task: &Task<F, Args, R>)
@@ -148,8 +148,8 @@ where
     MsgPack: Codec<Args> + Codec<R>,
 {
     let args = <MsgPack as Codec<Args>>::decode(args)?;
-    let result = crate::task::submit_here::<F>(options, args);
-    let cancel = result.canceller();
+    let result = crate::seam::submit_here::<F>(options, args);
+    let cancel = crate::seam::canceller_of(&result);
     Ok(Running {
         result: Box::pin(async move {
             let value = result.await?;
@@ -162,14 +162,14 @@ where
 /// The cluster's side of the task seam (`task::Router`): where the tasks of registered fns go.
 pub(crate) struct ClusterRouter(pub(crate) Weak<Cluster>);
 
-impl crate::task::Router for ClusterRouter {
+impl crate::seam::Router for ClusterRouter {
     fn routes(&self, task: TypeId) -> Option<bool> {
         let cluster = self.0.upgrade()?;
         tasks().as_ref()?.get(&task)?;
         Some(cluster.hosts)
     }
 
-    fn send(&self, task: TypeId, sent: crate::task::Sent) -> Box<dyn FnOnce() + Send> {
+    fn send(&self, task: TypeId, sent: crate::seam::Sent) -> Box<dyn FnOnce() + Send> {
         let entry = tasks().as_ref().and_then(|tasks| tasks.get(&task).copied());
         let (Some(cluster), Some(entry)) = (self.0.upgrade(), entry) else {
             (sent.answer)(Err(ActorError::ActorUnavailable {
@@ -186,8 +186,8 @@ impl crate::task::Router for ClusterRouter {
 
 /// Sends a task of `entry`'s fn to the cluster; its result or error goes to `sent.answer`.
 /// The ticket cancels it where it runs.
-fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::task::Sent) -> Ticket {
-    let crate::task::Sent {
+fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::seam::Sent) -> Ticket {
+    let crate::seam::Sent {
         label,
         method,
         options,
@@ -323,7 +323,7 @@ struct Attempt {
     retries: Option<u64>,
     /// What a node must have for it, when more than CPUs: then the task goes to a node chosen
     /// by its load (`load.rs`), not to the queue group.
-    demand: Option<crate::resources::Resources>,
+    demand: Option<crate::seam::Resources>,
     /// Where the task runs now (the ticket's view).
     taken: Arc<Mutex<Taken>>,
     done: Complete,
@@ -340,8 +340,8 @@ fn node_subject(cluster: &Cluster, fingerprint: u64, node: NodeId) -> String {
 
 /// `demand` when a task with it must be placed by resources: it asks for more than CPUs
 /// (any node that registered the fn has CPUs; GPUs and custom resources only some).
-fn placed(demand: crate::resources::Resources) -> Option<crate::resources::Resources> {
-    let beyond_cpus = demand.iter().any(|(name, _)| name != crate::resources::CPU);
+fn placed(demand: crate::seam::Resources) -> Option<crate::seam::Resources> {
+    let beyond_cpus = demand.iter().any(|(name, _)| name != crate::seam::CPU);
     beyond_cpus.then_some(demand)
 }
 

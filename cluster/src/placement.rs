@@ -19,8 +19,8 @@ use super::{
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
 use crate::{
-    Actor, ActorClass, ActorError, ActorOptions, ActorState, Placement, error::DeathCause,
-    label::ActorLabel, object_ref::detached_pair,
+    ActorClass, ActorError, ActorOptions, ActorState, DeathCause, MsgPack, Placement,
+    seam::{self, ActorLabel, Class, Remotable, detached_pair},
 };
 
 /// How long creating an actor elsewhere may take.
@@ -33,12 +33,14 @@ struct SpawnRequest {
     args: Vec<u8>,
 }
 
-/// Creates an `A` on the node `placement` picks, and returns its handle.
-pub(crate) fn place<A: ActorClass>(
+/// Creates an actor of `class` on the node `placement` picks, and returns its handle (a boxed
+/// `Actor<A>`).
+pub(crate) fn place(
+    class: Class,
     options: ActorOptions,
     placement: Placement,
     args: Box<dyn Any + Send>,
-) -> Result<Actor<A>, DeathCause> {
+) -> Result<Box<dyn Any + Send>, DeathCause> {
     let invalid = |message: String| DeathCause::InvalidOptions(message);
     let cluster = current().ok_or_else(|| {
         invalid(
@@ -47,15 +49,15 @@ pub(crate) fn place<A: ActorClass>(
                 .to_owned(),
         )
     })?;
-    let entry = types::registered::<A>().ok_or_else(|| {
+    let entry = types::by_class(class).ok_or_else(|| {
         invalid(format!(
             "placing a `{0}` on another node needs `helio::register::<{0}>()` first",
-            std::any::type_name::<A>()
+            class.type_name
         ))
     })?;
     let args = (entry.encode_constructor)(args)
         .map_err(|err| invalid(format!("the constructor's arguments do not encode: {err}")))?;
-    let demand = options.demand().map_err(invalid)?;
+    let demand = seam::actor_demand(&options).map_err(invalid)?;
     let request = wire::encode(&SpawnRequest { options, args })
         .map_err(|err| invalid(format!("the options do not encode: {err}")))?;
     let subject = match placement {
@@ -107,7 +109,7 @@ pub(crate) fn place<A: ActorClass>(
     };
     let record: ActorRecord =
         wire::decode(&bytes).map_err(|err| failed(format!("a bad answer: {err}")))?;
-    handles::attach::<A>(record).map_err(failed)
+    handles::attach(&cluster, class, record).map_err(failed)
 }
 
 fn any_subject(cluster: &Cluster, fingerprint: u64) -> String {
@@ -115,7 +117,7 @@ fn any_subject(cluster: &Cluster, fingerprint: u64) -> String {
 }
 
 /// Creates an actor from a spawn request on this node, and answers with its address.
-pub(crate) fn spawn_here<A: ActorClass + crate::remote::Remotable<super::MsgPack>>(
+pub(crate) fn spawn_here<A: ActorClass + Remotable<MsgPack>>(
     options: ActorOptions,
     args: &[u8],
 ) -> Result<ActorRecord, Failure> {
@@ -124,11 +126,11 @@ pub(crate) fn spawn_here<A: ActorClass + crate::remote::Remotable<super::MsgPack
     if let ActorState::Dead(cause) = actor.state() {
         return Err(Failure::Died(wire::Cause::of(&cause)));
     }
-    let record = handles::address(&actor).map_err(Failure::Other)?;
-    if let Some(cluster) = current() {
-        // Nothing else here holds it: it lives until killed (or this node leaves).
-        cluster.served.keep(actor);
-    }
+    let cluster =
+        current().ok_or_else(|| Failure::Other("this node left the cluster".to_owned()))?;
+    let record = handles::address::<A>(&cluster, &actor).map_err(Failure::Other)?;
+    // Nothing else here holds it: it lives until killed (or this node leaves).
+    cluster.served.keep(actor);
     Ok(record)
 }
 

@@ -1,0 +1,74 @@
+//! The runtime's seam, answered: what the runtime asks of cluster mode (`seam::Cluster`).
+//!
+//! Installed when this process joins a cluster and removed when it leaves. Each question
+//! names an actor type as a `Class`; what depends on the type goes through the type's
+//! registration (`types.rs`), whose functions were made for that type by `register::<A>()`.
+
+use std::any::Any;
+
+use helio_runtime::seam::{Claim, Claimed, Class};
+
+use crate::{
+    ActorInfo, ActorOptions, DeathCause, LookupError, Placement, client, current, handles,
+    placement, registry::ActorRecord, types, wire,
+};
+
+/// Cluster mode, as the runtime sees it: each answer reads the cluster this process is in.
+pub(crate) struct Hooks;
+
+/// Why a handle cannot cross processes when this process is in no cluster.
+const NOT_IN_A_CLUSTER: &str = "a handle crosses processes only in cluster mode: call \
+                                `helio::init(helio::Config::cluster(url))` first";
+
+impl helio_runtime::seam::Cluster for Hooks {
+    fn place(
+        &self,
+        class: Class,
+        options: ActorOptions,
+        placement: Placement,
+        args: Box<dyn Any + Send>,
+    ) -> Result<Box<dyn Any + Send>, DeathCause> {
+        placement::place(class, options, placement, args)
+    }
+
+    fn claim(&self, claim: Claim<'_>) -> Claimed {
+        match types::by_class(claim.class) {
+            Some(entry) => (entry.claim)(claim),
+            None => Claimed::Local,
+        }
+    }
+
+    fn lookup(
+        &self,
+        class: Class,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Box<dyn Any + Send>, LookupError> {
+        match current() {
+            Some(cluster) => client::lookup(&cluster, class, namespace, name),
+            None => Err(LookupError::NotFound {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    fn list(&self, dead: bool) -> Vec<ActorInfo> {
+        crate::list_remote(dead).unwrap_or_default()
+    }
+
+    fn address(&self, class: Class, actor: &dyn Any) -> Result<Vec<u8>, String> {
+        let cluster = current().ok_or(NOT_IN_A_CLUSTER)?;
+        let entry =
+            types::by_class(class).ok_or_else(|| handles::not_registered(class.type_name))?;
+        let record = (entry.address)(&cluster, actor)?;
+        wire::encode(&record).map_err(|err| err.to_string())
+    }
+
+    fn attach(&self, class: Class, address: &[u8]) -> Result<Box<dyn Any + Send>, String> {
+        let cluster = current().ok_or(NOT_IN_A_CLUSTER)?;
+        let record: ActorRecord =
+            wire::decode(address).map_err(|err| format!("not an actor's address: {err}"))?;
+        handles::attach(&cluster, class, record)
+    }
+}
