@@ -8,6 +8,7 @@
 //! `ctxt::Ctxt`; `expand` generates the code. On errors the impl block is still emitted, with
 //! every method whose signature is valid, so call sites do not cascade into noise.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod ast;
