@@ -1,16 +1,10 @@
-//! Brace lists, `key = { name = value, .. }`: their grammar, and reading one into named values.
+//! Brace lists, `key = { name = value, .. }`: reading one into named values (their grammar is
+//! an option value's, in `option.rs`).
 //! The one reader serves both lists, `concurrency_groups = { io = 2 }` ([`GROUPS`]) and
 //! `resources = { ssd = 1 }` ([`RESOURCES`]), which differ only in the names they refuse, the
 //! wording of a repeated name, and how they read a value.
 
-use proc_macro2::Span;
-use syn::{
-    Expr, Ident, Token, braced,
-    ext::IdentExt,
-    parse::{Parse, ParseStream},
-    punctuated::Punctuated,
-    spanned::Spanned as _,
-};
+use syn::{Expr, Ident, ext::IdentExt, spanned::Spanned as _};
 
 use super::{
     Spanned,
@@ -18,42 +12,6 @@ use super::{
     value::{amount, positive},
 };
 use crate::ctxt::Ctxt;
-
-/// A brace list as written: `{ io = 2, compute = 4 }`.
-pub(super) struct RawBraceList {
-    entries: Punctuated<RawEntry, Token![,]>,
-    /// The braces and everything between them.
-    pub(super) span: Span,
-}
-
-/// One `name = value` of a brace list, as written.
-struct RawEntry {
-    name: Ident,
-    value: Expr,
-}
-
-impl Parse for RawBraceList {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let content;
-        let brace = braced!(content in input);
-        let entries = content.parse_terminated(RawEntry::parse, Token![,])?;
-        Ok(RawBraceList {
-            entries,
-            span: brace.span.join(),
-        })
-    }
-}
-
-impl Parse for RawEntry {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let name = Ident::parse_any(input)?;
-        input.parse::<Token![=]>()?;
-        Ok(RawEntry {
-            name,
-            value: input.parse()?,
-        })
-    }
-}
 
 /// What sets one brace-list option apart from the other.
 pub(super) struct BraceList<T> {

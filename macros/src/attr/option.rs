@@ -1,15 +1,15 @@
 //! One option as written, `key = value` or a bare `key`, and the checks on its key: an unknown
-//! key (with a "did you mean") and a key given twice.
+//! key (with a "did you mean") and a key given twice. A value is an expression or a brace list,
+//! `{ name = value, .. }` (read by `brace_list.rs`).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::{
-    Expr, Ident, Token,
+    Expr, Ident, Token, braced,
     ext::IdentExt,
     parse::{Parse, ParseStream, Parser},
     punctuated::Punctuated,
 };
 
-use super::brace_list::RawBraceList;
 use crate::{ctxt::Ctxt, suggest::closest};
 
 /// One `key = value` (or bare `key`) as written.
@@ -75,4 +75,40 @@ pub(super) fn duplicate<T>(cx: &mut Ctxt, key: &Ident, slot: &Option<T>) -> bool
         cx.error(key, format_args!("`{key}` is given twice"));
     }
     slot.is_some()
+}
+
+/// A brace list as written: `{ io = 2, compute = 4 }`.
+pub(super) struct RawBraceList {
+    pub(super) entries: Punctuated<RawEntry, Token![,]>,
+    /// The braces and everything between them.
+    pub(super) span: Span,
+}
+
+/// One `name = value` of a brace list, as written.
+pub(super) struct RawEntry {
+    pub(super) name: Ident,
+    pub(super) value: Expr,
+}
+
+impl Parse for RawBraceList {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let content;
+        let brace = braced!(content in input);
+        let entries = content.parse_terminated(RawEntry::parse, Token![,])?;
+        Ok(RawBraceList {
+            entries,
+            span: brace.span.join(),
+        })
+    }
+}
+
+impl Parse for RawEntry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name = Ident::parse_any(input)?;
+        input.parse::<Token![=]>()?;
+        Ok(RawEntry {
+            name,
+            value: input.parse()?,
+        })
+    }
 }
