@@ -21,6 +21,7 @@
 //! `unwind.rs` guards every place user code runs; `mailbox.rs` is the actor's queue of calls.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod actor;
 mod arg;
@@ -39,6 +40,7 @@ mod kept;
 mod label;
 mod lifecycle;
 mod limit;
+mod loom;
 mod mailbox;
 mod method;
 #[cfg(feature = "serde")]

@@ -267,3 +267,301 @@ fn prefetch(at: *const u8) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = at;
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::{
+        cell::Cell,
+        sync::atomic::{AtomicUsize, Ordering::Relaxed},
+        time::Duration,
+    };
+
+    use super::*;
+    use crate::{
+        error::ActorError,
+        label::{ActorId, ActorLabel},
+        object_ref::{Fresh, ObjectRef, pair},
+        pending::PendingGuard,
+    };
+
+    const ACTOR: &str = "Counter";
+    const METHOD: &str = "add";
+
+    /// An actor's state that counts its method's runs.
+    #[derive(Default)]
+    struct Counter {
+        runs: Cell<u32>,
+        total: u32,
+    }
+
+    /// A sync call's slot, with its body after it.
+    type StoredSlot<R, Args, F> = Arc<Slot<R, Stored<Args, F>>>;
+
+    /// A new sync call of `f`, as `Body::sync_ref` and `Body::sync_mut` make one: its ref, and
+    /// its slot.
+    fn new_call<R, Args, F>(
+        args: Args,
+        f: F,
+        pending: Option<PendingGuard>,
+    ) -> (ObjectRef<R>, StoredSlot<R, Args, F>)
+    where
+        R: Send + 'static,
+        Args: Send + 'static,
+        F: Send + 'static,
+    {
+        let actor = ActorLabel::new(ACTOR, None);
+        let mut out = None;
+        let fresh = Fresh {
+            actor: &actor,
+            id: ActorId::next(),
+            method: METHOD,
+            pending,
+            out: &mut out,
+        };
+        let slot = stored(fresh, args, f);
+        (out.expect("a stored call writes its ref"), slot)
+    }
+
+    /// A `&self` call of `f` with `args`: its ref and its body.
+    fn ref_call<R, Args, F>(args: Args, f: F) -> (ObjectRef<R>, RefBody<Counter>)
+    where
+        R: Send + 'static,
+        Args: Send + 'static,
+        F: FnOnce(&Counter, Args) -> R + Send + 'static,
+    {
+        let (r, slot) = new_call(args, f, None);
+        // SAFETY: the slot's only other reference is its ref's, through which the body is out
+        // of reach: this `Once` is its only runner.
+        (r, unsafe { RefBody::new(slot) })
+    }
+
+    /// A `&mut self` call of `f` with `args`: its ref and its body.
+    fn mut_call<R, Args, F>(args: Args, f: F) -> (ObjectRef<R>, MutBody<Counter>)
+    where
+        R: Send + 'static,
+        Args: Send + 'static,
+        F: FnOnce(&mut Counter, Args) -> R + Send + 'static,
+    {
+        let (r, slot) = new_call(args, f, None);
+        // SAFETY: as in `ref_call`.
+        (r, unsafe { MutBody::new(slot) })
+    }
+
+    /// The method: counts its run, and gives back its argument doubled.
+    fn double(state: &Counter, x: u32) -> u32 {
+        state.runs.set(state.runs.get() + 1);
+        2 * x
+    }
+
+    /// The ref's result, which must be there already.
+    fn now<T>(r: ObjectRef<T>) -> Result<T, ActorError> {
+        r.get_timeout(Duration::ZERO)
+    }
+
+    fn died(cause: DeathCause) -> ActorError {
+        ActorError::ActorDied {
+            actor: ActorLabel::new(ACTOR, None),
+            method: METHOD,
+            cause,
+        }
+    }
+
+    #[test]
+    fn a_body_run_gives_its_value_to_the_ref() {
+        let (r, body) = ref_call(21, double);
+        assert!(!r.is_ready());
+        body.prefetch();
+        let state = Counter::default();
+        assert!(matches!(body.run(Exec::Run(&state)), Outcome::Returned));
+        assert_eq!(state.runs.get(), 1, "the method runs once");
+        assert_eq!(now(r), Ok(42));
+    }
+
+    #[test]
+    fn a_mut_body_changes_the_state_and_gives_its_value() {
+        let (r, body) = mut_call(5, |state: &mut Counter, x: u32| {
+            state.total += x;
+            state.total
+        });
+        let mut state = Counter {
+            total: 10,
+            ..Counter::default()
+        };
+        assert!(matches!(body.run(Exec::Run(&mut state)), Outcome::Returned));
+        assert_eq!(state.total, 15);
+        assert_eq!(now(r), Ok(15));
+    }
+
+    #[test]
+    fn a_body_dropped_unrun_resolves_its_ref_to_shutdown_and_drops_its_arguments() {
+        let argument = Arc::new(());
+        let (r, body) = ref_call(Arc::clone(&argument), |state: &Counter, _: Arc<()>| {
+            double(state, 1)
+        });
+        assert_eq!(Arc::strong_count(&argument), 2);
+        drop(body);
+        assert_eq!(
+            Arc::strong_count(&argument),
+            1,
+            "the unrun body's arguments are dropped"
+        );
+        assert_eq!(now(r), Err(died(DeathCause::Shutdown)));
+    }
+
+    #[test]
+    fn a_failed_body_resolves_to_its_error_without_running() {
+        let argument = Arc::new(());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (r, body) = ref_call(Arc::clone(&argument), {
+            let ran = Arc::clone(&ran);
+            move |_: &Counter, _: Arc<()>| ran.fetch_add(1, Relaxed)
+        });
+        assert!(matches!(
+            body.run(Exec::Fail(died(DeathCause::Killed))),
+            Outcome::NotRun
+        ));
+        assert_eq!(ran.load(Relaxed), 0);
+        assert_eq!(Arc::strong_count(&argument), 1);
+        assert_eq!(now(r), Err(died(DeathCause::Killed)));
+    }
+
+    #[test]
+    fn a_body_cancelled_while_queued_is_skipped() {
+        let argument = Arc::new(());
+        let (r, body) = ref_call(Arc::clone(&argument), |state: &Counter, _: Arc<()>| {
+            double(state, 1)
+        });
+        assert!(r.cancel());
+        let state = Counter::default();
+        assert!(matches!(body.run(Exec::Run(&state)), Outcome::NotRun));
+        assert_eq!(state.runs.get(), 0, "a cancelled body does not run");
+        assert_eq!(Arc::strong_count(&argument), 1);
+        assert_eq!(
+            now(r),
+            Err(ActorError::Cancelled {
+                actor: ActorLabel::new(ACTOR, None),
+                method: METHOD,
+            })
+        );
+    }
+
+    #[test]
+    fn a_panicking_body_resolves_its_ref_to_task_panicked() {
+        let (r, body) = ref_call((), |_: &Counter, ()| -> u32 { panic!("boom") });
+        let outcome = body.run(Exec::Run(&Counter::default()));
+        assert!(matches!(&outcome, Outcome::Panicked(message) if message == "boom"));
+        assert_eq!(
+            now(r),
+            Err(ActorError::TaskPanicked {
+                actor: ActorLabel::new(ACTOR, None),
+                method: METHOD,
+                message: "boom".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_ref_dropped_before_the_run_has_its_value_dropped_when_it_arrives() {
+        let value = Arc::new(());
+        let (r, body) = ref_call(Arc::clone(&value), |_: &Counter, value: Arc<()>| value);
+        drop(r);
+        // The body still runs: dropping a ref does not cancel its call.
+        let state = Counter::default();
+        let outcome = body.run(Exec::Run(&state));
+        assert!(matches!(outcome, Outcome::Returned));
+        assert_eq!(
+            Arc::strong_count(&value),
+            1,
+            "no one is left to read the value"
+        );
+    }
+
+    #[test]
+    fn a_ref_dropped_after_the_run_drops_the_value_with_the_slot() {
+        let value = Arc::new(());
+        let (r, body) = ref_call(Arc::clone(&value), |_: &Counter, value: Arc<()>| value);
+        assert!(matches!(
+            body.run(Exec::Run(&Counter::default())),
+            Outcome::Returned
+        ));
+        assert_eq!(Arc::strong_count(&value), 2, "the ref holds the value");
+        drop(r);
+        assert_eq!(Arc::strong_count(&value), 1);
+    }
+
+    #[test]
+    fn a_ref_dropped_before_its_body_leaves_nothing_behind() {
+        let argument = Arc::new(());
+        let (r, body) = ref_call(Arc::clone(&argument), |state: &Counter, _: Arc<()>| {
+            double(state, 1)
+        });
+        drop(r);
+        drop(body);
+        assert_eq!(Arc::strong_count(&argument), 1);
+    }
+
+    #[test]
+    fn the_calls_pending_place_is_freed_once_it_resolves() {
+        let pending = Arc::new(AtomicUsize::new(0));
+        let count = || pending.load(Relaxed);
+        let guard = || PendingGuard::acquire(&pending, 2).expect("under the limit");
+        let (ran, ran_body) = new_call(21, double, Some(guard()));
+        let (abandoned, abandoned_body) = new_call(21, double, Some(guard()));
+        assert_eq!(count(), 2);
+        // SAFETY: each slot's only other reference is its ref's.
+        let (ran_body, abandoned_body): (RefBody<Counter>, RefBody<Counter>) =
+            unsafe { (RefBody::new(ran_body), RefBody::new(abandoned_body)) };
+        ran_body.run(Exec::Run(&Counter::default()));
+        assert_eq!(count(), 1);
+        drop(abandoned_body);
+        assert_eq!(count(), 0);
+        assert_eq!(now(ran), Ok(42));
+        assert_eq!(now(abandoned), Err(died(DeathCause::Shutdown)));
+    }
+
+    fn closure_call() -> (ObjectRef<u32>, RefBody<Counter>) {
+        let origin = Origin {
+            actor: ActorLabel::new(ACTOR, None),
+            id: ActorId::next(),
+            method: METHOD,
+        };
+        let (r, done) = pair::<u32>(origin, None);
+        let body = RefBody::from_fn(move |exec: Exec<&Counter>| match exec {
+            Exec::Run(state) => {
+                done.complete(Ok(double(state, 4)));
+                Outcome::Returned
+            }
+            Exec::Fail(err) => {
+                done.complete(Err(err));
+                Outcome::NotRun
+            }
+        });
+        (r, body)
+    }
+
+    #[test]
+    fn a_closure_body_runs_once_with_the_state() {
+        let (r, body) = closure_call();
+        let state = Counter::default();
+        assert!(matches!(body.run(Exec::Run(&state)), Outcome::Returned));
+        assert_eq!(state.runs.get(), 1);
+        assert_eq!(now(r), Ok(8));
+    }
+
+    #[test]
+    fn a_closure_body_fails_without_running() {
+        let (r, body) = closure_call();
+        assert!(matches!(
+            body.run(Exec::Fail(died(DeathCause::Killed))),
+            Outcome::NotRun
+        ));
+        assert_eq!(now(r), Err(died(DeathCause::Killed)));
+    }
+
+    #[test]
+    fn a_closure_body_dropped_unrun_resolves_its_ref_to_shutdown() {
+        let (r, body) = closure_call();
+        drop(body);
+        assert_eq!(now(r), Err(died(DeathCause::Shutdown)));
+    }
+}

@@ -6,11 +6,14 @@
 //! atomic swap with a locked instruction per call; the one owner that may take (the call's
 //! [`Once`](crate::sync_call::Once)) makes the takes ordered, so a plain load and store of a
 //! flag do it here.
+//!
+//! The flag and the cell come from [`crate::loom`]: `std`'s, or loom's in the model checks.
 
-use std::{
-    cell::UnsafeCell,
-    mem::MaybeUninit,
-    sync::atomic::{AtomicBool, Ordering},
+use std::mem::MaybeUninit;
+
+use crate::loom::{
+    cell::{CellAccess, UnsafeCell},
+    sync::atomic::{AtomicBool, Ordering, ReadOwned},
 };
 
 /// Holds a value until the first [`take`](TakeOnce::take); later takes get `None`.
@@ -46,20 +49,24 @@ impl<T> TakeOnce<T> {
         self.taken.store(true, Ordering::Release);
         // SAFETY: `taken` was false, so the value is initialised and no one has read it; the
         // caller guarantees that no other take runs now, and every later one sees `taken`.
-        Some(unsafe { (*self.value.get()).assume_init_read() })
+        let value = self
+            .value
+            .access(|value| unsafe { (*value).assume_init_read() });
+        Some(value)
     }
 }
 
 impl<T> Drop for TakeOnce<T> {
     fn drop(&mut self) {
-        if !*self.taken.get_mut() {
+        if !self.taken.read_owned() {
             // SAFETY: not taken, so still initialised; `&mut self` rules out a concurrent take.
-            unsafe { self.value.get_mut().assume_init_drop() }
+            self.value
+                .access(|value| unsafe { (*value).assume_init_drop() });
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::Arc;
 
@@ -91,9 +98,9 @@ mod tests {
     #[test]
     fn a_take_on_another_thread_after_the_first_gets_nothing() {
         let once = Arc::new(TakeOnce::new(7));
-        // SAFETY: the join orders this take before the one below.
         let first = std::thread::spawn({
             let once = Arc::clone(&once);
+            // SAFETY: the join orders this take before the one below.
             move || unsafe { once.take() }
         })
         .join()
