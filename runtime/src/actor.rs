@@ -56,7 +56,7 @@ pub struct ActorShared {
     /// Values the constructor keeps across restarts (`keep_across_restarts`), one per type.
     kept: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
     /// How a handle to an actor hosted by another process reaches it (cluster mode).
-    link: Option<Arc<dyn crate::seam::RemoteActor>>,
+    link: Option<Arc<dyn crate::seam::remote::RemoteActor>>,
 }
 
 /// What a kill request asks for, weakest first.
@@ -283,7 +283,7 @@ impl<A: ActorClass> Actor<A> {
         id: ActorId,
         max_pending_calls: Option<usize>,
         max_task_retries: i64,
-        link: Arc<dyn crate::seam::RemoteActor>,
+        link: Arc<dyn crate::seam::remote::RemoteActor>,
     ) -> Self {
         let mailbox = Arc::new(Mailbox::new());
         drop(mailbox.close());
@@ -308,7 +308,7 @@ impl<A: ActorClass> Actor<A> {
     }
 
     /// How to reach the actor when another process hosts it.
-    pub(crate) fn link(&self) -> Option<&Arc<dyn crate::seam::RemoteActor>> {
+    pub(crate) fn link(&self) -> Option<&Arc<dyn crate::seam::remote::RemoteActor>> {
         self.cell.shared.link.as_ref()
     }
 

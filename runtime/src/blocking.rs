@@ -1,8 +1,9 @@
 //! Blocking the calling thread until a poll function is ready, with an optional deadline.
 
 use std::{
+    any::Any,
     cell::Cell,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll, Wake, Waker},
     thread::{self, Thread},
     time::Instant,
@@ -35,6 +36,16 @@ thread_local! {
 ///
 /// On a worker of a multi-thread tokio runtime the wait is wrapped in `block_in_place`, so the
 /// runtime keeps serving other tasks (helio's own actors included) meanwhile.
+/// What a thread does as it starts to block, and undoes when the wait ends (the guard drops).
+/// Set once by the sync runners (`sync_runner.rs`), which know whether this thread is a
+/// runner and whether its task holds CPUs to lend: this module names neither.
+static WHILE_BLOCKED: OnceLock<fn() -> Box<dyn Any>> = OnceLock::new();
+
+/// Sets what every thread does while it blocks (the first call wins: there is one such hook).
+pub(crate) fn while_blocked(hook: fn() -> Box<dyn Any>) {
+    let _ = WHILE_BLOCKED.set(hook);
+}
+
 pub(crate) fn block_until<R>(
     deadline: Option<Instant>,
     mut poll: impl FnMut(&mut Context<'_>) -> Poll<R>,
@@ -52,11 +63,9 @@ pub(crate) fn block_until<R>(
                 return Some(value);
             }
             if lent.is_none() {
-                // A sync task's runner stops counting too, so that another serves the line.
-                lent = Some((
-                    crate::sync_runner::blocking_here(),
-                    crate::resource_pool::lend_here(),
-                ));
+                // A sync task lends its CPUs, and its runner stops counting, so that another
+                // serves the line.
+                lent = Some(WHILE_BLOCKED.get().map(|hook| hook()));
             }
             match deadline {
                 None => thread::park(),

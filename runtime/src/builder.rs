@@ -13,7 +13,8 @@ use crate::{
     lifecycle,
     mailbox::Mailbox,
     options::Lifetime,
-    registry, seam,
+    registry,
+    seam::hooks as seam,
     state::ActorState,
     system,
 };
@@ -168,7 +169,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
         return dead_actor(label, DeathCause::Unschedulable(format!("it {shortfall}")));
     }
     crate::unwind::install_panic_hook();
-    let handle = match system::spawn_handle() {
+    let handle = match crate::embedded::spawn_handle() {
         Ok(handle) => handle,
         Err(err) => {
             tracing::error!(%err, "cannot start the helio runtime");

@@ -422,6 +422,25 @@ where
     }
 }
 
+impl<F, Args, R> crate::Task<F, Args, R>
+where
+    F: crate::task::RemoteFn<Args = Args, Output = R>,
+{
+    /// A DAG node that runs the task on its bound arguments (nodes, the input, or values)
+    /// each time the DAG runs: what `.bind(..)` calls.
+    fn bind_nodes<I, N>(&self, args: N) -> DagNode<R, I>
+    where
+        I: Clone + Send + 'static,
+        N: NodeArgs<I>,
+        N::Args: crate::arg::PendingArgs<Values = Args>,
+        Args: Send + 'static,
+        R: Clone + Send + 'static,
+    {
+        let task = self.clone();
+        DagNode::task(move |args| task.submit(args), args)
+    }
+}
+
 /// A method of an existing actor with its bound arguments.
 struct MethodNode<A, Args, R, N> {
     method: OwnedMethod<A, Args, R>,
@@ -517,7 +536,7 @@ fn spawn_resolved<R: Send + 'static>(
     fut: impl Future<Output = Result<R, ActorError>> + Send + 'static,
 ) -> ObjectRef<R> {
     let (result, done) = detached_pair();
-    match crate::system::spawn_handle() {
+    match crate::embedded::spawn_handle() {
         Ok(handle) => {
             handle.spawn(async move { done.complete(fut.await) });
         }

@@ -40,7 +40,6 @@ use crate::{
     roster::{self, Enlisted},
     scheduler::{AfterCrash, Core, Lane, Start},
     state::ActorState,
-    system,
     unwind::{Quiet, catch, drop_quietly},
 };
 
@@ -652,7 +651,7 @@ async fn run_hook<A: ActorClass>(label: &ActorLabel, state: &mut A) {
         }
     };
     let mut hook = AssertUnwindSafe(Quiet(hook)).catch_unwind();
-    let sleep = system::timer_handle().map(|handle| {
+    let sleep = crate::embedded::timer_handle().map(|handle| {
         let _entered = handle.enter();
         Box::pin(tokio::time::sleep(ON_STOP_TIMEOUT))
     });

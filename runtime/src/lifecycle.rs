@@ -212,11 +212,11 @@ pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<
         return found;
     }
     // Cluster mode: the cluster's registry knows the actors of other processes.
-    if let Some(cluster) = crate::seam::cluster() {
-        let class = crate::seam::Class::of::<A>();
+    if let Some(cluster) = crate::seam::hooks::cluster() {
+        let class = crate::seam::hooks::Class::of::<A>();
         return cluster
             .lookup(class, namespace, name)
-            .and_then(|actor| crate::seam::unbox(actor).map_err(LookupError::Cluster));
+            .and_then(|actor| crate::seam::hooks::unbox(actor).map_err(LookupError::Cluster));
     }
     Err(not_found())
 }
@@ -225,7 +225,7 @@ pub fn get_actor_in<A: ActorClass>(namespace: &str, name: &str) -> Result<Actor<
 pub fn list_actors() -> Vec<crate::ActorInfo> {
     let local = registry::global().list();
     // Cluster mode: the named actors of every other node too.
-    if let Some(cluster) = crate::seam::cluster() {
+    if let Some(cluster) = crate::seam::hooks::cluster() {
         let mut all = cluster.list(false);
         all.extend(local);
         all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -244,7 +244,7 @@ pub fn list_actors() -> Vec<crate::ActorInfo> {
 /// assert!(helio_runtime::list_dead_actors().is_empty()); // not in a cluster
 /// ```
 pub fn list_dead_actors() -> Vec<crate::ActorInfo> {
-    if let Some(cluster) = crate::seam::cluster() {
+    if let Some(cluster) = crate::seam::hooks::cluster() {
         let mut dead = cluster.list(true);
         dead.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         return dead;

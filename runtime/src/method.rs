@@ -144,7 +144,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             Ok(prepared) => prepared,
             Err(rejected) => return rejected,
         };
-        let handle = match crate::system::spawn_handle() {
+        let handle = match crate::embedded::spawn_handle() {
             Ok(handle) => handle,
             Err(err) => {
                 // `done` drops: the call resolves to `ActorDied(Shutdown)`.
@@ -176,7 +176,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
             match values {
                 Ok(values) if remote => {
                     if let Some(link) = actor.link() {
-                        let reply = crate::seam::Reply::new(name, done);
+                        let reply = crate::seam::remote::Reply::new(name, done);
                         link.call(actor.label(), name, overrides, Box::new(values), reply);
                     }
                 }
@@ -216,7 +216,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
                         self.name,
                         overrides,
                         Box::new(args),
-                        crate::seam::Reply::new(self.name, done),
+                        crate::seam::remote::Reply::new(self.name, done),
                     );
                     result
                 }

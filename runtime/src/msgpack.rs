@@ -17,7 +17,7 @@ use serde::{
 use crate::{
     Actor,
     remote::{Codec, Remotable, WireError},
-    seam::{self, Class},
+    seam::hooks::{self as seam, Class},
 };
 
 /// MessagePack with struct fields as maps.

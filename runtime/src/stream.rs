@@ -29,8 +29,9 @@ use crate::{
     arg::{IntoArg, PendingArgs},
     blocking::block_until,
     error::DeathCause,
+    feed::{AnyFeed, Feed, Item, Took},
     object_ref::Origin,
-    system,
+    seam::remote::{self, RemoteActor, StreamCall},
     unwind::{Quiet, drop_quietly, take_message},
 };
 
@@ -53,15 +54,6 @@ pub struct ObjectRefStream<X> {
     consumer: Option<Box<dyn FnMut(Took) + Send + Sync>>,
 }
 
-/// What a stream fed from another process reports to its feeder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Took {
-    /// The consumer took an item.
-    Item,
-    /// The consumer dropped the stream before its end.
-    Dropped,
-}
-
 impl<X> Drop for ObjectRefStream<X> {
     fn drop(&mut self) {
         if !self.done
@@ -72,54 +64,13 @@ impl<X> Drop for ObjectRefStream<X> {
     }
 }
 
-/// The feeding end of a stream whose items come from another process.
-pub(crate) struct Feed<X> {
-    tx: mpsc::Sender<Item<X>>,
-    ready: Arc<AtomicWaker>,
-}
-
-impl<X> Feed<X> {
-    /// Queues an item without waiting; `Err` when the stream is full (the feeder broke its
-    /// credit) or the consumer is gone.
-    pub(crate) fn push(&self, item: Item<X>) -> Result<(), ()> {
-        let pushed = self.tx.try_send(item).map_err(drop);
-        self.ready.wake();
-        pushed
-    }
-
-    /// Whether the consumer dropped the stream.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
-
-impl<X: Send + 'static> crate::seam::AnyFeed for Feed<X> {
-    fn push(&self, item: Item<Box<dyn std::any::Any + Send>>) -> Result<(), ()> {
-        let item = match item {
-            Item::Next(value) => match value.downcast::<X>() {
-                Ok(value) => Item::Next(*value),
-                Err(_) => Item::Failed(ActorError::Wire {
-                    message: "internal: a stream item of another type".to_owned(),
-                }),
-            },
-            Item::Failed(err) => Item::Failed(err),
-            Item::End => Item::End,
-        };
-        Feed::push(self, item)
-    }
-
-    fn is_closed(&self) -> bool {
-        Feed::is_closed(self)
-    }
-}
-
 impl<X: Send + 'static> ObjectRefStream<X> {
     /// A stream of `capacity` buffered items fed from elsewhere, and its feed.
     pub(crate) fn fed(
         capacity: usize,
         origin: Option<Origin>,
         consumer: Box<dyn FnMut(Took) + Send + Sync>,
-    ) -> (Self, Feed<X>) {
+    ) -> (Self, Box<dyn AnyFeed>) {
         let (tx, items) = mpsc::channel(capacity.max(1));
         let ready = Arc::new(AtomicWaker::new());
         let stream = ObjectRefStream {
@@ -129,18 +80,8 @@ impl<X: Send + 'static> ObjectRefStream<X> {
             origin,
             consumer: Some(consumer),
         };
-        (stream, Feed { tx, ready })
+        (stream, Box::new(Feed { tx, ready }))
     }
-}
-
-/// What the pump sends: an item, the error that ends the stream, or its end.
-pub enum Item<X> {
-    /// The next item.
-    Next(X),
-    /// The error that ends the stream.
-    Failed(ActorError),
-    /// The end.
-    End,
 }
 
 /// Wakes the stream's waiter when the pump stops, however it stops.
@@ -163,7 +104,7 @@ impl<X: Send + 'static> ObjectRefStream<X> {
         let (tx, items) = mpsc::channel(buffer.max(1));
         let origin = call.origin().cloned();
         let ready = Arc::new(AtomicWaker::new());
-        match system::spawn_handle() {
+        match crate::embedded::spawn_handle() {
             Ok(handle) => {
                 let pump = pump(call, tx, origin.clone(), Arc::clone(&ready), actor);
                 handle.spawn(pump);
@@ -372,26 +313,23 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
     /// Starts the call on an actor in another process: its items arrive through a feed.
     fn start_remote<P: PendingArgs<Values = Args>>(
         &self,
-        remote: &dyn crate::seam::RemoteActor,
+        remote: &dyn RemoteActor,
         args: P,
     ) -> ObjectRefStream<X>
     where
         Args: Send + 'static,
     {
         let mut opened = None;
-        let call = crate::seam::StreamCall {
+        let call = StreamCall {
             actor: self.call.actor().label(),
             method: self.call.name(),
             overrides: self.call.overrides(),
-            args: crate::seam::Args::of(args),
+            args: remote::Args::of(args),
             window: self.buffer,
         };
         remote.stream(call, &mut |opening| {
-            let (stream, feed) = crate::seam::fed_stream::<X>(
-                opening.capacity,
-                Some(opening.origin),
-                opening.consumer,
-            );
+            let (stream, feed) =
+                ObjectRefStream::<X>::fed(opening.capacity, Some(opening.origin), opening.consumer);
             opened = Some(stream);
             feed
         });

@@ -123,6 +123,11 @@ impl SyncRunners {
 
     /// Starts one runner on `handle`; it counts as active already.
     fn start(&'static self, handle: &Handle) {
+        // A body that blocks (in `helio::get`, say) lends its task's CPUs back, and its runner
+        // stops counting meanwhile, so that another serves the line.
+        crate::blocking::while_blocked(|| {
+            Box::new((blocking_here(), crate::resource_pool::lend_here()))
+        });
         let runner = Runner {
             runners: self,
             served: false,

@@ -1,26 +1,16 @@
-//! Where actors run, and the process-wide lifecycle: `init` and `shutdown`.
-//!
-//! # Where actors run
-//! An actor runs on the tokio runtime it is created from, when that runtime is
-//! multi-threaded: its calls and replies then stay on that runtime's workers, and a wake-up
-//! never crosses into another runtime's shared inject queue (measured on 16 cores, that
-//! crossing alone costs a raw tokio actor 98% of its throughput). Created anywhere else (sync
-//! code, a current-thread runtime, another executor), it runs on helio's embedded multi-thread
-//! runtime, which starts on first use. `Config::runtime(handle)` pins every actor to one
-//! runtime instead.
+//! The process-wide lifecycle: [`Config`], [`init`] and [`shutdown`], and what this node has
+//! for tasks ([`task_pool`]). Where actors run is `embedded.rs`.
 
 use std::{
-    sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
-use tokio::runtime::{Builder, Handle, Runtime, RuntimeFlavor};
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::{
     actor::Kill,
+    embedded,
     error::{DeathCause, RuntimeError},
     registry,
     resource_pool::Pool,
@@ -45,7 +35,7 @@ pub struct Config {
     num_gpus: f64,
     resources: Vec<(String, f64)>,
     /// Cluster mode, when `helio-cluster` configured it: started by [`init`].
-    extension: Option<Arc<dyn crate::seam::Extension>>,
+    extension: Option<Arc<dyn crate::seam::hooks::Extension>>,
 }
 
 impl Default for Config {
@@ -134,7 +124,7 @@ impl Config {
     /// Starts `extension` (cluster mode) with the runtime at [`init`], and stops it at
     /// [`shutdown`]. For `helio-cluster`; not a stable API.
     #[doc(hidden)]
-    pub fn extension(mut self, extension: Arc<dyn crate::seam::Extension>) -> Self {
+    pub fn extension(mut self, extension: Arc<dyn crate::seam::hooks::Extension>) -> Self {
         self.extension = Some(extension);
         self
     }
@@ -170,36 +160,24 @@ impl Config {
         Ok(())
     }
 
-    fn build_embedded(&self) -> Result<Runtime, RuntimeError> {
-        let mut builder = Builder::new_multi_thread();
-        builder.enable_all().thread_name(self.thread_name.clone());
-        if let Some(n) = self.worker_threads {
-            builder.worker_threads(n);
+    /// How the embedded runtime is built, or where every actor is pinned.
+    fn settings(&self) -> embedded::Settings {
+        embedded::Settings {
+            worker_threads: self.worker_threads,
+            thread_name: self.thread_name.clone(),
+            pinned: self.runtime.clone(),
         }
-        Ok(builder.build()?)
     }
 }
 
 #[derive(Default)]
 struct System {
     config: Config,
-    /// helio's own runtime, started on first need.
-    embedded: Option<Runtime>,
     /// What this node has for tasks, made on first need.
     tasks: Option<Arc<Pool>>,
 }
 
 impl System {
-    fn embedded(&mut self) -> Result<Handle, RuntimeError> {
-        if let Some(runtime) = &self.embedded {
-            return Ok(runtime.handle().clone());
-        }
-        let runtime = self.config.build_embedded()?;
-        let handle = runtime.handle().clone();
-        self.embedded = Some(runtime);
-        Ok(handle)
-    }
-
     fn tasks(&mut self) -> Arc<Pool> {
         let config = &self.config;
         Arc::clone(self.tasks.get_or_insert_with(|| {
@@ -210,8 +188,6 @@ impl System {
 }
 
 static SYSTEM: Mutex<Option<System>> = Mutex::new(None);
-/// Set while `Config::runtime` pins the actors: skips the lock on the common path.
-static PINNED: AtomicBool = AtomicBool::new(false);
 
 fn lock() -> MutexGuard<'static, Option<System>> {
     SYSTEM.lock().unwrap_or_else(PoisonError::into_inner)
@@ -236,32 +212,13 @@ pub fn init(config: Config) -> Result<(), RuntimeError> {
     if system.is_some() {
         return Err(RuntimeError::AlreadyRunning);
     }
-    let embedded = match config.runtime {
-        Some(_) => None,
-        None => Some(config.build_embedded()?),
-    };
-    if let Some(extension) = &config.extension {
-        let handle = config
-            .runtime
-            .clone()
-            .or_else(|| embedded.as_ref().map(|runtime| runtime.handle().clone()));
-        let started = match handle {
-            Some(handle) => extension.start(handle),
-            None => Err(RuntimeError::InvalidConfig(
-                "no runtime for the cluster".into(),
-            )),
-        };
-        if let Err(err) = started {
-            if let Some(runtime) = embedded {
-                runtime.shutdown_background();
-            }
-            return Err(err);
-        }
-    }
-    PINNED.store(config.runtime.is_some(), Ordering::Release);
+    let extension = config.extension.clone();
+    embedded::start(config.settings(), |handle| match &extension {
+        Some(extension) => extension.start(handle),
+        None => Ok(()),
+    })?;
     *system = Some(System {
         config,
-        embedded,
         tasks: None,
     });
     Ok(())
@@ -274,7 +231,7 @@ pub fn init(config: Config) -> Result<(), RuntimeError> {
 /// Blocking methods still running get up to the configured shutdown timeout to finish.
 pub fn shutdown() {
     let system = lock().take();
-    PINNED.store(false, Ordering::Release);
+    let runtime = embedded::stop();
     for actor in roster::all() {
         actor.set_state(ActorState::Dead(DeathCause::Shutdown));
         actor.request_kill(Kill::Shutdown);
@@ -283,43 +240,18 @@ pub fn shutdown() {
     if let Some(extension) = system.as_ref().and_then(|s| s.config.extension.as_ref()) {
         extension.stop();
     }
-    let Some(System {
-        config, embedded, ..
-    }) = system
-    else {
-        return;
-    };
-    if let Some(runtime) = embedded {
+    let timeout = system.map_or_else(
+        || Config::default().shutdown_timeout,
+        |system| system.config.shutdown_timeout,
+    );
+    if let Some(runtime) = runtime {
         if Handle::try_current().is_ok() {
             // Inside async code a runtime may not block while it shuts down.
             runtime.shutdown_background();
         } else {
-            runtime.shutdown_timeout(config.shutdown_timeout);
+            runtime.shutdown_timeout(timeout);
         }
     }
-}
-
-/// The runtime new actors (and the small tasks that serve calls) run on: the pinned one, else
-/// the current multi-thread runtime, else the embedded one (started if needed).
-pub(crate) fn spawn_handle() -> Result<Handle, RuntimeError> {
-    if !PINNED.load(Ordering::Acquire)
-        && let Ok(handle) = Handle::try_current()
-        && handle.runtime_flavor() == RuntimeFlavor::MultiThread
-    {
-        return Ok(handle);
-    }
-    let mut system = lock();
-    let system = system.get_or_insert_with(System::default);
-    match &system.config.runtime {
-        Some(handle) => Ok(handle.clone()),
-        None => system.embedded(),
-    }
-}
-
-/// helio's embedded runtime (started if needed), whose timer serves waits from any executor.
-pub(crate) fn timer_handle() -> Result<Handle, RuntimeError> {
-    let mut system = lock();
-    system.get_or_insert_with(System::default).embedded()
 }
 
 /// This node's resources for tasks, sized by the configuration (`Config::num_cpus` ..).

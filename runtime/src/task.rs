@@ -182,23 +182,6 @@ impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
         submit::<F, P>(self.effective(), args, true)
     }
 
-    /// A DAG node that runs the task on its bound arguments (nodes, the input, or values)
-    /// each time the DAG runs: what `.bind(..)` calls.
-    pub(crate) fn bind_nodes<I, N>(&self, args: N) -> crate::DagNode<R, I>
-    where
-        I: Clone + Send + 'static,
-        N: crate::dag::NodeArgs<I>,
-        N::Args: PendingArgs<Values = Args>,
-        Args: Send + 'static,
-        R: Clone + Send + 'static,
-    {
-        let options = self.effective();
-        crate::DagNode::task(
-            move |args| submit::<F, _>(options.clone(), args, true),
-            args,
-        )
-    }
-
     /// The options a call runs with: these over the fn's defaults.
     fn effective(&self) -> TaskOptions {
         let defaults = F::defaults();
@@ -295,7 +278,7 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
             return result;
         }
     };
-    let handle = match crate::system::spawn_handle() {
+    let handle = match crate::embedded::spawn_handle() {
         Ok(handle) => handle,
         Err(err) => {
             // `done` drops: the task resolves to `ActorDied(Shutdown)`.

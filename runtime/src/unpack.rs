@@ -4,7 +4,7 @@ use std::future::IntoFuture;
 
 use futures::FutureExt;
 
-use crate::{ObjectRef, object_ref::pair_like, system};
+use crate::{ObjectRef, object_ref::pair_like};
 
 macro_rules! unpack_arities {
     ($( ($($t:ident $r:ident $d:ident $v:ident),+) )*) => {$(
@@ -25,7 +25,7 @@ macro_rules! unpack_arities {
                 match (&mut pending).now_or_never() {
                     Some(result) => split(result),
                     None => {
-                        if let Ok(handle) = system::spawn_handle() {
+                        if let Ok(handle) = crate::embedded::spawn_handle() {
                             handle.spawn(async move { split(pending.await) });
                         }
                     }

@@ -8,9 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{
-    ActorError, ObjectRef, blocking::block_until, hints::Gettable, system, waiters::WaitKey,
-};
+use crate::{ActorError, ObjectRef, blocking::block_until, hints::Gettable, waiters::WaitKey};
 
 /// Blocks until `r` resolves; see [`ObjectRef::get`].
 ///
@@ -283,7 +281,7 @@ fn split_owned<W: Waitable>(refs: Vec<W>, ready: &[bool]) -> (Vec<W>, Vec<W>) {
 pub(crate) fn timer(
     timeout: Duration,
 ) -> Result<Pin<Box<tokio::time::Sleep>>, crate::RuntimeError> {
-    let handle = system::timer_handle()?;
+    let handle = crate::embedded::timer_handle()?;
     let _entered = handle.enter();
     Ok(Box::pin(tokio::time::sleep(timeout)))
 }

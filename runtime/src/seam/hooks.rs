@@ -1,0 +1,161 @@
+//! What the runtime asks of cluster mode ([`Cluster`]), installed while it runs, and how
+//! cluster mode starts and stops with the runtime ([`Extension`]).
+
+use std::{
+    any::{Any, TypeId},
+    fmt,
+    sync::{Arc, PoisonError, RwLock},
+};
+
+use tokio::runtime::Handle;
+
+use crate::{
+    Actor, ActorClass, ActorInfo, ActorOptions, DeathCause, LookupError, RuntimeError,
+    label::ActorId, options::Placement, registry::Key,
+};
+
+/// An actor type, erased: what the cluster keys its registrations by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Class {
+    /// `TypeId::of::<A>()`.
+    pub type_id: TypeId,
+    /// `std::any::type_name::<A>()`.
+    pub type_name: &'static str,
+}
+
+impl Class {
+    /// The class of `A`.
+    pub fn of<A: ActorClass>() -> Self {
+        Class {
+            type_id: TypeId::of::<A>(),
+            type_name: std::any::type_name::<A>(),
+        }
+    }
+}
+
+/// A named actor about to be created here, as the cluster is asked to claim its name.
+pub struct Claim<'a> {
+    /// Its type.
+    pub class: Class,
+    /// `(namespace, name)`.
+    pub key: &'a Key,
+    /// The id it gets unless the cluster gives another.
+    pub id: ActorId,
+    /// Whether it outlives its handles.
+    pub detached: bool,
+    /// Whether an existing actor of that name is wanted rather than an error.
+    pub get_if_exists: bool,
+    /// Its `max_pending_calls`.
+    pub max_pending_calls: Option<usize>,
+    /// Its `max_task_retries`.
+    pub max_task_retries: i64,
+    /// Its options and constructor arguments (a boxed tuple), for starting it again
+    /// elsewhere; asked only for a detached actor.
+    pub revival: &'a mut dyn FnMut() -> (ActorOptions, Box<dyn Any + Send>),
+}
+
+/// What cluster mode says about creating a named actor.
+pub enum Claimed {
+    /// Not served to the cluster (no cluster, or its type is not registered): local rules
+    /// apply.
+    Local,
+    /// This process won the name: serve the actor once it is created.
+    Serve(Box<dyn Hosting>),
+    /// Another process holds the name and `get_if_exists` asked for it: its handle (a boxed
+    /// `Actor<A>`).
+    Existing(Box<dyn Any + Send>),
+    /// The actor must not start.
+    Refused(DeathCause),
+}
+
+/// A name this process won, to serve once its actor exists; released if dropped unserved.
+pub trait Hosting: Send {
+    /// The id the actor takes.
+    fn id(&self) -> ActorId;
+    /// The restarts it starts with (it moved here from a dead node that many times).
+    fn moves(&self) -> u32;
+    /// Serves the actor of `cell` (an `&Arc<ActorCell<A>>`) until it dies.
+    fn serve(self: Box<Self>, cell: &dyn Any);
+}
+
+/// What the runtime asks of cluster mode.
+pub trait Cluster: Send + Sync + 'static {
+    /// Creates an actor of `class` on the node `placement` picks; a boxed `Actor<A>`.
+    ///
+    /// # Errors
+    /// The cause the actor is dead with.
+    fn place(
+        &self,
+        class: Class,
+        options: ActorOptions,
+        placement: Placement,
+        args: Box<dyn Any + Send>,
+    ) -> Result<Box<dyn Any + Send>, DeathCause>;
+
+    /// Claims a name cluster-wide before its actor is created here.
+    fn claim(&self, claim: Claim<'_>) -> Claimed;
+
+    /// The actor named `(namespace, name)` elsewhere in the cluster: a boxed `Actor<A>`.
+    ///
+    /// # Errors
+    /// Not found, of another type, or the registry could not be read.
+    fn lookup(
+        &self,
+        class: Class,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Box<dyn Any + Send>, LookupError>;
+
+    /// With `dead` false, the live named actors of the other nodes; with `dead`, the named
+    /// actors that died for good.
+    fn list(&self, dead: bool) -> Vec<ActorInfo>;
+
+    /// The address of `actor` (an `&Actor<A>`), as bytes another process can attach to.
+    ///
+    /// # Errors
+    /// Why the handle cannot cross processes.
+    fn address(&self, class: Class, actor: &dyn Any) -> Result<Vec<u8>, String>;
+
+    /// The handle (a boxed `Actor<A>`) of the actor at `address`.
+    ///
+    /// # Errors
+    /// Why the handle cannot be made here.
+    fn attach(&self, class: Class, address: &[u8]) -> Result<Box<dyn Any + Send>, String>;
+}
+
+/// Something `init` starts with the runtime and `shutdown` stops: cluster mode.
+pub trait Extension: Send + Sync + fmt::Debug + 'static {
+    /// Starts on `handle`, the runtime helio's own tasks run on.
+    ///
+    /// # Errors
+    /// Why it could not start: `init` then fails with it.
+    fn start(&self, handle: Handle) -> Result<(), RuntimeError>;
+
+    /// Stops, at shutdown, after the local actors were told to stop.
+    fn stop(&self);
+}
+
+static CLUSTER: RwLock<Option<Arc<dyn Cluster>>> = RwLock::new(None);
+
+/// Installs cluster mode's hooks (`None` removes them).
+pub fn install(cluster: Option<Arc<dyn Cluster>>) {
+    *CLUSTER.write().unwrap_or_else(PoisonError::into_inner) = cluster;
+}
+
+/// The installed cluster, if any. Asked at spawn and lookup, never per call.
+pub(crate) fn cluster() -> Option<Arc<dyn Cluster>> {
+    CLUSTER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// Unboxes what the cluster made for `A`.
+pub(crate) fn unbox<A: ActorClass>(actor: Box<dyn Any + Send>) -> Result<Actor<A>, String> {
+    actor.downcast::<Actor<A>>().map(|a| *a).map_err(|_| {
+        format!(
+            "internal: the cluster made a handle of another type than `{}`",
+            std::any::type_name::<A>()
+        )
+    })
+}
