@@ -275,10 +275,9 @@ pub(super) const NOT_SERVED: &str = "no process serves it: its host is gone, or 
 
 /// Subscribes this process's reply inbox.
 pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
-    let subject = format!("helio.{}.inbox.{}.*", cluster.name, cluster.node());
     cluster
         .client
-        .subscribe(subject)
+        .subscribe(cluster.subjects.inbox_all())
         .await
         .map_err(|err| format!("could not subscribe the reply inbox: {err}"))
 }
@@ -298,12 +297,7 @@ pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
 /// Resolves the call one reply (or stream frame) is for.
 fn deliver(cluster: &Arc<Cluster>, message: async_nats::Message) {
     {
-        let id = message
-            .subject
-            .rsplit('.')
-            .next()
-            .and_then(|id| id.parse::<u64>().ok());
-        let Some(id) = id else {
+        let Some(id) = super::subjects::call_id(&message.subject) else {
             tracing::debug!(subject = %message.subject, "a reply with no call id");
             return;
         };
@@ -405,7 +399,7 @@ fn failed_frame(err: &ActorError) -> async_nats::Message {
     headers.insert(wire::STATUS, "err");
     let payload = wire::encode(&wire::Failure::of(err)).unwrap_or_default();
     async_nats::Message {
-        subject: "helio.local".into(),
+        subject: super::subjects::LOCAL.into(),
         reply: None,
         length: payload.len(),
         payload: Bytes::from(payload),

@@ -90,7 +90,7 @@ pub(crate) fn claim_named<A: ActorClass>(claim: Claim<'_>) -> Claimed {
     let claimed = record.clone();
     let claim = {
         let cluster = Arc::clone(&cluster);
-        let subject = cluster.actor_subject(cluster.node(), id.local());
+        let subject = cluster.subjects.actor(cluster.node(), id.local());
         async move {
             let sub = cluster.subscribe_flushed(subject).await?;
             match cluster.registry.claim(&record).await? {

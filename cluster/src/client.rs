@@ -53,7 +53,7 @@ impl Wake for RemoteCancel {
         let Some(cluster) = self.cluster.upgrade() else {
             return;
         };
-        if let Ok(payload) = wire::encode(&cluster.inbox_subject(self.id)) {
+        if let Ok(payload) = wire::encode(&cluster.subjects.inbox(self.id)) {
             control(&cluster, &self.subject, VERB_CANCEL, payload);
         }
     }
@@ -155,7 +155,7 @@ impl Link {
     }
 
     fn publish(&self, headers: HeaderMap, payload: Bytes, reply: Option<u64>) {
-        let reply = reply.map(|id| self.cluster.inbox_subject(id).into());
+        let reply = reply.map(|id| self.cluster.subjects.inbox(id).into());
         self.cluster.publish(OutboundMessage {
             subject: self.subject.clone(),
             reply,
@@ -366,7 +366,7 @@ pub(crate) fn remote_handle(
             refreshing: std::sync::atomic::AtomicBool::new(false),
             record: record.clone(),
         }),
-        subject: cluster.actor_subject(record.node, record.id).into(),
+        subject: cluster.subjects.actor(record.node, record.id).into(),
         fingerprint: format!("{:016x}", record.fingerprint),
         stubs: Arc::clone(&entry.stubs),
     };
@@ -408,7 +408,7 @@ pub(crate) fn state_of(
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(METHOD, VERB_STATE);
-    let subject = cluster.actor_subject(record.node, record.id).into();
+    let subject = cluster.subjects.actor(record.node, record.id).into();
     ask_state(cluster, subject, headers, 2)
 }
 
@@ -426,7 +426,7 @@ fn ask_state(
     );
     cluster.publish(OutboundMessage {
         subject,
-        reply: Some(cluster.inbox_subject(id).into()),
+        reply: Some(cluster.subjects.inbox(id).into()),
         payload: Bytes::new(),
         headers: Some(headers),
     });

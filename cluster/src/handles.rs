@@ -136,7 +136,7 @@ pub(crate) fn serve_anonymous<A: ActorClass>(
     table: Arc<types::HostTable<A>>,
     actor: &Actor<A>,
 ) -> Result<ActorRecord, String> {
-    let subject = cluster.actor_subject(cluster.node(), actor.id().local());
+    let subject = cluster.subjects.actor(cluster.node(), actor.id().local());
     let subscribe = {
         let cluster = Arc::clone(cluster);
         async move { cluster.subscribe_flushed(subject).await }

@@ -9,7 +9,8 @@
 //! - `init.rs`: [`Config`] and [`init`]: the runtime's settings plus where the cluster is.
 //! - `hooks.rs`: the seam's `Cluster`, installed while this process is in a cluster.
 //! - `config.rs`: where the cluster is and how to authenticate.
-//! - `wire.rs`: subjects, headers, and how values and failures cross the wire.
+//! - `subjects.rs`: the NATS subjects of a cluster, built and parsed in one place.
+//! - `wire.rs`: headers, and how values and failures cross the wire.
 //! - `batch.rs`: many small messages to one destination as one NATS message.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
@@ -53,6 +54,7 @@ mod remote_stream;
 mod rerun;
 mod retention;
 mod revive;
+mod subjects;
 mod task_acks;
 pub(crate) mod tasks;
 mod types;
@@ -85,8 +87,8 @@ pub use async_nats;
 /// This process's membership in a cluster.
 pub(crate) struct Cluster {
     client: async_nats::Client,
-    /// The cluster's name: the second token of every subject.
-    name: String,
+    /// The subjects of this cluster, as this node sees them.
+    subjects: subjects::Subjects,
     info: node::NodeInfo,
     registry: registry::Registry,
     handle: Handle,
@@ -178,29 +180,12 @@ impl Cluster {
         self.info.id
     }
 
-    /// The subject of actor `id` hosted on `node`.
-    fn actor_subject(&self, node: NodeId, id: u64) -> String {
-        format!("helio.{}.actor.{node}.{id}", self.name)
-    }
-
     /// The ids of this process's calls among `messages` (by their reply subjects).
     fn own_calls(&self, messages: &[async_nats::message::OutboundMessage]) -> Vec<u64> {
-        let inbox = format!("helio.{}.inbox.{}.", self.name, self.node());
         messages
             .iter()
-            .filter_map(|m| {
-                m.reply
-                    .as_deref()?
-                    .strip_prefix(inbox.as_str())?
-                    .parse()
-                    .ok()
-            })
+            .filter_map(|m| self.subjects.own_call(m.reply.as_deref()?))
             .collect()
-    }
-
-    /// The reply subject of this process's request `id`.
-    fn inbox_subject(&self, id: u64) -> String {
-        format!("helio.{}.inbox.{}.{id}", self.name, self.node())
     }
 
     /// Answers a request on its reply subject: the encoded result, or the failure.
@@ -294,7 +279,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     let (out, outgoing) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster {
         client: client.clone(),
-        name: config.cluster_name.clone(),
+        subjects: subjects::Subjects::new(&config.cluster_name, info.id),
         info,
         registry,
         handle: handle.clone(),

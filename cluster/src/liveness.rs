@@ -172,20 +172,16 @@ impl Liveness {
     }
 }
 
-fn subject(cluster: &Cluster, kind: &str, node: NodeId) -> String {
-    format!("helio.{}.{kind}.{node}", cluster.name)
-}
-
 /// Starts heartbeats, the ping responder, the heartbeat listener and the watchdog.
 pub(crate) async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
     let heartbeats = cluster
         .client
-        .subscribe(format!("helio.{}.hb.*", cluster.name))
+        .subscribe(cluster.subjects.heartbeats())
         .await
         .map_err(|err| format!("could not subscribe heartbeats: {err}"))?;
     let pings = cluster
         .client
-        .subscribe(subject(cluster, "ping", cluster.node()))
+        .subscribe(cluster.subjects.ping(cluster.node()))
         .await
         .map_err(|err| format!("could not subscribe pings: {err}"))?;
     let weak = Arc::downgrade(cluster);
@@ -208,12 +204,7 @@ async fn listen(cluster: Weak<Cluster>, mut heartbeats: async_nats::Subscriber) 
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
-        let node = message
-            .subject
-            .rsplit('.')
-            .next()
-            .and_then(|id| u64::from_str_radix(id, 16).ok());
-        match node.map(NodeId::from_u64) {
+        match super::subjects::heartbeat_node(&message.subject) {
             // This node's own heartbeat, back through the server: it is not cut off.
             Some(node) if node == cluster.node() => cluster.fence.echoed(),
             Some(node) => cluster.liveness.heard(node),
@@ -246,7 +237,7 @@ async fn beat(cluster: Weak<Cluster>, timeout: Duration) {
             return;
         };
         cluster.publish(OutboundMessage {
-            subject: subject(&cluster, "hb", cluster.node()).into(),
+            subject: cluster.subjects.heartbeat(cluster.node()).into(),
             reply: None,
             payload: Bytes::new(),
             headers: None,
@@ -380,8 +371,8 @@ pub(crate) async fn ping_answer(cluster: &Arc<Cluster>, node: NodeId) -> (Ping, 
         Box::new(move |result| done.complete(result)),
     );
     cluster.publish(OutboundMessage {
-        subject: subject(cluster, "ping", node).into(),
-        reply: Some(cluster.inbox_subject(id).into()),
+        subject: cluster.subjects.ping(node).into(),
+        reply: Some(cluster.subjects.inbox(id).into()),
         payload: Bytes::new(),
         headers: None,
     });

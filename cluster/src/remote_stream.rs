@@ -37,7 +37,7 @@ impl Link {
         } = call;
         let window = window.max(1) as u64;
         let id = self.cluster.calls.reserve();
-        let call = self.cluster.inbox_subject(id);
+        let call = self.cluster.subjects.inbox(id);
         let origin = Origin {
             actor: actor.clone(),
             id: ActorId::of(self.record().node.as_u64(), self.record().id),
@@ -105,7 +105,7 @@ impl Link {
                 match payload {
                     Ok(payload) => cluster.publish(OutboundMessage {
                         subject,
-                        reply: Some(cluster.inbox_subject(id).into()),
+                        reply: Some(cluster.subjects.inbox(id).into()),
                         payload: Bytes::from(payload),
                         headers: Some(headers),
                     }),

@@ -152,7 +152,7 @@ fn send(cluster: &Cluster, id: u64, pending: Pending) {
     };
     let outbound = OutboundMessage {
         subject: again.subject.clone(),
-        reply: Some(cluster.inbox_subject(id).into()),
+        reply: Some(cluster.subjects.inbox(id).into()),
         payload: again.payload.clone(),
         headers: Some(again.headers.clone()),
     };

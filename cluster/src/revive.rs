@@ -116,7 +116,7 @@ pub(crate) async fn restart_here(
     let Some(entry) = types::by_fingerprint(record.fingerprint) else {
         return Ok(Restart::Cannot);
     };
-    let subject = cluster.actor_subject(record.node, record.id);
+    let subject = cluster.subjects.actor(record.node, record.id);
     let sub = cluster.subscribe_flushed(subject).await?;
     let mut moved = record;
     moved.host = Some(cluster.node());

@@ -285,16 +285,12 @@ fn send_cancel(cluster: &Cluster, node: NodeId, call: &str) {
     match wire::encode(&call.to_owned()) {
         Ok(payload) => super::client::control(
             cluster,
-            &cancel_subject(cluster, node).into(),
+            &cluster.subjects.task_cancel(node).into(),
             wire::VERB_CANCEL,
             payload,
         ),
         Err(err) => tracing::debug!(%err, "a task's cancel not sent"),
     }
-}
-
-fn cancel_subject(cluster: &Cluster, node: NodeId) -> String {
-    format!("helio.{}.task.cancel.{node}", cluster.name)
 }
 
 /// The fingerprints of the tasks registered here.
@@ -329,15 +325,6 @@ struct Attempt {
     done: Complete,
 }
 
-fn subject(cluster: &Cluster, fingerprint: u64) -> String {
-    format!("helio.{}.task.{fingerprint:016x}", cluster.name)
-}
-
-/// The subject on which `node` alone takes tasks of `fingerprint`.
-fn node_subject(cluster: &Cluster, fingerprint: u64, node: NodeId) -> String {
-    format!("helio.{}.task.{fingerprint:016x}.{node}", cluster.name)
-}
-
 /// `demand` when a task with it must be placed by resources: it asks for more than CPUs
 /// (any node that registered the fn has CPUs; GPUs and custom resources only some).
 fn placed(demand: crate::seam::Resources) -> Option<crate::seam::Resources> {
@@ -348,7 +335,7 @@ fn placed(demand: crate::seam::Resources) -> Option<crate::seam::Resources> {
 /// Sends the task to whichever node takes it, and waits on that node.
 fn attempt(attempt: Attempt) {
     let Some(demand) = attempt.demand.clone() else {
-        let subject = subject(&attempt.cluster, attempt.fingerprint);
+        let subject = attempt.cluster.subjects.task(attempt.fingerprint);
         return send_to(attempt, subject);
     };
     // Placed by resources: ask the nodes first (off the caller's path).
@@ -358,7 +345,7 @@ fn attempt(attempt: Attempt) {
         let wants = move |load: &super::load::Load| load.hosts && load.tasks.contains(&fingerprint);
         match super::load::choose(&cluster, wants, &demand).await {
             Ok(node) => {
-                let subject = node_subject(&cluster, fingerprint, node);
+                let subject = cluster.subjects.task_on(fingerprint, node);
                 send_to(attempt, subject);
             }
             Err(message) => (attempt.done)(Err(ActorError::Unschedulable {
@@ -428,7 +415,7 @@ fn send_to(attempt: Attempt, subject: String) {
                         taken.lock().unwrap_or_else(PoisonError::into_inner).by(
                             &acked,
                             node,
-                            acked.inbox_subject(result),
+                            acked.subjects.inbox(result),
                         );
                         acked.calls.owed_by(&acked, result, node);
                     }
@@ -448,10 +435,10 @@ fn send_to(attempt: Attempt, subject: String) {
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(FINGERPRINT, format!("{fingerprint:016x}").as_str());
-    headers.insert(RESULT_TO, cluster.inbox_subject(result).as_str());
+    headers.insert(RESULT_TO, cluster.subjects.inbox(result).as_str());
     cluster.publish(OutboundMessage {
         subject: subject.into(),
-        reply: Some(cluster.inbox_subject(ack).into()),
+        reply: Some(cluster.subjects.inbox(ack).into()),
         payload: request,
         headers: Some(headers),
     });
@@ -477,7 +464,7 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
     if cluster.hosts {
         let cancels = cluster
             .client
-            .subscribe(cancel_subject(cluster, cluster.node()))
+            .subscribe(cluster.subjects.task_cancel(cluster.node()))
             .await
             .map_err(|err| format!("could not subscribe task cancels: {err}"))?;
         cluster
@@ -504,9 +491,9 @@ async fn listen_one(cluster: &Arc<Cluster>, entry: TaskEntry) -> Result<(), Stri
     // A share of the tasks any node may take, and the tasks placed here by their resources.
     let shared = cluster
         .client
-        .queue_subscribe(subject(cluster, entry.fingerprint), "task".to_owned())
+        .queue_subscribe(cluster.subjects.task(entry.fingerprint), "task".to_owned())
         .await;
-    let own = node_subject(cluster, entry.fingerprint, cluster.node());
+    let own = cluster.subjects.task_on(entry.fingerprint, cluster.node());
     let own = cluster.client.subscribe(own).await;
     for sub in [subscribe(shared)?, subscribe(own)?] {
         cluster
