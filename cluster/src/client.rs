@@ -7,10 +7,7 @@
 use std::{
     any::Any,
     collections::HashMap,
-    sync::{
-        Arc, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Weak},
     task::{Wake, Waker},
     time::Duration,
 };
@@ -19,10 +16,11 @@ use async_nats::{HeaderMap, message::OutboundMessage};
 use bytes::Bytes;
 
 use super::{
-    Cluster, NodeId, block_on,
-    calls::{Complete, Pending},
+    Cluster, NodeId,
+    address::Address,
+    block_on,
+    calls::{Complete, Pending, Rerun},
     registry::ActorRecord,
-    rerun::Rerun,
     types::{self, TypeEntry},
     wire::{
         self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_KILL, VERB_READY, VERB_STATE,
@@ -54,30 +52,8 @@ impl Wake for RemoteCancel {
             return;
         };
         if let Ok(payload) = wire::encode(&cluster.subjects.inbox(self.id)) {
-            control(&cluster, &self.subject, VERB_CANCEL, payload);
+            cluster.control(&self.subject, VERB_CANCEL, payload);
         }
-    }
-}
-
-/// An actor's address, shared by its remote handle and the calls in flight to it.
-pub(crate) struct Address {
-    pub(super) record: ActorRecord,
-    /// The node that runs the actor, as last known: it moves when its node dies, and is learnt
-    /// again from the registry, or from a reply of its new host (`wire::NODE`).
-    host: AtomicU64,
-    /// A lookup of the actor's new host is under way.
-    refreshing: std::sync::atomic::AtomicBool,
-}
-
-impl Address {
-    /// The node that runs the actor, as last known.
-    pub(super) fn host(&self) -> NodeId {
-        NodeId::from_u64(self.host.load(Ordering::Acquire))
-    }
-
-    /// A reply came from `node`: it runs the actor now.
-    pub(super) fn answered_by(&self, node: NodeId) {
-        self.host.store(node.as_u64(), Ordering::Release);
     }
 }
 
@@ -105,7 +81,7 @@ impl Link {
             return Some(host);
         }
         let address = &self.address;
-        if !address.record.name.is_empty() && !address.refreshing.swap(true, Ordering::AcqRel) {
+        if !address.record.name.is_empty() && address.start_refresh() {
             let cluster = Arc::clone(&self.cluster);
             let address = Arc::clone(address);
             cluster.handle.clone().spawn(async move {
@@ -119,7 +95,7 @@ impl Link {
                 {
                     address.answered_by(now.host());
                 }
-                address.refreshing.store(false, Ordering::Release);
+                address.refreshed();
             });
         }
         None
@@ -361,11 +337,7 @@ pub(crate) fn remote_handle(
     );
     let link = Link {
         cluster: Arc::clone(cluster),
-        address: Arc::new(Address {
-            host: AtomicU64::new(record.host().as_u64()),
-            refreshing: std::sync::atomic::AtomicBool::new(false),
-            record: record.clone(),
-        }),
+        address: Arc::new(Address::new(record.clone())),
         subject: cluster.subjects.actor(record.node, record.id).into(),
         fingerprint: format!("{:016x}", record.fingerprint),
         stubs: Arc::clone(&entry.stubs),
@@ -380,24 +352,6 @@ pub(crate) fn remote_handle(
         record.max_task_retries,
         Arc::new(link),
     ))
-}
-
-/// Sends a control message (credit, cancel) to an actor's subject.
-pub(super) fn control(
-    cluster: &Cluster,
-    subject: &async_nats::Subject,
-    verb: &str,
-    payload: Vec<u8>,
-) {
-    let mut headers = HeaderMap::new();
-    headers.insert(CODEC, CODEC_ID);
-    headers.insert(METHOD, verb);
-    cluster.publish(OutboundMessage {
-        subject: subject.clone(),
-        reply: None,
-        payload: Bytes::from(payload),
-        headers: Some(headers),
-    });
 }
 
 /// The state and restarts of the actor `record` names, asked of its host (at most 2 s).

@@ -6,7 +6,7 @@
 //! own monotonic clock, when it last heard each other node. A watchdog looks at the nodes this
 //! process waits on (calls and streams in flight): one silent for longer than `node_timeout`
 //! that also fails a direct ping is dead, and every call it owes resolves to
-//! `ActorUnavailable`, so that nothing waits for a process that is gone.
+//! `ActorUnavailable` (`unanswered.rs`), so that nothing waits for a process that is gone.
 
 use std::{
     collections::HashMap,
@@ -303,16 +303,7 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
                 "its node {node} stopped answering (no heartbeat for {timeout:?}, no answer \
                  to a ping)"
             );
-            for (id, pending) in cluster.calls.fail_node(&cluster, node, &message) {
-                let rerun = super::rerun::after_death(
-                    Arc::clone(&cluster),
-                    id,
-                    pending,
-                    node,
-                    message.clone(),
-                );
-                cluster.handle.spawn(rerun);
-            }
+            super::unanswered::node_died(&cluster, node, &message);
             let cluster = Arc::clone(&cluster);
             let handle = cluster.handle.clone();
             handle.spawn(async move {

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster, current, handles,
+    load::Load,
     registry::ActorRecord,
+    schedule,
     types::{self, TypeEntry},
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
@@ -62,14 +64,13 @@ pub(crate) fn place(
         .map_err(|err| invalid(format!("the options do not encode: {err}")))?;
     let subject = match placement {
         Placement::Node(node) => cluster.subjects.spawn(node),
-        // An actor that asks for resources goes where they are (`load.rs`).
+        // An actor that asks for resources goes where they are (`schedule.rs`).
         Placement::Any if !demand.is_empty() => {
             let choosing = Arc::clone(&cluster);
             let fingerprint = entry.fingerprint;
             let node = super::block_on(&cluster.handle, SPAWN_TIMEOUT, async move {
-                let wants =
-                    |load: &super::load::Load| load.hosts && load.types.contains(&fingerprint);
-                super::load::choose(&choosing, wants, &demand).await
+                let wants = |load: &Load| load.hosts && load.types.contains(&fingerprint);
+                schedule::choose(&choosing, wants, &demand).await
             })
             .map_err(|err| DeathCause::Unschedulable(err.to_string()))?
             .map_err(DeathCause::Unschedulable)?;

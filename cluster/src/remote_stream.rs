@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::{
     calls::Sink,
-    client::{Link, control},
+    client::Link,
     wire::{self, VERB_CANCEL, VERB_CREDIT, WINDOW},
 };
 use crate::{
@@ -67,7 +67,7 @@ impl Link {
                     }
                 };
                 if let Ok(payload) = payload {
-                    control(&cluster, &subject, verb, payload);
+                    cluster.control(&subject, verb, payload);
                 }
             }) as Box<dyn FnMut(Took) + Send + Sync>
         };

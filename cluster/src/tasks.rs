@@ -9,7 +9,7 @@
 //!   [`ACK_WITHIN`] sends its result alone (one message back, as a call's reply; the caller
 //!   then drops the ack's entry). A longer one acks with the taking node's id first, so the
 //!   result's entry waits on that node and the node's death resolves it
-//!   (`Calls::fail_node`); it then runs again on another node while `max_retries` allows, and
+//!   (`unanswered::node_died`); it then runs again on another node while `max_retries` allows, and
 //!   otherwise resolves to `ActorDied { cause: NodeDied }`.
 //! - **Never acked.** A node that dies as it takes a task, before its ack, is not one the
 //!   caller knows of: a task with neither ack nor result for a while resolves to
@@ -18,21 +18,21 @@
 //!   the task resolves to `ActorUnavailable` (a node may register it later: transient).
 
 use std::{
-    any::{Any, TypeId},
-    collections::HashMap,
+    any::TypeId,
     sync::{Arc, Mutex, PoisonError, Weak},
     time::Duration,
 };
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
 use bytes::Bytes;
-use futures::{StreamExt, future::BoxFuture};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster, MsgPack, NodeId,
     calls::{Complete, Pending},
-    current,
+    current, load, schedule,
+    task_table::{self, Running, TaskEntry},
     types::fingerprint,
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
@@ -49,33 +49,6 @@ const RESULT_TO: &str = "Helio-Result-To";
 /// How long a node running a task waits for its result before it acks: a task done by then
 /// sends its result alone.
 const ACK_WITHIN: Duration = Duration::from_millis(1);
-
-/// Runs a task here from its encoded arguments; its future gives the encoded result, and the
-/// canceller stops it when its caller cancels.
-type RunFn = fn(TaskOptions, &[u8]) -> Result<Running, WireError>;
-
-/// A task running here for another node.
-struct Running {
-    result: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
-    cancel: crate::seam::Canceller,
-}
-type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
-type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
-
-/// A registered task: how to call it from here, and how to run it for others.
-#[derive(Clone, Copy)]
-pub(crate) struct TaskEntry {
-    fingerprint: u64,
-    encode: EncodeFn,
-    decode: DecodeFn,
-    run: RunFn,
-}
-
-static TASKS: Mutex<Option<HashMap<TypeId, TaskEntry>>> = Mutex::new(None);
-
-fn tasks() -> std::sync::MutexGuard<'static, Option<HashMap<TypeId, TaskEntry>>> {
-    TASKS.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Lets this process run the task `f` for the cluster and send it to other nodes (cluster
 /// mode): call it in every process that runs or calls `f`. Registering twice is harmless.
@@ -118,10 +91,7 @@ where
         decode: |bytes| Ok(Box::new(<MsgPack as Codec<R>>::decode(bytes)?)),
         run: run_encoded::<F, Args, R>,
     };
-    let fresh = tasks()
-        .get_or_insert_with(HashMap::new)
-        .insert(TypeId::of::<F>(), entry)
-        .is_none();
+    let fresh = task_table::insert(TypeId::of::<F>(), entry);
     // Registered after joining: take a share of its tasks now, and return once the server
     // has the subscriptions (a cluster joined later subscribes every registered task itself).
     if fresh && let Some(cluster) = current() {
@@ -165,12 +135,12 @@ pub(crate) struct ClusterRouter(pub(crate) Weak<Cluster>);
 impl crate::seam::Router for ClusterRouter {
     fn routes(&self, task: TypeId) -> Option<bool> {
         let cluster = self.0.upgrade()?;
-        tasks().as_ref()?.get(&task)?;
+        task_table::get(task)?;
         Some(cluster.hosts)
     }
 
     fn send(&self, task: TypeId, sent: crate::seam::Sent) -> Box<dyn FnOnce() + Send> {
-        let entry = tasks().as_ref().and_then(|tasks| tasks.get(&task).copied());
+        let entry = task_table::get(task);
         let (Some(cluster), Some(entry)) = (self.0.upgrade(), entry) else {
             (sent.answer)(Err(ActorError::ActorUnavailable {
                 actor: sent.label,
@@ -283,22 +253,13 @@ impl Ticket {
 
 fn send_cancel(cluster: &Cluster, node: NodeId, call: &str) {
     match wire::encode(&call.to_owned()) {
-        Ok(payload) => super::client::control(
-            cluster,
+        Ok(payload) => cluster.control(
             &cluster.subjects.task_cancel(node).into(),
             wire::VERB_CANCEL,
             payload,
         ),
         Err(err) => tracing::debug!(%err, "a task's cancel not sent"),
     }
-}
-
-/// The fingerprints of the tasks registered here.
-pub(crate) fn registered() -> Vec<u64> {
-    tasks()
-        .as_ref()
-        .map(|tasks| tasks.values().map(|entry| entry.fingerprint).collect())
-        .unwrap_or_default()
 }
 
 /// A task as it crosses: its options (the taking node applies them) and encoded arguments.
@@ -318,7 +279,7 @@ struct Attempt {
     /// Runs left after a node death: `None` forever.
     retries: Option<u64>,
     /// What a node must have for it, when more than CPUs: then the task goes to a node chosen
-    /// by its load (`load.rs`), not to the queue group.
+    /// by its load (`schedule.rs`), not to the queue group.
     demand: Option<crate::seam::Resources>,
     /// Where the task runs now (the ticket's view).
     taken: Arc<Mutex<Taken>>,
@@ -342,8 +303,8 @@ fn attempt(attempt: Attempt) {
     let cluster = Arc::clone(&attempt.cluster);
     cluster.handle.clone().spawn(async move {
         let fingerprint = attempt.fingerprint;
-        let wants = move |load: &super::load::Load| load.hosts && load.tasks.contains(&fingerprint);
-        match super::load::choose(&cluster, wants, &demand).await {
+        let wants = move |load: &load::Load| load.hosts && load.tasks.contains(&fingerprint);
+        match schedule::choose(&cluster, wants, &demand).await {
             Ok(node) => {
                 let subject = cluster.subjects.task_on(fingerprint, node);
                 send_to(attempt, subject);
@@ -471,11 +432,7 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
             .handle
             .spawn(cancel_on_request(Arc::downgrade(cluster), cancels));
     }
-    let entries: Vec<TaskEntry> = tasks()
-        .as_ref()
-        .map(|tasks| tasks.values().copied().collect())
-        .unwrap_or_default();
-    for entry in entries {
+    for entry in task_table::all() {
         listen_one(cluster, entry).await?;
     }
     Ok(())

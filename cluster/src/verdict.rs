@@ -20,8 +20,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Cluster, NodeId, calls::Pending, client::Address, registry::ActorRecord};
-use crate::{ActorError, ActorState, DeathCause};
+use super::{Cluster, NodeId, address::Address, calls::Pending, registry::ActorRecord};
+use crate::{ActorState, DeathCause};
 
 /// How long past the node timeout a call waits for its host's fate to be known.
 const SETTLE_WITHIN: Duration = Duration::from_secs(2);
@@ -151,17 +151,5 @@ pub(super) async fn state(cluster: &Cluster, address: &Address) -> (ActorState, 
     match judge(cluster, now.as_ref(), host).await {
         Verdict::Died(cause) => (ActorState::Dead(cause), restarts),
         Verdict::Unavailable | Verdict::Undecided => (ActorState::Unreachable, restarts),
-    }
-}
-
-impl Pending {
-    /// Resolves the call to `ActorDied` with `cause`.
-    pub(super) fn died(self, cause: DeathCause) {
-        let err = ActorError::ActorDied {
-            actor: self.actor,
-            method: self.method,
-            cause,
-        };
-        (self.complete)(Err(err));
     }
 }
