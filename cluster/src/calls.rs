@@ -18,7 +18,7 @@ use std::{
 use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 
-use super::{Cluster, NodeId, address::Address, subjects, wire};
+use super::{NodeId, address::Address, subjects, wire};
 use crate::{ActorError, DeathCause, seam::ActorLabel};
 
 /// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
@@ -152,16 +152,10 @@ impl Calls {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Call `id` is owed by `node` from now on (a task it took): its death resolves the call,
-    /// also when it is known dead already.
-    pub(super) fn owed_by(&self, cluster: &Cluster, id: u64, node: NodeId) {
+    /// Call `id`, if it waits, is owed by `node` from now on.
+    pub(super) fn set_node(&self, id: u64, node: NodeId) {
         if let Some(pending) = self.lock().get_mut(&id) {
             pending.node = Some(node);
-        }
-        if cluster.liveness.is_dead(node)
-            && let Some(pending) = self.take(id)
-        {
-            pending.died_with(node);
         }
     }
 

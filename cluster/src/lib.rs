@@ -14,11 +14,12 @@
 //! - `wire.rs`: headers, and how values and failures cross the wire.
 //! - `batch.rs`: many small messages to one destination as one NATS message.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
-//! - `retention.rs`: when a process drops the tombstones beyond the retention.
+//! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
 //! - `types.rs`: the table of registered actor types (how to serve and call each).
 //! - `register.rs`: `register::<A>()`, which fills it.
 //! - `claim.rs`: a named actor claims its name in the cluster as it is created.
 //! - `host.rs`: serves a local actor to the cluster; records its death.
+//! - `served.rs`: the actors this process serves to the cluster.
 //! - `handles.rs`: the addresses of handles that cross processes.
 //! - `address.rs`: an actor's address as its callers hold it (its host as last known).
 //! - `calls.rs`: the calls waiting for their replies.
@@ -34,7 +35,8 @@
 //! - `task_table.rs`: the table of registered tasks.
 //! - `tasks.rs`: `register_task`, and where a registered task runs.
 //! - `task_acks.rs`: the tasks sent that wait for their ack.
-//! - `liveness.rs`: heartbeats and pings; what follows a node's death.
+//! - `liveness.rs`: which nodes this process heard lately, and which it found dead.
+//! - `watchdog.rs`: heartbeats and pings; what follows a node's death.
 //! - `revive.rs`: a dead node's detached actors restart on a live node.
 //! - `fence.rs`: a node cut off from the cluster stops its detached actors.
 //!
@@ -52,6 +54,7 @@ mod calls;
 mod claim;
 mod client;
 mod config;
+mod deaths;
 mod fence;
 mod handles;
 mod hooks;
@@ -66,9 +69,9 @@ mod register;
 mod registry;
 mod remote_stream;
 mod rerun;
-mod retention;
 mod revive;
 mod schedule;
+mod served;
 mod subjects;
 mod task_acks;
 mod task_table;
@@ -76,6 +79,7 @@ pub(crate) mod tasks;
 mod types;
 mod unanswered;
 mod verdict;
+mod watchdog;
 mod wire;
 
 use std::{
@@ -113,7 +117,7 @@ pub(crate) struct Cluster {
     out: mpsc::UnboundedSender<async_nats::message::OutboundMessage>,
     calls: calls::Calls,
     /// The local actors this process serves to the cluster.
-    served: handles::Served,
+    served: served::Served,
     /// The calls this process serves for others, by reply subject, to cancel them.
     inflight: Inflight,
     /// When each other node was last heard.
@@ -126,10 +130,9 @@ pub(crate) struct Cluster {
     node_timeout: Duration,
     /// Whether this process hosts actors for others (`Config::host`).
     hosts: bool,
-    /// How many tombstones the registry keeps (`Config::dead_actors_kept`).
-    retention: registry::Retention,
-    /// When this process drops the tombstones beyond the retention.
-    sweeper: retention::Sweeper,
+    /// When this process drops the tombstones beyond the retention
+    /// (`Config::dead_actors_kept`).
+    sweeper: deaths::Sweeper,
     /// The calls waiting for a verdict on their silent actor.
     settling: verdict::Settling,
     /// The tasks this process sent that wait for their ack.
@@ -316,15 +319,14 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         handle: handle.clone(),
         out,
         calls: calls::Calls::default(),
-        served: handles::Served::default(),
+        served: served::Served::default(),
         inflight: Inflight::default(),
         liveness: liveness::Liveness::default(),
         adoptions: revive::Adoptions::default(),
         fence: fence::Fence::default(),
         node_timeout: config.node_timeout,
         hosts: config.hosts,
-        retention: config.retention,
-        sweeper: retention::Sweeper::default(),
+        sweeper: deaths::Sweeper::new(config.retention),
         settling: verdict::Settling::default(),
         acks: task_acks::Acks::default(),
     });
@@ -334,7 +336,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
             let inbox = inbox::listen(&cluster).await?;
             placement::listen(&cluster).await?;
             tasks::listen(&cluster).await?;
-            liveness::start(&cluster).await?;
+            watchdog::start(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
             Ok::<_, String>(inbox)
         }
@@ -564,7 +566,7 @@ pub fn nodes() -> Vec<NodeInfo> {
         let states = futures::future::join_all(
             nodes
                 .iter()
-                .map(|node| liveness::node_state(&asking, node.id)),
+                .map(|node| watchdog::node_state(&asking, node.id)),
         )
         .await;
         for (node, (state, load)) in nodes.iter_mut().zip(states) {

@@ -2,14 +2,14 @@
 //! resources goes to.
 //!
 //! The live nodes that host and registered its type or fn are asked for their [`Load`] (a
-//! ping, `liveness.rs`), and the resource core picks ([`pick`]): a node where the resources
+//! ping, `watchdog.rs`), and the resource core picks ([`pick`]): a node where the resources
 //! are free now; else one whose total fits (the actor waits in its line, at most its
 //! `resource_timeout`); else no node ever fits, and the actor dies at once with
 //! `DeathCause::Unschedulable`, naming what the closest node lacks.
 
 use std::sync::Arc;
 
-use super::{Cluster, NodeId, NodeInfo, liveness, load::Load};
+use super::{Cluster, NodeId, NodeInfo, load::Load, watchdog};
 use crate::seam::{Ledger, Pick, Resources, pick};
 
 /// The node an actor or task that asks for `demand` goes to, among the live nodes whose load
@@ -27,7 +27,7 @@ pub(crate) async fn choose(
     let loads = futures::future::join_all(
         records
             .iter()
-            .map(|node| liveness::node_state(cluster, node.id)),
+            .map(|node| watchdog::node_state(cluster, node.id)),
     )
     .await;
     let candidates: Vec<(NodeId, Ledger)> = records

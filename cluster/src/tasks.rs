@@ -34,6 +34,7 @@ use super::{
     current, load, schedule,
     task_table::{self, Running, TaskEntry},
     types::fingerprint,
+    unanswered,
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
 use crate::{
@@ -378,7 +379,7 @@ fn send_to(attempt: Attempt, subject: String) {
                             node,
                             acked.subjects.inbox(result),
                         );
-                        acked.calls.owed_by(&acked, result, node);
+                        unanswered::owed_by(&acked, result, node);
                     }
                     Err(err) => {
                         if let Some(pending) = acked.calls.take(result) {

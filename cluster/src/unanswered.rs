@@ -9,7 +9,9 @@
 //! - otherwise it resolves as the actor's record says (`verdict.rs`): `ActorDied` with the
 //!   recorded cause, or `ActorUnavailable`.
 //!
-//! A stream its node owed ends with `ActorUnavailable`.
+//! A stream its node owed ends with `ActorUnavailable`. A call that a node owes from some point
+//! on (a task it took, [`owed_by`]) fails with that node's death, also when the node was found
+//! dead already.
 
 use std::sync::Arc;
 
@@ -45,6 +47,17 @@ pub(crate) fn node_died(cluster: &Arc<Cluster>, node: NodeId, message: &str) {
     for (id, pending) in again {
         let rerun = rerun::after_death(Arc::clone(cluster), id, pending, node, message.to_owned());
         cluster.handle.spawn(rerun);
+    }
+}
+
+/// Call `id` is owed by `node` from now on (a task it took): its death resolves the call,
+/// also when it is known dead already.
+pub(crate) fn owed_by(cluster: &Cluster, id: u64, node: NodeId) {
+    cluster.calls.set_node(id, node);
+    if cluster.liveness.is_dead(node)
+        && let Some(pending) = cluster.calls.take(id)
+    {
+        pending.died_with(node);
     }
 }
 
