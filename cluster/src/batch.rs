@@ -23,11 +23,7 @@ pub(crate) const BATCH: &str = "Helio-Batch";
 /// The destination a message is coalesced by: its subject, or for an inbox subject
 /// (`helio.<cluster>.inbox.<node>.<id>`) the inbox itself.
 pub(crate) fn route(subject: &str) -> &str {
-    let is_inbox = subject.split('.').nth(2) == Some("inbox");
-    match subject.rfind('.') {
-        Some(dot) if is_inbox => &subject[..dot],
-        _ => subject,
-    }
+    super::subjects::inbox_of(subject).unwrap_or(subject)
 }
 
 /// The subject a batch for `route` is sent to.

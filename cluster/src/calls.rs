@@ -1,25 +1,25 @@
-//! The process's reply inbox, and the calls waiting on it.
+//! The calls of this process waiting for their replies: the table the inbox reader
+//! (`inbox.rs`) resolves.
 //!
-//! A call gets an id and an entry in [`Calls`]; its reply subject is
-//! `helio.<cluster>.inbox.<node>.<id>`. The inbox reader resolves the entry when the reply
-//! comes, or routes a stream's frame to its sink. When no process serves the actor's subject,
-//! the server answers "no responders" on that same subject, and the call resolves as the
-//! actor's record says (`verdict.rs`): `ActorDied`, or `ActorUnavailable`.
+//! A call gets an id and an entry in [`Calls`] (a [`Pending`]); its reply subject names the
+//! id (`subjects.rs`). A streaming call's entry is a [`Sink`] for its frames. An entry keeps
+//! what it takes to resolve the call when no reply will come: the node that owes it, the
+//! actor's [`Address`], and, for a call that may run again on a restarted actor, a [`Rerun`].
 
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, PoisonError, Weak,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
+    time::Instant,
 };
 
-use async_nats::{HeaderMap, StatusCode, Subscriber};
+use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
-use futures::StreamExt;
 
-use super::{Cluster, NodeId, wire};
-use crate::{ActorError, seam::ActorLabel};
+use super::{NodeId, address::Address, subjects, wire};
+use crate::{ActorError, DeathCause, seam::ActorLabel};
 
 /// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
 pub(crate) type Complete = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
@@ -31,13 +31,13 @@ pub(super) struct Pending {
     pub(super) node: Option<NodeId>,
     pub(super) complete: Complete,
     /// How to run the call again on the actor's new host, when it may (`rerun.rs`).
-    pub(super) rerun: Option<super::rerun::Rerun>,
+    pub(super) rerun: Option<Rerun>,
     /// The actor cannot outlive its host (not detached, or no restarts left): if the host
     /// dies, so did it.
     pub(super) dies_with_host: bool,
     /// The actor's address: its host is learnt from the reply, and its record is read when
     /// it does not answer (`verdict.rs`).
-    pub(super) address: Option<Arc<super::client::Address>>,
+    pub(super) address: Option<Arc<Address>>,
 }
 
 impl Pending {
@@ -49,6 +49,46 @@ impl Pending {
             message: message.to_owned(),
         };
         (self.complete)(Err(err));
+    }
+
+    /// Resolves the call to `ActorDied` with `cause`.
+    pub(super) fn died(self, cause: DeathCause) {
+        let err = ActorError::ActorDied {
+            actor: self.actor,
+            method: self.method,
+            cause,
+        };
+        (self.complete)(Err(err));
+    }
+
+    /// Resolves the call to `ActorDied` with cause `NodeDied`: its actor died with `node`.
+    pub(super) fn died_with(self, node: NodeId) {
+        self.died(DeathCause::NodeDied(node.to_string()));
+    }
+}
+
+/// What it takes to send a call again (`rerun.rs`).
+#[derive(Clone)]
+pub(crate) struct Rerun {
+    /// The actor's name and identity, to find its record.
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) actor_id: u64,
+    pub(super) actor_node: NodeId,
+    /// The message, as first sent (its reply subject is the call's, which does not change).
+    pub(super) subject: Subject,
+    pub(super) headers: HeaderMap,
+    pub(super) payload: Bytes,
+    /// Re-runs left; -1: no limit.
+    pub(super) retries: i64,
+    /// Until when the call waits for its actor to be served again, once it has had to.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Rerun {
+    /// Whether a node death may send the call again.
+    pub(super) fn allowed(&self) -> bool {
+        self.retries != 0
     }
 }
 
@@ -112,16 +152,10 @@ impl Calls {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Call `id` is owed by `node` from now on (a task it took): its death resolves the call,
-    /// also when it is known dead already.
-    pub(super) fn owed_by(&self, cluster: &Cluster, id: u64, node: NodeId) {
+    /// Call `id`, if it waits, is owed by `node` from now on.
+    pub(super) fn set_node(&self, id: u64, node: NodeId) {
         if let Some(pending) = self.lock().get_mut(&id) {
             pending.node = Some(node);
-        }
-        if cluster.liveness.is_dead(node)
-            && let Some(pending) = self.take(id)
-        {
-            super::rerun::died_with(pending, node);
         }
     }
 
@@ -145,52 +179,24 @@ impl Calls {
         nodes
     }
 
-    /// Resolves every call and stream `node` owes: it is dead. A call to an actor that died
-    /// with it resolves to `ActorDied`; the calls that may run again elsewhere are handed back,
-    /// by id; the others resolve as the actor's record says (`verdict.rs`), streams to
-    /// `ActorUnavailable` with `message`.
-    pub(crate) fn fail_node(
-        &self,
-        cluster: &Arc<Cluster>,
-        node: NodeId,
-        message: &str,
-    ) -> Vec<(u64, Pending)> {
-        let owed: Vec<u64> = self
-            .lock()
+    /// The calls `node` owes replies, by id.
+    pub(super) fn calls_of_node(&self, node: NodeId) -> Vec<u64> {
+        self.lock()
             .iter()
             .filter(|(_, p)| p.node == Some(node))
             .map(|(id, _)| *id)
-            .collect();
-        let mut again = Vec::new();
-        for id in owed {
-            if let Some(pending) = self.take(id) {
-                if pending.dies_with_host {
-                    super::rerun::died_with(pending, node);
-                    continue;
-                }
-                if pending
-                    .rerun
-                    .as_ref()
-                    .is_some_and(super::rerun::Rerun::allowed)
-                {
-                    again.push((id, pending));
-                    continue;
-                }
-                super::verdict::settle(cluster, pending, message.to_owned());
-            }
-        }
-        let streams: Vec<u64> = self
-            .streams
+            .collect()
+    }
+
+    /// The streams whose frames `node` sends, by id.
+    pub(super) fn streams_of_node(&self, node: NodeId) -> Vec<u64> {
+        self.streams
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|(_, (n, _))| *n == Some(node))
             .map(|(id, _)| *id)
-            .collect();
-        for id in streams {
-            self.stream_unavailable(id, message);
-        }
-        again
+            .collect()
     }
 
     /// Records that the calls `ids` went out in one batch: "no responders" for the batch comes
@@ -208,7 +214,7 @@ impl Calls {
     }
 
     /// The batch call `id` went first in, if any (forgotten: a reply for it came).
-    fn ungroup(&self, id: u64) -> Option<Vec<u64>> {
+    pub(super) fn ungroup(&self, id: u64) -> Option<Vec<u64>> {
         if !self.grouped.load(Ordering::Acquire) {
             return None;
         }
@@ -218,18 +224,6 @@ impl Calls {
             self.grouped.store(false, Ordering::Release);
         }
         group
-    }
-
-    /// Resolves call `id` (a call or a stream) to `ActorUnavailable`: its batch had no
-    /// responders. A call that may run on a restarted actor waits for it instead.
-    fn unavailable(&self, cluster: &Arc<Cluster>, id: u64) {
-        match self.take(id) {
-            Some(pending) if pending.rerun.is_some() => {
-                super::rerun::not_served(cluster, id, pending);
-            }
-            Some(pending) => super::verdict::settle(cluster, pending, NOT_SERVED.to_owned()),
-            None => self.stream_unavailable(id, NOT_SERVED),
-        }
     }
 
     /// Resolves the call or stream `id` to `ActorUnavailable` with `message`, if it waits.
@@ -260,7 +254,7 @@ impl Calls {
     }
 
     /// Ends stream `id`, if it waits, with `ActorUnavailable` and `message`.
-    fn stream_unavailable(&self, id: u64, message: &str) {
+    pub(super) fn stream_unavailable(&self, id: u64, message: &str) {
         let err = ActorError::ActorUnavailable {
             actor: ActorLabel::new("?", None),
             method: "?",
@@ -273,89 +267,12 @@ impl Calls {
 /// Why a call no process serves fails.
 pub(super) const NOT_SERVED: &str = "no process serves it: its host is gone, or it stopped";
 
-/// Subscribes this process's reply inbox.
-pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
-    let subject = format!("helio.{}.inbox.{}.*", cluster.name, cluster.node());
-    cluster
-        .client
-        .subscribe(subject)
-        .await
-        .map_err(|err| format!("could not subscribe the reply inbox: {err}"))
-}
-
-/// Resolves each call as its reply arrives. Never blocks: decoding and resolving are quick.
-pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
-    while let Some(message) = inbox.next().await {
-        let Some(cluster) = cluster.upgrade() else {
-            return;
-        };
-        for message in super::batch::split(message) {
-            deliver(&cluster, message);
-        }
-    }
-}
-
-/// Resolves the call one reply (or stream frame) is for.
-fn deliver(cluster: &Arc<Cluster>, message: async_nats::Message) {
-    {
-        let id = message
-            .subject
-            .rsplit('.')
-            .next()
-            .and_then(|id| id.parse::<u64>().ok());
-        let Some(id) = id else {
-            tracing::debug!(subject = %message.subject, "a reply with no call id");
-            return;
-        };
-        let unavailable = message.status == Some(StatusCode::NO_RESPONDERS);
-        // The first call of a batch hears for the whole batch.
-        if let Some(batch) = cluster.calls.ungroup(id)
-            && unavailable
-        {
-            for other in batch.into_iter().filter(|other| *other != id) {
-                cluster.calls.unavailable(cluster, other);
-            }
-        }
-        let Some(pending) = cluster.calls.take(id) else {
-            if !cluster.calls.stream_frame(id, &message) {
-                tracing::debug!(subject = %message.subject, "a reply for no waiting call");
-            }
-            return;
-        };
-        if unavailable && pending.rerun.is_some() {
-            return super::rerun::not_served(cluster, id, pending);
-        }
-        if unavailable {
-            return super::verdict::settle(cluster, pending, NOT_SERVED.to_owned());
-        }
-        // The actor answered from its node of creation, or from the node named in the reply:
-        // later calls watch that one.
-        if let Some(address) = &pending.address {
-            let node = wire::header(&message, wire::NODE).and_then(|node| node.parse().ok());
-            let answered = node.unwrap_or(address.record.node);
-            if address.host() != answered {
-                address.answered_by(answered);
-            }
-        }
-        let Pending {
-            actor,
-            method,
-            complete,
-            ..
-        } = pending;
-        let status = wire::header(&message, wire::STATUS);
-        complete(
-            wire::read_reply(status, &message.payload, &actor, method).map(|()| message.payload),
-        );
-    }
-}
-
 /// Handles one frame of a stream; `true` once the stream is over.
 pub(crate) type Sink = Box<dyn FnMut(&async_nats::Message) -> bool + Send>;
 
 impl Calls {
     /// Routes a frame to the stream `id`; `false` when there is no such stream.
-    fn stream_frame(&self, id: u64, message: &async_nats::Message) -> bool {
+    pub(super) fn stream_frame(&self, id: u64, message: &async_nats::Message) -> bool {
         let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
         let Some((_, sink)) = streams.get_mut(&id) else {
             return false;
@@ -405,7 +322,7 @@ fn failed_frame(err: &ActorError) -> async_nats::Message {
     headers.insert(wire::STATUS, "err");
     let payload = wire::encode(&wire::Failure::of(err)).unwrap_or_default();
     async_nats::Message {
-        subject: "helio.local".into(),
+        subject: subjects::LOCAL.into(),
         reply: None,
         length: payload.len(),
         payload: Bytes::from(payload),

@@ -11,9 +11,10 @@ use std::{any::Any, sync::Arc, time::Duration};
 use async_nats::Subscriber;
 
 use super::{
-    Cluster, block_on, current, host, liveness,
+    Cluster, block_on, current, host,
     registry::{ActorRecord, Revival},
     types::{self, HostTable},
+    watchdog,
 };
 use crate::{
     ActorClass, DeathCause,
@@ -90,7 +91,7 @@ pub(crate) fn claim_named<A: ActorClass>(claim: Claim<'_>) -> Claimed {
     let claimed = record.clone();
     let claim = {
         let cluster = Arc::clone(&cluster);
-        let subject = cluster.actor_subject(cluster.node(), id.local());
+        let subject = cluster.subjects.actor(cluster.node(), id.local());
         async move {
             let sub = cluster.subscribe_flushed(subject).await?;
             match cluster.registry.claim(&record).await? {
@@ -118,7 +119,7 @@ pub(crate) fn claim_named<A: ActorClass>(claim: Claim<'_>) -> Claimed {
                     // A name whose holder's process is gone (killed, say) is taken over.
                     if let Some((holder, revision)) = &held
                         && holder.node != cluster.node()
-                        && liveness::ping(&cluster, holder.node).await == liveness::Ping::Gone
+                        && watchdog::ping(&cluster, holder.node).await == watchdog::Ping::Gone
                         && let Some(revision) =
                             cluster.registry.take_over(&record, *revision).await?
                     {

@@ -7,10 +7,7 @@
 use std::{
     any::Any,
     collections::HashMap,
-    sync::{
-        Arc, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Weak},
     task::{Wake, Waker},
     time::Duration,
 };
@@ -19,10 +16,11 @@ use async_nats::{HeaderMap, message::OutboundMessage};
 use bytes::Bytes;
 
 use super::{
-    Cluster, NodeId, block_on,
-    calls::{Complete, Pending},
+    Cluster, NodeId,
+    address::Address,
+    block_on,
+    calls::{Complete, Pending, Rerun},
     registry::ActorRecord,
-    rerun::Rerun,
     types::{self, TypeEntry},
     wire::{
         self, CODEC, CODEC_ID, FINGERPRINT, METHOD, VERB_CANCEL, VERB_KILL, VERB_READY, VERB_STATE,
@@ -53,31 +51,9 @@ impl Wake for RemoteCancel {
         let Some(cluster) = self.cluster.upgrade() else {
             return;
         };
-        if let Ok(payload) = wire::encode(&cluster.inbox_subject(self.id)) {
-            control(&cluster, &self.subject, VERB_CANCEL, payload);
+        if let Ok(payload) = wire::encode(&cluster.subjects.inbox(self.id)) {
+            cluster.control(&self.subject, VERB_CANCEL, payload);
         }
-    }
-}
-
-/// An actor's address, shared by its remote handle and the calls in flight to it.
-pub(crate) struct Address {
-    pub(super) record: ActorRecord,
-    /// The node that runs the actor, as last known: it moves when its node dies, and is learnt
-    /// again from the registry, or from a reply of its new host (`wire::NODE`).
-    host: AtomicU64,
-    /// A lookup of the actor's new host is under way.
-    refreshing: std::sync::atomic::AtomicBool,
-}
-
-impl Address {
-    /// The node that runs the actor, as last known.
-    pub(super) fn host(&self) -> NodeId {
-        NodeId::from_u64(self.host.load(Ordering::Acquire))
-    }
-
-    /// A reply came from `node`: it runs the actor now.
-    pub(super) fn answered_by(&self, node: NodeId) {
-        self.host.store(node.as_u64(), Ordering::Release);
     }
 }
 
@@ -105,7 +81,7 @@ impl Link {
             return Some(host);
         }
         let address = &self.address;
-        if !address.record.name.is_empty() && !address.refreshing.swap(true, Ordering::AcqRel) {
+        if !address.record.name.is_empty() && address.start_refresh() {
             let cluster = Arc::clone(&self.cluster);
             let address = Arc::clone(address);
             cluster.handle.clone().spawn(async move {
@@ -119,7 +95,7 @@ impl Link {
                 {
                     address.answered_by(now.host());
                 }
-                address.refreshing.store(false, Ordering::Release);
+                address.refreshed();
             });
         }
         None
@@ -155,7 +131,7 @@ impl Link {
     }
 
     fn publish(&self, headers: HeaderMap, payload: Bytes, reply: Option<u64>) {
-        let reply = reply.map(|id| self.cluster.inbox_subject(id).into());
+        let reply = reply.map(|id| self.cluster.subjects.inbox(id).into());
         self.cluster.publish(OutboundMessage {
             subject: self.subject.clone(),
             reply,
@@ -361,12 +337,8 @@ pub(crate) fn remote_handle(
     );
     let link = Link {
         cluster: Arc::clone(cluster),
-        address: Arc::new(Address {
-            host: AtomicU64::new(record.host().as_u64()),
-            refreshing: std::sync::atomic::AtomicBool::new(false),
-            record: record.clone(),
-        }),
-        subject: cluster.actor_subject(record.node, record.id).into(),
+        address: Arc::new(Address::new(record.clone())),
+        subject: cluster.subjects.actor(record.node, record.id).into(),
         fingerprint: format!("{:016x}", record.fingerprint),
         stubs: Arc::clone(&entry.stubs),
     };
@@ -382,24 +354,6 @@ pub(crate) fn remote_handle(
     ))
 }
 
-/// Sends a control message (credit, cancel) to an actor's subject.
-pub(super) fn control(
-    cluster: &Cluster,
-    subject: &async_nats::Subject,
-    verb: &str,
-    payload: Vec<u8>,
-) {
-    let mut headers = HeaderMap::new();
-    headers.insert(CODEC, CODEC_ID);
-    headers.insert(METHOD, verb);
-    cluster.publish(OutboundMessage {
-        subject: subject.clone(),
-        reply: None,
-        payload: Bytes::from(payload),
-        headers: Some(headers),
-    });
-}
-
 /// The state and restarts of the actor `record` names, asked of its host (at most 2 s).
 pub(crate) fn state_of(
     cluster: &Arc<Cluster>,
@@ -408,7 +362,7 @@ pub(crate) fn state_of(
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(METHOD, VERB_STATE);
-    let subject = cluster.actor_subject(record.node, record.id).into();
+    let subject = cluster.subjects.actor(record.node, record.id).into();
     ask_state(cluster, subject, headers, 2)
 }
 
@@ -426,7 +380,7 @@ fn ask_state(
     );
     cluster.publish(OutboundMessage {
         subject,
-        reply: Some(cluster.inbox_subject(id).into()),
+        reply: Some(cluster.subjects.inbox(id).into()),
         payload: Bytes::new(),
         headers: Some(headers),
     });

@@ -42,7 +42,7 @@ pub struct ClusterConfig {
     /// Whether this process hosts actors for others (`Placement::Any`, `Node`, restarts).
     pub(crate) hosts: bool,
     /// How many tombstones of dead actors the registry keeps, and for how long.
-    pub(crate) retention: super::registry::Retention,
+    pub(crate) retention: super::deaths::Retention,
 }
 
 /// TLS settings (rustls, through async-nats).
@@ -64,7 +64,7 @@ impl ClusterConfig {
             node_timeout: Duration::from_secs(3),
             tls: Tls::default(),
             hosts: true,
-            retention: super::registry::Retention {
+            retention: super::deaths::Retention {
                 most: 1000,
                 longest: Duration::from_secs(3600),
             },
@@ -76,7 +76,7 @@ impl ClusterConfig {
     }
 
     pub(crate) fn set_retention(&mut self, most: usize, longest: Duration) {
-        self.retention = super::registry::Retention { most, longest };
+        self.retention = super::deaths::Retention { most, longest };
     }
 
     pub(crate) fn set_cluster_name(&mut self, name: String) {

@@ -1,7 +1,7 @@
 //! Fencing: a node cut off from the cluster stops its detached actors, so that no actor ever
 //! runs twice.
 //!
-//! A node hears its own heartbeats come back through the server (`liveness.rs`). When none
+//! A node hears its own heartbeats come back through the server (`watchdog.rs`). When none
 //! has come back for two thirds of `node_timeout`, the node is cut off. The other nodes
 //! declare it dead only after a full `node_timeout` of silence and a failed ping, and only
 //! then restart its detached actors elsewhere (`revive.rs`): its own copies have stopped by
@@ -26,7 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Cluster, registry::ActorRecord, revive};
+use super::{Cluster, deaths, registry::ActorRecord, revive};
 use crate::seam::{ActorShared, Kill};
 
 /// How long a recheck waits for the stopped actors to finish stopping.
@@ -282,10 +282,8 @@ async fn recheck_one(cluster: &Arc<Cluster>, stopped: &ActorRecord) -> Result<()
                 "an actor stopped while this node was cut off has no restarts left: it stays dead"
             );
             let restarts = record.moves;
-            cluster
-                .registry
-                .bury(record, revision, &crate::DeathCause::Fenced, restarts)
-                .await?;
+            let cause = crate::DeathCause::Fenced;
+            deaths::bury(&cluster.registry, record, revision, &cause, restarts).await?;
         }
     }
     Ok(())

@@ -11,94 +11,13 @@
 //! handle in its own process drops (Ray counts handles cluster-wide; helio does not yet), and
 //! calls to it then resolve to `ActorUnavailable`.
 
-use std::{
-    any::Any,
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError, Weak},
-    time::Duration,
-};
+use std::{any::Any, sync::Arc, time::Duration};
 
 use super::{Cluster, block_on, client, client::Link, host, registry::ActorRecord, types};
 use crate::{
     Actor, ActorClass,
-    seam::{self, ActorCell, ActorShared, Class},
+    seam::{self, Class},
 };
-
-/// The actors this process serves to the cluster, by local id.
-#[derive(Default)]
-pub(crate) struct Served {
-    actors: Mutex<HashMap<u64, ServedActor>>,
-}
-
-struct ServedActor {
-    record: ActorRecord,
-    /// A `Weak<ActorCell<A>>`.
-    cell: Box<dyn Any + Send + Sync>,
-    /// Its shared part, to stop it whatever its type (`fence.rs`).
-    shared: Weak<ActorShared>,
-    /// An `Actor<A>` that keeps an actor placed here by another process alive.
-    kept: Option<Box<dyn Any + Send + Sync>>,
-}
-
-impl Served {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, ServedActor>> {
-        self.actors.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records that the actor of `cell` is served under `record`.
-    pub(crate) fn insert<A: ActorClass>(
-        &self,
-        record: ActorRecord,
-        cell: Weak<ActorCell<A>>,
-        shared: Weak<ActorShared>,
-    ) {
-        let id = record.id;
-        let served = ServedActor {
-            record,
-            cell: Box::new(cell),
-            shared,
-            kept: None,
-        };
-        self.lock().insert(id, served);
-    }
-
-    /// Keeps `actor` alive while it is served (it was placed here from elsewhere).
-    pub(crate) fn keep<A: ActorClass>(&self, actor: Actor<A>) {
-        if let Some(served) = self.lock().get_mut(&actor.id().local()) {
-            served.kept = Some(Box::new(actor));
-        }
-    }
-
-    pub(crate) fn remove(&self, id: u64) {
-        let removed = self.lock().remove(&id);
-        drop(removed);
-    }
-
-    /// The detached actors served here that `node` hosts (restarted here included), each
-    /// with its shared part.
-    pub(crate) fn detached_on(&self, node: super::NodeId) -> Vec<(ActorRecord, Arc<ActorShared>)> {
-        self.lock()
-            .values()
-            .filter(|served| served.record.detached && served.record.host() == node)
-            .filter_map(|served| Some((served.record.clone(), served.shared.upgrade()?)))
-            .collect()
-    }
-
-    pub(crate) fn record(&self, id: u64) -> Option<ActorRecord> {
-        self.lock().get(&id).map(|served| served.record.clone())
-    }
-
-    fn local<A: ActorClass>(&self, id: u64) -> Option<Actor<A>> {
-        let actors = self.lock();
-        let served = actors.get(&id)?;
-        let cell = served
-            .cell
-            .downcast_ref::<Weak<ActorCell<A>>>()?
-            .upgrade()?;
-        drop(actors);
-        Some(seam::from_cell(cell))
-    }
-}
 
 /// The address of `actor` (an `&Actor<A>`), serving it to the cluster first if it is local
 /// and not served. Monomorphized for each registered type (`TypeEntry::address`).
@@ -136,7 +55,7 @@ pub(crate) fn serve_anonymous<A: ActorClass>(
     table: Arc<types::HostTable<A>>,
     actor: &Actor<A>,
 ) -> Result<ActorRecord, String> {
-    let subject = cluster.actor_subject(cluster.node(), actor.id().local());
+    let subject = cluster.subjects.actor(cluster.node(), actor.id().local());
     let subscribe = {
         let cluster = Arc::clone(cluster);
         async move { cluster.subscribe_flushed(subject).await }

@@ -1,9 +1,9 @@
 //! The host's side: serving a local actor to the rest of the cluster.
 //!
 //! The host subscribes the actor's own subject first (a named actor's claim does, `claim.rs`),
-//! answers each call from the type's table, and on the actor's death writes its tombstone
-//! (or frees its name, at a shutdown), then leaves the subject with a drain that answers what
-//! was already on its way.
+//! answers each call from the type's table, and on the actor's death writes its tombstone (or
+//! frees its name, at a shutdown: `deaths.rs`), then leaves the subject with a drain that
+//! answers what was already on its way.
 
 use std::{
     pin::pin,
@@ -22,7 +22,7 @@ use futures::{
 use tokio::sync::watch;
 
 use super::{
-    Cluster, NodeId,
+    Cluster, NodeId, deaths,
     registry::ActorRecord,
     types::HostTable,
     wire::{
@@ -99,7 +99,7 @@ pub(crate) fn serve_actor<A: ActorClass>(
         } else {
             // The tombstone is written while the subject is still served, so that a caller
             // that finds no one serving it finds the tombstone too (`verdict.rs`).
-            bury(&cluster, &shared, record, revision).await;
+            deaths::bury_served(&cluster, &shared, record, revision).await;
             // Then the subject is left without losing what is on its way: a drain ends the
             // subscription once the server has delivered all it routed here, and each of
             // those calls is answered (with the death).
@@ -150,46 +150,6 @@ impl<A: ActorClass> Serving<'_, A> {
                 let answer = serve_one(self, message);
                 self.answers.extend(answer);
             }
-        }
-    }
-}
-
-/// Records the death of the actor `shared` served under `record`: a named actor's record (held
-/// at `revision`) becomes its tombstone, and so does an anonymous one's. A shutdown of this
-/// process frees the name instead: the actor did not fail, its process left.
-async fn bury(
-    cluster: &Arc<Cluster>,
-    shared: &ActorShared,
-    record: ActorRecord,
-    revision: Option<u64>,
-) {
-    let cause = shared.death().unwrap_or(DeathCause::Shutdown);
-    let restarts = shared.restarts();
-    let outcome = match revision {
-        Some(revision) if cause == DeathCause::Shutdown => {
-            let registry = &cluster.registry;
-            registry
-                .release(&record.namespace, &record.name, revision)
-                .await;
-            Ok(())
-        }
-        Some(revision) => cluster
-            .registry
-            .bury(record, revision, &cause, restarts)
-            .await
-            .map(drop),
-        None => {
-            cluster
-                .registry
-                .bury_anonymous(record, &cause, restarts)
-                .await
-        }
-    };
-    match outcome {
-        Ok(()) if cause != DeathCause::Shutdown => cluster.buried(),
-        Ok(()) => {}
-        Err(err) => {
-            tracing::warn!(actor = %shared.label, %err, "the actor's death was not recorded")
         }
     }
 }

@@ -7,24 +7,38 @@
 //! addresses), installs them when the runtime starts it, and removes them at shutdown.
 //!
 //! - `init.rs`: [`Config`] and [`init`]: the runtime's settings plus where the cluster is.
-//! - `hooks.rs`: the seam's `Cluster`, installed while this process is in a cluster.
 //! - `config.rs`: where the cluster is and how to authenticate.
-//! - `wire.rs`: subjects, headers, and how values and failures cross the wire.
+//! - `hooks.rs`: the seam's `Cluster`, installed while this process is in a cluster.
+//! - `node.rs`: nodes, and what [`nodes`] says of each.
+//! - `subjects.rs`: the NATS subjects of a cluster, built and parsed in one place.
+//! - `wire.rs`: headers, and how values and failures cross the wire.
 //! - `batch.rs`: many small messages to one destination as one NATS message.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
-//! - `types.rs`: `register::<A>()`, the per-type tables of remote methods.
+//! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
+//! - `types.rs`: the table of registered actor types (how to serve and call each).
+//! - `register.rs`: `register::<A>()`, which fills it.
 //! - `claim.rs`: a named actor claims its name in the cluster as it is created.
 //! - `host.rs`: serves a local actor to the cluster; records its death.
-//! - `calls.rs`: the process's reply inbox, and the calls waiting on it.
+//! - `served.rs`: the actors this process serves to the cluster.
+//! - `handles.rs`: the addresses of handles that cross processes.
+//! - `address.rs`: an actor's address as its callers hold it (its host as last known).
+//! - `calls.rs`: the calls waiting for their replies.
+//! - `inbox.rs`: the process's reply inbox, which resolves them.
 //! - `client.rs`: remote handles (`Link`) and their calls.
 //! - `remote_stream.rs`: streaming calls to an actor in another process.
-//! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
-//! - `liveness.rs`: heartbeats and pings; calls owed by a dead node fail.
-//! - `revive.rs`: a dead node's detached actors restart on a live node.
-//! - `retention.rs`: when a process drops the tombstones beyond the retention.
-//! - `fence.rs`: a node cut off from the cluster stops its detached actors.
+//! - `unanswered.rs`: calls that will get no reply from where they went.
 //! - `verdict.rs`: what a call concludes when its actor does not answer (died, or unavailable).
-//! - `handles.rs`: the addresses of handles that cross processes.
+//! - `rerun.rs`: calls a dead node owed, run again on the actor's new host.
+//! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
+//! - `load.rs`: what each node has and holds (what it answers a ping with).
+//! - `schedule.rs`: the node an actor or task that asks for resources goes to.
+//! - `task_table.rs`: the table of registered tasks.
+//! - `tasks.rs`: `register_task`, and where a registered task runs.
+//! - `task_acks.rs`: the tasks sent that wait for their ack.
+//! - `liveness.rs`: which nodes this process heard lately, and which it found dead.
+//! - `watchdog.rs`: heartbeats and pings; what follows a node's death.
+//! - `revive.rs`: a dead node's detached actors restart on a live node.
+//! - `fence.rs`: a node cut off from the cluster stops its detached actors.
 //!
 //! One `Cluster` per process, made by `helio::init(Config::cluster(url))`. Its tasks run on
 //! helio's embedded runtime (or the pinned one): a writer that publishes every outgoing
@@ -34,29 +48,38 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod address;
 mod batch;
 mod calls;
 mod claim;
 mod client;
 mod config;
+mod deaths;
 mod fence;
 mod handles;
 mod hooks;
 mod host;
+mod inbox;
 mod init;
 pub(crate) mod liveness;
 mod load;
 mod node;
 mod placement;
+mod register;
 mod registry;
 mod remote_stream;
 mod rerun;
-mod retention;
 mod revive;
+mod schedule;
+mod served;
+mod subjects;
 mod task_acks;
+mod task_table;
 pub(crate) mod tasks;
 mod types;
+mod unanswered;
 mod verdict;
+mod watchdog;
 mod wire;
 
 use std::{
@@ -75,8 +98,8 @@ use helio_runtime::{
 pub use init::{Config, init};
 pub use liveness::NodeDeaths;
 pub use node::{NodeInfo, NodeState, ResourceUse};
+pub use register::register;
 pub use tasks::register_task;
-pub use types::register;
 
 /// The NATS client, for the raw baseline of the cluster benchmarks. Not a stable API.
 #[doc(hidden)]
@@ -85,8 +108,8 @@ pub use async_nats;
 /// This process's membership in a cluster.
 pub(crate) struct Cluster {
     client: async_nats::Client,
-    /// The cluster's name: the second token of every subject.
-    name: String,
+    /// The subjects of this cluster, as this node sees them.
+    subjects: subjects::Subjects,
     info: node::NodeInfo,
     registry: registry::Registry,
     handle: Handle,
@@ -94,7 +117,7 @@ pub(crate) struct Cluster {
     out: mpsc::UnboundedSender<async_nats::message::OutboundMessage>,
     calls: calls::Calls,
     /// The local actors this process serves to the cluster.
-    served: handles::Served,
+    served: served::Served,
     /// The calls this process serves for others, by reply subject, to cancel them.
     inflight: Inflight,
     /// When each other node was last heard.
@@ -107,10 +130,9 @@ pub(crate) struct Cluster {
     node_timeout: Duration,
     /// Whether this process hosts actors for others (`Config::host`).
     hosts: bool,
-    /// How many tombstones the registry keeps (`Config::dead_actors_kept`).
-    retention: registry::Retention,
-    /// When this process drops the tombstones beyond the retention.
-    sweeper: retention::Sweeper,
+    /// When this process drops the tombstones beyond the retention
+    /// (`Config::dead_actors_kept`).
+    sweeper: deaths::Sweeper,
     /// The calls waiting for a verdict on their silent actor.
     settling: verdict::Settling,
     /// The tasks this process sent that wait for their ack.
@@ -178,29 +200,12 @@ impl Cluster {
         self.info.id
     }
 
-    /// The subject of actor `id` hosted on `node`.
-    fn actor_subject(&self, node: NodeId, id: u64) -> String {
-        format!("helio.{}.actor.{node}.{id}", self.name)
-    }
-
     /// The ids of this process's calls among `messages` (by their reply subjects).
     fn own_calls(&self, messages: &[async_nats::message::OutboundMessage]) -> Vec<u64> {
-        let inbox = format!("helio.{}.inbox.{}.", self.name, self.node());
         messages
             .iter()
-            .filter_map(|m| {
-                m.reply
-                    .as_deref()?
-                    .strip_prefix(inbox.as_str())?
-                    .parse()
-                    .ok()
-            })
+            .filter_map(|m| self.subjects.own_call(m.reply.as_deref()?))
             .collect()
-    }
-
-    /// The reply subject of this process's request `id`.
-    fn inbox_subject(&self, id: u64) -> String {
-        format!("helio.{}.inbox.{}.{id}", self.name, self.node())
     }
 
     /// Answers a request on its reply subject: the encoded result, or the failure.
@@ -249,6 +254,20 @@ impl Cluster {
         Ok(sub)
     }
 
+    /// Sends a control message (a verb: credit, cancel) with `payload` to `subject` (an actor's
+    /// subject, or a node's task cancels).
+    fn control(&self, subject: &async_nats::Subject, verb: &str, payload: Vec<u8>) {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(wire::CODEC, wire::CODEC_ID);
+        headers.insert(wire::METHOD, verb);
+        self.publish(async_nats::message::OutboundMessage {
+            subject: subject.clone(),
+            reply: None,
+            payload: bytes::Bytes::from(payload),
+            headers: Some(headers),
+        });
+    }
+
     /// Queues a message for the writer task.
     fn publish(&self, message: async_nats::message::OutboundMessage) {
         if self.out.send(message).is_err() {
@@ -294,31 +313,30 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     let (out, outgoing) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster {
         client: client.clone(),
-        name: config.cluster_name.clone(),
+        subjects: subjects::Subjects::new(&config.cluster_name, info.id),
         info,
         registry,
         handle: handle.clone(),
         out,
         calls: calls::Calls::default(),
-        served: handles::Served::default(),
+        served: served::Served::default(),
         inflight: Inflight::default(),
         liveness: liveness::Liveness::default(),
         adoptions: revive::Adoptions::default(),
         fence: fence::Fence::default(),
         node_timeout: config.node_timeout,
         hosts: config.hosts,
-        retention: config.retention,
-        sweeper: retention::Sweeper::default(),
+        sweeper: deaths::Sweeper::new(config.retention),
         settling: verdict::Settling::default(),
         acks: task_acks::Acks::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
         async move {
-            let inbox = calls::listen(&cluster).await?;
+            let inbox = inbox::listen(&cluster).await?;
             placement::listen(&cluster).await?;
             tasks::listen(&cluster).await?;
-            liveness::start(&cluster).await?;
+            watchdog::start(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
             Ok::<_, String>(inbox)
         }
@@ -327,7 +345,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         .map_err(|err| failed(err.to_string()))?
         .map_err(failed)?;
     handle.spawn(write(client, Arc::downgrade(&cluster), outgoing));
-    handle.spawn(calls::read_inbox(Arc::downgrade(&cluster), inbox));
+    handle.spawn(inbox::read_inbox(Arc::downgrade(&cluster), inbox));
     seam::set_node(cluster.node().as_u64());
     let router = tasks::ClusterRouter(Arc::downgrade(&cluster));
     seam::route_through(Some(Arc::new(router)));
@@ -548,7 +566,7 @@ pub fn nodes() -> Vec<NodeInfo> {
         let states = futures::future::join_all(
             nodes
                 .iter()
-                .map(|node| liveness::node_state(&asking, node.id)),
+                .map(|node| watchdog::node_state(&asking, node.id)),
         )
         .await;
         for (node, (state, load)) in nodes.iter_mut().zip(states) {

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster, current, handles,
+    load::Load,
     registry::ActorRecord,
+    schedule,
     types::{self, TypeEntry},
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
@@ -61,21 +63,20 @@ pub(crate) fn place(
     let request = wire::encode(&SpawnRequest { options, args })
         .map_err(|err| invalid(format!("the options do not encode: {err}")))?;
     let subject = match placement {
-        Placement::Node(node) => format!("helio.{}.spawn.{node}", cluster.name),
-        // An actor that asks for resources goes where they are (`load.rs`).
+        Placement::Node(node) => cluster.subjects.spawn(node),
+        // An actor that asks for resources goes where they are (`schedule.rs`).
         Placement::Any if !demand.is_empty() => {
             let choosing = Arc::clone(&cluster);
             let fingerprint = entry.fingerprint;
             let node = super::block_on(&cluster.handle, SPAWN_TIMEOUT, async move {
-                let wants =
-                    |load: &super::load::Load| load.hosts && load.types.contains(&fingerprint);
-                super::load::choose(&choosing, wants, &demand).await
+                let wants = |load: &Load| load.hosts && load.types.contains(&fingerprint);
+                schedule::choose(&choosing, wants, &demand).await
             })
             .map_err(|err| DeathCause::Unschedulable(err.to_string()))?
             .map_err(DeathCause::Unschedulable)?;
-            format!("helio.{}.spawn.{node}", cluster.name)
+            cluster.subjects.spawn(node)
         }
-        Placement::Any | Placement::Local => any_subject(&cluster, entry.fingerprint),
+        Placement::Any | Placement::Local => cluster.subjects.spawn_any(entry.fingerprint),
     };
     let label = ActorLabel::new(entry.type_name, None);
     let (reply, done) = detached_pair::<Bytes>();
@@ -89,7 +90,7 @@ pub(crate) fn place(
     headers.insert(FINGERPRINT, format!("{:016x}", entry.fingerprint).as_str());
     cluster.publish(OutboundMessage {
         subject: subject.into(),
-        reply: Some(cluster.inbox_subject(id).into()),
+        reply: Some(cluster.subjects.inbox(id).into()),
         payload: Bytes::from(request),
         headers: Some(headers),
     });
@@ -110,10 +111,6 @@ pub(crate) fn place(
     let record: ActorRecord =
         wire::decode(&bytes).map_err(|err| failed(format!("a bad answer: {err}")))?;
     handles::attach(&cluster, class, record).map_err(failed)
-}
-
-fn any_subject(cluster: &Cluster, fingerprint: u64) -> String {
-    format!("helio.{}.spawn.any.{fingerprint:016x}", cluster.name)
 }
 
 /// Creates an actor from a spawn request on this node, and answers with its address.
@@ -140,10 +137,9 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
     if !cluster.hosts {
         return Ok(());
     }
-    let subject = format!("helio.{}.spawn.{}", cluster.name, cluster.node());
     let sub = cluster
         .client
-        .subscribe(subject)
+        .subscribe(cluster.subjects.spawn(cluster.node()))
         .await
         .map_err(|err| format!("could not subscribe spawn requests: {err}"))?;
     cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));
@@ -160,7 +156,10 @@ pub(crate) async fn listen_any(cluster: &Arc<Cluster>, entry: &TypeEntry) -> Res
     }
     let sub = cluster
         .client
-        .queue_subscribe(any_subject(cluster, entry.fingerprint), "spawn".to_owned())
+        .queue_subscribe(
+            cluster.subjects.spawn_any(entry.fingerprint),
+            "spawn".to_owned(),
+        )
         .await
         .map_err(|err| format!("could not subscribe spawn requests: {err}"))?;
     cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));

@@ -4,13 +4,9 @@
 //! `node.<node id>`, and `anon.<node id>.<actor id>`. A name is claimed with an atomic create,
 //! so two processes racing for one name get one actor.
 //!
-//! **Tombstones.** An actor that dies for good keeps its record, with the [`Death`] filled in:
-//! a named actor's record under its name (a revision-checked update, so only the actor that
-//! holds the name is buried), an anonymous one whose handle crossed processes under
-//! `anon.<node>.<id>` (no one else writes that key). Callers that get no answer read it
-//! (`verdict.rs`). A new actor may claim a tombstoned name; [`Registry::sweep`] drops the
-//! oldest tombstones beyond the configured retention. The bucket's stream is created by hand: on nats-server 2.9,
-//! async-nats' `create_key_value` fails on an account query that expects newer fields.
+//! A record with its [`Death`] filled in is a tombstone: who writes, reads and drops those is in
+//! `deaths.rs`. The bucket's stream is created by hand: on nats-server 2.9, async-nats'
+//! `create_key_value` fails on an account query that expects newer fields.
 
 use std::time::Duration;
 
@@ -62,17 +58,6 @@ pub(crate) struct Death {
     pub(crate) restarts: u32,
 }
 
-impl Death {
-    /// A death of `cause` now, after `restarts` restarts.
-    pub(crate) fn now(cause: &crate::DeathCause, restarts: u32) -> Self {
-        Death {
-            cause: super::wire::Cause::of(cause),
-            at_ms: super::node::now_millis(),
-            restarts,
-        }
-    }
-}
-
 impl ActorRecord {
     /// The node that runs the actor.
     pub(crate) fn host(&self) -> NodeId {
@@ -82,12 +67,6 @@ impl ActorRecord {
     /// Whether this record and `other` are the same actor (its id is node and local id).
     pub(crate) fn same_actor(&self, other: &ActorRecord) -> bool {
         self.node == other.node && self.id == other.id
-    }
-
-    /// This record made a tombstone: the actor died for good of `cause`.
-    pub(crate) fn buried(mut self, cause: &crate::DeathCause, restarts: u32) -> Self {
-        self.death = Some(Death::now(cause, restarts));
-        self
     }
 
     /// Whether a node may restart the actor when its host dies: detached, with restarts left.
@@ -126,16 +105,9 @@ fn node_key(node: NodeId) -> String {
     format!("node.{node}")
 }
 
-/// The key of an anonymous actor's tombstone.
-fn anonymous_key(node: NodeId, id: u64) -> String {
+/// `anon.<node>.<id>`: the key of an anonymous actor's tombstone.
+pub(crate) fn anonymous_key(node: NodeId, id: u64) -> String {
     format!("anon.{node}.{id}")
-}
-
-/// How many tombstones the registry keeps, and for how long (`Config::dead_actors_kept`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Retention {
-    pub(crate) most: usize,
-    pub(crate) longest: Duration,
 }
 
 fn hex(s: &str) -> String {
@@ -218,7 +190,7 @@ impl Registry {
     }
 
     /// The record under `key` and its revision, if there is one (not freed).
-    async fn read(&self, key: &str) -> Result<Option<(ActorRecord, u64)>, String> {
+    pub(crate) async fn read(&self, key: &str) -> Result<Option<(ActorRecord, u64)>, String> {
         let entry = self
             .store
             .entry(key)
@@ -234,78 +206,14 @@ impl Registry {
         Ok(Some((record, entry.revision)))
     }
 
-    /// Makes `record` (read at `revision`) the tombstone of its actor, dead of `cause`; `false`
-    /// when the record changed since (another node buried it, or the name went to another).
-    pub(crate) async fn bury(
-        &self,
-        record: ActorRecord,
-        revision: u64,
-        cause: &crate::DeathCause,
-        restarts: u32,
-    ) -> Result<bool, String> {
-        let dead = record.buried(cause, restarts);
-        Ok(self.take_over(&dead, revision).await?.is_some())
-    }
-
-    /// Writes the tombstone of the anonymous actor `record`, dead of `cause`.
-    pub(crate) async fn bury_anonymous(
-        &self,
-        record: ActorRecord,
-        cause: &crate::DeathCause,
-        restarts: u32,
-    ) -> Result<(), String> {
-        let key = anonymous_key(record.node, record.id);
-        let value =
-            super::wire::encode(&record.buried(cause, restarts)).map_err(|e| e.to_string())?;
+    /// Writes `record` under `key`, whatever was there.
+    pub(crate) async fn put_record(&self, key: &str, record: &ActorRecord) -> Result<(), String> {
+        let value = super::wire::encode(record).map_err(|e| e.to_string())?;
         self.store
-            .put(&key, Bytes::from(value))
+            .put(key, Bytes::from(value))
             .await
             .map(drop)
             .map_err(|err| format!("could not write {key}: {err}"))
-    }
-
-    /// The tombstone of the anonymous actor `id` of `node`, if it has one.
-    pub(crate) async fn anonymous_tombstone(
-        &self,
-        node: NodeId,
-        id: u64,
-    ) -> Result<Option<ActorRecord>, String> {
-        let found = self.read(&anonymous_key(node, id)).await?;
-        Ok(found.map(|(record, _)| record))
-    }
-
-    /// Drops the tombstones beyond `retention`: the oldest first, past its count, and every
-    /// one older than its time. Returns how many it dropped.
-    pub(crate) async fn sweep(&self, retention: Retention) -> Result<usize, String> {
-        let mut dead: Vec<(u64, String, u64)> = Vec::new();
-        for prefix in ["name.", "anon."] {
-            for (record, revision) in self.scan_entries::<ActorRecord>(prefix).await? {
-                if let Some(death) = &record.death {
-                    let key = if prefix == "anon." {
-                        anonymous_key(record.node, record.id)
-                    } else {
-                        name_key(&record.namespace, &record.name)
-                    };
-                    dead.push((death.at_ms, key, revision));
-                }
-            }
-        }
-        // Newest first: keep the first `most` that are young enough.
-        dead.sort_unstable_by_key(|(at_ms, ..)| std::cmp::Reverse(*at_ms));
-        let longest = u64::try_from(retention.longest.as_millis()).unwrap_or(u64::MAX);
-        let oldest_kept = super::node::now_millis().saturating_sub(longest);
-        let mut dropped = 0;
-        for (rank, (at_ms, key, revision)) in dead.into_iter().enumerate() {
-            if rank < retention.most && at_ms >= oldest_kept {
-                continue;
-            }
-            // A name claimed again since is not a tombstone any more: its newer record stays.
-            match self.forget(&key, revision).await {
-                Ok(()) => dropped += 1,
-                Err(err) => tracing::debug!(%err, "a tombstone not dropped"),
-            }
-        }
-        Ok(dropped)
     }
 
     /// Replaces the record at `revision` with `record` (taking the name over); `Ok(None)`
@@ -339,7 +247,7 @@ impl Registry {
     /// Removes `key`'s record up to `revision`, leaving nothing behind: a newer record (the
     /// name claimed again since) stays. Unlike a key-value purge, which leaves a marker per
     /// key for good, this keeps the bucket's stream as small as its live keys.
-    async fn forget(&self, key: &str, revision: u64) -> Result<(), String> {
+    pub(crate) async fn forget(&self, key: &str, revision: u64) -> Result<(), String> {
         self.store
             .stream
             .purge()

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::{
     calls::Sink,
-    client::{Link, control},
+    client::Link,
     wire::{self, VERB_CANCEL, VERB_CREDIT, WINDOW},
 };
 use crate::{
@@ -37,7 +37,7 @@ impl Link {
         } = call;
         let window = window.max(1) as u64;
         let id = self.cluster.calls.reserve();
-        let call = self.cluster.inbox_subject(id);
+        let call = self.cluster.subjects.inbox(id);
         let origin = Origin {
             actor: actor.clone(),
             id: ActorId::of(self.record().node.as_u64(), self.record().id),
@@ -67,7 +67,7 @@ impl Link {
                     }
                 };
                 if let Ok(payload) = payload {
-                    control(&cluster, &subject, verb, payload);
+                    cluster.control(&subject, verb, payload);
                 }
             }) as Box<dyn FnMut(Took) + Send + Sync>
         };
@@ -105,7 +105,7 @@ impl Link {
                 match payload {
                     Ok(payload) => cluster.publish(OutboundMessage {
                         subject,
-                        reply: Some(cluster.inbox_subject(id).into()),
+                        reply: Some(cluster.subjects.inbox(id).into()),
                         payload: Bytes::from(payload),
                         headers: Some(headers),
                     }),

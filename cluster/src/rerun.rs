@@ -1,56 +1,33 @@
 //! Calls a dead node owed, run again on the actor's new host while `max_task_retries` allows:
 //! Ray's task retries, across a node failure.
 //!
-//! A call to a detached named actor keeps what it takes to send it again (a [`Rerun`]: its
-//! subject, headers and encoded arguments). When its host is found dead, the call is not
-//! failed: it waits, bounded, for the actor's record to name a live host (another node won the
-//! restart, `revive.rs`), then goes out again to the same subject, which the new host serves.
-//! Each such re-run takes one of the call's retries. A send that finds no one serving the
-//! subject (the host is gone, or the new host is still subscribing) waits the same way without
-//! taking one, as the call never ran. When no retry is left, or the actor is not served again
-//! within the node timeout plus 10 s, the call resolves to `ActorUnavailable`, as before.
+//! A call to a detached named actor keeps what it takes to send it again (a
+//! [`Rerun`](super::calls::Rerun): its subject, headers and encoded arguments). When its host
+//! is found dead (`unanswered.rs`), the call is not failed: it waits, bounded, for the actor's
+//! record to name a live host (another node won the restart, `revive.rs`), then goes out again
+//! to the same subject, which the new host serves. Each such re-run takes one of the call's
+//! retries. A send that finds no one serving the subject (the host is gone, or the new host is
+//! still subscribing) waits the same way without taking one, as the call never ran. When no
+//! retry is left, or the actor is not served again within the node timeout plus 10 s, the call
+//! resolves to `ActorUnavailable`, as before.
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use async_nats::{HeaderMap, Subject, message::OutboundMessage};
-use bytes::Bytes;
+use async_nats::message::OutboundMessage;
 
-use super::{Cluster, NodeId, calls::Pending};
-use crate::ActorError;
+use super::{
+    Cluster, NodeId,
+    calls::{NOT_SERVED, Pending},
+};
 
 /// How long a call waits for its actor to be served again, beyond the node timeout.
 const SERVED_AGAIN_WITHIN: Duration = Duration::from_secs(10);
 
 /// How often the actor's record is read while waiting.
 const POLL: Duration = Duration::from_millis(100);
-
-/// What it takes to send a call again.
-#[derive(Clone)]
-pub(crate) struct Rerun {
-    /// The actor's name and identity, to find its record.
-    pub(super) namespace: String,
-    pub(super) name: String,
-    pub(super) actor_id: u64,
-    pub(super) actor_node: NodeId,
-    /// The message, as first sent (its reply subject is the call's, which does not change).
-    pub(super) subject: Subject,
-    pub(super) headers: HeaderMap,
-    pub(super) payload: Bytes,
-    /// Re-runs left; -1: no limit.
-    pub(super) retries: i64,
-    /// Until when the call waits for its actor to be served again, once it has had to.
-    pub(super) deadline: Option<Instant>,
-}
-
-impl Rerun {
-    /// Whether a node death may send the call again.
-    pub(super) fn allowed(&self) -> bool {
-        self.retries != 0
-    }
-}
 
 /// The call `id` was owed by `dead`: sends it again once its actor is served elsewhere, or
 /// resolves it to `ActorUnavailable` with `message`.
@@ -75,7 +52,7 @@ pub(super) fn not_served(cluster: &Arc<Cluster>, id: u64, pending: Pending) {
         id,
         pending,
         gone,
-        super::calls::NOT_SERVED.to_owned(),
+        NOT_SERVED.to_owned(),
         false,
     ));
 }
@@ -115,7 +92,7 @@ async fn wait_and_send(
             // Still on the dead host, and it will not move: it died with the node.
             Ok(Some(record)) if Some(record.host()) == gone && !record.can_move() => {
                 if let Some(node) = gone.filter(|node| cluster.liveness.is_dead(*node)) {
-                    return died_with(pending, node);
+                    return pending.died_with(node);
                 }
             }
             Ok(Some(record))
@@ -152,20 +129,10 @@ fn send(cluster: &Cluster, id: u64, pending: Pending) {
     };
     let outbound = OutboundMessage {
         subject: again.subject.clone(),
-        reply: Some(cluster.inbox_subject(id).into()),
+        reply: Some(cluster.subjects.inbox(id).into()),
         payload: again.payload.clone(),
         headers: Some(again.headers.clone()),
     };
     cluster.calls.insert_at(id, pending);
     cluster.publish(outbound);
-}
-
-/// Resolves the call to `ActorDied` with cause `NodeDied`: its actor died with `node`.
-pub(super) fn died_with(pending: Pending, node: NodeId) {
-    let err = ActorError::ActorDied {
-        actor: pending.actor,
-        method: pending.method,
-        cause: crate::DeathCause::NodeDied(node.to_string()),
-    };
-    (pending.complete)(Err(err));
 }

@@ -1,11 +1,11 @@
 //! Restarting elsewhere: when a node dies, its detached named actors start again on a live
 //! node that registered their type.
 //!
-//! Every node that declares a node dead (`liveness.rs`) scans the registry for the actors that
-//! node ran. Those that cannot run elsewhere (not detached, or no restarts left) died with it:
-//! their records become tombstones. For each detached one with restarts left whose type it
-//! registered, a node that hosts actors (not a client-only one) tries a revision-checked update
-//! of the actor's record naming itself as host: exactly one node wins.
+//! Every node that declares a node dead (`watchdog.rs`) scans the registry for the actors
+//! that node ran. Those that cannot run elsewhere (not detached, or no restarts left) died with
+//! it: their records become tombstones (`deaths.rs`). For each detached one with restarts left
+//! whose type it registered, a node that hosts actors (not a client-only one) tries a
+//! revision-checked update of the actor's record naming itself as host: exactly one node wins.
 //! The winner subscribes the actor's subject (the same as before: it is named by the actor's
 //! id, which never changes), then creates the actor from the stored constructor arguments and
 //! options. Existing handles keep working: their calls go to that subject.
@@ -17,7 +17,7 @@ use std::{
 
 use async_nats::Subscriber;
 
-use super::{Cluster, NodeId, registry::ActorRecord, types};
+use super::{Cluster, NodeId, deaths, registry::ActorRecord, types};
 use crate::seam::Key;
 
 /// A restart this node won, waiting for the builder to pick it up by name.
@@ -65,19 +65,7 @@ pub(crate) async fn revive(cluster: &Arc<Cluster>, node: NodeId) {
             // It died with its node: not detached, or no restarts left. Whoever declares the
             // node dead first writes the tombstone; the others find the record changed.
             tracing::info!(name = %record.name, "actor of a dead node cannot run elsewhere");
-            let cause = crate::DeathCause::NodeDied(node.to_string());
-            let restarts = record.moves;
-            match cluster
-                .registry
-                .bury(record, revision, &cause, restarts)
-                .await
-            {
-                Ok(true) => cluster.buried(),
-                Ok(false) => {} // another node wrote it first
-                Err(err) => {
-                    tracing::warn!(%err, %node, "could not record the death of a dead node's actor");
-                }
-            }
+            deaths::died_with_node(cluster, record, revision, node).await;
             continue;
         }
         if !cluster.hosts {
@@ -116,7 +104,7 @@ pub(crate) async fn restart_here(
     let Some(entry) = types::by_fingerprint(record.fingerprint) else {
         return Ok(Restart::Cannot);
     };
-    let subject = cluster.actor_subject(record.node, record.id);
+    let subject = cluster.subjects.actor(record.node, record.id);
     let sub = cluster.subscribe_flushed(subject).await?;
     let mut moved = record;
     moved.host = Some(cluster.node());

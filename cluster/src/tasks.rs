@@ -9,7 +9,7 @@
 //!   [`ACK_WITHIN`] sends its result alone (one message back, as a call's reply; the caller
 //!   then drops the ack's entry). A longer one acks with the taking node's id first, so the
 //!   result's entry waits on that node and the node's death resolves it
-//!   (`Calls::fail_node`); it then runs again on another node while `max_retries` allows, and
+//!   (`unanswered::node_died`); it then runs again on another node while `max_retries` allows, and
 //!   otherwise resolves to `ActorDied { cause: NodeDied }`.
 //! - **Never acked.** A node that dies as it takes a task, before its ack, is not one the
 //!   caller knows of: a task with neither ack nor result for a while resolves to
@@ -18,22 +18,23 @@
 //!   the task resolves to `ActorUnavailable` (a node may register it later: transient).
 
 use std::{
-    any::{Any, TypeId},
-    collections::HashMap,
+    any::TypeId,
     sync::{Arc, Mutex, PoisonError, Weak},
     time::Duration,
 };
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
 use bytes::Bytes;
-use futures::{StreamExt, future::BoxFuture};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster, MsgPack, NodeId,
     calls::{Complete, Pending},
-    current,
+    current, load, schedule,
+    task_table::{self, Running, TaskEntry},
     types::fingerprint,
+    unanswered,
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
 use crate::{
@@ -49,33 +50,6 @@ const RESULT_TO: &str = "Helio-Result-To";
 /// How long a node running a task waits for its result before it acks: a task done by then
 /// sends its result alone.
 const ACK_WITHIN: Duration = Duration::from_millis(1);
-
-/// Runs a task here from its encoded arguments; its future gives the encoded result, and the
-/// canceller stops it when its caller cancels.
-type RunFn = fn(TaskOptions, &[u8]) -> Result<Running, WireError>;
-
-/// A task running here for another node.
-struct Running {
-    result: BoxFuture<'static, Result<Vec<u8>, ActorError>>,
-    cancel: crate::seam::Canceller,
-}
-type EncodeFn = fn(Box<dyn Any + Send>) -> Result<Vec<u8>, WireError>;
-type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send>, WireError>;
-
-/// A registered task: how to call it from here, and how to run it for others.
-#[derive(Clone, Copy)]
-pub(crate) struct TaskEntry {
-    fingerprint: u64,
-    encode: EncodeFn,
-    decode: DecodeFn,
-    run: RunFn,
-}
-
-static TASKS: Mutex<Option<HashMap<TypeId, TaskEntry>>> = Mutex::new(None);
-
-fn tasks() -> std::sync::MutexGuard<'static, Option<HashMap<TypeId, TaskEntry>>> {
-    TASKS.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Lets this process run the task `f` for the cluster and send it to other nodes (cluster
 /// mode): call it in every process that runs or calls `f`. Registering twice is harmless.
@@ -118,10 +92,7 @@ where
         decode: |bytes| Ok(Box::new(<MsgPack as Codec<R>>::decode(bytes)?)),
         run: run_encoded::<F, Args, R>,
     };
-    let fresh = tasks()
-        .get_or_insert_with(HashMap::new)
-        .insert(TypeId::of::<F>(), entry)
-        .is_none();
+    let fresh = task_table::insert(TypeId::of::<F>(), entry);
     // Registered after joining: take a share of its tasks now, and return once the server
     // has the subscriptions (a cluster joined later subscribes every registered task itself).
     if fresh && let Some(cluster) = current() {
@@ -165,12 +136,12 @@ pub(crate) struct ClusterRouter(pub(crate) Weak<Cluster>);
 impl crate::seam::Router for ClusterRouter {
     fn routes(&self, task: TypeId) -> Option<bool> {
         let cluster = self.0.upgrade()?;
-        tasks().as_ref()?.get(&task)?;
+        task_table::get(task)?;
         Some(cluster.hosts)
     }
 
     fn send(&self, task: TypeId, sent: crate::seam::Sent) -> Box<dyn FnOnce() + Send> {
-        let entry = tasks().as_ref().and_then(|tasks| tasks.get(&task).copied());
+        let entry = task_table::get(task);
         let (Some(cluster), Some(entry)) = (self.0.upgrade(), entry) else {
             (sent.answer)(Err(ActorError::ActorUnavailable {
                 actor: sent.label,
@@ -283,26 +254,13 @@ impl Ticket {
 
 fn send_cancel(cluster: &Cluster, node: NodeId, call: &str) {
     match wire::encode(&call.to_owned()) {
-        Ok(payload) => super::client::control(
-            cluster,
-            &cancel_subject(cluster, node).into(),
+        Ok(payload) => cluster.control(
+            &cluster.subjects.task_cancel(node).into(),
             wire::VERB_CANCEL,
             payload,
         ),
         Err(err) => tracing::debug!(%err, "a task's cancel not sent"),
     }
-}
-
-fn cancel_subject(cluster: &Cluster, node: NodeId) -> String {
-    format!("helio.{}.task.cancel.{node}", cluster.name)
-}
-
-/// The fingerprints of the tasks registered here.
-pub(crate) fn registered() -> Vec<u64> {
-    tasks()
-        .as_ref()
-        .map(|tasks| tasks.values().map(|entry| entry.fingerprint).collect())
-        .unwrap_or_default()
 }
 
 /// A task as it crosses: its options (the taking node applies them) and encoded arguments.
@@ -322,20 +280,11 @@ struct Attempt {
     /// Runs left after a node death: `None` forever.
     retries: Option<u64>,
     /// What a node must have for it, when more than CPUs: then the task goes to a node chosen
-    /// by its load (`load.rs`), not to the queue group.
+    /// by its load (`schedule.rs`), not to the queue group.
     demand: Option<crate::seam::Resources>,
     /// Where the task runs now (the ticket's view).
     taken: Arc<Mutex<Taken>>,
     done: Complete,
-}
-
-fn subject(cluster: &Cluster, fingerprint: u64) -> String {
-    format!("helio.{}.task.{fingerprint:016x}", cluster.name)
-}
-
-/// The subject on which `node` alone takes tasks of `fingerprint`.
-fn node_subject(cluster: &Cluster, fingerprint: u64, node: NodeId) -> String {
-    format!("helio.{}.task.{fingerprint:016x}.{node}", cluster.name)
 }
 
 /// `demand` when a task with it must be placed by resources: it asks for more than CPUs
@@ -348,17 +297,17 @@ fn placed(demand: crate::seam::Resources) -> Option<crate::seam::Resources> {
 /// Sends the task to whichever node takes it, and waits on that node.
 fn attempt(attempt: Attempt) {
     let Some(demand) = attempt.demand.clone() else {
-        let subject = subject(&attempt.cluster, attempt.fingerprint);
+        let subject = attempt.cluster.subjects.task(attempt.fingerprint);
         return send_to(attempt, subject);
     };
     // Placed by resources: ask the nodes first (off the caller's path).
     let cluster = Arc::clone(&attempt.cluster);
     cluster.handle.clone().spawn(async move {
         let fingerprint = attempt.fingerprint;
-        let wants = move |load: &super::load::Load| load.hosts && load.tasks.contains(&fingerprint);
-        match super::load::choose(&cluster, wants, &demand).await {
+        let wants = move |load: &load::Load| load.hosts && load.tasks.contains(&fingerprint);
+        match schedule::choose(&cluster, wants, &demand).await {
             Ok(node) => {
-                let subject = node_subject(&cluster, fingerprint, node);
+                let subject = cluster.subjects.task_on(fingerprint, node);
                 send_to(attempt, subject);
             }
             Err(message) => (attempt.done)(Err(ActorError::Unschedulable {
@@ -428,9 +377,9 @@ fn send_to(attempt: Attempt, subject: String) {
                         taken.lock().unwrap_or_else(PoisonError::into_inner).by(
                             &acked,
                             node,
-                            acked.inbox_subject(result),
+                            acked.subjects.inbox(result),
                         );
-                        acked.calls.owed_by(&acked, result, node);
+                        unanswered::owed_by(&acked, result, node);
                     }
                     Err(err) => {
                         if let Some(pending) = acked.calls.take(result) {
@@ -448,10 +397,10 @@ fn send_to(attempt: Attempt, subject: String) {
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(FINGERPRINT, format!("{fingerprint:016x}").as_str());
-    headers.insert(RESULT_TO, cluster.inbox_subject(result).as_str());
+    headers.insert(RESULT_TO, cluster.subjects.inbox(result).as_str());
     cluster.publish(OutboundMessage {
         subject: subject.into(),
-        reply: Some(cluster.inbox_subject(ack).into()),
+        reply: Some(cluster.subjects.inbox(ack).into()),
         payload: request,
         headers: Some(headers),
     });
@@ -477,18 +426,14 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
     if cluster.hosts {
         let cancels = cluster
             .client
-            .subscribe(cancel_subject(cluster, cluster.node()))
+            .subscribe(cluster.subjects.task_cancel(cluster.node()))
             .await
             .map_err(|err| format!("could not subscribe task cancels: {err}"))?;
         cluster
             .handle
             .spawn(cancel_on_request(Arc::downgrade(cluster), cancels));
     }
-    let entries: Vec<TaskEntry> = tasks()
-        .as_ref()
-        .map(|tasks| tasks.values().copied().collect())
-        .unwrap_or_default();
-    for entry in entries {
+    for entry in task_table::all() {
         listen_one(cluster, entry).await?;
     }
     Ok(())
@@ -504,9 +449,9 @@ async fn listen_one(cluster: &Arc<Cluster>, entry: TaskEntry) -> Result<(), Stri
     // A share of the tasks any node may take, and the tasks placed here by their resources.
     let shared = cluster
         .client
-        .queue_subscribe(subject(cluster, entry.fingerprint), "task".to_owned())
+        .queue_subscribe(cluster.subjects.task(entry.fingerprint), "task".to_owned())
         .await;
-    let own = node_subject(cluster, entry.fingerprint, cluster.node());
+    let own = cluster.subjects.task_on(entry.fingerprint, cluster.node());
     let own = cluster.client.subscribe(own).await;
     for sub in [subscribe(shared)?, subscribe(own)?] {
         cluster

@@ -1,8 +1,9 @@
-//! Registered actor types: `helio::register::<A>()` and the tables it records.
+//! Registered actor types: the table `register::<A>()` (`register.rs`) fills.
 //!
-//! Every process that hosts an actor type, or calls one hosted elsewhere, registers it: the
-//! registration is where the serde bounds of its arguments and results are checked, and it
-//! records how to serve and call each remote method without them.
+//! A [`TypeEntry`] records how to serve and call each remote method of a type, and how to
+//! create, claim, address and attach its actors, as functions made for that type when it was
+//! registered; the rest of the crate reaches a type's actors through them, by the type's
+//! `Class` or its fingerprint.
 
 use std::{
     any::{Any, TypeId},
@@ -11,14 +12,11 @@ use std::{
 };
 
 use crate::{
-    ActorClass, ActorOptions, MsgPack,
-    seam::{
-        self, ActorId, ActorLabel, Claim, Claimed, Class, EncodeFn, Remotable, RemoteActor, Serve,
-        Stub,
-    },
+    ActorClass, ActorOptions,
+    seam::{ActorId, ActorLabel, Claim, Claimed, Class, EncodeFn, RemoteActor, Serve, Stub},
 };
 
-use super::{Cluster, claim, current, handles, placement, registry::ActorRecord, wire::Failure};
+use super::{Cluster, registry::ActorRecord, wire::Failure};
 
 /// How to serve the remote methods of an actor type `A` on this node.
 pub(crate) struct HostTable<A> {
@@ -36,7 +34,7 @@ pub(crate) struct TypeEntry {
     /// The caller's side of each remote method.
     pub(crate) stubs: Arc<HashMap<&'static str, Stub>>,
     /// An `Arc<HostTable<A>>`.
-    host: Arc<dyn Any + Send + Sync>,
+    pub(crate) host: Arc<dyn Any + Send + Sync>,
     /// Encodes the constructor's arguments (a boxed tuple), to create the actor elsewhere.
     pub(crate) encode_constructor: EncodeFn,
     /// Creates the actor on this node from a spawn request.
@@ -78,72 +76,14 @@ pub(crate) fn registered<A: ActorClass>() -> Option<TypeEntry> {
     by_class(Class::of::<A>())
 }
 
-/// Lets this process host actors of type `A` and call those hosted elsewhere (cluster mode).
-///
-/// Register each actor type that crosses processes, in every process that creates, hosts or
-/// calls it; for a generic actor, each instantiation (`register::<Chan<i64>>()`). Registering
-/// twice is harmless. It compiles only when the constructor's arguments and every remote
-/// method's arguments and result are `serde::Serialize + serde::de::DeserializeOwned`; the
-/// error names the type that is not.
-///
-/// Named actors of a registered type created in this process are published to the cluster,
-/// so [`get_actor`](helio_runtime::get_actor) finds them from any process.
-///
-/// ```
-/// use helio::prelude::*;
-///
-/// pub struct Counter { value: i64 }
-///
-/// #[actor]
-/// impl Counter {
-///     pub fn new(start: i64) -> Self { Counter { value: start } }
-///
-///     #[remote_method]
-///     pub fn add(&mut self, by: i64) -> i64 { self.value += by; self.value }
-/// }
-///
-/// helio_cluster::register::<Counter>();
-/// ```
-pub fn register<A: Remotable<MsgPack>>() {
-    let type_name = std::any::type_name::<A>();
-    let fingerprint = fingerprint(type_name, A::SIGNATURE);
-    let mut stubs = HashMap::new();
-    let mut methods = HashMap::new();
-    for method in A::remote_methods() {
-        stubs.insert(method.name, method.stub);
-        methods.insert(method.name, method.serve);
-    }
-    let entry = TypeEntry {
-        type_name,
-        fingerprint,
-        stubs: Arc::new(stubs),
-        host: Arc::new(HostTable::<A> {
-            fingerprint,
-            fingerprint_hex: format!("{fingerprint:016x}"),
-            methods,
-        }),
-        encode_constructor: A::encode_constructor_args,
-        spawn: placement::spawn_here::<A>,
-        remote: seam::remote_handle::<A>,
-        claim: claim::claim_named::<A>,
-        address: handles::address::<A>,
-        local: handles::local::<A>,
-    };
-    let fresh = TYPES
+/// Records `entry` as the registration of `A`; `false` when `A` was registered already (the
+/// entry replaces the old one, which was made from the same definition).
+pub(crate) fn insert<A: 'static>(entry: TypeEntry) -> bool {
+    TYPES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(TypeId::of::<A>(), entry.clone())
-        .is_none();
-    // Registered after joining: take a share of its `Placement::Any` requests now (a cluster
-    // joined later subscribes every registered type itself).
-    if fresh && let Some(cluster) = current() {
-        let handle = cluster.handle.clone();
-        handle.spawn(async move {
-            if let Err(err) = placement::listen_any(&cluster, &entry).await {
-                tracing::warn!(%err, "spawn requests for a registered type not served");
-            }
-        });
-    }
+        .insert(TypeId::of::<A>(), entry)
+        .is_none()
 }
 
 /// The registration of `class`, if this process made one.

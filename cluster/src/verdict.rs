@@ -2,7 +2,7 @@
 //!
 //! A call that no process serves ("no responders"), or whose host is found dead, reads the
 //! actor's record before it resolves, as Ray's callers ask the GCS for an actor's final state:
-//! - a tombstone (`registry.rs`): `ActorDied` with the recorded cause, at once;
+//! - a tombstone (`deaths.rs`): `ActorDied` with the recorded cause, at once;
 //! - a live record of an actor that may run again elsewhere (detached, restarts left):
 //!   `ActorUnavailable`, which is transient (a call with task retries waits for the restart
 //!   instead, `rerun.rs`);
@@ -20,8 +20,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Cluster, NodeId, calls::Pending, client::Address, registry::ActorRecord};
-use crate::{ActorError, ActorState, DeathCause};
+use super::{Cluster, NodeId, address::Address, calls::Pending, deaths, registry::ActorRecord};
+use crate::{ActorState, DeathCause};
 
 /// How long past the node timeout a call waits for its host's fate to be known.
 const SETTLE_WITHIN: Duration = Duration::from_secs(2);
@@ -42,25 +42,13 @@ pub(super) enum Verdict {
 
 /// The verdict on the actor `record` names, last known to run on `host`.
 pub(super) async fn of(cluster: &Cluster, record: &ActorRecord, host: NodeId) -> Verdict {
-    match current(cluster, record).await {
+    match deaths::latest(&cluster.registry, record).await {
         Ok(now) => judge(cluster, now.as_ref(), host).await,
         Err(err) => {
             tracing::debug!(%err, "could not read an actor's record");
             Verdict::Undecided
         }
     }
-}
-
-/// The actor's record now (its tombstone, for an anonymous actor), if it is still this
-/// actor's: a name may be another actor's since.
-async fn current(cluster: &Cluster, record: &ActorRecord) -> Result<Option<ActorRecord>, String> {
-    let registry = &cluster.registry;
-    let found = if record.name.is_empty() {
-        registry.anonymous_tombstone(record.node, record.id).await?
-    } else {
-        registry.lookup(&record.namespace, &record.name).await?
-    };
-    Ok(found.filter(|now| now.same_actor(record)))
 }
 
 /// The verdict, given the actor's record now (`None`: it has none).
@@ -144,24 +132,15 @@ pub(super) fn settle(cluster: &Arc<Cluster>, pending: Pending, message: String) 
 /// the recorded cause, or with `NodeDied` once its host is known dead; `Unreachable` otherwise.
 pub(super) async fn state(cluster: &Cluster, address: &Address) -> (ActorState, u32) {
     let (record, host) = (&address.record, address.host());
-    let now = current(cluster, record).await.ok().flatten();
+    let now = deaths::latest(&cluster.registry, record)
+        .await
+        .ok()
+        .flatten();
     let restarts = now.as_ref().map_or(record.moves, |now| {
         now.death.as_ref().map_or(now.moves, |death| death.restarts)
     });
     match judge(cluster, now.as_ref(), host).await {
         Verdict::Died(cause) => (ActorState::Dead(cause), restarts),
         Verdict::Unavailable | Verdict::Undecided => (ActorState::Unreachable, restarts),
-    }
-}
-
-impl Pending {
-    /// Resolves the call to `ActorDied` with `cause`.
-    pub(super) fn died(self, cause: DeathCause) {
-        let err = ActorError::ActorDied {
-            actor: self.actor,
-            method: self.method,
-            cause,
-        };
-        (self.complete)(Err(err));
     }
 }

@@ -1,4 +1,5 @@
-//! The wire: subjects, headers and the encoding of values and failures between processes.
+//! The wire: headers and the encoding of values and failures between processes (subjects are
+//! built in `subjects.rs`).
 //!
 //! A call is one NATS message to its actor's subject, with the method and the type's
 //! fingerprint in headers and the MessagePack-encoded argument tuple as payload; its reply
