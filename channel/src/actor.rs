@@ -2,13 +2,15 @@
 //!
 //! The buffer and its rules live in a [`State`] that the actor keeps across restarts; every
 //! method is a thin call into it, so the senders and receivers in the actor's own process can
-//! use the same state directly (see `channel.rs`).
+//! use the same state directly (see `route.rs`). As it starts, the actor runs the hooks it is
+//! given (`seam.rs`): how the cluster part, when built in, adds to every channel.
 
 use std::{sync::Arc, time::Duration};
 
 use helio::prelude::*;
 
 use crate::{
+    seam::Hosted,
     state::{Dead, Liveness, Outcome, State, Turn},
     types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator},
 };
@@ -74,13 +76,7 @@ impl<T: Message> RayChannelActor<T> {
         });
         let liveness = helio::keep_across_restarts(|| Liveness(Arc::clone(&state)));
         let kept_nowhere = Arc::strong_count(&liveness) == 1;
-        #[cfg(feature = "cluster")]
-        {
-            crate::directory::list(&state);
-            drop(helio::keep_across_restarts(|| {
-                crate::cluster::NodeWatch::start(&state)
-            }));
-        }
+        run_on_start(&state);
         Ok(RayChannelActor {
             state,
             _liveness: kept_nowhere.then_some(liveness),
@@ -246,6 +242,22 @@ impl<T: Message> RayChannelActor<T> {
     #[remote_method]
     pub fn is_closed(&self) -> bool {
         self.state.is_closed()
+    }
+}
+
+/// Runs the hooks of `crate::SEAM` (see `seam.rs`) for the channel whose constructor runs now,
+/// with the actor's name: with feature `cluster`, a named channel lists itself in its
+/// process's directory, and the channel watches for dead nodes.
+fn run_on_start<T: Message>(state: &Arc<State<T>>) {
+    let hooks = crate::SEAM.on_start;
+    if hooks.is_empty() {
+        return;
+    }
+    let me = helio::current_actor::<RayChannelActor<T>>();
+    let name = me.as_ref().and_then(|me| me.label().name());
+    let hosted: Arc<dyn Hosted> = Arc::clone(state) as Arc<dyn Hosted>;
+    for hook in hooks {
+        hook(&hosted, name);
     }
 }
 

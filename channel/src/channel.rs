@@ -1,5 +1,5 @@
-//! Making a channel: [`channel`], [`unbounded`], and what their ends share ([`IntoItem`],
-//! [`ChannelError`]). The ends themselves are in `sender.rs` and `receiver.rs`.
+//! Making a channel: [`channel`] and [`unbounded`]. The ends themselves are in `sender.rs` and
+//! `receiver.rs`, what they fail with in `error.rs`.
 
 use helio::prelude::*;
 
@@ -8,74 +8,6 @@ use crate::{
     receiver::Receiver,
     sender::Sender,
 };
-
-/// What `send` and its kin take for an item of type `T`: a `T`, or for `String` a `&str` or
-/// `&String` (as remote methods' `String` parameters do).
-///
-/// ```
-/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-/// # async fn main() -> Result<(), helio_channel::ChannelError> {
-/// let (tx, rx) = helio_channel::channel::<String>(4);
-/// tx.send("hi").await?;
-/// assert_eq!(rx.recv().await?, "hi");
-/// # Ok(())
-/// # }
-/// ```
-pub trait IntoItem<T> {
-    /// The item.
-    fn into_item(self) -> T;
-}
-
-impl<T> IntoItem<T> for T {
-    fn into_item(self) -> T {
-        self
-    }
-}
-
-impl IntoItem<String> for &str {
-    fn into_item(self) -> String {
-        self.to_owned()
-    }
-}
-
-impl IntoItem<String> for &String {
-    fn into_item(self) -> String {
-        self.clone()
-    }
-}
-
-/// What a send or receive can fail with.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ChannelError {
-    /// The other side has closed (for receives: and the channel is drained).
-    #[error("the channel is closed")]
-    Closed,
-    /// No room now (`try_send`), or the batch can never fit.
-    #[error("the channel is full (capacity {capacity:?})")]
-    Full {
-        /// The channel's capacity; `None` when unbounded.
-        capacity: Option<usize>,
-    },
-    /// No item now (`try_recv`).
-    #[error("the channel is empty")]
-    Empty,
-    /// Nothing happened in time.
-    #[error("timed out")]
-    Timeout,
-    /// The validator rejected an item, or (across processes) the item does not decode as
-    /// the channel's item type on the channel's host.
-    #[error(
-        "the channel rejected the item: its validator refused it, or it does not decode as the channel's item type"
-    )]
-    TypeError,
-    /// The channel's actor failed.
-    #[error(transparent)]
-    Actor(#[from] ActorError),
-    /// No channel has that name, or it carries another type.
-    #[error(transparent)]
-    Lookup(#[from] helio::LookupError),
-}
 
 /// A bounded channel of `capacity` items (at least 1).
 ///

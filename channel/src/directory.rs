@@ -13,12 +13,7 @@ use std::{
 use helio::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    actor::{Message, RayChannelActor},
-    named::NAMESPACE,
-    state::State,
-    types::ChannelStats,
-};
+use crate::{named::NAMESPACE, seam::Hosted, types::ChannelStats};
 
 /// The namespace of the directory actors, one per process: `node-<node id>`.
 pub const DIRECTORY_NAMESPACE: &str = "helio-channel-directory";
@@ -70,46 +65,27 @@ impl ChannelDirectory {
                 Some(ChannelReport {
                     name: name.clone(),
                     item_type: (*item_type).to_owned(),
-                    stats: state.upgrade()?.report(),
+                    stats: state.upgrade()?.stats(),
                 })
             })
             .collect()
     }
 }
 
-/// What the directory needs of a channel's state, whatever its item type.
-pub(crate) trait Report: Send + Sync {
-    fn report(&self) -> ChannelStats;
-}
+type Listed = BTreeMap<String, (&'static str, Weak<dyn Hosted>)>;
 
-impl<T: Send + 'static> Report for State<T> {
-    fn report(&self) -> ChannelStats {
-        self.stats()
-    }
-}
-
-type Hosted = BTreeMap<String, (&'static str, Weak<dyn Report>)>;
-
-fn hosted() -> MutexGuard<'static, Hosted> {
-    static HOSTED: LazyLock<Mutex<Hosted>> = LazyLock::new(Default::default);
+fn hosted() -> MutexGuard<'static, Listed> {
+    static HOSTED: LazyLock<Mutex<Listed>> = LazyLock::new(Default::default);
     HOSTED.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Lists `state` in this process's directory, when the constructor running now is a named
-/// channel's.
-pub(crate) fn list<T: Message>(state: &Arc<State<T>>) {
-    let Some(me) = helio::current_actor::<RayChannelActor<T>>() else {
+/// channel's (`name` is its actor's): a hook of the cluster part's seam (see `cluster.rs`).
+pub(crate) fn on_start(state: &Arc<dyn Hosted>, name: Option<&str>) {
+    let Some(name) = name.and_then(|n| n.strip_prefix(NAMESPACE)?.strip_prefix('/')) else {
         return;
     };
-    let label_name = me.label().name();
-    let Some(name) = label_name.and_then(|n| n.strip_prefix(NAMESPACE)?.strip_prefix('/')) else {
-        return;
-    };
-    let state: Arc<dyn Report> = Arc::clone(state) as Arc<dyn Report>;
-    hosted().insert(
-        name.to_owned(),
-        (std::any::type_name::<T>(), Arc::downgrade(&state)),
-    );
+    hosted().insert(name.to_owned(), (state.item_type(), Arc::downgrade(state)));
     open_for_host();
 }
 

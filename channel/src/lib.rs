@@ -34,32 +34,54 @@
 //! every handle gets `Closed` rather than waiting for what can no longer come. The same
 //! happens when its process is cut off from the server for long enough to be fenced.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The core: the actor, its state and rules, the handles and the named channels. None of it
+// names the cluster part; it runs what the crate's `SEAM` gives it (see `seam.rs`).
 mod actor;
 mod cancel;
 mod channel;
-#[cfg(feature = "cluster")]
-mod cluster;
-#[cfg(feature = "cluster")]
-mod directory;
+mod error;
 mod named;
 mod receiver;
 mod route;
+#[cfg_attr(
+    not(feature = "cluster"),
+    expect(dead_code, reason = "only the cluster part calls what the seam offers")
+)]
+mod seam;
 mod sender;
 mod state;
 mod types;
 mod wakeups;
 
+// The cluster part (feature `cluster`), above the core: it names the core, never the reverse.
+#[cfg(feature = "cluster")]
+mod cluster;
+#[cfg(feature = "cluster")]
+mod directory;
+
+// What the core's seam is given: the cluster part's hooks, when it is built in.
+#[cfg(feature = "cluster")]
+use cluster::SEAM;
+/// What the core's seam is given: nothing, without the cluster part (no hook, no node).
+#[cfg(not(feature = "cluster"))]
+const SEAM: seam::Seam = seam::Seam {
+    on_start: &[],
+    node: || None,
+};
+
 pub use actor::{Message, RayChannelActor, RayChannelActorMethods};
-pub use channel::{ChannelError, IntoItem, channel, unbounded};
+pub use channel::{channel, unbounded};
 #[cfg(feature = "cluster")]
 pub use cluster::register;
 #[cfg(feature = "cluster")]
 pub use directory::{
     ChannelDirectory, ChannelDirectoryMethods, ChannelReport, DIRECTORY_NAMESPACE,
 };
+pub use error::ChannelError;
 pub use named::{NAMESPACE, channel_named, delete_channel, get_channel, list_channels};
 pub use receiver::Receiver;
-pub use sender::Sender;
+pub use sender::{IntoItem, Sender};
 pub use types::{BatchResult, ChannelStats, ReaderInfo, SingleResult, Status, Validator};

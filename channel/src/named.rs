@@ -2,7 +2,8 @@
 
 use crate::{
     actor::{Message, RayChannelActor},
-    channel::{ChannelError, pair},
+    channel::pair,
+    error::ChannelError,
     receiver::Receiver,
     sender::Sender,
 };

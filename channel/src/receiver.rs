@@ -21,7 +21,7 @@ use helio::prelude::*;
 use crate::{
     actor::{Message, RayChannelActor},
     cancel::CancelOnDrop,
-    channel::ChannelError,
+    error::ChannelError,
     route::{LOCAL_NODE, died, local, this_node},
     state::{State, Turn},
     types::{BatchResult, Status},

@@ -47,11 +47,7 @@ pub(crate) const LOCAL_NODE: &str = "local";
 
 /// The node id under which this process's handles register with a channel in another
 /// process, so that the channel forgets them should this node die; [`LOCAL_NODE`] outside
-/// cluster mode.
+/// cluster mode (see `seam.rs`).
 pub(crate) fn this_node() -> String {
-    #[cfg(feature = "cluster")]
-    if let Some(node) = helio::current_node() {
-        return node.to_string();
-    }
-    LOCAL_NODE.to_owned()
+    (crate::SEAM.node)().unwrap_or_else(|| LOCAL_NODE.to_owned())
 }

@@ -1,4 +1,4 @@
-//! `Sender<T>`: the sending end of a channel.
+//! `Sender<T>`: the sending end of a channel, and [`IntoItem`], what its sends take.
 //!
 //! In the channel actor's own process it puts straight into the channel's state (`route.rs`);
 //! elsewhere it calls the actor. It registers when made (or cloned) and deregisters when
@@ -18,11 +18,46 @@ use helio::prelude::*;
 use crate::{
     actor::{Message, RayChannelActor},
     cancel::CancelOnDrop,
-    channel::{ChannelError, IntoItem},
+    error::ChannelError,
     route::{died, local, this_node},
     state::{Outcome, State},
     types::Status,
 };
+
+/// What `send` and its kin take for an item of type `T`: a `T`, or for `String` a `&str` or
+/// `&String` (as remote methods' `String` parameters do).
+///
+/// ```
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> Result<(), helio_channel::ChannelError> {
+/// let (tx, rx) = helio_channel::channel::<String>(4);
+/// tx.send("hi").await?;
+/// assert_eq!(rx.recv().await?, "hi");
+/// # Ok(())
+/// # }
+/// ```
+pub trait IntoItem<T> {
+    /// The item.
+    fn into_item(self) -> T;
+}
+
+impl<T> IntoItem<T> for T {
+    fn into_item(self) -> T {
+        self
+    }
+}
+
+impl IntoItem<String> for &str {
+    fn into_item(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl IntoItem<String> for &String {
+    fn into_item(self) -> String {
+        self.clone()
+    }
+}
 
 /// The sending side of a channel. Cloning registers another sender; when the last one is
 /// closed or dropped, receivers get `Closed` once the channel is drained.

@@ -15,6 +15,7 @@ use std::{
 };
 
 use crate::{
+    seam::Hosted,
     types::{ChannelStats, ReaderInfo, Status, Validator},
     wakeups::{Wakeups, wait_for},
 };
@@ -136,7 +137,7 @@ impl<T> State<T> {
         Status::Ok
     }
 
-    /// Registers a sender of the node `node` (see [`forget_node`](Self::forget_node)).
+    /// Registers a sender of the node `node` (see [`Hosted::forget_node`]).
     pub(crate) fn register_sender_on(&self, node: String) -> Status {
         let mut buffer = self.lock();
         if buffer.senders_closed {
@@ -180,37 +181,6 @@ impl<T> State<T> {
             self.room.wake_all();
         }
         Status::Ok
-    }
-
-    /// The nodes other than this one that hold registrations.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn nodes(&self) -> Vec<String> {
-        let buffer = self.lock();
-        let mut nodes: Vec<String> = buffer.senders_on.keys().cloned().collect();
-        nodes.extend(buffer.receivers.values().map(|r| r.node_id.clone()));
-        nodes.sort_unstable();
-        nodes.dedup();
-        nodes
-    }
-
-    /// Drops every registration of `node`, a node found dead: its senders and receivers
-    /// can never deregister themselves. The channel closes as if they had.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn forget_node(&self, node: &str) {
-        let senders = self.lock().senders_on.get(node).copied().unwrap_or(0);
-        if senders > 0 {
-            self.deregister_senders(Some(node), senders);
-        }
-        let readers: Vec<String> = self
-            .lock()
-            .receivers
-            .values()
-            .filter(|r| r.node_id == node)
-            .map(|r| r.reader_id.clone())
-            .collect();
-        for reader in readers {
-            self.deregister_receiver(&reader);
-        }
     }
 
     pub(crate) fn register_receiver(&self, reader_id: String, node_id: String) -> Status {
@@ -464,6 +434,43 @@ impl<T> State<T> {
             self.room.wake(n);
         }
         Ok(Some((Status::Ok, items)))
+    }
+}
+
+/// What the cluster part needs of a channel (see `seam.rs`).
+impl<T: Send + 'static> Hosted for State<T> {
+    fn item_type(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+
+    fn stats(&self) -> ChannelStats {
+        State::stats(self)
+    }
+
+    fn nodes(&self) -> Vec<String> {
+        let buffer = self.lock();
+        let mut nodes: Vec<String> = buffer.senders_on.keys().cloned().collect();
+        nodes.extend(buffer.receivers.values().map(|r| r.node_id.clone()));
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
+    fn forget_node(&self, node: &str) {
+        let senders = self.lock().senders_on.get(node).copied().unwrap_or(0);
+        if senders > 0 {
+            self.deregister_senders(Some(node), senders);
+        }
+        let readers: Vec<String> = self
+            .lock()
+            .receivers
+            .values()
+            .filter(|r| r.node_id == node)
+            .map(|r| r.reader_id.clone())
+            .collect();
+        for reader in readers {
+            self.deregister_receiver(&reader);
+        }
     }
 }
 
