@@ -25,6 +25,7 @@
 
 mod actor;
 mod arg;
+mod asked;
 mod blocking;
 mod builder;
 mod call;

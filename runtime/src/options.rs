@@ -35,9 +35,7 @@ pub struct ActorOptions {
     lifetime: Option<Lifetime>,
     get_if_exists: Option<bool>,
     /// What it holds while it lives, as asked (amounts as `f64` bits, so options compare).
-    num_cpus: Option<u64>,
-    num_gpus: Option<u64>,
-    resources: Vec<(String, u64)>,
+    resources: crate::asked::Asked,
     /// How long it may wait for its resources.
     resource_timeout: Option<std::time::Duration>,
     /// Cluster mode: where the actor runs. Never sent: the chosen node creates it locally.
@@ -167,21 +165,21 @@ impl ActorOptions {
     /// # let _ = trainer;
     /// ```
     pub fn num_cpus(mut self, cpus: f64) -> Self {
-        self.num_cpus = Some(cpus.to_bits());
+        self.resources.set_cpus(cpus);
         self
     }
 
     /// How many GPUs the actor holds while it lives (default 0); see
     /// [`num_cpus`](ActorOptions::num_cpus).
     pub fn num_gpus(mut self, gpus: f64) -> Self {
-        self.num_gpus = Some(gpus.to_bits());
+        self.resources.set_gpus(gpus);
         self
     }
 
     /// How much of the custom resource `name` the actor holds while it lives (a node declares
     /// it with `Config::resource`); setting a name again replaces its amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
-        crate::resources::set_named(&mut self.resources, name.into(), amount.to_bits());
+        self.resources.set(name.into(), amount);
         self
     }
 
@@ -194,12 +192,7 @@ impl ActorOptions {
 
     /// What the actor asks of its node, checked.
     pub(crate) fn demand(&self) -> Result<crate::resources::Resources, String> {
-        let amount = |bits: Option<u64>| bits.map_or(0.0, f64::from_bits);
-        let custom = self
-            .resources
-            .iter()
-            .map(|(name, bits)| (name.as_str(), f64::from_bits(*bits)));
-        crate::resources::declared(amount(self.num_cpus), amount(self.num_gpus), custom)
+        self.resources.declared(0.0, 0.0)
     }
 
     /// `self`, with every option that `overrides` sets taken from it.
@@ -217,13 +210,9 @@ impl ActorOptions {
             max_concurrency,
             lifetime,
             get_if_exists,
-            num_cpus,
-            num_gpus,
             resource_timeout
         );
-        for (name, bits) in overrides.resources {
-            crate::resources::set_named(&mut self.resources, name, bits);
-        }
+        self.resources = overrides.resources.over(&self.resources);
         take!(placement);
         for (name, n) in overrides.concurrency_groups {
             self = self.concurrency_group(name, n);

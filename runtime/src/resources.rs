@@ -236,12 +236,6 @@ impl Resources {
     }
 }
 
-/// Sets the custom resource `name` in a builder's list to `value`, replacing an earlier one.
-pub fn set_named<T>(list: &mut Vec<(String, T)>, name: String, value: T) {
-    list.retain(|(known, _)| *known != name);
-    list.push((name, value));
-}
-
 /// `cpus` CPUs, `gpus` GPUs and the `custom` resources, as a node declares them or a task or
 /// actor asks for them; an error says which amount or name cannot be used (CPUs and GPUs are
 /// given with `num_cpus` / `num_gpus`, never as custom resources).

@@ -31,9 +31,7 @@ pub struct Config {
     shutdown_timeout: Duration,
     runtime: Option<Handle>,
     /// What this node has for tasks (and, in a cluster, for placed actors).
-    num_cpus: Option<f64>,
-    num_gpus: f64,
-    resources: Vec<(String, f64)>,
+    resources: crate::asked::Asked,
     /// Cluster mode, when `helio-cluster` configured it: started by [`init`].
     extension: Option<Arc<dyn crate::seam::hooks::Extension>>,
 }
@@ -45,9 +43,7 @@ impl Default for Config {
             thread_name: "helio-worker".to_owned(),
             shutdown_timeout: Duration::from_secs(5),
             runtime: None,
-            num_cpus: None,
-            num_gpus: 0.0,
-            resources: Vec::new(),
+            resources: crate::asked::Asked::default(),
             extension: None,
         }
     }
@@ -101,7 +97,7 @@ impl Config {
     /// # let _ = config;
     /// ```
     pub fn num_cpus(mut self, cpus: f64) -> Self {
-        self.num_cpus = Some(cpus);
+        self.resources.set_cpus(cpus);
         self
     }
 
@@ -109,7 +105,7 @@ impl Config {
     /// there are enough. helio hands out the units; which device a task uses is its own
     /// business, as in Ray.
     pub fn num_gpus(mut self, gpus: f64) -> Self {
-        self.num_gpus = gpus;
+        self.resources.set_gpus(gpus);
         self
     }
 
@@ -117,7 +113,7 @@ impl Config {
     /// asking for it with `TaskOptions::resource` run only where there is enough. Setting a
     /// name again replaces its amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
-        crate::resources::set_named(&mut self.resources, name.into(), amount);
+        self.resources.set(name.into(), amount);
         self
     }
 
@@ -132,8 +128,8 @@ impl Config {
     /// What this node has, as a ledger's total; an error names the bad amount.
     pub(crate) fn node_resources(&self) -> Result<crate::resources::Resources, RuntimeError> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let custom = self.resources.iter().map(|(name, x)| (name.as_str(), *x));
-        crate::resources::declared(self.num_cpus.unwrap_or(cores as f64), self.num_gpus, custom)
+        self.resources
+            .declared(cores as f64, 0.0)
             .map_err(|err| RuntimeError::InvalidConfig(format!("this node's resources: {err}")))
     }
 

@@ -26,9 +26,7 @@ use crate::resources::Resources;
 pub struct TaskOptions {
     max_retries: Option<i64>,
     retry_on_panic: Option<bool>,
-    num_cpus: Option<f64>,
-    num_gpus: Option<f64>,
-    resources: Vec<(String, f64)>,
+    resources: crate::asked::Asked,
     pub(crate) name: Option<String>,
     pub(crate) resource_timeout: Option<std::time::Duration>,
 }
@@ -58,20 +56,20 @@ impl TaskOptions {
     /// How many CPUs the task holds while it runs (default 1, fractions allowed, `0` never
     /// waits). At most `Config::num_cpus` run at once on a node.
     pub fn num_cpus(mut self, cpus: f64) -> Self {
-        self.num_cpus = Some(cpus);
+        self.resources.set_cpus(cpus);
         self
     }
 
     /// How many GPUs the task holds while it runs (default 0).
     pub fn num_gpus(mut self, gpus: f64) -> Self {
-        self.num_gpus = Some(gpus);
+        self.resources.set_gpus(gpus);
         self
     }
 
     /// How much of the custom resource `name` the task holds while it runs (a node declares
     /// it with `Config::resource`). Setting a name again replaces its amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
-        crate::resources::set_named(&mut self.resources, name.into(), amount);
+        self.resources.set(name.into(), amount);
         self
     }
 
@@ -97,16 +95,10 @@ impl TaskOptions {
 
     /// These options over `base`: each option set here wins.
     pub(crate) fn over(self, base: &TaskOptions) -> TaskOptions {
-        let mut resources = base.resources.clone();
-        for (name, amount) in self.resources {
-            crate::resources::set_named(&mut resources, name, amount);
-        }
         TaskOptions {
+            resources: self.resources.over(&base.resources),
             max_retries: self.max_retries.or(base.max_retries),
             retry_on_panic: self.retry_on_panic.or(base.retry_on_panic),
-            num_cpus: self.num_cpus.or(base.num_cpus),
-            num_gpus: self.num_gpus.or(base.num_gpus),
-            resources,
             name: self.name.or_else(|| base.name.clone()),
             resource_timeout: self.resource_timeout.or(base.resource_timeout),
         }
@@ -114,12 +106,7 @@ impl TaskOptions {
 
     /// What the task asks of its node, checked.
     pub(crate) fn demand(&self) -> Result<Resources, String> {
-        let custom = self.resources.iter().map(|(name, x)| (name.as_str(), *x));
-        crate::resources::declared(
-            self.num_cpus.unwrap_or(1.0),
-            self.num_gpus.unwrap_or(0.0),
-            custom,
-        )
+        self.resources.declared(1.0, 0.0)
     }
 
     /// How often a task runs again after its node died (cluster mode): `None` forever.
