@@ -74,7 +74,7 @@ impl ActorRecord {
         self.death.is_none()
             && self.detached
             && self.revival.as_ref().is_some_and(|revival| {
-                revival.max_restarts == -1 || i64::from(self.moves) < revival.max_restarts
+                helio_runtime::seam::may_restart(revival.max_restarts, self.moves)
             })
     }
 }

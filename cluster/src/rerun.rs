@@ -22,6 +22,7 @@ use super::{
     Cluster, NodeId,
     calls::{NOT_SERVED, Pending},
 };
+use crate::seam;
 
 /// How long a call waits for its actor to be served again, beyond the node timeout.
 const SERVED_AGAIN_WITHIN: Duration = Duration::from_secs(10);
@@ -98,8 +99,8 @@ async fn wait_and_send(
             Ok(Some(record))
                 if Some(record.host()) != gone && !cluster.liveness.is_dead(record.host()) =>
             {
-                if takes_retry && again.retries > 0 {
-                    again.retries -= 1;
+                if takes_retry {
+                    seam::take_retry(&mut again.retries);
                 }
                 tracing::info!(
                     actor = %pending.actor,

@@ -18,7 +18,7 @@ use std::{
 use async_nats::Subscriber;
 
 use super::{Cluster, NodeId, deaths, registry::ActorRecord, types};
-use crate::seam::Key;
+use crate::seam::{self, Key};
 
 /// A restart this node won, waiting for the builder to pick it up by name.
 pub(crate) struct Adopted {
@@ -100,7 +100,7 @@ pub(crate) async fn restart_here(
     let Some(revival) = record.revival.clone().filter(|_| record.can_move()) else {
         return Ok(Restart::Cannot);
     };
-    let used = i64::from(record.moves);
+    let used = record.moves;
     let Some(entry) = types::by_fingerprint(record.fingerprint) else {
         return Ok(Restart::Cannot);
     };
@@ -129,9 +129,7 @@ pub(crate) async fn restart_here(
     );
     // The restart counts against `max_restarts`: the new instance has what is left.
     let mut options = revival.options.clone();
-    if revival.max_restarts != -1 {
-        options = options.max_restarts((revival.max_restarts - used - 1).max(0));
-    }
+    options = options.max_restarts(seam::restarts_left_after(revival.max_restarts, used));
     let spawn = entry.spawn;
     let args = revival.args.clone();
     let picked = Arc::clone(cluster);

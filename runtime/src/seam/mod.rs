@@ -45,6 +45,7 @@ pub use crate::{
         ServedCall, Stub, WireError, encode_args,
     },
     resources::{CPU, Ledger, Pick, Resources, pick},
+    restart::{may_restart, restarts_left_after, take_retry},
     task::{Answer, RemoteFn, Router, Sent, Task, route_through, submit_here},
 };
 
