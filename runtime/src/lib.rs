@@ -15,10 +15,12 @@
 //! multi-thread runtime's worker (through `block_in_place`).
 //!
 //! # How it is built
-//! Each actor is one task, its *driver* (`driver.rs`), around a pure scheduling core
-//! (`scheduler.rs`: queues, concurrency groups, the exclusive barrier, the restart budget) that
-//! decides which call starts next. `restart.rs` owns re-running calls a crash interrupted;
-//! `unwind.rs` guards every place user code runs; `mailbox.rs` is the actor's queue of calls.
+//! Each actor is one task, its *driver* (`driver`), around a pure scheduling core
+//! (`scheduler`: queues, concurrency groups, the exclusive barrier, the restart budget) that
+//! decides which call starts next. `restart` owns re-running calls a crash interrupted and the
+//! restart and retry budgets; `unwind` guards every place user code runs; `mailbox` is the
+//! actor's queue of calls. Cluster mode (the `helio-cluster` crate) plugs in at [`seam`]; the
+//! repository's ARCHITECTURE.md maps the rest.
 
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]

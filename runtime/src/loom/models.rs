@@ -11,7 +11,7 @@
 //!
 //! The models run the code the runtime runs ([`stored`], [`RefBody`], [`MutBody`],
 //! [`TakeOnce`]); only the flag and the cell are loom's. The slot's lock and counters are
-//! `std`'s (`object_ref.rs`), so loom switches threads at the flag, the cell, the models' own
+//! `std`'s (`object_ref::slot`), so loom switches threads at the flag, the cell, the models' own
 //! steps ([`Steps`]) and their loom `Arc`s, never inside the slot's lock.
 //!
 //! ```text
