@@ -294,6 +294,8 @@ pub trait NodeArgs<I>: Send + Sync + 'static {
     fn args(&self, run: &mut Run<I>) -> Self::Args;
 }
 
+/// Per arity: a tuple of nodes as a call's arguments (`NodeArgs`) and as a DAG's outputs
+/// (`Outputs`), and the `bind` of methods, tasks and actor builders.
 macro_rules! node_arities {
     ($( ($($arg:ident: $ty:ident),*) )*) => {$(
         impl<I, $($ty),*> NodeArgs<I> for ($(DagNode<$ty, I>,)*)
@@ -383,6 +385,23 @@ macro_rules! node_arities {
                     f: self.f,
                     args: ($($arg.into_node(),)*),
                 })
+            }
+        }
+
+        impl<I, $($ty),*> Outputs<I> for ($(DagNode<$ty, I>,)*)
+        where
+            I: Clone + Send + 'static,
+            $($ty: Clone + Send + 'static,)*
+        {
+            type Refs = ($(ObjectRef<$ty>,)*);
+
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn refs(&self, run: &mut Run<I>) -> Self::Refs {
+                let ($($arg,)*) = self;
+                ($(match $arg.arg(run) {
+                    Arg::Value(value) => ObjectRef::ready(Ok(value)),
+                    Arg::Ref(r) => r,
+                },)*)
             }
         }
     )*};
@@ -582,29 +601,6 @@ pub trait Outputs<I> {
     /// Submits every node in `run`.
     fn refs(&self, run: &mut Run<I>) -> Self::Refs;
 }
-
-macro_rules! output_arities {
-    ($( ($($arg:ident: $ty:ident),*) )*) => {$(
-        impl<I, $($ty),*> Outputs<I> for ($(DagNode<$ty, I>,)*)
-        where
-            I: Clone + Send + 'static,
-            $($ty: Clone + Send + 'static,)*
-        {
-            type Refs = ($(ObjectRef<$ty>,)*);
-
-            #[allow(unused_variables, clippy::unused_unit)]
-            fn refs(&self, run: &mut Run<I>) -> Self::Refs {
-                let ($($arg,)*) = self;
-                ($(match $arg.arg(run) {
-                    Arg::Value(value) => ObjectRef::ready(Ok(value)),
-                    Arg::Ref(r) => r,
-                },)*)
-            }
-        }
-    )*};
-}
-
-crate::for_each_arity!(output_arities);
 
 impl<O> MultiOutputNode<O> {
     /// Runs the nodes on `input`; returns a ref for each, at once.
