@@ -238,9 +238,11 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
         }
         let construct = Box::new(move || {
             let args = args.clone();
-            let holding = Arc::clone(&holding);
+            let holding = holding.clone();
             Box::pin(async move {
-                holding.hold().await?;
+                if let Some(holding) = holding {
+                    holding.hold().await?;
+                }
                 construct(args).await
             }) as BoxFuture<'static, Result<A, String>>
         });

@@ -238,18 +238,22 @@ pub(crate) struct ActorHolding {
 }
 
 impl ActorHolding {
-    /// An actor's holding of `demand` from `pool`.
+    /// An actor's holding of `demand` from `pool`; `None` when it asks for nothing (most
+    /// actors: they then hold no such record at all).
     pub(crate) fn new(
         pool: Arc<Pool>,
         demand: Resources,
         timeout: std::time::Duration,
-    ) -> Arc<Self> {
-        Arc::new(ActorHolding {
+    ) -> Option<Arc<Self>> {
+        if demand.is_empty() {
+            return None;
+        }
+        Some(Arc::new(ActorHolding {
             pool,
             demand,
             timeout,
             held: Mutex::new(None),
-        })
+        }))
     }
 
     /// Waits until the actor holds its resources (at once when it does, or asks for none);

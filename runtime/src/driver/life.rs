@@ -31,7 +31,7 @@ impl<A: ActorClass> Driver<A> {
             Err(message) => {
                 let message = format!("the constructor panicked: {message}");
                 tracing::warn!(actor = %self.shared.label, %message, "actor constructor failed");
-                self.end = Some(End::Died(DeathCause::InitFailed(message)));
+                self.end = Some(End::died(DeathCause::InitFailed(message)));
             }
         }
     }
@@ -68,7 +68,7 @@ impl<A: ActorClass> Driver<A> {
         match after {
             AfterCrash::Die => {
                 tracing::warn!(actor = %label, %cause, "actor crashed; no restarts left");
-                self.end = Some(End::Died(cause));
+                self.end = Some(End::died(cause));
             }
             AfterCrash::Restart => {
                 tracing::info!(actor = %label, %cause, "actor crashed; restarting");
@@ -139,7 +139,7 @@ impl<A: ActorClass> Drop for Driver<A> {
     fn drop(&mut self) {
         let cause = match self.end.take() {
             Some(End::Stopped) => None,
-            Some(End::Died(cause)) => Some(cause),
+            Some(End::Died(cause)) => Some(*cause),
             // The driver's task was dropped: its runtime shut down (or, in a panic, a bug).
             None if std::thread::panicking() => Some(DeathCause::Internal("the driver panicked")),
             None => Some(DeathCause::Shutdown),

@@ -73,7 +73,15 @@ enum Event<A> {
 enum End {
     /// Every handle was dropped and every call served.
     Stopped,
-    Died(DeathCause),
+    /// Boxed, as the crash below: an idle actor's driver stays small (its task is allocated
+    /// in steps of 128 bytes).
+    Died(Box<DeathCause>),
+}
+
+impl End {
+    fn died(cause: DeathCause) -> Self {
+        End::Died(Box::new(cause))
+    }
 }
 
 pub(crate) struct Driver<A: ActorClass> {
@@ -96,7 +104,7 @@ pub(crate) struct Driver<A: ActorClass> {
     running_shared: Option<FuturesUnordered<InGroup<A>>>,
     running_exclusive: Option<Box<Alone<A>>>,
     /// A crash to handle before anything else.
-    crash: Option<DeathCause>,
+    crash: Option<Box<DeathCause>>,
     end: Option<End>,
 }
 
@@ -131,15 +139,16 @@ impl<A: ActorClass> Driver<A> {
         match event {
             Event::Kill(Kill::ForGood) => {
                 tracing::info!(actor = %self.shared.label, "actor killed");
-                self.end = Some(End::Died(DeathCause::Killed));
+                self.end = Some(End::died(DeathCause::Killed));
             }
             Event::Kill(Kill::Fenced) => {
                 tracing::warn!(actor = %self.shared.label, "actor stopped: its node is cut off");
-                self.end = Some(End::Died(DeathCause::Fenced));
+                self.end = Some(End::died(DeathCause::Fenced));
             }
-            Event::Kill(Kill::Shutdown) => self.end = Some(End::Died(DeathCause::Shutdown)),
+            Event::Kill(Kill::Shutdown) => self.end = Some(End::died(DeathCause::Shutdown)),
             Event::Kill(Kill::Crash) => {
-                self.crash.get_or_insert(DeathCause::Killed);
+                self.crash
+                    .get_or_insert_with(|| Box::new(DeathCause::Killed));
             }
             Event::Mail => {}
             Event::SendersGone => self.senders_gone = true,
@@ -159,7 +168,7 @@ impl<A: ActorClass> Driver<A> {
             }
             Event::Constructed(Err(message)) => {
                 tracing::warn!(actor = %self.shared.label, %message, "actor constructor failed");
-                self.end = Some(End::Died(DeathCause::InitFailed(message)));
+                self.end = Some(End::died(DeathCause::InitFailed(message)));
             }
         }
     }
@@ -193,7 +202,7 @@ impl<A: ActorClass> Driver<A> {
             }
             self.start_calls();
             if let Some(cause) = self.crash.take() {
-                self.on_crash(cause);
+                self.on_crash(*cause);
                 continue;
             }
             if self.senders_gone
@@ -217,7 +226,8 @@ impl<A: ActorClass> Driver<A> {
     }
     fn note(&mut self, outcome: Outcome) {
         if let Outcome::Panicked(message) = outcome {
-            self.crash.get_or_insert(DeathCause::Panicked(message));
+            self.crash
+                .get_or_insert_with(|| Box::new(DeathCause::Panicked(message)));
         }
     }
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event<A>> {
