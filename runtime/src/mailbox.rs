@@ -24,9 +24,9 @@ const TAKE_AT_MOST: usize = 32;
 
 /// The mailbox of one actor.
 ///
-/// Aligned to a cache line, which its lock, queue and waker fill: a handle's push to an actor
-/// not in its cache misses once here, not twice.
-#[repr(align(64))]
+/// Not aligned to a cache line: its lock, queue and waker fit one, but a 64-aligned allocation
+/// cost every actor about 250 bytes with glibc's allocator (idle actors: 1719 -> 1468 bytes
+/// each), for fewer L1 misses that no wall-clock figure showed (#23).
 pub(crate) struct Mailbox<C> {
     inner: Mutex<Inner<C>>,
 }
@@ -39,6 +39,16 @@ struct Inner<C> {
     senders_gone: bool,
     /// The actor is dead: calls are refused.
     closed: bool,
+}
+
+/// Makes room for one call in a buffer that has none, without the four a first push reserves:
+/// an actor that served one call and went idle keeps 56 bytes here, not 224. A buffer that
+/// needs more grows as usual, once in its life.
+#[inline]
+fn first_room<C>(buffer: &mut VecDeque<C>) {
+    if buffer.capacity() == 0 {
+        buffer.reserve_exact(1);
+    }
 }
 
 /// What the driver found in the mailbox.
@@ -72,6 +82,7 @@ impl<C> Mailbox<C> {
         if inner.closed {
             return Err(call);
         }
+        first_room(&mut inner.queue);
         inner.queue.push_back(call);
         let waker = inner.waker.take();
         drop(inner);
@@ -98,6 +109,9 @@ impl<C> Mailbox<C> {
         let mut inner = self.lock();
         if !inner.queue.is_empty() {
             let n = inner.queue.len().min(TAKE_AT_MOST);
+            if n == 1 {
+                first_room(into);
+            }
             into.extend(inner.queue.drain(..n));
             return Poll::Ready(Mail::Calls);
         }
@@ -173,6 +187,26 @@ mod tests {
         assert_eq!(buffer, (TAKE_AT_MOST..TAKE_AT_MOST + 3).collect::<Vec<_>>());
         buffer.clear();
         assert!(mailbox.poll_take(&mut cx, &mut buffer).is_pending());
+    }
+
+    #[test]
+    fn a_single_call_leaves_room_for_one_call_only() {
+        let mailbox = Mailbox::new();
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut buffer = VecDeque::new();
+        mailbox.push(1).unwrap();
+        assert_eq!(mailbox.lock().queue.capacity(), 1);
+        assert!(mailbox.poll_take(&mut cx, &mut buffer).is_ready());
+        assert_eq!(buffer.capacity(), 1);
+        assert_eq!(buffer, [1]);
+        // More calls grow the buffers as usual.
+        for call in 2..10 {
+            mailbox.push(call).unwrap();
+        }
+        buffer.clear();
+        assert!(mailbox.poll_take(&mut cx, &mut buffer).is_ready());
+        assert_eq!(buffer, (2..10).collect::<Vec<_>>());
     }
 
     #[test]
