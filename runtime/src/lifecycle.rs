@@ -97,28 +97,14 @@ pub fn kill_named_in(namespace: &str, name: &str, no_restart: bool) -> Result<()
 
 tokio::task_local! {
     /// The actor whose driver is running.
-    static CURRENT: Arc<dyn CurrentActor>;
+    static CURRENT: Current;
 }
 
-/// The actor whose driver runs, whatever its type.
-trait CurrentActor: Send + Sync {
+/// The actor whose driver runs, whatever its type: kept in the driver's task, not allocated.
+struct Current {
     /// Its `Weak<ActorCell<A>>`.
-    fn cell(&self) -> &(dyn Any + Send + Sync);
-    fn shared(&self) -> Arc<ActorShared>;
-}
-
-struct Current<A> {
-    cell: Weak<ActorCell<A>>,
+    cell: Weak<dyn Any + Send + Sync>,
     shared: Arc<ActorShared>,
-}
-
-impl<A: ActorClass> CurrentActor for Current<A> {
-    fn cell(&self) -> &(dyn Any + Send + Sync) {
-        &self.cell
-    }
-    fn shared(&self) -> Arc<ActorShared> {
-        Arc::clone(&self.shared)
-    }
 }
 
 /// Runs an actor's driver with `cell` as the current actor.
@@ -127,12 +113,12 @@ pub(crate) fn scope_current<A: ActorClass, F: Future>(
     shared: Arc<ActorShared>,
     driver: F,
 ) -> impl Future<Output = F::Output> {
-    CURRENT.scope(Arc::new(Current { cell, shared }), driver)
+    CURRENT.scope(Current { cell, shared }, driver)
 }
 
 /// The shared part of the actor whose driver runs here, if any.
 pub(crate) fn current_shared() -> Option<Arc<ActorShared>> {
-    CURRENT.try_with(|current| current.shared()).ok()
+    CURRENT.try_with(|current| Arc::clone(&current.shared)).ok()
 }
 
 /// The handle of the actor whose method is running, so a method can call its own actor:
@@ -148,8 +134,8 @@ pub(crate) fn current_shared() -> Option<Arc<ActorShared>> {
 pub fn current_actor<A: ActorClass>() -> Option<Actor<A>> {
     CURRENT
         .try_with(|current| {
-            let cell = current.cell().downcast_ref::<Weak<ActorCell<A>>>()?;
-            cell.upgrade().map(Actor::from_cell)
+            let cell = current.cell.upgrade()?.downcast::<ActorCell<A>>().ok()?;
+            Some(Actor::from_cell(cell))
         })
         .ok()
         .flatten()

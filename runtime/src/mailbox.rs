@@ -108,6 +108,12 @@ impl<C> Mailbox<C> {
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut VecDeque<C>) -> Poll<Mail> {
         let mut inner = self.lock();
         if !inner.queue.is_empty() {
+            if into.capacity() == 0 && inner.queue.len() <= TAKE_AT_MOST {
+                // The driver has no buffer yet: it takes the queue's, so that an actor that
+                // served a call or two holds one buffer of calls, not two.
+                mem::swap(into, &mut inner.queue);
+                return Poll::Ready(Mail::Calls);
+            }
             let n = inner.queue.len().min(TAKE_AT_MOST);
             if n == 1 {
                 first_room(into);
@@ -198,15 +204,22 @@ mod tests {
         mailbox.push(1).unwrap();
         assert_eq!(mailbox.lock().queue.capacity(), 1);
         assert!(mailbox.poll_take(&mut cx, &mut buffer).is_ready());
+        // The driver's first take is the queue's buffer itself: one buffer, not two.
         assert_eq!(buffer.capacity(), 1);
+        assert_eq!(mailbox.lock().queue.capacity(), 0);
         assert_eq!(buffer, [1]);
+        buffer.clear();
+        mailbox.push(2).unwrap();
+        assert!(mailbox.poll_take(&mut cx, &mut buffer).is_ready());
+        assert_eq!(buffer, [2]);
+        assert_eq!(mailbox.lock().queue.capacity(), 1);
         // More calls grow the buffers as usual.
-        for call in 2..10 {
+        for call in 3..10 {
             mailbox.push(call).unwrap();
         }
         buffer.clear();
         assert!(mailbox.poll_take(&mut cx, &mut buffer).is_ready());
-        assert_eq!(buffer, (2..10).collect::<Vec<_>>());
+        assert_eq!(buffer, (3..10).collect::<Vec<_>>());
     }
 
     #[test]
