@@ -11,7 +11,7 @@
 //!   (its size is printed too) and whatever the allocator keeps around, so it is an upper bound
 //!   on what the runtime holds per actor.
 //!
-//! The goal: at most 2 KB per idle actor beyond its own state, and 100 000 actors spawned and
+//! The goal: at most 1.5 KB per idle actor beyond its own state, and 100 000 actors spawned and
 //! ready in under 0.5 s in a release build. At the end a few actors are called to show they
 //! serve, the handles are dropped and helio shut down.
 //!

@@ -393,6 +393,7 @@ assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
 "#
 )]
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`]. [`Config`] and
 /// [`init`] are then the cluster crate's: the runtime's settings, plus where the cluster is.

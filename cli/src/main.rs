@@ -12,6 +12,8 @@
 //! nodes and named actors, pings every node, asks each actor's host for its state and each
 //! process's channel directory for its channels, and leaves.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod report;
 mod table;
