@@ -6,7 +6,7 @@
 
 use std::any::Any;
 
-use helio_runtime::seam::{Claim, Claimed, Class};
+use helio_runtime::seam::{Claim, Claimed, Class, NOT_IN_A_CLUSTER};
 
 use crate::{
     ActorInfo, ActorOptions, DeathCause, LookupError, Placement, client, current, handles,
@@ -15,10 +15,6 @@ use crate::{
 
 /// Cluster mode, as the runtime sees it: each answer reads the cluster this process is in.
 pub(crate) struct Hooks;
-
-/// Why a handle cannot cross processes when this process is in no cluster.
-const NOT_IN_A_CLUSTER: &str = "a handle crosses processes only in cluster mode: call \
-                                `helio::init(helio::Config::cluster(url))` first";
 
 impl helio_runtime::seam::Cluster for Hooks {
     fn place(

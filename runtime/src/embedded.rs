@@ -92,21 +92,15 @@ pub(crate) fn start(
     if embedded.is_some() {
         return Err(RuntimeError::AlreadyRunning);
     }
-    let runtime = match settings.pinned {
-        Some(_) => None,
-        None => Some(settings.build()?),
+    let (runtime, handle) = match &settings.pinned {
+        Some(handle) => (None, handle.clone()),
+        None => {
+            let runtime = settings.build()?;
+            let handle = runtime.handle().clone();
+            (Some(runtime), handle)
+        }
     };
-    let handle = settings
-        .pinned
-        .clone()
-        .or_else(|| runtime.as_ref().map(|runtime| runtime.handle().clone()));
-    let started = match handle {
-        Some(handle) => then(handle),
-        None => Err(RuntimeError::InvalidConfig(
-            "no runtime for the cluster".into(),
-        )),
-    };
-    if let Err(err) = started {
+    if let Err(err) = then(handle) {
         if let Some(runtime) = runtime {
             runtime.shutdown_background();
         }

@@ -17,7 +17,7 @@ use serde::{
 use crate::{
     Actor,
     remote::{Codec, Remotable, WireError},
-    seam::hooks::{self as seam, Class},
+    seam::hooks::{self as seam, Class, NOT_IN_A_CLUSTER},
 };
 
 /// MessagePack with struct fields as maps.
@@ -33,9 +33,6 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
         rmp_serde::from_slice(bytes).map_err(|err| WireError(err.to_string()))
     }
 }
-
-const NOT_IN_A_CLUSTER: &str = "a handle crosses processes only in cluster mode: call \
-                                `helio::init(helio::Config::cluster(url))` first";
 
 /// Only an actor type that can be registered (serde arguments and results) has handles that
 /// cross processes: passing another one is a compile error naming the type that is not serde.

@@ -256,15 +256,14 @@ impl ActorHolding {
         }))
     }
 
-    /// Waits until the actor holds its resources (at once when it does, or asks for none);
-    /// an error says what it waited for.
+    /// Waits until the actor holds its resources (at once when it does); an error says what
+    /// it waited for. (An actor that asks for none has no holding: see [`ActorHolding::new`].)
     pub(crate) async fn hold(self: Arc<Self>) -> Result<(), String> {
-        if self.demand.is_empty()
-            || self
-                .held
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_some()
+        if self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
         {
             return Ok(());
         }

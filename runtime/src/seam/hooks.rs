@@ -135,6 +135,10 @@ pub trait Extension: Send + Sync + fmt::Debug + 'static {
     fn stop(&self);
 }
 
+/// Why a handle cannot cross processes: this process is in no cluster.
+pub const NOT_IN_A_CLUSTER: &str = "a handle crosses processes only in cluster mode: call \
+                                    `helio::init(helio::Config::cluster(url))` first";
+
 static CLUSTER: RwLock<Option<Arc<dyn Cluster>>> = RwLock::new(None);
 
 /// Installs cluster mode's hooks (`None` removes them).

@@ -26,7 +26,7 @@ pub(crate) mod remote;
 
 use std::{any::Any, sync::Arc};
 
-pub use hooks::{Claim, Claimed, Class, Cluster, Extension, Hosting, install};
+pub use hooks::{Claim, Claimed, Class, Cluster, Extension, Hosting, NOT_IN_A_CLUSTER, install};
 pub use remote::{Args, Opening, RemoteActor, Reply, StreamCall};
 
 #[cfg(feature = "serde")]
