@@ -31,9 +31,12 @@
 //! - `rerun.rs`: calls a dead node owed, run again on the actor's new host.
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `load.rs`: what each node has and holds (what it answers a ping with).
-//! - `schedule.rs`: the node an actor or task that asks for resources goes to.
+//! - `schedule.rs`: the node an actor that asks for resources goes to.
 //! - `task_table.rs`: the table of registered tasks.
 //! - `tasks.rs`: `register_task`, and where a registered task runs.
+//! - `line.rs`: the tasks this process waits to place, and the room nodes reported (pure).
+//! - `pull.rs`: drives the line: asks for room, sends tasks to nodes with room.
+//! - `room.rs`: a node's room: answers asks, reports room each time resources are freed.
 //! - `task_acks.rs`: the tasks sent that wait for their ack.
 //! - `liveness.rs`: which nodes this process heard lately, and which it found dead.
 //! - `watchdog.rs`: heartbeats and pings; what follows a node's death.
@@ -61,15 +64,18 @@ mod hooks;
 mod host;
 mod inbox;
 mod init;
+mod line;
 pub(crate) mod liveness;
 mod load;
 mod node;
 mod placement;
+mod pull;
 mod register;
 mod registry;
 mod remote_stream;
 mod rerun;
 mod revive;
+mod room;
 mod schedule;
 mod served;
 mod subjects;
@@ -137,6 +143,10 @@ pub(crate) struct Cluster {
     settling: verdict::Settling,
     /// The tasks this process sent that wait for their ack.
     acks: task_acks::Acks,
+    /// The tasks this process waits to place on a node with room.
+    pull: pull::Pull,
+    /// The callers that want room on this node.
+    rooms: room::Rooms,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -329,12 +339,15 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         sweeper: deaths::Sweeper::new(config.retention),
         settling: verdict::Settling::default(),
         acks: task_acks::Acks::default(),
+        pull: pull::Pull::default(),
+        rooms: room::Rooms::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
         async move {
             let inbox = inbox::listen(&cluster).await?;
             placement::listen(&cluster).await?;
+            pull::listen(&cluster).await?;
             tasks::listen(&cluster).await?;
             watchdog::start(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
@@ -349,6 +362,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     seam::set_node(cluster.node().as_u64());
     let router = tasks::ClusterRouter(Arc::downgrade(&cluster));
     seam::route_through(Some(Arc::new(router)));
+    room::start(&cluster);
     *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(cluster);
     seam::install(Some(Arc::new(hooks::Hooks)));
     Ok(())
@@ -366,6 +380,7 @@ pub(crate) fn stop() {
     seam::install(None);
     seam::set_node(0);
     seam::route_through(None);
+    room::stop();
     let leave = {
         let cluster = Arc::clone(&cluster);
         async move {
@@ -380,6 +395,7 @@ pub(crate) fn stop() {
     cluster
         .calls
         .fail_all("this process left the cluster before the reply came");
+    pull::leave(&cluster);
 }
 
 /// Publishes every queued message, in order per destination; what is queued for one

@@ -12,6 +12,10 @@
 //! - `task.<fn>`: tasks of a registered fn (hex fingerprint), one queue group;
 //!   `task.<fn>.<node>`: those placed on `<node>` by their resources; `task.cancel.<node>`: the
 //!   cancels of the tasks running on `<node>`.
+//! - `want.<fn>`: a caller with tasks of the fn waiting asks every node that runs it for room;
+//!   `room.<node>.<fn>`: the answers, and each time a node frees resources while the caller
+//!   wants, its room, sent to the caller `<node>` (see `line.rs`); `offer`: a node that
+//!   starts running a fn says so to every process at once.
 //! - `hb.<node>`: `<node>`'s heartbeats; `ping.<node>`: pings it answers.
 //!
 //! Node ids are written in hex (`NodeId`'s `Display`), actor and call ids in decimal.
@@ -27,6 +31,8 @@ pub(crate) struct Subjects {
     root: String,
     /// `helio.<cluster>.inbox.<this node>.`: the start of this process's reply subjects.
     inbox: String,
+    /// This node.
+    node: NodeId,
 }
 
 impl Subjects {
@@ -34,7 +40,7 @@ impl Subjects {
     pub(crate) fn new(cluster: &str, node: NodeId) -> Self {
         let root = format!("helio.{cluster}");
         let inbox = format!("{root}.inbox.{node}.");
-        Subjects { root, inbox }
+        Subjects { root, inbox, node }
     }
 
     /// `helio.<cluster>.actor.<node>.<id>`: the actor created on `node` with local id `id`.
@@ -87,6 +93,29 @@ impl Subjects {
         format!("{}.task.cancel.{node}", self.root)
     }
 
+    /// `helio.<cluster>.want.<fingerprint>`: callers asking for room for tasks of the fn
+    /// `fingerprint`, heard by every node that runs it.
+    pub(crate) fn want(&self, fingerprint: u64) -> String {
+        format!("{}.want.{fingerprint:016x}", self.root)
+    }
+
+    /// `helio.<cluster>.room.<this node>.<fingerprint>`: where nodes report their room for
+    /// this process's tasks of the fn `fingerprint`.
+    pub(crate) fn room(&self, fingerprint: u64) -> String {
+        format!("{}.room.{}.{fingerprint:016x}", self.root, self.node)
+    }
+
+    /// `helio.<cluster>.offer`: nodes that start running a fn report their room to every
+    /// process.
+    pub(crate) fn offers(&self) -> String {
+        format!("{}.offer", self.root)
+    }
+
+    /// `helio.<cluster>.room.<this node>.*`: every report of room to this process.
+    pub(crate) fn rooms(&self) -> String {
+        format!("{}.room.{}.*", self.root, self.node)
+    }
+
     /// `helio.<cluster>.hb.<node>`: `node`'s heartbeats.
     pub(crate) fn heartbeat(&self, node: NodeId) -> String {
         format!("{}.hb.{node}", self.root)
@@ -106,6 +135,11 @@ impl Subjects {
 /// The call id a reply subject (`helio.<cluster>.inbox.<node>.<id>`) ends with.
 pub(crate) fn call_id(reply: &str) -> Option<u64> {
     reply.rsplit('.').next()?.parse().ok()
+}
+
+/// The fn a report of room's subject (`helio.<cluster>.room.<node>.<fingerprint>`) names.
+pub(crate) fn room_fingerprint(subject: &str) -> Option<u64> {
+    u64::from_str_radix(subject.rsplit('.').next()?, 16).ok()
 }
 
 /// The node a heartbeat's subject (`helio.<cluster>.hb.<node>`) names.
@@ -145,6 +179,13 @@ mod tests {
         assert_eq!(s.heartbeat(node), format!("helio.prod.hb.{n}"));
         assert_eq!(s.heartbeats(), "helio.prod.hb.*");
         assert_eq!(s.ping(node), format!("helio.prod.ping.{n}"));
+        assert_eq!(s.want(0xff), "helio.prod.want.00000000000000ff");
+        assert_eq!(
+            s.room(0xff),
+            format!("helio.prod.room.{n}.00000000000000ff")
+        );
+        assert_eq!(s.rooms(), format!("helio.prod.room.{n}.*"));
+        assert_eq!(s.offers(), "helio.prod.offer");
     }
 
     #[test]
@@ -155,6 +196,7 @@ mod tests {
         assert_eq!(s.own_call(&Subjects::new("dev", node).inbox(42)), None);
         assert_eq!(call_id(&s.inbox(42)), Some(42));
         assert_eq!(heartbeat_node(&s.heartbeat(node)), Some(node));
+        assert_eq!(room_fingerprint(&s.room(0xff)), Some(0xff));
         let inbox = s.inbox(42);
         assert_eq!(inbox_of(&inbox), Some(&inbox[..inbox.len() - 3]));
         assert_eq!(inbox_of(&s.actor(node, 42)), None);

@@ -12,11 +12,14 @@ use std::{
 
 use futures::future::BoxFuture;
 
-use crate::{ActorError, TaskOptions, seam::WireError};
+use crate::{
+    ActorError, TaskOptions,
+    seam::{Held, WireError},
+};
 
-/// Runs a task here from its encoded arguments; its future gives the encoded result, and the
-/// canceller stops it when its caller cancels.
-pub(crate) type RunFn = fn(TaskOptions, &[u8]) -> Result<Running, WireError>;
+/// Runs a task here from its encoded arguments (on resources it holds already, when given);
+/// its future gives the encoded result, and the canceller stops it when its caller cancels.
+pub(crate) type RunFn = fn(TaskOptions, &[u8], Option<Held>) -> Result<Running, WireError>;
 
 /// A task running here for another node.
 pub(crate) struct Running {

@@ -1,26 +1,32 @@
 //! Tasks across processes: `helio::register_task(&f)` and where a registered task runs.
 //!
 //! - **Where.** A task of a registered fn runs here when this process hosts and its demand
-//!   fits here now; otherwise it goes to `helio.<cluster>.task.<fingerprint>`, where every
-//!   hosting node that registered the fn listens in one queue group, so exactly one takes it
-//!   (and runs it under its own resources, waiting in its own line when it is busy).
+//!   fits here now. Otherwise, one that asks for resources (`num_cpus = 1` by default) goes
+//!   to a node that has them free now: it waits in this process's line (`line.rs`, driven by
+//!   `pull.rs`) until a node that runs the fn reports room for it (`room.rs`), and the node
+//!   takes it only if it can start it at once, refusing it otherwise (it then waits again).
+//!   So no node holds work another could start, and a task waits cluster-wide, not in one
+//!   node's line. A task that asks for nothing goes to `helio.<cluster>.task.<fingerprint>`,
+//!   where every hosting node that registered the fn listens in one queue group.
 //! - **Who took it.** The request's reply subject is an ack, and header [`RESULT_TO`] names a
 //!   second inbox entry of the caller for the result. A task that returns within
 //!   [`ACK_WITHIN`] sends its result alone (one message back, as a call's reply; the caller
 //!   then drops the ack's entry). A longer one acks with the taking node's id first, so the
 //!   result's entry waits on that node and the node's death resolves it
 //!   (`unanswered::node_died`); it then runs again on another node while `max_retries` allows, and
-//!   otherwise resolves to `ActorDied { cause: NodeDied }`.
+//!   otherwise resolves to `ActorDied { cause: NodeDied }`. A task sent to a node with room
+//!   waits on that node from the start.
 //! - **Never acked.** A node that dies as it takes a task, before its ack, is not one the
 //!   caller knows of: a task with neither ack nor result for a while resolves to
 //!   `ActorUnavailable` ([`Acks`](super::task_acks::Acks)), so its caller never waits forever.
-//! - **Nobody.** With no node registered, the server answers "no responders" to the ack, and
-//!   the task resolves to `ActorUnavailable` (a node may register it later: transient).
+//! - **Nobody.** With no node registered, the server answers "no responders" (to the ack, or
+//!   to the line's ask for room), and the task resolves to `ActorUnavailable` (a node may
+//!   register it later: transient).
 
 use std::{
     any::TypeId,
     sync::{Arc, Mutex, PoisonError, Weak},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
@@ -31,7 +37,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     Cluster, MsgPack, NodeId,
     calls::{Complete, Pending},
-    current, load, schedule,
+    current,
+    load::Load,
+    pull,
     task_table::{self, Running, TaskEntry},
     types::fingerprint,
     unanswered,
@@ -41,11 +49,20 @@ use crate::{
     ActorError, DeathCause, TaskOptions,
     seam::ActorLabel,
     seam::{Codec, WireError},
-    seam::{RemoteFn, Task},
+    seam::{Held, RemoteFn, Resources, Task},
 };
+
+/// Why a task fails when no node of the cluster runs its fn.
+pub(crate) const NOBODY: &str = "no node of the cluster runs it: register it with \
+                                 `helio::register_task` in a process that hosts \
+                                 (`Config::host(true)`)";
 
 /// The header naming the caller's inbox entry for a task's result.
 const RESULT_TO: &str = "Helio-Result-To";
+
+/// The header naming where the caller of a task sent to a node with room wants that node's
+/// next reports of room (`room.rs`).
+const ROOM_TO: &str = "Helio-Room-To";
 
 /// How long a node running a task waits for its result before it acks: a task done by then
 /// sends its result alone.
@@ -110,8 +127,12 @@ where
     }
 }
 
-/// Runs `F` here on encoded arguments (for another node).
-fn run_encoded<F, Args, R>(options: TaskOptions, args: &[u8]) -> Result<Running, WireError>
+/// Runs `F` here on encoded arguments (for another node), on `held` resources when given.
+fn run_encoded<F, Args, R>(
+    options: TaskOptions,
+    args: &[u8],
+    held: Option<Held>,
+) -> Result<Running, WireError>
 where
     F: RemoteFn<Args = Args, Output = R>,
     Args: Send + 'static,
@@ -119,7 +140,10 @@ where
     MsgPack: Codec<Args> + Codec<R>,
 {
     let args = <MsgPack as Codec<Args>>::decode(args)?;
-    let result = crate::seam::submit_here::<F>(options, args);
+    let result = match held {
+        Some(held) => crate::seam::submit_holding::<F>(options, args, held),
+        None => crate::seam::submit_here::<F>(options, args),
+    };
     let cancel = crate::seam::canceller_of(&result);
     Ok(Running {
         result: Box::pin(async move {
@@ -192,6 +216,8 @@ fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::seam::Sent) -> Ti
         }
     };
     let decode = entry.decode;
+    let now = Instant::now();
+    let deadline = crate::seam::task_resource_timeout(&options).map(|timeout| now + timeout);
     attempt(Attempt {
         cluster: Arc::clone(cluster),
         fingerprint: entry.fingerprint,
@@ -199,7 +225,9 @@ fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::seam::Sent) -> Ti
         label,
         method,
         retries: options.node_retries(),
-        demand: placed(demand),
+        demand,
+        since: now,
+        deadline,
         taken: Arc::clone(&ticket.taken),
         done: Box::new(move |result: Result<Bytes, ActorError>| {
             done(result.and_then(|bytes| {
@@ -271,65 +299,80 @@ struct TaskRequest {
 }
 
 /// One send of a task, and what it takes to send it again.
-struct Attempt {
-    cluster: Arc<Cluster>,
-    fingerprint: u64,
+pub(crate) struct Attempt {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) fingerprint: u64,
     request: Bytes,
-    label: ActorLabel,
-    method: &'static str,
+    pub(crate) label: ActorLabel,
+    pub(crate) method: &'static str,
     /// Runs left after a node death: `None` forever.
     retries: Option<u64>,
-    /// What a node must have for it, when more than CPUs: then the task goes to a node chosen
-    /// by its load (`schedule.rs`), not to the queue group.
-    demand: Option<crate::seam::Resources>,
+    /// What it holds while it runs: when not empty, it goes only to a node that has it free.
+    pub(crate) demand: Resources,
+    /// When it was (last) submitted.
+    pub(crate) since: Instant,
+    /// When it stops waiting for its resources (`resource_timeout`).
+    pub(crate) deadline: Option<Instant>,
     /// Where the task runs now (the ticket's view).
     taken: Arc<Mutex<Taken>>,
-    done: Complete,
+    pub(crate) done: Complete,
 }
 
-/// `demand` when a task with it must be placed by resources: it asks for more than CPUs
-/// (any node that registered the fn has CPUs; GPUs and custom resources only some).
-fn placed(demand: crate::seam::Resources) -> Option<crate::seam::Resources> {
-    let beyond_cpus = demand.iter().any(|(name, _)| name != crate::seam::CPU);
-    beyond_cpus.then_some(demand)
+impl Attempt {
+    /// Whether its caller cancelled it (its ref says so already).
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.taken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cancelled
+    }
 }
 
-/// Sends the task to whichever node takes it, and waits on that node.
+/// What a node answers a task it was sent, on the task's ack subject.
+#[derive(Serialize, Deserialize)]
+enum TaskAck {
+    /// It took the task, and runs it.
+    Taken(NodeId),
+    /// It has no room for it now: its load says what it has.
+    Busy(Load),
+}
+
+/// Sends the task where it may go: one that asks for nothing to whichever node takes it,
+/// any other through this process's line, to a node with room for it (`pull.rs`).
 fn attempt(attempt: Attempt) {
-    let Some(demand) = attempt.demand.clone() else {
+    if attempt.demand.is_empty() {
         let subject = attempt.cluster.subjects.task(attempt.fingerprint);
-        return send_to(attempt, subject);
-    };
-    // Placed by resources: ask the nodes first (off the caller's path).
-    let cluster = Arc::clone(&attempt.cluster);
-    cluster.handle.clone().spawn(async move {
-        let fingerprint = attempt.fingerprint;
-        let wants = move |load: &load::Load| load.hosts && load.tasks.contains(&fingerprint);
-        match schedule::choose(&cluster, wants, &demand).await {
-            Ok(node) => {
-                let subject = cluster.subjects.task_on(fingerprint, node);
-                send_to(attempt, subject);
-            }
-            Err(message) => (attempt.done)(Err(ActorError::Unschedulable {
-                actor: attempt.label,
-                method: attempt.method,
-                shortfall: message,
-            })),
-        }
-    });
+        return send_to(attempt, subject, None);
+    }
+    pull::submit(attempt);
 }
 
-/// Sends the task on `subject`, and waits on the node that takes it.
-fn send_to(attempt: Attempt, subject: String) {
+/// Sends the task to `node`, which has room for it as far as this process knows.
+pub(crate) fn dispatch(attempt: Attempt, node: NodeId) {
+    if attempt.is_cancelled() {
+        return;
+    }
+    let subject = attempt.cluster.subjects.task_on(attempt.fingerprint, node);
+    send_to(attempt, subject, Some(node));
+}
+
+/// Sends the task on `subject` (to `node`, when it goes to one), and waits on the node that
+/// takes it.
+fn send_to(attempt: Attempt, subject: String, node: Option<NodeId>) {
     let cluster = Arc::clone(&attempt.cluster);
     let (label, method) = (attempt.label.clone(), attempt.method);
     let request = attempt.request.clone();
     let fingerprint = attempt.fingerprint;
     let taken = Arc::clone(&attempt.taken);
+    // The ack or the result comes first; a refusal takes the attempt back to the line.
+    let attempt = Arc::new(Mutex::new(Some(attempt)));
+    let take =
+        |slot: &Mutex<Option<Attempt>>| slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     // The result: the node that took the task owes it; if that node dies first, the task
     // runs again elsewhere, or fails. A result that comes before the ack ends the wait for it.
     let ack = cluster.calls.reserve();
     let result = cluster.calls.reserve();
+    let resulted = Arc::clone(&attempt);
     cluster.calls.insert_at(
         result,
         Pending {
@@ -337,6 +380,9 @@ fn send_to(attempt: Attempt, subject: String) {
             method,
             node: None,
             complete: Box::new(move |outcome| {
+                let Some(attempt) = take(&resulted) else {
+                    return;
+                };
                 // A result before any ack: none will come.
                 drop(attempt.cluster.calls.take(ack));
                 match outcome {
@@ -347,6 +393,7 @@ fn send_to(attempt: Attempt, subject: String) {
                         tracing::info!(task = method, %node, "the task's node died; running it again");
                         self::attempt(Attempt {
                             retries: attempt.retries.map(|left| left - 1),
+                            since: Instant::now(),
                             ..attempt
                         });
                     }
@@ -358,7 +405,7 @@ fn send_to(attempt: Attempt, subject: String) {
             address: None,
         },
     );
-    // The ack: which node took it.
+    // The ack: which node took it, or that it has no room.
     let acked = Arc::clone(&cluster);
     cluster.calls.insert_at(
         ack,
@@ -367,19 +414,32 @@ fn send_to(attempt: Attempt, subject: String) {
             method,
             node: None,
             complete: Box::new(move |ack| {
-                let node = ack.and_then(|bytes| {
-                    wire::decode::<NodeId>(&bytes).map_err(|err| ActorError::Wire {
+                let answer = ack.and_then(|bytes| {
+                    wire::decode::<TaskAck>(&bytes).map_err(|err| ActorError::Wire {
                         message: format!("a bad task acknowledgement: {err}"),
                     })
                 });
-                match node {
-                    Ok(node) => {
+                match answer {
+                    Ok(TaskAck::Taken(node)) => {
                         taken.lock().unwrap_or_else(PoisonError::into_inner).by(
                             &acked,
                             node,
                             acked.subjects.inbox(result),
                         );
                         unanswered::owed_by(&acked, result, node);
+                    }
+                    Ok(TaskAck::Busy(load)) => {
+                        drop(acked.calls.take(result));
+                        if let (Some(attempt), Some(node)) = (take(&attempt), node) {
+                            pull::refused(node, Some(load), attempt);
+                        }
+                    }
+                    // The node it went to left: it waits for another.
+                    Err(ActorError::ActorUnavailable { .. }) if node.is_some() => {
+                        drop(acked.calls.take(result));
+                        if let (Some(attempt), Some(node)) = (take(&attempt), node) {
+                            pull::refused(node, None, attempt);
+                        }
                     }
                     Err(err) => {
                         if let Some(pending) = acked.calls.take(result) {
@@ -393,11 +453,17 @@ fn send_to(attempt: Attempt, subject: String) {
             address: None,
         },
     );
+    if let Some(node) = node {
+        unanswered::owed_by(&cluster, result, node);
+    }
     super::task_acks::Acks::watch(&cluster, ack, result);
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     headers.insert(FINGERPRINT, format!("{fingerprint:016x}").as_str());
     headers.insert(RESULT_TO, cluster.subjects.inbox(result).as_str());
+    if node.is_some() {
+        headers.insert(ROOM_TO, cluster.subjects.room(fingerprint).as_str());
+    }
     cluster.publish(OutboundMessage {
         subject: subject.into(),
         reply: Some(cluster.subjects.inbox(ack).into()),
@@ -412,9 +478,7 @@ fn not_taken(err: ActorError) -> ActorError {
         ActorError::ActorUnavailable { actor, method, .. } => ActorError::ActorUnavailable {
             actor,
             method,
-            message: "no node of the cluster runs it: register it with \
-                      `helio::register_task` in a process that hosts (`Config::host(true)`)"
-                .to_owned(),
+            message: NOBODY.to_owned(),
         },
         other => other,
     }
@@ -446,7 +510,9 @@ async fn listen_one(cluster: &Arc<Cluster>, entry: TaskEntry) -> Result<(), Stri
     let subscribe = |sub: Result<async_nats::Subscriber, _>| {
         sub.map_err(|err| format!("could not subscribe tasks: {err}"))
     };
-    // A share of the tasks any node may take, and the tasks placed here by their resources.
+    // A share of the tasks that ask for nothing, the tasks sent here because this node has
+    // room for them, and the callers' asks for room.
+    super::room::listen(cluster, entry.fingerprint).await?;
     let shared = cluster
         .client
         .queue_subscribe(cluster.subjects.task(entry.fingerprint), "task".to_owned())
@@ -490,8 +556,9 @@ async fn cancel_on_request(cluster: Weak<Cluster>, mut cancels: async_nats::Subs
     }
 }
 
-/// Takes one task: runs it and sends the result where the caller asked, acknowledging it
-/// first (naming this node) when it runs longer than [`ACK_WITHIN`].
+/// Takes one task: starts it if its resources are free here now (else refuses it, saying
+/// what this node has), and sends the result where the caller asked, acknowledging it first
+/// (naming this node) when it runs longer than [`ACK_WITHIN`].
 fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
     let (Some(ack), Some(result_to)) = (
         message.reply.clone(),
@@ -500,9 +567,29 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
         tracing::debug!(subject = %message.subject, "a task with nowhere to answer");
         return;
     };
-    let running = wire::decode::<TaskRequest>(&message.payload)
-        .map_err(|err| WireError(format!("a bad task request: {err}")))
-        .and_then(|request| (entry.run)(request.options, &request.args));
+    // Its caller wants this node's room from now on, as if it had asked.
+    if let Some(to) = wire::header(&message, ROOM_TO) {
+        cluster.rooms.wanted_by(to.to_owned());
+    }
+    let answer = |ack_: TaskAck| wire::encode(&ack_).map_err(|err| Failure::Wire(err.to_string()));
+    let request = match wire::decode::<TaskRequest>(&message.payload) {
+        Ok(request) => request,
+        Err(err) => {
+            let failure = Failure::Wire(format!("a bad task request: {err}"));
+            cluster.reply(result_to.into(), Err(failure));
+            return cluster.reply(ack, answer(TaskAck::Taken(cluster.node())));
+        }
+    };
+    // Only what can start now: a task that does not fit goes back to its caller's line.
+    // (Bad options: the run itself reports them.)
+    let held = match crate::seam::task_demand(&request.options) {
+        Ok(demand) if !demand.is_empty() => match crate::seam::try_hold(&demand) {
+            Some(held) => Some(held),
+            None => return cluster.reply(ack, answer(TaskAck::Busy(Load::here(cluster)))),
+        },
+        _ => None,
+    };
+    let running = (entry.run)(request.options, &request.args, held);
     // Cancellable before the ack goes: a caller that cancelled early learns this node from
     // the ack, and its cancel may come back at once.
     let result = match running {
@@ -516,7 +603,7 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
             None
         }
     };
-    let me = wire::encode(&cluster.node()).map_err(|err| Failure::Wire(err.to_string()));
+    let me = answer(TaskAck::Taken(cluster.node()));
     let Some(result) = result else {
         return cluster.reply(ack, me);
     };

@@ -156,6 +156,7 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
                 "its node {node} stopped answering (no heartbeat for {timeout:?}, no answer \
                  to a ping)"
             );
+            super::pull::forget(&cluster, node);
             super::unanswered::node_died(&cluster, node, &message);
             let cluster = Arc::clone(&cluster);
             let handle = cluster.handle.clone();

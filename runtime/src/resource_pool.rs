@@ -139,11 +139,32 @@ impl Pool {
         }
     }
 
-    /// Gives `grant` back and serves the queue.
+    /// Gives `grant` back and serves the queue; then tells the [`on_freed`] hook, if any.
     fn release(&self, grant: Grant) {
         let mut state = self.lock();
         state.ledger.release(grant);
         serve(&mut state);
+        drop(state);
+        freed();
+    }
+}
+
+/// What runs each time a node's resources are given back (cluster mode: offer them to the
+/// tasks that wait cluster-wide).
+type Freed = Arc<dyn Fn() + Send + Sync>;
+
+static FREED: std::sync::RwLock<Option<Freed>> = std::sync::RwLock::new(None);
+
+/// Runs `hook` each time resources of this node are given back, from now on (`None`: no
+/// more). The hook runs on the thread that gave them back: it must be quick and never block.
+pub fn on_freed(hook: Option<Freed>) {
+    *FREED.write().unwrap_or_else(PoisonError::into_inner) = hook;
+}
+
+fn freed() {
+    let hook = FREED.read().unwrap_or_else(PoisonError::into_inner).clone();
+    if let Some(hook) = hook {
+        hook();
     }
 }
 
@@ -191,7 +212,7 @@ impl Drop for Leave<'_> {
 }
 
 /// Resources a running task holds; given back when dropped.
-pub(crate) struct Held {
+pub struct Held {
     pool: Arc<Pool>,
     /// What was granted (less the CPUs it lends while it blocks).
     grant: Grant,

@@ -179,7 +179,7 @@ impl<F: RemoteFn<Args = Args, Output = R>, Args, R> Task<F, Args, R> {
         Args: Send + 'static,
         R: Send + 'static,
     {
-        submit::<F, P>(self.effective(), args, true)
+        submit::<F, P>(self.effective(), args, true, None)
     }
 
     /// The options a call runs with: these over the fn's defaults.
@@ -205,7 +205,7 @@ where
         P: PendingArgs<Values = Args>,
         Args: Send + 'static,
     {
-        let started = submit::<F, P>(self.effective(), args, true);
+        let started = submit::<F, P>(self.effective(), args, true, None);
         crate::ObjectRefStream::pump(started, buffer, None)
     }
 }
@@ -229,9 +229,25 @@ impl<F: RemoteFn, Args, R> fmt::Debug for Task<F, Args, R> {
 }
 
 /// Runs a task of `F` in this process, whether or not `F` is registered (a task another node
-/// sent here).
+/// sent here); it waits in this node's line while its resources are not free.
 pub fn submit_here<F: RemoteFn>(options: TaskOptions, args: F::Args) -> ObjectRef<F::Output> {
-    submit::<F, _>(options, Ready(args), false)
+    submit::<F, _>(options, Ready(args), false, None)
+}
+
+/// Runs a task of `F` in this process with resources it already holds (a task another node
+/// sent here, started only because [`try_hold`] found its demand free): it never waits in
+/// this node's line.
+pub fn submit_holding<F: RemoteFn>(
+    options: TaskOptions,
+    args: F::Args,
+    held: Held,
+) -> ObjectRef<F::Output> {
+    submit::<F, _>(options, Ready(args), false, Some(held))
+}
+
+/// Takes `demand` from this node's resources if it is free now; never waits.
+pub fn try_hold(demand: &Resources) -> Option<Held> {
+    crate::system::task_pool().try_acquire(demand)
 }
 
 /// Arguments with no ref among them.
@@ -250,11 +266,12 @@ impl<T: Send + 'static> PendingArgs for Ready<T> {
 }
 
 /// Starts a task of `F` on `args` with `options`; when `routed`, a registered `F` may run on
-/// another node of the cluster.
+/// another node of the cluster. With `held`, it runs here on those resources.
 fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     options: TaskOptions,
     args: P,
     routed: bool,
+    held: Option<Held>,
 ) -> ObjectRef<F::Output> {
     crate::unwind::install_panic_hook();
     let label = ActorLabel::task(F::NAME, options.name.as_deref());
@@ -294,6 +311,12 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     let stays = demand.is_empty()
         && (!routed || router().is_none_or(|router| router.routes(TypeId::of::<F>()).is_none()));
     let args = match args.now() {
+        Ok(values) if held.is_some() => {
+            if let Some(held) = held {
+                start::<F>(&handle, held, values, retries, done);
+            }
+            return result;
+        }
         Ok(values) if stays => match pool.try_acquire(&demand) {
             Some(held) => {
                 start::<F>(&handle, held, values, retries, done);

@@ -44,9 +44,12 @@ pub use crate::{
         Codec, DecodeFn, EncodeFn, Remotable, RemoteMethod, Serve, ServeFn, ServeStreamFn,
         ServedCall, Stub, WireError, encode_args,
     },
+    resource_pool::{Held, on_freed},
     resources::{CPU, Ledger, Pick, Resources, pick},
     restart::{may_restart, restarts_left_after, take_retry},
-    task::{Answer, RemoteFn, Router, Sent, Task, route_through, submit_here},
+    task::{
+        Answer, RemoteFn, Router, Sent, Task, route_through, submit_here, submit_holding, try_hold,
+    },
 };
 
 /// A handle to the actor `id`, hosted by another process and reached through `remote`.
@@ -130,6 +133,19 @@ impl From<InfoParts> for ActorInfo {
 /// A bad amount, named.
 pub fn actor_demand(options: &ActorOptions) -> Result<Resources, String> {
     options.demand()
+}
+
+/// What a task with `options` holds while it runs; an error names a bad amount.
+///
+/// # Errors
+/// A bad amount, named.
+pub fn task_demand(options: &crate::TaskOptions) -> Result<Resources, String> {
+    options.demand()
+}
+
+/// How long a task with `options` may wait for its resources (`resource_timeout`).
+pub fn task_resource_timeout(options: &crate::TaskOptions) -> Option<std::time::Duration> {
+    options.resource_timeout
 }
 
 /// What this node has for tasks and actors in all, and what is held of it now.

@@ -1,0 +1,287 @@
+//! Cluster scheduling: tasks go where resources are free (pull, not push). Workers of 2 CPUs
+//! and a client-only driver, each a process of its own (this binary re-run in a role); every
+//! wait is bounded. The figures asserted are shares and counts, never times: the makespans
+//! are measured by `examples/cluster_task_farm`.
+
+mod cluster_support;
+
+use std::{collections::HashMap, time::Duration};
+
+use cluster_support::{Nats, Proc, role, say, url};
+use helio::{ActorError, prelude::*};
+
+/// The longest any one task may take to resolve, in a driver.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Sleeps `ms`, then says which process ran it, and when it started (µs since the epoch).
+#[remote]
+fn sleepy(x: u64, ms: u64) -> (u64, u32, u128) {
+    let started = now_micros();
+    std::thread::sleep(Duration::from_millis(ms));
+    (x, std::process::id(), started)
+}
+
+fn now_micros() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros())
+}
+
+/// A worker: 2 CPUs, hosts, runs `sleepy`.
+fn worker() {
+    let config = helio::Config::cluster(url())
+        .node_name(role().unwrap_or_default())
+        .num_cpus(2.0);
+    helio::init(config).expect("join the cluster");
+    helio::register_task(&sleepy);
+    say(format!("ready {}", std::process::id()));
+    cluster_support::park();
+}
+
+/// The driver: hosts nothing, so every task goes to a worker.
+fn driver() {
+    let config = helio::Config::cluster(url())
+        .node_name("driver")
+        .host(false);
+    helio::init(config).expect("join the cluster");
+    helio::register_task(&sleepy);
+}
+
+/// Runs `tasks` tasks of `ms` each and says `ran <pid> <count>` for each process that ran
+/// some; every task must come back once, with its own value.
+fn farm(tasks: u64, ms: u64) {
+    let refs: Vec<_> = (0..tasks).map(|x| sleepy.remote(x, ms)).collect();
+    let mut ran: HashMap<u32, usize> = HashMap::new();
+    for (x, task) in (0..tasks).zip(refs) {
+        let (back, pid, _) = task.get_timeout(WAIT).expect("a task of the farm");
+        assert_eq!(back, x, "a task came back with another's value");
+        *ran.entry(pid).or_default() += 1;
+    }
+    let split: Vec<String> = ran.iter().map(|(pid, n)| format!("{pid}:{n}")).collect();
+    say(format!("ran {}", split.join(",")));
+}
+
+/// The `pid:count` pairs of a driver's `ran` line.
+fn split(line: &str) -> HashMap<u32, usize> {
+    line.split(',')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (pid, n) = pair.split_once(':').expect("pid:count");
+            (pid.parse().expect("a pid"), n.parse().expect("a count"))
+        })
+        .collect()
+}
+
+/// Each worker's share is within 15% of an even one, and the shares add up.
+#[track_caller]
+fn assert_even(ran: &HashMap<u32, usize>, workers: &[u32], tasks: usize) {
+    let even = tasks as f64 / workers.len() as f64;
+    eprintln!("{tasks} tasks over {} workers: {ran:?}", workers.len());
+    let total: usize = ran.values().sum();
+    assert_eq!(total, tasks, "{ran:?}");
+    for pid in workers {
+        let share = ran.get(pid).copied().unwrap_or(0) as f64;
+        assert!(
+            (share - even).abs() <= 0.15 * even,
+            "worker {pid} ran {share} of {tasks} (an even share: {even}); all: {ran:?}"
+        );
+    }
+}
+
+#[test]
+fn a_farm_of_tasks_spreads_evenly_over_two_and_four_workers() {
+    match role().as_deref() {
+        Some(r) if r.starts_with("worker") => return worker(),
+        Some("driver") => {
+            driver();
+            for _ in 0..2 {
+                let _ = cluster_support::next_line();
+                farm(400, 20);
+            }
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_farm_of_tasks_spreads_evenly_over_two_and_four_workers";
+    let nats = Nats::start();
+    let mut workers: Vec<Proc> = (1..=2)
+        .map(|i| Proc::start(test, &format!("worker-{i}"), &nats.url))
+        .collect();
+    let mut pids: Vec<u32> = workers
+        .iter_mut()
+        .map(|w| w.expect("ready").parse().expect("a pid"))
+        .collect();
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    driver.tell("go");
+    assert_even(&split(&driver.expect("ran")), &pids, 400);
+    for i in 3..=4 {
+        let mut worker = Proc::start(test, &format!("worker-{i}"), &nats.url);
+        pids.push(worker.expect("ready").parse().expect("a pid"));
+        workers.push(worker);
+    }
+    driver.tell("go");
+    assert_even(&split(&driver.expect("ran")), &pids, 400);
+    driver.succeeds();
+}
+
+#[test]
+fn a_worker_that_joins_mid_run_takes_its_share_of_what_is_left() {
+    match role().as_deref() {
+        Some(r) if r.starts_with("worker") => return worker(),
+        Some("driver") => {
+            driver();
+            let tasks = 400;
+            let refs: Vec<_> = (0..tasks).map(|x| sleepy.remote(x, 40)).collect();
+            let mut started = Vec::new();
+            for (x, task) in (0..tasks).zip(refs) {
+                let (back, pid, at) = task.get_timeout(WAIT).expect("a task");
+                assert_eq!(back, x);
+                started.push((pid, at));
+                if x + 1 == tasks / 4 {
+                    say("quarter");
+                }
+            }
+            // The harness says when the late worker was ready: from then on, it takes part.
+            let joined: u128 = cluster_support::next_line()
+                .expect("when the late worker joined")
+                .parse()
+                .expect("µs since the epoch");
+            let after: Vec<u32> = started
+                .iter()
+                .filter(|(_, at)| *at >= joined)
+                .map(|(pid, _)| *pid)
+                .collect();
+            let late: u32 = cluster_support::next_line()
+                .expect("the late worker's pid")
+                .parse()
+                .expect("a pid");
+            let took = after.iter().filter(|pid| **pid == late).count();
+            say(format!("after {} {took}", after.len()));
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_worker_that_joins_mid_run_takes_its_share_of_what_is_left";
+    let nats = Nats::start();
+    let mut workers: Vec<Proc> = (1..=2)
+        .map(|i| Proc::start(test, &format!("worker-{i}"), &nats.url))
+        .collect();
+    for worker in &mut workers {
+        worker.expect("ready");
+    }
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    driver.expect("quarter");
+    let mut late = Proc::start(test, "worker-late", &nats.url);
+    let late_pid = late.expect("ready");
+    let joined = now_micros();
+    driver.tell(joined);
+    driver.tell(late_pid);
+    let after = driver.expect("after");
+    let (left, took) = after.split_once(' ').expect("two counts");
+    let (left, took): (usize, usize) = (left.parse().unwrap(), took.parse().unwrap());
+    eprintln!("the late worker took {took} of the {left} tasks that started after it joined");
+    // Two workers of 2 CPUs and the late one of 2: an even share of what is left is a third.
+    assert!(left > 0, "no task started after the late worker joined");
+    assert!(
+        took * 5 >= left,
+        "the late worker took {took} of the {left} tasks that started after it joined"
+    );
+    driver.succeeds();
+}
+
+#[test]
+fn a_worker_killed_mid_farm_loses_no_task_and_none_comes_back_twice() {
+    match role().as_deref() {
+        Some(r) if r.starts_with("worker") => return worker(),
+        Some("driver") => {
+            driver();
+            let tasks = 300;
+            let refs: Vec<_> = (0..tasks).map(|x| sleepy.remote(x, 20)).collect();
+            let mut seen = std::collections::HashSet::new();
+            for (x, task) in (0..tasks).zip(refs) {
+                match task.get_timeout(WAIT) {
+                    Ok((back, _, _)) => {
+                        assert_eq!(back, x);
+                        assert!(seen.insert(back), "task {x} came back twice");
+                    }
+                    Err(err) => panic!("task {x}: {err}"),
+                }
+                if x == 60 {
+                    say("some-done");
+                }
+            }
+            assert_eq!(seen.len(), 300);
+            say("all-done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_worker_killed_mid_farm_loses_no_task_and_none_comes_back_twice";
+    let nats = Nats::start();
+    let mut workers: Vec<Proc> = (1..=3)
+        .map(|i| Proc::start(test, &format!("worker-{i}"), &nats.url))
+        .collect();
+    for worker in &mut workers {
+        worker.expect("ready");
+    }
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    driver.expect("some-done");
+    workers[0].kill();
+    driver.expect("all-done");
+    driver.succeeds();
+}
+
+#[test]
+fn a_task_no_node_could_ever_fit_is_unschedulable_and_nothing_waits_forever() {
+    match role().as_deref() {
+        Some(r) if r.starts_with("worker") => return worker(),
+        Some("driver") => {
+            driver();
+            let huge = sleepy
+                .options(TaskOptions::new().num_cpus(64.0))
+                .remote(1, 1);
+            match huge.get_timeout(WAIT) {
+                Err(ActorError::Unschedulable { shortfall, .. }) => {
+                    assert!(shortfall.contains("64"), "{shortfall}");
+                }
+                other => panic!("{other:?}"),
+            }
+            // A custom resource no node has: the same.
+            let odd = sleepy
+                .options(TaskOptions::new().resource("tpu", 1.0))
+                .remote(2, 1);
+            assert!(matches!(
+                odd.get_timeout(WAIT),
+                Err(ActorError::Unschedulable { .. })
+            ));
+            // Fits, but the worker is full for longer than the task may wait.
+            let long = sleepy
+                .options(TaskOptions::new().num_cpus(2.0))
+                .remote(3, 3_000);
+            let impatient = sleepy
+                .options(
+                    TaskOptions::new()
+                        .num_cpus(2.0)
+                        .resource_timeout(Duration::from_millis(300)),
+                )
+                .remote(4, 1);
+            match impatient.get_timeout(WAIT) {
+                Err(ActorError::ActorUnavailable { message, .. }) => {
+                    assert!(message.contains("resource_timeout"), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(long.get_timeout(WAIT).expect("the long task").0, 3);
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_task_no_node_could_ever_fit_is_unschedulable_and_nothing_waits_forever";
+    let nats = Nats::start();
+    let mut worker = Proc::start(test, "worker", &nats.url);
+    worker.expect("ready");
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    driver.expect("done");
+    driver.succeeds();
+}
