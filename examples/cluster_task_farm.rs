@@ -15,8 +15,9 @@
 //! - `--tasks T` of `--ms M` milliseconds each (default 1000 of 40), each asking for one CPU;
 //!   `--mixed SEED`: durations from 10 to 200 ms instead, drawn from the seed;
 //! - `--runs R` (default 1): the runs, one after another, on the same workers;
-//! - `--late`: one more worker joins once half the tasks of a run are done (it should take a
-//!   fair share of the rest).
+//! - `--late`: one more worker joins once a quarter of the tasks of a run are done; it
+//!   should take its fair share of the tasks that start after it joined (the ratio is then
+//!   against the ideal without it).
 //!
 //! Each task sleeps, so the figures show where tasks run, not how fast a CPU is: a 2-core
 //! machine measures a farm of 8 CPUs. The program fails (exit code 1) when a task is lost or
@@ -26,16 +27,17 @@ use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use helio::prelude::*;
 
-/// One task: sleeps `ms`, then says which process ran it.
+/// One task: sleeps `ms`, then says which process ran it, and when it started.
 #[remote]
-fn work(ms: u64) -> u32 {
+fn work(ms: u64) -> (u32, SystemTime) {
+    let started = SystemTime::now();
     std::thread::sleep(Duration::from_millis(ms));
-    std::process::id()
+    (std::process::id(), started)
 }
 
 /// The command line.
@@ -218,35 +220,42 @@ fn farm(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let start = Instant::now();
         let refs: Vec<_> = durations.iter().map(|ms| work.remote(*ms)).collect();
         let mut ran: HashMap<u32, usize> = HashMap::new();
-        let mut after_half: HashMap<u32, usize> = HashMap::new();
+        let mut started = Vec::with_capacity(args.tasks);
         for (i, task) in refs.into_iter().enumerate() {
             match task.get_timeout(Duration::from_secs(300)) {
-                Ok(pid) => {
+                Ok((pid, at)) => {
                     *ran.entry(pid).or_default() += 1;
-                    if late.is_some() {
-                        *after_half.entry(pid).or_default() += 1;
-                    }
+                    started.push((pid, at));
                 }
                 Err(err) => {
                     eprintln!("task {i} failed: {err}");
                     failed = true;
                 }
             }
-            if args.late && late.is_none() && i + 1 == args.tasks / 2 {
-                late = Some(Worker::start(args, &format!("late-{run}"))?);
+            if args.late && late.is_none() && i + 1 == args.tasks / 4 {
+                let worker = Worker::start(args, &format!("late-{run}"))?;
+                late = Some((worker, SystemTime::now()));
             }
         }
         let makespan = start.elapsed();
-        // Work done by the late worker counts toward the ideal only from when it came.
+        // The ideal is that of the workers present from the start.
         let ideal = Duration::from_millis(total).div_f64(cpus(args.workers));
         let mut shares: Vec<String> = workers
             .iter()
             .map(|w| ran.get(&w.pid).copied().unwrap_or(0).to_string())
             .collect();
-        if let Some(late) = &late {
-            let took = ran.get(&late.pid).copied().unwrap_or(0);
-            let rest: usize = after_half.values().sum();
-            shares.push(format!("late {took} (of {rest} after it joined)"));
+        if let Some((late, joined)) = &late {
+            let after: Vec<u32> = started
+                .iter()
+                .filter(|(_, at)| at >= joined)
+                .map(|(pid, _)| *pid)
+                .collect();
+            let took = after.iter().filter(|pid| **pid == late.pid).count();
+            shares.push(format!(
+                "late {} ({took} of the {} that started after it joined)",
+                ran.get(&late.pid).copied().unwrap_or(0),
+                after.len()
+            ));
         }
         println!(
             "{run} | {:.2} s | {:.2} s | {:.3} | {}",

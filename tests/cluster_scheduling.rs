@@ -285,3 +285,75 @@ fn a_task_no_node_could_ever_fit_is_unschedulable_and_nothing_waits_forever() {
     driver.expect("done");
     driver.succeeds();
 }
+
+/// Takes a GPU, says `holding <tag>` on the node that runs it, and holds it until that node's
+/// harness says `release`.
+#[remote(num_gpus = 1)]
+fn holds_gpu(tag: String) -> u32 {
+    say(format!("holding {tag}"));
+    let _ = cluster_support::next_line();
+    std::process::id()
+}
+
+#[test]
+fn a_task_no_node_has_room_for_waits_cluster_wide_and_starts_where_room_frees_first() {
+    match role().as_deref() {
+        Some(r) if r.starts_with("gpu") => {
+            let config = helio::Config::cluster(url())
+                .node_name(role().unwrap_or_default())
+                .num_cpus(2.0)
+                .num_gpus(1.0);
+            helio::init(config).expect("join the cluster");
+            helio::register_task(&holds_gpu);
+            say(format!("ready {}", std::process::id()));
+            return cluster_support::park();
+        }
+        Some("driver") => {
+            let config = helio::Config::cluster(url())
+                .node_name("driver")
+                .host(false);
+            helio::init(config).expect("join the cluster");
+            helio::register_task(&holds_gpu);
+            let a = holds_gpu.remote("a".to_owned());
+            let b = holds_gpu.remote("b".to_owned());
+            let _ = cluster_support::next_line(); // both hold their GPU
+            let c = holds_gpu.remote("c".to_owned());
+            for (tag, task) in [("a", a), ("b", b), ("c", c)] {
+                let pid = task.get_timeout(WAIT).expect("a GPU task");
+                say(format!("ran {tag} {pid}"));
+            }
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_task_no_node_has_room_for_waits_cluster_wide_and_starts_where_room_frees_first";
+    let nats = Nats::start();
+    let mut first = Proc::start(test, "gpu-1", &nats.url);
+    let mut second = Proc::start(test, "gpu-2", &nats.url);
+    first.expect("ready");
+    second.expect("ready");
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    // One task on each node, whichever took which.
+    let on_first = first.expect("holding");
+    let on_second = second.expect("holding");
+    let mut tags = [on_first.clone(), on_second.clone()];
+    tags.sort();
+    assert_eq!(tags, ["a", "b"]);
+    driver.tell("both");
+    // The third waits in the driver's line, not on a node: the node that frees first takes
+    // it, whichever it is. Free the second node's GPU first.
+    second.tell("release");
+    assert_eq!(second.expect("holding"), "c");
+    second.tell("release");
+    first.tell("release");
+    let mut ran = std::collections::HashMap::new();
+    for _ in 0..3 {
+        let line = driver.expect("ran");
+        let (tag, pid) = line.split_once(' ').expect("a tag and a pid");
+        ran.insert(tag.to_owned(), pid.parse::<u32>().expect("a pid"));
+    }
+    assert_eq!(ran["c"], second.pid());
+    assert_eq!(ran[on_second.as_str()], second.pid());
+    assert_eq!(ran[on_first.as_str()], first.pid());
+    driver.succeeds();
+}

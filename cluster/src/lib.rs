@@ -156,6 +156,8 @@ struct Inflight(std::sync::Mutex<std::collections::HashMap<String, Served>>);
 /// How to reach a call being served: to cancel it, or to grant its stream credit.
 enum Served {
     Call(crate::seam::Canceller),
+    /// A task another node sent here.
+    Task(crate::seam::Canceller),
     Stream(tokio::sync::watch::Sender<host::Credit>),
 }
 
@@ -177,7 +179,7 @@ impl Inflight {
     fn cancel(&self, call: &str) {
         let served = self.lock().remove(call);
         match served {
-            Some(Served::Call(cancel)) => {
+            Some(Served::Call(cancel) | Served::Task(cancel)) => {
                 cancel.cancel();
             }
             Some(Served::Stream(credit)) => {
@@ -185,6 +187,24 @@ impl Inflight {
             }
             None => {}
         }
+    }
+
+    /// Takes out every task running here for another node: their reply subjects and
+    /// cancellers.
+    fn take_tasks(&self) -> Vec<(String, crate::seam::Canceller)> {
+        let mut served = self.lock();
+        let tasks: Vec<String> = served
+            .iter()
+            .filter(|(_, s)| matches!(s, Served::Task(_)))
+            .map(|(call, _)| call.clone())
+            .collect();
+        tasks
+            .into_iter()
+            .filter_map(|call| match served.remove(&call) {
+                Some(Served::Task(cancel)) => Some((call, cancel)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The caller of stream `call` has consumed `consumed` items.
@@ -381,6 +401,8 @@ pub(crate) fn stop() {
     seam::set_node(0);
     seam::route_through(None);
     room::stop();
+    // The tasks running here go back to their callers, to run elsewhere.
+    tasks::hand_back(&cluster);
     let leave = {
         let cluster = Arc::clone(&cluster);
         async move {

@@ -542,6 +542,17 @@ async fn serve(cluster: Weak<Cluster>, entry: TaskEntry, mut sub: async_nats::Su
     }
 }
 
+/// This node leaves: each task running here goes back to its caller as if this node had died
+/// (it runs again elsewhere while its `max_retries` allow), and stops here.
+pub(crate) fn hand_back(cluster: &Cluster) {
+    let me = DeathCause::NodeDied(cluster.node().to_string());
+    for (result_to, cancel) in cluster.inflight.take_tasks() {
+        cancel.cancel();
+        let failure = Failure::Died(wire::Cause::of(&me));
+        cluster.reply(result_to.into(), Err(failure));
+    }
+}
+
 /// Cancels the tasks running here whose callers ask (the payload names the task by the
 /// subject it answers on).
 async fn cancel_on_request(cluster: Weak<Cluster>, mut cancels: async_nats::Subscriber) {
@@ -594,7 +605,7 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
     // the ack, and its cancel may come back at once.
     let result = match running {
         Ok(Running { result, cancel }) => {
-            let served = super::Served::Call(cancel);
+            let served = super::Served::Task(cancel);
             cluster.inflight.insert(result_to.clone(), served);
             Some(result)
         }
