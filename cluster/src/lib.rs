@@ -307,6 +307,9 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         started_at: node::now_millis(),
         actors: Vec::new(),
         resources: Vec::new(),
+        running_tasks: 0,
+        waiting_tasks: 0,
+        actor_count: 0,
         state: NodeState::default(),
         last_heard: None,
     };
@@ -571,14 +574,15 @@ pub fn nodes() -> Vec<NodeInfo> {
         .await;
         for (node, (state, load)) in nodes.iter_mut().zip(states) {
             node.state = state;
+            let load = load.unwrap_or_default();
             node.resources = load
-                .map(|load| {
-                    load.uses()
-                        .into_iter()
-                        .map(|(name, used, total)| node::ResourceUse { name, used, total })
-                        .collect()
-                })
-                .unwrap_or_default();
+                .uses()
+                .into_iter()
+                .map(|(name, used, total)| node::ResourceUse { name, used, total })
+                .collect();
+            node.running_tasks = load.running;
+            node.waiting_tasks = load.waiting;
+            node.actor_count = load.actors;
             node.last_heard = asking.liveness.heard_ago(node.id);
         }
         Ok::<_, String>((nodes, actors))
