@@ -31,7 +31,8 @@
 //! - `rerun.rs`: calls a dead node owed, run again on the actor's new host.
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `load.rs`: what each node has and holds (what it answers a ping with).
-//! - `schedule.rs`: the node an actor or task that asks for resources goes to.
+//! - `schedule.rs`: the node an actor or task goes to (the least-loaded where it fits).
+//! - `placing.rs`: the actors this process is placing on other nodes, not yet answered.
 //! - `task_table.rs`: the table of registered tasks.
 //! - `tasks.rs`: `register_task`, and where a registered task runs.
 //! - `task_acks.rs`: the tasks sent that wait for their ack.
@@ -65,6 +66,7 @@ pub(crate) mod liveness;
 mod load;
 mod node;
 mod placement;
+mod placing;
 mod register;
 mod registry;
 mod remote_stream;
@@ -137,6 +139,8 @@ pub(crate) struct Cluster {
     settling: verdict::Settling,
     /// The tasks this process sent that wait for their ack.
     acks: task_acks::Acks,
+    /// The actors this process is placing on other nodes (`Placement::Any`), by node.
+    placing: placing::Placing,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -332,6 +336,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         sweeper: deaths::Sweeper::new(config.retention),
         settling: verdict::Settling::default(),
         acks: task_acks::Acks::default(),
+        placing: placing::Placing::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
