@@ -29,7 +29,7 @@ pub enum Command {
 pub enum ListWhat {
     /// The named actors of the cluster.
     Actors(Connection),
-    /// The nodes of the cluster.
+    /// The nodes of the cluster: state, named actors, tasks running and waiting, resources.
     Nodes(Connection),
     /// The named channels of the cluster (`helio_channel::channel_named`).
     Channels(Connection),

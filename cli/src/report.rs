@@ -26,6 +26,10 @@ pub struct NodeRow {
     pub actors: Vec<String>,
     /// Its resources, each with how much is held now.
     pub resources: Vec<ResourceRow>,
+    /// The tasks it runs now (each holding its resources).
+    pub running_tasks: u64,
+    /// The tasks waiting on it for their resources.
+    pub waiting_tasks: u64,
 }
 
 /// One resource of a node: how much its actors and tasks hold, of how much in all.
@@ -244,6 +248,8 @@ pub fn node_rows(nodes: &[NodeInfo], me: Option<NodeId>) -> Vec<NodeRow> {
                     total: r.total,
                 })
                 .collect(),
+            running_tasks: node.running_tasks,
+            waiting_tasks: node.waiting_tasks,
         })
         .collect()
 }
@@ -294,7 +300,9 @@ fn actor_state(state: &ActorState) -> String {
     .to_owned()
 }
 
-/// The nodes as a table.
+/// The nodes as a table: name, id, host, pid, state, when last heard (`SEEN`, how long
+/// ago), named actors, tasks running (`RUN`) and waiting for their resources (`WAIT`), and
+/// each resource as used/total.
 pub fn nodes_table(rows: &[NodeRow]) -> String {
     let columns = [
         Column {
@@ -326,7 +334,15 @@ pub fn nodes_table(rows: &[NodeRow]) -> String {
             max: 6,
         },
         Column {
-            header: "RESOURCES (USED/TOTAL)",
+            header: "RUN",
+            max: 6,
+        },
+        Column {
+            header: "WAIT",
+            max: 6,
+        },
+        Column {
+            header: "RESOURCES",
             max: 40,
         },
     ];
@@ -343,6 +359,8 @@ pub fn nodes_table(rows: &[NodeRow]) -> String {
                 row.last_seen_ms
                     .map_or_else(|| "-".to_owned(), |ms| ago(Duration::from_millis(ms))),
                 row.actors.len().to_string(),
+                row.running_tasks.to_string(),
+                row.waiting_tasks.to_string(),
                 resources_cell(&row.resources),
             ]
         })
@@ -428,13 +446,13 @@ pub fn short_type(full: &str) -> String {
     out
 }
 
-/// A duration as a short "how long ago".
+/// A duration as a short "how long ago" (the column says "ago": `SEEN`).
 fn ago(duration: Duration) -> String {
     let ms = duration.as_millis();
     if ms < 10_000 {
-        format!("{:.1}s ago", duration.as_secs_f64())
+        format!("{:.1}s", duration.as_secs_f64())
     } else {
-        format!("{}s ago", duration.as_secs())
+        format!("{}s", duration.as_secs())
     }
 }
 
@@ -454,7 +472,7 @@ mod tests {
 
     #[test]
     fn ages_are_short() {
-        assert_eq!(ago(Duration::from_millis(320)), "0.3s ago");
-        assert_eq!(ago(Duration::from_secs(75)), "75s ago");
+        assert_eq!(ago(Duration::from_millis(320)), "0.3s");
+        assert_eq!(ago(Duration::from_secs(75)), "75s");
     }
 }

@@ -1,5 +1,6 @@
 //! `helio status` and `helio list` against a live cluster of two worker processes (this test
-//! binary run again in the role `worker`), each hosting a named actor.
+//! binary run again in the role `worker`), each hosting a named actor; worker 1 also runs a
+//! task that holds its `ssd`s and has a second one waiting for them.
 
 #[path = "../../tests/cluster_support/mod.rs"]
 mod cluster_support;
@@ -27,6 +28,13 @@ impl Counter {
 }
 
 const CLUSTER: &str = "status-test";
+
+/// Holds what it asked for until the worker is killed (a local task: not registered).
+#[remote(num_cpus = 0)]
+fn holds() -> u32 {
+    park();
+    0
+}
 
 /// In a worker: joins the cluster as `worker-<n>` and hosts `counter-<n>`, detached on worker 1.
 fn worker() {
@@ -62,6 +70,27 @@ fn worker() {
         }
         assert_eq!(rx.blocking_recv(), Ok(0));
         std::mem::forget((tx, rx)); // registered for as long as the worker lives
+        // One task runs, holding both ssds; a second waits for them.
+        let ssds = || {
+            holds
+                .options(TaskOptions::new().resource("ssd", 2.0))
+                .remote()
+        };
+        std::mem::forget((ssds(), ssds()));
+        let start = std::time::Instant::now();
+        loop {
+            let me = helio::current_node();
+            let nodes = helio::nodes();
+            let here = nodes.iter().find(|node| Some(node.id) == me);
+            if here.is_some_and(|node| (node.running_tasks, node.waiting_tasks) == (1, 1)) {
+                break;
+            }
+            assert!(
+                start.elapsed() < cluster_support::BOUND,
+                "the tasks never ran and waited: {here:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         // A named actor killed for good: `list actors --all` shows it dead, with its cause.
         let gone = Counter::new_actor()
             .options(
@@ -140,12 +169,15 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
     assert!(status.starts_with("Nodes (2)\n"), "{status}");
     assert!(status.contains("\nActors (4)\n"), "{status}");
     assert!(status.contains("\nChannels (2)\n"), "{status}");
-    for ((n, worker), actors) in ["1", "2"].iter().zip(&workers).zip(["2", "2"]) {
+    let tasks = [["1", "1", "2/2"], ["0", "0", "0/2"]];
+    for ((n, worker), [running, waiting, ssd]) in ["1", "2"].iter().zip(&workers).zip(tasks) {
         let node = row(&status, &format!("worker-{n}"));
         assert_eq!(node[3], worker.pid().to_string(), "{status}");
-        assert_eq!((node[4], node[7]), ("alive", actors), "{status}");
-        // Resources as used / total: the counters hold none.
-        assert_eq!(node[8..], ["CPU", "0/4", "ssd", "0/2"], "{status}");
+        // State, named actors, tasks running and waiting.
+        assert_eq!(node[4], "alive", "{status}");
+        assert_eq!(node[6..9], ["2", running, waiting], "{status}");
+        // Resources as used / total: the counters hold none, the running task both ssds.
+        assert_eq!(node[9..], ["CPU", "0/4", "ssd", ssd], "{status}");
         let actor = row(&status, &format!("counter-{n}"));
         let detached = if *n == "1" { "yes" } else { "no" };
         assert_eq!(
@@ -182,6 +214,12 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
     let nodes = helio(&nats.url, &["list", "nodes"]);
     assert!(nodes.starts_with("NAME"), "{nodes}");
     assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    assert_eq!(
+        row(&nodes, "NAME")[6..],
+        ["ACTORS", "RUN", "WAIT", "RESOURCES"],
+        "{nodes}"
+    );
+    assert_eq!(row(&nodes, "worker-1")[7..9], ["1", "1"], "{nodes}");
     let actors = helio(&nats.url, &["list", "actors"]);
     assert_eq!(row(&actors, "counter-2")[3], "worker-2");
     assert!(!actors.contains("gone"), "{actors}");
@@ -200,6 +238,29 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
     let nodes = json["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 2);
     assert!(nodes.iter().all(|n| n["state"] == "alive"));
+    let tasks: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n["name"].clone(),
+                n["running_tasks"].clone(),
+                n["waiting_tasks"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            ("worker-1".into(), 1.into(), 1.into()),
+            ("worker-2".into(), 0.into(), 0.into())
+        ],
+        "{json}"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&helio(&nats.url, &["list", "nodes", "--json"])).expect("JSON");
+    assert_eq!(listed[1]["name"], "worker-2", "{listed}");
+    assert_eq!(listed[1]["running_tasks"], 0, "{listed}");
+    assert_eq!(listed[1]["waiting_tasks"], 0, "{listed}");
     let actors: serde_json::Value =
         serde_json::from_str(&helio(&nats.url, &["list", "actors", "--json"])).expect("JSON");
     let counter = actors

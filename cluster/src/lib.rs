@@ -31,7 +31,8 @@
 //! - `rerun.rs`: calls a dead node owed, run again on the actor's new host.
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `load.rs`: what each node has and holds (what it answers a ping with).
-//! - `schedule.rs`: the node an actor that asks for resources goes to.
+//! - `schedule.rs`: the node an actor goes to (the least-loaded where it fits).
+//! - `placing.rs`: the actors this process is placing on other nodes, not yet answered.
 //! - `task_table.rs`: the table of registered tasks.
 //! - `tasks.rs`: `register_task`, and where a registered task runs.
 //! - `line.rs`: the tasks this process waits to place, and the room nodes reported (pure).
@@ -69,6 +70,7 @@ pub(crate) mod liveness;
 mod load;
 mod node;
 mod placement;
+mod placing;
 mod pull;
 mod register;
 mod registry;
@@ -147,6 +149,8 @@ pub(crate) struct Cluster {
     pull: pull::Pull,
     /// The callers that want room on this node.
     rooms: room::Rooms,
+    /// The actors this process is placing on other nodes (`Placement::Any`), by node.
+    placing: placing::Placing,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -337,6 +341,9 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         started_at: node::now_millis(),
         actors: Vec::new(),
         resources: Vec::new(),
+        running_tasks: 0,
+        waiting_tasks: 0,
+        actor_count: 0,
         state: NodeState::default(),
         last_heard: None,
     };
@@ -361,6 +368,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         acks: task_acks::Acks::default(),
         pull: pull::Pull::default(),
         rooms: room::Rooms::default(),
+        placing: placing::Placing::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
@@ -609,14 +617,15 @@ pub fn nodes() -> Vec<NodeInfo> {
         .await;
         for (node, (state, load)) in nodes.iter_mut().zip(states) {
             node.state = state;
+            let load = load.unwrap_or_default();
             node.resources = load
-                .map(|load| {
-                    load.uses()
-                        .into_iter()
-                        .map(|(name, used, total)| node::ResourceUse { name, used, total })
-                        .collect()
-                })
-                .unwrap_or_default();
+                .uses()
+                .into_iter()
+                .map(|(name, used, total)| node::ResourceUse { name, used, total })
+                .collect();
+            node.running_tasks = load.running;
+            node.waiting_tasks = load.waiting;
+            node.actor_count = load.actors;
             node.last_heard = asking.liveness.heard_ago(node.id);
         }
         Ok::<_, String>((nodes, actors))

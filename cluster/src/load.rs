@@ -1,9 +1,10 @@
 //! What each node has and holds: its [`Load`], which it answers every ping with.
 //!
 //! A node's load is its resources (`Config::num_cpus` ..), what its actors and tasks hold now,
-//! whether it hosts, and which actor types and tasks it registered. So `helio status` shows
-//! each node's resources as used / total, and an actor or task that asks for resources goes
-//! where they are (`schedule.rs`).
+//! how many actors it serves and how many tasks run and wait there, whether it hosts, and
+//! which actor types and tasks it registered. So `helio status` shows each node's resources as
+//! used / total and its tasks, and an actor or task goes to the least-loaded node where its
+//! resources are (`schedule.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,23 @@ pub(crate) struct Load {
     /// The fingerprints of the tasks it registered.
     #[serde(default)]
     pub(crate) tasks: Vec<u64>,
+    /// The actors it serves to the cluster.
+    #[serde(default)]
+    pub(crate) actors: u64,
+    /// The tasks it runs now (each holds its resources).
+    #[serde(default)]
+    pub(crate) running: u64,
+    /// The tasks waiting on it ([`waiting_here`]).
+    #[serde(default)]
+    pub(crate) waiting: u64,
+}
+
+/// The tasks waiting on this node: `in_pool`, those waiting in the runtime's line for their
+/// resources (its own tasks), and those this process waits to place on a node with room
+/// (`line.rs`: they wait cluster-wide, but this node holds them).
+fn waiting_here(cluster: &Cluster, in_pool: u64) -> u64 {
+    let in_line = u64::try_from(cluster.pull.waiting()).unwrap_or(u64::MAX);
+    in_pool.saturating_add(in_line)
 }
 
 fn listed(resources: &Resources) -> Vec<(String, f64)> {
@@ -43,12 +61,16 @@ impl Load {
     /// This node's load now.
     pub(crate) fn here(cluster: &Cluster) -> Load {
         let (total, held) = crate::seam::node_resources();
+        let (running, waiting) = crate::seam::node_tasks();
         Load {
             total: listed(&total),
             held: listed(&held),
             hosts: cluster.hosts,
             types: types::all().iter().map(|entry| entry.fingerprint).collect(),
             tasks: task_table::registered(),
+            actors: u64::try_from(cluster.served.count()).unwrap_or(u64::MAX),
+            running,
+            waiting: waiting_here(cluster, waiting),
         }
     }
 
@@ -70,5 +92,35 @@ impl Load {
                 (name.clone(), used, *total)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+
+    use super::Load;
+
+    #[test]
+    fn a_load_without_the_newer_figures_still_decodes() {
+        // What a node of the version before counts and tasks sends.
+        #[derive(Serialize)]
+        struct Old {
+            total: Vec<(String, f64)>,
+            held: Vec<(String, f64)>,
+            hosts: bool,
+            types: Vec<u64>,
+        }
+        let old = Old {
+            total: vec![("CPU".to_owned(), 4.0)],
+            held: Vec::new(),
+            hosts: true,
+            types: vec![7],
+        };
+        let bytes = rmp_serde::to_vec_named(&old).expect("it encodes");
+        let load: Load = crate::wire::decode(&bytes).expect("it decodes");
+        assert_eq!((load.actors, load.running, load.waiting), (0, 0, 0));
+        assert_eq!(load.types, [7]);
+        assert!(load.tasks.is_empty());
     }
 }

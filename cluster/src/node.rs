@@ -29,6 +29,19 @@ pub struct NodeInfo {
     /// as it answered the ping just now; empty when it did not answer.
     #[serde(skip)]
     pub resources: Vec<ResourceUse>,
+    /// How many tasks it runs now (each holding its resources, a task that asks for none
+    /// included), as it answered the ping just now; 0 when it did not answer.
+    #[serde(skip)]
+    pub running_tasks: u64,
+    /// How many tasks wait on it for their resources, as it answered the ping just now; 0
+    /// when it did not answer.
+    #[serde(skip)]
+    pub waiting_tasks: u64,
+    /// How many actors it serves to the cluster (named or not: every actor a handle in
+    /// another process may reach, those placed there included), as it answered the ping just
+    /// now; 0 when it did not answer. [`actors`](NodeInfo::actors) lists the named ones.
+    #[serde(skip)]
+    pub actor_count: u64,
     /// Whether it answered a ping just now ([`nodes`](crate::nodes) asks each node).
     #[serde(skip)]
     pub state: NodeState,

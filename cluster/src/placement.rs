@@ -1,9 +1,10 @@
 //! Creating actors on other nodes: `ActorOptions::placement(Placement::Node(id) | Any)`.
 //!
 //! The creator sends a spawn request (the options, and the constructor's encoded arguments)
-//! to `helio.<cluster>.spawn.<node>`, or for `Any` to `helio.<cluster>.spawn.any.<type>`, where
-//! every node that registered the type listens in one queue group, so exactly one takes it.
-//! That node creates the actor locally, serves it, and answers with its address.
+//! to `helio.<cluster>.spawn.<node>`. For `Any`, the node is the least loaded of the live
+//! nodes that host and registered the type, where the actor's resources fit (`schedule.rs`);
+//! the request counts there until its answer comes (`placing.rs`). That node creates the actor
+//! locally, serves it, and answers with its address.
 
 use std::{any::Any, sync::Arc, time::Duration};
 
@@ -16,8 +17,8 @@ use super::{
     Cluster, current, handles,
     load::Load,
     registry::ActorRecord,
-    schedule,
-    types::{self, TypeEntry},
+    schedule::{self, Unfit},
+    types,
     wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
 };
 use crate::{
@@ -62,22 +63,34 @@ pub(crate) fn place(
     let demand = seam::actor_demand(&options).map_err(invalid)?;
     let request = wire::encode(&SpawnRequest { options, args })
         .map_err(|err| invalid(format!("the options do not encode: {err}")))?;
-    let subject = match placement {
-        Placement::Node(node) => cluster.subjects.spawn(node),
-        // An actor that asks for resources goes where they are (`schedule.rs`).
-        Placement::Any if !demand.is_empty() => {
-            let choosing = Arc::clone(&cluster);
+    let failed = |message: String| {
+        DeathCause::InitFailed(format!("could not create it on another node: {message}"))
+    };
+    // `Local` never comes here (the runtime creates it in this process).
+    let (node, sending) = match placement {
+        Placement::Node(node) => (node, None),
+        Placement::Any | Placement::Local => {
+            // The least-loaded node where its resources are (`schedule.rs`).
+            let asking = Arc::clone(&cluster);
             let fingerprint = entry.fingerprint;
-            let node = super::block_on(&cluster.handle, SPAWN_TIMEOUT, async move {
+            let found = super::block_on(&cluster.handle, SPAWN_TIMEOUT, async move {
                 let wants = |load: &Load| load.hosts && load.types.contains(&fingerprint);
-                schedule::choose(&choosing, wants, &demand).await
+                schedule::candidates(&asking, wants).await
             })
             .map_err(|err| DeathCause::Unschedulable(err.to_string()))?
             .map_err(DeathCause::Unschedulable)?;
-            cluster.subjects.spawn(node)
+            match schedule::place(&cluster, &found, &demand) {
+                Ok(sending) => (sending.node(), Some(sending)),
+                // As when no node listened for its type: it asks for nothing, so only the
+                // type was missing.
+                Err(Unfit::Nobody) if demand.is_empty() => {
+                    return Err(failed("no node has registered the type".to_owned()));
+                }
+                Err(unfit) => return Err(DeathCause::Unschedulable(unfit.to_string())),
+            }
         }
-        Placement::Any | Placement::Local => cluster.subjects.spawn_any(entry.fingerprint),
     };
+    let subject = cluster.subjects.spawn(node);
     let label = ActorLabel::new(entry.type_name, None);
     let (reply, done) = detached_pair::<Bytes>();
     let id = cluster.calls.insert_raw(
@@ -94,20 +107,21 @@ pub(crate) fn place(
         payload: Bytes::from(request),
         headers: Some(headers),
     });
-    let failed = |message: String| {
-        DeathCause::InitFailed(format!("could not create it on another node: {message}"))
-    };
     let bytes = match reply.get_timeout(SPAWN_TIMEOUT) {
         Ok(bytes) => bytes,
         Err(ActorError::ActorUnavailable { .. }) => {
             return Err(failed(match placement {
                 Placement::Node(node) => format!("no node {node} serves spawn requests"),
-                _ => "no node has registered the type".to_owned(),
+                _ => format!("node {node}, chosen for it, no longer serves spawn requests"),
             }));
         }
         Err(ActorError::ActorDied { cause, .. }) => return Err(cause),
         Err(err) => return Err(failed(err.to_string())),
     };
+    // Created: the node's next load counts it.
+    if let Some(sending) = sending {
+        sending.answered();
+    }
     let record: ActorRecord =
         wire::decode(&bytes).map_err(|err| failed(format!("a bad answer: {err}")))?;
     handles::attach(&cluster, class, record).map_err(failed)
@@ -131,8 +145,7 @@ pub(crate) fn spawn_here<A: ActorClass + Remotable<MsgPack>>(
     Ok(record)
 }
 
-/// Listens for spawn requests to this node, and for `Any` requests of each registered type;
-/// a client-only process listens for none.
+/// Listens for spawn requests to this node; a client-only process listens for none.
 pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
     if !cluster.hosts {
         return Ok(());
@@ -140,26 +153,6 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
     let sub = cluster
         .client
         .subscribe(cluster.subjects.spawn(cluster.node()))
-        .await
-        .map_err(|err| format!("could not subscribe spawn requests: {err}"))?;
-    cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));
-    for entry in types::all() {
-        listen_any(cluster, &entry).await?;
-    }
-    Ok(())
-}
-
-/// Takes a share of the `Any` spawn requests for `entry`'s type (none, client-only).
-pub(crate) async fn listen_any(cluster: &Arc<Cluster>, entry: &TypeEntry) -> Result<(), String> {
-    if !cluster.hosts {
-        return Ok(());
-    }
-    let sub = cluster
-        .client
-        .queue_subscribe(
-            cluster.subjects.spawn_any(entry.fingerprint),
-            "spawn".to_owned(),
-        )
         .await
         .map_err(|err| format!("could not subscribe spawn requests: {err}"))?;
     cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));

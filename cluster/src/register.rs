@@ -10,7 +10,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use super::{
-    claim, current, handles, placement,
+    claim, handles, placement,
     types::{self, HostTable, TypeEntry},
 };
 use crate::{
@@ -69,15 +69,7 @@ pub fn register<A: Remotable<MsgPack>>() {
         address: handles::address::<A>,
         local: handles::local::<A>,
     };
-    let fresh = types::insert::<A>(entry.clone());
-    // Registered after joining: take a share of its `Placement::Any` requests now (a cluster
-    // joined later subscribes every registered type itself).
-    if fresh && let Some(cluster) = current() {
-        let handle = cluster.handle.clone();
-        handle.spawn(async move {
-            if let Err(err) = placement::listen_any(&cluster, &entry).await {
-                tracing::warn!(%err, "spawn requests for a registered type not served");
-            }
-        });
-    }
+    // A node that joined already serves it from now on: its next load lists the type, so
+    // `Placement::Any` may choose it (`schedule.rs`).
+    types::insert::<A>(entry);
 }

@@ -61,6 +61,11 @@ impl Served {
         }
     }
 
+    /// How many actors are served from here (a dead one until its last calls are answered).
+    pub(crate) fn count(&self) -> usize {
+        self.lock().len()
+    }
+
     pub(crate) fn remove(&self, id: u64) {
         let removed = self.lock().remove(&id);
         drop(removed);

@@ -7,8 +7,8 @@
 //!   control messages); a node that restarts it serves the same subject.
 //! - `inbox.<node>.<id>`: the reply to call `<id>` of process `<node>` (`inbox.<node>.*`: all of
 //!   them, that process's one subscription).
-//! - `spawn.<node>`: requests to create an actor on `<node>`; `spawn.any.<type>`: on any node
-//!   that registered the type (hex fingerprint), one queue group.
+//! - `spawn.<node>`: requests to create an actor on `<node>` (for `Placement::Any`, the node
+//!   the creator chose by load: `schedule.rs`).
 //! - `task.<fn>`: tasks of a registered fn (hex fingerprint), one queue group;
 //!   `task.<fn>.<node>`: those placed on `<node>` by their resources; `task.cancel.<node>`: the
 //!   cancels of the tasks running on `<node>`.
@@ -68,12 +68,6 @@ impl Subjects {
     /// `helio.<cluster>.spawn.<node>`: requests to create an actor on `node`.
     pub(crate) fn spawn(&self, node: NodeId) -> String {
         format!("{}.spawn.{node}", self.root)
-    }
-
-    /// `helio.<cluster>.spawn.any.<fingerprint>`: requests to create an actor of the type
-    /// `fingerprint` on any node that registered it.
-    pub(crate) fn spawn_any(&self, fingerprint: u64) -> String {
-        format!("{}.spawn.any.{fingerprint:016x}", self.root)
     }
 
     /// `helio.<cluster>.task.<fingerprint>`: the tasks of the fn `fingerprint`, for any node
@@ -169,7 +163,6 @@ mod tests {
         assert_eq!(s.inbox(42), format!("helio.prod.inbox.{n}.42"));
         assert_eq!(s.inbox_all(), format!("helio.prod.inbox.{n}.*"));
         assert_eq!(s.spawn(node), format!("helio.prod.spawn.{n}"));
-        assert_eq!(s.spawn_any(0xff), "helio.prod.spawn.any.00000000000000ff");
         assert_eq!(s.task(0xff), "helio.prod.task.00000000000000ff");
         assert_eq!(
             s.task_on(0xff, node),

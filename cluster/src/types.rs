@@ -76,14 +76,13 @@ pub(crate) fn registered<A: ActorClass>() -> Option<TypeEntry> {
     by_class(Class::of::<A>())
 }
 
-/// Records `entry` as the registration of `A`; `false` when `A` was registered already (the
-/// entry replaces the old one, which was made from the same definition).
-pub(crate) fn insert<A: 'static>(entry: TypeEntry) -> bool {
+/// Records `entry` as the registration of `A` (replacing an old one, made from the same
+/// definition, when `A` was registered already).
+pub(crate) fn insert<A: 'static>(entry: TypeEntry) {
     TYPES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(TypeId::of::<A>(), entry)
-        .is_none()
+        .insert(TypeId::of::<A>(), entry);
 }
 
 /// The registration of `class`, if this process made one.

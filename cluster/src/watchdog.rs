@@ -71,7 +71,11 @@ async fn answer_pings(cluster: Weak<Cluster>, mut pings: async_nats::Subscriber)
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
-        if let Some(reply) = message.reply {
+        // Pings sent at once by one process come as one batch: answer each.
+        for ping in super::batch::split(message) {
+            let Some(reply) = ping.reply else {
+                continue;
+            };
             // The answer says what this node has and holds (`load.rs`).
             let load = super::load::Load::here(&cluster);
             cluster.reply(

@@ -57,7 +57,8 @@ pub enum Placement {
     Local,
     /// The node with this id (see `helio::nodes`).
     Node(crate::NodeId),
-    /// Any node that registered the actor's type, this one included: one of them takes it.
+    /// Any node that hosts and registered the actor's type, this one included: the least
+    /// loaded (fewest actors) of those where its resources are free, ties at random.
     Any,
 }
 

@@ -9,12 +9,19 @@
 //! - A sync task that blocks in `helio::get` lends its CPUs back while it waits ([`lend_here`]),
 //!   as Ray does, so that the tasks it waits for can run: a task inside a task never starves
 //!   the node. It takes them back before it goes on, ahead of the queue.
+//! - It counts the tasks that run (hold a [`Held`], an empty grant included) and those that
+//!   wait in its queue ([`Pool::tasks`]), in atomics beside the lock: reading them takes no
+//!   lock, and a task that asks for nothing takes none either. An actor's holding is not a
+//!   task: it counts in neither.
 
 use std::{
     cell::RefCell,
     collections::VecDeque,
     future::Future,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     task::Poll,
 };
 
@@ -25,6 +32,10 @@ use crate::resources::{CPU, Grant, Ledger, Resources, Shortfall};
 /// One node's resources for tasks.
 pub(crate) struct Pool {
     state: Mutex<State>,
+    /// The tasks that hold a grant now: every [`Held`] made for a task, alive.
+    running: AtomicU64,
+    /// The tasks in `state.queue` (changed under the lock; read without it).
+    waiting: AtomicU64,
 }
 
 struct State {
@@ -36,6 +47,8 @@ struct State {
 /// A demand in the queue, and the grant it gets once it fits.
 struct Waiter {
     demand: Resources,
+    /// Whether a task waits here (not an actor's holding, nor a CPU take-back).
+    task: bool,
     grant: Mutex<Option<Grant>>,
     waker: AtomicWaker,
 }
@@ -57,7 +70,18 @@ impl Pool {
                 ledger: Ledger::new(total),
                 queue: VecDeque::new(),
             }),
+            running: AtomicU64::new(0),
+            waiting: AtomicU64::new(0),
         })
+    }
+
+    /// How many tasks run now (hold their grant), and how many wait in the queue. Takes no
+    /// lock; the two figures are read one after the other, not as one snapshot.
+    pub(crate) fn tasks(&self) -> (u64, u64) {
+        (
+            self.running.load(Ordering::Relaxed),
+            self.waiting.load(Ordering::Relaxed),
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -82,33 +106,43 @@ impl Pool {
         self.lock().ledger.never_fits(demand)
     }
 
-    /// Takes `demand` if it fits now; never waits.
+    /// Takes `demand` for a task if it fits now; never waits.
     pub(crate) fn try_acquire(self: &Arc<Self>, demand: &Resources) -> Option<Held> {
         if demand.is_empty() {
-            return Some(Held::new(self, Grant::empty()));
+            return Some(Held::new(self, Grant::empty(), true));
         }
         let grant = self.lock().ledger.try_acquire(demand).ok()?;
-        Some(Held::new(self, grant))
+        Some(Held::new(self, grant, true))
     }
 
-    /// Waits until `demand` fits, in queue order, and takes it; fails at once when it can
-    /// never fit here. Dropping the future leaves the queue (and gives back a grant that
-    /// came meanwhile).
+    /// Waits until `demand` fits, in queue order, and takes it for a task; fails at once when
+    /// it can never fit here. Dropping the future leaves the queue (and gives back a grant
+    /// that came meanwhile).
     pub(crate) fn acquire(
         self: &Arc<Self>,
         demand: Resources,
+    ) -> impl Future<Output = Result<Held, Shortfall>> + Send + 'static {
+        self.acquire_for(demand, true)
+    }
+
+    /// As [`acquire`](Pool::acquire), for a task (`task`) or an actor's holding: only a
+    /// task counts as running or waiting ([`tasks`](Pool::tasks)).
+    fn acquire_for(
+        self: &Arc<Self>,
+        demand: Resources,
+        task: bool,
     ) -> impl Future<Output = Result<Held, Shortfall>> + Send + 'static {
         let pool = Arc::clone(self);
         async move {
             if demand.is_empty() {
                 // Always fits, and takes nothing: no need for the lock.
-                return Ok(Held::new(&pool, Grant::empty()));
+                return Ok(Held::new(&pool, Grant::empty(), task));
             }
             let waiter = {
                 let mut state = pool.lock();
                 if let Ok(grant) = state.ledger.try_acquire(&demand) {
                     drop(state);
-                    return Ok(Held::new(&pool, grant));
+                    return Ok(Held::new(&pool, grant, task));
                 }
                 // Only a demand that does not fit now can be one that never fits.
                 if let Some(shortfall) = state.ledger.never_fits(&demand) {
@@ -116,9 +150,13 @@ impl Pool {
                 }
                 let waiter = Arc::new(Waiter {
                     demand,
+                    task,
                     grant: Mutex::new(None),
                     waker: AtomicWaker::new(),
                 });
+                if task {
+                    pool.waiting.fetch_add(1, Ordering::Relaxed);
+                }
                 state.queue.push_back(Arc::clone(&waiter));
                 waiter
             };
@@ -135,7 +173,7 @@ impl Pool {
             })
             .await;
             std::mem::forget(leave);
-            Ok(Held::new(&pool, grant))
+            Ok(Held::new(&pool, grant, task))
         }
     }
 
@@ -143,9 +181,38 @@ impl Pool {
     fn release(&self, grant: Grant) {
         let mut state = self.lock();
         state.ledger.release(grant);
-        serve(&mut state);
+        self.serve(&mut state);
         drop(state);
         freed();
+    }
+
+    /// Grants, in queue order, the waiting demands that fit now; stops once nothing is free
+    /// (a queued demand is never empty) or after [`SCAN_PAST`] demands that do not fit.
+    fn serve(&self, state: &mut State) {
+        let State { ledger, queue } = state;
+        let (mut i, mut passed) = (0, 0);
+        while i < queue.len() && passed < SCAN_PAST && !ledger.is_full() {
+            match ledger.try_acquire(&queue[i].demand) {
+                Ok(grant) => {
+                    if let Some(waiter) = queue.remove(i) {
+                        self.left_queue(&waiter);
+                        *waiter.grant.lock().unwrap_or_else(PoisonError::into_inner) = Some(grant);
+                        waiter.waker.wake();
+                    }
+                }
+                Err(_) => {
+                    i += 1;
+                    passed += 1;
+                }
+            }
+        }
+    }
+
+    /// Counts `waiter` out of the queue (under the lock, as it leaves it).
+    fn left_queue(&self, waiter: &Waiter) {
+        if waiter.task {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -172,27 +239,6 @@ fn freed() {
 /// over the head of the queue, at a bounded cost per release however long the queue is.
 const SCAN_PAST: usize = 64;
 
-/// Grants, in queue order, the waiting demands that fit now; stops once nothing is free (a
-/// queued demand is never empty) or after [`SCAN_PAST`] demands that do not fit.
-fn serve(state: &mut State) {
-    let State { ledger, queue } = state;
-    let (mut i, mut passed) = (0, 0);
-    while i < queue.len() && passed < SCAN_PAST && !ledger.is_full() {
-        match ledger.try_acquire(&queue[i].demand) {
-            Ok(grant) => {
-                if let Some(waiter) = queue.remove(i) {
-                    *waiter.grant.lock().unwrap_or_else(PoisonError::into_inner) = Some(grant);
-                    waiter.waker.wake();
-                }
-            }
-            Err(_) => {
-                i += 1;
-                passed += 1;
-            }
-        }
-    }
-}
-
 /// Takes a waiter out of the queue when its future is dropped before it got its grant.
 struct Leave<'a> {
     pool: &'a Arc<Pool>,
@@ -202,27 +248,37 @@ struct Leave<'a> {
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         let mut state = self.pool.lock();
+        let queued = state.queue.len();
         state.queue.retain(|w| !Arc::ptr_eq(w, self.waiter));
+        if state.queue.len() < queued {
+            self.pool.left_queue(self.waiter);
+        }
         if let Some(grant) = self.waiter.take() {
             // Granted meanwhile, but no one will run: give it back.
             state.ledger.release(grant);
-            serve(&mut state);
+            self.pool.serve(&mut state);
         }
     }
 }
 
-/// Resources a running task holds; given back when dropped.
+/// Resources a running task (or a live actor) holds; given back when dropped.
 pub struct Held {
     pool: Arc<Pool>,
     /// What was granted (less the CPUs it lends while it blocks).
     grant: Grant,
+    /// Whether a task holds it: it counts as running meanwhile.
+    task: bool,
 }
 
 impl Held {
-    fn new(pool: &Arc<Pool>, grant: Grant) -> Self {
+    fn new(pool: &Arc<Pool>, grant: Grant, task: bool) -> Self {
+        if task {
+            pool.running.fetch_add(1, Ordering::Relaxed);
+        }
         Held {
             pool: Arc::clone(pool),
             grant,
+            task,
         }
     }
 
@@ -239,6 +295,9 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
+        if self.task {
+            self.pool.running.fetch_sub(1, Ordering::Relaxed);
+        }
         if self.grant.resources().is_empty() {
             // Frees nothing, so it serves no one.
             return;
@@ -289,7 +348,7 @@ impl ActorHolding {
             return Ok(());
         }
         let mut sleep = crate::wait::timer(self.timeout).map_err(|err| err.to_string())?;
-        let acquire = std::pin::pin!(self.pool.acquire(self.demand.clone()));
+        let acquire = std::pin::pin!(self.pool.acquire_for(self.demand.clone(), false));
         match futures::future::select(acquire, sleep.as_mut()).await {
             futures::future::Either::Left((Ok(held), _)) => {
                 *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(held);
@@ -348,6 +407,8 @@ impl Drop for Lent {
                 Err(_) => {
                     let waiter = Arc::new(Waiter {
                         demand: self.cpus.clone(),
+                        // The task runs: it only takes its CPUs back.
+                        task: false,
                         grant: Mutex::new(None),
                         waker: AtomicWaker::new(),
                     });
@@ -449,6 +510,43 @@ mod tests {
             poll_once(pin!(pool.acquire(Resources::new()))),
             Poll::Ready(Ok(_))
         ));
+    }
+
+    #[test]
+    fn the_pool_counts_the_tasks_that_run_and_those_that_wait() {
+        let pool = Pool::new(cpus(1.0));
+        assert_eq!(pool.tasks(), (0, 0));
+        let Poll::Ready(Ok(first)) = poll_once(pin!(pool.acquire(cpus(1.0)))) else {
+            panic!("fits")
+        };
+        // A task that asks for nothing runs too, and holds nothing.
+        let free = pool.try_acquire(&Resources::new()).expect("always fits");
+        assert_eq!(pool.tasks(), (2, 0));
+        let mut second = pin!(pool.acquire(cpus(1.0)));
+        assert!(poll_once(second.as_mut()).is_pending());
+        {
+            let mut third = Box::pin(pool.acquire(cpus(1.0)));
+            assert!(poll_once(third.as_mut()).is_pending());
+            assert_eq!(pool.tasks(), (2, 2));
+        } // it leaves the queue
+        assert_eq!(pool.tasks(), (2, 1));
+        drop(first);
+        let Poll::Ready(Ok(second)) = poll_once(second.as_mut()) else {
+            panic!("served on release")
+        };
+        assert_eq!(pool.tasks(), (2, 0));
+        // An actor's holding is no task: it counts in neither, waiting or holding.
+        let mut actor = pin!(pool.acquire_for(cpus(1.0), false));
+        assert!(poll_once(actor.as_mut()).is_pending());
+        assert_eq!(pool.tasks(), (2, 0));
+        drop((second, free));
+        let Poll::Ready(Ok(actor)) = poll_once(actor.as_mut()) else {
+            panic!("served on release")
+        };
+        assert_eq!(pool.tasks(), (0, 0));
+        assert_eq!(pool.held(), cpus(1.0));
+        drop(actor);
+        assert!(pool.held().is_empty());
     }
 
     #[test]

@@ -153,6 +153,12 @@ pub fn node_resources() -> (Resources, Resources) {
     crate::system::task_pool().snapshot()
 }
 
+/// How many tasks this node runs now (each holds its resources, a task that asks for none
+/// included), and how many wait in its line for their resources. Cheap: two atomic reads.
+pub fn node_tasks() -> (u64, u64) {
+    crate::system::task_pool().tasks()
+}
+
 /// The cluster side of a remote handle, if `actor` is one.
 pub fn remote_of<A: ActorClass>(actor: &Actor<A>) -> Option<&Arc<dyn RemoteActor>> {
     actor.link()

@@ -1,0 +1,190 @@
+//! `Placement::Any` across processes: an actor goes to the least-loaded node that registered
+//! its type (fewest actors, counting those on their way), so many actors spread evenly over
+//! the workers; with no node that registered the type, creating one fails and says so. Each
+//! test starts its own `nats-server` and re-runs this binary in roles (`HELIO_TEST_ROLE`)
+//! that talk back on stdout.
+
+mod cluster_support;
+
+use std::{collections::BTreeMap, time::Duration};
+
+use cluster_support::{Nats, Proc, park, role, say, url};
+use helio::{ActorError, DeathCause, Placement, prelude::*};
+
+/// Any single wait in a child.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// How many workers.
+const WORKERS: usize = 4;
+/// How many actors the driver places over them: first one after the other, then the rest from
+/// several threads at once (so that placements are on their way together).
+const ACTORS: usize = 100;
+const ONE_BY_ONE: usize = 40;
+/// The threads that place the rest.
+const PLACERS: usize = 4;
+
+/// Says where it runs.
+pub struct Whereabouts;
+
+#[actor]
+impl Whereabouts {
+    pub fn new() -> Self {
+        Whereabouts
+    }
+
+    #[remote_method]
+    pub fn pid(&self) -> u32 {
+        std::process::id()
+    }
+}
+
+/// Registered by the driver alone: no worker can take one.
+pub struct Unplaceable;
+
+#[actor]
+impl Unplaceable {
+    pub fn new() -> Self {
+        Unplaceable
+    }
+
+    #[remote_method]
+    pub fn pid(&self) -> u32 {
+        std::process::id()
+    }
+}
+
+fn join(name: &str, hosts: bool) {
+    let config = helio::Config::cluster(url())
+        .node_name(name)
+        .host(hosts)
+        .num_cpus(2.0);
+    helio::init(config).expect("join the cluster");
+    helio::register::<Whereabouts>();
+}
+
+/// Places `count` actors anywhere, and returns the pid of the process that runs each (the
+/// handles are kept: the actors live until the driver exits).
+fn place(count: usize) -> Vec<(u32, Actor<Whereabouts>)> {
+    (0..count)
+        .map(|_| {
+            let actor = Whereabouts::new_actor()
+                .options(ActorOptions::new().placement(Placement::Any))
+                .remote();
+            let pid = actor
+                .methods()
+                .pid()
+                .remote()
+                .get_timeout(WAIT)
+                .expect("the placed actor answers");
+            (pid, actor)
+        })
+        .collect()
+}
+
+/// How many of `placed` each process runs, by pid.
+fn count_per_pid(placed: &[(u32, Actor<Whereabouts>)]) -> BTreeMap<u32, u64> {
+    let mut counts = BTreeMap::new();
+    for (pid, _) in placed {
+        *counts.entry(*pid).or_default() += 1;
+    }
+    counts
+}
+
+/// `pid=count pid=count ..`: how many of `placed` each process runs.
+fn per_pid(placed: &[(u32, Actor<Whereabouts>)]) -> String {
+    let counts: Vec<String> = count_per_pid(placed)
+        .iter()
+        .map(|(pid, count)| format!("{pid}={count}"))
+        .collect();
+    counts.join(" ")
+}
+
+/// The counts [`per_pid`] wrote.
+fn parse_counts(line: &str) -> BTreeMap<u32, u64> {
+    line.split_whitespace()
+        .map(|pair| {
+            let (pid, count) = pair.split_once('=').expect("pid=count");
+            (pid.parse().expect("a pid"), count.parse().expect("a count"))
+        })
+        .collect()
+}
+
+#[test]
+fn any_placement_spreads_actors_evenly_over_the_workers() {
+    match role().as_deref() {
+        Some("worker") => {
+            join("worker", true);
+            say(format!("ready {}", std::process::id()));
+            return park();
+        }
+        Some("driver") => {
+            join("driver", false);
+            helio::register::<Unplaceable>();
+            // No node that hosts registered it: it fails at once, saying so.
+            let lonely = Unplaceable::new_actor()
+                .options(ActorOptions::new().placement(Placement::Any))
+                .remote();
+            match lonely.methods().pid().remote().get_timeout(WAIT) {
+                Err(ActorError::ActorDied {
+                    cause: DeathCause::InitFailed(message),
+                    ..
+                }) => assert_eq!(
+                    message,
+                    "could not create it on another node: no node has registered the type"
+                ),
+                other => panic!("{other:?}"),
+            }
+            // One by one: each sees the last one in its node's load.
+            let mut placed = place(ONE_BY_ONE);
+            say(format!("one-by-one {}", per_pid(&placed)));
+            let placers: Vec<_> = (0..PLACERS)
+                .map(|_| std::thread::spawn(|| place((ACTORS - ONE_BY_ONE) / PLACERS)))
+                .collect();
+            for placer in placers {
+                placed.extend(placer.join().expect("a placer thread"));
+            }
+            // The nodes say as much: each counts the actors it serves.
+            let nodes = helio::nodes();
+            for (pid, count) in &count_per_pid(&placed) {
+                let node = nodes
+                    .iter()
+                    .find(|node| node.pid == *pid)
+                    .unwrap_or_else(|| panic!("no node of pid {pid} in {nodes:?}"));
+                assert_eq!(node.actor_count, *count, "{node:?}");
+            }
+            say(format!("placed {}", per_pid(&placed)));
+            return;
+        }
+        _ => {}
+    }
+    let test = "any_placement_spreads_actors_evenly_over_the_workers";
+    let nats = Nats::start();
+    let mut workers: Vec<Proc> = (0..WORKERS)
+        .map(|_| Proc::start(test, "worker", &nats.url))
+        .collect();
+    let pids: Vec<u32> = workers
+        .iter_mut()
+        .map(|worker| worker.expect("ready").parse().expect("a pid"))
+        .collect();
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    // One by one, each goes to a node with the fewest: they end exactly even.
+    let one_by_one = parse_counts(&driver.expect("one-by-one"));
+    eprintln!("actors per worker, one by one: {one_by_one:?}");
+    let even = (ONE_BY_ONE / WORKERS) as u64;
+    for pid in &pids {
+        assert_eq!(one_by_one.get(pid), Some(&even), "{one_by_one:?}");
+    }
+    // All of them, the rest placed from several threads at once.
+    let counts = parse_counts(&driver.expect("placed"));
+    eprintln!("actors per worker, in all: {counts:?}");
+    assert_eq!(counts.values().sum::<u64>(), ACTORS as u64, "{counts:?}");
+    let even = (ACTORS / WORKERS) as u64;
+    for pid in &pids {
+        let count = counts.get(pid).copied().unwrap_or(0);
+        assert!(
+            count.abs_diff(even) <= 5,
+            "worker {pid} got {count} actors, not {even} ± 5: {counts:?}"
+        );
+    }
+    driver.succeeds();
+}
