@@ -318,6 +318,27 @@ fn a_task_no_node_has_room_for_waits_cluster_wide_and_starts_where_room_frees_fi
             let b = holds_gpu.remote("b".to_owned());
             let _ = cluster_support::next_line(); // both hold their GPU
             let c = holds_gpu.remote("c".to_owned());
+            // Status shows where it waits: in this process's line, not on a node.
+            let deadline = std::time::Instant::now() + WAIT;
+            loop {
+                let nodes = helio::nodes();
+                let waiting = |name: &str| {
+                    nodes
+                        .iter()
+                        .find(|n| n.name == name)
+                        .map(|n| (n.running_tasks, n.waiting_tasks))
+                };
+                let seen = (waiting("driver"), waiting("gpu-1"), waiting("gpu-2"));
+                if seen == (Some((0, 1)), Some((1, 0)), Some((1, 0))) {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "running and waiting (driver, gpu-1, gpu-2): {seen:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            say("waits-here");
             for (tag, task) in [("a", a), ("b", b), ("c", c)] {
                 let pid = task.get_timeout(WAIT).expect("a GPU task");
                 say(format!("ran {tag} {pid}"));
@@ -340,6 +361,7 @@ fn a_task_no_node_has_room_for_waits_cluster_wide_and_starts_where_room_frees_fi
     tags.sort();
     assert_eq!(tags, ["a", "b"]);
     driver.tell("both");
+    driver.expect("waits-here");
     // The third waits in the driver's line, not on a node: the node that frees first takes
     // it, whichever it is. Free the second node's GPU first.
     second.tell("release");
