@@ -379,3 +379,66 @@ fn a_task_no_node_has_room_for_waits_cluster_wide_and_starts_where_room_frees_fi
     assert_eq!(ran[on_first.as_str()], first.pid());
     driver.succeeds();
 }
+
+/// Says `holding` and never returns on the node named `leaver`; elsewhere returns the pid at
+/// once. (Async: a cancel drops it.)
+#[remote]
+async fn held_by_leaver() -> u32 {
+    if role().as_deref() == Some("leaver") {
+        say("holding");
+        std::future::pending::<()>().await;
+    }
+    std::process::id()
+}
+
+#[test]
+fn a_node_that_leaves_hands_its_running_tasks_back_at_once() {
+    // Nodes are declared dead only after a minute here: a task that comes back within the
+    // test's bounds was handed back, not rescued from a dead node.
+    let join = |name: &str, hosts: bool| {
+        let config = helio::Config::cluster(url())
+            .node_name(name)
+            .num_cpus(1.0)
+            .node_timeout(Duration::from_secs(60))
+            .host(hosts);
+        helio::init(config).expect("join the cluster");
+        helio::register_task(&held_by_leaver);
+    };
+    match role().as_deref() {
+        Some("leaver") => {
+            join("leaver", true);
+            say("ready");
+            let _ = cluster_support::next_line();
+            helio::shutdown();
+            say("left");
+            return cluster_support::park();
+        }
+        Some("stayer") => {
+            join("stayer", true);
+            say(format!("ready {}", std::process::id()));
+            return cluster_support::park();
+        }
+        Some("driver") => {
+            join("driver", false);
+            let task = held_by_leaver.remote();
+            let pid = task
+                .get_timeout(Duration::from_secs(20))
+                .expect("handed back, and run again elsewhere");
+            say(format!("ran {pid}"));
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_node_that_leaves_hands_its_running_tasks_back_at_once";
+    let nats = Nats::start();
+    let mut leaver = Proc::start(test, "leaver", &nats.url);
+    leaver.expect("ready");
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    leaver.expect("holding");
+    let mut stayer = Proc::start(test, "stayer", &nats.url);
+    let stayer_pid = stayer.expect("ready");
+    leaver.tell("leave");
+    leaver.expect("left");
+    assert_eq!(driver.expect("ran"), stayer_pid);
+    driver.succeeds();
+}
