@@ -34,9 +34,10 @@
 //! - `schedule.rs`: the node an actor goes to (the least-loaded where it fits).
 //! - `placing.rs`: the actors this process is placing on other nodes, not yet answered.
 //! - `task_table.rs`: the table of registered tasks.
-//! - `tasks.rs`: `register_task`, and where a registered task runs.
+//! - `tasks.rs`: `register_task`, and a node taking a task another process sent.
 //! - `line.rs`: the tasks this process waits to place, and the room nodes reported (pure).
-//! - `pull.rs`: drives the line: asks for room, sends tasks to nodes with room.
+//! - `dispatch.rs`: a task's way from its caller to a node: drives the line, sends, and
+//!   hears the ack, a refusal or the result.
 //! - `room.rs`: a node's room: answers asks, reports room each time resources are freed.
 //! - `task_acks.rs`: the tasks sent that wait for their ack.
 //! - `liveness.rs`: which nodes this process heard lately, and which it found dead.
@@ -59,6 +60,7 @@ mod claim;
 mod client;
 mod config;
 mod deaths;
+mod dispatch;
 mod fence;
 mod handles;
 mod hooks;
@@ -71,7 +73,6 @@ mod load;
 mod node;
 mod placement;
 mod placing;
-mod pull;
 mod register;
 mod registry;
 mod remote_stream;
@@ -146,7 +147,7 @@ pub(crate) struct Cluster {
     /// The tasks this process sent that wait for their ack.
     acks: task_acks::Acks,
     /// The tasks this process waits to place on a node with room.
-    pull: pull::Pull,
+    pull: dispatch::Pull,
     /// The callers that want room on this node.
     rooms: room::Rooms,
     /// The actors this process is placing on other nodes (`Placement::Any`), by node.
@@ -366,7 +367,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         sweeper: deaths::Sweeper::new(config.retention),
         settling: verdict::Settling::default(),
         acks: task_acks::Acks::default(),
-        pull: pull::Pull::default(),
+        pull: dispatch::Pull::default(),
         rooms: room::Rooms::default(),
         placing: placing::Placing::default(),
     });
@@ -375,7 +376,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         async move {
             let inbox = inbox::listen(&cluster).await?;
             placement::listen(&cluster).await?;
-            pull::listen(&cluster).await?;
+            dispatch::listen(&cluster).await?;
             tasks::listen(&cluster).await?;
             watchdog::start(&cluster).await?;
             cluster.registry.put_node(&cluster.info).await?;
@@ -425,7 +426,7 @@ pub(crate) fn stop() {
     cluster
         .calls
         .fail_all("this process left the cluster before the reply came");
-    pull::leave(&cluster);
+    dispatch::leave(&cluster);
 }
 
 /// Publishes every queued message, in order per destination; what is queued for one

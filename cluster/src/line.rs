@@ -1,6 +1,6 @@
 //! The line: the tasks this process waits to place, cluster-wide, and what it knows of the
 //! room each node has for them. A pure core (no NATS, no clock of its own): the driver
-//! (`pull.rs`) feeds it what nodes say and carries out what it decides.
+//! (`dispatch.rs`) feeds it what nodes say and carries out what it decides.
 //!
 //! - A task that asks for resources goes to a node only when the node has them free now, as
 //!   far as this process knows: the last [`Room`] the node reported, less what this process

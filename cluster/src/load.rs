@@ -31,17 +31,11 @@ pub(crate) struct Load {
     /// The tasks it runs now (each holds its resources).
     #[serde(default)]
     pub(crate) running: u64,
-    /// The tasks waiting on it ([`waiting_here`]).
+    /// The tasks waiting on it: in the runtime's line for their resources (its own tasks),
+    /// and, as its pings report it ([`Load::with_line`]), in its line of tasks to place on a
+    /// node with room (`line.rs`: they wait cluster-wide, but this node holds them).
     #[serde(default)]
     pub(crate) waiting: u64,
-}
-
-/// The tasks waiting on this node: `in_pool`, those waiting in the runtime's line for their
-/// resources (its own tasks), and those this process waits to place on a node with room
-/// (`line.rs`: they wait cluster-wide, but this node holds them).
-fn waiting_here(cluster: &Cluster, in_pool: u64) -> u64 {
-    let in_line = u64::try_from(cluster.pull.waiting()).unwrap_or(u64::MAX);
-    in_pool.saturating_add(in_line)
 }
 
 fn listed(resources: &Resources) -> Vec<(String, f64)> {
@@ -70,8 +64,15 @@ impl Load {
             tasks: task_table::registered(),
             actors: u64::try_from(cluster.served.count()).unwrap_or(u64::MAX),
             running,
-            waiting: waiting_here(cluster, waiting),
+            waiting,
         }
+    }
+
+    /// This load with `in_line` more tasks waiting: those this process waits to place.
+    pub(crate) fn with_line(mut self, in_line: usize) -> Load {
+        let in_line = u64::try_from(in_line).unwrap_or(u64::MAX);
+        self.waiting = self.waiting.saturating_add(in_line);
+        self
     }
 
     /// The ledger these figures describe.

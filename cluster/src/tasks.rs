@@ -1,68 +1,37 @@
-//! Tasks across processes: `helio::register_task(&f)` and where a registered task runs.
+//! Tasks across processes: `helio::register_task(&f)`, and the node's side: taking a task
+//! another process sent (`dispatch.rs` is the caller's side).
 //!
-//! - **Where.** A task of a registered fn runs here when this process hosts and its demand
-//!   fits here now. Otherwise, one that asks for resources (`num_cpus = 1` by default) goes
-//!   to a node that has them free now: it waits in this process's line (`line.rs`, driven by
-//!   `pull.rs`) until a node that runs the fn reports room for it (`room.rs`), and the node
-//!   takes it only if it can start it at once, refusing it otherwise (it then waits again).
-//!   So no node holds work another could start, and a task waits cluster-wide, not in one
-//!   node's line. A task that asks for nothing goes to `helio.<cluster>.task.<fingerprint>`,
-//!   where every hosting node that registered the fn listens in one queue group.
-//! - **Who took it.** The request's reply subject is an ack, and header [`RESULT_TO`] names a
-//!   second inbox entry of the caller for the result. A task that returns within
-//!   [`ACK_WITHIN`] sends its result alone (one message back, as a call's reply; the caller
-//!   then drops the ack's entry). A longer one acks with the taking node's id first, so the
-//!   result's entry waits on that node and the node's death resolves it
-//!   (`unanswered::node_died`); it then runs again on another node while `max_retries` allows, and
-//!   otherwise resolves to `ActorDied { cause: NodeDied }`. A task sent to a node with room
-//!   waits on that node from the start.
-//! - **Never acked.** A node that dies as it takes a task, before its ack, is not one the
-//!   caller knows of: a task with neither ack nor result for a while resolves to
-//!   `ActorUnavailable` ([`Acks`](super::task_acks::Acks)), so its caller never waits forever.
-//! - **Nobody.** With no node registered, the server answers "no responders" (to the ack, or
-//!   to the line's ask for room), and the task resolves to `ActorUnavailable` (a node may
-//!   register it later: transient).
+//! - **Where.** A task of a registered fn runs in the calling process when it hosts and the
+//!   task's demand fits there now; otherwise it goes where `dispatch.rs` sends it.
+//! - **Taking one.** A node starts a task it was sent only if its resources are free here
+//!   now (it never waits in this node's line), and otherwise refuses it with this node's load
+//!   ([`TaskAck::Busy`]): the task then waits again in its caller's line. It answers with the
+//!   result alone when the task is done within [`ACK_WITHIN`], else acks with its id first.
+//! - **Leaving.** A node that leaves hands the tasks it runs back to their callers, as if it
+//!   had died ([`hand_back`]): they run again elsewhere while `max_retries` allows.
 
 use std::{
     any::TypeId,
-    sync::{Arc, Mutex, PoisonError, Weak},
-    time::{Duration, Instant},
+    sync::{Arc, Weak},
+    time::Duration,
 };
 
-use async_nats::{HeaderMap, Message, message::OutboundMessage};
-use bytes::Bytes;
+use async_nats::Message;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 
 use super::{
-    Cluster, MsgPack, NodeId,
-    calls::{Complete, Pending},
-    current,
+    Cluster, MsgPack, current,
+    dispatch::{self, RESULT_TO, ROOM_TO, TaskAck, TaskRequest},
     load::Load,
-    pull,
     task_table::{self, Running, TaskEntry},
     types::fingerprint,
-    unanswered,
-    wire::{self, CODEC, CODEC_ID, FINGERPRINT, Failure},
+    wire::{self, Failure},
 };
 use crate::{
     ActorError, DeathCause, TaskOptions,
-    seam::ActorLabel,
     seam::{Codec, WireError},
-    seam::{Held, RemoteFn, Resources, Task},
+    seam::{Held, RemoteFn, Task},
 };
-
-/// Why a task fails when no node of the cluster runs its fn.
-pub(crate) const NOBODY: &str = "no node of the cluster runs it: register it with \
-                                 `helio::register_task` in a process that hosts \
-                                 (`Config::host(true)`)";
-
-/// The header naming the caller's inbox entry for a task's result.
-const RESULT_TO: &str = "Helio-Result-To";
-
-/// The header naming where the caller of a task sent to a node with room wants that node's
-/// next reports of room (`room.rs`).
-const ROOM_TO: &str = "Helio-Room-To";
 
 /// How long a node running a task waits for its result before it acks: a task done by then
 /// sends its result alone.
@@ -174,313 +143,8 @@ impl crate::seam::Router for ClusterRouter {
             }));
             return Box::new(|| {});
         };
-        let ticket = send(&cluster, entry, sent);
+        let ticket = dispatch::send(&cluster, entry, sent);
         Box::new(move || ticket.cancel())
-    }
-}
-
-/// Sends a task of `entry`'s fn to the cluster; its result or error goes to `sent.answer`.
-/// The ticket cancels it where it runs.
-fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::seam::Sent) -> Ticket {
-    let crate::seam::Sent {
-        label,
-        method,
-        options,
-        demand,
-        args,
-        answer: done,
-    } = sent;
-    let ticket = Ticket {
-        cluster: Arc::downgrade(cluster),
-        taken: Arc::new(Mutex::new(Taken::default())),
-    };
-    let args = match (entry.encode)(args) {
-        Ok(args) => args,
-        Err(err) => {
-            done(Err(ActorError::Wire {
-                message: format!("the task's arguments do not encode: {err}"),
-            }));
-            return ticket;
-        }
-    };
-    let request = match wire::encode(&TaskRequest {
-        options: options.clone(),
-        args,
-    }) {
-        Ok(request) => Bytes::from(request),
-        Err(err) => {
-            done(Err(ActorError::Wire {
-                message: format!("the task's options do not encode: {err}"),
-            }));
-            return ticket;
-        }
-    };
-    let decode = entry.decode;
-    let now = Instant::now();
-    let deadline = crate::seam::task_resource_timeout(&options).map(|timeout| now + timeout);
-    attempt(Attempt {
-        cluster: Arc::clone(cluster),
-        fingerprint: entry.fingerprint,
-        request,
-        label,
-        method,
-        retries: options.node_retries(),
-        demand,
-        since: now,
-        deadline,
-        taken: Arc::clone(&ticket.taken),
-        done: Box::new(move |result: Result<Bytes, ActorError>| {
-            done(result.and_then(|bytes| {
-                decode(&bytes).map_err(|err| ActorError::Wire {
-                    message: format!("the task's result does not decode: {err}"),
-                })
-            }));
-        }),
-    });
-    ticket
-}
-
-/// Where a task sent to the cluster runs, once a node took it: to cancel it there.
-pub(crate) struct Ticket {
-    cluster: Weak<Cluster>,
-    taken: Arc<Mutex<Taken>>,
-}
-
-/// What the caller knows of where its task runs.
-#[derive(Default)]
-struct Taken {
-    /// The node that took it, and the subject it answers on (which names it there).
-    by: Option<(NodeId, String)>,
-    /// The caller cancelled before any node took it: the node that does is told at once.
-    cancelled: bool,
-}
-
-impl Taken {
-    /// Records that `node` took the task (answering on `call`); tells it to cancel the task
-    /// when the caller already did.
-    fn by(&mut self, cluster: &Cluster, node: NodeId, call: String) {
-        if self.cancelled {
-            send_cancel(cluster, node, &call);
-        }
-        self.by = Some((node, call));
-    }
-}
-
-impl Ticket {
-    /// Asks the node running the task to cancel it, now or as soon as a node takes it.
-    pub(crate) fn cancel(&self) {
-        let Some(cluster) = self.cluster.upgrade() else {
-            return;
-        };
-        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
-        taken.cancelled = true;
-        if let Some((node, call)) = &taken.by {
-            send_cancel(&cluster, *node, call);
-        }
-    }
-}
-
-fn send_cancel(cluster: &Cluster, node: NodeId, call: &str) {
-    match wire::encode(&call.to_owned()) {
-        Ok(payload) => cluster.control(
-            &cluster.subjects.task_cancel(node).into(),
-            wire::VERB_CANCEL,
-            payload,
-        ),
-        Err(err) => tracing::debug!(%err, "a task's cancel not sent"),
-    }
-}
-
-/// A task as it crosses: its options (the taking node applies them) and encoded arguments.
-#[derive(Serialize, Deserialize)]
-struct TaskRequest {
-    options: TaskOptions,
-    args: Vec<u8>,
-}
-
-/// One send of a task, and what it takes to send it again.
-pub(crate) struct Attempt {
-    pub(crate) cluster: Arc<Cluster>,
-    pub(crate) fingerprint: u64,
-    request: Bytes,
-    pub(crate) label: ActorLabel,
-    pub(crate) method: &'static str,
-    /// Runs left after a node death: `None` forever.
-    retries: Option<u64>,
-    /// What it holds while it runs: when not empty, it goes only to a node that has it free.
-    pub(crate) demand: Resources,
-    /// When it was (last) submitted.
-    pub(crate) since: Instant,
-    /// When it stops waiting for its resources (`resource_timeout`).
-    pub(crate) deadline: Option<Instant>,
-    /// Where the task runs now (the ticket's view).
-    taken: Arc<Mutex<Taken>>,
-    pub(crate) done: Complete,
-}
-
-impl Attempt {
-    /// Whether its caller cancelled it (its ref says so already).
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.taken
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .cancelled
-    }
-}
-
-/// What a node answers a task it was sent, on the task's ack subject.
-#[derive(Serialize, Deserialize)]
-enum TaskAck {
-    /// It took the task, and runs it.
-    Taken(NodeId),
-    /// It has no room for it now: its load says what it has.
-    Busy(Load),
-}
-
-/// Sends the task where it may go: one that asks for nothing to whichever node takes it,
-/// any other through this process's line, to a node with room for it (`pull.rs`).
-fn attempt(attempt: Attempt) {
-    if attempt.demand.is_empty() {
-        let subject = attempt.cluster.subjects.task(attempt.fingerprint);
-        return send_to(attempt, subject, None);
-    }
-    pull::submit(attempt);
-}
-
-/// Sends the task to `node`, which has room for it as far as this process knows.
-pub(crate) fn dispatch(attempt: Attempt, node: NodeId) {
-    if attempt.is_cancelled() {
-        return;
-    }
-    let subject = attempt.cluster.subjects.task_on(attempt.fingerprint, node);
-    send_to(attempt, subject, Some(node));
-}
-
-/// Sends the task on `subject` (to `node`, when it goes to one), and waits on the node that
-/// takes it.
-fn send_to(attempt: Attempt, subject: String, node: Option<NodeId>) {
-    let cluster = Arc::clone(&attempt.cluster);
-    let (label, method) = (attempt.label.clone(), attempt.method);
-    let request = attempt.request.clone();
-    let fingerprint = attempt.fingerprint;
-    let taken = Arc::clone(&attempt.taken);
-    // The ack or the result comes first; a refusal takes the attempt back to the line.
-    let attempt = Arc::new(Mutex::new(Some(attempt)));
-    let take =
-        |slot: &Mutex<Option<Attempt>>| slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-    // The result: the node that took the task owes it; if that node dies first, the task
-    // runs again elsewhere, or fails. A result that comes before the ack ends the wait for it.
-    let ack = cluster.calls.reserve();
-    let result = cluster.calls.reserve();
-    let resulted = Arc::clone(&attempt);
-    cluster.calls.insert_at(
-        result,
-        Pending {
-            actor: label.clone(),
-            method,
-            node: None,
-            complete: Box::new(move |outcome| {
-                let Some(attempt) = take(&resulted) else {
-                    return;
-                };
-                // A result before any ack: none will come.
-                drop(attempt.cluster.calls.take(ack));
-                match outcome {
-                    Err(ActorError::ActorDied {
-                        cause: DeathCause::NodeDied(node),
-                        ..
-                    }) if attempt.retries != Some(0) => {
-                        tracing::info!(task = method, %node, "the task's node died; running it again");
-                        self::attempt(Attempt {
-                            retries: attempt.retries.map(|left| left - 1),
-                            since: Instant::now(),
-                            ..attempt
-                        });
-                    }
-                    other => (attempt.done)(other),
-                }
-            }),
-            rerun: None,
-            dies_with_host: true,
-            address: None,
-        },
-    );
-    // The ack: which node took it, or that it has no room.
-    let acked = Arc::clone(&cluster);
-    cluster.calls.insert_at(
-        ack,
-        Pending {
-            actor: label,
-            method,
-            node: None,
-            complete: Box::new(move |ack| {
-                let answer = ack.and_then(|bytes| {
-                    wire::decode::<TaskAck>(&bytes).map_err(|err| ActorError::Wire {
-                        message: format!("a bad task acknowledgement: {err}"),
-                    })
-                });
-                match answer {
-                    Ok(TaskAck::Taken(node)) => {
-                        taken.lock().unwrap_or_else(PoisonError::into_inner).by(
-                            &acked,
-                            node,
-                            acked.subjects.inbox(result),
-                        );
-                        unanswered::owed_by(&acked, result, node);
-                    }
-                    Ok(TaskAck::Busy(load)) => {
-                        drop(acked.calls.take(result));
-                        if let (Some(attempt), Some(node)) = (take(&attempt), node) {
-                            pull::refused(node, Some(load), attempt);
-                        }
-                    }
-                    // The node it went to left: it waits for another.
-                    Err(ActorError::ActorUnavailable { .. }) if node.is_some() => {
-                        drop(acked.calls.take(result));
-                        if let (Some(attempt), Some(node)) = (take(&attempt), node) {
-                            pull::refused(node, None, attempt);
-                        }
-                    }
-                    Err(err) => {
-                        if let Some(pending) = acked.calls.take(result) {
-                            (pending.complete)(Err(not_taken(err)));
-                        }
-                    }
-                }
-            }),
-            rerun: None,
-            dies_with_host: false,
-            address: None,
-        },
-    );
-    if let Some(node) = node {
-        unanswered::owed_by(&cluster, result, node);
-    }
-    super::task_acks::Acks::watch(&cluster, ack, result);
-    let mut headers = HeaderMap::new();
-    headers.insert(CODEC, CODEC_ID);
-    headers.insert(FINGERPRINT, format!("{fingerprint:016x}").as_str());
-    headers.insert(RESULT_TO, cluster.subjects.inbox(result).as_str());
-    if node.is_some() {
-        headers.insert(ROOM_TO, cluster.subjects.room(fingerprint).as_str());
-    }
-    cluster.publish(OutboundMessage {
-        subject: subject.into(),
-        reply: Some(cluster.subjects.inbox(ack).into()),
-        payload: request,
-        headers: Some(headers),
-    });
-}
-
-/// The error of a task no node took: "no responders" says no node registered its fn.
-fn not_taken(err: ActorError) -> ActorError {
-    match err {
-        ActorError::ActorUnavailable { actor, method, .. } => ActorError::ActorUnavailable {
-            actor,
-            method,
-            message: NOBODY.to_owned(),
-        },
-        other => other,
     }
 }
 

@@ -77,7 +77,7 @@ async fn answer_pings(cluster: Weak<Cluster>, mut pings: async_nats::Subscriber)
                 continue;
             };
             // The answer says what this node has and holds (`load.rs`).
-            let load = super::load::Load::here(&cluster);
+            let load = super::load::Load::here(&cluster).with_line(cluster.pull.waiting());
             cluster.reply(
                 reply,
                 wire::encode(&load).map_err(|err| wire::Failure::Wire(err.to_string())),
@@ -160,7 +160,7 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
                 "its node {node} stopped answering (no heartbeat for {timeout:?}, no answer \
                  to a ping)"
             );
-            super::pull::forget(&cluster, node);
+            super::dispatch::forget(&cluster, node);
             super::unanswered::node_died(&cluster, node, &message);
             let cluster = Arc::clone(&cluster);
             let handle = cluster.handle.clone();
@@ -190,7 +190,8 @@ pub(crate) async fn node_state(
 ) -> (super::NodeState, Option<super::load::Load>) {
     use super::NodeState;
     if node == cluster.node() {
-        return (NodeState::Alive, Some(super::load::Load::here(cluster)));
+        let load = super::load::Load::here(cluster).with_line(cluster.pull.waiting());
+        return (NodeState::Alive, Some(load));
     }
     if cluster.liveness.is_dead(node) {
         return (NodeState::Dead, None);
