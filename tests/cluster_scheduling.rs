@@ -258,6 +258,18 @@ fn a_task_no_node_could_ever_fit_is_unschedulable_and_nothing_waits_forever() {
             let long = sleepy
                 .options(TaskOptions::new().num_cpus(2.0))
                 .remote(3, 3_000);
+            // (Tasks start in no set order: wait until it runs.)
+            let deadline = std::time::Instant::now() + WAIT;
+            while !helio::nodes()
+                .iter()
+                .any(|node| node.name == "worker" && node.running_tasks == 1)
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the long task never ran"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let impatient = sleepy
                 .options(
                     TaskOptions::new()
