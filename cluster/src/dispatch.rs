@@ -48,7 +48,7 @@ use crate::{
 };
 
 /// Why a task fails when no node of the cluster runs its fn.
-pub(crate) const NOBODY: &str = "no node of the cluster runs it: register it with \
+const NOBODY: &str = "no node of the cluster runs it: register it with \
                                  `helio::register_task` in a process that hosts \
                                  (`Config::host(true)`)";
 
@@ -100,7 +100,7 @@ fn entry(attempt: Attempt) -> Entry<Attempt> {
 }
 
 /// Places a task that asks for resources: on a node with room for it now, or in line.
-pub(crate) fn submit(attempt: Attempt) {
+fn submit(attempt: Attempt) {
     let cluster = Arc::clone(&attempt.cluster);
     let now = Instant::now();
     let (sent, wants) = {
@@ -113,7 +113,7 @@ pub(crate) fn submit(attempt: Attempt) {
 
 /// A node refused `attempt` (it is busy after all), reporting its room; `None`: it does not
 /// serve the fn (it left).
-pub(crate) fn refused(node: NodeId, load: Option<Load>, attempt: Attempt) {
+fn refused(node: NodeId, load: Option<Load>, attempt: Attempt) {
     let cluster = Arc::clone(&attempt.cluster);
     let now = Instant::now();
     let room = load.as_ref().map_or_else(
@@ -156,7 +156,7 @@ pub(crate) fn leave(cluster: &Cluster) {
 /// tasks wait.
 fn carry_out(cluster: &Arc<Cluster>, sent: Vec<(NodeId, Attempt)>, wants: &[u64]) {
     for (node, attempt) in sent {
-        dispatch(attempt, node);
+        send_to_node(attempt, node);
     }
     for fingerprint in wants {
         ask(cluster, *fingerprint);
@@ -402,28 +402,28 @@ pub(crate) struct TaskRequest {
 }
 
 /// One send of a task, and what it takes to send it again.
-pub(crate) struct Attempt {
-    pub(crate) cluster: Arc<Cluster>,
-    pub(crate) fingerprint: u64,
+struct Attempt {
+    cluster: Arc<Cluster>,
+    fingerprint: u64,
     request: Bytes,
-    pub(crate) label: ActorLabel,
-    pub(crate) method: &'static str,
+    label: ActorLabel,
+    method: &'static str,
     /// Runs left after a node death: `None` forever.
     retries: Option<u64>,
     /// What it holds while it runs: when not empty, it goes only to a node that has it free.
-    pub(crate) demand: Resources,
+    demand: Resources,
     /// When it was (last) submitted.
-    pub(crate) since: Instant,
+    since: Instant,
     /// When it stops waiting for its resources (`resource_timeout`).
-    pub(crate) deadline: Option<Instant>,
+    deadline: Option<Instant>,
     /// Where the task runs now (the ticket's view).
     taken: Arc<Mutex<Taken>>,
-    pub(crate) done: Complete,
+    done: Complete,
 }
 
 impl Attempt {
     /// Whether its caller cancelled it (its ref says so already).
-    pub(crate) fn is_cancelled(&self) -> bool {
+    fn is_cancelled(&self) -> bool {
         self.taken
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -451,7 +451,7 @@ fn attempt(attempt: Attempt) {
 }
 
 /// Sends the task to `node`, which has room for it as far as this process knows.
-pub(crate) fn dispatch(attempt: Attempt, node: NodeId) {
+fn send_to_node(attempt: Attempt, node: NodeId) {
     if attempt.is_cancelled() {
         return;
     }

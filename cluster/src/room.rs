@@ -96,7 +96,8 @@ async fn answer(cluster: Weak<Cluster>, mut wants: async_nats::Subscriber) {
             return;
         };
         for message in super::batch::split(message) {
-            let Some(reply) = message.reply else {
+            let Some(reply) = message.reply.filter(|to| cluster.subjects.is_room(to)) else {
+                tracing::debug!(subject = %message.subject, "an ask for room with nowhere to answer");
                 continue;
             };
             cluster.rooms.wanted_by(reply.to_string());

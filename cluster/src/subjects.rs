@@ -105,6 +105,15 @@ impl Subjects {
         format!("{}.offer", self.root)
     }
 
+    /// Whether `subject` is where a process of this cluster hears reports of room (so that a
+    /// node sends its reports nowhere else, whatever a message asks).
+    pub(crate) fn is_room(&self, subject: &str) -> bool {
+        subject
+            .strip_prefix(self.root.as_str())
+            .and_then(|rest| rest.strip_prefix(".room."))
+            .is_some_and(|rest| rest.split('.').count() == 2)
+    }
+
     /// `helio.<cluster>.room.<this node>.*`: every report of room to this process.
     pub(crate) fn rooms(&self) -> String {
         format!("{}.room.{}.*", self.root, self.node)
@@ -179,6 +188,10 @@ mod tests {
         );
         assert_eq!(s.rooms(), format!("helio.prod.room.{n}.*"));
         assert_eq!(s.offers(), "helio.prod.offer");
+        assert!(s.is_room(&s.room(0xff)));
+        assert!(!s.is_room(&s.offers()));
+        assert!(!s.is_room("helio.prod.room.x"));
+        assert!(!s.is_room(&Subjects::new("dev", node).room(0xff)));
     }
 
     #[test]

@@ -243,10 +243,10 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
         return;
     };
     // Its caller wants this node's room from now on, as if it had asked.
-    if let Some(to) = wire::header(&message, ROOM_TO) {
+    if let Some(to) = wire::header(&message, ROOM_TO).filter(|to| cluster.subjects.is_room(to)) {
         cluster.rooms.wanted_by(to.to_owned());
     }
-    let answer = |ack_: TaskAck| wire::encode(&ack_).map_err(|err| Failure::Wire(err.to_string()));
+    let answer = |said: TaskAck| wire::encode(&said).map_err(|err| Failure::Wire(err.to_string()));
     let request = match wire::decode::<TaskRequest>(&message.payload) {
         Ok(request) => request,
         Err(err) => {
