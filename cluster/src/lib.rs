@@ -13,6 +13,7 @@
 //! - `subjects.rs`: the NATS subjects of a cluster, built and parsed in one place.
 //! - `wire.rs`: headers, and how values and failures cross the wire.
 //! - `batch.rs`: many small messages to one destination as one NATS message.
+//! - `limit.rs`: the server's `max_payload`, and what becomes of a message over it.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
 //! - `types.rs`: the table of registered actor types (how to serve and call each).
@@ -67,6 +68,7 @@ mod hooks;
 mod host;
 mod inbox;
 mod init;
+mod limit;
 mod line;
 pub(crate) mod liveness;
 mod load;
@@ -456,36 +458,71 @@ async fn write(
             }
         }
         busy = queued.len() > 1;
-        // Group by destination, keeping each one's order.
+        let live = cluster.upgrade();
+        // What the server takes in one message, as it said (`limit.rs`).
+        let limit = match client.server_info().max_payload {
+            0 => usize::MAX,
+            max => max,
+        };
+        // Group by destination, keeping each one's order; a message over the limit is sent
+        // as an error, or fails its call here, never only logged.
         let mut routes: Vec<(String, Vec<OutboundMessage>)> = Vec::new();
         for message in queued.drain(..) {
+            let size = limit::size(&message);
+            let message = if size > limit {
+                let own = |reply: &str| live.as_ref()?.subjects.own_call(reply);
+                match limit::over(message, size, limit, own) {
+                    limit::Over::Send(error) => error,
+                    limit::Over::Fail(id, why) => {
+                        if let Some(cluster) = &live {
+                            fail(cluster, id, Unsent::TooLarge(why));
+                        }
+                        continue;
+                    }
+                    limit::Over::Drop(why) => {
+                        tracing::error!(%why, "a cluster message dropped");
+                        continue;
+                    }
+                }
+            } else {
+                message
+            };
             let route = batch::route(&message.subject);
             match routes.iter_mut().find(|(r, _)| r == route) {
                 Some((_, messages)) => messages.push(message),
                 None => routes.push((route.to_owned(), vec![message])),
             }
         }
-        let mut sends = Vec::with_capacity(routes.len());
+        // Each send, with this process's calls in it (to fail them if it cannot go).
+        let mut sends: Vec<(OutboundMessage, Vec<u64>)> = Vec::with_capacity(routes.len());
+        let own_calls = |messages: &[OutboundMessage]| {
+            live.as_ref()
+                .map(|cluster| cluster.own_calls(messages))
+                .unwrap_or_default()
+        };
         for (route, messages) in routes {
-            if messages.len() == 1 {
-                sends.extend(messages);
-                continue;
-            }
-            if let Some(cluster) = cluster.upgrade() {
-                cluster.calls.group(cluster.own_calls(&messages));
-            }
-            match batch::encode(
-                batch::batch_subject(&route, &messages[0].subject),
-                &messages,
-            ) {
-                Ok(batch) => sends.push(batch),
-                Err(err) => {
-                    tracing::warn!(%err, "messages not batched");
-                    sends.extend(messages);
+            for run in limit::chunks(messages, limit) {
+                let calls = own_calls(&run);
+                if run.len() == 1 {
+                    sends.extend(run.into_iter().map(|message| (message, calls.clone())));
+                    continue;
+                }
+                if let Some(cluster) = &live {
+                    cluster.calls.group(calls.clone());
+                }
+                match batch::encode(batch::batch_subject(&route, &run[0].subject), &run) {
+                    Ok(batch) => sends.push((batch, calls)),
+                    Err(err) => {
+                        tracing::warn!(%err, "messages not batched");
+                        for message in run {
+                            let calls = own_calls(std::slice::from_ref(&message));
+                            sends.push((message, calls));
+                        }
+                    }
                 }
             }
         }
-        for message in sends {
+        for (message, calls) in sends {
             let OutboundMessage {
                 subject,
                 reply,
@@ -510,9 +547,39 @@ async fn write(
                 }
             };
             if let Err(err) = sent {
-                tracing::warn!(%err, "cluster message not sent");
+                // Not only logged: the calls it carried fail now.
+                tracing::warn!(%err, calls = calls.len(), "a cluster message not sent");
+                if let Some(cluster) = &live {
+                    for id in calls {
+                        fail(cluster, id, Unsent::Refused(err.to_string()));
+                    }
+                }
             }
         }
+    }
+}
+
+/// Why a message of this process's did not go.
+enum Unsent {
+    /// Over the server's `max_payload` (the whole message says so).
+    TooLarge(String),
+    /// The client refused it (it is closed, say).
+    Refused(String),
+}
+
+/// Fails this process's call `id` (or stream), if it still waits: its message did not go.
+fn fail(cluster: &Cluster, id: u64, why: Unsent) {
+    match (cluster.calls.take(id), why) {
+        (Some(pending), Unsent::TooLarge(message)) => {
+            (pending.complete)(Err(ActorError::Wire { message }));
+        }
+        (Some(pending), Unsent::Refused(err)) => {
+            pending.unavailable(&format!("its message was not sent: {err}"));
+        }
+        (None, Unsent::TooLarge(message)) => cluster.calls.stream_unavailable(id, &message),
+        (None, Unsent::Refused(err)) => cluster
+            .calls
+            .stream_unavailable(id, &format!("its message was not sent: {err}")),
     }
 }
 

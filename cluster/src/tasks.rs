@@ -211,9 +211,11 @@ async fn serve(cluster: Weak<Cluster>, entry: TaskEntry, mut sub: async_nats::Su
 pub(crate) fn hand_back(cluster: &Cluster) {
     let me = DeathCause::NodeDied(cluster.node().to_string());
     for (result_to, cancel) in cluster.inflight.take_tasks() {
-        cancel.cancel();
+        // The reply first: the cancel ends the run, whose own answer (`Cancelled`) must come
+        // second, when its caller no longer waits for it.
         let failure = Failure::Died(wire::Cause::of(&me));
         cluster.reply(result_to.into(), Err(failure));
+        cancel.cancel();
     }
 }
 
