@@ -11,6 +11,8 @@
 //! - cluster tasks (a registered `#[remote]` fn; the calling process is client-only, so every
 //!   task runs on the host), sequential and 256 in flight, against the same raw figures (the
 //!   scheduling issue's goals: at least 0.7x raw one at a time, 0.5x with 256 in flight);
+//! - 256 KB `Vec<u8>` arguments, one call at a time, in MB/s against raw request/reply with
+//!   the same bytes (bytes cross as MessagePack binary);
 //! - tiny tasks that take a CPU each (the default `num_cpus = 1`), so they go only where a CPU
 //!   is free (pulled, `line.rs`), from this one client over two worker processes of 2 CPUs:
 //!   tasks per second one at a time and 256 in flight, beside the raw figures and Ray's
@@ -39,6 +41,12 @@ impl Echo {
     #[remote_method]
     pub fn echo(&self, x: u64) -> u64 {
         x
+    }
+
+    /// How long `bytes` is.
+    #[remote_method]
+    pub fn len(&self, bytes: Vec<u8>) -> u64 {
+        bytes.len() as u64
     }
 }
 
@@ -90,13 +98,17 @@ fn host() {
     echo.ready().get_timeout(WAIT).expect("echo starts");
     rt.block_on(async {
         let client = async_nats::connect(url()).await.expect("raw connect");
-        let mut sub = client.subscribe("raw.echo").await.expect("raw subscribe");
+        let mut sub = client.subscribe("raw.*").await.expect("raw subscribe");
         client.flush().await.expect("flush");
         say("ready");
         while let Some(message) = sub.next().await {
-            if let Some(reply) = message.reply {
-                let _ = client.publish(reply, message.payload).await;
-            }
+            let Some(reply) = message.reply else { continue };
+            let answer = if message.subject.as_str() == "raw.len" {
+                (message.payload.len() as u64).to_le_bytes().to_vec().into()
+            } else {
+                message.payload
+            };
+            let _ = client.publish(reply, answer).await;
         }
     });
 }
@@ -236,6 +248,26 @@ fn main() {
         });
         let task_piped = rate(piped_n, start.elapsed());
 
+        // 256 KB of bytes to the actor, one call at a time: helio, then raw with the same bytes.
+        let blob = vec![0xAB_u8; 256 << 10];
+        let blob_n = 200;
+        let start = Instant::now();
+        rt.block_on(async {
+            let method = echo.methods().len();
+            for _ in 0..blob_n {
+                assert_eq!(method.remote(blob.clone()).await.unwrap(), 256 << 10);
+            }
+        });
+        let helio_blob = rate(blob_n, start.elapsed()) * 0.25;
+        let start = Instant::now();
+        rt.block_on(async {
+            for _ in 0..blob_n {
+                let reply = raw.request("raw.len", blob.clone().into()).await.unwrap();
+                assert_eq!(reply.payload.len(), 8);
+            }
+        });
+        let raw_blob = rate(blob_n, start.elapsed()) * 0.25;
+
         // Tiny tasks of one CPU each over the two workers, sequential and 256 in flight.
         let start = Instant::now();
         rt.block_on(async {
@@ -271,6 +303,11 @@ fn main() {
              {task_piped:.0}/s ratio {:.2} (each against raw above)",
             task_seq / raw_seq,
             task_piped / raw_piped
+        );
+        println!(
+            "round {round}: 256 KB Vec<u8> arguments one at a time: helio {helio_blob:.0} MB/s \
+             raw {raw_blob:.0} MB/s ratio {:.2}",
+            helio_blob / raw_blob
         );
         println!(
             "round {round}: tiny 1-CPU tasks over 2 workers of 2 CPUs: sequential {tiny_seq:.0}/s \

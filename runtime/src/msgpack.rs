@@ -20,13 +20,27 @@ use crate::{
     seam::hooks::{self as seam, Class, NOT_IN_A_CLUSTER},
 };
 
-/// MessagePack with struct fields as maps.
+/// MessagePack with struct fields as maps, and bytes as bytes: a sequence of `u8` (a
+/// `Vec<u8>`, a slice, a `VecDeque<u8>` ..) is written as MessagePack binary, one byte a
+/// byte, not as an array of integers (up to two bytes each). `bytes::Bytes` and
+/// `serde_bytes` types are binary anyway.
+///
+/// One kind of type does not read such binary back: one that inspects what comes before it
+/// decides (`#[serde(untagged)]` enums, self-describing `Value` types) and holds a `Vec<u8>`.
+/// Give that field `#[serde(with = "serde_bytes")]` (or make it a `serde_bytes::ByteBuf`).
 #[doc(hidden)]
 pub struct MsgPack;
 
 impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
     fn encode(value: &T) -> Result<Vec<u8>, WireError> {
-        rmp_serde::to_vec_named(value).map_err(|err| WireError(err.to_string()))
+        let mut out = Vec::new();
+        let mut serializer = rmp_serde::Serializer::new(&mut out)
+            .with_struct_map()
+            .with_bytes(rmp_serde::config::BytesMode::ForceIterables);
+        value
+            .serialize(&mut serializer)
+            .map_err(|err| WireError(err.to_string()))?;
+        Ok(out)
     }
 
     fn decode(bytes: &[u8]) -> Result<T, WireError> {
@@ -81,5 +95,57 @@ impl<'de> Visitor<'de> for Address {
             bytes.push(byte);
         }
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::{BTreeMap, VecDeque},
+        fmt,
+    };
+
+    use serde::{Deserialize, Serialize};
+
+    use super::MsgPack;
+    use crate::remote::Codec;
+
+    fn round_trip<T>(value: T) -> usize
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + fmt::Debug,
+        MsgPack: Codec<T>,
+    {
+        let bytes = <MsgPack as Codec<T>>::encode(&value).expect("it encodes");
+        let back = <MsgPack as Codec<T>>::decode(&bytes).expect("it decodes");
+        assert_eq!(back, value);
+        bytes.len()
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Frame {
+        pixels: Vec<u8>,
+        sizes: Vec<u32>,
+        tags: Vec<String>,
+        pair: (u8, u8),
+    }
+
+    #[test]
+    fn bytes_cross_as_bytes_one_byte_a_byte() {
+        // Bytes over 127 would take two bytes each as integers.
+        let megabyte = vec![0xFF_u8; 1 << 20];
+        assert!(round_trip(megabyte) <= (1 << 20) + 8);
+        let frame = Frame {
+            pixels: vec![200; 1000],
+            sizes: vec![1, 70_000],
+            tags: Vec::new(),
+            pair: (1, 2),
+        };
+        assert!(round_trip(frame) < 1100);
+        assert!(round_trip((vec![255_u8; 100], 7_u64)) < 110);
+        round_trip(VecDeque::from(vec![1_u8, 2, 3]));
+        round_trip(BTreeMap::from([(1_u8, vec![2_u8])]));
+        round_trip(vec![vec![1_u8; 3], Vec::new()]);
+        round_trip(Some(vec![3_u8; 5]));
+        round_trip(vec![1_u16, 2, 3]);
     }
 }
