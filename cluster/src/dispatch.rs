@@ -143,12 +143,9 @@ pub(crate) fn forget(cluster: &Cluster, node: NodeId) {
 pub(crate) fn leave(cluster: &Cluster) {
     let left = cluster.pull.lock().take_where(|_| true);
     for attempt in left {
-        let (actor, method) = (attempt.label.clone(), attempt.method);
-        (attempt.done)(Err(ActorError::ActorUnavailable {
-            actor,
-            method,
-            message: "this process left the cluster before a node took the task".to_owned(),
-        }));
+        attempt.give_up(GiveUp::Unavailable(
+            "this process left the cluster before a node took the task".to_owned(),
+        ));
     }
 }
 
@@ -203,12 +200,7 @@ async fn hear(cluster: Weak<Cluster>, mut reports: async_nats::Subscriber) {
             };
             let nobody = cluster.pull.lock().nobody(fingerprint, now);
             for attempt in nobody {
-                let (actor, method) = (attempt.label.clone(), attempt.method);
-                (attempt.done)(Err(ActorError::ActorUnavailable {
-                    actor,
-                    method,
-                    message: NOBODY.to_owned(),
-                }));
+                attempt.give_up(GiveUp::Unavailable(NOBODY.to_owned()));
             }
             continue;
         }
@@ -248,26 +240,7 @@ async fn tick(cluster: Weak<Cluster>) {
         };
         drop(cancelled);
         for (attempt, why) in given_up {
-            let (actor, method) = (attempt.label.clone(), attempt.method);
-            (attempt.done)(Err(match why {
-                GiveUp::Unavailable(message) => ActorError::ActorUnavailable {
-                    actor,
-                    method,
-                    message,
-                },
-                GiveUp::Unschedulable(shortfall) => ActorError::Unschedulable {
-                    actor,
-                    method,
-                    shortfall,
-                },
-                GiveUp::TimedOut(waited) => ActorError::ActorUnavailable {
-                    actor,
-                    method,
-                    message: format!(
-                        "its resources were not free within {waited:?} (`resource_timeout`)"
-                    ),
-                },
-            }));
+            attempt.give_up(why);
         }
         for fingerprint in wants {
             ask(&cluster, fingerprint);
@@ -422,6 +395,30 @@ struct Attempt {
 }
 
 impl Attempt {
+    /// Resolves it to the error `why` says: no node takes it.
+    fn give_up(self, why: GiveUp) {
+        let (actor, method) = (self.label, self.method);
+        (self.done)(Err(match why {
+            GiveUp::Unavailable(message) => ActorError::ActorUnavailable {
+                actor,
+                method,
+                message,
+            },
+            GiveUp::Unschedulable(shortfall) => ActorError::Unschedulable {
+                actor,
+                method,
+                shortfall,
+            },
+            GiveUp::TimedOut(waited) => ActorError::ActorUnavailable {
+                actor,
+                method,
+                message: format!(
+                    "its resources were not free within {waited:?} (`resource_timeout`)"
+                ),
+            },
+        }));
+    }
+
     /// Whether its caller cancelled it (its ref says so already).
     fn is_cancelled(&self) -> bool {
         self.taken

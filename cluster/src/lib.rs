@@ -14,6 +14,7 @@
 //! - `wire.rs`: headers, and how values and failures cross the wire.
 //! - `batch.rs`: many small messages to one destination as one NATS message.
 //! - `limit.rs`: the server's `max_payload`, and what becomes of a message over it.
+//! - `writer.rs`: the one task that publishes every outgoing message, in batches.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
 //! - `types.rs`: the table of registered actor types (how to serve and call each).
@@ -92,6 +93,7 @@ mod unanswered;
 mod verdict;
 mod watchdog;
 mod wire;
+mod writer;
 
 use std::{
     sync::{Arc, PoisonError, RwLock},
@@ -388,7 +390,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     let inbox = block_on(&handle, timeout, joined)
         .map_err(|err| failed(err.to_string()))?
         .map_err(failed)?;
-    handle.spawn(write(client, Arc::downgrade(&cluster), outgoing));
+    handle.spawn(writer::write(client, Arc::downgrade(&cluster), outgoing));
     handle.spawn(inbox::read_inbox(Arc::downgrade(&cluster), inbox));
     seam::set_node(cluster.node().as_u64());
     let router = tasks::ClusterRouter(Arc::downgrade(&cluster));
@@ -429,158 +431,6 @@ pub(crate) fn stop() {
         .calls
         .fail_all("this process left the cluster before the reply came");
     dispatch::leave(&cluster);
-}
-
-/// Publishes every queued message, in order per destination; what is queued for one
-/// destination at once goes as one batch (`batch.rs`).
-async fn write(
-    client: async_nats::Client,
-    cluster: std::sync::Weak<Cluster>,
-    mut outgoing: mpsc::UnboundedReceiver<async_nats::message::OutboundMessage>,
-) {
-    use async_nats::message::OutboundMessage;
-    let mut queued = Vec::with_capacity(256);
-    // Whether the last round found more than one message: traffic is flowing.
-    let mut busy = false;
-    while outgoing.recv_many(&mut queued, 256).await > 0 {
-        // Under load, let the tasks that are about to send (callers, repliers) run first, so
-        // that what they send joins this round's batches instead of waking this task once per
-        // message. A lone message (a sequential caller) goes at once.
-        if busy || queued.len() > 1 {
-            for _ in 0..2 {
-                tokio::task::yield_now().await;
-                while queued.len() < 1024 {
-                    match outgoing.try_recv() {
-                        Ok(message) => queued.push(message),
-                        Err(_) => break,
-                    }
-                }
-            }
-        }
-        busy = queued.len() > 1;
-        let live = cluster.upgrade();
-        // What the server takes in one message, as it said (`limit.rs`).
-        let limit = match client.server_info().max_payload {
-            0 => usize::MAX,
-            max => max,
-        };
-        // Group by destination, keeping each one's order; a message over the limit is sent
-        // as an error, or fails its call here, never only logged.
-        let mut routes: Vec<(String, Vec<OutboundMessage>)> = Vec::new();
-        for message in queued.drain(..) {
-            let size = limit::size(&message);
-            let message = if size > limit {
-                let own = |reply: &str| live.as_ref()?.subjects.own_call(reply);
-                match limit::over(message, size, limit, own) {
-                    limit::Over::Send(error) => error,
-                    limit::Over::Fail(id, why) => {
-                        if let Some(cluster) = &live {
-                            fail(cluster, id, Unsent::TooLarge(why));
-                        }
-                        continue;
-                    }
-                    limit::Over::Drop(why) => {
-                        tracing::error!(%why, "a cluster message dropped");
-                        continue;
-                    }
-                }
-            } else {
-                message
-            };
-            let route = batch::route(&message.subject);
-            match routes.iter_mut().find(|(r, _)| r == route) {
-                Some((_, messages)) => messages.push(message),
-                None => routes.push((route.to_owned(), vec![message])),
-            }
-        }
-        // Each send, with this process's calls in it (to fail them if it cannot go).
-        let mut sends: Vec<(OutboundMessage, Vec<u64>)> = Vec::with_capacity(routes.len());
-        let own_calls = |messages: &[OutboundMessage]| {
-            live.as_ref()
-                .map(|cluster| cluster.own_calls(messages))
-                .unwrap_or_default()
-        };
-        for (route, messages) in routes {
-            for run in limit::chunks(messages, limit) {
-                let calls = own_calls(&run);
-                if run.len() == 1 {
-                    sends.extend(run.into_iter().map(|message| (message, calls.clone())));
-                    continue;
-                }
-                if let Some(cluster) = &live {
-                    cluster.calls.group(calls.clone());
-                }
-                match batch::encode(batch::batch_subject(&route, &run[0].subject), &run) {
-                    Ok(batch) => sends.push((batch, calls)),
-                    Err(err) => {
-                        tracing::warn!(%err, "messages not batched");
-                        for message in run {
-                            let calls = own_calls(std::slice::from_ref(&message));
-                            sends.push((message, calls));
-                        }
-                    }
-                }
-            }
-        }
-        for (message, calls) in sends {
-            let OutboundMessage {
-                subject,
-                reply,
-                payload,
-                headers,
-            } = message;
-            let sent = match reply {
-                Some(reply) => {
-                    client
-                        .publish_with_reply_and_headers(
-                            subject,
-                            reply,
-                            headers.unwrap_or_default(),
-                            payload,
-                        )
-                        .await
-                }
-                None => {
-                    client
-                        .publish_with_headers(subject, headers.unwrap_or_default(), payload)
-                        .await
-                }
-            };
-            if let Err(err) = sent {
-                // Not only logged: the calls it carried fail now.
-                tracing::warn!(%err, calls = calls.len(), "a cluster message not sent");
-                if let Some(cluster) = &live {
-                    for id in calls {
-                        fail(cluster, id, Unsent::Refused(err.to_string()));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Why a message of this process's did not go.
-enum Unsent {
-    /// Over the server's `max_payload` (the whole message says so).
-    TooLarge(String),
-    /// The client refused it (it is closed, say).
-    Refused(String),
-}
-
-/// Fails this process's call `id` (or stream), if it still waits: its message did not go.
-fn fail(cluster: &Cluster, id: u64, why: Unsent) {
-    match (cluster.calls.take(id), why) {
-        (Some(pending), Unsent::TooLarge(message)) => {
-            (pending.complete)(Err(ActorError::Wire { message }));
-        }
-        (Some(pending), Unsent::Refused(err)) => {
-            pending.unavailable(&format!("its message was not sent: {err}"));
-        }
-        (None, Unsent::TooLarge(message)) => cluster.calls.stream_unavailable(id, &message),
-        (None, Unsent::Refused(err)) => cluster
-            .calls
-            .stream_unavailable(id, &format!("its message was not sent: {err}")),
-    }
 }
 
 /// With `dead` false, the live named actors of the other nodes (`None` outside cluster mode),

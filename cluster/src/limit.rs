@@ -34,7 +34,8 @@ pub(crate) fn size(message: &OutboundMessage) -> usize {
 }
 
 fn headers_size(headers: Option<&HeaderMap>) -> usize {
-    let Some(headers) = headers else {
+    // As the client counts them: no headers, or none in the map, count nothing.
+    let Some(headers) = headers.filter(|headers| !headers.is_empty()) else {
         return 0;
     };
     let lines: usize = headers

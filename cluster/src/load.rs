@@ -3,8 +3,8 @@
 //! A node's load is its resources (`Config::num_cpus` ..), what its actors and tasks hold now,
 //! how many actors it serves and how many tasks run and wait there, whether it hosts, and
 //! which actor types and tasks it registered. So `helio status` shows each node's resources as
-//! used / total and its tasks, and an actor or task goes to the least-loaded node where its
-//! resources are (`schedule.rs`).
+//! used / total and its tasks, an actor goes to the least-loaded node where its resources are
+//! (`schedule.rs`), and a task to a node with room for it (`line.rs`).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,7 @@
 //! Scheduling actors: the node an actor with `Placement::Any` goes to. (Tasks are pulled by
 //! nodes with room: `line.rs`.)
 //!
-//! The live nodes that host and registered its type or fn are asked for their [`Load`] (a
+//! The live nodes that host and registered its type are asked for their [`Load`] (a
 //! ping, `watchdog.rs`), and [`least_loaded`] picks: among the nodes where the demand fits what
 //! is free now (an empty demand always fits), the one with the fewest actors, counting those
 //! this process is placing there (`placing.rs`); ties at random. When none has it free now, the
@@ -25,7 +25,7 @@ pub(crate) struct Candidate {
     pub(crate) actors: u64,
 }
 
-/// The nodes that may take an actor or a task, and when their loads were asked for.
+/// The nodes that may take an actor, and when their loads were asked for.
 pub(crate) struct Candidates {
     /// When the loads were asked for: placements answered since may not show in them.
     pub(crate) asked: Instant,
@@ -33,10 +33,10 @@ pub(crate) struct Candidates {
     pub(crate) nodes: Vec<Candidate>,
 }
 
-/// Why no node takes an actor or a task.
+/// Why no node takes an actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Unfit {
-    /// No live node that hosts has registered its type or fn.
+    /// No live node that hosts has registered its type.
     Nobody,
     /// No node has enough in all: what the closest one lacks.
     Never(String),
@@ -58,7 +58,7 @@ impl fmt::Display for Unfit {
 }
 
 /// Asks every live node for its load, and keeps those the caller `wants` (they host and
-/// registered its type or fn).
+/// registered its type).
 pub(crate) async fn candidates(
     cluster: &Arc<Cluster>,
     wants: impl Fn(&Load) -> bool,

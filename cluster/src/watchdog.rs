@@ -77,7 +77,7 @@ async fn answer_pings(cluster: Weak<Cluster>, mut pings: async_nats::Subscriber)
                 continue;
             };
             // The answer says what this node has and holds (`load.rs`).
-            let load = super::load::Load::here(&cluster).with_line(cluster.pull.waiting());
+            let load = load_here(&cluster);
             cluster.reply(
                 reply,
                 wire::encode(&load).map_err(|err| wire::Failure::Wire(err.to_string())),
@@ -182,6 +182,11 @@ pub(crate) enum Ping {
     Gone,
 }
 
+/// What this node answers a ping with: its load, with the tasks in its line as waiting.
+fn load_here(cluster: &Cluster) -> super::load::Load {
+    super::load::Load::here(cluster).with_line(cluster.pull.waiting())
+}
+
 /// What a ping says of `node` now (this node is alive to itself), with its load when it
 /// answered.
 pub(crate) async fn node_state(
@@ -190,8 +195,7 @@ pub(crate) async fn node_state(
 ) -> (super::NodeState, Option<super::load::Load>) {
     use super::NodeState;
     if node == cluster.node() {
-        let load = super::load::Load::here(cluster).with_line(cluster.pull.waiting());
-        return (NodeState::Alive, Some(load));
+        return (NodeState::Alive, Some(load_here(cluster)));
     }
     if cluster.liveness.is_dead(node) {
         return (NodeState::Dead, None);

@@ -310,22 +310,21 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     // polled, and the tasks after it would wait in line for no reason.
     let stays = demand.is_empty()
         && (!routed || router().is_none_or(|router| router.routes(TypeId::of::<F>()).is_none()));
-    let args = match args.now() {
-        Ok(values) if held.is_some() => {
-            if let Some(held) = held {
-                start::<F>(&handle, held, values, retries, done);
-            }
+    let args = match (args.now(), held) {
+        (Ok(values), Some(held)) => {
+            start::<F>(&handle, held, values, retries, done);
             return result;
         }
-        Ok(values) if stays => match pool.try_acquire(&demand) {
+        (Ok(values), None) if stays => match pool.try_acquire(&demand) {
             Some(held) => {
                 start::<F>(&handle, held, values, retries, done);
                 return result;
             }
             None => Args::Now(values),
         },
-        Ok(values) => Args::Now(values),
-        Err(pending) => Args::Later(pending),
+        (Ok(values), None) => Args::Now(values),
+        // (Never with resources held: those come with their arguments at hand.)
+        (Err(pending), _) => Args::Later(pending),
     };
     let task = Run {
         pool,
