@@ -31,6 +31,7 @@ fn join(name: &str) {
     helio::init(helio::Config::cluster(url()).node_name(name)).expect("join the cluster");
     helio_channel::register::<u64>();
     helio_channel::register::<Picky>();
+    helio_channel::register::<Vec<u8>>();
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -459,6 +460,42 @@ fn ends_from_get_channel_count_before_it_returns() {
         _ => {}
     }
     let test = "ends_from_get_channel_count_before_it_returns";
+    let nats = Nats::start();
+    let mut host = Proc::start(test, "host", &nats.url);
+    host.expect("ready");
+    let mut user = Proc::start(test, "user", &nats.url);
+    user.expect("done");
+    user.succeeds();
+}
+
+/// Items over the server's `max_payload` (4 MB against its default 1 MB) go through a channel
+/// hosted in another process, both ways, intact and in order.
+#[test]
+fn a_4_mb_item_crosses_processes_through_a_channel() {
+    let test = "a_4_mb_item_crosses_processes_through_a_channel";
+    let item = |k: u8| -> Vec<u8> { (0..4usize << 20).map(|i| (i % 251) as u8 ^ k).collect() };
+    match role().as_deref() {
+        Some("host") => {
+            join("channel-host");
+            let (_tx, _rx) = channel_named::<Vec<u8>>("big", 2);
+            say("ready");
+            return park();
+        }
+        Some("user") => {
+            join("user");
+            let (tx, rx) = get_channel::<Vec<u8>>("big").expect("find it");
+            runtime().block_on(async {
+                for k in 0..3 {
+                    tx.send(item(k)).await.expect("a 4 MB item goes");
+                    let back = rx.recv().await.expect("and comes back");
+                    assert!(back == item(k), "item {k} came back changed");
+                }
+            });
+            say("done");
+            return;
+        }
+        _ => {}
+    }
     let nats = Nats::start();
     let mut host = Proc::start(test, "host", &nats.url);
     host.expect("ready");

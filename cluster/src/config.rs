@@ -146,19 +146,31 @@ impl ClusterConfig {
         Ok(())
     }
 
-    /// Connects and opens the registry.
-    pub(crate) async fn connect(self) -> Result<(async_nats::Client, Registry), String> {
+    /// Connects and opens the registry: the connection for control (calls, replies,
+    /// heartbeats, the registry), then one for data (values too large for one message, read
+    /// in chunks: `fetch.rs`), so that heartbeats never wait behind bulk data.
+    pub(crate) async fn connect(
+        self,
+    ) -> Result<(async_nats::Client, async_nats::Client, Registry), String> {
+        let client = self.client("").await?;
+        let data = self.client(" data").await?;
+        let registry = Registry::open(client.clone(), &self.cluster_name).await?;
+        Ok((client, data, registry))
+    }
+
+    /// One connection to the server; `role` ends its name.
+    async fn client(&self, role: &str) -> Result<async_nats::Client, String> {
         // Back soon after the server is: a node that took longer than `node_timeout` to come
         // back would be declared dead by the others (async-nats waits up to 4 s by default).
         let longest = (self.node_timeout / 4).min(Duration::from_secs(4));
         let mut options = async_nats::ConnectOptions::new()
-            .name(format!("helio {}", self.node_name()))
+            .name(format!("helio {}{role}", self.node_name()))
             .connection_timeout(self.connect_timeout)
             .reconnect_delay_callback(move |attempts| {
                 let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
                 Duration::from_millis(2u64.saturating_pow(exponent)).min(longest)
             });
-        options = match self.auth {
+        options = match self.auth.clone() {
             Auth::None => options,
             Auth::Token(token) => options.token(token),
             Auth::UserPassword(user, password) => options.user_and_password(user, password),
@@ -175,10 +187,10 @@ impl ClusterConfig {
         if self.tls.required {
             options = options.require_tls(true);
         }
-        for pem in self.tls.roots {
+        for pem in self.tls.roots.iter().cloned() {
             options = options.add_root_certificates(pem);
         }
-        if let Some((cert, key)) = self.tls.client {
+        if let Some((cert, key)) = self.tls.client.clone() {
             options = options.add_client_certificate(cert, key);
         }
         let client = options
@@ -191,7 +203,6 @@ impl ClusterConfig {
             .flush()
             .await
             .map_err(|err| format!("the server did not answer: {err}"))?;
-        let registry = Registry::open(client.clone(), &self.cluster_name).await?;
-        Ok((client, registry))
+        Ok(client)
     }
 }

@@ -91,6 +91,7 @@ pub(crate) fn serve_actor<A: ActorClass>(
             shared: &shared,
             moved: record.host() != record.node,
             answers: &mut answers,
+            intake: super::intake::Intake::new(Arc::downgrade(&cluster)),
         };
         serving.until(&mut sub, died(&shared)).await;
         // Stopped by the fence: its record stays, to be rechecked once the node is back.
@@ -128,6 +129,8 @@ struct Serving<'a, A> {
     moved: bool,
     /// The replies in the making: polled here, not spawned one task per call.
     answers: &'a mut FuturesUnordered<BoxFuture<'static, ()>>,
+    /// The calls as they come, each whole (a large argument fetched), in order.
+    intake: super::intake::Intake,
 }
 
 impl<A: ActorClass> Serving<'_, A> {
@@ -137,19 +140,18 @@ impl<A: ActorClass> Serving<'_, A> {
         let mut stop = pin!(stop);
         loop {
             let answers = &mut *self.answers;
+            let intake = &mut self.intake;
             let next = poll_fn(|cx| {
                 while let Poll::Ready(Some(())) = answers.poll_next_unpin(cx) {}
                 if stop.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(None);
                 }
-                sub.poll_next_unpin(cx)
+                intake.poll_next(cx, sub)
             })
             .await;
             let Some(message) = next else { return };
-            for message in super::batch::split(message) {
-                let answer = serve_one(self, message);
-                self.answers.extend(answer);
-            }
+            let answer = serve_one(self, message);
+            self.answers.extend(answer);
         }
     }
 }

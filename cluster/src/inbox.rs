@@ -10,9 +10,8 @@
 use std::sync::{Arc, Weak};
 
 use async_nats::{StatusCode, Subscriber};
-use futures::StreamExt;
 
-use super::{Cluster, batch, calls::Pending, subjects, unanswered, wire};
+use super::{Cluster, calls::Pending, intake::Intake, subjects, unanswered, wire};
 
 /// Subscribes this process's reply inbox.
 pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
@@ -23,15 +22,15 @@ pub(crate) async fn listen(cluster: &Cluster) -> Result<Subscriber, String> {
         .map_err(|err| format!("could not subscribe the reply inbox: {err}"))
 }
 
-/// Resolves each call as its reply arrives. Never blocks: decoding and resolving are quick.
+/// Resolves each call as its reply arrives. Never blocks: decoding and resolving are quick,
+/// and a reply too large for one message is fetched beside (`intake.rs`).
 pub(crate) async fn read_inbox(cluster: Weak<Cluster>, mut inbox: Subscriber) {
-    while let Some(message) = inbox.next().await {
+    let mut intake = Intake::new(cluster.clone());
+    while let Some(message) = intake.next(&mut inbox).await {
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
-        for message in batch::split(message) {
-            deliver(&cluster, message);
-        }
+        deliver(&cluster, message);
     }
 }
 

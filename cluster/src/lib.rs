@@ -14,6 +14,9 @@
 //! - `wire.rs`: headers, and how values and failures cross the wire.
 //! - `batch.rs`: many small messages to one destination as one NATS message.
 //! - `limit.rs`: the server's `max_payload`, and what becomes of a message over it.
+//! - `objects.rs`: the values too large for one message, held for their readers.
+//! - `fetch.rs`: reading such a value from its holder, in chunks.
+//! - `intake.rs`: a subscription's messages in order, each whole (fetched when held).
 //! - `writer.rs`: the one task that publishes every outgoing message, in batches.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
@@ -64,16 +67,19 @@ mod config;
 mod deaths;
 mod dispatch;
 mod fence;
+mod fetch;
 mod handles;
 mod hooks;
 mod host;
 mod inbox;
 mod init;
+mod intake;
 mod limit;
 mod line;
 pub(crate) mod liveness;
 mod load;
 mod node;
+mod objects;
 mod placement;
 mod placing;
 mod register;
@@ -111,6 +117,7 @@ use helio_runtime::{
 pub use init::{Config, init};
 pub use liveness::NodeDeaths;
 pub use node::{NodeInfo, NodeState, ResourceUse};
+pub use objects::{HeldObjects, held_objects};
 pub use register::register;
 pub use tasks::register_task;
 
@@ -121,6 +128,9 @@ pub use async_nats;
 /// This process's membership in a cluster.
 pub(crate) struct Cluster {
     client: async_nats::Client,
+    /// A second connection, for bulk data only: the chunks of values too large for one
+    /// message (`objects.rs`, `fetch.rs`), so that they never hold up control messages.
+    data: async_nats::Client,
     /// The subjects of this cluster, as this node sees them.
     subjects: subjects::Subjects,
     info: node::NodeInfo,
@@ -156,6 +166,10 @@ pub(crate) struct Cluster {
     rooms: room::Rooms,
     /// The actors this process is placing on other nodes (`Placement::Any`), by node.
     placing: placing::Placing,
+    /// The values this process holds for other processes to read.
+    objects: objects::Objects,
+    /// The values this process is reading from other processes.
+    fetches: fetch::Fetches,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -335,7 +349,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     config.check().map_err(RuntimeError::InvalidConfig)?;
     let connect = config.clone().connect();
     let timeout = config.connect_timeout + Duration::from_secs(5);
-    let (client, registry) = block_on(&handle, timeout, connect)
+    let (client, data, registry) = block_on(&handle, timeout, connect)
         .map_err(|err| failed(err.to_string()))?
         .map_err(failed)?;
     let info = NodeInfo {
@@ -355,6 +369,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     let (out, outgoing) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster {
         client: client.clone(),
+        data,
         subjects: subjects::Subjects::new(&config.cluster_name, info.id),
         info,
         registry,
@@ -374,11 +389,15 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         pull: dispatch::Pull::default(),
         rooms: room::Rooms::default(),
         placing: placing::Placing::default(),
+        objects: objects::Objects::default(),
+        fetches: fetch::Fetches::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
         async move {
             let inbox = inbox::listen(&cluster).await?;
+            objects::listen(&cluster).await?;
+            fetch::listen(&cluster).await?;
             placement::listen(&cluster).await?;
             dispatch::listen(&cluster).await?;
             tasks::listen(&cluster).await?;

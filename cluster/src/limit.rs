@@ -3,8 +3,9 @@
 //!
 //! A NATS server refuses a message whose headers and payload together exceed its
 //! `max_payload` (1 MB by default; the writer reads it from the server's INFO, never assumes
-//! it). Before it publishes, the writer measures each message ([`size`]) and, for one over the
-//! limit, decides ([`over`]):
+//! it). Before it publishes, the writer measures each message ([`size`]). One over the limit
+//! goes without its payload, which this process holds for the reader to fetch
+//! (`objects.rs`). Only one whose headers alone are over the limit is refused ([`over`]):
 //! - a reply or a stream frame (it has a status header) goes as an error in its place, so
 //!   that the caller on the other side learns why, instead of waiting forever;
 //! - a request of this process (its reply subject is one of this process's calls) fails that
@@ -70,9 +71,9 @@ pub(crate) fn over(
     own_call: impl Fn(&str) -> Option<u64>,
 ) -> Over {
     let why = format!(
-        "a message of {size} bytes, over the NATS server's max_payload of {limit} bytes: \
-         values this large cannot cross processes yet (raise `max_payload` in the server's \
-         configuration)"
+        "a message of {size} bytes whose headers alone are over the NATS server's \
+         max_payload of {limit} bytes (an actor or method name that long cannot cross \
+         processes; raise `max_payload` in the server's configuration)"
     );
     let status = message
         .headers

@@ -10,7 +10,6 @@ use std::{any::Any, sync::Arc, time::Duration};
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -160,16 +159,14 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
 }
 
 async fn serve(cluster: std::sync::Weak<Cluster>, mut sub: async_nats::Subscriber) {
-    while let Some(message) = sub.next().await {
+    let mut intake = super::intake::Intake::new(cluster.clone());
+    while let Some(message) = intake.next(&mut sub).await {
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
         // Creating an actor may block on the registry (a named actor's claim).
-        for message in super::batch::split(message) {
-            let cluster = Arc::clone(&cluster);
-            let handle = cluster.handle.clone();
-            handle.spawn_blocking(move || answer(&cluster, message));
-        }
+        let handle = cluster.handle.clone();
+        handle.spawn_blocking(move || answer(&cluster, message));
     }
 }
 

@@ -17,6 +17,9 @@
 //!   wants, its room, sent to the caller `<node>` (see `line.rs`); `offer`: a node that
 //!   starts running a fn says so to every process at once.
 //! - `hb.<node>`: `<node>`'s heartbeats; `ping.<node>`: pings it answers.
+//! - `objects.<node>`: reads of the values `<node>` holds for others (too large for one
+//!   message: `objects.rs`); `chunk.<node>.<fetch>`: the chunks read for fetch `<fetch>` of
+//!   process `<node>` (`fetch.rs`).
 //!
 //! Node ids are written in hex (`NodeId`'s `Display`), actor and call ids in decimal.
 
@@ -63,6 +66,22 @@ impl Subjects {
     /// this process's.
     pub(crate) fn own_call(&self, reply: &str) -> Option<u64> {
         reply.strip_prefix(self.inbox.as_str())?.parse().ok()
+    }
+
+    /// `helio.<cluster>.objects.<node>`: reads of the objects `node` holds (`objects.rs`).
+    pub(crate) fn objects(&self, node: NodeId) -> String {
+        format!("{}.objects.{node}", self.root)
+    }
+
+    /// `helio.<cluster>.chunk.<this node>.<fetch>`: the chunks of this process's fetch
+    /// `fetch` (`fetch.rs`).
+    pub(crate) fn chunk(&self, fetch: u64) -> String {
+        format!("{}.chunk.{}.{fetch}", self.root, self.node)
+    }
+
+    /// `helio.<cluster>.chunk.<this node>.*`: the chunks of every fetch of this process.
+    pub(crate) fn chunks_all(&self) -> String {
+        format!("{}.chunk.{}.*", self.root, self.node)
     }
 
     /// `helio.<cluster>.spawn.<node>`: requests to create an actor on `node`.
@@ -172,6 +191,10 @@ mod tests {
         assert_eq!(s.inbox(42), format!("helio.prod.inbox.{n}.42"));
         assert_eq!(s.inbox_all(), format!("helio.prod.inbox.{n}.*"));
         assert_eq!(s.spawn(node), format!("helio.prod.spawn.{n}"));
+        assert_eq!(s.objects(node), format!("helio.prod.objects.{n}"));
+        assert_eq!(s.chunk(9), format!("helio.prod.chunk.{n}.9"));
+        assert_eq!(s.chunks_all(), format!("helio.prod.chunk.{n}.*"));
+        assert_eq!(call_id(&s.chunk(9)), Some(9));
         assert_eq!(s.task(0xff), "helio.prod.task.00000000000000ff");
         assert_eq!(
             s.task_on(0xff, node),

@@ -196,13 +196,12 @@ async fn listen_one(cluster: &Arc<Cluster>, entry: TaskEntry) -> Result<(), Stri
 }
 
 async fn serve(cluster: Weak<Cluster>, entry: TaskEntry, mut sub: async_nats::Subscriber) {
-    while let Some(message) = sub.next().await {
+    let mut intake = super::intake::Intake::new(cluster.clone());
+    while let Some(message) = intake.next(&mut sub).await {
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
-        for message in super::batch::split(message) {
-            take(&cluster, entry, message);
-        }
+        take(&cluster, entry, message);
     }
 }
 

@@ -1,12 +1,14 @@
 //! The writer: the one task through which every outgoing message of this process goes
 //! (`Cluster::publish` queues them). It publishes them in order per destination; what is
 //! queued for one destination at once goes as one batch (`batch.rs`), cut to fit the
-//! server's `max_payload` (`limit.rs`). A message it cannot send fails the calls it carried:
-//! nothing is only logged.
+//! server's `max_payload` (`limit.rs`). A message over that limit goes without its payload,
+//! which this process holds for the reader to fetch (`objects.rs`). A message it cannot send
+//! fails the calls it carried: nothing is only logged.
 
+use async_nats::message::OutboundMessage;
 use tokio::sync::mpsc;
 
-use super::{Cluster, batch, limit};
+use super::{Cluster, batch, limit, objects};
 use crate::ActorError;
 
 /// Publishes every queued message, in order per destination; what is queued for one
@@ -16,7 +18,6 @@ pub(crate) async fn write(
     cluster: std::sync::Weak<Cluster>,
     mut outgoing: mpsc::UnboundedReceiver<async_nats::message::OutboundMessage>,
 ) {
-    use async_nats::message::OutboundMessage;
     let mut queued = Vec::with_capacity(256);
     // Whether the last round found more than one message: traffic is flowing.
     let mut busy = false;
@@ -43,28 +44,12 @@ pub(crate) async fn write(
             0 => usize::MAX,
             max => max,
         };
-        // Group by destination, keeping each one's order; a message over the limit is sent
-        // as an error, or fails its call here, never only logged.
+        // Group by destination, keeping each one's order; a message over the limit goes
+        // without its payload (held here for its reader), never only logged.
         let mut routes: Vec<(String, Vec<OutboundMessage>)> = Vec::new();
         for message in queued.drain(..) {
-            let size = limit::size(&message);
-            let message = if size > limit {
-                let own = |reply: &str| live.as_ref()?.subjects.own_call(reply);
-                match limit::over(message, size, limit, own) {
-                    limit::Over::Send(error) => error,
-                    limit::Over::Fail(id, why) => {
-                        if let Some(cluster) = &live {
-                            fail(cluster, id, Unsent::TooLarge(why));
-                        }
-                        continue;
-                    }
-                    limit::Over::Drop(why) => {
-                        tracing::error!(%why, "a cluster message dropped");
-                        continue;
-                    }
-                }
-            } else {
-                message
+            let Some(message) = fit(live.as_deref(), message, limit) else {
+                continue;
             };
             let route = batch::route(&message.subject);
             match routes.iter_mut().find(|(r, _)| r == route) {
@@ -134,6 +119,37 @@ pub(crate) async fn write(
                     }
                 }
             }
+        }
+    }
+}
+
+/// `message` as it goes under the server's `limit`: as it is; without its payload, which
+/// this process holds for the reader (`objects.rs`); or, when even its headers are too large,
+/// as an error in its place (`None`: it failed its call here, or was dropped).
+fn fit(live: Option<&Cluster>, message: OutboundMessage, limit: usize) -> Option<OutboundMessage> {
+    if limit::size(&message) <= limit {
+        return Some(message);
+    }
+    let message = match live {
+        Some(cluster) => match objects::spill(cluster, message, limit) {
+            objects::Spill::Held(spilled) => return Some(spilled),
+            objects::Spill::TooLarge(message) => message,
+        },
+        None => message,
+    };
+    let size = limit::size(&message);
+    let own = |reply: &str| live?.subjects.own_call(reply);
+    match limit::over(message, size, limit, own) {
+        limit::Over::Send(error) => Some(error),
+        limit::Over::Fail(id, why) => {
+            if let Some(cluster) = live {
+                fail(cluster, id, Unsent::TooLarge(why));
+            }
+            None
+        }
+        limit::Over::Drop(why) => {
+            tracing::error!(%why, "a cluster message dropped");
+            None
         }
     }
 }

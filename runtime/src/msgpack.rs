@@ -33,18 +33,85 @@ pub struct MsgPack;
 
 impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
     fn encode(value: &T) -> Result<Vec<u8>, WireError> {
-        let mut out = Vec::new();
-        let mut serializer = rmp_serde::Serializer::new(&mut out)
-            .with_struct_map()
-            .with_bytes(rmp_serde::config::BytesMode::ForceIterables);
-        value
-            .serialize(&mut serializer)
-            .map_err(|err| WireError(err.to_string()))?;
-        Ok(out)
+        // A value found to be large is encoded again off the async worker: the first try
+        // gives up once its output passes `HEAVY` bytes.
+        let mut out = Capped {
+            bytes: Vec::new(),
+            cap: Some(HEAVY),
+            over: false,
+        };
+        match write(value, &mut out) {
+            Err(_) if out.over => heavy(|| {
+                let mut out = Capped {
+                    bytes: Vec::with_capacity(out.bytes.capacity().saturating_mul(2)),
+                    cap: None,
+                    over: false,
+                };
+                write(value, &mut out).map(|()| out.bytes)
+            }),
+            result => result.map(|()| out.bytes),
+        }
     }
 
     fn decode(bytes: &[u8]) -> Result<T, WireError> {
-        rmp_serde::from_slice(bytes).map_err(|err| WireError(err.to_string()))
+        let decode = || rmp_serde::from_slice(bytes).map_err(|err| WireError(err.to_string()));
+        if bytes.len() > HEAVY {
+            heavy(decode)
+        } else {
+            decode()
+        }
+    }
+}
+
+/// Values larger than this (encoded) are encoded and decoded off the async worker: at a few
+/// nanoseconds a byte, serde's `Vec<u8>` alone takes a worker for 100 ms per 64 MB, and a
+/// worker busy that long stalls every task queued behind it (heartbeats included).
+const HEAVY: usize = 1 << 20;
+
+/// Runs `work`, on a worker of a multi-thread tokio runtime inside `block_in_place`, so that
+/// the runtime hands that worker's other tasks to another thread meanwhile.
+fn heavy<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+/// Encodes `value` into `out`.
+fn write<T: Serialize>(value: &T, out: &mut Capped) -> Result<(), WireError> {
+    let mut serializer = rmp_serde::Serializer::new(out)
+        .with_struct_map()
+        .with_bytes(rmp_serde::config::BytesMode::ForceIterables);
+    value
+        .serialize(&mut serializer)
+        .map_err(|err| WireError(err.to_string()))
+}
+
+/// An output that refuses to grow past `cap`, and says so (`over`).
+struct Capped {
+    bytes: Vec<u8>,
+    cap: Option<usize>,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(cap) = self.cap
+            && self.bytes.len() + buf.len() > cap
+        {
+            self.over = true;
+            return Err(std::io::Error::other(
+                "a large value: encoded again off the worker",
+            ));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -147,5 +214,27 @@ mod tests {
         round_trip(vec![vec![1_u8; 3], Vec::new()]);
         round_trip(Some(vec![3_u8; 5]));
         round_trip(vec![1_u16, 2, 3]);
+    }
+
+    /// A value over `HEAVY` encodes and decodes the same on an async worker (off it, inside
+    /// `block_in_place`), on a current-thread runtime and on a plain thread.
+    #[test]
+    fn large_values_round_trip_wherever_they_are_encoded() {
+        let large = || (vec![7_u8; 3 << 20], String::from("tail"));
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("a runtime");
+        let n = multi.block_on(async move {
+            tokio::spawn(async move { round_trip(large()) })
+                .await
+                .expect("the task")
+        });
+        assert!(n > 3 << 20);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        assert_eq!(current.block_on(async { round_trip(large()) }), n);
+        assert_eq!(round_trip(large()), n);
     }
 }
