@@ -90,8 +90,8 @@ impl Blob {
     /// What this process holds for others to read: (values, bytes).
     #[remote_method]
     pub fn held(&self) -> (usize, u64) {
-        let held = helio::held_objects();
-        (held.count, held.bytes)
+        let stats = helio::object_stats();
+        (stats.held, stats.held_bytes)
     }
 }
 
@@ -195,8 +195,12 @@ fn client(sizes: &[usize]) {
         assert_eq!(call.get_timeout(WAIT).expect("a call in bulk"), n);
     }
     // Everything was read: neither side holds anything.
-    let held = helio::held_objects();
-    assert_eq!((held.count, held.bytes), (0, 0), "the client holds nothing");
+    let stats = helio::object_stats();
+    assert_eq!(
+        (stats.held, stats.held_bytes),
+        (0, 0),
+        "the client holds nothing"
+    );
     let there = methods.held().remote().get_timeout(WAIT).expect("held");
     assert_eq!(there, (0, 0), "the host holds nothing");
     say("done");

@@ -6,7 +6,7 @@
 
 use std::any::Any;
 
-use helio_runtime::seam::{Claim, Claimed, Class, NOT_IN_A_CLUSTER};
+use helio_runtime::seam::{Borrow, Claim, Claimed, Class, Export, NOT_IN_A_CLUSTER};
 
 use crate::{
     ActorInfo, ActorOptions, DeathCause, LookupError, Placement, client, current, handles,
@@ -66,5 +66,15 @@ impl helio_runtime::seam::Cluster for Hooks {
         let record: ActorRecord =
             wire::decode(address).map_err(|err| format!("not an actor's address: {err}"))?;
         handles::attach(&cluster, class, record)
+    }
+
+    fn export_ref(&self, export: Export) -> Result<Vec<u8>, String> {
+        let cluster = current().ok_or(crate::seam::REF_NOT_IN_A_CLUSTER)?;
+        super::refs::export(&cluster, export)
+    }
+
+    fn import_ref(&self, address: &[u8]) -> Result<Borrow, String> {
+        let cluster = current().ok_or(crate::seam::REF_NOT_IN_A_CLUSTER)?;
+        super::refs::import(&cluster, address)
     }
 }

@@ -17,6 +17,7 @@
 //! - `objects.rs`: the values too large for one message, held for their readers.
 //! - `fetch.rs`: reading such a value from its holder, in chunks.
 //! - `intake.rs`: a subscription's messages in order, each whole (fetched when held).
+//! - `refs.rs`: `ObjectRef`s across processes: the values shared, their borrowers counted.
 //! - `writer.rs`: the one task that publishes every outgoing message, in batches.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
@@ -82,6 +83,7 @@ mod node;
 mod objects;
 mod placement;
 mod placing;
+mod refs;
 mod register;
 mod registry;
 mod remote_stream;
@@ -117,7 +119,7 @@ use helio_runtime::{
 pub use init::{Config, init};
 pub use liveness::NodeDeaths;
 pub use node::{NodeInfo, NodeState, ResourceUse};
-pub use objects::{HeldObjects, held_objects};
+pub use objects::{ObjectStats, object_stats};
 pub use register::register;
 pub use tasks::register_task;
 
@@ -170,6 +172,8 @@ pub(crate) struct Cluster {
     objects: objects::Objects,
     /// The values this process is reading from other processes.
     fetches: fetch::Fetches,
+    /// The values of this process that other processes hold refs to.
+    shared: refs::Shared,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -391,6 +395,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         placing: placing::Placing::default(),
         objects: objects::Objects::default(),
         fetches: fetch::Fetches::default(),
+        shared: refs::Shared::default(),
     });
     let joined = {
         let cluster = Arc::clone(&cluster);
@@ -398,6 +403,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
             let inbox = inbox::listen(&cluster).await?;
             objects::listen(&cluster).await?;
             fetch::listen(&cluster).await?;
+            refs::listen(&cluster).await?;
             placement::listen(&cluster).await?;
             dispatch::listen(&cluster).await?;
             tasks::listen(&cluster).await?;

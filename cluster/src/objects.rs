@@ -105,31 +105,47 @@ struct Held {
     touched: Instant,
 }
 
-/// What this process holds for other processes to read: values too large for one NATS
-/// message, kept until their reader has fetched them (see [`held_objects`]).
+/// What this process holds for other processes, and what it read from them (see
+/// [`object_stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct HeldObjects {
-    /// How many values.
-    pub count: usize,
+pub struct ObjectStats {
+    /// Values too large for one NATS message (arguments, results, stream items) held until
+    /// their reader has fetched them.
+    pub held: usize,
     /// Their bytes, all together.
-    pub bytes: u64,
+    pub held_bytes: u64,
+    /// Values of this process that other processes hold `ObjectRef`s to (kept while any
+    /// does).
+    pub shared: usize,
+    /// Bytes of values this process read through `ObjectRef`s from the processes that own
+    /// them, since it started.
+    pub read_bytes: u64,
 }
 
-/// What this process holds now for other processes to read (nothing outside cluster mode).
+/// What this process holds for other processes now, and what it read from them (all zero
+/// outside cluster mode).
 ///
 /// A value too large for one NATS message (an argument, a result, a stream item) stays with
 /// its sender until its reader has fetched it, or for at most a minute after its reader
-/// stopped reading (it died, or the message found no one).
+/// stopped reading (it died, or the message found no one). A value whose `ObjectRef` crossed
+/// processes stays with its owner while any process holds a ref to it.
 ///
 /// ```
-/// let held = helio_cluster::held_objects();
-/// assert_eq!(held.count, 0);
+/// let stats = helio_cluster::object_stats();
+/// assert_eq!((stats.held, stats.shared), (0, 0));
 /// ```
-pub fn held_objects() -> HeldObjects {
-    super::current()
-        .map(|cluster| cluster.objects.held())
-        .unwrap_or_default()
+pub fn object_stats() -> ObjectStats {
+    let Some(cluster) = super::current() else {
+        return ObjectStats::default();
+    };
+    let (held, held_bytes) = cluster.objects.held();
+    ObjectStats {
+        held,
+        held_bytes,
+        shared: cluster.shared.len(),
+        read_bytes: super::refs::READ_BYTES.load(std::sync::atomic::Ordering::Relaxed),
+    }
 }
 
 impl Objects {
@@ -192,13 +208,11 @@ impl Objects {
         before - table.held.len()
     }
 
-    /// What is held now.
-    pub(crate) fn held(&self) -> HeldObjects {
+    /// What is held now: how many objects, and their bytes.
+    pub(crate) fn held(&self) -> (usize, u64) {
         let table = self.lock();
-        HeldObjects {
-            count: table.held.len(),
-            bytes: table.held.values().map(|h| h.bytes.len() as u64).sum(),
-        }
+        let bytes = table.held.values().map(|h| h.bytes.len() as u64).sum();
+        (table.held.len(), bytes)
     }
 }
 
@@ -351,7 +365,7 @@ mod tests {
             len,
             last,
         };
-        assert_eq!(objects.held().bytes, 10);
+        assert_eq!(objects.held().1, 10);
         assert_eq!(objects.read(&read(0, 4, false), now).unwrap(), "0123");
         assert!(
             objects.read(&read(8, 4, false), now).is_err(),
@@ -359,7 +373,7 @@ mod tests {
         );
         assert!(objects.read(&read(u64::MAX, 4, false), now).is_err());
         assert_eq!(objects.read(&read(4, 6, true), now).unwrap(), "456789");
-        assert_eq!(objects.held(), HeldObjects::default());
+        assert_eq!(objects.held(), (0, 0));
         assert!(objects.read(&read(0, 1, false), now).is_err(), "freed");
     }
 
@@ -384,6 +398,6 @@ mod tests {
         };
         assert!(objects.read(&gone, later).is_err());
         assert_eq!(objects.sweep(later + ORPHANED_AFTER), 1);
-        assert_eq!(objects.held().count, 0);
+        assert_eq!(objects.held().0, 0);
     }
 }

@@ -20,6 +20,8 @@
 //! - `objects.<node>`: reads of the values `<node>` holds for others (too large for one
 //!   message: `objects.rs`); `chunk.<node>.<fetch>`: the chunks read for fetch `<fetch>` of
 //!   process `<node>` (`fetch.rs`).
+//! - `refs.<node>`: what borrowers of the values `<node>` shares tell it: tickets, claims,
+//!   releases, and reads (`refs.rs`).
 //!
 //! Node ids are written in hex (`NodeId`'s `Display`), actor and call ids in decimal.
 
@@ -82,6 +84,12 @@ impl Subjects {
     /// `helio.<cluster>.chunk.<this node>.*`: the chunks of every fetch of this process.
     pub(crate) fn chunks_all(&self) -> String {
         format!("{}.chunk.{}.*", self.root, self.node)
+    }
+
+    /// `helio.<cluster>.refs.<node>`: what borrowers tell `node` of the values it shares
+    /// (`refs.rs`).
+    pub(crate) fn refs(&self, node: NodeId) -> String {
+        format!("{}.refs.{node}", self.root)
     }
 
     /// `helio.<cluster>.spawn.<node>`: requests to create an actor on `node`.
@@ -192,6 +200,7 @@ mod tests {
         assert_eq!(s.inbox_all(), format!("helio.prod.inbox.{n}.*"));
         assert_eq!(s.spawn(node), format!("helio.prod.spawn.{n}"));
         assert_eq!(s.objects(node), format!("helio.prod.objects.{n}"));
+        assert_eq!(s.refs(node), format!("helio.prod.refs.{n}"));
         assert_eq!(s.chunk(9), format!("helio.prod.chunk.{n}.9"));
         assert_eq!(s.chunks_all(), format!("helio.prod.chunk.{n}.*"));
         assert_eq!(call_id(&s.chunk(9)), Some(9));

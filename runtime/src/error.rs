@@ -162,6 +162,16 @@ pub enum ActorError {
         /// What went wrong.
         message: String,
     },
+    /// Cluster mode: the value of an `ObjectRef` lives in another process, its owner, which
+    /// died (or left the cluster) before this process read it.
+    #[error(
+        "the value of an ObjectRef cannot be read: its owner, node {owner}, died or left the \
+         cluster before this process read it (keep the owner alive until its readers are done)"
+    )]
+    OwnerDied {
+        /// The node that owned the value.
+        owner: String,
+    },
     /// Cluster mode: a call, its arguments or its result could not cross processes.
     #[error("a call could not cross processes: {message}")]
     Wire {

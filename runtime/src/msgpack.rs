@@ -6,7 +6,7 @@
 //! which the cluster installed at the [seam](crate::seam) makes and reads. Passing a handle of
 //! another actor type is a compile error naming the type that is not serde.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
@@ -15,9 +15,11 @@ use serde::{
 };
 
 use crate::{
-    Actor,
+    Actor, ActorError, ObjectRef,
     remote::{Codec, Remotable, WireError},
-    seam::hooks::{self as seam, Class, NOT_IN_A_CLUSTER},
+    seam::hooks::{
+        self as seam, Class, EncodedValue, Export, NOT_IN_A_CLUSTER, REF_NOT_IN_A_CLUSTER,
+    },
 };
 
 /// MessagePack with struct fields as maps, and bytes as bytes: a sequence of `u8` (a
@@ -31,8 +33,34 @@ use crate::{
 #[doc(hidden)]
 pub struct MsgPack;
 
+std::thread_local! {
+    /// The encoding under way on this thread (`Export::encoding`).
+    static ENCODING: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+fn next_encoding() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets the encoding under way on this thread while it lives.
+struct Encoding(Option<u64>);
+
+impl Encoding {
+    fn start() -> Self {
+        Encoding(ENCODING.replace(Some(next_encoding())))
+    }
+}
+
+impl Drop for Encoding {
+    fn drop(&mut self) {
+        ENCODING.set(self.0);
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
     fn encode(value: &T) -> Result<Vec<u8>, WireError> {
+        let _encoding = Encoding::start();
         // A value found to be large is encoded again off the async worker: the first try
         // gives up once its output passes `HEAVY` bytes.
         let mut out = Capped {
@@ -138,6 +166,54 @@ impl<'de, A: Remotable<MsgPack>> Deserialize<'de> for Actor<A> {
     }
 }
 
+/// In cluster mode an `ObjectRef<T>` is `Serialize + Deserialize`: it travels as the address
+/// of its value (its owner and the value's id there), never with the value. The process that
+/// receives one reads the value from its owner when it first waits for it; one that passes
+/// it on reads none of it. The owner keeps the value while any process holds a ref to it.
+/// (`T: Clone`, because the owner keeps its own refs to the value readable meanwhile.)
+impl<T> Serialize for ObjectRef<T>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let cluster = seam::cluster().ok_or_else(|| ser::Error::custom(REF_NOT_IN_A_CLUSTER))?;
+        let kept = self.clone();
+        let value = Arc::new(move || {
+            let kept = kept.clone();
+            Box::pin(async move {
+                let value = kept.await?;
+                <MsgPack as Codec<T>>::encode(&value).map_err(|err| ActorError::Wire {
+                    message: format!("the value of an ObjectRef could not be encoded: {err}"),
+                })
+            }) as EncodedValue
+        });
+        let export = Export {
+            identity: self.identity(),
+            borrowed_from: self.borrowed_from().map(<[u8]>::to_vec),
+            encoding: ENCODING.get().unwrap_or_else(next_encoding),
+            value,
+        };
+        let address = cluster.export_ref(export).map_err(ser::Error::custom)?;
+        serializer.serialize_bytes(&address)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for ObjectRef<T>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let address = deserializer.deserialize_bytes(Address)?;
+        let cluster = seam::cluster().ok_or_else(|| de::Error::custom(REF_NOT_IN_A_CLUSTER))?;
+        let borrow = cluster.import_ref(&address).map_err(de::Error::custom)?;
+        Ok(ObjectRef::borrowed(borrow, |bytes| {
+            <MsgPack as Codec<T>>::decode(bytes).map_err(|err| ActorError::Wire {
+                message: format!("the value of an ObjectRef could not be decoded: {err}"),
+            })
+        }))
+    }
+}
+
 /// Reads an address: bytes, or a sequence of them (formats without a bytes type).
 struct Address;
 
@@ -145,7 +221,7 @@ impl<'de> Visitor<'de> for Address {
     type Value = Vec<u8>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the address of a helio actor")
+        f.write_str("the address of a helio actor or value")
     }
 
     fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {

@@ -5,6 +5,7 @@
 //! slot (`slot.rs`: the result, its waiters, the cancel flag, the call's origin); the writing
 //! side, through which a call's body resolves its ref, is `completer.rs`.
 
+mod borrowed;
 mod completer;
 mod slot;
 
@@ -18,6 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use borrowed::{Borrow, Done};
 pub use completer::{Completer, Resolver, detached_pair};
 pub(crate) use completer::{Failer, Fresh, pair, pair_like};
 pub use slot::Origin;
@@ -233,6 +235,8 @@ impl<T> ObjectRef<T> {
             return Poll::Ready(Err(ActorError::AlreadyConsumed));
         }
         inner.waiters.register(key, cx.waker());
+        drop(inner);
+        self.slot.tail.wanted();
         Poll::Pending
     }
 
@@ -241,6 +245,8 @@ impl<T> ObjectRef<T> {
         let mut inner = self.slot.lock();
         if inner.state.is_pending() {
             inner.waiters.register(key, cx.waker());
+            drop(inner);
+            self.slot.tail.wanted();
             Poll::Pending
         } else {
             Poll::Ready(())

@@ -36,6 +36,16 @@ pub(crate) trait Tail: Send + Sync {
     /// Woken when the caller cancels; `None` for a slot whose call never waits for that (a
     /// sync call's body, which checks the cancel flag once, before it runs).
     fn cancel_waker(&self) -> Option<&AtomicWaker>;
+
+    /// Someone waits for the value (called, out of the lock, each time a waiter registers on
+    /// a pending slot): a ref borrowed from another process starts reading it then.
+    fn wanted(&self) {}
+
+    /// Where the value of a ref borrowed from another process is (its owner's address), to
+    /// pass the ref on; `None` for a value of this process.
+    fn borrowed_from(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// The tail of a slot without a body: the call's origin and its cancel waker.

@@ -4,13 +4,16 @@
 use std::{
     any::{Any, TypeId},
     fmt,
+    future::Future,
+    pin::Pin,
     sync::{Arc, PoisonError, RwLock},
 };
 
 use tokio::runtime::Handle;
 
+pub use crate::object_ref::{Borrow, Done};
 use crate::{
-    Actor, ActorClass, ActorInfo, ActorOptions, DeathCause, LookupError, RuntimeError,
+    Actor, ActorClass, ActorError, ActorInfo, ActorOptions, DeathCause, LookupError, RuntimeError,
     label::ActorId, options::Placement, registry::Key,
 };
 
@@ -121,7 +124,38 @@ pub trait Cluster: Send + Sync + 'static {
     /// # Errors
     /// Why the handle cannot be made here.
     fn attach(&self, class: Class, address: &[u8]) -> Result<Box<dyn Any + Send>, String>;
+
+    /// The address of the value `export` stands for, as bytes another process can borrow it
+    /// by (an `ObjectRef` being serialized).
+    ///
+    /// # Errors
+    /// Why the ref cannot cross processes.
+    fn export_ref(&self, export: Export) -> Result<Vec<u8>, String>;
+
+    /// The value at `address`, borrowed (an `ObjectRef` being deserialized).
+    ///
+    /// # Errors
+    /// Why the ref cannot be read here.
+    fn import_ref(&self, address: &[u8]) -> Result<Borrow, String>;
 }
+
+/// An `ObjectRef` crossing processes, as the runtime hands it to cluster mode.
+pub struct Export {
+    /// The value's identity in this process: one value exported twice is one object.
+    pub identity: usize,
+    /// A ref this process borrowed itself: its owner's address of the value.
+    pub borrowed_from: Option<Vec<u8>>,
+    /// The encoding this serialization is part of: one message may serialize a ref more
+    /// than once (a serializer probes, a large value is encoded again), and each of those
+    /// is the same crossing.
+    pub encoding: u64,
+    /// The value, encoded, once it is ready (each call reads it again; the owner keeps it
+    /// through this while other processes may read it).
+    pub value: Arc<dyn Fn() -> EncodedValue + Send + Sync>,
+}
+
+/// A value on its way to being encoded.
+pub type EncodedValue = Pin<Box<dyn Future<Output = Result<Vec<u8>, ActorError>> + Send>>;
 
 /// Something `init` starts with the runtime and `shutdown` stops: cluster mode.
 pub trait Extension: Send + Sync + fmt::Debug + 'static {
@@ -134,6 +168,10 @@ pub trait Extension: Send + Sync + fmt::Debug + 'static {
     /// Stops, at shutdown, after the local actors were told to stop.
     fn stop(&self);
 }
+
+/// Why a ref cannot cross processes: this process is in no cluster.
+pub const REF_NOT_IN_A_CLUSTER: &str = "an ObjectRef crosses processes only in cluster mode: \
+                                        call `helio::init(helio::Config::cluster(url))` first";
 
 /// Why a handle cannot cross processes: this process is in no cluster.
 pub const NOT_IN_A_CLUSTER: &str = "a handle crosses processes only in cluster mode: call \
