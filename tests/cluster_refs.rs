@@ -277,3 +277,58 @@ fn a_ref_whose_owner_was_killed_resolves_to_owner_died_in_time() {
     d.expect("done");
     d.succeeds();
 }
+
+#[test]
+fn a_durable_value_outlives_its_owner_until_deleted() {
+    let test = "a_durable_value_outlives_its_owner_until_deleted";
+    match role().as_deref() {
+        Some("c") => return relay("c"),
+        Some("a") => {
+            join("a", false);
+            let c = helio::get_actor::<Relay>("c").expect("find c");
+            // Deleted before anyone read it: reading it fails, and says why.
+            let gone = helio::put_durable(vec![1_u8, 2, 3]).expect("stored");
+            helio::delete_durable(&gone).expect("deleted");
+            let err = gone.get_timeout(WAIT).expect_err("deleted");
+            assert!(err.to_string().contains("cannot be read"), "{err}");
+            let parcel = Parcel {
+                label: "kept".into(),
+                data: helio::put_durable(bytes(3 * MB)).expect("stored"),
+            };
+            c.methods()
+                .keep()
+                .remote(parcel)
+                .get_timeout(WAIT)
+                .expect("c keeps it");
+            say("kept");
+            return cluster_support::park();
+        }
+        Some("d") => {
+            join("d", false);
+            let c = helio::get_actor::<Relay>("c").expect("find c");
+            let read = c
+                .methods()
+                .read_kept()
+                .remote()
+                .get_timeout(WAIT)
+                .expect("c answers");
+            assert_eq!(
+                read,
+                Ok(3 * MB as u64),
+                "read from the store, its owner dead"
+            );
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut c = Proc::start(test, "c", &nats.url);
+    c.expect("ready");
+    let mut a = Proc::start(test, "a", &nats.url);
+    a.expect("kept");
+    a.kill();
+    let mut d = Proc::start(test, "d", &nats.url);
+    d.expect("done");
+    d.succeeds();
+}

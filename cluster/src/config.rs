@@ -43,6 +43,8 @@ pub struct ClusterConfig {
     pub(crate) hosts: bool,
     /// How many tombstones of dead actors the registry keeps, and for how long.
     pub(crate) retention: super::deaths::Retention,
+    /// How long the object store keeps a durable value nothing deleted (`put_durable`).
+    pub(crate) durable_kept: Duration,
 }
 
 /// TLS settings (rustls, through async-nats).
@@ -68,7 +70,12 @@ impl ClusterConfig {
                 most: 1000,
                 longest: Duration::from_secs(3600),
             },
+            durable_kept: super::durable::KEPT,
         }
+    }
+
+    pub(crate) fn set_durable_kept(&mut self, kept: Duration) {
+        self.durable_kept = kept;
     }
 
     pub(crate) fn set_hosts(&mut self, hosts: bool) {

@@ -217,6 +217,21 @@ impl Config {
         self.cluster_mut().set_retention(most, longest);
         self
     }
+
+    /// How long the cluster's object store keeps a value of `put_durable` that nothing
+    /// deleted (default: a day). It applies when the store is first created (the first
+    /// `put_durable` of the cluster); change it later on the bucket `helio_<cluster>_objects`
+    /// with the `nats` CLI.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let config = helio_cluster::Config::cluster("nats://127.0.0.1:4222")
+    ///     .durable_objects_kept(Duration::from_secs(3600));
+    /// ```
+    pub fn durable_objects_kept(mut self, kept: Duration) -> Self {
+        self.cluster_mut().set_durable_kept(kept);
+        self
+    }
 }
 
 impl From<Config> for helio_runtime::Config {

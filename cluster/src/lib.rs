@@ -18,6 +18,7 @@
 //! - `fetch.rs`: reading such a value from its holder, in chunks.
 //! - `intake.rs`: a subscription's messages in order, each whole (fetched when held).
 //! - `refs.rs`: `ObjectRef`s across processes: the values shared, their borrowers counted.
+//! - `durable.rs`: values that outlive their owner, in the JetStream object store.
 //! - `writer.rs`: the one task that publishes every outgoing message, in batches.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
@@ -67,6 +68,7 @@ mod client;
 mod config;
 mod deaths;
 mod dispatch;
+mod durable;
 mod fence;
 mod fetch;
 mod handles;
@@ -111,6 +113,7 @@ use std::{
 use tokio::{runtime::Handle, sync::mpsc};
 
 pub use config::ClusterConfig;
+pub use durable::{delete_durable, put_durable};
 use helio_runtime::{
     Actor, ActorClass, ActorError, ActorInfo, ActorOptions, ActorState, CallOptions, DeathCause,
     LookupError, NodeId, Placement, RuntimeError, TaskOptions, kill,
@@ -174,6 +177,12 @@ pub(crate) struct Cluster {
     fetches: fetch::Fetches,
     /// The values of this process that other processes hold refs to.
     shared: refs::Shared,
+    /// The cluster's name (`Config::cluster_name`).
+    cluster_name: String,
+    /// The object store of durable values, once opened (`durable.rs`).
+    durable: tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>,
+    /// How long it keeps a value nothing deleted, when this process creates it.
+    durable_kept: Duration,
 }
 
 /// Calls being served for other processes, by their reply subject.
@@ -396,6 +405,9 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         objects: objects::Objects::default(),
         fetches: fetch::Fetches::default(),
         shared: refs::Shared::default(),
+        cluster_name: config.cluster_name.clone(),
+        durable: tokio::sync::OnceCell::new(),
+        durable_kept: config.durable_kept,
     });
     let joined = {
         let cluster = Arc::clone(&cluster);

@@ -62,6 +62,13 @@ pub(crate) struct Address {
     pub(crate) ticket: Ticket,
 }
 
+/// Where a ref's value is: with its owner, or in the cluster's object store (`durable.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Where {
+    Owner(Address),
+    Store(String),
+}
+
 /// What borrowers tell an owner.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Told {
@@ -276,32 +283,35 @@ pub(crate) static READ_BYTES: AtomicU64 = AtomicU64::new(0);
 /// The address of `export`'s value, with a new ticket for the process that will read it.
 pub(crate) fn export(cluster: &Cluster, export: Export) -> Result<Vec<u8>, String> {
     let me = cluster.node().as_u64();
+    let ticket = (me, export.encoding);
     let address = match export.borrowed_from {
-        // Passed on: the owner counts one more ticket.
         Some(from) => {
-            let from: Address =
-                wire::decode(&from).map_err(|err| format!("a bad ref address: {err}"))?;
-            let ticket = (me, export.encoding);
-            tell(
-                cluster,
-                NodeId::from_u64(from.owner),
-                &Told::Ticket {
-                    id: from.id,
-                    ticket,
-                },
-            );
-            Address { ticket, ..from }
+            match wire::decode::<Where>(&from).map_err(|err| format!("a bad ref address: {err}"))? {
+                // Durable: the store keeps it, whoever holds refs.
+                Where::Store(name) => Where::Store(name),
+                // Passed on: the owner counts one more ticket.
+                Where::Owner(from) => {
+                    tell(
+                        cluster,
+                        NodeId::from_u64(from.owner),
+                        &Told::Ticket {
+                            id: from.id,
+                            ticket,
+                        },
+                    );
+                    Where::Owner(Address { ticket, ..from })
+                }
+            }
         }
         None => {
-            let ticket = (me, export.encoding);
             let id = cluster
                 .shared
                 .share(export.identity, export.value, ticket, Instant::now());
-            Address {
+            Where::Owner(Address {
                 owner: me,
                 id,
                 ticket,
-            }
+            })
         }
     };
     wire::encode(&address).map_err(|err| err.to_string())
@@ -310,8 +320,11 @@ pub(crate) fn export(cluster: &Cluster, export: Export) -> Result<Vec<u8>, Strin
 /// The value at `address`, borrowed: claimed now, read when first wanted, released when the
 /// last ref of this process to it is gone.
 pub(crate) fn import(cluster: &Arc<Cluster>, address: &[u8]) -> Result<Borrow, String> {
-    let address: Address =
-        wire::decode(address).map_err(|err| format!("not the address of a value: {err}"))?;
+    let address = match wire::decode::<Where>(address) {
+        Ok(Where::Owner(address)) => address,
+        Ok(Where::Store(name)) => return super::durable::borrow(cluster, name),
+        Err(err) => return Err(format!("not the address of a value: {err}")),
+    };
     let owner = NodeId::from_u64(address.owner);
     let Address { id, ticket, .. } = address;
     tell(
@@ -326,7 +339,7 @@ pub(crate) fn import(cluster: &Arc<Cluster>, address: &[u8]) -> Result<Borrow, S
     let reading = Arc::downgrade(cluster);
     let releasing = Arc::downgrade(cluster);
     Ok(Borrow {
-        address: wire::encode(&address).map_err(|err| err.to_string())?,
+        address: wire::encode(&Where::Owner(address)).map_err(|err| err.to_string())?,
         fetch: Box::new(move |done| get(&reading, owner, id, done)),
         release: Box::new(move || {
             if let Some(cluster) = releasing.upgrade() {

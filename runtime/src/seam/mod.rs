@@ -176,3 +176,9 @@ pub fn cell_of<A: ActorClass>(actor: &Actor<A>) -> &Arc<ActorCell<A>> {
 pub fn from_cell<A: ActorClass>(cell: Arc<ActorCell<A>>) -> Actor<A> {
     Actor::from_cell(cell)
 }
+
+/// Where the value of `r` is when another process owns it (its owner's address, as cluster
+/// mode wrote it); `None` for a value of this process.
+pub fn borrowed_from<T: Send + 'static>(r: &crate::ObjectRef<T>) -> Option<Vec<u8>> {
+    r.borrowed_from().map(<[u8]>::to_vec)
+}
