@@ -332,3 +332,39 @@ fn a_durable_value_outlives_its_owner_until_deleted() {
     d.expect("done");
     d.succeeds();
 }
+
+#[test]
+fn a_borrower_killed_is_counted_out_once_found_dead() {
+    let test = "a_borrower_killed_is_counted_out_once_found_dead";
+    match role().as_deref() {
+        Some("c") => return relay("c"),
+        Some("a") => {
+            join("a", false);
+            let c = helio::get_actor::<Relay>("c").expect("find c");
+            let parcel = Parcel {
+                label: "held".into(),
+                data: helio::put(bytes(1000)),
+            };
+            c.methods()
+                .keep()
+                .remote(parcel)
+                .get_timeout(WAIT)
+                .expect("c keeps it");
+            assert_eq!(helio::object_stats().shared, 1, "c holds a ref");
+            say("kept");
+            // The parent kills c: its ref is counted out once c is found dead.
+            until_nothing_shared();
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut c = Proc::start(test, "c", &nats.url);
+    c.expect("ready");
+    let mut a = Proc::start(test, "a", &nats.url);
+    a.expect("kept");
+    c.kill();
+    a.expect("done");
+    a.succeeds();
+}
