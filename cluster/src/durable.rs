@@ -92,6 +92,13 @@ where
 /// Deletes the durable value `r` refers to (made by [`put_durable`], here or in another
 /// process): refs to it that have not read it yet resolve to an error from now on.
 ///
+/// ```no_run
+/// let r = helio_cluster::put_durable(String::from("report"))?;
+/// helio_cluster::delete_durable(&r)?;
+/// assert!(r.get().is_err());
+/// # Ok::<(), helio_runtime::ActorError>(())
+/// ```
+///
 /// # Errors
 /// [`ActorError::Wire`] when `r` is not a durable value's ref, or the server did not delete
 /// it.

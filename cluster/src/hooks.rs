@@ -75,6 +75,10 @@ impl helio_runtime::seam::Cluster for Hooks {
 
     fn import_ref(&self, address: &[u8]) -> Result<Borrow, String> {
         let cluster = current().ok_or(crate::seam::REF_NOT_IN_A_CLUSTER)?;
-        super::refs::import(&cluster, address)
+        match wire::decode::<super::refs::Where>(address) {
+            Ok(super::refs::Where::Owner(address)) => super::refs::import(&cluster, address),
+            Ok(super::refs::Where::Store(name)) => super::durable::borrow(&cluster, name),
+            Err(err) => Err(format!("not the address of a value: {err}")),
+        }
     }
 }

@@ -317,14 +317,9 @@ pub(crate) fn export(cluster: &Cluster, export: Export) -> Result<Vec<u8>, Strin
     wire::encode(&address).map_err(|err| err.to_string())
 }
 
-/// The value at `address`, borrowed: claimed now, read when first wanted, released when the
-/// last ref of this process to it is gone.
-pub(crate) fn import(cluster: &Arc<Cluster>, address: &[u8]) -> Result<Borrow, String> {
-    let address = match wire::decode::<Where>(address) {
-        Ok(Where::Owner(address)) => address,
-        Ok(Where::Store(name)) => return super::durable::borrow(cluster, name),
-        Err(err) => return Err(format!("not the address of a value: {err}")),
-    };
+/// The value at `address` (with its owner), borrowed: claimed now, read when first wanted,
+/// released when the last ref of this process to it is gone.
+pub(crate) fn import(cluster: &Arc<Cluster>, address: Address) -> Result<Borrow, String> {
     let owner = NodeId::from_u64(address.owner);
     let Address { id, ticket, .. } = address;
     tell(
