@@ -110,6 +110,7 @@ impl<T: Send + 'static> ObjectRef<T> {
     }
 
     /// This ref's value, one identity per value (the same for every clone of the ref).
+    #[cfg(feature = "serde")]
     pub(crate) fn identity(&self) -> usize {
         Arc::as_ptr(&self.slot).cast::<()>() as usize
     }
