@@ -134,6 +134,32 @@ fn until_nothing_shared() {
     }
 }
 
+/// Runs `test` with relays `c` and `b`, then the owner `a`, which says `done`.
+fn through_three(test: &str) {
+    let nats = Nats::start();
+    let mut c = Proc::start(test, "c", &nats.url);
+    c.expect("ready");
+    let mut b = Proc::start(test, "b", &nats.url);
+    b.expect("ready");
+    let mut a = Proc::start(test, "a", &nats.url);
+    a.expect("done");
+    a.succeeds();
+}
+
+/// Runs `test` with relay `c` and the owner `a`, which says `kept` once `c` keeps its ref; `a`
+/// is then killed, and `d` reads through `c` and says `done`.
+fn read_after_the_owner_is_killed(test: &str) {
+    let nats = Nats::start();
+    let mut c = Proc::start(test, "c", &nats.url);
+    c.expect("ready");
+    let mut a = Proc::start(test, "a", &nats.url);
+    a.expect("kept");
+    a.kill();
+    let mut d = Proc::start(test, "d", &nats.url);
+    d.expect("done");
+    d.succeeds();
+}
+
 fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
@@ -176,14 +202,7 @@ fn a_ref_goes_from_its_owner_to_its_reader_never_through_the_process_between() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let mut c = Proc::start(test, "c", &nats.url);
-    c.expect("ready");
-    let mut b = Proc::start(test, "b", &nats.url);
-    b.expect("ready");
-    let mut a = Proc::start(test, "a", &nats.url);
-    a.expect("done");
-    a.succeeds();
+    through_three(test);
 }
 
 #[test]
@@ -215,14 +234,7 @@ fn a_thousand_refs_passed_around_three_processes_leave_their_owner_holding_nothi
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let mut c = Proc::start(test, "c", &nats.url);
-    c.expect("ready");
-    let mut b = Proc::start(test, "b", &nats.url);
-    b.expect("ready");
-    let mut a = Proc::start(test, "a", &nats.url);
-    a.expect("done");
-    a.succeeds();
+    through_three(test);
 }
 
 #[test]
@@ -267,15 +279,7 @@ fn a_ref_whose_owner_was_killed_resolves_to_owner_died_in_time() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let mut c = Proc::start(test, "c", &nats.url);
-    c.expect("ready");
-    let mut a = Proc::start(test, "a", &nats.url);
-    a.expect("kept");
-    a.kill();
-    let mut d = Proc::start(test, "d", &nats.url);
-    d.expect("done");
-    d.succeeds();
+    read_after_the_owner_is_killed(test);
 }
 
 #[test]
@@ -322,15 +326,7 @@ fn a_durable_value_outlives_its_owner_until_deleted() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let mut c = Proc::start(test, "c", &nats.url);
-    c.expect("ready");
-    let mut a = Proc::start(test, "a", &nats.url);
-    a.expect("kept");
-    a.kill();
-    let mut d = Proc::start(test, "d", &nats.url);
-    d.expect("done");
-    d.succeeds();
+    read_after_the_owner_is_killed(test);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 
 use super::{
     Cluster, NodeId, deaths,
+    inflight::Credit,
     registry::ActorRecord,
     types::HostTable,
     wire::{
@@ -210,14 +211,14 @@ fn serve_one<A: ActorClass>(
         Ok(Dispatched::Call(served)) => {
             cluster
                 .inflight
-                .insert(key.clone(), super::Served::Call(served.cancel));
+                .insert(key.clone(), super::inflight::Served::Call(served.cancel));
             Ok(served.reply)
         }
         Ok(Dispatched::Stream(items)) => {
             let (credit, control) = watch::channel(Credit::default());
             cluster
                 .inflight
-                .insert(key.clone(), super::Served::Stream(credit));
+                .insert(key.clone(), super::inflight::Served::Stream(credit));
             let window = window.unwrap_or(1).max(1);
             tokio::spawn(pump_stream(
                 Arc::clone(cluster),
@@ -246,13 +247,6 @@ fn serve_one<A: ActorClass>(
         }
         cluster.reply_from(reply, result, moved);
     }))
-}
-
-/// What a stream's caller has granted: items consumed so far, or a cancel.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Credit {
-    pub(crate) consumed: u64,
-    pub(crate) cancelled: bool,
 }
 
 /// Sends a stream's items to its caller, never more than `window` beyond what it consumed.

@@ -19,6 +19,7 @@
 //! - `intake.rs`: a subscription's messages in order, each whole (fetched when held).
 //! - `refs.rs`: `ObjectRef`s across processes: the values shared, their borrowers counted.
 //! - `durable.rs`: values that outlive their owner, in the JetStream object store.
+//! - `sweeping.rs`: a holder's subscription, served beside a periodic sweep.
 //! - `writer.rs`: the one task that publishes every outgoing message, in batches.
 //! - `registry.rs`: names and nodes in a JetStream key-value bucket.
 //! - `deaths.rs`: final deaths: tombstones, who writes and reads them, their retention.
@@ -30,6 +31,7 @@
 //! - `handles.rs`: the addresses of handles that cross processes.
 //! - `address.rs`: an actor's address as its callers hold it (its host as last known).
 //! - `calls.rs`: the calls waiting for their replies.
+//! - `inflight.rs`: the calls this process serves for others, to cancel them or grant credit.
 //! - `inbox.rs`: the process's reply inbox, which resolves them.
 //! - `client.rs`: remote handles (`Link`) and their calls.
 //! - `remote_stream.rs`: streaming calls to an actor in another process.
@@ -75,6 +77,7 @@ mod handles;
 mod hooks;
 mod host;
 mod inbox;
+mod inflight;
 mod init;
 mod intake;
 mod limit;
@@ -95,6 +98,7 @@ mod room;
 mod schedule;
 mod served;
 mod subjects;
+mod sweeping;
 mod task_acks;
 mod task_table;
 pub(crate) mod tasks;
@@ -147,7 +151,7 @@ pub(crate) struct Cluster {
     /// The local actors this process serves to the cluster.
     served: served::Served,
     /// The calls this process serves for others, by reply subject, to cancel them.
-    inflight: Inflight,
+    inflight: inflight::Inflight,
     /// When each other node was last heard.
     liveness: liveness::Liveness,
     /// Actors of dead nodes being restarted here.
@@ -183,72 +187,6 @@ pub(crate) struct Cluster {
     durable: tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>,
     /// How long it keeps a value nothing deleted, when this process creates it.
     durable_kept: Duration,
-}
-
-/// Calls being served for other processes, by their reply subject.
-#[derive(Default)]
-struct Inflight(std::sync::Mutex<std::collections::HashMap<String, Served>>);
-
-/// How to reach a call being served: to cancel it, or to grant its stream credit.
-enum Served {
-    Call(crate::seam::Canceller),
-    /// A task another node sent here.
-    Task(crate::seam::Canceller),
-    Stream(tokio::sync::watch::Sender<host::Credit>),
-}
-
-impl Inflight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Served>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn insert(&self, call: String, served: Served) {
-        self.lock().insert(call, served);
-    }
-
-    fn remove(&self, call: &str) {
-        let removed = self.lock().remove(call);
-        drop(removed);
-    }
-
-    /// Cancels the call, as its caller asked.
-    fn cancel(&self, call: &str) {
-        let served = self.lock().remove(call);
-        match served {
-            Some(Served::Call(cancel) | Served::Task(cancel)) => {
-                cancel.cancel();
-            }
-            Some(Served::Stream(credit)) => {
-                credit.send_modify(|credit| credit.cancelled = true);
-            }
-            None => {}
-        }
-    }
-
-    /// Takes out every task running here for another node: their reply subjects and
-    /// cancellers.
-    fn take_tasks(&self) -> Vec<(String, crate::seam::Canceller)> {
-        let mut served = self.lock();
-        let tasks: Vec<String> = served
-            .iter()
-            .filter(|(_, s)| matches!(s, Served::Task(_)))
-            .map(|(call, _)| call.clone())
-            .collect();
-        tasks
-            .into_iter()
-            .filter_map(|call| match served.remove(&call) {
-                Some(Served::Task(cancel)) => Some((call, cancel)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The caller of stream `call` has consumed `consumed` items.
-    fn credit(&self, call: &str, consumed: u64) {
-        if let Some(Served::Stream(credit)) = self.lock().get(call) {
-            credit.send_modify(|credit| credit.consumed = credit.consumed.max(consumed));
-        }
-    }
 }
 
 static CURRENT: RwLock<Option<Arc<Cluster>>> = RwLock::new(None);
@@ -390,7 +328,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         out,
         calls: calls::Calls::default(),
         served: served::Served::default(),
-        inflight: Inflight::default(),
+        inflight: inflight::Inflight::default(),
         liveness: liveness::Liveness::default(),
         adoptions: revive::Adoptions::default(),
         fence: fence::Fence::default(),

@@ -11,13 +11,12 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError, Weak},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -270,31 +269,21 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
         .subscribe(cluster.subjects.objects(cluster.node()))
         .await
         .map_err(|err| format!("could not subscribe object reads: {err}"))?;
-    cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));
+    let sweep = |cluster: &Cluster| {
+        let freed = cluster.objects.sweep(Instant::now());
+        if freed > 0 {
+            tracing::debug!(freed, "objects no reader came for were freed");
+        }
+    };
+    let serving = super::sweeping::serve(
+        Arc::downgrade(cluster),
+        sub,
+        SWEEP_EVERY,
+        sweep,
+        async |cluster, message| answer(cluster, message).await,
+    );
+    cluster.handle.spawn(serving);
     Ok(())
-}
-
-async fn serve(cluster: Weak<Cluster>, mut sub: async_nats::Subscriber) {
-    let mut sweep = tokio::time::interval(SWEEP_EVERY);
-    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let message = tokio::select! {
-            message = sub.next() => message,
-            _ = sweep.tick() => {
-                let Some(cluster) = cluster.upgrade() else { return };
-                let freed = cluster.objects.sweep(Instant::now());
-                if freed > 0 {
-                    tracing::debug!(freed, "objects no reader came for were freed");
-                }
-                continue;
-            }
-        };
-        let Some(message) = message else { return };
-        let Some(cluster) = cluster.upgrade() else {
-            return;
-        };
-        answer(&cluster, message).await;
-    }
 }
 
 /// Answers one read with its range, or the reason it cannot, on the data connection.

@@ -29,7 +29,6 @@ use std::{
 
 use async_nats::{HeaderMap, Message, message::OutboundMessage};
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -220,6 +219,7 @@ impl Shared {
                 }
                 true
             }
+            // A read counts nothing (`answer` serves it).
             Told::Get { id } => table.values.contains_key(&id),
         }
     }
@@ -345,15 +345,16 @@ pub(crate) fn import(cluster: &Arc<Cluster>, address: Address) -> Result<Borrow,
     })
 }
 
-/// Sends `told` to `owner`.
+/// Sends `told` to `owner` (nothing waits on it).
 fn tell(cluster: &Cluster, owner: NodeId, told: &Told) {
-    request(cluster, owner, told, None);
+    match wire::encode(told) {
+        Ok(payload) => send(cluster, owner, payload, None),
+        Err(err) => tracing::warn!(%err, ?told, "a ref message not sent"),
+    }
 }
 
-fn request(cluster: &Cluster, owner: NodeId, told: &Told, reply: Option<String>) {
-    let Ok(payload) = wire::encode(told) else {
-        return;
-    };
+/// Sends an encoded `Told` to `owner`, answered to `reply` if any.
+fn send(cluster: &Cluster, owner: NodeId, payload: Vec<u8>, reply: Option<String>) {
     let mut headers = HeaderMap::new();
     headers.insert(CODEC, CODEC_ID);
     cluster.publish(OutboundMessage {
@@ -370,6 +371,14 @@ fn get(cluster: &Weak<Cluster>, owner: NodeId, id: u64, done: Done) {
         return done(Err(ActorError::OwnerDied {
             owner: format!("{owner} (this process left the cluster)"),
         }));
+    };
+    let ask = match wire::encode(&Told::Get { id }) {
+        Ok(ask) => ask,
+        Err(err) => {
+            return done(Err(ActorError::Wire {
+                message: format!("a read of a ref's value could not be encoded: {err}"),
+            }));
+        }
     };
     let call = cluster.calls.reserve();
     cluster.calls.insert_at(
@@ -396,12 +405,7 @@ fn get(cluster: &Weak<Cluster>, owner: NodeId, id: u64, done: Done) {
         },
     );
     unanswered::owed_by(&cluster, call, owner);
-    request(
-        &cluster,
-        owner,
-        &Told::Get { id },
-        Some(cluster.subjects.inbox(call)),
-    );
+    send(&cluster, owner, ask, Some(cluster.subjects.inbox(call)));
 }
 
 /// Listens for what borrowers tell this process about the values it owns.
@@ -411,34 +415,26 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
         .subscribe(cluster.subjects.refs(cluster.node()))
         .await
         .map_err(|err| format!("could not subscribe ref messages: {err}"))?;
-    cluster.handle.spawn(serve(Arc::downgrade(cluster), sub));
-    Ok(())
-}
-
-async fn serve(cluster: Weak<Cluster>, mut sub: async_nats::Subscriber) {
-    let mut sweep = tokio::time::interval(SWEEP_EVERY);
-    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let message = tokio::select! {
-            message = sub.next() => message,
-            _ = sweep.tick() => {
-                let Some(cluster) = cluster.upgrade() else { return };
-                let dead = |node| cluster.liveness.is_dead(node);
-                let freed = cluster.shared.sweep(Instant::now(), dead);
-                if freed > 0 {
-                    tracing::debug!(freed, "shared values no process holds were freed");
-                }
-                continue;
-            }
-        };
-        let Some(message) = message else { return };
-        let Some(cluster) = cluster.upgrade() else {
-            return;
-        };
-        for message in batch::split(message) {
-            answer(&cluster, message);
+    let sweep = |cluster: &Cluster| {
+        let dead = |node| cluster.liveness.is_dead(node);
+        let freed = cluster.shared.sweep(Instant::now(), dead);
+        if freed > 0 {
+            tracing::debug!(freed, "shared values no process holds were freed");
         }
-    }
+    };
+    let serving = super::sweeping::serve(
+        Arc::downgrade(cluster),
+        sub,
+        SWEEP_EVERY,
+        sweep,
+        async |cluster, message| {
+            for message in batch::split(message) {
+                answer(cluster, message);
+            }
+        },
+    );
+    cluster.handle.spawn(serving);
+    Ok(())
 }
 
 fn answer(cluster: &Arc<Cluster>, message: Message) {
@@ -449,9 +445,8 @@ fn answer(cluster: &Arc<Cluster>, message: Message) {
             return;
         }
     };
-    let known = cluster.shared.told(&told, Instant::now());
     let Told::Get { id } = told else {
-        if !known {
+        if !cluster.shared.told(&told, Instant::now()) {
             tracing::debug!(?told, "a ref message for a value no longer held");
         }
         return;

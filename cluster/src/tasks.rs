@@ -270,7 +270,7 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
     // the ack, and its cancel may come back at once.
     let result = match running {
         Ok(Running { result, cancel }) => {
-            let served = super::Served::Task(cancel);
+            let served = super::inflight::Served::Task(cancel);
             cluster.inflight.insert(result_to.clone(), served);
             Some(result)
         }

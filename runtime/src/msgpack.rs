@@ -34,7 +34,9 @@ use crate::{
 pub struct MsgPack;
 
 std::thread_local! {
-    /// The encoding under way on this thread (`Export::encoding`).
+    /// The encoding under way on this thread (`Export::encoding`): `Some(0)` until a ref in
+    /// it asks for its number, so that an encoding with no ref in it (nearly all) costs no
+    /// shared counter.
     static ENCODING: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
 
@@ -43,12 +45,26 @@ fn next_encoding() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Sets the encoding under way on this thread while it lives.
+/// The number of the encoding under way on this thread (each ref serialized in it shares
+/// it); a new one outside any.
+fn this_encoding() -> u64 {
+    match ENCODING.get() {
+        Some(0) => {
+            let number = next_encoding();
+            ENCODING.set(Some(number));
+            number
+        }
+        Some(number) => number,
+        None => next_encoding(),
+    }
+}
+
+/// Marks an encoding under way on this thread while it lives.
 struct Encoding(Option<u64>);
 
 impl Encoding {
     fn start() -> Self {
-        Encoding(ENCODING.replace(Some(next_encoding())))
+        Encoding(ENCODING.replace(Some(0)))
     }
 }
 
@@ -190,7 +206,7 @@ where
         let export = Export {
             identity: self.identity(),
             borrowed_from: self.borrowed_from().map(<[u8]>::to_vec),
-            encoding: ENCODING.get().unwrap_or_else(next_encoding),
+            encoding: this_encoding(),
             value,
         };
         let address = cluster.export_ref(export).map_err(ser::Error::custom)?;
