@@ -92,6 +92,62 @@ impl Relay {
         Ok(bytes.len() as u64)
     }
 
+    /// Calls `sum` on the relay named `to` with the ref in `parcel` as a bare argument (the
+    /// method takes the bytes; the ref crosses as a ref), `windows` likewise, and the task
+    /// `sum_on_gpu` (which only `c` can run): the sum, the sum of the stream's items, and the
+    /// task's sum.
+    #[remote_method]
+    pub fn pass_bare(&self, parcel: Parcel, to: String) -> Result<(u64, u64, u64), String> {
+        let next = helio::get_actor::<Relay>(&to).map_err(|err| err.to_string())?;
+        let data = parcel.data;
+        let stream = next.methods().windows().remote(data.clone(), 1 << 20);
+        let task = sum_on_gpu.remote(data.clone());
+        let sum = next.methods().sum().remote(data).get_timeout(WAIT);
+        let sum = sum.map_err(|err| format!("{err:?}"))?;
+        let mut items = 0;
+        for item in stream.blocking_iter() {
+            items += item.map_err(|err| format!("{err:?}"))?;
+        }
+        let task = task.get_timeout(WAIT).map_err(|err| format!("{err:?}"))?;
+        Ok((sum, items, task))
+    }
+
+    /// Keeps `parcel`'s bytes as a bare ref, unread.
+    #[remote_method]
+    pub fn keep_bare(&mut self, parcel: Parcel) {
+        self.kept = Some(parcel);
+    }
+
+    /// Calls `sum` on the relay named `to` with the ref kept, bare: the call's error as `Debug`
+    /// says it.
+    #[remote_method]
+    pub fn pass_kept_bare(&mut self, to: String) -> Result<u64, String> {
+        let parcel = self.kept.take().ok_or("nothing kept")?;
+        let next = helio::get_actor::<Relay>(&to).map_err(|err| err.to_string())?;
+        let sum = next.methods().sum().remote(parcel.data).get_timeout(WAIT);
+        sum.map_err(|err| format!("{err:?}"))
+    }
+
+    /// The length and the sum of `bytes`.
+    #[remote_method]
+    pub fn sum(&self, bytes: Vec<u8>) -> u64 {
+        bytes.iter().map(|b| u64::from(*b)).sum::<u64>() + bytes.len() as u64
+    }
+
+    /// The length and the sum of each window of `size` bytes of `bytes`.
+    #[remote_method(stream_buffer = 4)]
+    pub fn windows(
+        &self,
+        bytes: Vec<u8>,
+        size: usize,
+    ) -> impl helio::stream::Stream<Item = u64> + Send + 'static {
+        let sums: Vec<u64> = bytes
+            .chunks(size.max(1))
+            .map(|w| w.iter().map(|b| u64::from(*b)).sum::<u64>() + w.len() as u64)
+            .collect();
+        helio::stream::stream::iter(sums)
+    }
+
     /// What this process shares, and the bytes it read through refs.
     #[remote_method]
     pub fn stats(&self) -> (usize, u64) {
@@ -100,10 +156,22 @@ impl Relay {
     }
 }
 
+/// The length and the sum of `bytes`, on a GPU: only `c` has one, so it runs there.
+#[remote(num_gpus = 1)]
+fn sum_on_gpu(bytes: Vec<u8>) -> u64 {
+    bytes.iter().map(|b| u64::from(*b)).sum::<u64>() + bytes.len() as u64
+}
+
+/// Joins as `name`; `c` with a GPU.
 fn join(name: &str, hosts: bool) {
-    let config = helio::Config::cluster(url()).node_name(name).host(hosts);
+    let gpus = if name == "c" { 1.0 } else { 0.0 };
+    let config = helio::Config::cluster(url())
+        .node_name(name)
+        .num_gpus(gpus)
+        .host(hosts);
     helio::init(config).expect("join the cluster");
     helio::register::<Relay>();
+    helio::register_task(&sum_on_gpu);
 }
 
 /// A host of a relay named `name`.
@@ -203,6 +271,107 @@ fn a_ref_goes_from_its_owner_to_its_reader_never_through_the_process_between() {
         _ => {}
     }
     through_three(test);
+}
+
+/// A ref passed bare as the argument of a call (the method takes its value) crosses as a ref
+/// when its owner is another process: the callee reads it from the owner, and the caller in
+/// between reads none of it. The same for a streaming call and a task.
+#[test]
+fn a_bare_ref_argument_crosses_by_reference() {
+    let test = "a_bare_ref_argument_crosses_by_reference";
+    match role().as_deref() {
+        Some("b") => return relay("b"),
+        Some("c") => return relay("c"),
+        Some("a") => {
+            join("a", false);
+            let b = helio::get_actor::<Relay>("b").expect("find b");
+            let c = helio::get_actor::<Relay>("c").expect("find c");
+            let data = bytes(4 * MB);
+            let expected = data.iter().map(|b| u64::from(*b)).sum::<u64>() + data.len() as u64;
+            let parcel = Parcel {
+                label: "four megabytes".into(),
+                data: helio::put(data),
+            };
+            let (sum, windows, task) = b
+                .methods()
+                .pass_bare()
+                .remote(parcel, "c".to_owned())
+                .get_timeout(WAIT)
+                .expect("b passes it")
+                .expect("c reads it");
+            assert_eq!(sum, expected, "c read the value intact");
+            assert_eq!(windows, expected, "c streamed over the value intact");
+            assert_eq!(task, expected, "the task on c read the value intact");
+            let (_, b_read) = b.methods().stats().remote().get_timeout(WAIT).expect("b");
+            let (_, c_read) = c.methods().stats().remote().get_timeout(WAIT).expect("c");
+            assert_eq!(
+                b_read, 0,
+                "b passed the ref as an argument and read none of it"
+            );
+            assert!(
+                c_read >= 3 * 4 * MB as u64,
+                "c read the value from its owner, once per call and for the task: {c_read}"
+            );
+            until_nothing_shared();
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    through_three(test);
+}
+
+/// A bare ref argument whose owner was killed fails the call with `OwnerDied`, in time.
+#[test]
+fn a_bare_ref_argument_whose_owner_was_killed_fails_its_call_with_owner_died() {
+    let test = "a_bare_ref_argument_whose_owner_was_killed_fails_its_call_with_owner_died";
+    match role().as_deref() {
+        Some("b") => return relay("b"),
+        Some("c") => return relay("c"),
+        Some("a") => {
+            join("a", false);
+            let b = helio::get_actor::<Relay>("b").expect("find b");
+            let parcel = Parcel {
+                label: "lost".into(),
+                data: helio::put(bytes(1000)),
+            };
+            b.methods()
+                .keep_bare()
+                .remote(parcel)
+                .get_timeout(WAIT)
+                .expect("b keeps it");
+            say("kept");
+            return cluster_support::park();
+        }
+        Some("d") => {
+            join("d", false);
+            let b = helio::get_actor::<Relay>("b").expect("find b");
+            let sum = b
+                .methods()
+                .pass_kept_bare()
+                .remote("c".to_owned())
+                .get_timeout(WAIT)
+                .expect("b answers");
+            match sum {
+                Err(err) if err.contains("OwnerDied") => {}
+                other => panic!("expected OwnerDied, got {other:?}"),
+            }
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut c = Proc::start(test, "c", &nats.url);
+    c.expect("ready");
+    let mut b = Proc::start(test, "b", &nats.url);
+    b.expect("ready");
+    let mut a = Proc::start(test, "a", &nats.url);
+    a.expect("kept");
+    a.kill();
+    let mut d = Proc::start(test, "d", &nats.url);
+    d.expect("done");
+    d.succeeds();
 }
 
 #[test]

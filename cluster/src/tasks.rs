@@ -29,7 +29,7 @@ use super::{
 };
 use crate::{
     ActorError, DeathCause, TaskOptions,
-    seam::{Codec, WireError},
+    seam::{ArgValues, Codec, WireError, encode_call},
     seam::{Held, RemoteFn, Task},
 };
 
@@ -59,9 +59,9 @@ const ACK_WITHIN: Duration = Duration::from_millis(1);
 pub fn register_task<F, Args, R>(task: &Task<F, Args, R>)
 where
     F: RemoteFn<Args = Args, Output = R>,
-    Args: Send + 'static,
+    Args: ArgValues,
     R: Send + 'static,
-    MsgPack: Codec<Args> + Codec<R>,
+    MsgPack: Codec<Args::Args> + Codec<R>,
 {
     let _ = task;
     let signature = format!(
@@ -71,10 +71,7 @@ where
     );
     let entry = TaskEntry {
         fingerprint: fingerprint(F::NAME, &signature),
-        encode: |args| match args.downcast::<Args>() {
-            Ok(args) => <MsgPack as Codec<Args>>::encode(&args),
-            Err(_) => Err(WireError("a task's arguments of another type".to_owned())),
-        },
+        encode: encode_call::<MsgPack, Args>,
         decode: |bytes| Ok(Box::new(<MsgPack as Codec<R>>::decode(bytes)?)),
         run: run_encoded::<F, Args, R>,
     };
@@ -96,7 +93,8 @@ where
     }
 }
 
-/// Runs `F` here on encoded arguments (for another node), on `held` resources when given.
+/// Runs `F` here on encoded arguments (for another node), on `held` resources when given;
+/// refs among them are read from their owners first.
 fn run_encoded<F, Args, R>(
     options: TaskOptions,
     args: &[u8],
@@ -104,14 +102,14 @@ fn run_encoded<F, Args, R>(
 ) -> Result<Running, WireError>
 where
     F: RemoteFn<Args = Args, Output = R>,
-    Args: Send + 'static,
+    Args: ArgValues,
     R: Send + 'static,
-    MsgPack: Codec<Args> + Codec<R>,
+    MsgPack: Codec<Args::Args> + Codec<R>,
 {
-    let args = <MsgPack as Codec<Args>>::decode(args)?;
+    let args = <MsgPack as Codec<Args::Args>>::decode(args)?;
     let result = match held {
-        Some(held) => crate::seam::submit_holding::<F>(options, args, held),
-        None => crate::seam::submit_here::<F>(options, args),
+        Some(held) => crate::seam::submit_holding::<F, _>(options, args, held),
+        None => crate::seam::submit_here::<F, _>(options, args),
     };
     let cancel = crate::seam::canceller_of(&result);
     Ok(Running {

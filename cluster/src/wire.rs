@@ -106,6 +106,8 @@ pub(crate) enum Failure {
     SelfDeadlock,
     Wire(String),
     Unschedulable(String),
+    /// The owner of a value the call needed (a ref among its arguments) is gone.
+    OwnerDied(String),
     /// An error this version does not know by name.
     Other(String),
 }
@@ -179,6 +181,7 @@ impl Failure {
             ActorError::Unschedulable { shortfall, .. } => {
                 Failure::Unschedulable(shortfall.clone())
             }
+            ActorError::OwnerDied { owner } => Failure::OwnerDied(owner.clone()),
             other => Failure::Other(other.to_string()),
         }
     }
@@ -221,6 +224,7 @@ impl Failure {
                 method,
                 shortfall,
             },
+            Failure::OwnerDied(owner) => ActorError::OwnerDied { owner },
             Failure::Other(message) => ActorError::Wire {
                 message: format!("the actor's host reported: {message}"),
             },

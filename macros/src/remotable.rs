@@ -3,7 +3,7 @@
 //! ```ignore
 //! impl<__W> Remotable<__W> for Counter
 //! where
-//!     __W: Codec<(i64,)> + Codec<i64>,
+//!     __W: Codec<(Arg<i64>,)> + Codec<i64>,
 //! {
 //!     const SIGNATURE: &'static str = "add((i64,))->i64;";
 //!     fn remote_methods() -> Vec<RemoteMethod<Self>> {
@@ -15,7 +15,8 @@
 //!     // `encode_constructor_args` / `spawn_encoded`, to create the actor on another node.
 //! }
 //! ```
-//! Generic over the codec, so the serde bounds are checked only where a codec is named
+//! A call's arguments cross as a tuple of `Arg`s: each a value, or a ref whose value a third
+//! process owns (the host reads it from there). Generic over the codec, so the serde bounds are checked only where a codec is named
 //! (`helio::register::<Counter>()`), never for a local-only actor. A streaming method's entry
 //! (`RemoteMethod::stream`, around `serve_stream`) is bounded by its item type instead of its
 //! result.
@@ -42,7 +43,7 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
         };
         where_clause
             .predicates
-            .push(syn::parse_quote!(#wire: ::helio::__private::Codec<(#(#params,)*)> + ::helio::__private::Codec<#output>));
+            .push(syn::parse_quote!(#wire: ::helio::__private::Codec<(#(::helio::__private::Arg<#params>,)*)> + ::helio::__private::Codec<#output>));
         signature.push_str(&format!(
             "{}{}({})->{};",
             if method.stream.is_some() {

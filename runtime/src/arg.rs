@@ -33,6 +33,26 @@ impl<T: Send + 'static> Arg<T> {
             Arg::Ref(r) => r.await,
         }
     }
+
+    /// Whether this argument crosses to another process as it is: a value, or the ref of a
+    /// value another process owns and has not sent here (the callee reads it from its owner,
+    /// so it never passes through this process).
+    fn crosses_as_is(&self) -> bool {
+        match self {
+            Arg::Value(_) => true,
+            Arg::Ref(r) => r.borrowed_from().is_some() && !r.is_ready(),
+        }
+    }
+
+    /// This argument as it crosses to another process: see [`crosses_as_is`]; any other ref
+    /// is waited for and crosses as its value (this process has it, so the bytes move once
+    /// either way).
+    async fn for_wire(self) -> Result<Arg<T>, ActorError> {
+        if self.crosses_as_is() {
+            return Ok(self);
+        }
+        self.resolve().await.map(Arg::Value)
+    }
 }
 
 impl<T> IntoArg<T> for T {
@@ -68,6 +88,22 @@ pub trait PendingArgs: Sized + Send + 'static {
     fn now(self) -> Result<Self::Values, Self>;
     /// Waits for every ref; the first error wins.
     fn resolve(self) -> BoxFuture<'static, Result<Self::Values, ActorError>>;
+    /// The arguments as they cross to another process, now, or a future of them: a ref whose
+    /// value another process owns crosses as a ref (its reader fetches it from the owner),
+    /// every other ref is waited for and crosses as its value.
+    ///
+    /// # Errors
+    /// The future, when the arguments must wait for refs of this process.
+    fn for_wire(self) -> Result<Self, BoxFuture<'static, Result<Self, ActorError>>>;
+}
+
+/// A tuple of argument values, and the tuple of [`Arg`]s that carries it across processes.
+#[doc(hidden)]
+pub trait ArgValues: Sized + Send + 'static {
+    /// The tuple of [`Arg`]s.
+    type Args: PendingArgs<Values = Self>;
+    /// Each value as an [`Arg::Value`].
+    fn into_args(self) -> Self::Args;
 }
 
 macro_rules! pending_arities {
@@ -87,6 +123,25 @@ macro_rules! pending_arities {
             fn resolve(self) -> BoxFuture<'static, Result<Self::Values, ActorError>> {
                 let ($($arg,)*) = self;
                 Box::pin(async move { Ok(($($arg.resolve().await?,)*)) })
+            }
+
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn for_wire(self) -> Result<Self, BoxFuture<'static, Result<Self, ActorError>>> {
+                let ($($arg,)*) = self;
+                if true $(&& $arg.crosses_as_is())* {
+                    return Ok(($($arg,)*));
+                }
+                Err(Box::pin(async move { Ok(($($arg.for_wire().await?,)*)) }))
+            }
+        }
+
+        impl<$($ty: Send + 'static),*> ArgValues for ($($ty,)*) {
+            type Args = ($(Arg<$ty>,)*);
+
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn into_args(self) -> Self::Args {
+                let ($($arg,)*) = self;
+                ($(Arg::Value($arg),)*)
             }
         }
     )*};

@@ -112,6 +112,7 @@ pub mod __private {
     pub use crate::{
         Actor, ActorBuilder, ActorClass, ActorOptions, DagNode, IntoArg, IntoNode, Lifetime,
         Method, ObjectRef, ObjectRefStream, Task, TaskOptions,
+        arg::Arg,
         builder::ConstructorArgs,
         call::{Body, CloneProbe, RemoteArg, RemoteReturn, ViaClone, ViaNoClone},
         class::ConstructorOutput,

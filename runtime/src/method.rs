@@ -169,17 +169,30 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         let overrides = self.overrides();
         handle.spawn(async move {
             place.turn().await;
+            if remote {
+                // Refs another process owns cross as refs; the rest as values.
+                let args: Result<Box<dyn std::any::Any + Send>, _> = match args {
+                    Deferred::Ready(values) => Ok(Box::new(values)),
+                    Deferred::Waiting(pending) => match pending.for_wire() {
+                        Ok(args) => Ok(Box::new(args)),
+                        Err(later) => later.await.map(|args| Box::new(args) as _),
+                    },
+                };
+                match (args, actor.link()) {
+                    (Ok(args), Some(link)) => {
+                        let reply = crate::seam::remote::Reply::new(name, done);
+                        link.call(actor.label(), name, overrides, args, reply);
+                    }
+                    (Ok(_), None) => {}
+                    (Err(upstream), _) => done.complete(Err(upstream)),
+                }
+                return place.done();
+            }
             let values = match args {
                 Deferred::Ready(values) => Ok(values),
                 Deferred::Waiting(pending) => pending.resolve().await,
             };
             match values {
-                Ok(values) if remote => {
-                    if let Some(link) = actor.link() {
-                        let reply = crate::seam::remote::Reply::new(name, done);
-                        link.call(actor.label(), name, overrides, Box::new(values), reply);
-                    }
-                }
                 Ok(values) => actor.send(name, group, make(values, done.into(), retries)),
                 Err(upstream) => done.complete(Err(upstream)),
             }

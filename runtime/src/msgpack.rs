@@ -6,16 +6,17 @@
 //! which the cluster installed at the [seam](crate::seam) makes and reads. Passing a handle of
 //! another actor type is a compile error naming the type that is not serde.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, marker::PhantomData, sync::Arc};
 
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
-    de::{self, DeserializeOwned, SeqAccess, Visitor},
+    de::{self, DeserializeOwned, SeqAccess, VariantAccess, Visitor},
     ser,
 };
 
 use crate::{
     Actor, ActorError, ObjectRef,
+    arg::Arg,
     remote::{Codec, Remotable, WireError},
     seam::hooks::{
         self as seam, Class, EncodedValue, Export, NOT_IN_A_CLUSTER, REF_NOT_IN_A_CLUSTER,
@@ -98,12 +99,17 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
     }
 
     fn decode(bytes: &[u8]) -> Result<T, WireError> {
-        let decode = || rmp_serde::from_slice(bytes).map_err(|err| WireError(err.to_string()));
-        if bytes.len() > HEAVY {
-            heavy(decode)
-        } else {
-            decode()
-        }
+        decode(bytes)
+    }
+}
+
+/// Decodes a `T`; a large one off the async worker.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    let decode = || rmp_serde::from_slice(bytes).map_err(|err| WireError(err.to_string()));
+    if bytes.len() > HEAVY {
+        heavy(decode)
+    } else {
+        decode()
     }
 }
 
@@ -227,6 +233,134 @@ where
                 message: format!("the value of an ObjectRef could not be decoded: {err}"),
             })
         }))
+    }
+}
+
+/// An argument of a call to an actor in another process: its value (`{"v": value}`), or
+/// the address of a value a third process owns (`{"r": address}`), which the callee reads
+/// from that owner, so that the bytes never pass through the caller.
+///
+/// Only a ref borrowed from another process and not yet read here crosses as a ref
+/// ([`PendingArgs::for_wire`](crate::arg::PendingArgs::for_wire)); any other reaching the
+/// wire is refused, never waited for.
+impl<T: Serialize + Send + 'static> Serialize for Arg<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Arg::Value(value) => serializer.serialize_newtype_variant("Arg", 0, "v", value),
+            Arg::Ref(r) => {
+                let Some(from) = r.borrowed_from() else {
+                    return Err(ser::Error::custom(
+                        "internal: a ref of this process crossed as an argument unread",
+                    ));
+                };
+                let cluster =
+                    seam::cluster().ok_or_else(|| ser::Error::custom(REF_NOT_IN_A_CLUSTER))?;
+                let export = Export {
+                    identity: r.identity(),
+                    borrowed_from: Some(from.to_vec()),
+                    encoding: this_encoding(),
+                    // Never read: the owner answers for a borrowed value.
+                    value: Arc::new(|| {
+                        Box::pin(std::future::ready(Err(ActorError::Wire {
+                            message: "internal: a borrowed value read from its borrower".to_owned(),
+                        }))) as EncodedValue
+                    }),
+                };
+                let address = cluster.export_ref(export).map_err(ser::Error::custom)?;
+                serializer.serialize_newtype_variant("Arg", 1, "r", &Bytes(&address))
+            }
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned + Send + 'static> Deserialize<'de> for Arg<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_enum("Arg", &["v", "r"], ArgVisitor(PhantomData))
+    }
+}
+
+/// Serializes as bytes (an address).
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Which form an [`Arg`] crossed in.
+enum ArgForm {
+    Value,
+    Ref,
+}
+
+impl<'de> Deserialize<'de> for ArgForm {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(ArgFormVisitor)
+    }
+}
+
+struct ArgFormVisitor;
+
+impl Visitor<'_> for ArgFormVisitor {
+    type Value = ArgForm;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`v` (a value) or `r` (a ref)")
+    }
+
+    fn visit_str<E: de::Error>(self, form: &str) -> Result<ArgForm, E> {
+        match form {
+            "v" => Ok(ArgForm::Value),
+            "r" => Ok(ArgForm::Ref),
+            other => Err(E::unknown_variant(other, &["v", "r"])),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, form: u64) -> Result<ArgForm, E> {
+        match form {
+            0 => Ok(ArgForm::Value),
+            1 => Ok(ArgForm::Ref),
+            _ => Err(E::invalid_value(de::Unexpected::Unsigned(form), &self)),
+        }
+    }
+}
+
+struct ArgVisitor<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned + Send + 'static> Visitor<'de> for ArgVisitor<T> {
+    type Value = Arg<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an argument: a value or a ref")
+    }
+
+    fn visit_enum<E: de::EnumAccess<'de>>(self, data: E) -> Result<Arg<T>, E::Error> {
+        match data.variant()? {
+            (ArgForm::Value, value) => value.newtype_variant().map(Arg::Value),
+            (ArgForm::Ref, value) => {
+                let address = value.newtype_variant_seed(AddressSeed)?;
+                let cluster =
+                    seam::cluster().ok_or_else(|| de::Error::custom(REF_NOT_IN_A_CLUSTER))?;
+                let borrow = cluster.import_ref(&address).map_err(de::Error::custom)?;
+                Ok(Arg::Ref(ObjectRef::borrowed(borrow, |bytes| {
+                    decode(bytes).map_err(|err| ActorError::Wire {
+                        message: format!("an argument read from its owner did not decode: {err}"),
+                    })
+                })))
+            }
+        }
+    }
+}
+
+/// Reads an address inside another value.
+struct AddressSeed;
+
+impl<'de> de::DeserializeSeed<'de> for AddressSeed {
+    type Value = Vec<u8>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_bytes(Address)
     }
 }
 

@@ -12,7 +12,8 @@ use std::any::Any;
 use futures::{StreamExt, future::BoxFuture, stream::BoxStream};
 
 use crate::{
-    Actor, ActorClass, ActorError, CallOptions, Method, StreamMethod, object_ref::Canceller,
+    Actor, ActorClass, ActorError, CallOptions, Method, StreamMethod, arg::ArgValues,
+    object_ref::Canceller,
 };
 
 /// A wire encoding able to carry values of type `T` between processes.
@@ -123,15 +124,15 @@ impl<A: ActorClass> RemoteMethod<A> {
     /// the macro writes around [`serve`].
     pub fn new<W, Args, R>(name: &'static str, serve: ServeFn<A>) -> Self
     where
-        W: Codec<Args> + Codec<R>,
-        Args: Send + 'static,
+        W: Codec<Args::Args> + Codec<R>,
+        Args: ArgValues,
         R: Send + 'static,
     {
         RemoteMethod {
             name,
             serve: Serve::Call(serve),
             stub: Stub {
-                encode: encode_args::<W, Args>,
+                encode: encode_call::<W, Args>,
                 decode: decode_result::<W, R>,
             },
         }
@@ -141,15 +142,15 @@ impl<A: ActorClass> RemoteMethod<A> {
     /// closure the macro writes around [`serve_stream`].
     pub fn stream<W, Args, X>(name: &'static str, serve: ServeStreamFn<A>) -> Self
     where
-        W: Codec<Args> + Codec<X>,
-        Args: Send + 'static,
+        W: Codec<Args::Args> + Codec<X>,
+        Args: ArgValues,
         X: Send + 'static,
     {
         RemoteMethod {
             name,
             serve: Serve::Stream(serve),
             stub: Stub {
-                encode: encode_args::<W, Args>,
+                encode: encode_call::<W, Args>,
                 decode: decode_result::<W, X>,
             },
         }
@@ -158,6 +159,7 @@ impl<A: ActorClass> RemoteMethod<A> {
 
 /// Serves one call of the streaming `method` on the local actor behind it: its items,
 /// encoded, pulled one at a time (the local stream's buffer holds the producer back).
+/// Arguments that crossed as refs are read from their owners before the call starts.
 ///
 /// # Errors
 /// [`WireError`] when `args` do not decode as the method's arguments.
@@ -167,17 +169,17 @@ pub fn serve_stream<W, A, Args, X>(
     options: Option<CallOptions>,
 ) -> Result<BoxStream<'static, Result<Vec<u8>, ActorError>>, WireError>
 where
-    W: Codec<Args> + Codec<X>,
+    W: Codec<Args::Args> + Codec<X>,
     A: ActorClass,
-    Args: Send + 'static,
+    Args: ArgValues,
     X: Send + 'static,
 {
-    let args = W::decode(args)?;
+    let args: Args::Args = W::decode(args)?;
     let method = match options {
         Some(options) => method.options(options),
         None => method,
     };
-    let items = method.start_values(args);
+    let items = method.start(args);
     Ok(Box::pin(items.map(|item| {
         item.and_then(|item| {
             W::encode(&item).map_err(|err| ActorError::Wire {
@@ -187,7 +189,8 @@ where
     })))
 }
 
-/// Serves one call of `method` on the local actor behind it.
+/// Serves one call of `method` on the local actor behind it. Arguments that crossed as refs
+/// are read from their owners before the call starts, in its handle's order.
 ///
 /// # Errors
 /// [`WireError`] when `args` do not decode as the method's arguments.
@@ -197,17 +200,17 @@ pub fn serve<W, A, Args, R>(
     options: Option<CallOptions>,
 ) -> Result<ServedCall, WireError>
 where
-    W: Codec<Args> + Codec<R>,
+    W: Codec<Args::Args> + Codec<R>,
     A: ActorClass,
-    Args: Send + 'static,
+    Args: ArgValues,
     R: Send + 'static,
 {
-    let args = W::decode(args)?;
+    let args: Args::Args = W::decode(args)?;
     let method = match options {
         Some(options) => method.options(options),
         None => method,
     };
-    let result = method.call(args);
+    let result = method.call_with(args);
     let cancel = result.canceller();
     let reply = Box::pin(async move {
         let value = result.await?;
@@ -232,6 +235,29 @@ pub fn encode_args<W: Codec<Args>, Args: 'static>(
             std::any::type_name::<Args>()
         ))),
     }
+}
+
+/// Encodes a call's boxed arguments: the value tuple `Args`, or its tuple of
+/// [`Arg`](crate::arg::Arg)s (where some refs cross as refs).
+///
+/// # Errors
+/// When `args` is neither, or does not encode.
+pub fn encode_call<W: Codec<Args::Args>, Args: ArgValues>(
+    args: Box<dyn Any + Send>,
+) -> Result<Vec<u8>, WireError> {
+    let args = match args.downcast::<Args>() {
+        Ok(values) => values.into_args(),
+        Err(args) => match args.downcast::<Args::Args>() {
+            Ok(args) => *args,
+            Err(_) => {
+                return Err(WireError(format!(
+                    "internal: arguments are not a `{}`",
+                    std::any::type_name::<Args>()
+                )));
+            }
+        },
+    };
+    W::encode(&args)
 }
 
 fn decode_result<W: Codec<R>, R: Send + 'static>(

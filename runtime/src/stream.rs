@@ -299,7 +299,7 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
         self
     }
 
-    fn start<P: PendingArgs<Values = Args>>(&self, args: P) -> ObjectRefStream<X>
+    pub(crate) fn start<P: PendingArgs<Values = Args>>(&self, args: P) -> ObjectRefStream<X>
     where
         Args: Send + 'static,
     {
@@ -343,15 +343,6 @@ impl<'a, A: ActorClass, Args, X: Send + 'static> StreamMethod<'a, A, Args, X> {
             }));
             stream
         })
-    }
-
-    /// Calls the method with its arguments' values (for calls that come from the wire).
-    pub(crate) fn start_values(&self, args: Args) -> ObjectRefStream<X>
-    where
-        Args: Send + 'static,
-    {
-        let actor = Arc::clone(self.call.actor().shared());
-        ObjectRefStream::pump(self.call.call(args), self.buffer, Some(actor))
     }
 }
 

@@ -63,7 +63,8 @@ pub struct Sent {
     pub options: TaskOptions,
     /// What it holds while it runs.
     pub demand: Resources,
-    /// The boxed argument tuple.
+    /// The boxed argument tuple: its values, or its tuple of `Arg`s where refs of other
+    /// processes' values cross as refs (see `PendingArgs::for_wire`).
     pub args: Box<dyn Any + Send>,
     /// Where its result goes.
     pub answer: Answer,
@@ -229,40 +230,31 @@ impl<F: RemoteFn, Args, R> fmt::Debug for Task<F, Args, R> {
 }
 
 /// Runs a task of `F` in this process, whether or not `F` is registered (a task another node
-/// sent here); it waits in this node's line while its resources are not free.
-pub fn submit_here<F: RemoteFn>(options: TaskOptions, args: F::Args) -> ObjectRef<F::Output> {
-    submit::<F, _>(options, Ready(args), false, None)
+/// sent here); it waits in this node's line while its resources are not free. Refs among its
+/// arguments (values of other processes) are read first.
+pub fn submit_here<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
+    options: TaskOptions,
+    args: P,
+) -> ObjectRef<F::Output> {
+    submit::<F, P>(options, args, false, None)
 }
 
 /// Runs a task of `F` in this process with resources it already holds (a task another node
 /// sent here, started only because [`try_hold`] found its demand free): it never waits in
-/// this node's line.
-pub fn submit_holding<F: RemoteFn>(
+/// this node's line, unless refs among its arguments must be read first: it gives the
+/// resources back meanwhile (holding them, it could starve the very task that makes the
+/// value) and takes them again in line.
+pub fn submit_holding<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     options: TaskOptions,
-    args: F::Args,
+    args: P,
     held: Held,
 ) -> ObjectRef<F::Output> {
-    submit::<F, _>(options, Ready(args), false, Some(held))
+    submit::<F, P>(options, args, false, Some(held))
 }
 
 /// Takes `demand` from this node's resources if it is free now; never waits.
 pub fn try_hold(demand: &Resources) -> Option<Held> {
     crate::system::task_pool().try_acquire(demand)
-}
-
-/// Arguments with no ref among them.
-struct Ready<T>(T);
-
-impl<T: Send + 'static> PendingArgs for Ready<T> {
-    type Values = T;
-
-    fn now(self) -> Result<T, Self> {
-        Ok(self.0)
-    }
-
-    fn resolve(self) -> BoxFuture<'static, Result<T, ActorError>> {
-        Box::pin(std::future::ready(Ok(self.0)))
-    }
 }
 
 /// Starts a task of `F` on `args` with `options`; when `routed`, a registered `F` may run on
@@ -323,7 +315,7 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
             None => Args::Now(values),
         },
         (Ok(values), None) => Args::Now(values),
-        // (Never with resources held: those come with their arguments at hand.)
+        // Resources held go back while refs are read (see `submit_holding`).
         (Err(pending), _) => Args::Later(pending),
     };
     let task = Run {
@@ -401,23 +393,41 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
         label,
         routed,
     } = task;
-    let args = match args {
-        Args::Now(values) => values,
-        Args::Later(pending) => match select(pin!(pending.resolve()), pin!(done.cancelled())).await
-        {
-            Either::Left((Ok(values), _)) => values,
-            Either::Left((Err(upstream), _)) => return done.complete(Err(upstream)),
-            Either::Right(((), _)) => return,
-        },
-    };
     // A task that may run elsewhere (cluster mode: a registered fn) runs here if this process
     // hosts and has its resources free now, and otherwise goes where the router sends it.
     let router = routed.and_then(|options| Some((options, router()?)));
+    let args = match args {
+        Args::Now(values) => values,
+        Args::Later(pending) => {
+            // One that leaves this process anyway takes the refs of other processes' values
+            // as refs: its host reads them from their owners, never through here.
+            if let Some((options, router)) = &router
+                && leaves::<F>(&**router, &pool, &demand)
+            {
+                let args = match pending.for_wire() {
+                    Ok(args) => args,
+                    Err(later) => match select(pin!(later), pin!(done.cancelled())).await {
+                        Either::Left((Ok(args), _)) => args,
+                        Either::Left((Err(upstream), _)) => return done.complete(Err(upstream)),
+                        Either::Right(((), _)) => return,
+                    },
+                };
+                let (options, args) = (options.clone(), Box::new(args));
+                return elsewhere::<F>(&**router, options, demand, args, done, label).await;
+            }
+            match select(pin!(pending.resolve()), pin!(done.cancelled())).await {
+                Either::Left((Ok(values), _)) => values,
+                Either::Left((Err(upstream), _)) => return done.complete(Err(upstream)),
+                Either::Right(((), _)) => return,
+            }
+        }
+    };
     let here = match router {
         Some((options, router)) => match router.routes(TypeId::of::<F>()) {
             Some(hosts_here) => match hosts_here.then(|| pool.try_acquire(&demand)).flatten() {
                 Some(held) => Some(held),
                 None => {
+                    let args = Box::new(args);
                     return elsewhere::<F>(&*router, options, demand, args, done, label).await;
                 }
             },
@@ -579,7 +589,7 @@ async fn elsewhere<F: RemoteFn>(
     router: &dyn Router,
     options: TaskOptions,
     demand: Resources,
-    args: F::Args,
+    args: Box<dyn Any + Send>,
     done: Resolver<F::Output>,
     label: ActorLabel,
 ) {
@@ -589,7 +599,7 @@ async fn elsewhere<F: RemoteFn>(
         method: F::NAME,
         options,
         demand,
-        args: Box::new(args),
+        args,
         answer: Box::new(move |outcome| answer.complete(outcome)),
     };
     let cancel = router.send(TypeId::of::<F>(), sent);
@@ -603,6 +613,15 @@ async fn elsewhere<F: RemoteFn>(
         Either::Left((Err(err), _)) => done.complete(Err(err)),
         // Cancelled (the ref says so already): stop it where it runs.
         Either::Right(((), _)) => cancel(),
+    }
+}
+
+/// Whether a task of `F` goes to another process: the router routes it, and this process
+/// does not host it or has not its resources free now.
+fn leaves<F: RemoteFn>(router: &dyn Router, pool: &Arc<Pool>, demand: &Resources) -> bool {
+    match router.routes(TypeId::of::<F>()) {
+        Some(hosts_here) => !hosts_here || pool.try_acquire(demand).is_none(),
+        None => false,
     }
 }
 

@@ -37,7 +37,7 @@ pub use crate::msgpack::MsgPack;
 use crate::{Actor, ActorClass, ActorInfo, ActorOptions, ActorState, CallOptions, ObjectRef};
 pub use crate::{
     actor::{ActorCell, ActorShared, Kill},
-    arg::PendingArgs,
+    arg::{ArgValues, PendingArgs},
     feed::{AnyFeed, Item, Took},
     label::{ActorId, ActorLabel, set_node},
     object_ref::{Canceller, Origin, Resolver, detached_pair},
@@ -45,7 +45,7 @@ pub use crate::{
     registry::Key,
     remote::{
         Codec, DecodeFn, EncodeFn, Remotable, RemoteMethod, Serve, ServeFn, ServeStreamFn,
-        ServedCall, Stub, WireError, encode_args,
+        ServedCall, Stub, WireError, encode_args, encode_call,
     },
     resource_pool::{Held, on_freed},
     resources::{CPU, Ledger, Pick, Resources, pick},

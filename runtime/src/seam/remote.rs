@@ -68,28 +68,26 @@ pub struct Opening {
     pub consumer: Box<dyn FnMut(Took) + Send + Sync>,
 }
 
-/// Arguments of a call that crosses processes: their values now, or a future of them (when a
-/// ref among them is still pending).
+/// Arguments of a call that crosses processes, boxed: their values, or their tuple of
+/// [`Arg`](crate::arg::Arg)s where some are refs that cross as refs (the stub's `encode`
+/// takes either); now, or a future of them (when a ref of this process among them is still
+/// pending).
 pub enum Args {
-    /// Every value is here.
+    /// Every argument is here.
     Ready(Box<dyn Any + Send>),
-    /// Some refs are pending.
+    /// Some refs of this process are pending.
     Pending(BoxFuture<'static, Result<Box<dyn Any + Send>, ActorError>>),
 }
 
 impl Args {
-    /// Erases `args`.
-    pub fn of<P: PendingArgs>(args: P) -> Self
-    where
-        P::Values: Send + 'static,
-    {
-        match args.now() {
-            Ok(values) => Args::Ready(Box::new(values)),
+    /// Erases `args`, as they cross: see [`PendingArgs::for_wire`].
+    pub fn of<P: PendingArgs>(args: P) -> Self {
+        match args.for_wire() {
+            Ok(args) => Args::Ready(Box::new(args)),
             Err(pending) => Args::Pending(Box::pin(async move {
                 pending
-                    .resolve()
                     .await
-                    .map(|values| Box::new(values) as Box<dyn Any + Send>)
+                    .map(|args| Box::new(args) as Box<dyn Any + Send>)
             })),
         }
     }
