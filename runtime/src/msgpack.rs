@@ -86,9 +86,14 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
             over: false,
         };
         match write(value, &mut out) {
+            // Counted first, then written once into a buffer of its exact size: a buffer
+            // grown by doubling would copy the value again at each step and touch about
+            // three times its size in fresh pages, which cost more than the writing itself.
             Err(_) if out.over => heavy(|| {
+                let mut size = Counted(0);
+                write(value, &mut size)?;
                 let mut out = Capped {
-                    bytes: Vec::with_capacity(out.bytes.capacity().saturating_mul(2)),
+                    bytes: Vec::with_capacity(size.0),
                     cap: None,
                     over: false,
                 };
@@ -130,13 +135,27 @@ fn heavy<R>(work: impl FnOnce() -> R) -> R {
 }
 
 /// Encodes `value` into `out`.
-fn write<T: Serialize>(value: &T, out: &mut Capped) -> Result<(), WireError> {
+fn write<T: Serialize, W: std::io::Write>(value: &T, out: &mut W) -> Result<(), WireError> {
     let mut serializer = rmp_serde::Serializer::new(out)
         .with_struct_map()
         .with_bytes(rmp_serde::config::BytesMode::ForceIterables);
     value
         .serialize(&mut serializer)
         .map_err(|err| WireError(err.to_string()))
+}
+
+/// An output that only counts the bytes written to it.
+struct Counted(usize);
+
+impl std::io::Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// An output that refuses to grow past `cap`, and says so (`over`).
