@@ -115,9 +115,9 @@ pub(crate) async fn fetch(cluster: &Cluster, spilled: Spilled) -> Result<Bytes, 
     let chunk = spilled.chunk.min(chunk_for(limit));
     let capacity = usize::try_from(len)
         .map_err(|_| format!("an object of {len} bytes, too large for this platform"))?;
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(capacity)
+    let mut bytes = cluster
+        .spare
+        .take(capacity)
         .map_err(|err| format!("no memory for an object of {len} bytes: {err}"))?;
     let (fetch, mut arrive) = cluster.fetches.open();
     let _open = Open { cluster, id: fetch };
@@ -183,5 +183,5 @@ pub(crate) async fn fetch(cluster: &Cluster, spilled: Spilled) -> Result<Bytes, 
         }
         bytes.extend_from_slice(&message.payload);
     }
-    Ok(Bytes::from(bytes))
+    Ok(cluster.spare.bytes(bytes))
 }

@@ -73,6 +73,14 @@ impl helio_runtime::seam::Cluster for Hooks {
         super::refs::export(&cluster, export)
     }
 
+    fn buffer(&self, len: usize) -> Vec<u8> {
+        let spare = current().map(|cluster| cluster.spare.take(len));
+        match spare {
+            Some(Ok(buffer)) => buffer,
+            _ => Vec::with_capacity(len),
+        }
+    }
+
     fn import_ref(&self, address: &[u8]) -> Result<Borrow, String> {
         let cluster = current().ok_or(crate::seam::REF_NOT_IN_A_CLUSTER)?;
         match wire::decode::<super::refs::Where>(address) {

@@ -97,6 +97,7 @@ mod revive;
 mod room;
 mod schedule;
 mod served;
+mod spare;
 mod subjects;
 mod sweeping;
 mod task_acks;
@@ -179,6 +180,8 @@ pub(crate) struct Cluster {
     objects: objects::Objects,
     /// The values this process is reading from other processes.
     fetches: fetch::Fetches,
+    /// The buffer of the last large value read, kept a short while for the next.
+    spare: Arc<spare::Spare>,
     /// The values of this process that other processes hold refs to.
     shared: refs::Shared,
     /// The cluster's name (`Config::cluster_name`).
@@ -342,6 +345,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         placing: placing::Placing::default(),
         objects: objects::Objects::default(),
         fetches: fetch::Fetches::default(),
+        spare: Arc::default(),
         shared: refs::Shared::default(),
         cluster_name: config.cluster_name.clone(),
         durable: tokio::sync::OnceCell::new(),

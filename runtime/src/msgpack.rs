@@ -92,8 +92,12 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
             Err(_) if out.over => heavy(|| {
                 let mut size = Counted(0);
                 write(value, &mut size)?;
+                let bytes = match seam::cluster() {
+                    Some(cluster) => cluster.buffer(size.0),
+                    None => Vec::with_capacity(size.0),
+                };
                 let mut out = Capped {
-                    bytes: Vec::with_capacity(size.0),
+                    bytes,
                     cap: None,
                     over: false,
                 };

@@ -137,6 +137,13 @@ pub trait Cluster: Send + Sync + 'static {
     /// # Errors
     /// Why the ref cannot be read here.
     fn import_ref(&self, address: &[u8]) -> Result<Borrow, String>;
+
+    /// An empty buffer with room for `len` bytes, to encode a large value into: cluster mode
+    /// hands out memory it has already (the buffer of a large value it sent or read before)
+    /// rather than fresh pages.
+    fn buffer(&self, len: usize) -> Vec<u8> {
+        Vec::with_capacity(len)
+    }
 }
 
 /// An `ObjectRef` crossing processes, as the runtime hands it to cluster mode.
