@@ -38,7 +38,8 @@ pub enum ListWhat {
 /// Where the cluster is, and how to show what it holds.
 #[derive(Clone, Debug, Args)]
 pub struct Connection {
-    /// The NATS server the cluster runs on.
+    /// The NATS server the cluster runs on; several servers of one NATS cluster
+    /// comma-separated (`nats://a:4222,nats://b:4222,nats://c:4222`).
     #[arg(long, env = "HELIO_URL", default_value = "nats://127.0.0.1:4222")]
     pub url: String,
     /// The cluster's name (`Config::cluster_name`).

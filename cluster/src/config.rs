@@ -45,6 +45,9 @@ pub struct ClusterConfig {
     pub(crate) retention: super::deaths::Retention,
     /// How long the object store keeps a durable value nothing deleted (`put_durable`).
     pub(crate) durable_kept: Duration,
+    /// How many servers keep each JetStream stream helio creates (`None`: see
+    /// [`replicas_for`](ClusterConfig::replicas_for)).
+    replicas: Option<usize>,
 }
 
 /// TLS settings (rustls, through async-nats).
@@ -71,7 +74,33 @@ impl ClusterConfig {
                 longest: Duration::from_secs(3600),
             },
             durable_kept: super::durable::KEPT,
+            replicas: None,
         }
+    }
+
+    pub(crate) fn set_replicas(&mut self, replicas: usize) {
+        self.replicas = Some(replicas);
+    }
+
+    /// The servers to connect to: the url's comma-separated parts.
+    pub(crate) fn servers(&self) -> Vec<String> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// How many replicas each stream gets: as configured, else 3 when the server is part of a
+    /// cluster of at least 3 servers (what it says in its `INFO`), else 1.
+    pub(crate) fn replicas_for(&self, info: &async_nats::ServerInfo) -> usize {
+        self.replicas
+            .unwrap_or(if info.cluster.is_some() && info.connect_urls.len() >= 3 {
+                3
+            } else {
+                1
+            })
     }
 
     pub(crate) fn set_durable_kept(&mut self, kept: Duration) {
@@ -147,8 +176,21 @@ impl ClusterConfig {
                 self.node_timeout
             ));
         }
-        if self.url.trim().is_empty() {
+        let servers = self.servers();
+        if servers.is_empty() {
             return Err("the cluster url is empty".to_owned());
+        }
+        for server in &servers {
+            if let Err(err) = server.parse::<async_nats::ServerAddr>() {
+                return Err(format!("`{server}` is not a NATS server url: {err}"));
+            }
+        }
+        if let Some(n) = self.replicas
+            && !(1..=5).contains(&n)
+        {
+            return Err(format!(
+                "`replicas` must be 1 to 5 (what JetStream allows), not {n}"
+            ));
         }
         Ok(())
     }
@@ -161,7 +203,8 @@ impl ClusterConfig {
     ) -> Result<(async_nats::Client, async_nats::Client, Registry), String> {
         let client = self.client("").await?;
         let data = self.client(" data").await?;
-        let registry = Registry::open(client.clone(), &self.cluster_name).await?;
+        let replicas = self.replicas_for(&client.server_info());
+        let registry = Registry::open(client.clone(), &self.cluster_name, replicas).await?;
         Ok((client, data, registry))
     }
 
@@ -201,7 +244,7 @@ impl ClusterConfig {
             options = options.add_client_certificate(cert, key);
         }
         let client = options
-            .connect(self.url.as_str())
+            .connect(self.servers())
             .await
             .map_err(|err| err.to_string())?;
         // The handshake does not wait for the server to accept the credentials; a round
@@ -211,5 +254,50 @@ impl ClusterConfig {
             .await
             .map_err(|err| format!("the server did not answer: {err}"))?;
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_names_one_server_or_several_comma_separated() {
+        let one = ClusterConfig::new("nats://127.0.0.1:4222".to_owned());
+        assert_eq!(one.servers(), ["nats://127.0.0.1:4222"]);
+        assert_eq!(one.check(), Ok(()));
+        let three = ClusterConfig::new("nats://a:1, nats://b:2 ,nats://c:3,".to_owned());
+        assert_eq!(three.servers(), ["nats://a:1", "nats://b:2", "nats://c:3"]);
+        assert_eq!(three.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_url_among_several_is_named() {
+        let bad = ClusterConfig::new("nats://a:1,nats://b:port".to_owned());
+        let err = bad.check().expect_err("a bad port");
+        assert!(
+            err.starts_with("`nats://b:port` is not a NATS server url"),
+            "{err}"
+        );
+        let empty = ClusterConfig::new(" , ".to_owned());
+        assert_eq!(empty.check(), Err("the cluster url is empty".to_owned()));
+    }
+
+    #[test]
+    fn replicas_are_three_on_a_cluster_of_three_unless_configured() {
+        let info = |cluster: Option<&str>, urls: usize| async_nats::ServerInfo {
+            cluster: cluster.map(str::to_owned),
+            connect_urls: (0..urls).map(|i| format!("127.0.0.1:{i}")).collect(),
+            ..Default::default()
+        };
+        let mut config = ClusterConfig::new("nats://a:1".to_owned());
+        assert_eq!(config.replicas_for(&info(None, 0)), 1);
+        assert_eq!(config.replicas_for(&info(Some("c"), 2)), 1);
+        assert_eq!(config.replicas_for(&info(Some("c"), 3)), 3);
+        assert_eq!(config.replicas_for(&info(Some("c"), 5)), 3);
+        config.set_replicas(1);
+        assert_eq!(config.replicas_for(&info(Some("c"), 3)), 1);
+        config.set_replicas(7);
+        assert!(config.check().expect_err("too many").contains("1 to 5"));
     }
 }

@@ -133,11 +133,15 @@ async fn store(cluster: &Cluster) -> Result<ObjectStore, String> {
             let js = jetstream::new(cluster.client.clone());
             let bucket = bucket(&cluster.cluster_name);
             if let Ok(store) = js.get_object_store(&bucket).await {
+                let stream = format!("OBJ_{bucket}");
+                let what = "the store of durable values";
+                super::replicas::raise_named(&js, &stream, cluster.replicas, what).await;
                 return Ok(store);
             }
             js.create_object_store(jetstream::object_store::Config {
                 bucket: bucket.clone(),
                 max_age: cluster.durable_kept,
+                num_replicas: cluster.replicas,
                 ..Default::default()
             })
             .await

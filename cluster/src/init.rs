@@ -80,6 +80,10 @@ impl Config {
     /// enabled: `nats-server -js`). [`init`] connects, and fails naming the url and the cause
     /// when the server is unreachable or refuses the credentials.
     ///
+    /// `url` may name several servers of one NATS cluster, comma-separated
+    /// (`"nats://a:4222,nats://b:4222,nats://c:4222"`, or [`servers`](Config::servers)): the
+    /// process connects to one of them and moves to another when it goes away.
+    ///
     /// ```no_run
     /// helio_cluster::init(
     ///     helio_cluster::Config::cluster("nats://127.0.0.1:4222")
@@ -230,6 +234,47 @@ impl Config {
     /// ```
     pub fn durable_objects_kept(mut self, kept: Duration) -> Self {
         self.cluster_mut().set_durable_kept(kept);
+        self
+    }
+
+    /// Joins the helio cluster on the servers of one NATS cluster, named by their urls: the
+    /// process connects to one of them and moves to another when it goes away. The same as
+    /// [`Config::cluster`] with the urls comma-separated.
+    ///
+    /// ```no_run
+    /// let config = helio_cluster::Config::default().servers([
+    ///     "nats://10.0.0.1:4222",
+    ///     "nats://10.0.0.2:4222",
+    ///     "nats://10.0.0.3:4222",
+    /// ]);
+    /// helio_cluster::init(config)?;
+    /// # Ok::<(), helio_runtime::RuntimeError>(())
+    /// ```
+    pub fn servers<S: AsRef<str>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        let urls: Vec<String> = urls
+            .into_iter()
+            .map(|url| url.as_ref().to_owned())
+            .collect();
+        match &mut self.cluster {
+            Some(cluster) => cluster.url = urls.join(","),
+            None => self.cluster = Some(ClusterConfig::new(urls.join(","))),
+        }
+        self
+    }
+
+    /// How many servers keep a copy of each JetStream stream helio creates (the registry of
+    /// names and nodes, the store of durable values), 1 to 5. By default 3 when the server
+    /// helio connects to is part of a NATS cluster of at least 3 servers, else 1: with 3, the
+    /// cluster loses any one server and keeps them all. A stream made earlier with fewer is
+    /// raised to this count when a process joins.
+    ///
+    /// ```
+    /// let config = helio_cluster::Config::cluster("nats://a:4222,nats://b:4222,nats://c:4222")
+    ///     .replicas(3);
+    /// # let _ = config;
+    /// ```
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.cluster_mut().set_replicas(replicas);
         self
     }
 }

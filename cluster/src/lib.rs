@@ -92,6 +92,7 @@ mod refs;
 mod register;
 mod registry;
 mod remote_stream;
+mod replicas;
 mod rerun;
 mod revive;
 mod room;
@@ -186,6 +187,8 @@ pub(crate) struct Cluster {
     shared: refs::Shared,
     /// The cluster's name (`Config::cluster_name`).
     cluster_name: String,
+    /// How many servers keep each JetStream stream helio creates (`Config::replicas`).
+    replicas: usize,
     /// The object store of durable values, once opened (`durable.rs`).
     durable: tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>,
     /// How long it keeps a value nothing deleted, when this process creates it.
@@ -348,6 +351,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         spare: Arc::default(),
         shared: refs::Shared::default(),
         cluster_name: config.cluster_name.clone(),
+        replicas: config.replicas_for(&client.server_info()),
         durable: tokio::sync::OnceCell::new(),
         durable_kept: config.durable_kept,
     });

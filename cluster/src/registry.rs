@@ -121,8 +121,13 @@ fn hex(s: &str) -> String {
 }
 
 impl Registry {
-    /// Opens the bucket `helio-<cluster>`, creating its stream when it does not exist yet.
-    pub(crate) async fn open(client: async_nats::Client, cluster: &str) -> Result<Self, String> {
+    /// Opens the bucket `helio-<cluster>`, creating its stream when it does not exist yet, kept
+    /// by `replicas` servers (a stream made earlier with fewer is raised to that).
+    pub(crate) async fn open(
+        client: async_nats::Client,
+        cluster: &str,
+        replicas: usize,
+    ) -> Result<Self, String> {
         let js = jetstream::new(client);
         let bucket = format!("helio-{cluster}");
         let config = stream::Config {
@@ -134,22 +139,11 @@ impl Registry {
             allow_direct: true,
             discard: DiscardPolicy::New,
             storage: StorageType::File,
-            num_replicas: 1,
+            num_replicas: replicas,
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
         };
-        let name = config.name.clone();
-        // `get_or_create`: a later process finds the stream the first one made. Processes
-        // that start at the same moment may all find none and all create it: every create but
-        // one fails ("subjects overlap"), and the stream is there to get.
-        if let Err(err) = js.get_or_create_stream(config).await
-            && js.get_stream(&name).await.is_err()
-        {
-            return Err(format!(
-                "could not open the registry stream (is JetStream enabled on the server? \
-                 start it with `nats-server -js`): {err}"
-            ));
-        }
+        super::replicas::open_stream(&js, config, "the registry").await?;
         let store = js
             .get_key_value(&bucket)
             .await

@@ -134,6 +134,58 @@ impl Nats {
     }
 }
 
+/// A NATS cluster of servers with JetStream, routed to each other on free ports, each in a
+/// temp dir of its own; killed on drop. `url` names them all, comma-separated.
+pub struct NatsCluster {
+    pub servers: Vec<Nats>,
+    pub url: String,
+}
+
+impl NatsCluster {
+    /// Starts `n` servers (named `s0`, `s1`, ..) as one NATS cluster.
+    pub fn start(n: usize) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "helio-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let routes: Vec<String> = (0..n)
+            .map(|_| format!("nats://127.0.0.1:{}", free_port()))
+            .collect();
+        let all = routes.join(",");
+        let servers: Vec<Nats> = (0..n)
+            .map(|i| {
+                let server = format!("s{i}");
+                Nats::start_with(&[
+                    "-n",
+                    &server,
+                    "--cluster_name",
+                    &name,
+                    "--cluster",
+                    &routes[i],
+                    "--routes",
+                    &all,
+                ])
+            })
+            .collect();
+        let url = servers
+            .iter()
+            .map(|server| server.url.clone())
+            .collect::<Vec<_>>()
+            .join(",");
+        NatsCluster { servers, url }
+    }
+}
+
+/// A port no one listens on now (taken from the system, then let go).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A TCP relay to a server, for one process to connect through: [`cut`](Relay::cut) takes
 /// the server away from that process alone, while every other process keeps it.
 pub struct Relay {
