@@ -212,9 +212,9 @@ fn lose(test: &str, victims: &[usize]) {
     let mut back: Option<usize> = None;
     for (round, &victim) in victims.iter().enumerate() {
         if let Some(server) = back.take() {
-            nats.servers[server].restart();
+            nats.restart(server);
         }
-        nats.servers[victim].kill();
+        nats.kill(victim);
         client.tell(format!("killed {round}"));
         client.expect_within("after", AGAIN * 3);
         host.tell(format!("find made-{round}"));

@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{NodeId, node::NodeInfo};
 
+/// How long one request to the registry may go unanswered.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// What the registry keeps about a named actor (and what a serialized handle carries).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ActorRecord {
@@ -128,7 +131,11 @@ impl Registry {
         cluster: &str,
         replicas: usize,
     ) -> Result<Self, String> {
-        let js = jetstream::new(client);
+        let mut js = jetstream::new(client);
+        // A request JetStream does not answer (its stream is electing a leader after a server
+        // was lost) fails after this, so that its caller can try again within its own bound
+        // instead of spending it all on one try.
+        js.set_timeout(REQUEST_TIMEOUT);
         let bucket = format!("helio-{cluster}");
         let config = stream::Config {
             name: format!("KV_{bucket}"),

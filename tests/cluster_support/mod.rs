@@ -139,6 +139,8 @@ impl Nats {
 pub struct NatsCluster {
     pub servers: Vec<Nats>,
     pub url: String,
+    /// Each server's monitoring port.
+    monitors: Vec<u16>,
 }
 
 impl NatsCluster {
@@ -154,12 +156,16 @@ impl NatsCluster {
             .map(|_| format!("nats://127.0.0.1:{}", free_port()))
             .collect();
         let all = routes.join(",");
+        let monitors: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let servers: Vec<Nats> = (0..n)
             .map(|i| {
                 let server = format!("s{i}");
+                let monitor = monitors[i].to_string();
                 Nats::start_with(&[
                     "-n",
                     &server,
+                    "-m",
+                    &monitor,
                     "--cluster_name",
                     &name,
                     "--cluster",
@@ -174,8 +180,59 @@ impl NatsCluster {
             .map(|server| server.url.clone())
             .collect::<Vec<_>>()
             .join(",");
-        NatsCluster { servers, url }
+        let cluster = NatsCluster {
+            servers,
+            url,
+            monitors,
+        };
+        for i in 0..n {
+            cluster.wait_healthy(i);
+        }
+        cluster
     }
+
+    /// Waits until server `i` says it is healthy (`/healthz`: its JetStream has a leader and
+    /// its copies of the streams are current), failing loudly after `BOUND`.
+    pub fn wait_healthy(&self, i: usize) {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            if healthy(self.monitors[i]) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server s{i} was not healthy within {BOUND:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills server `i` (SIGKILL).
+    pub fn kill(&mut self, i: usize) {
+        self.servers[i].kill();
+    }
+
+    /// Starts server `i` again (same ports and store), and waits until it is healthy.
+    pub fn restart(&mut self, i: usize) {
+        self.servers[i].restart();
+        self.wait_healthy(i);
+    }
+}
+
+/// Whether the server whose monitoring port is `port` answers `/healthz` with 200.
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
 
 /// A port no one listens on now (taken from the system, then let go).
