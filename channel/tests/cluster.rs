@@ -11,7 +11,7 @@ mod cluster_support;
 
 use std::{collections::HashSet, time::Duration};
 
-use cluster_support::{Nats, Proc, park, role, say, url, wait_for_parent};
+use cluster_support::{Nats, NatsCluster, Proc, next_line, park, role, say, url, wait_for_parent};
 use helio_channel::{ChannelError, Validator, channel_named, get_channel};
 use serde::{Deserialize, Serialize};
 
@@ -502,4 +502,64 @@ fn a_4_mb_item_crosses_processes_through_a_channel() {
     let mut user = Proc::start(test, "user", &nats.url);
     user.expect("done");
     user.succeeds();
+}
+
+/// On a NATS cluster of three servers, a channel hosted by one process and used by another
+/// carries on when a server is killed with `-9` (each server in turn, a fresh cluster each
+/// time): within 10 s items go through it again.
+#[test]
+fn a_channel_carries_on_when_any_one_of_three_servers_is_lost() {
+    let test = "a_channel_carries_on_when_any_one_of_three_servers_is_lost";
+    const AGAIN: Duration = Duration::from_secs(10);
+    const TRY: Duration = Duration::from_secs(2);
+    match role().as_deref() {
+        Some("host") => {
+            join("channel-host");
+            let ends = channel_named::<u64>("jobs", 100);
+            say("ready");
+            park();
+            drop(ends);
+        }
+        Some("user") => {
+            join("user");
+            let (tx, rx) = get_channel::<u64>("jobs").expect("find the channel");
+            let rt = runtime();
+            let round = |item: u64| {
+                rt.block_on(async {
+                    tx.send_timeout(item, TRY).await?;
+                    rx.recv_timeout(TRY).await
+                })
+            };
+            assert_eq!(round(1).expect("an item before"), 1);
+            say("before");
+            assert_eq!(next_line().as_deref(), Some("killed"));
+            let since = std::time::Instant::now();
+            loop {
+                match round(2) {
+                    Ok(item) => {
+                        assert_eq!(item, 2, "the item sent after the kill");
+                        break;
+                    }
+                    Err(err) => assert!(
+                        since.elapsed() < AGAIN,
+                        "the channel still fails {AGAIN:?} after the kill: {err}"
+                    ),
+                }
+            }
+            say("after");
+        }
+        _ => {
+            for victim in 0..3 {
+                let mut nats = NatsCluster::start(3);
+                let mut host = Proc::start(test, "host", &nats.url);
+                host.expect("ready");
+                let mut user = Proc::start(test, "user", &nats.url);
+                user.expect("before");
+                nats.kill(victim);
+                user.tell("killed");
+                user.expect_within("after", AGAIN * 2);
+                user.succeeds();
+            }
+        }
+    }
 }

@@ -23,6 +23,58 @@ use super::{NodeId, node::NodeInfo};
 /// How long one request to the registry may go unanswered.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a registry operation tries again while the server this process is connected to
+/// knows no stream for the registry's subjects yet: the stream was just made (its subjects
+/// reach the other servers of a NATS cluster a moment later), or moved after a server was
+/// lost.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Runs `op` again while it fails because no stream takes the registry's subjects yet, for
+/// at most [`SETTLE`]; its last result.
+async fn settled<T, E, F>(mut op: impl FnMut() -> F) -> Result<T, E>
+where
+    E: std::error::Error + 'static,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        match op().await {
+            Err(err) if no_stream_yet(&err) && std::time::Instant::now() < deadline => {
+                tracing::debug!(%err, "the registry's stream is not reachable yet; trying again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `err` (or what caused it) says that no stream answers the subject: a publish
+/// found no stream, or a request (a direct read) found no responder.
+fn no_stream_yet(err: &(dyn std::error::Error + 'static)) -> bool {
+    use async_nats::jetstream::{context::PublishErrorKind, stream::DirectGetErrorKind};
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if let Some(err) = err.downcast_ref::<async_nats::jetstream::context::PublishError>()
+            && err.kind() == PublishErrorKind::StreamNotFound
+        {
+            return true;
+        }
+        if let Some(err) = err.downcast_ref::<async_nats::RequestError>()
+            && err.kind() == async_nats::RequestErrorKind::NoResponders
+        {
+            return true;
+        }
+        if let Some(err) = err.downcast_ref::<async_nats::jetstream::stream::DirectGetError>()
+            && let DirectGetErrorKind::ErrorResponse(status, _) = err.kind()
+            && status == async_nats::StatusCode::NO_RESPONDERS
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
 /// What the registry keeps about a named actor (and what a serialized handle carries).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ActorRecord {
@@ -162,7 +214,8 @@ impl Registry {
     pub(crate) async fn claim(&self, record: &ActorRecord) -> Result<Option<u64>, String> {
         let key = name_key(&record.namespace, &record.name);
         let value = super::wire::encode(record).map_err(|e| e.to_string())?;
-        match self.store.create(&key, Bytes::from(value)).await {
+        let (store, key, value) = (&self.store, key.as_str(), Bytes::from(value));
+        match settled(move || store.create(key, value.clone())).await {
             Ok(revision) => Ok(Some(revision)),
             Err(err) if err.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => {
                 Ok(None)
@@ -192,9 +245,8 @@ impl Registry {
 
     /// The record under `key` and its revision, if there is one (not freed).
     pub(crate) async fn read(&self, key: &str) -> Result<Option<(ActorRecord, u64)>, String> {
-        let entry = self
-            .store
-            .entry(key)
+        let store = &self.store;
+        let entry = settled(move || store.entry(key))
             .await
             .map_err(|err| format!("could not read {key}: {err}"))?;
         let Some(entry) =
@@ -209,9 +261,9 @@ impl Registry {
 
     /// Writes `record` under `key`, whatever was there.
     pub(crate) async fn put_record(&self, key: &str, record: &ActorRecord) -> Result<(), String> {
-        let value = super::wire::encode(record).map_err(|e| e.to_string())?;
-        self.store
-            .put(key, Bytes::from(value))
+        let value = Bytes::from(super::wire::encode(record).map_err(|e| e.to_string())?);
+        let store = &self.store;
+        settled(move || store.put(key, value.clone()))
             .await
             .map(drop)
             .map_err(|err| format!("could not write {key}: {err}"))
@@ -226,7 +278,8 @@ impl Registry {
     ) -> Result<Option<u64>, String> {
         let key = name_key(&record.namespace, &record.name);
         let value = super::wire::encode(record).map_err(|e| e.to_string())?;
-        match self.store.update(&key, Bytes::from(value), revision).await {
+        let (store, key, value) = (&self.store, key.as_str(), Bytes::from(value));
+        match settled(move || store.update(key, value.clone(), revision)).await {
             Ok(revision) => Ok(Some(revision)),
             Err(err)
                 if err.kind() == async_nats::jetstream::kv::UpdateErrorKind::WrongLastRevision =>
@@ -261,9 +314,10 @@ impl Registry {
 
     /// Publishes this node's record.
     pub(crate) async fn put_node(&self, info: &NodeInfo) -> Result<(), String> {
-        let value = super::wire::encode(info).map_err(|e| e.to_string())?;
-        self.store
-            .put(node_key(info.id), Bytes::from(value))
+        let value = Bytes::from(super::wire::encode(info).map_err(|e| e.to_string())?);
+        let (store, key) = (&self.store, node_key(info.id));
+        let key = key.as_str();
+        settled(move || store.put(key, value.clone()))
             .await
             .map(drop)
             .map_err(|err| format!("could not publish the node record: {err}"))
@@ -271,9 +325,9 @@ impl Registry {
 
     /// Whether `node` has a record (a node found dead has none).
     pub(crate) async fn has_node(&self, node: NodeId) -> Result<bool, String> {
-        let entry = self
-            .store
-            .entry(node_key(node))
+        let (store, key) = (&self.store, node_key(node));
+        let key = key.as_str();
+        let entry = settled(move || store.entry(key))
             .await
             .map_err(|err| format!("could not read the node record: {err}"))?;
         Ok(entry.is_some_and(|e| e.operation == async_nats::jetstream::kv::Operation::Put))

@@ -32,19 +32,22 @@ pub(crate) async fn open_stream(
     let js = &js;
     loop {
         let last = match js.get_stream(&config.name).await {
-            Ok(mut found) => {
-                let have = match found.info().await {
-                    Ok(info) => info.config.clone(),
-                    Err(_) => found.cached_info().config.clone(),
-                };
-                raise(js, have, config.num_replicas, what).await;
-                return Ok(());
-            }
-            // Missing (or JetStream not answering yet): create it. Processes that start at
-            // the same moment may all find none and all create it: every create but one
-            // fails ("already in use"), and the stream is there to get on the next turn.
+            Ok(mut found) => match found.info().await {
+                // On a NATS cluster a stream takes writes once its group has a leader: right
+                // after it was made, or while a lost server's streams elect new ones.
+                Ok(info) if led(info) => {
+                    let have = info.config.clone();
+                    raise(js, have, config.num_replicas, what).await;
+                    return Ok(());
+                }
+                Ok(_) => "the stream has no leader yet".to_owned(),
+                Err(err) => err.to_string(),
+            },
+            // Missing (or JetStream not answering yet): create it, and look again. Processes
+            // that start at the same moment may all find none and all create it: every create
+            // but one fails ("already in use"), and the stream is there on the next turn.
             Err(_) => match js.create_stream(config.clone()).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => continue,
                 // No JetStream on the server, or not enough servers for the replicas: no
                 // wait makes that change.
                 Err(err) if lasting(&err.kind()) => {
@@ -57,8 +60,16 @@ pub(crate) async fn open_stream(
             return Err(hint(what, &config, &last));
         }
         tracing::debug!(%last, what, "JetStream not ready; trying again");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether the stream `info` describes can take writes: it has a leader (on a NATS cluster),
+/// or is on a single server.
+fn led(info: &stream::Info) -> bool {
+    info.cluster
+        .as_ref()
+        .is_none_or(|cluster| cluster.leader.is_some() || cluster.raft_group.is_none())
 }
 
 /// Raises the stream `name` (made by another part of async-nats: an object store's) to
