@@ -76,6 +76,7 @@ async fn wait_and_send(
     let deadline = *again
         .deadline
         .get_or_insert_with(|| Instant::now() + cluster.node_timeout + SERVED_AGAIN_WITHIN);
+    let mut paused = false;
     loop {
         let found = cluster.registry.lookup(&again.namespace, &again.name).await;
         match found {
@@ -112,6 +113,24 @@ async fn wait_and_send(
                 pending.rerun = Some(again);
                 return send(&cluster, id, pending);
             }
+            // Still on the same host, alive: its subscriptions were away for a moment (its
+            // server was lost and it is moving to another, or the actor restarts there).
+            // Sent again after a pause, taking no retry (it never ran); no responders again
+            // brings it back here, within the same deadline.
+            Ok(Some(record))
+                if !takes_retry
+                    && paused
+                    && Some(record.host()) == gone
+                    && !cluster.liveness.is_dead(record.host()) =>
+            {
+                tracing::debug!(
+                    actor = %pending.actor,
+                    method = pending.method,
+                    "sending a call again, to the same host"
+                );
+                pending.rerun = Some(again);
+                return send(&cluster, id, pending);
+            }
             // Not restarted elsewhere yet.
             Ok(Some(_)) => {}
             Err(err) => tracing::debug!(%err, "could not read an actor's record; trying again"),
@@ -120,6 +139,7 @@ async fn wait_and_send(
             return pending.unavailable(&message);
         }
         tokio::time::sleep(POLL).await;
+        paused = true;
     }
 }
 
