@@ -265,3 +265,45 @@ fn a_server_lost_and_back_then_another_lost_is_survived() {
         _ => lose(test, &[0, 1]),
     }
 }
+
+/// The registry's stream, made with one replica by a process configured so, is raised to
+/// three when a process with the default (a NATS cluster of three) joins.
+#[test]
+fn a_registry_made_with_one_replica_is_raised_to_three() {
+    let test = "a_registry_made_with_one_replica_is_raised_to_three";
+    match role().as_deref() {
+        Some(replicas) if replicas.starts_with("replicas-") => {
+            let mut config = helio::Config::cluster(url()).node_name(replicas);
+            if replicas == "replicas-1" {
+                config = config.replicas(1);
+            }
+            helio::init(config).expect("join the cluster");
+            say("joined");
+            return;
+        }
+        _ => {}
+    }
+    let nats = NatsCluster::start(3);
+    let replicas = || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let client = helio::__private::async_nats::connect(nats.servers[0].url.as_str())
+                .await
+                .expect("connect");
+            let js = helio::__private::async_nats::jetstream::new(client);
+            let mut stream = js.get_stream("KV_helio-helio").await.expect("the stream");
+            stream.info().await.expect("its info").config.num_replicas
+        })
+    };
+    let mut one = Proc::start(test, "replicas-1", &nats.url);
+    one.expect("joined");
+    one.succeeds();
+    assert_eq!(replicas(), 1, "made with one replica, as configured");
+    let mut three = Proc::start(test, "replicas-3", &nats.url);
+    three.expect("joined");
+    three.succeeds();
+    assert_eq!(replicas(), 3, "raised to three by the default");
+}

@@ -30,8 +30,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 const SETTLE: Duration = Duration::from_secs(5);
 
 /// Runs `op` again while it fails because no stream takes the registry's subjects yet, for
-/// at most [`SETTLE`]; its last result.
-async fn settled<T, E, F>(mut op: impl FnMut() -> F) -> Result<T, E>
+/// at most [`SETTLE`]; its last result. An `idempotent` operation (a read, or a put that
+/// overwrites) is also tried again when it timed out: the stream may be moving its leader
+/// or raising its replicas; a create or an update is not (it may have been applied).
+async fn settled<T, E, F>(idempotent: bool, mut op: impl FnMut() -> F) -> Result<T, E>
 where
     E: std::error::Error + 'static,
     F: std::future::Future<Output = Result<T, E>>,
@@ -39,13 +41,36 @@ where
     let deadline = std::time::Instant::now() + SETTLE;
     loop {
         match op().await {
-            Err(err) if no_stream_yet(&err) && std::time::Instant::now() < deadline => {
+            Err(err)
+                if (no_stream_yet(&err) || idempotent && timed_out(&err))
+                    && std::time::Instant::now() < deadline =>
+            {
                 tracing::debug!(%err, "the registry's stream is not reachable yet; trying again");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             other => return other,
         }
     }
+}
+
+/// Whether `err` (or what caused it) is a request or a publish that got no answer in time.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    use async_nats::jetstream::context::PublishErrorKind;
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if let Some(err) = err.downcast_ref::<async_nats::jetstream::context::PublishError>()
+            && err.kind() == PublishErrorKind::TimedOut
+        {
+            return true;
+        }
+        if let Some(err) = err.downcast_ref::<async_nats::RequestError>()
+            && err.kind() == async_nats::RequestErrorKind::TimedOut
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 /// Whether `err` (or what caused it) says that no stream answers the subject: a publish
@@ -215,7 +240,7 @@ impl Registry {
         let key = name_key(&record.namespace, &record.name);
         let value = super::wire::encode(record).map_err(|e| e.to_string())?;
         let (store, key, value) = (&self.store, key.as_str(), Bytes::from(value));
-        match settled(move || store.create(key, value.clone())).await {
+        match settled(false, move || store.create(key, value.clone())).await {
             Ok(revision) => Ok(Some(revision)),
             Err(err) if err.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => {
                 Ok(None)
@@ -246,7 +271,7 @@ impl Registry {
     /// The record under `key` and its revision, if there is one (not freed).
     pub(crate) async fn read(&self, key: &str) -> Result<Option<(ActorRecord, u64)>, String> {
         let store = &self.store;
-        let entry = settled(move || store.entry(key))
+        let entry = settled(true, move || store.entry(key))
             .await
             .map_err(|err| format!("could not read {key}: {err}"))?;
         let Some(entry) =
@@ -263,7 +288,7 @@ impl Registry {
     pub(crate) async fn put_record(&self, key: &str, record: &ActorRecord) -> Result<(), String> {
         let value = Bytes::from(super::wire::encode(record).map_err(|e| e.to_string())?);
         let store = &self.store;
-        settled(move || store.put(key, value.clone()))
+        settled(true, move || store.put(key, value.clone()))
             .await
             .map(drop)
             .map_err(|err| format!("could not write {key}: {err}"))
@@ -279,7 +304,7 @@ impl Registry {
         let key = name_key(&record.namespace, &record.name);
         let value = super::wire::encode(record).map_err(|e| e.to_string())?;
         let (store, key, value) = (&self.store, key.as_str(), Bytes::from(value));
-        match settled(move || store.update(key, value.clone(), revision)).await {
+        match settled(false, move || store.update(key, value.clone(), revision)).await {
             Ok(revision) => Ok(Some(revision)),
             Err(err)
                 if err.kind() == async_nats::jetstream::kv::UpdateErrorKind::WrongLastRevision =>
@@ -317,7 +342,7 @@ impl Registry {
         let value = Bytes::from(super::wire::encode(info).map_err(|e| e.to_string())?);
         let (store, key) = (&self.store, node_key(info.id));
         let key = key.as_str();
-        settled(move || store.put(key, value.clone()))
+        settled(true, move || store.put(key, value.clone()))
             .await
             .map(drop)
             .map_err(|err| format!("could not publish the node record: {err}"))
@@ -327,7 +352,7 @@ impl Registry {
     pub(crate) async fn has_node(&self, node: NodeId) -> Result<bool, String> {
         let (store, key) = (&self.store, node_key(node));
         let key = key.as_str();
-        let entry = settled(move || store.entry(key))
+        let entry = settled(true, move || store.entry(key))
             .await
             .map_err(|err| format!("could not read the node record: {err}"))?;
         Ok(entry.is_some_and(|e| e.operation == async_nats::jetstream::kv::Operation::Put))

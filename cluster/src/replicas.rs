@@ -37,7 +37,10 @@ pub(crate) async fn open_stream(
                 // after it was made, or while a lost server's streams elect new ones.
                 Ok(info) if led(info) => {
                     let have = info.config.clone();
-                    raise(js, have, config.num_replicas, what).await;
+                    // Raised: look again, until the grown group has its leader.
+                    if raise(js, have, config.num_replicas, what).await {
+                        continue;
+                    }
                     return Ok(());
                 }
                 Ok(_) => "the stream has no leader yet".to_owned(),
@@ -96,10 +99,10 @@ fn lasting(kind: &CreateStreamErrorKind) -> bool {
 }
 
 /// Raises the stream `have` describes to `wanted` replicas, if it has fewer; says how to do
-/// it by hand when the server refuses.
-async fn raise(js: &Context, have: stream::Config, wanted: usize, what: &str) {
+/// it by hand when the server refuses. Whether it raised it.
+async fn raise(js: &Context, have: stream::Config, wanted: usize, what: &str) -> bool {
     if have.num_replicas >= wanted {
-        return;
+        return false;
     }
     let name = have.name.clone();
     let from = have.num_replicas;
@@ -108,13 +111,19 @@ async fn raise(js: &Context, have: stream::Config, wanted: usize, what: &str) {
         ..have
     };
     match js.update_stream(raised).await {
-        Ok(_) => tracing::info!(stream = %name, from, to = wanted, "{what}'s replicas raised"),
-        Err(err) => tracing::warn!(
-            stream = %name,
-            %err,
-            "{what} is kept by {from} server(s), not the {wanted} configured: raise it with \
-             `nats stream edit {name} --replicas {wanted}`"
-        ),
+        Ok(_) => {
+            tracing::info!(stream = %name, from, to = wanted, "{what}'s replicas raised");
+            true
+        }
+        Err(err) => {
+            tracing::warn!(
+                stream = %name,
+                %err,
+                "{what} is kept by {from} server(s), not the {wanted} configured: raise it \
+                 with `nats stream edit {name} --replicas {wanted}`"
+            );
+            false
+        }
     }
 }
 
