@@ -112,12 +112,6 @@ impl Relay {
         Ok((sum, items, task))
     }
 
-    /// Keeps `parcel`'s bytes as a bare ref, unread.
-    #[remote_method]
-    pub fn keep_bare(&mut self, parcel: Parcel) {
-        self.kept = Some(parcel);
-    }
-
     /// Calls `sum` on the relay named `to` with the ref kept, bare: the call's error as `Debug`
     /// says it.
     #[remote_method]
@@ -214,12 +208,16 @@ fn through_three(test: &str) {
     a.succeeds();
 }
 
-/// Runs `test` with relay `c` and the owner `a`, which says `kept` once `c` keeps its ref; `a`
-/// is then killed, and `d` reads through `c` and says `done`.
-fn read_after_the_owner_is_killed(test: &str) {
+/// Runs `test` with the relays named in `relays` and the owner `a`, which says `kept` once a
+/// relay keeps its ref; `a` is then killed, and `d` reads through the relays and says `done`.
+fn read_after_the_owner_is_killed(test: &str, relays: &[&str]) {
     let nats = Nats::start();
-    let mut c = Proc::start(test, "c", &nats.url);
-    c.expect("ready");
+    let mut started = Vec::new();
+    for relay in relays {
+        let mut relay = Proc::start(test, relay, &nats.url);
+        relay.expect("ready");
+        started.push(relay);
+    }
     let mut a = Proc::start(test, "a", &nats.url);
     a.expect("kept");
     a.kill();
@@ -336,7 +334,7 @@ fn a_bare_ref_argument_whose_owner_was_killed_fails_its_call_with_owner_died() {
                 data: helio::put(bytes(1000)),
             };
             b.methods()
-                .keep_bare()
+                .keep()
                 .remote(parcel)
                 .get_timeout(WAIT)
                 .expect("b keeps it");
@@ -361,17 +359,7 @@ fn a_bare_ref_argument_whose_owner_was_killed_fails_its_call_with_owner_died() {
         }
         _ => {}
     }
-    let nats = Nats::start();
-    let mut c = Proc::start(test, "c", &nats.url);
-    c.expect("ready");
-    let mut b = Proc::start(test, "b", &nats.url);
-    b.expect("ready");
-    let mut a = Proc::start(test, "a", &nats.url);
-    a.expect("kept");
-    a.kill();
-    let mut d = Proc::start(test, "d", &nats.url);
-    d.expect("done");
-    d.succeeds();
+    read_after_the_owner_is_killed(test, &["c", "b"]);
 }
 
 #[test]
@@ -448,7 +436,7 @@ fn a_ref_whose_owner_was_killed_resolves_to_owner_died_in_time() {
         }
         _ => {}
     }
-    read_after_the_owner_is_killed(test);
+    read_after_the_owner_is_killed(test, &["c"]);
 }
 
 #[test]
@@ -495,7 +483,7 @@ fn a_durable_value_outlives_its_owner_until_deleted() {
         }
         _ => {}
     }
-    read_after_the_owner_is_killed(test);
+    read_after_the_owner_is_killed(test, &["c"]);
 }
 
 #[test]

@@ -55,44 +55,47 @@ where
 
 /// Whether `err` (or what caused it) is a request or a publish that got no answer in time.
 fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
-    use async_nats::jetstream::context::PublishErrorKind;
-    let mut cause = Some(err);
-    while let Some(err) = cause {
-        if let Some(err) = err.downcast_ref::<async_nats::jetstream::context::PublishError>()
-            && err.kind() == PublishErrorKind::TimedOut
-        {
-            return true;
-        }
-        if let Some(err) = err.downcast_ref::<async_nats::RequestError>()
-            && err.kind() == async_nats::RequestErrorKind::TimedOut
-        {
-            return true;
-        }
-        cause = err.source();
-    }
-    false
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+    caused_by(err, |err| {
+        err.downcast_ref::<PublishError>()
+            .is_some_and(|err| err.kind() == PublishErrorKind::TimedOut)
+            || err
+                .downcast_ref::<async_nats::RequestError>()
+                .is_some_and(|err| err.kind() == async_nats::RequestErrorKind::TimedOut)
+    })
 }
 
 /// Whether `err` (or what caused it) says that no stream answers the subject: a publish
 /// found no stream, or a request (a direct read) found no responder.
 fn no_stream_yet(err: &(dyn std::error::Error + 'static)) -> bool {
-    use async_nats::jetstream::{context::PublishErrorKind, stream::DirectGetErrorKind};
+    use async_nats::jetstream::{
+        context::{PublishError, PublishErrorKind},
+        stream::{DirectGetError, DirectGetErrorKind},
+    };
+    caused_by(err, |err| {
+        err.downcast_ref::<PublishError>()
+            .is_some_and(|err| err.kind() == PublishErrorKind::StreamNotFound)
+            || err
+                .downcast_ref::<async_nats::RequestError>()
+                .is_some_and(|err| err.kind() == async_nats::RequestErrorKind::NoResponders)
+            || err.downcast_ref::<DirectGetError>().is_some_and(|err| {
+                matches!(
+                    err.kind(),
+                    DirectGetErrorKind::ErrorResponse(status, _)
+                        if status == async_nats::StatusCode::NO_RESPONDERS
+                )
+            })
+    })
+}
+
+/// Whether `err` or any error in its chain of causes is one `is` picks.
+fn caused_by(
+    err: &(dyn std::error::Error + 'static),
+    is: impl Fn(&(dyn std::error::Error + 'static)) -> bool,
+) -> bool {
     let mut cause = Some(err);
     while let Some(err) = cause {
-        if let Some(err) = err.downcast_ref::<async_nats::jetstream::context::PublishError>()
-            && err.kind() == PublishErrorKind::StreamNotFound
-        {
-            return true;
-        }
-        if let Some(err) = err.downcast_ref::<async_nats::RequestError>()
-            && err.kind() == async_nats::RequestErrorKind::NoResponders
-        {
-            return true;
-        }
-        if let Some(err) = err.downcast_ref::<async_nats::jetstream::stream::DirectGetError>()
-            && let DirectGetErrorKind::ErrorResponse(status, _) = err.kind()
-            && status == async_nats::StatusCode::NO_RESPONDERS
-        {
+        if is(err) {
             return true;
         }
         cause = err.source();
@@ -444,6 +447,28 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_put_whose_publish_found_no_stream_or_timed_out_is_told_apart() {
+        use async_nats::jetstream::{
+            context::{PublishError, PublishErrorKind},
+            kv::{PutError, PutErrorKind},
+        };
+        let no_stream = PutError::with_source(
+            PutErrorKind::Ack,
+            PublishError::new(PublishErrorKind::StreamNotFound),
+        );
+        assert!(no_stream_yet(&no_stream));
+        assert!(!timed_out(&no_stream));
+        let late = PutError::with_source(
+            PutErrorKind::Ack,
+            PublishError::new(PublishErrorKind::TimedOut),
+        );
+        assert!(timed_out(&late));
+        assert!(!no_stream_yet(&late));
+        let other = PutError::new(PutErrorKind::InvalidKey);
+        assert!(!timed_out(&other) && !no_stream_yet(&other));
+    }
 
     #[test]
     fn records_without_the_newer_fields_still_decode() {
