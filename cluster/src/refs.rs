@@ -39,7 +39,7 @@ use super::{
 };
 use crate::{
     ActorError,
-    seam::{ActorLabel, Borrow, Done, Export},
+    seam::{ActorLabel, Borrow, Done, Export, Exported},
 };
 
 /// A ticket no process claimed for this long is dropped: the message carrying it was lost.
@@ -284,8 +284,8 @@ pub(crate) static READ_BYTES: AtomicU64 = AtomicU64::new(0);
 pub(crate) fn export(cluster: &Cluster, export: Export) -> Result<Vec<u8>, String> {
     let me = cluster.node().as_u64();
     let ticket = (me, export.encoding);
-    let address = match export.borrowed_from {
-        Some(from) => {
+    let address = match export.value {
+        Exported::Borrowed(from) => {
             match wire::decode::<Where>(&from).map_err(|err| format!("a bad ref address: {err}"))? {
                 // Durable: the store keeps it, whoever holds refs.
                 Where::Store(name) => Where::Store(name),
@@ -303,10 +303,10 @@ pub(crate) fn export(cluster: &Cluster, export: Export) -> Result<Vec<u8>, Strin
                 }
             }
         }
-        None => {
+        Exported::Owned { identity, encode } => {
             let id = cluster
                 .shared
-                .share(export.identity, export.value, ticket, Instant::now());
+                .share(identity, encode, ticket, Instant::now());
             Where::Owner(Address {
                 owner: me,
                 id,
@@ -481,6 +481,10 @@ mod tests {
         Told::Release { id, ticket, node }
     }
 
+    fn claim(id: u64, ticket: Ticket, node: u64) -> Told {
+        Told::Claim { id, ticket, node }
+    }
+
     #[test]
     fn a_value_is_held_while_a_ticket_is_out() {
         let shared = Shared::default();
@@ -491,24 +495,10 @@ mod tests {
         assert_eq!(shared.share(1, read(), ticket, now), id);
         let second = (A, 2);
         assert_eq!(shared.share(1, read(), second, now), id);
-        assert!(shared.told(
-            &Told::Claim {
-                id,
-                ticket,
-                node: B
-            },
-            now
-        ));
+        assert!(shared.told(&claim(id, ticket, B), now));
         assert!(shared.told(&release(id, ticket, B), now));
         assert_eq!(shared.len(), 1, "the second ticket holds it");
-        shared.told(
-            &Told::Claim {
-                id,
-                ticket: second,
-                node: C,
-            },
-            now,
-        );
+        shared.told(&claim(id, second, C), now);
         shared.told(&release(id, second, C), now);
         assert_eq!(shared.len(), 0);
         assert!(shared.read(id).is_none());
@@ -521,14 +511,7 @@ mod tests {
         let ticket = (A, 1);
         let id = shared.share(1, read(), ticket, now);
         for _ in 0..2 {
-            shared.told(
-                &Told::Claim {
-                    id,
-                    ticket,
-                    node: B,
-                },
-                now,
-            );
+            shared.told(&claim(id, ticket, B), now);
         }
         shared.told(&release(id, ticket, B), now);
         assert_eq!(shared.len(), 1);
@@ -542,24 +525,10 @@ mod tests {
         let now = Instant::now();
         let ticket = (A, 1);
         let id = shared.share(1, read(), ticket, now);
-        shared.told(
-            &Told::Claim {
-                id,
-                ticket,
-                node: B,
-            },
-            now,
-        );
+        shared.told(&claim(id, ticket, B), now);
         // B passes it to C; C claims and releases before B's word of the ticket comes.
         let passed = (B, 7);
-        shared.told(
-            &Told::Claim {
-                id,
-                ticket: passed,
-                node: C,
-            },
-            now,
-        );
+        shared.told(&claim(id, passed, C), now);
         shared.told(&release(id, passed, C), now);
         assert!(shared.told(&Told::Ticket { id, ticket: passed }, now));
         shared.told(&release(id, ticket, B), now);
@@ -571,14 +540,7 @@ mod tests {
         let shared = Shared::default();
         let now = Instant::now();
         let id = shared.share(1, read(), (A, 1), now);
-        shared.told(
-            &Told::Claim {
-                id,
-                ticket: (A, 1),
-                node: B,
-            },
-            now,
-        );
+        shared.told(&claim(id, (A, 1), B), now);
         let other = shared.share(2, read(), (A, 2), now);
         assert_eq!(shared.sweep(now, |_| false), 0);
         assert_eq!(shared.sweep(now, |node| node == NodeId::from_u64(B)), 1);

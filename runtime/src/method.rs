@@ -173,10 +173,9 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
                 // Refs another process owns cross as refs; the rest as values.
                 let args: Result<Box<dyn std::any::Any + Send>, _> = match args {
                     Deferred::Ready(values) => Ok(Box::new(values)),
-                    Deferred::Waiting(pending) => match pending.for_wire() {
-                        Ok(args) => Ok(Box::new(args)),
-                        Err(later) => later.await.map(|args| Box::new(args) as _),
-                    },
+                    Deferred::Waiting(pending) => {
+                        crate::seam::remote::Args::of(pending).get().await
+                    }
                 };
                 match (args, actor.link()) {
                     (Ok(args), Some(link)) => {

@@ -19,7 +19,7 @@ use crate::{
     arg::Arg,
     remote::{Codec, Remotable, WireError},
     seam::hooks::{
-        self as seam, Class, EncodedValue, Export, NOT_IN_A_CLUSTER, REF_NOT_IN_A_CLUSTER,
+        self as seam, Class, EncodedValue, Export, Exported, NOT_IN_A_CLUSTER, REF_NOT_IN_A_CLUSTER,
     },
 };
 
@@ -221,26 +221,55 @@ where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let cluster = seam::cluster().ok_or_else(|| ser::Error::custom(REF_NOT_IN_A_CLUSTER))?;
-        let kept = self.clone();
-        let value = Arc::new(move || {
-            let kept = kept.clone();
-            Box::pin(async move {
-                let value = kept.await?;
-                <MsgPack as Codec<T>>::encode(&value).map_err(|err| ActorError::Wire {
-                    message: format!("the value of an ObjectRef could not be encoded: {err}"),
-                })
-            }) as EncodedValue
-        });
-        let export = Export {
-            identity: self.identity(),
-            borrowed_from: self.borrowed_from().map(<[u8]>::to_vec),
-            encoding: this_encoding(),
-            value,
+        let value = match self.borrowed_from() {
+            Some(from) => Exported::Borrowed(from.to_vec()),
+            None => {
+                let kept = self.clone();
+                let encode = Arc::new(move || {
+                    let kept = kept.clone();
+                    Box::pin(async move {
+                        let value = kept.await?;
+                        <MsgPack as Codec<T>>::encode(&value).map_err(|err| ActorError::Wire {
+                            message: format!(
+                                "the value of an ObjectRef could not be encoded: {err}"
+                            ),
+                        })
+                    }) as EncodedValue
+                });
+                Exported::Owned {
+                    identity: self.identity(),
+                    encode,
+                }
+            }
         };
-        let address = cluster.export_ref(export).map_err(ser::Error::custom)?;
-        serializer.serialize_bytes(&address)
+        serializer.serialize_bytes(&export::<S::Error>(value)?)
     }
+}
+
+/// The address of a ref's `value` for another process (a new crossing of it).
+fn export<E: ser::Error>(value: Exported) -> Result<Vec<u8>, E> {
+    let cluster = seam::cluster().ok_or_else(|| E::custom(REF_NOT_IN_A_CLUSTER))?;
+    let export = Export {
+        encoding: this_encoding(),
+        value,
+    };
+    cluster.export_ref(export).map_err(E::custom)
+}
+
+/// The ref of the value at `address`, borrowed from its owner (or the store), and read
+/// from there when first waited for.
+fn borrow<T, E>(address: &[u8]) -> Result<ObjectRef<T>, E>
+where
+    T: DeserializeOwned + Send + 'static,
+    E: de::Error,
+{
+    let cluster = seam::cluster().ok_or_else(|| E::custom(REF_NOT_IN_A_CLUSTER))?;
+    let borrow = cluster.import_ref(address).map_err(E::custom)?;
+    Ok(ObjectRef::borrowed(borrow, |bytes| {
+        decode(bytes).map_err(|err| ActorError::Wire {
+            message: format!("the value of an ObjectRef could not be decoded: {err}"),
+        })
+    }))
 }
 
 impl<'de, T> Deserialize<'de> for ObjectRef<T>
@@ -248,14 +277,7 @@ where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let address = deserializer.deserialize_bytes(Address)?;
-        let cluster = seam::cluster().ok_or_else(|| de::Error::custom(REF_NOT_IN_A_CLUSTER))?;
-        let borrow = cluster.import_ref(&address).map_err(de::Error::custom)?;
-        Ok(ObjectRef::borrowed(borrow, |bytes| {
-            <MsgPack as Codec<T>>::decode(bytes).map_err(|err| ActorError::Wire {
-                message: format!("the value of an ObjectRef could not be decoded: {err}"),
-            })
-        }))
+        borrow(&deserializer.deserialize_bytes(Address)?)
     }
 }
 
@@ -276,20 +298,7 @@ impl<T: Serialize + Send + 'static> Serialize for Arg<T> {
                         "internal: a ref of this process crossed as an argument unread",
                     ));
                 };
-                let cluster =
-                    seam::cluster().ok_or_else(|| ser::Error::custom(REF_NOT_IN_A_CLUSTER))?;
-                let export = Export {
-                    identity: r.identity(),
-                    borrowed_from: Some(from.to_vec()),
-                    encoding: this_encoding(),
-                    // Never read: the owner answers for a borrowed value.
-                    value: Arc::new(|| {
-                        Box::pin(std::future::ready(Err(ActorError::Wire {
-                            message: "internal: a borrowed value read from its borrower".to_owned(),
-                        }))) as EncodedValue
-                    }),
-                };
-                let address = cluster.export_ref(export).map_err(ser::Error::custom)?;
+                let address = export::<S::Error>(Exported::Borrowed(from.to_vec()))?;
                 serializer.serialize_newtype_variant("Arg", 1, "r", &Bytes(&address))
             }
         }
@@ -363,14 +372,7 @@ impl<'de, T: DeserializeOwned + Send + 'static> Visitor<'de> for ArgVisitor<T> {
             (ArgForm::Value, value) => value.newtype_variant().map(Arg::Value),
             (ArgForm::Ref, value) => {
                 let address = value.newtype_variant_seed(AddressSeed)?;
-                let cluster =
-                    seam::cluster().ok_or_else(|| de::Error::custom(REF_NOT_IN_A_CLUSTER))?;
-                let borrow = cluster.import_ref(&address).map_err(de::Error::custom)?;
-                Ok(Arg::Ref(ObjectRef::borrowed(borrow, |bytes| {
-                    decode(bytes).map_err(|err| ActorError::Wire {
-                        message: format!("an argument read from its owner did not decode: {err}"),
-                    })
-                })))
+                borrow(&address).map(Arg::Ref)
             }
         }
     }

@@ -106,6 +106,12 @@ impl Pool {
         self.lock().ledger.never_fits(demand)
     }
 
+    /// Whether `demand` fits now (what [`try_acquire`](Pool::try_acquire) would take),
+    /// taking nothing.
+    pub(crate) fn fits_now(&self, demand: &Resources) -> bool {
+        demand.is_empty() || self.lock().ledger.busy(demand).is_none()
+    }
+
     /// Takes `demand` for a task if it fits now; never waits.
     pub(crate) fn try_acquire(self: &Arc<Self>, demand: &Resources) -> Option<Held> {
         if demand.is_empty() {

@@ -423,7 +423,7 @@ impl Ledger {
     }
 
     /// The first resource (by name) of `demand` with too little free now, if any.
-    fn busy(&self, demand: &Resources) -> Option<Busy> {
+    pub(crate) fn busy(&self, demand: &Resources) -> Option<Busy> {
         demand.iter().find_map(|(name, wanted)| {
             let free = self.free_of(name);
             (wanted > free).then(|| Busy {

@@ -618,9 +618,9 @@ async fn elsewhere<F: RemoteFn>(
 
 /// Whether a task of `F` goes to another process: the router routes it, and this process
 /// does not host it or has not its resources free now.
-fn leaves<F: RemoteFn>(router: &dyn Router, pool: &Arc<Pool>, demand: &Resources) -> bool {
+fn leaves<F: RemoteFn>(router: &dyn Router, pool: &Pool, demand: &Resources) -> bool {
     match router.routes(TypeId::of::<F>()) {
-        Some(hosts_here) => !hosts_here || pool.try_acquire(demand).is_none(),
+        Some(hosts_here) => !hosts_here || !pool.fits_now(demand),
         None => false,
     }
 }

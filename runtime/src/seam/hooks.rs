@@ -148,17 +148,26 @@ pub trait Cluster: Send + Sync + 'static {
 
 /// An `ObjectRef` crossing processes, as the runtime hands it to cluster mode.
 pub struct Export {
-    /// The value's identity in this process: one value exported twice is one object.
-    pub identity: usize,
-    /// A ref this process borrowed itself: its owner's address of the value.
-    pub borrowed_from: Option<Vec<u8>>,
     /// The encoding this serialization is part of: one message may serialize a ref more
     /// than once (a serializer probes, a large value is encoded again), and each of those
     /// is the same crossing.
     pub encoding: u64,
-    /// The value, encoded, once it is ready (each call reads it again; the owner keeps it
-    /// through this while other processes may read it).
-    pub value: Arc<dyn Fn() -> EncodedValue + Send + Sync>,
+    /// Whose the value is.
+    pub value: Exported,
+}
+
+/// The value of an `ObjectRef` crossing processes.
+pub enum Exported {
+    /// A value of this process.
+    Owned {
+        /// Its identity in this process: one value exported twice is one object.
+        identity: usize,
+        /// The value, encoded, once it is ready (each call reads it again; the owner keeps
+        /// it through this while other processes may read it).
+        encode: Arc<dyn Fn() -> EncodedValue + Send + Sync>,
+    },
+    /// A value this process borrowed itself: its owner's address of it.
+    Borrowed(Vec<u8>),
 }
 
 /// A value on its way to being encoded.

@@ -27,8 +27,8 @@ pub(crate) mod remote;
 use std::{any::Any, sync::Arc};
 
 pub use hooks::{
-    Borrow, Claim, Claimed, Class, Cluster, Done, EncodedValue, Export, Extension, Hosting,
-    NOT_IN_A_CLUSTER, REF_NOT_IN_A_CLUSTER, install,
+    Borrow, Claim, Claimed, Class, Cluster, Done, EncodedValue, Export, Exported, Extension,
+    Hosting, NOT_IN_A_CLUSTER, REF_NOT_IN_A_CLUSTER, install,
 };
 pub use remote::{Args, Opening, RemoteActor, Reply, StreamCall};
 

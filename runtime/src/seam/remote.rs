@@ -91,6 +91,17 @@ impl Args {
             })),
         }
     }
+
+    /// The arguments, once every ref of this process among them has resolved.
+    ///
+    /// # Errors
+    /// The first such ref's error.
+    pub async fn get(self) -> Result<Box<dyn Any + Send>, ActorError> {
+        match self {
+            Args::Ready(args) => Ok(args),
+            Args::Pending(pending) => pending.await,
+        }
+    }
 }
 
 /// Where a remote call's result goes: the caller's ref, erased over its type.
