@@ -18,7 +18,7 @@ use std::{
 use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 
-use super::{NodeId, address::Address, subjects, wire};
+use super::{NodeId, address::Address, epoch::Sent, subjects, wire};
 use crate::{ActorError, DeathCause, seam::ActorLabel};
 
 /// Finishes one call with its reply: `Ok(result bytes)` or the caller's error.
@@ -38,6 +38,9 @@ pub(super) struct Pending {
     /// The actor's address: its host is learnt from the reply, and its record is read when
     /// it does not answer (`verdict.rs`).
     pub(super) address: Option<Arc<Address>>,
+    /// The epochs it was sent at, when an outage of the connection may leave it in doubt
+    /// (`outage.rs`); `None` for a request with a bound of its own.
+    pub(super) sent: Option<Sent>,
 }
 
 impl Pending {
@@ -67,14 +70,12 @@ impl Pending {
     }
 }
 
-/// What it takes to send a call again (`rerun.rs`).
+/// What it takes to send a call again: when an outage leaves it in doubt (`outage.rs`), and,
+/// for a call to a detached named actor, on the actor's new host (`rerun.rs`).
 #[derive(Clone)]
 pub(crate) struct Rerun {
-    /// The actor's name and identity, to find its record.
-    pub(super) namespace: String,
-    pub(super) name: String,
-    pub(super) actor_id: u64,
-    pub(super) actor_node: NodeId,
+    /// The actor the call may follow to a new host: a detached named actor's.
+    pub(super) home: Option<Home>,
     /// The message, as first sent (its reply subject is the call's, which does not change).
     pub(super) subject: Subject,
     pub(super) headers: HeaderMap,
@@ -85,10 +86,25 @@ pub(crate) struct Rerun {
     pub(super) deadline: Option<Instant>,
 }
 
+/// A detached named actor, which restarts on another node when its node dies: its name and
+/// identity, to find its record.
+#[derive(Clone)]
+pub(crate) struct Home {
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) actor_id: u64,
+    pub(super) actor_node: NodeId,
+}
+
 impl Rerun {
-    /// Whether a node death may send the call again.
+    /// Whether the call may be sent again.
     pub(super) fn allowed(&self) -> bool {
         self.retries != 0
+    }
+
+    /// Whether the call may follow its actor to a new host.
+    pub(super) fn moves(&self) -> bool {
+        self.home.is_some()
     }
 }
 
@@ -97,8 +113,9 @@ impl Rerun {
 pub(crate) struct Calls {
     next: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
-    /// Streaming calls, which take many frames, with the node that sends them.
-    streams: Mutex<HashMap<u64, (Option<NodeId>, Sink)>>,
+    /// Streaming calls, which take many frames, with the node that sends them and the epochs
+    /// they were sent at.
+    streams: Mutex<HashMap<u64, Stream>>,
     /// Calls sent in one batch, by the first one's id.
     groups: Mutex<HashMap<u64, Vec<u64>>>,
     /// Whether `groups` may be non-empty (skips its lock on most replies).
@@ -121,6 +138,7 @@ impl Calls {
             rerun: None,
             dies_with_host: false,
             address: None,
+            sent: None,
         })
     }
 
@@ -152,11 +170,42 @@ impl Calls {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Call `id`, if it waits, is owed by `node` from now on.
-    pub(super) fn set_node(&self, id: u64, node: NodeId) {
+    /// Call `id`, if it waits, is owed by `node` from now on, whose epoch is `sent` now.
+    pub(super) fn set_node(&self, id: u64, node: NodeId, sent: Sent) {
         if let Some(pending) = self.lock().get_mut(&id) {
             pending.node = Some(node);
+            if pending.sent.is_some() {
+                pending.sent = Some(sent);
+            }
         }
+    }
+
+    /// Takes the calls and streams an outage leaves in doubt: those `doubt` says so of, by
+    /// the epochs they were sent at and the node that owes them (`outage.rs`).
+    pub(super) fn in_doubt(
+        &self,
+        doubt: impl Fn(Sent, Option<NodeId>) -> bool,
+    ) -> (Vec<(u64, Pending)>, Vec<u64>) {
+        let calls = {
+            let mut pending = self.lock();
+            let ids: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| p.sent.is_some_and(|sent| doubt(sent, p.node)))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| pending.remove(&id).map(|p| (id, p)))
+                .collect()
+        };
+        let streams = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, stream)| doubt(stream.sent, stream.node))
+            .map(|(id, _)| *id)
+            .collect();
+        (calls, streams)
     }
 
     /// A raw request's entry, taken back (it timed out).
@@ -172,7 +221,7 @@ impl Calls {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .values()
-                .filter_map(|(node, _)| *node),
+                .filter_map(|stream| stream.node),
         );
         nodes.sort_unstable();
         nodes.dedup();
@@ -194,7 +243,7 @@ impl Calls {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|(_, (n, _))| *n == Some(node))
+            .filter(|(_, stream)| stream.node == Some(node))
             .map(|(id, _)| *id)
             .collect()
     }
@@ -270,11 +319,20 @@ pub(super) const NOT_SERVED: &str = "no process serves it: its host is gone, or 
 /// Handles one frame of a stream; `true` once the stream is over.
 pub(crate) type Sink = Box<dyn FnMut(&async_nats::Message) -> bool + Send>;
 
+/// A streaming call waiting for its frames.
+struct Stream {
+    /// The node that sends them, when known.
+    node: Option<NodeId>,
+    /// The epochs the call was sent at (`outage.rs`).
+    sent: Sent,
+    sink: Sink,
+}
+
 impl Calls {
     /// Routes a frame to the stream `id`; `false` when there is no such stream.
     pub(super) fn stream_frame(&self, id: u64, message: &async_nats::Message) -> bool {
         let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((_, sink)) = streams.get_mut(&id) else {
+        let Some(Stream { sink, .. }) = streams.get_mut(&id) else {
             return false;
         };
         if sink(message) {
@@ -285,11 +343,11 @@ impl Calls {
         true
     }
 
-    pub(super) fn insert_stream(&self, id: u64, node: Option<NodeId>, sink: Sink) {
+    pub(super) fn insert_stream(&self, id: u64, node: Option<NodeId>, sent: Sent, sink: Sink) {
         self.streams
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, (node, sink));
+            .insert(id, Stream { node, sent, sink });
     }
 
     pub(super) fn remove_stream(&self, id: u64) {
@@ -310,7 +368,7 @@ impl Calls {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&id);
-        if let Some((_, mut sink)) = sink {
+        if let Some(Stream { mut sink, .. }) = sink {
             sink(&failed_frame(&err));
         }
     }

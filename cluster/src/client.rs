@@ -19,7 +19,7 @@ use super::{
     Cluster, NodeId,
     address::Address,
     block_on,
-    calls::{Complete, Pending, Rerun},
+    calls::{Complete, Home, Pending, Rerun},
     registry::ActorRecord,
     types::{self, TypeEntry},
     wire::{
@@ -210,29 +210,35 @@ impl RemoteActor for Link {
         let retries = seam::call_overrides(&overrides)
             .1
             .unwrap_or(self.record().max_task_retries);
-        let rerun = (self.record().detached && !self.record().name.is_empty() && retries != 0)
-            .then(|| Rerun {
-                namespace: self.record().namespace.clone(),
-                name: self.record().name.clone(),
-                actor_id: self.record().id,
-                actor_node: self.record().node,
-                subject: self.subject.clone(),
-                headers: headers.clone(),
-                payload: payload.clone(),
-                retries,
-                deadline: None,
-            });
+        // Any call with retries left is sent again when an outage leaves it in doubt
+        // (`outage.rs`); only a detached named actor's moves to its new host (`rerun.rs`).
+        let home = (self.record().detached && !self.record().name.is_empty()).then(|| Home {
+            namespace: self.record().namespace.clone(),
+            name: self.record().name.clone(),
+            actor_id: self.record().id,
+            actor_node: self.record().node,
+        });
+        let rerun = (retries != 0).then(|| Rerun {
+            home,
+            subject: self.subject.clone(),
+            headers: headers.clone(),
+            payload: payload.clone(),
+            retries,
+            deadline: None,
+        });
+        let node = self.watched_host();
         self.cluster.calls.insert_at(
             id,
             Pending {
                 actor: actor.clone(),
                 method,
-                node: self.watched_host(),
+                node,
                 complete,
                 rerun,
                 // Not detached, or no restarts left (as last looked up: restarts only go).
                 dies_with_host: !self.record().can_move(),
                 address: Some(Arc::clone(&self.address)),
+                sent: Some(self.cluster.epochs.stamp(node)),
             },
         );
         if !self.cluster.refuse_if_cut_off(id) {
@@ -247,14 +253,16 @@ impl RemoteActor for Link {
     /// Resolves `done` once the actor's constructor has run.
     fn ready(&self, actor: &ActorLabel, done: Resolver<()>) {
         let complete: Complete = Box::new(move |reply| done.complete(reply.map(drop)));
+        let node = self.watched_host();
         let id = self.cluster.calls.insert(Pending {
             rerun: None,
             dies_with_host: false,
             address: Some(Arc::clone(&self.address)),
             actor: actor.clone(),
             method: "ready",
-            node: self.watched_host(),
+            node,
             complete,
+            sent: Some(self.cluster.epochs.stamp(node)),
         });
         if !self.cluster.refuse_if_cut_off(id) {
             self.send(VERB_READY, Vec::new(), Some(id));

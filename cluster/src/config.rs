@@ -2,7 +2,18 @@
 
 use std::{fmt, path::PathBuf, time::Duration};
 
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
 use super::{registry::Registry, wire::check_token};
+
+/// What joining connects: the control connection, the data connection, the registry, and
+/// the control connection's events.
+pub(crate) type Connected = (
+    async_nats::Client,
+    async_nats::Client,
+    Registry,
+    UnboundedReceiver<async_nats::Event>,
+);
 
 /// How to authenticate to the NATS server.
 #[derive(Clone, Default)]
@@ -198,18 +209,22 @@ impl ClusterConfig {
     /// Connects and opens the registry: the connection for control (calls, replies,
     /// heartbeats, the registry), then one for data (values too large for one message, read
     /// in chunks: `fetch.rs`), so that heartbeats never wait behind bulk data.
-    pub(crate) async fn connect(
-        self,
-    ) -> Result<(async_nats::Client, async_nats::Client, Registry), String> {
-        let client = self.client("").await?;
-        let data = self.client(" data").await?;
+    /// The control connection's events (disconnects: `outage.rs`) come on the receiver.
+    pub(crate) async fn connect(self) -> Result<Connected, String> {
+        let (told, events) = tokio::sync::mpsc::unbounded_channel();
+        let client = self.client("", Some(told)).await?;
+        let data = self.client(" data", None).await?;
         let replicas = self.replicas_for(&client.server_info());
         let registry = Registry::open(client.clone(), &self.cluster_name, replicas).await?;
-        Ok((client, data, registry))
+        Ok((client, data, registry, events))
     }
 
-    /// One connection to the server; `role` ends its name.
-    async fn client(&self, role: &str) -> Result<async_nats::Client, String> {
+    /// One connection to the server; `role` ends its name. Its events go to `events`.
+    async fn client(
+        &self,
+        role: &str,
+        events: Option<UnboundedSender<async_nats::Event>>,
+    ) -> Result<async_nats::Client, String> {
         // Back soon after the server is: a node that took longer than `node_timeout` to come
         // back would be declared dead by the others (async-nats waits up to 4 s by default).
         let longest = (self.node_timeout / 4).min(Duration::from_secs(4));
@@ -234,6 +249,13 @@ impl ClusterConfig {
                 })?
             }
         };
+        if let Some(events) = events {
+            options = options.event_callback(move |event| {
+                // The receiver is gone only once the process left the cluster.
+                let _ = events.send(event);
+                std::future::ready(())
+            });
+        }
         if self.tls.required {
             options = options.require_tls(true);
         }

@@ -33,9 +33,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster, NodeId,
-    calls::{Complete, Pending},
+    calls::{Complete, NOT_SERVED, Pending},
     line::{Entry, GiveUp, Line, Room, WANT_EVERY},
     load::Load,
+    outage::IN_DOUBT,
     room::Offer,
     subjects,
     task_table::TaskEntry,
@@ -491,11 +492,14 @@ fn send_to(attempt: Attempt, subject: String, node: Option<NodeId>) {
                         ..
                     }) if attempt.retries != Some(0) => {
                         tracing::info!(task = method, %node, "the task's node died; running it again");
-                        self::attempt(Attempt {
-                            retries: attempt.retries.map(|left| left - 1),
-                            since: Instant::now(),
-                            ..attempt
-                        });
+                        again(attempt);
+                    }
+                    // An outage may have lost the task or its result (`outage.rs`).
+                    Err(ActorError::ActorUnavailable { message, .. })
+                        if message == IN_DOUBT && attempt.retries != Some(0) =>
+                    {
+                        tracing::info!(task = method, "the task is in doubt after an outage; running it again");
+                        again(attempt);
                     }
                     other => (attempt.done)(other),
                 }
@@ -503,6 +507,7 @@ fn send_to(attempt: Attempt, subject: String, node: Option<NodeId>) {
             rerun: None,
             dies_with_host: true,
             address: None,
+            sent: Some(cluster.epochs.stamp(node)),
         },
     );
     // The ack: which node took it, or that it has no room.
@@ -551,6 +556,7 @@ fn send_to(attempt: Attempt, subject: String, node: Option<NodeId>) {
             rerun: None,
             dies_with_host: false,
             address: None,
+            sent: Some(cluster.epochs.stamp(node)),
         },
     );
     if let Some(node) = node {
@@ -572,10 +578,23 @@ fn send_to(attempt: Attempt, subject: String, node: Option<NodeId>) {
     });
 }
 
+/// Runs a task again, on whichever node has room, taking one of its retries.
+fn again(attempt: Attempt) {
+    self::attempt(Attempt {
+        retries: attempt.retries.map(|left| left - 1),
+        since: Instant::now(),
+        ..attempt
+    });
+}
+
 /// The error of a task no node took: "no responders" says no node registered its fn.
 fn not_taken(err: ActorError) -> ActorError {
     match err {
-        ActorError::ActorUnavailable { actor, method, .. } => ActorError::ActorUnavailable {
+        ActorError::ActorUnavailable {
+            actor,
+            method,
+            message,
+        } if message == NOT_SERVED => ActorError::ActorUnavailable {
             actor,
             method,
             message: NOBODY.to_owned(),

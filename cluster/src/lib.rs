@@ -38,6 +38,8 @@
 //! - `unanswered.rs`: calls that will get no reply from where they went.
 //! - `verdict.rs`: what a call concludes when its actor does not answer (died, or unavailable).
 //! - `rerun.rs`: calls a dead node owed, run again on the actor's new host.
+//! - `epoch.rs`: the outages of each process's connection to NATS, counted (pure).
+//! - `outage.rs`: calls an outage may have lost: sent again, or failed.
 //! - `placement.rs`: creating actors on other nodes (`Placement::Node`, `Placement::Any`).
 //! - `load.rs`: what each node has and holds (what it answers a ping with).
 //! - `schedule.rs`: the node an actor goes to (the least-loaded where it fits).
@@ -71,6 +73,7 @@ mod config;
 mod deaths;
 mod dispatch;
 mod durable;
+mod epoch;
 mod fence;
 mod fetch;
 mod handles;
@@ -86,6 +89,7 @@ pub(crate) mod liveness;
 mod load;
 mod node;
 mod objects;
+mod outage;
 mod placement;
 mod placing;
 mod refs;
@@ -150,6 +154,8 @@ pub(crate) struct Cluster {
     /// Every outgoing message, published in order by the writer task.
     out: mpsc::UnboundedSender<async_nats::message::OutboundMessage>,
     calls: calls::Calls,
+    /// The outages of this process's connection, and each other node's as heard.
+    epochs: epoch::Epochs,
     /// The local actors this process serves to the cluster.
     served: served::Served,
     /// The calls this process serves for others, by reply subject, to cancel them.
@@ -306,7 +312,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
     config.check().map_err(RuntimeError::InvalidConfig)?;
     let connect = config.clone().connect();
     let timeout = config.connect_timeout + Duration::from_secs(5);
-    let (client, data, registry) = block_on(&handle, timeout, connect)
+    let (client, data, registry, events) = block_on(&handle, timeout, connect)
         .map_err(|err| failed(err.to_string()))?
         .map_err(failed)?;
     let info = NodeInfo {
@@ -322,6 +328,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         actor_count: 0,
         state: NodeState::default(),
         last_heard: None,
+        connection_losses: 0,
     };
     let (out, outgoing) = mpsc::unbounded_channel();
     let cluster = Arc::new(Cluster {
@@ -333,6 +340,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         handle: handle.clone(),
         out,
         calls: calls::Calls::default(),
+        epochs: epoch::Epochs::default(),
         served: served::Served::default(),
         inflight: inflight::Inflight::default(),
         liveness: liveness::Liveness::default(),
@@ -375,6 +383,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         .map_err(failed)?;
     handle.spawn(writer::write(client, Arc::downgrade(&cluster), outgoing));
     handle.spawn(inbox::read_inbox(Arc::downgrade(&cluster), inbox));
+    handle.spawn(outage::watch(Arc::downgrade(&cluster), events));
     seam::set_node(cluster.node().as_u64());
     let router = tasks::ClusterRouter(Arc::downgrade(&cluster));
     seam::route_through(Some(Arc::new(router)));

@@ -49,6 +49,11 @@ pub struct NodeInfo {
     /// `None` when it never did.
     #[serde(skip)]
     pub last_heard: Option<std::time::Duration>,
+    /// How many times it lost its connection to NATS since it joined, as its record says
+    /// (it writes the count again each time it is back): the calls in flight at each loss
+    /// were sent again, or failed as in doubt.
+    #[serde(default)]
+    pub connection_losses: u64,
 }
 
 /// One resource of a node and how much of it is held, in [`NodeInfo::resources`].

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster, NodeId, batch,
-    calls::Pending,
+    calls::{Pending, Rerun},
     unanswered,
     wire::{self, CODEC, CODEC_ID, Failure},
 };
@@ -355,14 +355,19 @@ fn tell(cluster: &Cluster, owner: NodeId, told: &Told) {
 
 /// Sends an encoded `Told` to `owner`, answered to `reply` if any.
 fn send(cluster: &Cluster, owner: NodeId, payload: Vec<u8>, reply: Option<String>) {
-    let mut headers = HeaderMap::new();
-    headers.insert(CODEC, CODEC_ID);
     cluster.publish(OutboundMessage {
         subject: cluster.subjects.refs(owner).into(),
         reply: reply.map(Into::into),
         payload: Bytes::from(payload),
-        headers: Some(headers),
+        headers: Some(codec_headers()),
     });
+}
+
+/// The headers of a message to an owner: its codec.
+fn codec_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CODEC, CODEC_ID);
+    headers
 }
 
 /// Reads value `id` from `owner`, and tells `done`.
@@ -399,9 +404,18 @@ fn get(cluster: &Weak<Cluster>, owner: NodeId, id: u64, done: Done) {
                 }
                 Err(err) => done(Err(err)),
             }),
-            rerun: None,
+            // A read runs any number of times: an outage sends it again (`outage.rs`).
+            rerun: Some(Rerun {
+                home: None,
+                subject: cluster.subjects.refs(owner).into(),
+                headers: codec_headers(),
+                payload: Bytes::from(ask.clone()),
+                retries: -1,
+                deadline: None,
+            }),
             dies_with_host: true,
             address: None,
+            sent: Some(cluster.epochs.stamp(Some(owner))),
         },
     );
     unanswered::owed_by(&cluster, call, owner);

@@ -351,6 +351,27 @@ impl Registry {
             .map_err(|err| format!("could not publish the node record: {err}"))
     }
 
+    /// Writes this node's record again, if it still has one: a node found dead meanwhile
+    /// stays without (revision-checked).
+    pub(crate) async fn update_node(&self, info: &NodeInfo) -> Result<(), String> {
+        let value = Bytes::from(super::wire::encode(info).map_err(|e| e.to_string())?);
+        let (store, key) = (&self.store, node_key(info.id));
+        let key = key.as_str();
+        let entry = settled(true, move || store.entry(key))
+            .await
+            .map_err(|err| format!("could not read the node record: {err}"))?;
+        let Some(entry) =
+            entry.filter(|e| e.operation == async_nats::jetstream::kv::Operation::Put)
+        else {
+            return Ok(());
+        };
+        store
+            .update(key, value, entry.revision)
+            .await
+            .map(drop)
+            .map_err(|err| format!("could not update the node record: {err}"))
+    }
+
     /// Whether `node` has a record (a node found dead has none).
     pub(crate) async fn has_node(&self, node: NodeId) -> Result<bool, String> {
         let (store, key) = (&self.store, node_key(node));

@@ -84,9 +84,9 @@ impl Link {
             return;
         };
         let sink = stream_sink(actor.clone(), method, stub, feed);
-        self.cluster
-            .calls
-            .insert_stream(id, self.watched_host(), sink);
+        let host = self.watched_host();
+        let sent = self.cluster.epochs.stamp(host);
+        self.cluster.calls.insert_stream(id, host, sent, sink);
         if self.cluster.refuse_if_cut_off(id) {
             return;
         }

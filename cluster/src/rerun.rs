@@ -27,6 +27,9 @@ use crate::seam;
 /// How long a call waits for its actor to be served again, beyond the node timeout.
 const SERVED_AGAIN_WITHIN: Duration = Duration::from_secs(10);
 
+/// How long one read of the actor's record may take.
+const LOOKUP_WITHIN: Duration = Duration::from_millis(500);
+
 /// How often the actor's record is read while waiting.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -70,7 +73,11 @@ async fn wait_and_send(
     message: String,
     takes_retry: bool,
 ) {
-    let Some(mut again) = pending.rerun.take() else {
+    let Some((mut again, home)) = pending
+        .rerun
+        .take()
+        .and_then(|again| again.home.clone().map(|home| (again, home)))
+    else {
         return pending.unavailable(&message);
     };
     let deadline = *again
@@ -78,10 +85,15 @@ async fn wait_and_send(
         .get_or_insert_with(|| Instant::now() + cluster.node_timeout + SERVED_AGAIN_WITHIN);
     let mut paused = false;
     loop {
-        let found = cluster.registry.lookup(&again.namespace, &again.name).await;
+        // Bounded: while JetStream settles, a read may take seconds, and a call to a host that
+        // is alive need not wait for it.
+        let lookup = cluster.registry.lookup(&home.namespace, &home.name);
+        let found = tokio::time::timeout(LOOKUP_WITHIN, lookup)
+            .await
+            .unwrap_or_else(|_| Err("the registry did not answer in time".to_owned()));
         match found {
             // Another actor has the name now, or none: this one is not coming back.
-            Ok(Some(record)) if record.id != again.actor_id || record.node != again.actor_node => {
+            Ok(Some(record)) if record.id != home.actor_id || record.node != home.actor_node => {
                 return pending.unavailable(&message);
             }
             Ok(None) => return pending.unavailable(&message),
@@ -92,10 +104,12 @@ async fn wait_and_send(
                 }
             }
             // Still on the dead host, and it will not move: it died with the node.
-            Ok(Some(record)) if Some(record.host()) == gone && !record.can_move() => {
-                if let Some(node) = gone.filter(|node| cluster.liveness.is_dead(*node)) {
-                    return pending.died_with(node);
-                }
+            Ok(Some(record))
+                if Some(record.host()) == gone
+                    && !record.can_move()
+                    && cluster.liveness.is_dead(record.host()) =>
+            {
+                return pending.died_with(record.host());
             }
             Ok(Some(record))
                 if Some(record.host()) != gone && !cluster.liveness.is_dead(record.host()) =>
@@ -133,6 +147,16 @@ async fn wait_and_send(
             }
             // Not restarted elsewhere yet.
             Ok(Some(_)) => {}
+            // The registry is away (JetStream settles after a server's restart), but the
+            // host is alive: no record is needed to send the call to it again.
+            Err(_)
+                if !takes_retry
+                    && paused
+                    && gone.is_some_and(|host| !cluster.liveness.is_dead(host)) =>
+            {
+                pending.rerun = Some(again);
+                return send(&cluster, id, pending);
+            }
             Err(err) => tracing::debug!(%err, "could not read an actor's record; trying again"),
         }
         if Instant::now() + POLL >= deadline {
@@ -143,8 +167,12 @@ async fn wait_and_send(
     }
 }
 
-/// Sends the call `id` again, as it was first sent; its reply comes to the same inbox id.
-fn send(cluster: &Cluster, id: u64, pending: Pending) {
+/// Sends the call `id` again, as it was first sent; its reply comes to the same inbox id,
+/// and it is stamped with the epochs it goes out at (`outage.rs`).
+pub(super) fn send(cluster: &Cluster, id: u64, mut pending: Pending) {
+    if pending.sent.is_some() {
+        pending.sent = Some(cluster.epochs.stamp(pending.node));
+    }
     let Some(again) = &pending.rerun else {
         return;
     };

@@ -34,7 +34,11 @@ pub(crate) fn node_died(cluster: &Arc<Cluster>, node: NodeId, message: &str) {
                 pending.died_with(node);
                 continue;
             }
-            if pending.rerun.as_ref().is_some_and(Rerun::allowed) {
+            if pending
+                .rerun
+                .as_ref()
+                .is_some_and(|again| again.moves() && again.allowed())
+            {
                 again.push((id, pending));
                 continue;
             }
@@ -53,7 +57,9 @@ pub(crate) fn node_died(cluster: &Arc<Cluster>, node: NodeId, message: &str) {
 /// Call `id` is owed by `node` from now on (a task it took): its death resolves the call,
 /// also when it is known dead already.
 pub(crate) fn owed_by(cluster: &Cluster, id: u64, node: NodeId) {
-    cluster.calls.set_node(id, node);
+    cluster
+        .calls
+        .set_node(id, node, cluster.epochs.stamp(Some(node)));
     if cluster.liveness.is_dead(node)
         && let Some(pending) = cluster.calls.take(id)
     {
@@ -65,7 +71,7 @@ pub(crate) fn owed_by(cluster: &Cluster, id: u64, node: NodeId) {
 /// to: a call that may run on a restarted actor waits for it; the others resolve as the
 /// actor's record says.
 pub(crate) fn not_served(cluster: &Arc<Cluster>, id: u64, pending: Pending) {
-    if pending.rerun.is_some() {
+    if pending.rerun.as_ref().is_some_and(Rerun::moves) {
         rerun::not_served(cluster, id, pending);
     } else {
         verdict::settle(cluster, pending, NOT_SERVED.to_owned());

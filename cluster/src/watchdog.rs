@@ -60,7 +60,17 @@ async fn listen(cluster: Weak<Cluster>, mut heartbeats: async_nats::Subscriber) 
         match super::subjects::heartbeat_node(&message.subject) {
             // This node's own heartbeat, back through the server: it is not cut off.
             Some(node) if node == cluster.node() => cluster.fence.echoed(),
-            Some(node) => cluster.liveness.heard(node),
+            Some(node) => {
+                cluster.liveness.heard(node);
+                // Each carries its sender's epoch (`outage.rs`); a batch carries several.
+                let epoch = super::batch::split(message)
+                    .iter()
+                    .map(|beat| super::epoch::epoch_of(&beat.payload))
+                    .max();
+                if let Some(epoch) = epoch {
+                    super::outage::heard(&cluster, node, epoch);
+                }
+            }
             None => {}
         }
     }
@@ -96,7 +106,7 @@ async fn beat(cluster: Weak<Cluster>, timeout: Duration) {
         cluster.publish(OutboundMessage {
             subject: cluster.subjects.heartbeat(cluster.node()).into(),
             reply: None,
-            payload: Bytes::new(),
+            payload: super::epoch::heartbeat(cluster.epochs.own()),
             headers: None,
         });
     }
@@ -129,6 +139,7 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
         {
             for node in nodes {
                 cluster.liveness.noticed(node.id);
+                cluster.epochs.seed(node.id, node.connection_losses);
             }
         }
         let now = Instant::now();
@@ -161,6 +172,7 @@ async fn watch(cluster: Weak<Cluster>, timeout: Duration) {
                  to a ping)"
             );
             super::dispatch::forget(&cluster, node);
+            cluster.epochs.forget(node);
             super::unanswered::node_died(&cluster, node, &message);
             let cluster = Arc::clone(&cluster);
             let handle = cluster.handle.clone();
