@@ -203,13 +203,17 @@ impl RemoteActor for Link {
             });
             done.complete(result);
         });
-        let headers = self.call_headers(method, &overrides);
+        let mut headers = self.call_headers(method, &overrides);
         let payload = Bytes::from(payload);
         // A detached named actor restarts on another node when its node dies: the call may
         // then run again there, while its task retries allow.
         let retries = seam::call_overrides(&overrides)
             .1
             .unwrap_or(self.record().max_task_retries);
+        if retries != 0 {
+            // Its host keeps the reply for a copy sent again after an outage (`answered.rs`).
+            headers.insert(wire::RESENDS, "1");
+        }
         // Any call with retries left is sent again when an outage leaves it in doubt
         // (`outage.rs`); only a detached named actor's moves to its new host (`rerun.rs`).
         let home = (self.record().detached && !self.record().name.is_empty()).then(|| Home {

@@ -9,7 +9,7 @@ use std::{
     pin::pin,
     sync::{Arc, Weak},
     task::Poll,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_nats::{HeaderMap, Message, Subscriber, message::OutboundMessage};
@@ -201,6 +201,18 @@ fn serve_one<A: ActorClass>(
         }
         _ => {}
     }
+    // A call its caller may send again after an outage: a copy of one still running here is
+    // dropped, one answered lately gets the same reply again (`answered.rs`).
+    let resends = wire::header(&message, wire::RESENDS).is_some();
+    if resends && let Some(reply) = &message.reply {
+        if cluster.inflight.contains(reply) {
+            return None;
+        }
+        if let Some(answer) = cluster.answered.get(reply) {
+            cluster.reply_from(reply.clone(), answer, moved);
+            return None;
+        }
+    }
     let window = wire::header(&message, WINDOW).and_then(|w| w.parse::<u64>().ok());
     let outcome = dispatch(table, cell, shared, &message);
     let Some(reply) = message.reply else {
@@ -237,6 +249,11 @@ fn serve_one<A: ActorClass>(
         let result = match call {
             Ok(call) => {
                 let result = call.await.map_err(|err| Failure::of(&err));
+                // Kept before it leaves the table of calls in flight: a copy always finds
+                // one or the other.
+                if resends {
+                    cluster.answered.keep(&key, &result, Instant::now());
+                }
                 cluster.inflight.remove(&key);
                 result
             }

@@ -34,6 +34,11 @@ impl Inflight {
         self.lock().insert(call, served);
     }
 
+    /// Whether `call` is being served here.
+    pub(crate) fn contains(&self, call: &str) -> bool {
+        self.lock().contains_key(call)
+    }
+
     pub(crate) fn remove(&self, call: &str) {
         let removed = self.lock().remove(call);
         drop(removed);

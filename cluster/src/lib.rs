@@ -32,6 +32,7 @@
 //! - `address.rs`: an actor's address as its callers hold it (its host as last known).
 //! - `calls.rs`: the calls waiting for their replies.
 //! - `inflight.rs`: the calls this process serves for others, to cancel them or grant credit.
+//! - `answered.rs`: the replies sent lately to calls that may come again after an outage.
 //! - `inbox.rs`: the process's reply inbox, which resolves them.
 //! - `client.rs`: remote handles (`Link`) and their calls.
 //! - `remote_stream.rs`: streaming calls to an actor in another process.
@@ -65,6 +66,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod answered;
 mod batch;
 mod calls;
 mod claim;
@@ -154,6 +156,8 @@ pub(crate) struct Cluster {
     /// Every outgoing message, published in order by the writer task.
     out: mpsc::UnboundedSender<async_nats::message::OutboundMessage>,
     calls: calls::Calls,
+    /// The replies sent lately to calls that may come again after an outage.
+    answered: answered::Answered,
     /// The outages of this process's connection, and each other node's as heard.
     epochs: epoch::Epochs,
     /// The local actors this process serves to the cluster.
@@ -340,6 +344,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
         handle: handle.clone(),
         out,
         calls: calls::Calls::default(),
+        answered: answered::Answered::default(),
         epochs: epoch::Epochs::default(),
         served: served::Served::default(),
         inflight: inflight::Inflight::default(),

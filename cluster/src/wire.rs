@@ -48,6 +48,9 @@ pub(crate) const VERB_STATE: &str = "__state";
 pub(crate) const GROUP: &str = "Helio-Group";
 /// Header: a call's `max_task_retries`, when the caller overrides it.
 pub(crate) const RETRIES: &str = "Helio-Retries";
+/// Header: the caller may send this call again after an outage (it has retries left), so
+/// the host keeps its reply for a copy (`answered.rs`).
+pub(crate) const RESENDS: &str = "Helio-Resends";
 /// Control verb: resolves once the actor's constructor has run.
 pub(crate) const VERB_READY: &str = "__ready";
 /// Control verb: cancels a call; the payload is that call's reply subject.
