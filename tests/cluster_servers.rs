@@ -8,17 +8,8 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{NatsCluster, Proc, next_line, park, role, say, url};
+use cluster_support::{NatsCluster, Proc, next_line, one_at_a_time, park, role, say, url};
 use helio::prelude::*;
-
-/// One test at a time: each starts servers and kills them, and on a small machine the
-/// others' load would slow their elections past the bounds. Taken by each test's parent.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// How long, after a server is killed, everything may take to work again.
 const AGAIN: Duration = Duration::from_secs(10);

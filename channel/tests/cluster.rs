@@ -14,7 +14,9 @@ use std::{
     time::Duration,
 };
 
-use cluster_support::{Nats, NatsCluster, Proc, next_line, park, role, say, url, wait_for_parent};
+use cluster_support::{
+    Nats, NatsCluster, Proc, next_line, one_at_a_time, park, role, say, url, wait_for_parent,
+};
 use helio_channel::{ChannelError, Validator, channel_named, get_channel};
 use serde::{Deserialize, Serialize};
 
@@ -552,6 +554,7 @@ fn a_channel_carries_on_when_any_one_of_three_servers_is_lost() {
             say("after");
         }
         _ => {
+            let _serial = one_at_a_time();
             for victim in 0..3 {
                 let mut nats = NatsCluster::start(3);
                 let mut host = Proc::start(test, "host", &nats.url);
@@ -919,6 +922,7 @@ fn seeded_chaos_of_servers_and_nodes() {
         });
     println!("chaos seed {seed} (HELIO_CHAOS_SEED={seed} runs it again)");
     let mut rng = XorShift(seed.max(1));
+    let _serial = one_at_a_time();
     let dir = std::env::temp_dir().join(format!("helio-chaos-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("the chaos dir");

@@ -26,6 +26,16 @@ pub const ROLE: &str = "HELIO_TEST_ROLE";
 /// The environment variable that carries the server's url to a child.
 pub const URL: &str = "HELIO_TEST_NATS_URL";
 
+/// One test at a time, for the tests that start a NATS cluster and kill its servers: on a
+/// small machine the others' load would slow their elections past the bounds. Held by a
+/// test's parent for its whole run.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The role this process was started in, if it is a child.
 pub fn role() -> Option<String> {
     std::env::var(ROLE).ok()
@@ -53,6 +63,12 @@ impl Nats {
 
     /// Starts a server with extra command-line arguments (`["--auth", "s3cret"]`).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::try_start_with(extra).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`start_with`](Nats::start_with); an error when the server exits at start (a port
+    /// of `extra` taken meanwhile by another test's server, say).
+    pub fn try_start_with(extra: &[&str]) -> Result<Self, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "helio-nats-{}-{}",
@@ -69,8 +85,8 @@ impl Nats {
             dir,
             extra,
         };
-        nats.url = nats.wait_for_port();
-        nats
+        nats.url = nats.try_wait_for_port()?;
+        Ok(nats)
     }
 
     fn spawn(dir: &std::path::Path, port: &str, extra: &[String]) -> Child {
@@ -95,6 +111,12 @@ impl Nats {
 
     /// Waits for the running server's ports file, and returns its client url.
     fn wait_for_port(&mut self) -> String {
+        self.try_wait_for_port()
+            .unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`wait_for_port`](Nats::wait_for_port); an error when the server exits at start.
+    fn try_wait_for_port(&mut self) -> Result<String, String> {
         let ports = self
             .dir
             .join(format!("nats-server_{}.ports", self.child.id()));
@@ -104,10 +126,10 @@ impl Nats {
                 && let Some(start) = text.find("nats://").or_else(|| text.find("tls://"))
                 && let Some(len) = text[start..].find('"')
             {
-                return text[start..start + len].to_owned();
+                return Ok(text[start..start + len].to_owned());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("nats-server exited at start: {status}");
+                return Err(format!("nats-server exited at start: {status}"));
             }
             assert!(Instant::now() < deadline, "nats-server wrote no ports file");
             std::thread::sleep(Duration::from_millis(20));
@@ -144,8 +166,22 @@ pub struct NatsCluster {
 }
 
 impl NatsCluster {
-    /// Starts `n` servers (named `s0`, `s1`, ..) as one NATS cluster.
+    /// Starts `n` servers (named `s0`, `s1`, ..) as one NATS cluster. Its route and
+    /// monitoring ports are picked free, then bound by the servers: when another test's
+    /// server takes one in between (a server exits at start), it starts again on new ports,
+    /// up to three times.
     pub fn start(n: usize) -> Self {
+        let mut failed = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(n) {
+                Ok(cluster) => return cluster,
+                Err(err) => failed.push(err),
+            }
+        }
+        panic!("a NATS cluster of {n} did not start: {failed:?}")
+    }
+
+    fn try_start(n: usize) -> Result<Self, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "helio-test-{}-{}",
@@ -161,7 +197,7 @@ impl NatsCluster {
             .map(|i| {
                 let server = format!("s{i}");
                 let monitor = monitors[i].to_string();
-                Nats::start_with(&[
+                Nats::try_start_with(&[
                     "-n",
                     &server,
                     "-m",
@@ -174,7 +210,7 @@ impl NatsCluster {
                     &all,
                 ])
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let url = servers
             .iter()
             .map(|server| server.url.clone())
@@ -188,7 +224,7 @@ impl NatsCluster {
         for i in 0..n {
             cluster.wait_healthy(i);
         }
-        cluster
+        Ok(cluster)
     }
 
     /// Waits until server `i` says it is healthy (`/healthz`: its JetStream has a leader and
