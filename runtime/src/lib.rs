@@ -26,6 +26,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod actor;
+mod actor_pool;
 mod arg;
 mod asked;
 mod blocking;
@@ -79,6 +80,7 @@ mod wait;
 mod waiters;
 
 pub use actor::Actor;
+pub use actor_pool::ActorPool;
 pub use arg::IntoArg;
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
