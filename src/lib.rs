@@ -409,9 +409,9 @@ pub use helio_runtime::{
     ActorState, BlockingIter, CallOptions, DEFAULT_NAMESPACE, DagNode, DeathCause, Gettable,
     InputNode, IntoArg, IntoNode, Lifetime, LookupError, Method, MultiOutputNode, NodeMethod,
     ObjectRef, ObjectRefFuture, ObjectRefStream, RuntimeError, StreamMethod, Task, TaskOptions,
-    WaitResult, cancel, current_actor, get, get_actor, get_actor_in, get_all, keep_across_restarts,
-    kill, kill_named_in, list_actors, list_dead_actors, put, shutdown, wait, wait_blocking,
-    wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
+    WaitResult, cancel, current_actor, get, get_actor, get_actor_in, get_all, get_all_timeout,
+    keep_across_restarts, kill, kill_named_in, list_actors, list_dead_actors, put, shutdown, wait,
+    wait_blocking, wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
 };
 #[cfg(not(feature = "cluster"))]
 pub use helio_runtime::{Config, init};

@@ -82,6 +82,23 @@ fn get_all_keeps_input_order() {
     assert_eq!(helio::get_all(refs).unwrap(), (0..50).collect::<Vec<_>>());
 }
 
+/// `get_all_timeout`: one deadline for the batch, not one per ref.
+#[test]
+fn get_all_timeout_has_one_deadline_for_the_batch() {
+    let (w, gate) = worker();
+    let refs: Vec<_> = (0..3).map(|i| w.methods().gated().remote(i)).collect();
+    gate.add_permits(3);
+    assert_eq!(helio::get_all_timeout(refs, BOUND), Ok(vec![0, 1, 2]));
+    // Two refs that never resolve: the batch fails once, at its own timeout.
+    let blocked: Vec<_> = (0..2).map(|i| w.methods().gated().remote(i)).collect();
+    let timeout = Duration::from_millis(30);
+    assert_eq!(
+        helio::get_all_timeout(blocked, timeout),
+        Err(ActorError::GetTimeout { timeout })
+    );
+    gate.add_permits(2);
+}
+
 #[test]
 fn get_timeout_elapses_on_a_blocked_call() {
     let (w, gate) = worker();

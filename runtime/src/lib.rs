@@ -102,8 +102,8 @@ pub use system::{Config, init, shutdown};
 pub use task::Task;
 pub use task_options::TaskOptions;
 pub use wait::{
-    WaitResult, Waitable, cancel, get, get_all, put, wait, wait_blocking, wait_owned,
-    wait_owned_blocking,
+    WaitResult, Waitable, cancel, get, get_all, get_all_timeout, put, wait, wait_blocking,
+    wait_owned, wait_owned_blocking,
 };
 
 /// What macro-generated code uses. Not a stable API.

@@ -40,6 +40,38 @@ pub fn get_all<T>(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Result<Vec<T>
     refs.into_iter().map(ObjectRef::get).collect()
 }
 
+/// As [`get_all`], with one deadline for the whole batch, as Ray's `ray.get(refs, timeout=)`:
+/// every value in input order if all resolve within `timeout`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let refs = (0..3).map(helio::put);
+/// assert_eq!(helio::get_all_timeout(refs, Duration::from_secs(1)).unwrap(), [0, 1, 2]);
+/// ```
+///
+/// # Errors
+/// [`ActorError::GetTimeout`] (naming `timeout`) when some ref has not resolved by then;
+/// otherwise the first error in input order. The remaining refs are dropped.
+pub fn get_all_timeout<T>(
+    refs: impl IntoIterator<Item = ObjectRef<T>>,
+    timeout: Duration,
+) -> Result<Vec<T>, ActorError> {
+    let refs: Vec<ObjectRef<T>> = refs.into_iter().collect();
+    let deadline = Instant::now().checked_add(timeout);
+    refs.into_iter()
+        .map(|r| {
+            let left = deadline.map_or(timeout, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
+            match r.get_timeout(left) {
+                Err(ActorError::GetTimeout { .. }) => Err(ActorError::GetTimeout { timeout }),
+                other => other,
+            }
+        })
+        .collect()
+}
+
 /// Cancels the call behind `r`, like Ray's `ray.cancel`; see [`ObjectRef::cancel`].
 pub fn cancel<T>(r: &ObjectRef<T>) -> bool {
     r.cancel()

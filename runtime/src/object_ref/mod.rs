@@ -75,7 +75,7 @@ use crate::{
 /// let r = helio_runtime::put(41);
 /// assert_eq!(r.get().unwrap(), 41);
 /// ```
-#[must_use = "an ObjectRef does nothing by itself: await it or pass it to `helio::get`"]
+#[must_use = "the call runs whether or not its ref is used, but its result is dropped with this ObjectRef: await it, pass it to `helio::get`, or bind it to `_` to drop the result on purpose"]
 pub struct ObjectRef<T> {
     slot: Arc<Slot<T>>,
 }
