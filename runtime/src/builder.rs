@@ -250,10 +250,12 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             mailbox: Arc::clone(&mailbox),
             shared: Arc::clone(&shared),
         });
+        let demand = config.demand.clone();
         let driver = Driver::new(Arc::clone(&shared), config, construct, mailbox);
         handle.spawn(lifecycle::scope_current(
             Arc::downgrade(&cell),
             shared,
+            demand,
             driver,
         ));
         if let Some(hosted) = hosted {

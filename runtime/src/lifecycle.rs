@@ -105,15 +105,45 @@ struct Current {
     /// Its `Weak<ActorCell<A>>`.
     cell: Weak<dyn Any + Send + Sync>,
     shared: Arc<ActorShared>,
+    /// The resources it holds while it lives.
+    demand: crate::resources::Resources,
 }
 
-/// Runs an actor's driver with `cell` as the current actor.
+/// Runs an actor's driver with `cell` as the current actor, which holds `demand`.
 pub(crate) fn scope_current<A: ActorClass, F: Future>(
     cell: Weak<ActorCell<A>>,
     shared: Arc<ActorShared>,
+    demand: crate::resources::Resources,
     driver: F,
 ) -> impl Future<Output = F::Output> {
-    CURRENT.scope(Current { cell, shared }, driver)
+    CURRENT.scope(
+        Current {
+            cell,
+            shared,
+            demand,
+        },
+        driver,
+    )
+}
+
+/// The actor whose driver runs here, as [`runtime_context`](crate::runtime_context) tells.
+pub(crate) fn current_context() -> Option<crate::ActorContext> {
+    CURRENT
+        .try_with(|current| {
+            let label = &current.shared.label;
+            let name = label.name().map(|full| match full.split_once('/') {
+                Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
+                None => (crate::DEFAULT_NAMESPACE.to_owned(), full.to_owned()),
+            });
+            crate::ActorContext {
+                id: current.shared.id,
+                type_name: label.type_name(),
+                name,
+                restarts: current.shared.restarts(),
+                resources: crate::context::listed(&current.demand),
+            }
+        })
+        .ok()
 }
 
 /// The shared part of the actor whose driver runs here, if any.

@@ -302,14 +302,19 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     // polled, and the tasks after it would wait in line for no reason.
     let stays = demand.is_empty()
         && (!routed || router().is_none_or(|router| router.routes(TypeId::of::<F>()).is_none()));
+    // What `runtime_context()` says inside the body (no allocation for CPUs and GPUs).
+    let running = crate::context::Running {
+        label: label.clone(),
+        demand: demand.clone(),
+    };
     let args = match (args.now(), held) {
         (Ok(values), Some(held)) => {
-            start::<F>(&handle, held, values, retries, done);
+            start::<F>(&handle, held, values, retries, done, running);
             return result;
         }
         (Ok(values), None) if stays => match pool.try_acquire(&demand) {
             Some(held) => {
-                start::<F>(&handle, held, values, retries, done);
+                start::<F>(&handle, held, values, retries, done, running);
                 return result;
             }
             None => Args::Now(values),
@@ -326,6 +331,7 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
         done,
         label,
         routed: routed.then_some(options),
+        running,
     };
     handle.spawn(run::<F, P>(task, args));
     result
@@ -345,15 +351,21 @@ fn start<F: RemoteFn>(
     args: F::Args,
     retries: Option<u64>,
     done: Resolver<F::Output>,
+    running: crate::context::Running,
 ) {
     let (now, kept) = split::<F>(args, retries);
     match F::run(now) {
         TaskRun::Sync(body) => crate::sync_runner::RUNNERS.run(
             handle,
-            Box::new(move || run_sync::<F>(body, kept, Some(held), retries, done)),
+            Box::new(move || {
+                crate::context::in_sync_task(running, || {
+                    run_sync::<F>(body, kept, Some(held), retries, done);
+                });
+            }),
         ),
         TaskRun::Async(body) => {
-            handle.spawn(run_async::<F>(body, kept, held, retries, done));
+            let run = run_async::<F>(body, kept, held, retries, done);
+            handle.spawn(crate::context::scope_task(running, run));
         }
     }
 }
@@ -378,6 +390,8 @@ struct Run<R> {
     label: ActorLabel,
     /// The options it crosses with, when it may run on another node.
     routed: Option<TaskOptions>,
+    /// What `runtime_context()` says inside its body.
+    running: crate::context::Running,
 }
 
 /// A task from its arguments to its result: waits for its argument refs and its resources,
@@ -392,6 +406,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
         done,
         label,
         routed,
+        running,
     } = task;
     // A task that may run elsewhere (cluster mode: a registered fn) runs here if this process
     // hosts and has its resources free now, and otherwise goes where the router sends it.
@@ -468,7 +483,11 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
     let (now, kept) = split::<F>(args, retries);
     match F::run(now) {
         TaskRun::Sync(body) => {
-            let job = move || run_sync::<F>(body, kept, Some(held), retries, done);
+            let job = move || {
+                crate::context::in_sync_task(running, || {
+                    run_sync::<F>(body, kept, Some(held), retries, done);
+                });
+            };
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => crate::sync_runner::RUNNERS.run(&handle, Box::new(job)),
                 // Never: this is a task of a runtime.
@@ -476,7 +495,10 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
             }
         }
         // In this task: a second one would cost a spawn.
-        TaskRun::Async(body) => run_async::<F>(body, kept, held, retries, done).await,
+        TaskRun::Async(body) => {
+            let run = run_async::<F>(body, kept, held, retries, done);
+            crate::context::scope_task(running, run).await;
+        }
     }
 }
 
