@@ -413,7 +413,10 @@ pub use helio_runtime::{
     keep_across_restarts, kill, kill_named_in, list_actors, list_dead_actors, put, shutdown, wait,
     wait_blocking, wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
 };
-pub use helio_runtime::{ActorContext, RuntimeContext, TaskContext, runtime_context};
+pub use helio_runtime::{
+    ActorContext, RuntimeContext, TaskContext, available_resources, cluster_resources,
+    runtime_context,
+};
 #[cfg(not(feature = "cluster"))]
 pub use helio_runtime::{Config, init};
 #[cfg(feature = "cluster")]

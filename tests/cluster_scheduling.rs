@@ -454,3 +454,48 @@ fn a_node_that_leaves_hands_its_running_tasks_back_at_once() {
     assert_eq!(driver.expect("ran"), stayer_pid);
     driver.succeeds();
 }
+
+/// `helio::cluster_resources()` and `available_resources()` sum every live node's: two
+/// workers of one `slot` each, seen from a driver that has none.
+#[test]
+fn cluster_resources_sum_every_live_node() {
+    match role().as_deref() {
+        Some(r) if r.starts_with("worker") => {
+            let config = helio::Config::cluster(url())
+                .node_name(r)
+                .num_cpus(2.0)
+                .resource("slot", 1.0);
+            helio::init(config).expect("join the cluster");
+            say(format!("ready {}", std::process::id()));
+            return cluster_support::park();
+        }
+        Some("driver") => {
+            driver();
+            let total = helio::cluster_resources();
+            assert_eq!(total.get("slot"), Some(&2.0), "{total:?}");
+            let cpus: f64 = helio::nodes()
+                .iter()
+                .flat_map(|node| &node.resources)
+                .filter(|resource| resource.name == "CPU")
+                .map(|resource| resource.total)
+                .sum();
+            assert_eq!(total.get("CPU"), Some(&cpus), "{total:?}");
+            assert!(cpus >= 4.0, "{total:?}");
+            assert_eq!(helio::available_resources().get("slot"), Some(&2.0));
+            say("done");
+            return;
+        }
+        _ => {}
+    }
+    let test = "cluster_resources_sum_every_live_node";
+    let nats = Nats::start();
+    let mut workers: Vec<Proc> = (1..=2)
+        .map(|i| Proc::start(test, &format!("worker-{i}"), &nats.url))
+        .collect();
+    for worker in &mut workers {
+        worker.expect("ready");
+    }
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    driver.expect("done");
+    driver.succeeds();
+}

@@ -1,5 +1,6 @@
 //! `helio::runtime_context()`: in a sync and an async task, in an actor's method and
-//! constructor, after a restart, and outside both.
+//! constructor, after a restart, and outside both; and `cluster_resources()` /
+//! `available_resources()` of this node.
 
 use std::time::Duration;
 
@@ -47,9 +48,18 @@ impl Probe {
     }
 }
 
+/// The node of every test here (the first test to run starts it).
+fn node() {
+    let config = helio::Config::new()
+        .resource("disk", 4.0)
+        .resource("gauge", 3.0);
+    // Another test of this binary may have started it already, with the same config.
+    let _ = helio::init(config);
+}
+
 #[test]
 fn a_task_sees_its_name_and_resources() {
-    helio::init(helio::Config::new().resource("disk", 4.0)).ok();
+    node();
     let context = sync_context
         .options(TaskOptions::new().num_cpus(0.5).resource("disk", 2.0))
         .remote()
@@ -74,6 +84,7 @@ fn a_task_sees_its_name_and_resources() {
 
 #[test]
 fn an_actor_sees_itself_and_its_restarts() {
+    node();
     let probe = Probe::new_actor()
         .options(
             ActorOptions::new()
@@ -116,4 +127,46 @@ fn outside_a_task_or_actor_the_context_says_so() {
     assert_eq!(context.actor, None);
     assert_eq!(context.task, None);
     assert_eq!(context.node, None, "not in cluster mode");
+}
+
+pub struct Holder;
+
+#[actor]
+impl Holder {
+    pub fn new() -> Self {
+        Holder
+    }
+}
+
+/// The node's totals, and what is free while an actor holds part of a resource.
+#[test]
+fn cluster_and_available_resources_of_this_node() {
+    node();
+    let total = helio::cluster_resources();
+    assert_eq!(total.get("gauge"), Some(&3.0));
+    assert_eq!(total.get("disk"), Some(&4.0));
+    assert!(
+        total.get("CPU").is_some_and(|cpus| *cpus >= 1.0),
+        "{total:?}"
+    );
+    assert_eq!(helio::available_resources().get("gauge"), Some(&3.0));
+    let holder = Holder::new_actor()
+        .options(ActorOptions::new().resource("gauge", 2.0))
+        .remote();
+    holder
+        .ready()
+        .get_timeout(BOUND)
+        .expect("the holder starts");
+    assert_eq!(helio::available_resources().get("gauge"), Some(&1.0));
+    helio::kill(&holder, true);
+    // Given back once the actor is dead: bounded, never a fixed sleep.
+    let since = std::time::Instant::now();
+    while helio::available_resources().get("gauge") != Some(&3.0) {
+        assert!(
+            since.elapsed() < BOUND,
+            "the holder's gauge never came back"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(helio::cluster_resources().get("gauge"), Some(&3.0));
 }

@@ -73,6 +73,29 @@ impl helio_runtime::seam::Cluster for Hooks {
         super::refs::export(&cluster, export)
     }
 
+    fn resources(
+        &self,
+    ) -> (
+        std::collections::BTreeMap<String, f64>,
+        std::collections::BTreeMap<String, f64>,
+    ) {
+        let (mut total, mut free) = (
+            std::collections::BTreeMap::new(),
+            std::collections::BTreeMap::new(),
+        );
+        let alive = crate::nodes()
+            .into_iter()
+            .filter(|node| node.state == crate::NodeState::Alive);
+        for node in alive {
+            for resource in node.resources {
+                *total.entry(resource.name.clone()).or_insert(0.0) += resource.total;
+                *free.entry(resource.name).or_insert(0.0) +=
+                    (resource.total - resource.used).max(0.0);
+            }
+        }
+        (total, free)
+    }
+
     fn buffer(&self, len: usize) -> Vec<u8> {
         let spare = current().map(|cluster| cluster.spare.take(len));
         match spare {

@@ -95,13 +95,31 @@ pub struct TaskContext {
 pub fn runtime_context() -> RuntimeContext {
     RuntimeContext {
         node: current_node(),
-        actor: crate::lifecycle::current_context(),
+        actor: current_actor(),
         task: current_task(),
     }
 }
 
+/// The actor whose driver runs here.
+fn current_actor() -> Option<ActorContext> {
+    crate::lifecycle::with_current(|shared, demand| {
+        let label = &shared.label;
+        let name = label.name().map(|full| match full.split_once('/') {
+            Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
+            None => (crate::DEFAULT_NAMESPACE.to_owned(), full.to_owned()),
+        });
+        ActorContext {
+            id: shared.id,
+            type_name: label.type_name(),
+            name,
+            restarts: shared.restarts(),
+            resources: listed(demand),
+        }
+    })
+}
+
 /// The resources of `demand`, by name, for a context.
-pub(crate) fn listed(demand: &Resources) -> Vec<(String, f64)> {
+fn listed(demand: &Resources) -> Vec<(String, f64)> {
     demand
         .iter()
         .map(|(name, amount)| (name.to_owned(), amount.to_f64()))

@@ -126,23 +126,12 @@ pub(crate) fn scope_current<A: ActorClass, F: Future>(
     )
 }
 
-/// The actor whose driver runs here, as [`runtime_context`](crate::runtime_context) tells.
-pub(crate) fn current_context() -> Option<crate::ActorContext> {
+/// `f` of the actor whose driver runs here and the resources it holds, if any.
+pub(crate) fn with_current<R>(
+    f: impl FnOnce(&ActorShared, &crate::resources::Resources) -> R,
+) -> Option<R> {
     CURRENT
-        .try_with(|current| {
-            let label = &current.shared.label;
-            let name = label.name().map(|full| match full.split_once('/') {
-                Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
-                None => (crate::DEFAULT_NAMESPACE.to_owned(), full.to_owned()),
-            });
-            crate::ActorContext {
-                id: current.shared.id,
-                type_name: label.type_name(),
-                name,
-                restarts: current.shared.restarts(),
-                resources: crate::context::listed(&current.demand),
-            }
-        })
+        .try_with(|current| f(&current.shared, &current.demand))
         .ok()
 }
 

@@ -3,6 +3,7 @@
 
 use std::{
     any::{Any, TypeId},
+    collections::BTreeMap,
     fmt,
     future::Future,
     pin::Pin,
@@ -137,6 +138,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// # Errors
     /// Why the ref cannot be read here.
     fn import_ref(&self, address: &[u8]) -> Result<Borrow, String>;
+
+    /// Every resource of the cluster's live nodes, summed by name: `(total, free now)`, as
+    /// each node answers now (`helio::cluster_resources`, `helio::available_resources`).
+    fn resources(&self) -> (BTreeMap<String, f64>, BTreeMap<String, f64>);
 
     /// An empty buffer with room for `len` bytes, to encode a large value into: cluster mode
     /// hands out memory it has already (the buffer of a large value it sent or read before)
