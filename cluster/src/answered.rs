@@ -12,9 +12,11 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
+
+use bytes::Bytes;
 
 use super::wire::Failure;
 
@@ -25,8 +27,8 @@ pub(crate) const MOST: usize = 65_536;
 /// The largest reply kept, in bytes.
 pub(crate) const LARGEST: usize = 64 * 1024;
 
-/// A call's reply, as sent.
-pub(crate) type Reply = Result<Vec<u8>, Failure>;
+/// A call's reply, as sent (the bytes shared with the message that carried it).
+pub(crate) type Reply = Result<Bytes, Failure>;
 
 /// The replies kept, by the reply subject of their call.
 #[derive(Default)]
@@ -34,9 +36,9 @@ pub(crate) struct Answered(Mutex<Kept>);
 
 #[derive(Default)]
 struct Kept {
-    replies: HashMap<String, Reply>,
+    replies: HashMap<Arc<str>, Reply>,
     /// When each was kept, oldest first.
-    order: VecDeque<(Instant, String)>,
+    order: VecDeque<(Instant, Arc<str>)>,
 }
 
 impl Answered {
@@ -45,19 +47,21 @@ impl Answered {
     pub(crate) fn keep(&self, call: &str, reply: &Reply, now: Instant) {
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         kept.forget_before(now.checked_sub(KEEP));
-        let size = reply.as_ref().map_or(0, Vec::len);
+        let size = reply.as_ref().map_or(0, Bytes::len);
         if size > LARGEST {
             return;
         }
         while kept.order.len() >= MOST {
             kept.forget_oldest();
         }
+        // One allocation for the key, shared by the table and the order.
+        let call: Arc<str> = Arc::from(call);
         if kept
             .replies
-            .insert(call.to_owned(), reply.clone())
+            .insert(Arc::clone(&call), reply.clone())
             .is_none()
         {
-            kept.order.push_back((now, call.to_owned()));
+            kept.order.push_back((now, call));
         }
     }
 
@@ -78,7 +82,7 @@ impl Kept {
 
     fn forget_oldest(&mut self) {
         if let Some((_, call)) = self.order.pop_front() {
-            self.replies.remove(&call);
+            self.replies.remove(&*call);
         }
     }
 }
@@ -91,9 +95,9 @@ mod tests {
     fn a_reply_is_kept_for_a_copy_of_its_call() {
         let answered = Answered::default();
         let now = Instant::now();
-        answered.keep("inbox.1", &Ok(vec![1, 2]), now);
+        answered.keep("inbox.1", &Ok(Bytes::from(vec![1, 2])), now);
         answered.keep("inbox.2", &Err(Failure::Wire("bad".into())), now);
-        assert_eq!(answered.get("inbox.1"), Some(Ok(vec![1, 2])));
+        assert_eq!(answered.get("inbox.1"), Some(Ok(Bytes::from(vec![1, 2]))));
         assert_eq!(
             answered.get("inbox.2"),
             Some(Err(Failure::Wire("bad".into())))
@@ -105,18 +109,22 @@ mod tests {
     fn replies_are_forgotten_after_a_while_and_beyond_the_most() {
         let answered = Answered::default();
         let start = Instant::now();
-        answered.keep("old", &Ok(vec![]), start);
-        answered.keep("new", &Ok(vec![]), start + KEEP);
-        assert_eq!(answered.get("old"), Some(Ok(vec![])), "not yet too old");
+        answered.keep("old", &Ok(Bytes::new()), start);
+        answered.keep("new", &Ok(Bytes::new()), start + KEEP);
+        assert_eq!(
+            answered.get("old"),
+            Some(Ok(Bytes::new())),
+            "not yet too old"
+        );
         answered.keep(
             "newer",
-            &Ok(vec![]),
+            &Ok(Bytes::new()),
             start + KEEP + Duration::from_millis(1),
         );
         assert_eq!(answered.get("old"), None, "kept too long ago");
         assert!(answered.get("new").is_some());
         for n in 0..MOST {
-            answered.keep(&format!("n{n}"), &Ok(vec![]), start + KEEP * 2);
+            answered.keep(&format!("n{n}"), &Ok(Bytes::new()), start + KEEP * 2);
         }
         assert_eq!(answered.get("new"), None, "beyond the most");
         assert!(answered.get("n0").is_some());
@@ -126,9 +134,13 @@ mod tests {
     #[test]
     fn a_large_reply_is_not_kept() {
         let answered = Answered::default();
-        answered.keep("big", &Ok(vec![0; LARGEST + 1]), Instant::now());
+        answered.keep(
+            "big",
+            &Ok(Bytes::from(vec![0; LARGEST + 1])),
+            Instant::now(),
+        );
         assert_eq!(answered.get("big"), None);
-        answered.keep("fits", &Ok(vec![0; LARGEST]), Instant::now());
+        answered.keep("fits", &Ok(Bytes::from(vec![0; LARGEST])), Instant::now());
         assert!(answered.get("fits").is_some());
     }
 }

@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex, PoisonError,
+        PoisonError, RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -18,7 +18,8 @@ use super::NodeId;
 #[derive(Default)]
 pub(crate) struct Epochs {
     own: AtomicU64,
-    nodes: Mutex<HashMap<NodeId, u64>>,
+    /// Read at every call sent, written at each heartbeat that tells news.
+    nodes: RwLock<HashMap<NodeId, u64>>,
 }
 
 /// The epochs a call was sent at: this process's, and its host's as last heard (`None` when
@@ -69,7 +70,8 @@ impl Epochs {
 
     /// The epoch `node` was last heard at.
     fn of(&self, node: NodeId) -> Option<u64> {
-        self.lock().get(&node).copied()
+        let nodes = self.nodes.read().unwrap_or_else(PoisonError::into_inner);
+        nodes.get(&node).copied()
     }
 
     /// `node` was heard at `epoch`: `true` when it is higher than the one heard before, or
@@ -93,8 +95,8 @@ impl Epochs {
         self.lock().remove(&node);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, u64>> {
-        self.nodes.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<NodeId, u64>> {
+        self.nodes.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -209,7 +209,7 @@ fn serve_one<A: ActorClass>(
             return None;
         }
         if let Some(answer) = cluster.answered.get(reply) {
-            cluster.reply_from(reply.clone(), answer, moved);
+            cluster.reply_bytes(reply.clone(), answer, moved);
             return None;
         }
     }
@@ -248,7 +248,7 @@ fn serve_one<A: ActorClass>(
     Some(Box::pin(async move {
         let result = match call {
             Ok(call) => {
-                let result = call.await.map_err(|err| Failure::of(&err));
+                let result = call.await.map(Bytes::from).map_err(|err| Failure::of(&err));
                 // Kept before it leaves the table of calls in flight: a copy always finds
                 // one or the other.
                 if resends {
@@ -262,7 +262,7 @@ fn serve_one<A: ActorClass>(
         if let Err(Failure::Wire(what)) = &result {
             tracing::warn!(%what, "bad call from the wire");
         }
-        cluster.reply_from(reply, result, moved);
+        cluster.reply_bytes(reply, result, moved);
     }))
 }
 

@@ -241,9 +241,22 @@ impl Cluster {
         result: Result<Vec<u8>, wire::Failure>,
         moved: bool,
     ) {
+        self.reply_bytes(subject, result.map(bytes::Bytes::from), moved);
+    }
+
+    /// As [`reply_from`](Cluster::reply_from), with the result's bytes shared.
+    fn reply_bytes(
+        &self,
+        subject: async_nats::Subject,
+        result: Result<bytes::Bytes, wire::Failure>,
+        moved: bool,
+    ) {
         let (status, payload) = match result {
             Ok(bytes) => ("ok", bytes),
-            Err(failure) => ("err", wire::encode(&failure).unwrap_or_default()),
+            Err(failure) => (
+                "err",
+                bytes::Bytes::from(wire::encode(&failure).unwrap_or_default()),
+            ),
         };
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(wire::CODEC, wire::CODEC_ID);
@@ -254,7 +267,7 @@ impl Cluster {
         self.publish(async_nats::message::OutboundMessage {
             subject,
             reply: None,
-            payload: bytes::Bytes::from(payload),
+            payload,
             headers: Some(headers),
         });
     }
