@@ -770,6 +770,33 @@ fn placement_picks_the_node_that_runs_the_actor() {
                 })
                 .collect();
             say(format!("any {anywhere:?}"));
+            // A preferred node takes it when it is alive and has room (Counter asks for
+            // nothing); an unknown one does not stop it (it goes where `Any` would).
+            let preferred = Counter::new_actor()
+                .options(ActorOptions::new().placement(Placement::PreferNode(node("worker-2"))))
+                .remote(0);
+            let pid = preferred
+                .methods()
+                .pid()
+                .remote()
+                .get_timeout(WAIT)
+                .unwrap();
+            say(format!("preferred {pid}"));
+            let gone = helio::NodeId::from_u64(0xdead_beef);
+            let fallback = Counter::new_actor()
+                .options(ActorOptions::new().placement(Placement::PreferNode(gone)))
+                .remote(3);
+            assert_eq!(
+                fallback
+                    .methods()
+                    .add()
+                    .remote(0)
+                    .get_timeout(WAIT)
+                    .unwrap(),
+                3
+            );
+            let pid = fallback.methods().pid().remote().get_timeout(WAIT).unwrap();
+            say(format!("fallback {pid}"));
             // This node's own id is the same as `Local`.
             let here = Counter::new_actor()
                 .options(ActorOptions::new().placement(Placement::Node(node("creator"))))
@@ -792,6 +819,13 @@ fn placement_picks_the_node_that_runs_the_actor() {
     assert_eq!(creator.expect("worker-2"), p2);
     let any = creator.expect("any");
     let allowed = [p1.clone(), p2.clone(), creator.pid().to_string()];
+    assert_eq!(
+        creator.expect("preferred"),
+        p2,
+        "the preferred node, alive and free"
+    );
+    let fallback = creator.expect("fallback");
+    assert!(allowed.contains(&fallback), "{fallback}");
     let pids: Vec<&str> = any
         .trim_matches(|c| c == '[' || c == ']')
         .split(", ")

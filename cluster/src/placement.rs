@@ -68,7 +68,11 @@ pub(crate) fn place(
     // `Local` never comes here (the runtime creates it in this process).
     let (node, sending) = match placement {
         Placement::Node(node) => (node, None),
-        Placement::Any | Placement::Local => {
+        Placement::Any | Placement::Local | Placement::PreferNode(_) => {
+            let prefer = match placement {
+                Placement::PreferNode(node) => Some(node),
+                _ => None,
+            };
             // The least-loaded node where its resources are (`schedule.rs`).
             let asking = Arc::clone(&cluster);
             let fingerprint = entry.fingerprint;
@@ -78,7 +82,7 @@ pub(crate) fn place(
             })
             .map_err(|err| DeathCause::Unschedulable(err.to_string()))?
             .map_err(DeathCause::Unschedulable)?;
-            match schedule::place(&cluster, &found, &demand) {
+            match schedule::place(&cluster, &found, &demand, prefer) {
                 Ok(sending) => (sending.node(), Some(sending)),
                 // As when no node listened for its type: it asks for nothing, so only the
                 // type was missing.

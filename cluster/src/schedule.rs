@@ -96,11 +96,23 @@ pub(crate) fn place<'c>(
     cluster: &'c Cluster,
     found: &Candidates,
     demand: &Resources,
+    prefer: Option<NodeId>,
 ) -> Result<Sending<'c>, Unfit> {
     let tie = random_ties();
     cluster.placing.send(found.asked, |on_the_way| {
-        least_loaded(&found.nodes, demand, on_the_way, &tie)
+        match prefer.filter(|node| fits_now(&found.nodes, demand, *node)) {
+            Some(node) => Ok(node),
+            None => least_loaded(&found.nodes, demand, on_the_way, &tie),
+        }
     })
+}
+
+/// Whether `node` is among `candidates` and has `demand` free now. A pure function.
+pub(crate) fn fits_now(candidates: &[Candidate], demand: &Resources, node: NodeId) -> bool {
+    candidates
+        .iter()
+        .find(|candidate| candidate.node == node)
+        .is_some_and(|candidate| candidate.ledger.clone().try_acquire(demand).is_ok())
 }
 
 /// A fresh random order of nodes, for ties: a hash with keys of its own each time.
@@ -184,6 +196,21 @@ mod tests {
     /// Ties to the lowest node id.
     fn by_id(node: NodeId) -> u64 {
         node.as_u64()
+    }
+
+    #[test]
+    fn a_preferred_node_fits_only_when_it_is_a_candidate_with_room_now() {
+        let nodes = [
+            candidate(1, 9, (4.0, 0.0), (0.0, 0.0)),
+            candidate(2, 0, (4.0, 0.0), (4.0, 0.0)),
+        ];
+        let two_cpus = resources(2.0, 0.0);
+        assert!(fits_now(&nodes, &two_cpus, node(1)), "free, however loaded");
+        assert!(!fits_now(&nodes, &two_cpus, node(2)), "all held");
+        assert!(
+            !fits_now(&nodes, &two_cpus, node(3)),
+            "not a candidate (dead, or not hosting)"
+        );
     }
 
     #[test]

@@ -60,6 +60,11 @@ pub enum Placement {
     /// Any node that hosts and registered the actor's type, this one included: the least
     /// loaded (fewest actors) of those where its resources are free, ties at random.
     Any,
+    /// The node with this id when it is alive, hosts the actor's type and has its resources
+    /// free now; else where [`Any`](Placement::Any) would place it. Ray's
+    /// `NodeAffinitySchedulingStrategy(node, soft=True)`; [`Node`](Placement::Node) is the
+    /// hard form.
+    PreferNode(crate::NodeId),
 }
 
 impl ActorOptions {
