@@ -49,6 +49,22 @@ fn the_input_node_stands_for_what_execute_is_given() {
     assert_eq!(get(dag.execute(3)), Ok(10));
 }
 
+/// Ray's `dag.execute(ref)`: a ref as the input, which every input node waits for; an input
+/// that fails fails the DAG with its error.
+#[test]
+fn execute_takes_a_ref_as_its_input() {
+    let input = InputNode::<u64>::new();
+    let a = times_two.bind(&input);
+    let b = plus_one.bind(&input);
+    let dag = sum.bind(&a, &b);
+    assert_eq!(get(dag.execute(plus_one.remote(1))), Ok(7));
+    let both = MultiOutputNode::new((a, b));
+    let (doubled, inc) = both.execute(helio::put(3));
+    assert_eq!((get(doubled), get(inc)), (Ok(6), Ok(4)));
+    let failed: ObjectRef<u64> = ObjectRef::ready(Err(ActorError::AlreadyConsumed));
+    assert_eq!(get(dag.execute(failed)), Err(ActorError::AlreadyConsumed));
+}
+
 static SHARED_RUNS: AtomicU32 = AtomicU32::new(0);
 
 #[remote]

@@ -14,7 +14,7 @@
 use std::{any::Any, collections::HashMap, fmt, future::Future, marker::PhantomData, sync::Arc};
 
 use crate::{
-    Actor, ActorBuilder, ActorError, ObjectRef,
+    Actor, ActorBuilder, ActorError, IntoArg, ObjectRef,
     arg::{Arg, PendingArgs},
     method::{Method, OwnedMethod},
     object_ref::detached_pair,
@@ -86,12 +86,28 @@ where
         }
     }
 
-    /// Runs the DAG that ends in this node on `input`; returns the ref of this node's result
-    /// at once. Every node it depends on runs once; a failed node fails the nodes that use
-    /// its result with its error.
-    pub fn execute(&self, input: I) -> ObjectRef<R> {
+    /// Runs the DAG that ends in this node on `input` (a value, or the `ObjectRef` of one:
+    /// the nodes that take the input wait for it); returns the ref of this node's result at
+    /// once. Every node it depends on runs once; a failed node fails the nodes that use its
+    /// result with its error.
+    ///
+    /// ```
+    /// use helio::prelude::*;
+    ///
+    /// #[remote]
+    /// fn inc(x: u64) -> u64 {
+    ///     x + 1
+    /// }
+    ///
+    /// let input = InputNode::<u64>::new();
+    /// let dag = inc.bind(&input);
+    /// assert_eq!(helio::get(dag.execute(1)).unwrap(), 2);
+    /// // A ref as the input: Ray's `dag.execute(ref)`.
+    /// assert_eq!(helio::get(dag.execute(inc.remote(1))).unwrap(), 3);
+    /// ```
+    pub fn execute(&self, input: impl IntoArg<I>) -> ObjectRef<R> {
         let mut run = Run {
-            input: ObjectRef::ready(Ok(input)),
+            input: input_ref(input),
             refs: HashMap::new(),
         };
         match self.arg(&mut run) {
@@ -603,15 +619,24 @@ pub trait Outputs<I> {
 }
 
 impl<O> MultiOutputNode<O> {
-    /// Runs the nodes on `input`; returns a ref for each, at once.
-    pub fn execute<I: Clone + Send + 'static>(&self, input: I) -> O::Refs
+    /// Runs the nodes on `input` (a value, or the `ObjectRef` of one); returns a ref for
+    /// each, at once.
+    pub fn execute<I: Clone + Send + 'static>(&self, input: impl IntoArg<I>) -> O::Refs
     where
         O: Outputs<I>,
     {
         let mut run = Run {
-            input: ObjectRef::ready(Ok(input)),
+            input: input_ref(input),
             refs: HashMap::new(),
         };
         self.outputs.refs(&mut run)
+    }
+}
+
+/// A DAG's input as the ref its input nodes read: a value, ready; a ref, as it is.
+fn input_ref<I>(input: impl IntoArg<I>) -> ObjectRef<I> {
+    match input.into_arg() {
+        Arg::Value(value) => ObjectRef::ready(Ok(value)),
+        Arg::Ref(r) => r,
     }
 }
