@@ -68,7 +68,7 @@ pub(crate) fn place(
     // `Local` never comes here (the runtime creates it in this process).
     let (node, sending) = match placement {
         Placement::Node(node) => (node, None),
-        Placement::Any | Placement::Local | Placement::PreferNode(_) => {
+        Placement::Any | Placement::Local | Placement::PreferNode(_) | Placement::Spread => {
             let prefer = match placement {
                 Placement::PreferNode(node) => Some(node),
                 _ => None,
@@ -82,7 +82,11 @@ pub(crate) fn place(
             })
             .map_err(|err| DeathCause::Unschedulable(err.to_string()))?
             .map_err(DeathCause::Unschedulable)?;
-            match schedule::place(&cluster, &found, &demand, prefer) {
+            let chosen = match placement {
+                Placement::Spread => schedule::spread(&cluster, &found, &demand),
+                _ => schedule::place(&cluster, &found, &demand, prefer),
+            };
+            match chosen {
                 Ok(sending) => (sending.node(), Some(sending)),
                 // As when no node listened for its type: it asks for nothing, so only the
                 // type was missing.

@@ -1,5 +1,6 @@
 //! The actors this process is placing on other nodes (`Placement::Any`): how many it has sent
-//! to each node and not yet seen answered, and those answered since a given moment.
+//! to each node and not yet seen answered, and those answered since a given moment; and how
+//! many it has spread to each node (`Placement::Spread`).
 //!
 //! A node reports how many actors it serves when pinged (`load.rs`); the actors on their way
 //! to it are not in that figure yet. So the choice of the least-loaded node
@@ -25,6 +26,8 @@ const REMEMBERED: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub(crate) struct Placing {
     nodes: Mutex<HashMap<NodeId, OnTheWay>>,
+    /// How many actors this process has spread to each node (`Placement::Spread`).
+    spread: Mutex<HashMap<NodeId, u64>>,
 }
 
 /// The placements of this process to one node.
@@ -48,6 +51,20 @@ impl OnTheWay {
 impl Placing {
     fn lock(&self) -> MutexGuard<'_, HashMap<NodeId, OnTheWay>> {
         self.nodes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many actors this process has spread to each node.
+    pub(crate) fn spread_counts(&self) -> HashMap<NodeId, u64> {
+        self.spread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One more actor spread to `node`.
+    pub(crate) fn spread_to(&self, node: NodeId) {
+        let mut spread = self.spread.lock().unwrap_or_else(PoisonError::into_inner);
+        *spread.entry(node).or_insert(0) += 1;
     }
 
     /// Runs `choose` with, for each node, the placements on their way there that loads asked

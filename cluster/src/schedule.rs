@@ -107,6 +107,54 @@ pub(crate) fn place<'c>(
     })
 }
 
+/// Where an actor spread over the nodes goes (`Placement::Spread`): counted as spread there.
+pub(crate) fn spread<'c>(
+    cluster: &'c Cluster,
+    found: &Candidates,
+    demand: &Resources,
+) -> Result<Sending<'c>, Unfit> {
+    let tie = random_ties();
+    let spread = cluster.placing.spread_counts();
+    let sending = cluster.placing.send(found.asked, |on_the_way| {
+        round_robin(
+            &found.nodes,
+            demand,
+            &|node| spread.get(&node).copied().unwrap_or(0),
+            on_the_way,
+            &tie,
+        )
+    })?;
+    cluster.placing.spread_to(sending.node());
+    Ok(sending)
+}
+
+/// Of the nodes among `candidates` where `demand` fits what is free now, the one `spread`
+/// counts the fewest actors spread to, then the least loaded (counting those `on_the_way`),
+/// then the lowest `tie`; with none free now, as [`least_loaded`]. A pure function.
+pub(crate) fn round_robin(
+    candidates: &[Candidate],
+    demand: &Resources,
+    spread: &dyn Fn(NodeId) -> u64,
+    on_the_way: &dyn Fn(NodeId) -> u64,
+    tie: &dyn Fn(NodeId) -> u64,
+) -> Result<NodeId, Unfit> {
+    let key = |candidate: &&Candidate| {
+        (
+            spread(candidate.node),
+            candidate.actors.saturating_add(on_the_way(candidate.node)),
+            tie(candidate.node),
+        )
+    };
+    let free_now = candidates
+        .iter()
+        .filter(|candidate| candidate.ledger.clone().try_acquire(demand).is_ok())
+        .min_by_key(key);
+    match free_now {
+        Some(chosen) => Ok(chosen.node),
+        None => least_loaded(candidates, demand, on_the_way, tie),
+    }
+}
+
 /// Whether `node` is among `candidates` and has `demand` free now. A pure function.
 pub(crate) fn fits_now(candidates: &[Candidate], demand: &Resources, node: NodeId) -> bool {
     candidates
@@ -196,6 +244,39 @@ mod tests {
     /// Ties to the lowest node id.
     fn by_id(node: NodeId) -> u64 {
         node.as_u64()
+    }
+
+    #[test]
+    fn spread_goes_round_the_nodes_whatever_their_load() {
+        let nodes = [
+            candidate(1, 5, (4.0, 0.0), (0.0, 0.0)),
+            candidate(2, 0, (4.0, 0.0), (0.0, 0.0)),
+            candidate(3, 0, (4.0, 0.0), (4.0, 0.0)),
+        ];
+        let one_cpu = resources(1.0, 0.0);
+        let mut spread: HashMap<NodeId, u64> = HashMap::new();
+        let mut chosen = Vec::new();
+        for _ in 0..4 {
+            let counts = spread.clone();
+            let node = round_robin(
+                &nodes,
+                &one_cpu,
+                &|n| counts.get(&n).copied().unwrap_or(0),
+                &nothing_on_the_way,
+                &by_id,
+            )
+            .expect("a node");
+            *spread.entry(node).or_insert(0) += 1;
+            chosen.push(node.as_u64());
+        }
+        // Node 3 has no CPU free; nodes 1 and 2 take turns, the least loaded first.
+        assert_eq!(chosen, [2, 1, 2, 1]);
+        // With none free now, as the least loaded whose total fits.
+        let full = [candidate(1, 2, (1.0, 0.0), (1.0, 0.0))];
+        assert_eq!(
+            round_robin(&full, &one_cpu, &|_| 0, &nothing_on_the_way, &by_id),
+            Ok(node(1))
+        );
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub enum Placement {
     /// `NodeAffinitySchedulingStrategy(node, soft=True)`; [`Node`](Placement::Node) is the
     /// hard form.
     PreferNode(crate::NodeId),
+    /// Spread over the nodes that host the actor's type: of those where its resources are
+    /// free now, the one this process has spread the fewest actors to, then the least
+    /// loaded. Ray's `scheduling_strategy="SPREAD"`: actors placed one after another go
+    /// round the nodes, whatever else runs there.
+    Spread,
 }
 
 impl ActorOptions {
