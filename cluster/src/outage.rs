@@ -15,12 +15,13 @@
 //!   away from the server meanwhile, so its reply, or the call itself, may be lost.
 //!
 //! A call in doubt that may run again (task retries left) is sent again at once, taking a
-//! retry, to the same subject and reply id: if both copies arrive, the second reply finds no
-//! call waiting and is dropped. One that may not is resolved to `ActorUnavailable` with
-//! [`IN_DOUBT`]: it may or may not have run, as Ray says of a call its actor may have got. A
-//! stream in doubt ends with `ActorUnavailable`: its items cannot be asked for again. A task
-//! whose result is in doubt runs again while its retries allow (`dispatch.rs`). Requests with
-//! a bound of their own (pings, spawns, the registry's) are not watched here.
+//! retry, to the same subject and reply id. If both copies arrive, the host runs the call
+//! once and answers the copy from the replies it keeps (`answered.rs`). One that may not
+//! run again is resolved to `ActorUnavailable` with [`IN_DOUBT`]: it may or may not have
+//! run, as Ray says of a call its actor may have got. A stream in doubt ends with
+//! `ActorUnavailable`: its items cannot be asked for again. A task whose result is in doubt
+//! runs again while its retries allow (`dispatch.rs`). Requests with a bound of their own
+//! (pings, spawns, the registry's) are not watched here.
 //!
 //! `epoch.rs` is the pure core (`Epochs`, `Sent`); [`watch`] and [`heard`] are the driver.
 
