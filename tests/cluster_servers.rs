@@ -496,9 +496,11 @@ fn ledger_client() {
     // What the ledgers ran agrees with what returned: every call that returned `Ok` ran, and
     // nothing ran that was not sent.
     for (name, ledger, is_sure) in [("sure", &sure, true), ("once", &once, false)] {
+        // A read, sent again should a server's loss leave it in doubt.
         let noted: std::collections::BTreeSet<u64> = ledger
             .methods()
             .noted()
+            .options(CallOptions::new().max_task_retries(-1))
             .remote()
             .get_timeout(CALL * 5)
             .expect("read a ledger")

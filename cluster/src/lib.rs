@@ -220,6 +220,16 @@ impl Cluster {
         self.info.id
     }
 
+    /// Publishes a heartbeat, with this process's connection epoch (`outage.rs`).
+    fn beat(&self) {
+        self.publish(async_nats::message::OutboundMessage {
+            subject: self.subjects.heartbeat(self.node()).into(),
+            reply: None,
+            payload: epoch::heartbeat(self.epochs.own()),
+            headers: None,
+        });
+    }
+
     /// The ids of this process's calls among `messages` (by their reply subjects).
     fn own_calls(&self, messages: &[async_nats::message::OutboundMessage]) -> Vec<u64> {
         messages

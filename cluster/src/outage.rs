@@ -60,6 +60,9 @@ pub(crate) async fn watch(cluster: Weak<Cluster>, mut events: UnboundedReceiver<
                 let losses = cluster.epochs.own();
                 if losses > 0 {
                     tracing::info!(losses, "connected to NATS again");
+                    // Told at once, not at the next beat: a call sent here meanwhile would
+                    // be taken for one sent before the loss.
+                    cluster.beat();
                     // The record tells processes that join later how many losses are past.
                     let mut info = cluster.info.clone();
                     info.connection_losses = losses;

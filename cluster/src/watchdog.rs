@@ -103,12 +103,7 @@ async fn beat(cluster: Weak<Cluster>, timeout: Duration) {
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
-        cluster.publish(OutboundMessage {
-            subject: cluster.subjects.heartbeat(cluster.node()).into(),
-            reply: None,
-            payload: super::epoch::heartbeat(cluster.epochs.own()),
-            headers: None,
-        });
+        cluster.beat();
     }
 }
 
