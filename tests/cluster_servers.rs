@@ -8,7 +8,9 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{NatsCluster, Proc, next_line, one_at_a_time, park, role, say, url};
+use cluster_support::{
+    NatsCluster, Proc, XorShift, next_line, one_at_a_time, park, role, say, url,
+};
 use helio::prelude::*;
 
 /// How long, after a server is killed, everything may take to work again.
@@ -612,15 +614,7 @@ fn seeded_server_chaos_on_three_servers_leaves_no_call_hanging() {
         Some("client") => return ledger_client(),
         _ => {}
     }
-    let seed = std::env::var("HELIO_CHAOS_SEED")
-        .ok()
-        .and_then(|seed| seed.parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            now.map_or(1, |since| since.as_nanos() as u64) | 1
-        });
-    println!("chaos seed {seed} (HELIO_CHAOS_SEED={seed} runs it again)");
-    let mut rng = XorShift(seed.max(1));
+    let mut rng = XorShift::seeded();
     let _serial = one_at_a_time();
     let mut nats = NatsCluster::start(3);
     let url = nats.url.clone();
@@ -632,16 +626,4 @@ fn seeded_server_chaos_on_three_servers_leaves_no_call_hanging() {
         std::thread::sleep(outage);
         nats.restart(victim);
     });
-}
-
-/// A small seeded generator (xorshift64): the chaos test's choices, repeatable by seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }

@@ -15,7 +15,8 @@ use std::{
 };
 
 use cluster_support::{
-    Nats, NatsCluster, Proc, next_line, one_at_a_time, park, role, say, url, wait_for_parent,
+    Nats, NatsCluster, Proc, XorShift, next_line, one_at_a_time, park, role, say, url,
+    wait_for_parent,
 };
 use helio_channel::{ChannelError, Validator, channel_named, get_channel};
 use serde::{Deserialize, Serialize};
@@ -857,18 +858,6 @@ fn chaos_client() {
     ));
 }
 
-/// A small seeded generator (xorshift64): the chaos test's choices, repeatable by seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// A seeded chaos run, bounded (14 rounds, about a minute): three servers, a node that keeps the channel
 /// and a tally, two worker nodes (one hosts a detached guard, which moves when its node dies),
 /// and a client doing calls, tasks and channel traffic. Each round loses a server for 0.1 to
@@ -915,15 +904,7 @@ fn seeded_chaos_of_servers_and_nodes() {
         Some("client") => return chaos_client(),
         _ => {}
     }
-    let seed = std::env::var("HELIO_CHAOS_SEED")
-        .ok()
-        .and_then(|seed| seed.parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            now.map_or(1, |since| since.as_nanos() as u64)
-        });
-    println!("chaos seed {seed} (HELIO_CHAOS_SEED={seed} runs it again)");
-    let mut rng = XorShift(seed.max(1));
+    let mut rng = XorShift::seeded();
     let _serial = one_at_a_time();
     let dir = std::env::temp_dir().join(format!("helio-chaos-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

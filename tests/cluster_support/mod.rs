@@ -36,6 +36,33 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A small seeded generator (xorshift64) for the chaos tests' choices, repeatable by seed.
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// The generator of the seed in `HELIO_CHAOS_SEED`, else of one taken from the clock;
+    /// the seed is printed first, so that a failed run can be replayed.
+    pub fn seeded() -> Self {
+        let seed = std::env::var("HELIO_CHAOS_SEED")
+            .ok()
+            .and_then(|seed| seed.parse::<u64>().ok())
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                now.map_or(1, |since| since.as_nanos() as u64)
+            });
+        println!("chaos seed {seed} (HELIO_CHAOS_SEED={seed} runs it again)");
+        XorShift(seed.max(1))
+    }
+
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 /// The role this process was started in, if it is a child.
 pub fn role() -> Option<String> {
     std::env::var(ROLE).ok()
