@@ -13,12 +13,36 @@ use helio::util::ActorPool;
 /// Doubles; `gated` waits for a word from the test, so that results come out of order.
 pub struct Worker {
     gate: Option<std::sync::Arc<std::sync::Mutex<mpsc::Receiver<()>>>>,
+    /// Set by `park_here`: `parks` tells it and never returns.
+    parked: Option<mpsc::Sender<()>>,
 }
 
 #[actor]
 impl Worker {
     pub fn new() -> Self {
-        Worker { gate: None }
+        Worker {
+            gate: None,
+            parked: None,
+        }
+    }
+
+    /// From now on, `parks` tells `parked` and never returns.
+    #[remote_method]
+    pub fn park_here(&mut self, parked: mpsc::Sender<()>) {
+        self.parked = Some(parked);
+    }
+
+    /// `x`; or, after `park_here`, says so and waits forever (an async call, which a kill
+    /// interrupts, where a sync call blocking the actor's task would run on).
+    #[remote_method]
+    pub async fn parks(&self, x: u64) -> u64 {
+        match &self.parked {
+            None => x,
+            Some(parked) => {
+                let _ = parked.send(());
+                std::future::pending().await
+            }
+        }
     }
 
     /// Twice `x`.
@@ -176,12 +200,22 @@ fn a_timed_out_get_next_leaves_the_result_in_the_pool() {
 /// order. The dead member leaves the pool.
 #[test]
 fn a_member_killed_mid_map_leaves_and_its_work_goes_to_another() {
-    let (members, open) = gated_workers(2);
+    let members = workers(2);
     let victim = members[0].clone();
+    let (tell, parked) = mpsc::channel();
+    victim
+        .methods()
+        .park_here()
+        .remote(tell)
+        .get_timeout(BOUND)
+        .expect("park the victim");
     let mut pool = ActorPool::new(members);
-    // The first piece goes to the victim, which waits at its gate until killed.
     let since = Instant::now();
-    let mut results = pool.map(|a, v| a.methods().gated().remote(v), 0..6);
+    let mut results = pool.map(|a, v| a.methods().parks().remote(v), 0..6);
+    // The victim takes a piece and waits forever, until killed.
+    parked
+        .recv_timeout(BOUND)
+        .expect("the victim takes a piece");
     helio::kill(&victim, true);
     let got: Vec<u64> = results
         .by_ref()
@@ -190,7 +224,6 @@ fn a_member_killed_mid_map_leaves_and_its_work_goes_to_another() {
     assert_eq!(got, [0, 1, 2, 3, 4, 5]);
     assert!(since.elapsed() < BOUND);
     drop(results);
-    drop(open);
     // One member is left.
     let left = pool.pop_idle().expect("the survivor");
     assert!(pool.pop_idle().is_none(), "the dead member left the pool");

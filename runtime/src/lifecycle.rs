@@ -20,6 +20,10 @@ use crate::{
 /// `max_restarts` allows (queued calls then run on the new instance), else dies with `Killed`.
 /// A kill is not a graceful stop: `#[on_stop]` does not run.
 ///
+/// A sync method runs on the actor's own task, so a kill cannot interrupt it: a call already
+/// inside one runs to its end and resolves with its result, and the kill takes effect after
+/// it. Async methods are interrupted at their next `.await`.
+///
 /// ```
 /// use std::{sync::mpsc, time::Duration};
 ///
