@@ -414,7 +414,7 @@ pub use helio_runtime::{
     wait_blocking, wait_owned, wait_owned_blocking, was_current_actor_reconstructed,
 };
 pub use helio_runtime::{
-    ActorContext, RuntimeContext, TaskContext, available_resources, cluster_resources,
+    ActorContext, RuntimeContext, TaskContext, available_resources, cluster_resources, get_gpu_ids,
     runtime_context,
 };
 #[cfg(not(feature = "cluster"))]

@@ -298,10 +298,11 @@ fn a_task_no_node_could_ever_fit_is_unschedulable_and_nothing_waits_forever() {
     driver.succeeds();
 }
 
-/// Takes a GPU, says `holding <tag>` on the node that runs it, and holds it until that node's
-/// harness says `release`.
+/// Takes a GPU, says which (`gpus [id]`) and `holding <tag>` on the node that runs it, and
+/// holds it until that node's harness says `release`.
 #[remote(num_gpus = 1)]
 fn holds_gpu(tag: String) -> u32 {
+    say(format!("gpus {:?}", helio::get_gpu_ids()));
     say(format!("holding {tag}"));
     let _ = cluster_support::next_line();
     std::process::id()
@@ -362,11 +363,15 @@ fn a_task_no_node_has_room_for_waits_cluster_wide_and_starts_where_room_frees_fi
     let test = "a_task_no_node_has_room_for_waits_cluster_wide_and_starts_where_room_frees_first";
     let nats = Nats::start();
     let mut first = Proc::start(test, "gpu-1", &nats.url);
-    let mut second = Proc::start(test, "gpu-2", &nats.url);
+    // Its one GPU is the host's device 6: the ids a task sees are its host's.
+    let visible = [("CUDA_VISIBLE_DEVICES", "6")];
+    let mut second = Proc::start_env(test, "gpu-2", &nats.url, &visible);
     first.expect("ready");
     second.expect("ready");
     let mut driver = Proc::start(test, "driver", &nats.url);
     // One task on each node, whichever took which.
+    assert_eq!(first.expect("gpus"), "[0]");
+    assert_eq!(second.expect("gpus"), "[6]");
     let on_first = first.expect("holding");
     let on_second = second.expect("holding");
     let mut tags = [on_first.clone(), on_second.clone()];

@@ -236,6 +236,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
         if let Some(hosted) = &hosted {
             shared.set_restarts(hosted.moves());
         }
+        let held = holding.clone();
         let construct = Box::new(move || {
             let args = args.clone();
             let holding = holding.clone();
@@ -256,6 +257,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             Arc::downgrade(&cell),
             shared,
             demand,
+            held,
             driver,
         ));
         if let Some(hosted) = hosted {

@@ -36,6 +36,8 @@ pub struct ActorContext {
     pub restarts: u32,
     /// The resources it holds while it lives (`num_cpus`, `num_gpus`, custom), by name.
     pub resources: Vec<(String, f64)>,
+    /// The ids of the GPUs it holds (see [`get_gpu_ids`]).
+    pub gpu_ids: Vec<u32>,
 }
 
 impl ActorContext {
@@ -53,6 +55,8 @@ pub struct TaskContext {
     pub name: String,
     /// The resources it holds while it runs (`CPU` 1 by default), by name.
     pub resources: Vec<(String, f64)>,
+    /// The ids of the GPUs it holds (see [`get_gpu_ids`]).
+    pub gpu_ids: Vec<u32>,
 }
 
 /// What the running code is: Ray's `ray.get_runtime_context()`.
@@ -114,6 +118,7 @@ fn current_actor() -> Option<ActorContext> {
             name,
             restarts: shared.restarts(),
             resources: listed(demand),
+            gpu_ids: crate::lifecycle::current_gpu_ids().unwrap_or_default(),
         }
     })
 }
@@ -132,6 +137,8 @@ fn listed(demand: &Resources) -> Vec<(String, f64)> {
 pub(crate) struct Running {
     pub(crate) label: ActorLabel,
     pub(crate) demand: Resources,
+    /// The GPUs its grant holds, by id (set once it holds them).
+    pub(crate) gpu_ids: Vec<u32>,
 }
 
 tokio::task_local! {
@@ -167,6 +174,12 @@ pub(crate) fn in_sync_task<R>(running: Running, body: impl FnOnce() -> R) -> R {
 }
 
 impl Running {
+    /// This task, holding `held`.
+    pub(crate) fn holding(mut self, held: &crate::resource_pool::Held) -> Self {
+        self.gpu_ids = held.gpu_ids();
+        self
+    }
+
     fn context(&self) -> TaskContext {
         TaskContext {
             name: self
@@ -175,6 +188,7 @@ impl Running {
                 .unwrap_or(self.label.type_name())
                 .to_owned(),
             resources: listed(&self.demand),
+            gpu_ids: self.gpu_ids.clone(),
         }
     }
 }
@@ -186,4 +200,43 @@ fn current_task() -> Option<TaskContext> {
             .ok()
             .flatten()
     })
+}
+
+/// The ids of the GPUs the running task or actor holds: Ray's `ray.get_gpu_ids()`. Empty
+/// outside tasks and actors, and in those that ask for no GPUs.
+///
+/// A node's GPUs are numbered `0..n` for `Config::num_gpus(n)`, or carry the ids listed in
+/// `CUDA_VISIBLE_DEVICES` when it is set. Holders at the same moment get distinct GPUs; a
+/// fraction (`num_gpus = 0.5`) shares one with other fractions, packed onto GPUs already
+/// shared before whole ones are split. The ids are given back when the task ends or the
+/// actor dies. In a cluster, they are the ids of the node that runs the code.
+///
+/// Unlike Ray, helio does not set `CUDA_VISIBLE_DEVICES` for the code (its tasks share one
+/// process): pick the device from these ids.
+///
+/// ```
+/// use helio::prelude::*;
+///
+/// #[remote(num_gpus = 1, num_cpus = 0)]
+/// fn which_gpu() -> Vec<u32> {
+///     helio::get_gpu_ids()
+/// }
+///
+/// helio_runtime::init(helio_runtime::Config::new().num_gpus(2.0)).unwrap();
+/// let (a, b) = (which_gpu.remote(), which_gpu.remote());
+/// let (a, b) = (helio::get(a).unwrap(), helio::get(b).unwrap());
+/// assert_eq!(a.len(), 1);
+/// assert!(a[0] < 2 && b[0] < 2);
+/// assert!(helio::get_gpu_ids().is_empty()); // outside tasks and actors
+/// # helio_runtime::shutdown();
+/// ```
+pub fn get_gpu_ids() -> Vec<u32> {
+    let task = TASK.try_with(|task| task.gpu_ids.clone()).ok().or_else(|| {
+        SYNC_TASK
+            .try_with(|task| task.borrow().as_ref().map(|task| task.gpu_ids.clone()))
+            .ok()
+            .flatten()
+    });
+    task.or_else(crate::lifecycle::current_gpu_ids)
+        .unwrap_or_default()
 }

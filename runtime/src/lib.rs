@@ -87,7 +87,7 @@ pub use arg::IntoArg;
 pub use available::{available_resources, cluster_resources};
 pub use builder::ActorBuilder;
 pub use class::ActorClass;
-pub use context::{ActorContext, RuntimeContext, TaskContext, runtime_context};
+pub use context::{ActorContext, RuntimeContext, TaskContext, get_gpu_ids, runtime_context};
 pub use dag::{DagNode, InputNode, IntoNode, MultiOutputNode, NodeMethod};
 pub use error::{ActorError, DeathCause, LookupError, RuntimeError};
 pub use hints::Gettable;

@@ -111,13 +111,17 @@ struct Current {
     shared: Arc<ActorShared>,
     /// The resources it holds while it lives.
     demand: crate::resources::Resources,
+    /// Its holding of them (`None` when it asks for none), for the GPUs' ids.
+    holding: Option<Arc<crate::resource_pool::ActorHolding>>,
 }
 
-/// Runs an actor's driver with `cell` as the current actor, which holds `demand`.
+/// Runs an actor's driver with `cell` as the current actor, which holds `demand` (taken by
+/// `holding`).
 pub(crate) fn scope_current<A: ActorClass, F: Future>(
     cell: Weak<ActorCell<A>>,
     shared: Arc<ActorShared>,
     demand: crate::resources::Resources,
+    holding: Option<Arc<crate::resource_pool::ActorHolding>>,
     driver: F,
 ) -> impl Future<Output = F::Output> {
     CURRENT.scope(
@@ -125,9 +129,23 @@ pub(crate) fn scope_current<A: ActorClass, F: Future>(
             cell,
             shared,
             demand,
+            holding,
         },
         driver,
     )
+}
+
+/// The ids of the GPUs the actor whose driver runs here holds, if an actor runs here.
+pub(crate) fn current_gpu_ids() -> Option<Vec<u32>> {
+    CURRENT
+        .try_with(|current| {
+            current
+                .holding
+                .as_ref()
+                .map(|holding| holding.gpu_ids())
+                .unwrap_or_default()
+        })
+        .ok()
 }
 
 /// `f` of the actor whose driver runs here and the resources it holds, if any.

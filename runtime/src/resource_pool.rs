@@ -64,10 +64,16 @@ impl Waiter {
 
 impl Pool {
     /// A pool with `total` resources, none held.
+    #[cfg(test)]
     pub(crate) fn new(total: Resources) -> Arc<Self> {
+        Pool::with_ledger(Ledger::new(total))
+    }
+
+    /// A pool over `ledger`, as it is.
+    pub(crate) fn with_ledger(ledger: Ledger) -> Arc<Self> {
         Arc::new(Pool {
             state: Mutex::new(State {
-                ledger: Ledger::new(total),
+                ledger,
                 queue: VecDeque::new(),
             }),
             running: AtomicU64::new(0),
@@ -288,6 +294,11 @@ impl Held {
         }
     }
 
+    /// The ids of the GPUs held (Ray's `ray.get_gpu_ids()`).
+    pub(crate) fn gpu_ids(&self) -> Vec<u32> {
+        self.grant.gpu_ids()
+    }
+
     /// Runs `f` (a sync task's body) with these resources marked as this thread's, so that a
     /// blocking `get` inside it lends the CPUs back while it waits; hands them back with `f`'s
     /// result. `f` must not unwind (the task catches its panics inside it).
@@ -340,6 +351,16 @@ impl ActorHolding {
             timeout,
             held: Mutex::new(None),
         }))
+    }
+
+    /// The ids of the GPUs the actor holds (none before its resources are taken).
+    pub(crate) fn gpu_ids(&self) -> Vec<u32> {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(Held::gpu_ids)
+            .unwrap_or_default()
     }
 
     /// Waits until the actor holds its resources (at once when it does); an error says what

@@ -17,13 +17,18 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod gpu_ids;
+
+use gpu_ids::GpuSlots;
+pub(crate) use gpu_ids::visible as visible_gpu_ids;
+
 /// The well-known name of CPU units (`num_cpus`).
 pub const CPU: &str = "CPU";
 /// The well-known name of GPU units (`num_gpus`).
 pub const GPU: &str = "GPU";
 
 /// How many units make one whole resource: amounts are kept in 1/10 000ths.
-const SCALE: u64 = 10_000;
+pub(crate) const SCALE: u64 = 10_000;
 
 /// An amount of one resource, in fixed point: a whole number of 1/10 000ths.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -314,6 +319,8 @@ impl fmt::Display for Busy {
 pub struct Grant {
     /// Exactly what was taken.
     taken: Resources,
+    /// Which GPUs of the node it holds, and how much of each (empty without GPUs).
+    gpus: gpu_ids::Taken,
 }
 
 impl Grant {
@@ -321,6 +328,7 @@ impl Grant {
     pub fn empty() -> Grant {
         Grant {
             taken: Resources::new(),
+            gpus: Vec::new(),
         }
     }
 
@@ -330,11 +338,20 @@ impl Grant {
             let sum = self.taken.get(name).saturating_add(amount);
             self.taken.set(name, sum);
         }
+        self.gpus.extend(other.gpus);
     }
 
     /// What this grant holds.
     pub fn resources(&self) -> &Resources {
         &self.taken
+    }
+
+    /// The ids of the GPUs this grant holds some of, in order (Ray's `ray.get_gpu_ids()`):
+    /// empty when it holds none, or when its ledger assigns no ids.
+    pub fn gpu_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.gpus.iter().map(|(id, _)| *id).collect();
+        ids.dedup();
+        ids
     }
 
     /// Moves all of resource `name` out of this grant into a grant of its own (empty when it
@@ -345,7 +362,12 @@ impl Grant {
         self.taken.set(name, Amount::ZERO);
         let mut split = Resources::new();
         split.set(name, amount);
-        Grant { taken: split }
+        let gpus = if name == GPU {
+            std::mem::take(&mut self.gpus)
+        } else {
+            Vec::new()
+        };
+        Grant { taken: split, gpus }
     }
 }
 
@@ -356,21 +378,43 @@ pub struct Ledger {
     total: Resources,
     /// What outstanding grants hold; never more than `total`.
     held: Resources,
+    /// Which GPUs grants hold, by id (see [`Grant::gpu_ids`]).
+    gpus: GpuSlots,
 }
 
 impl Ledger {
-    /// A node with `total` resources, none held.
+    /// A node with `total` resources, none held. Its GPUs have ids `0..n`, one per started
+    /// whole GPU of `total`.
     pub fn new(total: Resources) -> Self {
+        let count = GpuSlots::count(total.get(GPU));
+        Ledger::with_gpu_ids(total, 0..u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// As [`Ledger::new`], with the GPUs' ids given (those in `CUDA_VISIBLE_DEVICES`, say):
+    /// as many of them as [`Ledger::new`] would number are used.
+    pub fn with_gpu_ids(total: Resources, ids: impl IntoIterator<Item = u32>) -> Self {
+        let count = GpuSlots::count(total.get(GPU));
         Ledger {
+            gpus: GpuSlots::new(ids.into_iter().take(count)),
             total,
             held: Resources::new(),
         }
     }
 
+    /// How many GPUs have ids on a node with `gpus` GPUs: one per started whole.
+    pub fn gpu_count(gpus: Amount) -> usize {
+        GpuSlots::count(gpus)
+    }
+
     /// A node with `total` resources of which `held` are held (another node's figures, as it
-    /// reported them; `held` may exceed `total` there for a moment).
+    /// reported them; `held` may exceed `total` there for a moment). Its GPUs are amounts
+    /// only: it assigns no ids.
     pub fn with_held(total: Resources, held: Resources) -> Self {
-        Ledger { total, held }
+        Ledger {
+            total,
+            held,
+            gpus: GpuSlots::default(),
+        }
     }
 
     /// What the node has in all.
@@ -426,7 +470,9 @@ impl Ledger {
     pub(crate) fn busy(&self, demand: &Resources) -> Option<Busy> {
         demand.iter().find_map(|(name, wanted)| {
             let free = self.free_of(name);
-            (wanted > free).then(|| Busy {
+            // GPUs also need room on GPUs by id: halves held on two GPUs leave no whole one.
+            let fits = wanted <= free && (name != GPU || self.gpus.fits(wanted));
+            (!fits).then(|| Busy {
                 resource: name.to_owned(),
                 wanted,
                 free,
@@ -443,6 +489,8 @@ impl Ledger {
         if let Some(busy) = self.busy(demand) {
             return Err(busy);
         }
+        // Fits: `busy` checked the GPUs by id too.
+        let gpus = self.gpus.take(demand.get(GPU)).unwrap_or_default();
         for (name, wanted) in demand.iter() {
             // Cannot saturate: `held + wanted ≤ total` was just checked.
             let held = self.held.get(name).saturating_add(wanted);
@@ -450,6 +498,7 @@ impl Ledger {
         }
         Ok(Grant {
             taken: demand.clone(),
+            gpus,
         })
     }
 
@@ -465,6 +514,7 @@ impl Ledger {
             );
             self.held.set(name, held.saturating_sub(amount));
         }
+        self.gpus.give_back(&grant.gpus);
     }
 }
 
@@ -926,7 +976,8 @@ mod tests {
     }
 
     fn check(total: [u64; 3], ops: &[Op]) -> Result<(), TestCaseError> {
-        let mut ledger = Ledger::new(from_units(total));
+        // Amounts only: which GPU a grant holds is `gpu_ids`'s model.
+        let mut ledger = Ledger::with_gpu_ids(from_units(total), []);
         let mut grants: Vec<(Grant, [u64; 3])> = Vec::new();
         for op in ops {
             match *op {

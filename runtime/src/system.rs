@@ -133,8 +133,32 @@ impl Config {
             .map_err(|err| RuntimeError::InvalidConfig(format!("this node's resources: {err}")))
     }
 
+    /// This node's ledger: its resources, and its GPUs' ids (`0..n`, or those listed in
+    /// `CUDA_VISIBLE_DEVICES` when it is set); an error names what is wrong.
+    pub(crate) fn node_ledger(&self) -> Result<crate::resources::Ledger, RuntimeError> {
+        use crate::resources::{GPU, Ledger, visible_gpu_ids};
+        let total = self.node_resources()?;
+        let Ok(listed) = std::env::var("CUDA_VISIBLE_DEVICES") else {
+            return Ok(Ledger::new(total));
+        };
+        let count = Ledger::gpu_count(total.get(GPU));
+        match visible_gpu_ids(&listed, count) {
+            Ok(Some(ids)) => Ok(Ledger::with_gpu_ids(total, ids)),
+            Ok(None) => {
+                tracing::warn!(
+                    %listed,
+                    "CUDA_VISIBLE_DEVICES holds device names, not indices: GPU ids are 0..{count}"
+                );
+                Ok(Ledger::new(total))
+            }
+            Err(message) => Err(RuntimeError::InvalidConfig(format!(
+                "this node's resources: {message}"
+            ))),
+        }
+    }
+
     fn check(&self) -> Result<(), RuntimeError> {
-        self.node_resources()?;
+        self.node_ledger()?;
         if self.worker_threads == Some(0) {
             return Err(RuntimeError::InvalidConfig(
                 "`worker_threads` must be at least 1".to_owned(),
@@ -177,8 +201,12 @@ impl System {
     fn tasks(&mut self) -> Arc<Pool> {
         let config = &self.config;
         Arc::clone(self.tasks.get_or_insert_with(|| {
-            // Checked by `init`; the defaults are always valid.
-            Pool::new(config.node_resources().unwrap_or_default())
+            // Checked by `init`; the defaults are valid (a bad CUDA_VISIBLE_DEVICES aside:
+            // then no GPUs have ids).
+            Pool::with_ledger(config.node_ledger().unwrap_or_else(|err| {
+                tracing::warn!(%err, "this node's GPUs have no ids");
+                crate::resources::Ledger::new(config.node_resources().unwrap_or_default())
+            }))
         }))
     }
 }

@@ -306,6 +306,7 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     let running = crate::context::Running {
         label: label.clone(),
         demand: demand.clone(),
+        gpu_ids: Vec::new(),
     };
     let args = match (args.now(), held) {
         (Ok(values), Some(held)) => {
@@ -354,6 +355,7 @@ fn start<F: RemoteFn>(
     running: crate::context::Running,
 ) {
     let (now, kept) = split::<F>(args, retries);
+    let running = running.holding(&held);
     match F::run(now) {
         TaskRun::Sync(body) => crate::sync_runner::RUNNERS.run(
             handle,
@@ -481,6 +483,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
         Either::Right(((), _)) => return,
     };
     let (now, kept) = split::<F>(args, retries);
+    let running = running.holding(&held);
     match F::run(now) {
         TaskRun::Sync(body) => {
             let job = move || {
