@@ -622,3 +622,63 @@ fn actors_run_on_the_multi_thread_runtime_they_are_created_in() {
         "an actor created in a multi-thread runtime should run on it"
     );
 }
+
+/// Panics in whichever kind of method it is asked to.
+pub struct Panicky;
+
+#[actor(max_restarts = -1)]
+impl Panicky {
+    pub fn new() -> Self {
+        Panicky
+    }
+
+    #[remote_method]
+    pub fn sync_boom(&self) {
+        panic!("boom");
+    }
+
+    #[remote_method]
+    pub async fn async_boom(&self) {
+        panic!("boom");
+    }
+
+    #[remote_method(blocking)]
+    pub fn blocking_boom(&mut self) {
+        panic!("boom");
+    }
+}
+
+/// Papercut (#35): by the time a caller sees `TaskPanicked`, the actor's state shows the
+/// crash: the restart is counted, and it is restarting (or alive again), for a sync, an
+/// async and a blocking method; and with no restarts left it is dead.
+#[test]
+fn the_state_shows_the_crash_as_soon_as_the_caller_sees_the_panic() {
+    let actor = Panicky::new_actor().remote();
+    let mut crashes = 0;
+    for round in 0..60 {
+        let call = match round % 3 {
+            0 => actor.methods().sync_boom().remote(),
+            1 => actor.methods().async_boom().remote(),
+            _ => actor.methods().blocking_boom().remote(),
+        };
+        let err = call.get_timeout(BOUND).expect_err("it panics");
+        assert!(matches!(err, ActorError::TaskPanicked { .. }), "{err:?}");
+        crashes += 1;
+        assert_eq!(actor.restarts(), crashes, "round {round}");
+        let state = actor.state();
+        assert!(
+            matches!(state, ActorState::Restarting | ActorState::Alive),
+            "round {round}: {state:?}"
+        );
+    }
+    let last = Panicky::new_actor()
+        .options(ActorOptions::new().max_restarts(0))
+        .remote();
+    let err = last.methods().sync_boom().remote().get_timeout(BOUND);
+    assert!(matches!(err, Err(ActorError::TaskPanicked { .. })));
+    assert!(
+        matches!(last.state(), ActorState::Dead(DeathCause::Panicked(_))),
+        "{:?}",
+        last.state()
+    );
+}

@@ -6,7 +6,7 @@ use std::{
     hash::{Hash, Hasher},
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering},
     },
 };
 
@@ -50,6 +50,9 @@ pub struct ActorShared {
     restarts: AtomicU32,
     /// A pending kill (`Kill` as a number), the strongest one winning.
     kill: AtomicU8,
+    /// A method panicked and its caller may know already, but the driver has not yet put
+    /// the crash in `state` and `restarts`: handles wait for it before they read them.
+    crashing: AtomicBool,
     kill_waker: AtomicWaker,
     /// Notified at every crash and at death, for streams that must end with their actor.
     changed: Notify,
@@ -95,6 +98,7 @@ impl ActorShared {
             state: Mutex::new(state),
             restarts: AtomicU32::new(0),
             kill: AtomicU8::new(0),
+            crashing: AtomicBool::new(false),
             kill_waker: AtomicWaker::new(),
             changed: Notify::new(),
             kept: Mutex::new(None),
@@ -140,6 +144,28 @@ impl ActorShared {
 
     pub(crate) fn count_restart(&self) {
         self.restarts.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A method panicked: its caller learns it now, before the driver handles the crash.
+    pub(crate) fn crash_seen(&self) {
+        self.crashing.store(true, Ordering::Release);
+    }
+
+    /// The driver put the crash in the state (restarting, or dead).
+    pub(crate) fn crash_handled(&self) {
+        self.crashing.store(false, Ordering::Release);
+    }
+
+    /// Waits, at most a second, while a crash a caller may know of is not in the state yet:
+    /// the driver handles it right after the panicking call resolves, on another thread.
+    fn settled(&self) -> &Self {
+        if self.crashing.load(Ordering::Acquire) {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while self.crashing.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+        }
+        self
     }
 
     /// The index of the concurrency group a call asks for (`None`: the method's default).
@@ -337,6 +363,9 @@ impl<A: ActorClass> Actor<A> {
 
     /// Where the actor is in its life: pending, alive, restarting or dead (with the cause).
     ///
+    /// Once a call has resolved to `TaskPanicked`, this and [`restarts`](Actor::restarts)
+    /// show the crash: the restart counted and `Restarting` (or `Alive` again), or `Dead`.
+    ///
     /// Cluster mode: for an actor hosted elsewhere, this asks its host (blocking for at most
     /// 5 s). When the host does not answer, the cluster's record of the actor does (at most
     /// 5 s more): `Dead` with its cause once the actor died for good (killed, out of
@@ -345,7 +374,7 @@ impl<A: ActorClass> Actor<A> {
         if let Some(link) = self.link() {
             return link.state().0;
         }
-        self.cell.shared.state()
+        self.cell.shared.settled().state()
     }
 
     /// How often the actor has restarted so far.
@@ -356,7 +385,7 @@ impl<A: ActorClass> Actor<A> {
         if let Some(link) = self.link() {
             return link.state().1;
         }
-        self.cell.shared.restarts()
+        self.cell.shared.settled().restarts()
     }
 
     /// Kills the actor, like Ray's `ray.kill`: see [`crate::kill`].

@@ -135,6 +135,12 @@ pub(crate) fn scope_current<A: ActorClass, F: Future>(
     )
 }
 
+/// A method of the actor whose driver runs here panicked, and its caller is about to learn
+/// it: handles wait for the driver to put the crash in the state before they read it.
+pub(crate) fn crash_seen() {
+    let _ = CURRENT.try_with(|current| current.shared.crash_seen());
+}
+
 /// The ids of the GPUs the actor whose driver runs here holds, if an actor runs here.
 pub(crate) fn current_gpu_ids() -> Option<Vec<u32>> {
     CURRENT

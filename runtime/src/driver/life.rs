@@ -74,6 +74,7 @@ impl<A: ActorClass> Driver<A> {
                 tracing::info!(actor = %label, %cause, "actor crashed; restarting");
                 self.shared.count_restart();
                 self.shared.set_state(ActorState::Restarting);
+                self.shared.crash_handled();
                 self.begin_construct();
             }
         }
@@ -154,6 +155,7 @@ impl<A: ActorClass> Drop for Driver<A> {
         }
         let Some(cause) = cause else {
             // A graceful stop: no handle is left and every call was served.
+            self.shared.crash_handled();
             drop(self.mailbox.close());
             if let Some(instance) = self.instance.take() {
                 drop_quietly(instance);
@@ -163,6 +165,7 @@ impl<A: ActorClass> Drop for Driver<A> {
         };
         let label = self.shared.label.clone();
         self.shared.set_state(ActorState::Dead(cause.clone()));
+        self.shared.crash_handled();
         let left = self.mailbox.close();
         for call in self.take_running() {
             call.abandon(&cause, &label);
