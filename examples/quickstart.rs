@@ -39,15 +39,17 @@ fn main() -> Result<(), ActorError> {
     let r: ObjectRef<i64> = counter.methods().add().remote(2);
     println!("1 + 2 = {}", helio::get(r)?);
 
-    // A reusable method handle, and `wait` on many refs.
+    // A reusable method handle, and `wait_owned_blocking` on many refs: it hands back the
+    // ready ones, to read, and the pending ones, to wait for again.
     let add = counter.methods().add();
     let refs: Vec<ObjectRef<i64>> = (0..10).map(|i| add.remote(i)).collect();
-    let (ready, pending) = helio::wait_blocking(&refs, 10, Some(Duration::from_secs(5)));
+    let (ready, pending) = helio::wait_owned_blocking(refs, 10, Some(Duration::from_secs(5)));
     println!("{} calls ready, {} pending", ready.len(), pending.len());
-    println!(
-        "after adding 0..10: {}",
-        helio::get_all(refs)?.last().copied().unwrap_or(0)
-    );
+    let mut last = 0;
+    for r in ready.into_iter().chain(pending) {
+        last = helio::get(r)?;
+    }
+    println!("after adding 0..10: {last}");
 
     // Awaited, from any async runtime (here futures' own executor).
     let echoed = futures::executor::block_on(async {

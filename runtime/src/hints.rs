@@ -7,10 +7,13 @@ use crate::{ActorError, ObjectRef};
 
 /// What [`get`](crate::get) blocks on: an [`ObjectRef`], the result of a call.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an `ObjectRef`: there is no result to get",
-    label = "expected the `ObjectRef` of a call",
+    message = "`get` reads an `ObjectRef`, by value, not `{Self}`",
+    label = "expected the `ObjectRef` of a call, by value",
     note = "a method handle becomes a call with `.remote(..)`: \
-            `helio::get(actor.methods().add().remote(2))`"
+            `helio::get(actor.methods().add().remote(2))`",
+    note = "`get` takes a ref by value; `wait` only lends them (`&ObjectRef`): to read the \
+            ready ones, take them with `let (ready, pending) = helio::wait_owned_blocking(refs, n, \
+            timeout)` (or `wait_owned(..).await`) and `get` each of `ready`"
 )]
 pub trait Gettable {
     /// The value it resolves to.

@@ -125,8 +125,24 @@ impl<X: Send + 'static> Waitable for crate::ObjectRefStream<X> {
 pub type WaitResult<'a, W> = (Vec<&'a W>, Vec<&'a W>);
 
 /// Waits until `num_returns` of `refs` are ready, or `timeout` elapses, and splits them into
-/// `(ready, pending)`, each in input order. Never consumes a ref; see [`wait_owned`] for a form
-/// that hands the refs back, as Ray's `ray.wait` does.
+/// `(ready, pending)`, each in input order. Only looks: it lends the refs (`&ObjectRef`) and
+/// consumes none, for progress counts and the like.
+///
+/// **To read what is ready, use [`wait_owned`]** (or [`wait_owned_blocking`]), Ray's
+/// `ray.wait`: it hands the refs back by value, and [`get`] reads each of `ready`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let refs: Vec<helio::ObjectRef<u64>> = (0..3).map(helio::put).collect();
+/// // Looking: how many are done?
+/// let (ready, _pending) = helio::wait_blocking(&refs, 3, Some(Duration::from_secs(5)));
+/// assert_eq!(ready.len(), 3);
+/// // Reading: take the ready refs back, then get them.
+/// let (ready, _pending) = helio::wait_owned_blocking(refs, 3, Some(Duration::from_secs(5)));
+/// let values: Vec<u64> = ready.into_iter().map(|r| helio::get(r).unwrap()).collect();
+/// assert_eq!(values, [0, 1, 2]);
+/// ```
 ///
 /// `num_returns` is capped at `refs.len()`. `ready` holds at most `num_returns` refs (the first
 /// ready ones in input order); with a timeout it may hold fewer.
@@ -183,7 +199,18 @@ pub async fn wait_owned<W: Waitable>(
     split_owned(refs, &ready)
 }
 
-/// The blocking form of [`wait_owned`], for sync code.
+/// The blocking form of [`wait_owned`], for sync code: the way to read what is ready.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let refs: Vec<helio::ObjectRef<u64>> = (1..=3).map(helio::put).collect();
+/// let (ready, pending) = helio::wait_owned_blocking(refs, 2, Some(Duration::from_secs(5)));
+/// assert_eq!((ready.len(), pending.len()), (2, 1));
+/// for r in ready {
+///     assert!(helio::get(r).unwrap() > 0);
+/// }
+/// ```
 pub fn wait_owned_blocking<W: Waitable>(
     refs: Vec<W>,
     num_returns: usize,
@@ -193,7 +220,8 @@ pub fn wait_owned_blocking<W: Waitable>(
     split_owned(refs, &ready)
 }
 
-/// The blocking form of [`wait`], for sync code.
+/// The blocking form of [`wait`], for sync code: it only looks (see [`wait`]); to read what
+/// is ready, use [`wait_owned_blocking`].
 pub fn wait_blocking<W: Waitable>(
     refs: &[W],
     num_returns: usize,
