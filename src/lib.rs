@@ -394,6 +394,8 @@ assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
 )]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+// docs.rs (nightly, `--cfg docsrs`): each item behind a feature is marked with it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Cluster mode (feature `cluster`): see [`Config::cluster`] and [`register`]. [`Config`] and
 /// [`init`] are then the cluster crate's: the runtime's settings, plus where the cluster is.

@@ -36,6 +36,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// docs.rs (nightly, `--cfg docsrs`): each item behind a feature is marked with it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The core: the actor, its state and rules, the handles and the named channels. None of it
 // names the cluster part; it runs what the crate's `SEAM` gives it (see `seam.rs`).
