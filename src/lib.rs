@@ -39,7 +39,8 @@
 //! - `CounterMethods<'_>`, returned by [`Actor::methods`], with one accessor per remote method;
 //!   each returns a reusable handle on a [`Method`] whose `.remote(args)` returns an
 //!   [`ObjectRef`] of the method's return type, and whose `.options(CallOptions)` sets per-call
-//!   overrides (`.into_inner()` gives the [`Method`] itself);
+//!   overrides (`.into_inner()` gives the [`Method`] itself). A DAG node that creates the actor
+//!   has the same accessors ([`DagNode::methods`]), whose handles have `.bind(args)`;
 //! - an implementation of [`ActorClass`] tying them together.
 //!
 //! Generated code goes through the hidden module `helio::__private` only.
@@ -345,7 +346,7 @@
 //!
 //! // An actor bound in the DAG is new on each run.
 //! let fresh = Counter::new_actor().bind(100);
-//! let once = fresh.method(|c| c.methods().add().into_inner()).bind(&input);
+//! let once = fresh.methods().add().bind(&input);
 //! assert_eq!(helio::get(once.execute(1)).unwrap(), 101);
 //! assert_eq!(helio::get(once.execute(1)).unwrap(), 101);
 //!

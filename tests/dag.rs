@@ -167,3 +167,94 @@ fn an_actor_bound_in_a_dag_is_created_on_each_execute() {
     let dag = made.method(|c| c.methods().inc().into_inner()).bind(0);
     assert_eq!(get(dag.execute(21)), Ok(42));
 }
+
+/// sunray's `test_dag.py` actor: a total, with sync and async, `&self` and `&mut self` methods.
+pub struct Tally {
+    total: u64,
+}
+
+#[actor]
+impl Tally {
+    pub fn new(start: u64) -> Self {
+        Tally { total: start }
+    }
+
+    #[remote_method]
+    pub fn add(&mut self, x: u64) -> u64 {
+        self.total += x;
+        self.total
+    }
+
+    #[remote_method]
+    pub fn get(&self) -> u64 {
+        self.total
+    }
+
+    #[remote_method]
+    pub async fn add_later(&mut self, x: u64) -> u64 {
+        tokio::task::yield_now().await;
+        self.total += x;
+        self.total
+    }
+
+    #[remote_method]
+    pub async fn scaled(&self, by: u64) -> u64 {
+        self.total * by
+    }
+}
+
+#[test]
+fn a_dag_node_binds_its_actors_methods_as_the_handle_names_them() {
+    // sunray: `a = Actor.new_actor().bind(10); dag = a.methods.add.bind(2)`.
+    let a = Tally::new_actor().bind(10);
+    let dag: DagNode<u64> = a.methods().add().bind(2);
+    assert_eq!(get(dag.execute(())), Ok(12));
+    // A new actor each run: 12 again, not 14.
+    assert_eq!(get(dag.execute(())), Ok(12));
+    // A method without arguments, and one whose argument is another method's node: both
+    // reach the one actor of the run (Ray's `a.get.bind()` after `a.inc.bind(..)`).
+    let total = a.methods().get().bind();
+    assert_eq!(get(total.execute(())), Ok(10));
+    let added = a.methods().add().bind(a.methods().get().bind());
+    assert_eq!(get(added.execute(())), Ok(20));
+}
+
+#[test]
+fn a_dag_node_method_binds_the_input_and_other_nodes() {
+    let input = InputNode::<u64>::new();
+    let a = Tally::new_actor().bind(10);
+    // Bound to the input, then to a task's node; the result feeds a task.
+    let added: DagNode<u64, u64> = a.methods().add().bind(&input);
+    let dag = plus_one.bind(&added);
+    assert_eq!(get(dag.execute(1)), Ok(12));
+    assert_eq!(get(dag.execute(5)), Ok(16));
+    let dag = a.methods().add().bind(times_two.bind(&input));
+    assert_eq!(get(dag.execute(3)), Ok(16));
+    // Ray's `combine.bind(a1.get.bind(), a2.inc.bind(6))`: two actors, one per node.
+    let b = Tally::new_actor().bind(&input);
+    let dag = func.bind(a.methods().get().bind(), b.methods().add().bind(6));
+    assert_eq!(get(dag.execute(1)), Ok(17));
+    // The constructor's argument is a node too; the closure form still works.
+    let made = Tally::new_actor().bind(times_two.bind(&input));
+    let dag = made.method(|c| c.methods().add().into_inner()).bind(0);
+    assert_eq!(get(dag.execute(21)), Ok(42));
+}
+
+#[test]
+fn a_dag_node_binds_async_methods() {
+    let input = InputNode::<u64>::new();
+    let a = Tally::new_actor().bind(10);
+    // `async fn(&mut self)`, then `async fn(&self)` on its result: one actor per run.
+    let added = a.methods().add_later().bind(&input);
+    let dag = a.methods().scaled().bind(&added);
+    // 10 + 2 = 12, then 12 * 12.
+    assert_eq!(get(dag.execute(2)), Ok(144));
+    assert_eq!(get(dag.execute(2)), Ok(144));
+    // Per-call options, as on the handle's methods.
+    let dag = a
+        .methods()
+        .add_later()
+        .options(CallOptions::new().max_task_retries(1))
+        .bind(&input);
+    assert_eq!(get(dag.execute(5)), Ok(15));
+}

@@ -14,12 +14,16 @@
 //! impl Counter { /* the items as written, less `#[remote_method]`, `#[init]`, `#[on_stop]` */ }
 //!
 //! /// The remote methods of [`Counter`], returned by `actor.methods()`: ..
-//! pub struct CounterMethods<'a> { actor: &'a Actor<Counter> }
+//! // Generic over the target the accessors pick from: the handle, or (`node.methods()`) a
+//! // `DagNode<Actor<Counter>, I>`. A generic actor's struct also has a `PhantomData` of it.
+//! pub struct CounterMethods<'a, __Target = Actor<Counter>> { actor: &'a __Target }
 //!
 //! const _: () = {
 //!     impl ActorClass for Counter {
-//!         type Methods<'a> = CounterMethods<'a> where Self: 'a;
-//!         fn methods(actor: &Actor<Self>) -> Self::Methods<'_> { CounterMethods { actor } }
+//!         type Methods<'a, __Target: 'a> = CounterMethods<'a, __Target> where Self: 'a;
+//!         fn methods<__Target>(actor: &__Target) -> Self::Methods<'_, __Target> {
+//!             CounterMethods { actor }
+//!         }
 //!         fn default_options() -> ActorOptions {
 //!             ActorOptions::new().max_restarts(4).max_concurrency(1)
 //!         }
@@ -45,9 +49,11 @@
 //!     where i64: Sendable<'a> /* each argument type and the result */ {
 //!         pub fn remote(&self, by: impl IntoArg<i64>) -> ObjectRef<i64> { self.0.remote(by) }
 //!     }
-//!     impl<'a> CounterMethods<'a> {
+//!     // `Method<.., __Target>`: on the handle (`__Target = Actor<Counter>`) it has the
+//!     // `.remote(..)` above; on a DAG node, the runtime's `.bind(..)`.
+//!     impl<'a, __Target> CounterMethods<'a, __Target> {
 //!         /// Calls [`Counter::add`] on the actor.
-//!         pub fn add(&self) -> CounterMethod<Method<'a, Counter, (i64,), i64>, 0> {
+//!         pub fn add(&self) -> CounterMethod<Method<'a, Counter, (i64,), i64, __Target>, 0> {
 //!             // (method name, concurrency group, `max_task_retries`, body maker)
 //!             CounterMethod(Method::new(self.actor, "add", None, None, |(__a0,), __done, _| {
 //!                 Body::sync_mut(__done, (RemoteArg::<i64>::new(__a0),),
@@ -66,7 +72,8 @@
 //! can interrupt) use `Body::{async_ref, async_mut, blocking_ref, blocking_mut}`, which take a
 //! `RetryPolicy::new(__retries, cloner)` before the closure: the body maker's third argument is
 //! the call's `max_task_retries`, and the cloner re-runs the call when its arguments are
-//! `Clone`. A streaming method's accessor returns `StreamMethod::new(<the Method>, buffer)`.
+//! `Clone`. A streaming method's accessor returns `StreamMethod::new(<the Method>, buffer)`, in an
+//! `impl<'a> CounterMethods<'a>` of its own: streams are the handle's only.
 //! Each method with a `self` receiver but no `#[remote_method]` (say `helper`) gets a hidden
 //! accessor bounded by `NotARemoteMethod<add_remote_method_to_helper>`, a bound that never
 //! holds, so calling it through `.methods()` is an error that says what to add.
@@ -91,6 +98,30 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     let (impl_generics, _, where_clause) = actor.generics.split_for_impl();
     let methods_generics = with_handle_lifetime(&actor.generics);
     let (m_impl, m_ty, m_where) = methods_generics.split_for_impl();
+    // The accessors are generic over the target they pick from (`T` of `Method`): the handle,
+    // or a DAG node that creates the actor. The struct's target defaults to the handle.
+    let target = target_param();
+    let target_generics = with_target(&methods_generics, None);
+    let (t_impl, t_ty, _) = target_generics.split_for_impl();
+    // A generic actor's parameters are used by the struct through a marker, as the target
+    // may not name them.
+    let (marker, marker_init) = if actor
+        .generics
+        .params
+        .iter()
+        .any(|p| !matches!(p, syn::GenericParam::Const(_)))
+    {
+        (
+            quote!(__actor: ::core::marker::PhantomData<fn() -> #self_ty>,),
+            quote!(__actor: ::core::marker::PhantomData,),
+        )
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let struct_generics = with_target(
+        &methods_generics,
+        Some(syn::parse_quote!(::helio::__private::Actor<#self_ty>)),
+    );
     let lt = handle_lifetime();
     let options = default_options(actor, attr);
     let wrapper = wrapper_ident(actor);
@@ -103,7 +134,23 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
         .methods
         .iter()
         .enumerate()
+        .filter(|(_, m)| m.stream.is_none())
         .map(|(i, m)| accessor(actor, m, i));
+    // A streaming method is the handle's only: its accessor is in an impl of its own.
+    let stream_accessors = actor
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.stream.is_some())
+        .map(|(i, m)| accessor(actor, m, i))
+        .collect::<Vec<_>>();
+    let stream_impl = (!stream_accessors.is_empty()).then(|| {
+        quote! {
+            impl #m_impl #methods_ident #m_ty #m_where {
+                #(#stream_accessors)*
+            }
+        }
+    });
     let remotes = actor
         .methods
         .iter()
@@ -128,15 +175,17 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
     });
     let struct_doc = format!(
         "The remote methods of [`{}`], returned by `actor.methods()`: one accessor per \
-         `#[remote_method]`, each returning a reusable handle with `.remote(args)`.",
-        actor.ident
+         `#[remote_method]`, each returning a reusable handle with `.remote(args)`. Returned \
+         by a DAG node's `.methods()` too, with the node as `{}`: its handles have `.bind(..)`.",
+        actor.ident, target
     );
     // Spanned at the actor's type, so "no method named `x` found" points at `impl Counter`.
     let methods_struct = quote_spanned! {actor.ident.span()=>
         #[doc = #struct_doc]
-        pub struct #methods_ident #m_impl #m_where {
+        pub struct #methods_ident #struct_generics #m_where {
             #[allow(dead_code)] // unread when the actor has no remote methods
-            actor: &#lt ::helio::__private::Actor<#self_ty>,
+            actor: &#lt #target,
+            #marker
         }
     };
     quote! {
@@ -145,10 +194,10 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
         const _: () = {
             #[automatically_derived]
             impl #impl_generics ::helio::__private::ActorClass for #self_ty #where_clause {
-                type Methods<#lt> = #methods_ident #m_ty where Self: #lt;
+                type Methods<#lt, #target: #lt> = #methods_ident #t_ty where Self: #lt;
 
-                fn methods(actor: &::helio::__private::Actor<Self>) -> Self::Methods<'_> {
-                    #methods_ident { actor }
+                fn methods<#target>(actor: &#target) -> Self::Methods<'_, #target> {
+                    #methods_ident { actor, #marker_init }
                 }
 
                 fn default_options() -> ::helio::__private::ActorOptions {
@@ -174,10 +223,12 @@ pub(crate) fn generate(actor: &ActorImpl, attr: &ActorAttr) -> TokenStream {
             )*
 
             #[allow(dead_code)]
-            impl #m_impl #methods_ident #m_ty #m_where {
+            impl #t_impl #methods_ident #t_ty #m_where {
                 #(#accessors)*
                 #(#not_remote)*
             }
+
+            #stream_impl
         };
     }
 }
@@ -372,6 +423,23 @@ fn not_remote_accessor(ident: &Ident) -> TokenStream {
 
 fn not_remote_marker(ident: &Ident) -> Ident {
     format_ident!("add_remote_method_to_{}", ident, span = ident.span())
+}
+
+/// The type parameter of the methods struct for the target its accessors pick from.
+fn target_param() -> Ident {
+    Ident::new("__Target", Span::call_site())
+}
+
+/// `generics` with the target parameter last, with `default` (the struct's) or without (an
+/// impl's).
+fn with_target(generics: &Generics, default: Option<syn::Type>) -> Generics {
+    let mut generics = generics.clone();
+    let mut param = syn::TypeParam::from(target_param());
+    if let Some(default) = default {
+        param.default = Some((Default::default(), default));
+    }
+    generics.params.push(syn::GenericParam::Type(param));
+    generics
 }
 
 fn with_handle_lifetime(generics: &Generics) -> Generics {
@@ -590,7 +658,19 @@ fn accessor(actor: &ActorImpl, method: &RemoteMethod, index: usize) -> TokenStre
     };
     let w = wrapper_ident(actor);
     let index = proc_macro2::Literal::usize_unsuffixed(index);
-    let handle_ty = handle_type(actor, method);
+    let handle_ty = match &method.stream {
+        // Picked from the target: the handle, or a DAG node (see `generate`).
+        None => {
+            let (lt, declared, output, target) = (
+                handle_lifetime(),
+                &method.params,
+                &method.output,
+                target_param(),
+            );
+            quote!(::helio::__private::Method<#lt, #self_ty, (#(#declared,)*), #output, #target>)
+        }
+        Some(_) => handle_type(actor, method),
+    };
     let handle_ty = quote!(#w<#handle_ty, #index>);
     let handle = quote!(#w(#handle));
     quote! {

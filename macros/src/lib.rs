@@ -171,6 +171,12 @@ use quote::quote;
 ///   `ObjectRef<R>` (an `ObjectRefStream<T>`), and whose `.options(CallOptions)` sets per-call
 ///   overrides. Each argument may be a value or the `ObjectRef` of another call.
 ///
+///   The struct is generic over what its accessors pick the method from: `CounterMethods<'a,
+///   T = Actor<Counter>>`. `node.methods()`, on a `DagNode<Actor<Counter>, I>` (from
+///   `Counter::new_actor().bind(..)`), gives the same accessors with the node as `T`: their
+///   `Method<'a, Counter, (Args,), R, DagNode<Actor<Counter>, I>>` has `.bind(args)` instead of
+///   `.remote(args)`. Streaming methods are the handle's only.
+///
 ///   The handle (`CounterMethod<H, N>`, one generated type per actor) gives each method and
 ///   the constructor a `.remote(..)` of its own, with the method's parameter names: a call
 ///   with too many or too few arguments is reported at the method. It derefs to the wrapped

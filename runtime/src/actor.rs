@@ -352,7 +352,7 @@ impl<A: ActorClass> Actor<A> {
     }
 
     /// The actor's remote methods: `actor.methods().add().remote(1)`.
-    pub fn methods(&self) -> A::Methods<'_> {
+    pub fn methods(&self) -> A::Methods<'_, Self> {
         A::methods(self)
     }
 

@@ -1,6 +1,6 @@
 //! The trait `#[actor]` implements for an actor type.
 
-use crate::{Actor, ActorOptions};
+use crate::ActorOptions;
 
 /// A type that can run as an actor. Implemented by `#[actor]`; not meant to be written by hand.
 #[diagnostic::on_unimplemented(
@@ -9,11 +9,15 @@ use crate::{Actor, ActorOptions};
     note = "put `#[helio::actor]` on an `impl {Self}` block that has a constructor"
 )]
 pub trait ActorClass: Sized + Send + 'static {
-    /// The accessor returned by [`Actor::methods`]: one method per remote method.
-    type Methods<'a>;
+    /// The accessor returned by [`Actor::methods`](crate::Actor::methods) (with `T = Actor<Self>`) and by
+    /// [`DagNode::methods`](crate::DagNode::methods) (with `T` the node): one method per remote
+    /// method, picked from `T`.
+    type Methods<'a, T: 'a>
+    where
+        Self: 'a;
 
-    /// Builds the accessor for `actor`.
-    fn methods(actor: &Actor<Self>) -> Self::Methods<'_>;
+    /// Builds the accessor for `target`: the actor's handle, or a DAG node that creates it.
+    fn methods<T>(target: &T) -> Self::Methods<'_, T>;
 
     /// The options given in `#[actor(..)]`.
     fn default_options() -> ActorOptions;

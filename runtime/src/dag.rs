@@ -6,8 +6,9 @@
 //! `execute(input)` walks it once and submits ordinary tasks and calls with refs as arguments,
 //! so the graph runs as fast as its dependencies allow; it has no scheduler of its own. Each
 //! node runs once per `execute`, however many nodes use its result; an actor bound with
-//! `A::new_actor().bind(..)` is created anew on each `execute`, while a method of an actor that
-//! exists already keeps calling that actor, whose state carries over from one run to the next.
+//! `A::new_actor().bind(..)` is created anew on each `execute` (its methods bind as
+//! `node.methods().add().bind(..)`), while a method of an actor that exists already keeps
+//! calling that actor, whose state carries over from one run to the next.
 //!
 //! Results are `Clone`: a result that several nodes use is shared, as Ray shares its objects.
 
@@ -138,11 +139,13 @@ where
 
 impl<A, I> DagNode<Actor<A>, I>
 where
-    A: Send + 'static,
+    A: crate::ActorClass,
     I: Clone + Send + 'static,
 {
-    /// A method of the actor this node creates, to bind: `f` picks it from the handle,
-    /// `|c| c.methods().add().into_inner()`.
+    /// The remote methods of the actor this node creates, to bind into the DAG:
+    /// `counter.methods().add().bind(&input)`, as on the actor's handle (the same accessors,
+    /// with the same argument types) but with `.bind(..)` for `.remote(..)`. Each bound call
+    /// goes to the actor this node creates in that run: a new one each `execute`.
     ///
     /// ```
     /// use helio::prelude::*;
@@ -158,6 +161,40 @@ where
     ///
     /// let input = InputNode::<u64>::new();
     /// let counter = Counter::new_actor().bind(10);
+    /// let dag = counter.methods().add().bind(&input);
+    /// assert_eq!(helio::get(dag.execute(1)).unwrap(), 11);
+    /// assert_eq!(helio::get(dag.execute(1)).unwrap(), 11); // a new actor each run
+    /// ```
+    pub fn methods(&self) -> A::Methods<'_, Self> {
+        A::methods(self)
+    }
+}
+
+impl<A, I> DagNode<Actor<A>, I>
+where
+    A: Send + 'static,
+    I: Clone + Send + 'static,
+{
+    /// A method of the actor this node creates, picked by a closure from the handle:
+    /// `counter.method(|c| c.methods().add().into_inner())`. Prefer
+    /// [`methods`](DagNode::methods), which gives the same method as
+    /// `counter.methods().add()`.
+    ///
+    /// ```
+    /// use helio::prelude::*;
+    ///
+    /// pub struct Counter { total: u64 }
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     pub fn new(start: u64) -> Self { Counter { total: start } }
+    ///     #[remote_method]
+    ///     pub fn add(&mut self, x: u64) -> u64 { self.total += x; self.total }
+    /// }
+    ///
+    /// let input = InputNode::<u64>::new();
+    /// let counter = Counter::new_actor().bind(10);
+    /// // The same as `counter.methods().add().bind(&input)`.
     /// let dag = counter.method(|c| c.methods().add().into_inner()).bind(&input);
     /// assert_eq!(helio::get(dag.execute(1)).unwrap(), 11);
     /// assert_eq!(helio::get(dag.execute(1)).unwrap(), 11); // a new actor each run
@@ -348,6 +385,24 @@ macro_rules! node_arities {
             }
         }
 
+        impl<'m, A, R, I, $($ty),*> Method<'m, A, ($($ty,)*), R, DagNode<Actor<A>, I>>
+        where
+            A: crate::ActorClass,
+            R: Clone + Send + 'static,
+            I: Clone + Send + 'static,
+            $($ty: Clone + Send + 'static,)*
+        {
+            /// A DAG node that calls this method, with the bound arguments, on the actor that
+            /// the node it was picked from creates: a new actor each time the DAG runs.
+            #[allow(clippy::too_many_arguments)]
+            pub fn bind(&self, $($arg: impl IntoNode<I, $ty>),*) -> DagNode<R, I> {
+                DagNode::new(ActorMethodNode {
+                    pick: Pick::Method(self.to_owned_method()),
+                    args: ($($arg.into_node(),)*),
+                })
+            }
+        }
+
         impl<F, R, $($ty),*> crate::Task<F, ($($ty,)*), R>
         where
             F: crate::task::RemoteFn<Args = ($($ty,)*), Output = R>,
@@ -372,7 +427,7 @@ macro_rules! node_arities {
             $($ty: Clone + Send + Sync + 'static,)*
         {
             /// A DAG node that creates the actor with the bound constructor arguments, anew
-            /// each time the DAG runs; bind its methods with [`DagNode::method`].
+            /// each time the DAG runs; bind its methods with [`DagNode::methods`].
             #[allow(clippy::too_many_arguments)]
             pub fn bind<I: Clone + Send + 'static>(
                 &self,
@@ -397,8 +452,7 @@ macro_rules! node_arities {
             #[allow(clippy::too_many_arguments)]
             pub fn bind(&self, $($arg: impl IntoNode<I, $ty>),*) -> DagNode<R, I> {
                 DagNode::new(ActorMethodNode {
-                    actor: self.actor.clone(),
-                    f: self.f,
+                    pick: Pick::Fn(self.actor.clone(), self.f),
                     args: ($($arg.into_node(),)*),
                 })
             }
@@ -536,10 +590,47 @@ impl<A, Args, R, I> fmt::Debug for NodeMethod<A, Args, R, I> {
     }
 }
 
+/// How a DAG picks a method of the actor a node creates, once the actor exists.
+enum Pick<A, Args, R, I> {
+    /// By a closure on the handle: [`DagNode::method`].
+    Fn(
+        DagNode<Actor<A>, I>,
+        for<'a> fn(&'a Actor<A>) -> Method<'a, A, Args, R>,
+    ),
+    /// By an accessor of [`DagNode::methods`]: the method, kept with the node as its target.
+    Method(OwnedMethod<A, Args, R, DagNode<Actor<A>, I>>),
+}
+
+impl<A, Args, R, I> Pick<A, Args, R, I> {
+    /// The node that creates the actor.
+    fn actor(&self) -> &DagNode<Actor<A>, I> {
+        match self {
+            Pick::Fn(actor, _) => actor,
+            Pick::Method(method) => method.method().target(),
+        }
+    }
+
+    /// The method of `actor`, the actor the node created.
+    fn pick<'a>(&self, actor: &'a Actor<A>) -> Method<'a, A, Args, R> {
+        match self {
+            Pick::Fn(_, f) => f(actor),
+            Pick::Method(method) => method.method().on(actor),
+        }
+    }
+}
+
+impl<A, Args, R, I> Clone for Pick<A, Args, R, I> {
+    fn clone(&self) -> Self {
+        match self {
+            Pick::Fn(actor, f) => Pick::Fn(actor.clone(), *f),
+            Pick::Method(method) => Pick::Method(method.clone()),
+        }
+    }
+}
+
 /// A method call on the actor a node creates, with its bound arguments.
 struct ActorMethodNode<A, Args, R, I, N> {
-    actor: DagNode<Actor<A>, I>,
-    f: for<'a> fn(&'a Actor<A>) -> Method<'a, A, Args, R>,
+    pick: Pick<A, Args, R, I>,
     args: N,
 }
 
@@ -553,15 +644,15 @@ where
     N::Args: PendingArgs<Values = Args>,
 {
     fn submit(&self, run: &mut Run<I>) -> Arg<R> {
-        let actor = self.actor.arg(run);
+        let actor = self.pick.actor().arg(run);
         let args = self.args.args(run);
-        let f = self.f;
+        let pick = self.pick.clone();
         Arg::Ref(spawn_resolved(async move {
             let actor = match actor {
                 Arg::Value(actor) => actor,
                 Arg::Ref(r) => r.await?,
             };
-            f(&actor).call_with(args).await
+            pick.pick(&actor).call_with(args).await
         }))
     }
 }

@@ -83,7 +83,7 @@ pub trait Overridable: Sized {
     fn overridden(self, options: Self::Options) -> Self;
 }
 
-impl<A: crate::ActorClass, Args, R> Overridable for crate::Method<'_, A, Args, R> {
+impl<A: crate::ActorClass, Args, R, T> Overridable for crate::Method<'_, A, Args, R, T> {
     type Options = crate::CallOptions;
     fn overridden(self, options: crate::CallOptions) -> Self {
         self.options(options)

@@ -20,6 +20,13 @@ type MakeBody<A, Args, R> = for<'x> fn(Args, Completer<'x, R>, i64) -> Body<A>;
 /// (`.into_inner()` unwraps it). It borrows the actor's handle and is reusable; its type
 /// parameters are the actor, the argument types as a tuple, and the result type.
 ///
+/// The last type parameter, `T`, is what the method was picked from: the actor's handle
+/// (`Actor<A>`, the default), whose method is called with `.remote(..)`; or a DAG node that
+/// creates the actor (`DagNode<Actor<A>, I>`, through [`DagNode::methods`]), whose method is
+/// bound into the DAG with `.bind(..)`.
+///
+/// [`DagNode::methods`]: crate::DagNode::methods
+///
 /// ```
 /// use std::time::Duration;
 ///
@@ -52,8 +59,8 @@ type MakeBody<A, Args, R> = for<'x> fn(Args, Completer<'x, R>, i64) -> Body<A>;
 /// let retried = add.clone().options(CallOptions::new().max_task_retries(2));
 /// assert_eq!(retried.remote(5).get_timeout(Duration::from_secs(10)).unwrap(), 15);
 /// ```
-pub struct Method<'a, A, Args, R> {
-    actor: &'a Actor<A>,
+pub struct Method<'a, A, Args, R, T = Actor<A>> {
+    actor: &'a T,
     name: &'static str,
     group: Option<Cow<'static, str>>,
     /// The method's or the call's `max_task_retries`; the actor's when `None`.
@@ -61,10 +68,10 @@ pub struct Method<'a, A, Args, R> {
     make: MakeBody<A, Args, R>,
 }
 
-impl<'a, A: ActorClass, Args, R: Send + 'static> Method<'a, A, Args, R> {
+impl<'a, A: ActorClass, Args, R: Send + 'static, T> Method<'a, A, Args, R, T> {
     #[doc(hidden)]
     pub fn new(
-        actor: &'a Actor<A>,
+        actor: &'a T,
         name: &'static str,
         group: Option<&'static str>,
         max_task_retries: Option<i64>,
@@ -80,7 +87,7 @@ impl<'a, A: ActorClass, Args, R: Send + 'static> Method<'a, A, Args, R> {
     }
 }
 
-impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
+impl<'a, A: ActorClass, Args, R, T> Method<'a, A, Args, R, T> {
     /// This method with per-call overrides.
     pub fn options(mut self, options: CallOptions) -> Self {
         if let Some(group) = options.concurrency_group {
@@ -96,9 +103,14 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
     pub fn name(&self) -> &'static str {
         self.name
     }
+}
 
-    /// This method with a handle of its own, to call later (a DAG node keeps it).
-    pub(crate) fn to_owned_method(&self) -> OwnedMethod<A, Args, R> {
+impl<'a, A, Args, R, T> Method<'a, A, Args, R, T> {
+    /// This method with a target of its own, to call later (a DAG node keeps it).
+    pub(crate) fn to_owned_method(&self) -> OwnedMethod<A, Args, R, T>
+    where
+        T: Clone,
+    {
         OwnedMethod {
             actor: self.actor.clone(),
             name: self.name,
@@ -108,6 +120,24 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
         }
     }
 
+    /// What it was picked from.
+    pub(crate) fn target(&self) -> &'a T {
+        self.actor
+    }
+
+    /// The same method (name, options and body) of the actor behind `actor`.
+    pub(crate) fn on<'b>(&self, actor: &'b Actor<A>) -> Method<'b, A, Args, R> {
+        Method {
+            actor,
+            name: self.name,
+            group: self.group.clone(),
+            max_task_retries: self.max_task_retries,
+            make: self.make,
+        }
+    }
+}
+
+impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
     /// The handle the method calls.
     pub(crate) fn actor(&self) -> &Actor<A> {
         self.actor
@@ -249,7 +279,7 @@ impl<A: ActorClass, Args, R> Method<'_, A, Args, R> {
 /// A `Future` impl whose bound never holds, rather than an `IntoFuture` one: `IntoFuture` has
 /// a blanket impl for futures, so an impl of its own would be rejected among two candidates
 /// with the compiler's generic "is not a future"; this way the unmet bound is what it reports.
-impl<A, Args, R> std::future::Future for Method<'_, A, Args, R>
+impl<A, Args, R, T> std::future::Future for Method<'_, A, Args, R, T>
 where
     crate::hints::NotACall<Self>: crate::hints::CallRemoteBeforeAwait<R>,
 {
@@ -263,7 +293,7 @@ where
     }
 }
 
-impl<A, Args, R> Clone for Method<'_, A, Args, R> {
+impl<A, Args, R, T> Clone for Method<'_, A, Args, R, T> {
     fn clone(&self) -> Self {
         Method {
             actor: self.actor,
@@ -275,7 +305,7 @@ impl<A, Args, R> Clone for Method<'_, A, Args, R> {
     }
 }
 
-impl<A, Args, R> fmt::Debug for Method<'_, A, Args, R> {
+impl<A, Args, R, T: fmt::Debug> fmt::Debug for Method<'_, A, Args, R, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Method")
             .field("actor", self.actor)
@@ -301,18 +331,24 @@ macro_rules! remote_arities {
 
 crate::for_each_arity!(remote_arities);
 
-/// A [`Method`] that owns its actor's handle.
-pub(crate) struct OwnedMethod<A, Args, R> {
-    actor: Actor<A>,
+/// A [`Method`] that owns its target (the actor's handle, or the DAG node that creates it).
+pub(crate) struct OwnedMethod<A, Args, R, T = Actor<A>> {
+    actor: T,
     name: &'static str,
     group: Option<Cow<'static, str>>,
     max_task_retries: Option<i64>,
     make: MakeBody<A, Args, R>,
 }
 
-impl<A, Args, R> OwnedMethod<A, Args, R> {
-    /// The method, borrowing the handle kept here.
-    pub(crate) fn method(&self) -> Method<'_, A, Args, R> {
+impl<A, Args, R, T: Clone> Clone for OwnedMethod<A, Args, R, T> {
+    fn clone(&self) -> Self {
+        self.method().to_owned_method()
+    }
+}
+
+impl<A, Args, R, T> OwnedMethod<A, Args, R, T> {
+    /// The method, borrowing the target kept here.
+    pub(crate) fn method(&self) -> Method<'_, A, Args, R, T> {
         Method {
             actor: &self.actor,
             name: self.name,
