@@ -420,6 +420,10 @@ pub use helio_runtime::{
     ActorContext, RuntimeContext, TaskContext, available_resources, cluster_resources, get_gpu_ids,
     runtime_context,
 };
+pub use helio_runtime::{
+    Bundle, PlacementGroup, PlacementGroupError, PlacementGroupId, PlacementGroupState,
+    PlacementStrategy, placement_group, remove_placement_group,
+};
 #[cfg(not(feature = "cluster"))]
 pub use helio_runtime::{Config, init};
 #[cfg(feature = "cluster")]

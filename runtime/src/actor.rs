@@ -64,6 +64,13 @@ pub struct ActorShared {
     link: Option<Arc<dyn crate::seam::remote::RemoteActor>>,
 }
 
+impl crate::unwind::HearsPanics for ActorShared {
+    /// Its caller learns it now, before the driver handles the crash: handles wait for that.
+    fn method_panicked(&self) {
+        self.crashing.store(true, Ordering::Release);
+    }
+}
+
 /// The values an actor keeps across restarts, one per type.
 type Kept = Vec<Arc<dyn Any + Send + Sync>>;
 
@@ -144,11 +151,6 @@ impl ActorShared {
 
     pub(crate) fn count_restart(&self) {
         self.restarts.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// A method panicked: its caller learns it now, before the driver handles the crash.
-    pub(crate) fn crash_seen(&self) {
-        self.crashing.store(true, Ordering::Release);
     }
 
     /// The driver put the crash in the state (restarting, or dead).

@@ -165,7 +165,9 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
     );
     // What it holds from this node while it lives: a demand that can never fit here fails now.
     let pool = system::task_pool();
-    if let Some(shortfall) = pool.never_fits(&config.demand) {
+    if config.in_group.is_none()
+        && let Some(shortfall) = pool.never_fits(&config.demand)
+    {
         return dead_actor(label, DeathCause::Unschedulable(format!("it {shortfall}")));
     }
     crate::unwind::install_panic_hook();
@@ -217,6 +219,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
     };
     let holding = crate::resource_pool::ActorHolding::new(
         pool,
+        config.in_group,
         config.demand.clone(),
         config.resource_timeout,
     );
@@ -231,6 +234,9 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
             declared.collect(),
             ActorState::Pending,
         ));
+        if let Some(in_group) = &config.in_group {
+            in_group.enlist(&shared);
+        }
         // Restarted here after its node died: the constructor may ask
         // (`was_current_actor_reconstructed`), so the count is set before it runs.
         if let Some(hosted) = &hosted {

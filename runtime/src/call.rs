@@ -182,7 +182,7 @@ fn deliver<R>(done: Resolver<R>, result: std::thread::Result<R>) -> Outcome {
         }
         Err(payload) => {
             let message = take_message(payload);
-            crate::lifecycle::crash_seen();
+            crate::unwind::method_panicked();
             done.panicked(message.clone());
             Outcome::Panicked(message)
         }

@@ -658,7 +658,7 @@ where
 }
 
 /// A ref that `fut` resolves, run on helio's runtime.
-fn spawn_resolved<R: Send + 'static>(
+pub(crate) fn spawn_resolved<R: Send + 'static>(
     fut: impl Future<Output = Result<R, ActorError>> + Send + 'static,
 ) -> ObjectRef<R> {
     let (result, done) = detached_pair();

@@ -57,6 +57,7 @@ mod node;
 mod object_ref;
 mod options;
 mod pending;
+mod placement_group;
 mod registry;
 mod remote;
 mod resource_pool;
@@ -100,6 +101,10 @@ pub use method::Method;
 pub use node::{NodeId, current_node};
 pub use object_ref::{ObjectRef, ObjectRefFuture};
 pub use options::{ActorOptions, CallOptions, DEFAULT_NAMESPACE, Lifetime, Placement};
+pub use placement_group::{
+    Bundle, InGroup, PlacementGroup, PlacementGroupError, PlacementGroupId, PlacementGroupState,
+    PlacementStrategy, placement_group, remove_placement_group,
+};
 pub use state::{ActorInfo, ActorState};
 pub use stream::{BlockingIter, ObjectRefStream, StreamMethod};
 pub use system::{Config, init, shutdown};

@@ -124,6 +124,7 @@ pub(crate) fn scope_current<A: ActorClass, F: Future>(
     holding: Option<Arc<crate::resource_pool::ActorHolding>>,
     driver: F,
 ) -> impl Future<Output = F::Output> {
+    let hears: Arc<dyn crate::unwind::HearsPanics> = shared.clone();
     CURRENT.scope(
         Current {
             cell,
@@ -131,14 +132,8 @@ pub(crate) fn scope_current<A: ActorClass, F: Future>(
             demand,
             holding,
         },
-        driver,
+        crate::unwind::hearing_panics(hears, driver),
     )
-}
-
-/// A method of the actor whose driver runs here panicked, and its caller is about to learn
-/// it: handles wait for the driver to put the crash in the state before they read it.
-pub(crate) fn crash_seen() {
-    let _ = CURRENT.try_with(|current| current.shared.crash_seen());
 }
 
 /// The ids of the GPUs the actor whose driver runs here holds, if an actor runs here.

@@ -41,6 +41,8 @@ pub struct ActorOptions {
     /// Cluster mode: where the actor runs. Never sent: the chosen node creates it locally.
     #[cfg_attr(feature = "serde", serde(skip))]
     placement: Option<Placement>,
+    /// The placement group bundle it lives in, if any.
+    in_group: Option<crate::InGroup>,
 }
 
 /// Cluster mode: which node an actor is created on (`ActorOptions::placement`).
@@ -89,6 +91,11 @@ impl ActorOptions {
 
     /// The placement, with this node's own id meaning `Local`; `None` for local.
     pub(crate) fn take_placement(&mut self) -> Option<Placement> {
+        if self.in_group.is_some() {
+            // A placement group's actor lives where its bundle is: in this process.
+            self.placement = None;
+            return None;
+        }
         match self.placement.take()? {
             Placement::Local => None,
             Placement::Node(node) if Some(node) == crate::current_node() => None,
@@ -201,6 +208,25 @@ impl ActorOptions {
         self
     }
 
+    /// Creates the actor in a bundle of `pg` (Ray's `PlacementGroupSchedulingStrategy`):
+    /// bundle `Some(i)`, or `None` for any bundle with room. It holds its resources from the
+    /// bundle while it lives (waiting for the group to be reserved first, at most
+    /// `resource_timeout`), in this process, and is killed when the group is removed.
+    ///
+    /// ```
+    /// use helio::{ActorOptions, Bundle, PlacementStrategy};
+    ///
+    /// let pg = helio::placement_group([Bundle::new().num_cpus(1.0)], PlacementStrategy::Pack)
+    ///     .unwrap();
+    /// let options = ActorOptions::new().num_cpus(1.0).placement_group(&pg, Some(0));
+    /// # let _ = options;
+    /// helio::remove_placement_group(&pg);
+    /// ```
+    pub fn placement_group(mut self, pg: &crate::PlacementGroup, bundle: Option<usize>) -> Self {
+        self.in_group = Some(crate::InGroup::of(pg, bundle));
+        self
+    }
+
     /// What the actor asks of its node, checked.
     pub(crate) fn demand(&self) -> Result<crate::resources::Resources, String> {
         self.resources.declared(0.0, 0.0)
@@ -221,7 +247,8 @@ impl ActorOptions {
             max_concurrency,
             lifetime,
             get_if_exists,
-            resource_timeout
+            resource_timeout,
+            in_group
         );
         self.resources = overrides.resources.over(&self.resources);
         take!(placement);
@@ -296,6 +323,13 @@ impl ActorOptions {
             groups,
             lifetime: self.lifetime.unwrap_or_default(),
             get_if_exists: self.get_if_exists.unwrap_or(false),
+            in_group: match self.in_group {
+                Some(in_group) => {
+                    in_group.check()?;
+                    Some(in_group)
+                }
+                None => None,
+            },
         })
     }
 }
@@ -320,6 +354,8 @@ pub(crate) struct ActorConfig {
     /// What it holds from its node while it lives.
     pub(crate) demand: crate::resources::Resources,
     pub(crate) resource_timeout: std::time::Duration,
+    /// The placement group bundle it lives in.
+    pub(crate) in_group: Option<crate::InGroup>,
 }
 
 /// Per-call overrides, set with a method handle's `.options(..)`.

@@ -36,6 +36,9 @@ pub(crate) struct Pool {
     running: AtomicU64,
     /// The tasks in `state.queue` (changed under the lock; read without it).
     waiting: AtomicU64,
+    /// Notified each time resources are given back: placement groups waiting to reserve
+    /// their bundles try again.
+    freed: tokio::sync::Notify,
 }
 
 struct State {
@@ -78,6 +81,7 @@ impl Pool {
             }),
             running: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
+            freed: tokio::sync::Notify::new(),
         })
     }
 
@@ -195,7 +199,60 @@ impl Pool {
         state.ledger.release(grant);
         self.serve(&mut state);
         drop(state);
+        self.freed.notify_waiters();
         freed();
+    }
+
+    /// Takes every one of `bundles` now, or none: the index of the first that does not fit
+    /// (with what is short) otherwise. The grants are an actor's kind: they count as no task.
+    pub(crate) fn try_reserve(
+        self: &Arc<Self>,
+        bundles: &[Resources],
+    ) -> Result<Vec<Held>, (usize, String)> {
+        let mut state = self.lock();
+        let mut taken = Vec::with_capacity(bundles.len());
+        for (index, bundle) in bundles.iter().enumerate() {
+            match state.ledger.try_acquire(bundle) {
+                Ok(grant) => taken.push(grant),
+                Err(busy) => {
+                    for grant in taken {
+                        state.ledger.release(grant);
+                    }
+                    return Err((index, busy.to_string()));
+                }
+            }
+        }
+        drop(state);
+        Ok(taken
+            .into_iter()
+            .map(|grant| Held::new(self, grant, false))
+            .collect())
+    }
+
+    /// `Some((index, why))` when `bundles` can never all be held here at once, however much
+    /// is given back: the first bundle past what the node has in all.
+    pub(crate) fn never_reserves(&self, bundles: &[Resources]) -> Option<(usize, String)> {
+        let mut empty = self.lock().ledger.emptied();
+        for (index, bundle) in bundles.iter().enumerate() {
+            if let Err(busy) = empty.try_acquire(bundle) {
+                let shortfall = empty.never_fits(bundle);
+                let why = match shortfall {
+                    Some(shortfall) => shortfall.to_string(),
+                    None => format!(
+                        "with the bundles before it on this node, it needs {} {} and only {} \
+                         is left",
+                        busy.wanted, busy.resource, busy.free
+                    ),
+                };
+                return Some((index, why));
+            }
+        }
+        None
+    }
+
+    /// Waits for the next time resources are given back (register before trying again).
+    pub(crate) fn freed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.freed.notified()
     }
 
     /// Grants, in queue order, the waiting demands that fit now; stops once nothing is free
@@ -329,6 +386,8 @@ impl Drop for Held {
 /// is dropped with its driver).
 pub(crate) struct ActorHolding {
     pool: Arc<Pool>,
+    /// The placement group bundle it holds from, instead of `pool`.
+    in_group: Option<crate::InGroup>,
     demand: Resources,
     timeout: std::time::Duration,
     held: Mutex<Option<Held>>,
@@ -339,6 +398,7 @@ impl ActorHolding {
     /// actors: they then hold no such record at all).
     pub(crate) fn new(
         pool: Arc<Pool>,
+        in_group: Option<crate::InGroup>,
         demand: Resources,
         timeout: std::time::Duration,
     ) -> Option<Arc<Self>> {
@@ -347,6 +407,7 @@ impl ActorHolding {
         }
         Some(Arc::new(ActorHolding {
             pool,
+            in_group,
             demand,
             timeout,
             held: Mutex::new(None),
@@ -375,13 +436,20 @@ impl ActorHolding {
             return Ok(());
         }
         let mut sleep = crate::wait::timer(self.timeout).map_err(|err| err.to_string())?;
-        let acquire = std::pin::pin!(self.pool.acquire_for(self.demand.clone(), false));
+        let acquire = match self.in_group {
+            Some(in_group) => futures::future::Either::Left(in_group.acquire(self.demand.clone())),
+            None => futures::future::Either::Right(async {
+                let held = self.pool.acquire_for(self.demand.clone(), false).await;
+                held.map_err(|shortfall| shortfall.to_string())
+            }),
+        };
+        let acquire = std::pin::pin!(acquire);
         match futures::future::select(acquire, sleep.as_mut()).await {
             futures::future::Either::Left((Ok(held), _)) => {
                 *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(held);
                 Ok(())
             }
-            futures::future::Either::Left((Err(shortfall), _)) => Err(shortfall.to_string()),
+            futures::future::Either::Left((Err(message), _)) => Err(message),
             futures::future::Either::Right(((), _)) => Err(format!(
                 "its resources were not free within {:?} (`resource_timeout`)",
                 self.timeout

@@ -417,6 +417,15 @@ impl Ledger {
         }
     }
 
+    /// The same node with nothing held: its total, and its GPUs' ids.
+    pub fn emptied(&self) -> Ledger {
+        Ledger {
+            total: self.total.clone(),
+            held: Resources::new(),
+            gpus: self.gpus.emptied(),
+        }
+    }
+
     /// What the node has in all.
     pub fn total(&self) -> &Resources {
         &self.total

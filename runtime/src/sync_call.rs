@@ -140,7 +140,7 @@ fn deliver<R, B: ?Sized + Tail>(slot: &Slot<R, B>, result: std::thread::Result<R
         }
         Err(payload) => {
             let message = take_message(payload);
-            crate::lifecycle::crash_seen();
+            crate::unwind::method_panicked();
             slot.complete(Err(slot.panicked_error(message.clone())));
             Outcome::Panicked(message)
         }

@@ -102,8 +102,9 @@ impl Config {
     }
 
     /// How many GPUs this node has (default 0): tasks asking for `num_gpus` run only where
-    /// there are enough. helio hands out the units; which device a task uses is its own
-    /// business, as in Ray.
+    /// there are enough. The GPUs have ids `0..n`, or those listed in `CUDA_VISIBLE_DEVICES`
+    /// when it is set (`init` fails when it lists fewer); a task or actor reads the ones it
+    /// holds with [`get_gpu_ids`](crate::get_gpu_ids).
     pub fn num_gpus(mut self, gpus: f64) -> Self {
         self.resources.set_gpus(gpus);
         self
@@ -213,6 +214,17 @@ impl System {
 
 static SYSTEM: Mutex<Option<System>> = Mutex::new(None);
 
+/// What [`shutdown`] runs besides stopping the actors (forgetting the placement groups).
+static AT_SHUTDOWN: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+
+/// Runs `hook` at every [`shutdown`] from now on (once, however often it is added).
+pub(crate) fn at_shutdown(hook: fn()) {
+    let mut hooks = AT_SHUTDOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    if !hooks.iter().any(|known| std::ptr::fn_addr_eq(*known, hook)) {
+        hooks.push(hook);
+    }
+}
+
 fn lock() -> MutexGuard<'static, Option<System>> {
     SYSTEM.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -261,6 +273,13 @@ pub fn shutdown() {
         actor.request_kill(Kill::Shutdown);
     }
     registry::global().clear();
+    let hooks: Vec<fn()> = AT_SHUTDOWN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for hook in hooks {
+        hook();
+    }
     if let Some(extension) = system.as_ref().and_then(|s| s.config.extension.as_ref()) {
         extension.stop();
     }

@@ -273,9 +273,13 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
         method: F::NAME,
     };
     let (result, done) = pair(origin, None);
-    let checked = options
-        .demand()
-        .and_then(|demand| Ok((demand, options.panic_retries()?)));
+    let in_group = options.in_group;
+    let checked = options.demand().and_then(|demand| {
+        if let Some(in_group) = &in_group {
+            in_group.check()?;
+        }
+        Ok((demand, options.panic_retries()?))
+    });
     let (demand, retries) = match checked {
         Ok(checked) => checked,
         Err(message) => {
@@ -300,7 +304,10 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     // starts at once: as a small task, or (sync) on a runner. One that asks for CPUs takes
     // them on the runtime, not here: taken here, they would be held while it waits to be
     // polled, and the tasks after it would wait in line for no reason.
+    // A task in a placement group runs here, on its bundle's resources.
+    let routed = routed && in_group.is_none();
     let stays = demand.is_empty()
+        && in_group.is_none()
         && (!routed || router().is_none_or(|router| router.routes(TypeId::of::<F>()).is_none()));
     // What `runtime_context()` says inside the body (no allocation for CPUs and GPUs).
     let running = crate::context::Running {
@@ -333,6 +340,7 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
         label,
         routed: routed.then_some(options),
         running,
+        in_group,
     };
     handle.spawn(run::<F, P>(task, args));
     result
@@ -394,6 +402,8 @@ struct Run<R> {
     routed: Option<TaskOptions>,
     /// What `runtime_context()` says inside its body.
     running: crate::context::Running,
+    /// The placement group bundle it takes its resources from, instead of `pool`.
+    in_group: Option<crate::InGroup>,
 }
 
 /// A task from its arguments to its result: waits for its argument refs and its resources,
@@ -409,6 +419,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
         label,
         routed,
         running,
+        in_group,
     } = task;
     // A task that may run elsewhere (cluster mode: a registered fn) runs here if this process
     // hosts and has its resources free now, and otherwise goes where the router sends it.
@@ -456,7 +467,13 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
         Some(held) => Either::Left((Ok(held), ())),
         None => {
             let (cancelled, expired) = (pin!(done.cancelled()), pin!(in_time(timeout)));
-            match select(pin!(pool.acquire(demand)), select(cancelled, expired)).await {
+            let acquire = async move {
+                match in_group {
+                    Some(in_group) => in_group.acquire(demand).await,
+                    None => pool.acquire(demand).await.map_err(|err| err.to_string()),
+                }
+            };
+            match select(pin!(acquire), select(cancelled, expired)).await {
                 Either::Left((acquired, _)) => Either::Left((acquired, ())),
                 Either::Right((Either::Left(((), _)), _)) => Either::Right(((), ())),
                 Either::Right((Either::Right((waited, _)), _)) => {
@@ -477,7 +494,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
             return done.complete(Err(ActorError::Unschedulable {
                 actor: label,
                 method: F::NAME,
-                shortfall: shortfall.to_string(),
+                shortfall,
             }));
         }
         Either::Right(((), _)) => return,

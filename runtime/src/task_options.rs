@@ -29,6 +29,8 @@ pub struct TaskOptions {
     resources: crate::asked::Asked,
     pub(crate) name: Option<String>,
     pub(crate) resource_timeout: Option<std::time::Duration>,
+    /// The placement group bundle it runs in, if any.
+    pub(crate) in_group: Option<crate::InGroup>,
 }
 
 impl TaskOptions {
@@ -93,6 +95,26 @@ impl TaskOptions {
         self
     }
 
+    /// Runs the task in a bundle of `pg` (Ray's `PlacementGroupSchedulingStrategy`): bundle
+    /// `Some(i)`, or `None` for any bundle with room. It takes its resources from the bundle
+    /// (waiting for the group to be reserved first), and runs in this process. A bundle past
+    /// the group's, or a group removed, fails the task.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use helio::{Bundle, PlacementStrategy, TaskOptions};
+    ///
+    /// let pg = helio::placement_group([Bundle::new().num_cpus(1.0)], PlacementStrategy::Pack)
+    ///     .unwrap();
+    /// let options = TaskOptions::new().placement_group(&pg, Some(0));
+    /// # let _ = options;
+    /// helio::remove_placement_group(&pg);
+    /// ```
+    pub fn placement_group(mut self, pg: &crate::PlacementGroup, bundle: Option<usize>) -> Self {
+        self.in_group = Some(crate::InGroup::of(pg, bundle));
+        self
+    }
+
     /// These options over `base`: each option set here wins.
     pub(crate) fn over(self, base: &TaskOptions) -> TaskOptions {
         TaskOptions {
@@ -101,6 +123,7 @@ impl TaskOptions {
             retry_on_panic: self.retry_on_panic.or(base.retry_on_panic),
             name: self.name.or_else(|| base.name.clone()),
             resource_timeout: self.resource_timeout.or(base.resource_timeout),
+            in_group: self.in_group.or(base.in_group),
         }
     }
 

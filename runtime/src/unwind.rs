@@ -15,6 +15,32 @@ use std::{
     task::{Context, Poll},
 };
 
+/// Who hears, before a method's caller, that the method panicked: the actor whose driver
+/// runs (so that its state shows the crash by the time the caller learns of it).
+pub(crate) trait HearsPanics: Send + Sync {
+    /// A method of this actor panicked; its caller is about to learn it.
+    fn method_panicked(&self);
+}
+
+tokio::task_local! {
+    /// The actor whose driver runs here.
+    static HEARS: std::sync::Arc<dyn HearsPanics>;
+}
+
+/// Runs `driver` with `actor` hearing the panics of the methods it runs.
+pub(crate) fn hearing_panics<F: Future>(
+    actor: std::sync::Arc<dyn HearsPanics>,
+    driver: F,
+) -> impl Future<Output = F::Output> {
+    HEARS.scope(actor, driver)
+}
+
+/// A method panicked: tells the actor whose driver runs here, if any, before its caller
+/// learns it.
+pub(crate) fn method_panicked() {
+    let _ = HEARS.try_with(|actor| actor.method_panicked());
+}
+
 thread_local! {
     /// How many helio catch sites this thread is inside: a panic here comes back as a result
     /// (`TaskPanicked`, a crash), so it is reported through `tracing`, not printed.

@@ -37,6 +37,11 @@ impl GpuSlots {
         usize::try_from(total.units().div_ceil(ONE)).unwrap_or(usize::MAX)
     }
 
+    /// The same GPUs, none held.
+    pub(crate) fn emptied(&self) -> Self {
+        GpuSlots::new(self.slots.iter().map(|(id, _)| *id))
+    }
+
     /// Whether there are no GPUs to assign (the node's figures carry only amounts).
     pub(crate) fn is_empty(&self) -> bool {
         self.slots.is_empty()
