@@ -89,6 +89,16 @@ fn tasks_await_from_async_code() {
     assert_eq!(got, Ok(42));
 }
 
+#[test]
+fn call_local_runs_the_plain_fn_without_a_task() {
+    assert_eq!(double.call_local(21), 42);
+    assert_eq!(greet.call_local("ray".to_owned()), "hello, ray");
+    nothing.call_local();
+    // An async fn's gives its future, `'static`: it may be spawned.
+    let future = add.call_local(1, 2);
+    assert_eq!(common::block_on(future), 3);
+}
+
 #[remote]
 fn boom(x: u64) -> u64 {
     panic!("boom {x}")

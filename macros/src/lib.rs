@@ -290,9 +290,11 @@ pub fn remote_method(_args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// # What it generates
 ///
-/// `const double: Task<__helio_task_double, (u64,), u64>` with the fn's visibility and docs,
-/// and the hidden type `__helio_task_double`, which holds the fn (called `double` inside it,
-/// so the fn may call itself). The fn cannot be called directly any more: call `.remote(..)`.
+/// `const double: remote_fn_double__call_double_remote_or_double_call_local` with the fn's
+/// visibility and docs: a hidden type that derefs to `Task<Self, (u64,), u64>` and holds the fn
+/// (called `double` inside it, so the fn may call itself). The fn cannot be called directly any
+/// more (the type's name is what rustc reports for `double(2)`): call `.remote(..)` to run it as
+/// a task, or `.call_local(..)` to run the plain fn here (for tests).
 /// As a constant, the name is also a pattern where it is in scope: a local variable needs
 /// another name (`let double = 2;` would try to match the constant).
 #[proc_macro_attribute]

@@ -1,8 +1,11 @@
 //! `#[remote]` on a free fn: the fn's name becomes a constant task handle of a hidden type,
-//! `__helio_task_<fn>`, which wraps `::helio::__private::Task<Self, (Args,), R>` (and derefs to
-//! it), implements `RemoteFn` with the fn's body, its argument tuple and the attribute's
-//! options, and has the fn's own `.remote(..)`: named and spanned as the user's fn, with its
-//! parameter names, so a call with the wrong arguments is reported at the fn.
+//! `remote_fn_<fn>__call_<fn>_remote_or_<fn>_call_local` (the name rustc reports for a direct
+//! call `f(..)`, so that it says what to write), which wraps
+//! `::helio::__private::Task<Self, (Args,), R>` (and derefs to it), implements `RemoteFn` with
+//! the fn's argument tuple and the attribute's options, and has the fn's own `.remote(..)` and
+//! `.call_local(..)` (which holds the fn's body; a task's run calls it): named and spanned as
+//! the user's fn, with its parameter names, so a call with the wrong arguments is reported at
+//! the fn.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -33,21 +36,39 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
     };
     let ident = &sig.ident;
     let vis = &item.vis;
-    let marker = format_ident!("__helio_task_{}", ident);
+    // Its name is what rustc says of `double(2)` ("expected function, found `..`"), the one
+    // part of that error a macro chooses: it says what to write instead.
+    let marker = format_ident!(
+        "remote_fn_{}__call_{}_remote_or_{}_call_local",
+        ident,
+        ident,
+        ident
+    );
     let names = param_names(sig);
     let name = ident.to_string();
     let docs = item.attrs.iter().filter(|a| a.path().is_ident("doc"));
     let mut inner = item.clone();
     inner.vis = syn::Visibility::Inherited;
     inner.attrs.retain(|a| !a.path().is_ident("doc"));
-    let body = match &streamed {
-        Some(_) if sig.asyncness.is_some() => {
-            quote!(async move { ::helio::__private::box_stream(#ident(#(#names),*).await) })
-        }
-        Some(_) => quote!(::helio::__private::box_stream(#ident(#(#names),*))),
-        None if sig.asyncness.is_some() => quote!(#ident(#(#names),*)),
-        None => quote!(#ident(#(#names),*)),
+    // `.call_local(..)` runs the fn as written, here and now: what a task runs (its stream
+    // boxed, its future `'static`).
+    let (local_output, local_body) = match &streamed {
+        Some(item) if sig.asyncness.is_some() => (
+            quote!(impl ::core::future::Future<Output = ::helio::__private::BoxStream<'static, #item>> + use<>),
+            quote!(async move { ::helio::__private::box_stream(#ident(#(#names),*).await) }),
+        ),
+        Some(item) => (
+            quote!(::helio::__private::BoxStream<'static, #item>),
+            quote!(::helio::__private::box_stream(#ident(#(#names),*))),
+        ),
+        None if sig.asyncness.is_some() => (
+            quote!(impl ::core::future::Future<Output = #output> + use<>),
+            quote!(#ident(#(#names),*)),
+        ),
+        None => (quote!(#output), quote!(#ident(#(#names),*))),
     };
+    let call_local = Ident::new("call_local", ident.span());
+    let body = quote!(Self(::helio::__private::Task::new()).#call_local(#(#names),*));
     let call = if sig.asyncness.is_some() {
         quote_spanned!(sig.span()=> ::helio::__private::TaskRun::Async(
             ::std::boxed::Box::pin(#body)
@@ -107,6 +128,15 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
             }
         }
 
+        impl #marker {
+            /// Runs the plain fn here and now, as written: no task, no ref (for tests).
+            #[allow(clippy::too_many_arguments, clippy::unused_unit)]
+            #vis fn #call_local(&self, #(#names: #params),*) -> #local_output {
+                #inner
+                #local_body
+            }
+        }
+
         impl ::core::ops::Deref for #marker {
             type Target = ::helio::__private::Task<#marker, #args, #output>;
             fn deref(&self) -> &Self::Target {
@@ -131,7 +161,6 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
 
             #[allow(unused_parens, clippy::unused_unit, clippy::redundant_closure)]
             fn run((#(#names,)*): Self::Args) -> ::helio::__private::TaskRun<Self::Output> {
-                #inner
                 #call
             }
         }

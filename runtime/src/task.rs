@@ -119,11 +119,18 @@ pub enum TaskRun<R> {
 }
 
 /// The handle of a `#[remote]` fn: `f.remote(args)` runs it as a task and returns the
-/// [`ObjectRef`] of its result at once; `f.options(..)` overrides its options.
+/// [`ObjectRef`] of its result at once; `f.options(..)` overrides its options;
+/// `f.call_local(args)` runs the plain fn.
 ///
 /// `#[remote]` turns the fn's name into a constant that derefs to a `Task`. Its `.remote(..)`
 /// is generated with the fn's own parameters, each a value or an [`ObjectRef`] of one
-/// ([`IntoArg`](crate::IntoArg)), so a call with the wrong arguments is reported at the fn:
+/// ([`IntoArg`](crate::IntoArg)), so a call with the wrong arguments is reported at the fn.
+///
+/// The name is no fn any more: `double(2)` does not compile (rustc says "expected function,
+/// found `remote_fn_double__call_double_remote_or_double_call_local`"). To run the fn as
+/// written, here and now, with no task, no ref and no resources (in a unit test, say), call
+/// `double.call_local(2)`: it takes the fn's own parameter types and returns what the fn
+/// returns (an `async` fn: its future, `'static`; a streaming fn: its stream, boxed).
 ///
 /// ```
 /// use helio::prelude::*;
@@ -137,6 +144,7 @@ pub enum TaskRun<R> {
 /// let light = double.options(TaskOptions::new().num_cpus(0.5)).remote(1);
 /// assert_eq!(helio::get(light).unwrap(), 2);
 /// assert!(double.name().ends_with("double"));
+/// assert_eq!(double.call_local(3), 6);           // the plain fn: no task
 /// ```
 pub struct Task<F, Args, R> {
     options: Option<Arc<TaskOptions>>,

@@ -1,4 +1,4 @@
-// A `#[remote]` fn's name is its task handle: it is called with `.remote(..)`.
+// A `#[remote]` fn's name is its task handle: `.remote(..)` runs it as a task, `.call_local(..)` as a plain fn.
 use helio::prelude::*;
 
 #[remote]

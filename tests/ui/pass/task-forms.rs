@@ -42,7 +42,15 @@ fn main() {
     let task: &helio::Task<_, (u64, Vec<u64>), u64> = &sum;
     let _name: &'static str = task.name();
     let _copy = sum.clone();
+    // `.call_local(..)` runs the plain fn here: its result, a future, or the boxed stream.
+    assert_eq!(sum.call_local(1, vec![2, 3]), 6);
+    static_send(later.call_local((1, 2)));
+    let _numbers: helio::stream::BoxStream<'static, u32> = numbers.call_local(3);
+    inner::unit.call_local();
 }
+
+/// `call_local` of an async fn gives a `'static` future: it borrows neither handle nor args.
+fn static_send<F: std::future::Future<Output = u16> + Send + 'static>(_: F) {}
 
 pub struct Trainer;
 
