@@ -30,7 +30,7 @@ use super::{
 use crate::{
     ActorError, DeathCause, TaskOptions,
     seam::{ArgValues, Codec, WireError, encode_call},
-    seam::{Held, RemoteFn, Task},
+    seam::{Held, RemoteFn, Task, TaskCrosses},
 };
 
 /// How long a node running a task waits for its result before it acks: a task done by then
@@ -58,7 +58,7 @@ const ACK_WITHIN: Duration = Duration::from_millis(1);
 /// ```
 pub fn register_task<F, Args, R>(task: &Task<F, Args, R>)
 where
-    F: RemoteFn<Args = Args, Output = R>,
+    F: RemoteFn<Args = Args, Output = R> + TaskCrosses<MsgPack>,
     Args: ArgValues,
     R: Send + 'static,
     MsgPack: Codec<Args::Args> + Codec<R>,

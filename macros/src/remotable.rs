@@ -3,6 +3,8 @@
 //! ```ignore
 //! impl<__W> Remotable<__W> for Counter
 //! where
+//!     i64: CrossesProcesses<__W>, // each parameter and result, spanned at its type
+//!     i64: CrossesProcesses<__W>,
 //!     __W: Codec<(Arg<i64>,)> + Codec<i64>,
 //! {
 //!     const SIGNATURE: &'static str = "add((i64,))->i64;";
@@ -17,12 +19,15 @@
 //! ```
 //! A call's arguments cross as a tuple of `Arg`s: each a value, or a ref whose value a third
 //! process owns (the host reads it from there). Generic over the codec, so the serde bounds are checked only where a codec is named
-//! (`helio::register::<Counter>()`), never for a local-only actor. A streaming method's entry
+//! (`helio::register::<Counter>()`), never for a local-only actor. The `CrossesProcesses`
+//! bounds come first: a type that is not serde is then one error, which names it and points
+//! at the parameter (see the trait). A streaming method's entry
 //! (`RemoteMethod::stream`, around `serve_stream`) is bounded by its item type instead of its
 //! result.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::spanned::Spanned as _;
 
 use crate::ast::ActorImpl;
 
@@ -33,6 +38,26 @@ pub(crate) fn generate(actor: &ActorImpl) -> TokenStream {
     generics.params.push(syn::parse_quote!(#wire));
     let methods = &actor.methods;
     let where_clause = generics.make_where_clause();
+    // First, one `T: CrossesProcesses<__W>` per parameter and result, spanned at its type: an
+    // unmet one is the error rustc reports (it leaves out the `Codec` errors it implies).
+    let ctor_params = actor.constructor.iter().flat_map(|ctor| &ctor.params);
+    let crossing = methods
+        .iter()
+        .flat_map(|method| {
+            let output = match &method.stream {
+                Some((item, _)) => item,
+                None => &method.output,
+            };
+            method.params.iter().chain([output])
+        })
+        .chain(ctor_params);
+    for ty in crossing {
+        where_clause
+            .predicates
+            .push(syn::parse_quote_spanned!(ty.span()=>
+                #ty: ::helio::__private::CrossesProcesses<#wire>
+            ));
+    }
     let mut signature = String::new();
     for method in methods {
         let params = &method.params;

@@ -105,6 +105,12 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
         .chain([&crossing])
         .map(|ty| quote_spanned!(ty.span()=> #ty: ::helio::__private::Sendable<'__helio>));
     let sendable = quote!(#(#sendable,)*);
+    // What `register_task` checks first: each type serde, reported at the type.
+    let crosses = params
+        .iter()
+        .chain([&crossing])
+        .map(|ty| quote_spanned!(ty.span()=> #ty: ::helio::__private::CrossesProcesses<__W>));
+    let crosses = quote!(#(#crosses,)*);
     quote! {
         #(#docs)*
         #[allow(non_upper_case_globals)]
@@ -136,6 +142,8 @@ pub(crate) fn expand(attr: &TaskAttr, item: ItemFn, cx: &mut Ctxt) -> TokenStrea
                 #local_body
             }
         }
+
+        impl<__W> ::helio::__private::TaskCrosses<__W> for #marker where #crosses {}
 
         impl ::core::ops::Deref for #marker {
             type Target = ::helio::__private::Task<#marker, #args, #output>;

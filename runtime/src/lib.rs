@@ -130,9 +130,12 @@ pub mod __private {
         hints::{NotARemoteMethod, Overridable, Sendable},
         instance::Shared,
         object_ref::Completer,
-        remote::{Codec, Remotable, RemoteMethod, WireError, encode_args, serve, serve_stream},
+        remote::{
+            Codec, CrossesProcesses, Remotable, RemoteMethod, WireError, encode_args, serve,
+            serve_stream,
+        },
         restart::RetryPolicy,
-        task::{RemoteFn, TaskRun},
+        task::{RemoteFn, TaskCrosses, TaskRun},
     };
     pub use crate::{StreamMethod, stream::box_stream};
     pub use futures::{future::BoxFuture, stream::BoxStream};

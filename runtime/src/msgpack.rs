@@ -17,7 +17,7 @@ use serde::{
 use crate::{
     Actor, ActorError, ObjectRef,
     arg::Arg,
-    remote::{Codec, Remotable, WireError},
+    remote::{Codec, CrossesProcesses, Remotable, WireError},
     seam::hooks::{
         self as seam, Class, EncodedValue, Export, Exported, NOT_IN_A_CLUSTER, REF_NOT_IN_A_CLUSTER,
     },
@@ -74,6 +74,9 @@ impl Drop for Encoding {
         ENCODING.set(self.0);
     }
 }
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned> CrossesProcesses<MsgPack> for T {}
 
 impl<T: Serialize + DeserializeOwned> Codec<T> for MsgPack {
     fn encode(value: &T) -> Result<Vec<u8>, WireError> {

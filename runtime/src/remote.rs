@@ -37,6 +37,28 @@ pub trait Codec<T> {
     fn decode(bytes: &[u8]) -> Result<T, WireError>;
 }
 
+/// A type that crosses processes under the wire codec `W`: each argument and result type of a
+/// registered actor's remote methods and constructor, and of a registered task (the cluster
+/// codec implements it for every serde type). `#[actor]` bounds its `Remotable<W>` impl by it,
+/// one bound per parameter and result spanned at the type, ahead of the `Codec` bounds that
+/// need the same serde traits. So a type that is not serde is one error, this trait's, at the
+/// parameter: the codec's impl is `do_not_recommend` (rustc names this trait, not serde's),
+/// and the `Codec` bounds fail on the same serde bounds later, which rustc leaves out as
+/// duplicates. (No serde supertraits: a bound on a concrete type would then be checked where
+/// the actor is defined, and an in-process actor's arguments need not be serde.)
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross processes: derive `serde::Serialize` and \
+               `serde::Deserialize` for it",
+    label = "`{Self}` is not serde, but a registered actor or task sends it to other processes",
+    note = "registering an actor (`helio::register`) or a task (`helio::register_task`) needs \
+            each argument and result type of its remote methods, constructor or fn to be \
+            `serde::Serialize + serde::de::DeserializeOwned`; an actor handle `Actor<A>` is \
+            serde when `A` could be registered itself (`helio::register::<A>()` names the type \
+            that is not)"
+)]
+#[doc(hidden)]
+pub trait CrossesProcesses<W> {}
+
 /// A value that could not be encoded or decoded for the wire.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

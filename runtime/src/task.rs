@@ -105,6 +105,13 @@ pub trait RemoteFn: Send + Sync + 'static {
     fn run(args: Self::Args) -> TaskRun<Self::Output>;
 }
 
+/// What `register_task` asks first of a `#[remote]` fn: `#[remote]` implements it for the fn's
+/// handle type bounded by `T: CrossesProcesses<W>` for each argument type and the result (a
+/// stream's item), each bound spanned at its type, so that a type that is not serde is one
+/// error that points at the parameter.
+#[doc(hidden)]
+pub trait TaskCrosses<W> {}
+
 /// Copies a task's arguments for a retry.
 #[doc(hidden)]
 pub type Cloner<Args> = fn(&Args) -> Args;

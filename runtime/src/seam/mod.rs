@@ -51,7 +51,8 @@ pub use crate::{
     resources::{CPU, Ledger, Pick, Resources, pick},
     restart::{may_restart, restarts_left_after, take_retry},
     task::{
-        Answer, RemoteFn, Router, Sent, Task, route_through, submit_here, submit_holding, try_hold,
+        Answer, RemoteFn, Router, Sent, Task, TaskCrosses, route_through, submit_here,
+        submit_holding, try_hold,
     },
 };
 
