@@ -96,6 +96,24 @@ impl helio_runtime::seam::Cluster for Hooks {
         (total, free)
     }
 
+    fn reserve_group(
+        &self,
+        request: crate::seam::ReserveGroup,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Vec<crate::NodeId>, crate::seam::Unreserved>>
+                + Send,
+        >,
+    > {
+        Box::pin(crate::bundles::reserve(request))
+    }
+
+    fn release_group(&self, group: crate::seam::PlacementGroupId, nodes: Vec<crate::NodeId>) {
+        if let Some(cluster) = current() {
+            crate::bundles::release(&cluster, group, nodes);
+        }
+    }
+
     fn buffer(&self, len: usize) -> Vec<u8> {
         let spare = current().map(|cluster| cluster.spare.take(len));
         match spare {

@@ -68,6 +68,8 @@
 mod address;
 mod answered;
 mod batch;
+mod bundle_plan;
+mod bundles;
 mod calls;
 mod claim;
 mod client;
@@ -399,6 +401,7 @@ pub(crate) fn start(config: &ClusterConfig, handle: Handle) -> Result<(), Runtim
             fetch::listen(&cluster).await?;
             refs::listen(&cluster).await?;
             placement::listen(&cluster).await?;
+            bundles::listen(&cluster).await?;
             dispatch::listen(&cluster).await?;
             tasks::listen(&cluster).await?;
             watchdog::start(&cluster).await?;

@@ -97,6 +97,12 @@ impl Subjects {
         format!("{}.spawn.{node}", self.root)
     }
 
+    /// `helio.<cluster>.pg.<node>`: requests to reserve (or give back) placement group
+    /// bundles on `node`.
+    pub(crate) fn placement_group(&self, node: NodeId) -> String {
+        format!("{}.pg.{node}", self.root)
+    }
+
     /// `helio.<cluster>.task.<fingerprint>`: the tasks of the fn `fingerprint`, for any node
     /// that registered it.
     pub(crate) fn task(&self, fingerprint: u64) -> String {

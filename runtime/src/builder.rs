@@ -141,7 +141,20 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
 ) -> Actor<A> {
     let type_name = std::any::type_name::<A>();
     let original = options.clone();
-    if let Some(placement) = options.take_placement() {
+    // An actor of a placement group goes where its bundle is, once the group is reserved.
+    let mut placement = options.take_placement();
+    if let Some(in_group) = options.in_group() {
+        placement = match in_group.home(options.resource_wait()) {
+            Ok(home) => home.map(crate::Placement::Node),
+            Err(message) => {
+                return dead_actor(
+                    ActorLabel::new(type_name, None),
+                    DeathCause::Unschedulable(message),
+                );
+            }
+        };
+    }
+    if let Some(placement) = placement {
         return match place::<A>(options, placement, Box::new(args)) {
             Ok(actor) => actor,
             Err(cause) => dead_actor(ActorLabel::new(type_name, None), cause),

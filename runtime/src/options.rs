@@ -91,11 +91,6 @@ impl ActorOptions {
 
     /// The placement, with this node's own id meaning `Local`; `None` for local.
     pub(crate) fn take_placement(&mut self) -> Option<Placement> {
-        if self.in_group.is_some() {
-            // A placement group's actor lives where its bundle is: in this process.
-            self.placement = None;
-            return None;
-        }
         match self.placement.take()? {
             Placement::Local => None,
             Placement::Node(node) if Some(node) == crate::current_node() => None,
@@ -209,9 +204,11 @@ impl ActorOptions {
     }
 
     /// Creates the actor in a bundle of `pg` (Ray's `PlacementGroupSchedulingStrategy`):
-    /// bundle `Some(i)`, or `None` for any bundle with room. It holds its resources from the
-    /// bundle while it lives (waiting for the group to be reserved first, at most
-    /// `resource_timeout`), in this process, and is killed when the group is removed.
+    /// bundle `Some(i)`, or `None` for any bundle with room (the first bundle's node). It
+    /// holds its resources from the bundle while it lives, and is killed when the group is
+    /// removed. In cluster mode it is created on its bundle's node: `.remote(..)` waits for
+    /// the group to be reserved (at most `resource_timeout`), and its type must be
+    /// registered there.
     ///
     /// ```
     /// use helio::{ActorOptions, Bundle, PlacementStrategy};
@@ -225,6 +222,17 @@ impl ActorOptions {
     pub fn placement_group(mut self, pg: &crate::PlacementGroup, bundle: Option<usize>) -> Self {
         self.in_group = Some(crate::InGroup::of(pg, bundle));
         self
+    }
+
+    /// The placement group bundle it is created in, if any.
+    pub(crate) fn in_group(&self) -> Option<crate::InGroup> {
+        self.in_group
+    }
+
+    /// How long it may wait for its resources (or its placement group).
+    pub(crate) fn resource_wait(&self) -> std::time::Duration {
+        self.resource_timeout
+            .unwrap_or(std::time::Duration::from_secs(60))
     }
 
     /// What the actor asks of its node, checked.

@@ -14,17 +14,18 @@
 //! (`StrictSpread` of two bundles or more) can never be placed there.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     fmt,
-    sync::{
-        Arc, Mutex, MutexGuard, PoisonError, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
     time::Duration,
 };
 
+pub(crate) mod spec;
+
+pub use spec::{PlacementGroupId, PlacementStrategy, ReserveGroup, Unreserved};
+
 use crate::{
-    ActorError, ObjectRef,
+    ActorError, NodeId, ObjectRef,
     actor::{ActorShared, Kill},
     asked::Asked,
     resource_pool::{Held, Pool},
@@ -69,56 +70,6 @@ impl Bundle {
     /// The bundle, checked: only what was set (no default CPU).
     fn demand(&self) -> Result<Resources, String> {
         self.resources.declared(0.0, 0.0)
-    }
-}
-
-/// How a placement group's bundles go onto nodes (Ray's strategies).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum PlacementStrategy {
-    /// On as few nodes as it can (Ray's `PACK`, the default): on one node when they fit.
-    #[default]
-    Pack,
-    /// Over as many nodes as it can (Ray's `SPREAD`), several on one node when needed.
-    Spread,
-    /// Every bundle on one node, or none (Ray's `STRICT_PACK`).
-    StrictPack,
-    /// Each bundle on a node of its own, or none (Ray's `STRICT_SPREAD`).
-    StrictSpread,
-}
-
-impl fmt::Display for PlacementStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PlacementStrategy::Pack => "PACK",
-            PlacementStrategy::Spread => "SPREAD",
-            PlacementStrategy::StrictPack => "STRICT_PACK",
-            PlacementStrategy::StrictSpread => "STRICT_SPREAD",
-        })
-    }
-}
-
-/// A placement group's id: unique in its process, and across a cluster (it names the node
-/// that made it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct PlacementGroupId {
-    node: u64,
-    local: u64,
-}
-
-impl PlacementGroupId {
-    fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        PlacementGroupId {
-            node: crate::label::node(),
-            local: NEXT.fetch_add(1, Ordering::Relaxed),
-        }
-    }
-}
-
-impl fmt::Display for PlacementGroupId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pg-{:x}-{}", self.node, self.local)
     }
 }
 
@@ -239,7 +190,7 @@ impl PlacementGroup {
 
     /// Where it is in its life.
     pub fn state(&self) -> PlacementGroupState {
-        match &self.group.lock().phase {
+        match &*self.group.lock() {
             Phase::Pending { .. } => PlacementGroupState::Pending,
             Phase::Created { .. } => PlacementGroupState::Created,
             Phase::Removed => PlacementGroupState::Removed,
@@ -280,9 +231,14 @@ impl PlacementGroup {
     }
 }
 
-/// Reserves `bundles` on the node with `strategy`: Ray's `ray.util.placement_group`. The
-/// reservation goes on in the background; [`PlacementGroup::wait`] and
-/// [`PlacementGroup::ready`] say when it is done.
+/// Reserves `bundles` with `strategy`: Ray's `ray.util.placement_group`. The reservation
+/// goes on in the background; [`PlacementGroup::wait`] and [`PlacementGroup::ready`] say when
+/// it is done.
+///
+/// In one process the bundles are reserved from this node. In cluster mode they are
+/// reserved on the live nodes that host, as the strategy places them (all or nothing: the
+/// nodes that took some give them back when another refuses, and the group tries again);
+/// actors created in a bundle then run on its node.
 ///
 /// # Errors
 /// [`PlacementGroupError::Invalid`] for no bundles, an empty bundle or a bad amount, and
@@ -293,23 +249,26 @@ pub fn placement_group(
     strategy: PlacementStrategy,
 ) -> Result<PlacementGroup, PlacementGroupError> {
     let bundles = checked(bundles)?;
-    let pool = crate::system::task_pool();
     crate::system::at_shutdown(clear);
-    if strategy == PlacementStrategy::StrictSpread && bundles.len() > 1 {
-        return Err(PlacementGroupError::Unplaceable {
-            bundle: 1,
-            strategy,
-            message: "each bundle needs a node of its own, and this process is one node \
-                      (in cluster mode the group spreads over nodes)"
-                .to_owned(),
-        });
-    }
-    if let Some((bundle, message)) = pool.never_reserves(&bundles) {
-        return Err(PlacementGroupError::Unplaceable {
-            bundle,
-            strategy,
-            message,
-        });
+    let cluster = crate::seam::hooks::cluster();
+    let pool = crate::system::task_pool();
+    if cluster.is_none() {
+        if strategy == PlacementStrategy::StrictSpread && bundles.len() > 1 {
+            return Err(PlacementGroupError::Unplaceable {
+                bundle: 1,
+                strategy,
+                message: "each bundle needs a node of its own, and this process is one node \
+                          (in cluster mode the group spreads over nodes)"
+                    .to_owned(),
+            });
+        }
+        if let Some((bundle, message)) = pool.never_reserves(&bundles) {
+            return Err(PlacementGroupError::Unplaceable {
+                bundle,
+                strategy,
+                message,
+            });
+        }
     }
     let handle = crate::embedded::spawn_handle()
         .map_err(|err| PlacementGroupError::NoRuntime(err.to_string()))?;
@@ -317,20 +276,21 @@ pub fn placement_group(
         id: PlacementGroupId::next(),
         strategy,
         bundles,
-        state: Mutex::new(State {
-            phase: Phase::Pending { missing: None },
-            actors: Vec::new(),
-        }),
+        phase: Mutex::new(Phase::Pending { missing: None }),
         changed: tokio::sync::Notify::new(),
+        early: Mutex::new(Vec::new()),
     });
     groups().insert(group.id, Arc::clone(&group));
-    handle.spawn(reserve(Arc::clone(&group), pool));
+    match cluster {
+        Some(cluster) => handle.spawn(reserve_in_cluster(Arc::clone(&group), cluster)),
+        None => handle.spawn(reserve_here(Arc::clone(&group), pool)),
+    };
     Ok(PlacementGroup { group })
 }
 
 /// Removes the group (Ray's `remove_placement_group`): kills its actors, fails the tasks and
-/// actors that wait for its bundles, and gives its resources back. Tasks already running in
-/// it run to their end. Removing it again does nothing.
+/// actors that wait for its bundles, and gives its resources back (on every node that holds
+/// some). Tasks already running in it run to their end. Removing it again does nothing.
 pub fn remove_placement_group(pg: &PlacementGroup) {
     groups().remove(&pg.group.id);
     pg.group.remove();
@@ -363,20 +323,16 @@ fn checked(
     Ok(bundles)
 }
 
-/// A group: what it reserves, and where it is.
+/// A group, as the process that made it keeps it: what it reserves, and where it is.
 struct Group {
     id: PlacementGroupId,
     strategy: PlacementStrategy,
     bundles: Vec<Resources>,
-    state: Mutex<State>,
+    phase: Mutex<Phase>,
     /// Notified at every change of phase.
     changed: tokio::sync::Notify,
-}
-
-struct State {
-    phase: Phase,
-    /// The actors created in the group, killed when it is removed.
-    actors: Vec<Weak<ActorShared>>,
+    /// Actors created in the group before it was reserved here, killed at its removal.
+    early: Mutex<Vec<Weak<ActorShared>>>,
 }
 
 enum Phase {
@@ -384,32 +340,31 @@ enum Phase {
     Pending {
         missing: Option<(usize, String)>,
     },
-    /// Reserved: the node's grants, and a pool per bundle.
+    /// Reserved: where each bundle is (`None`: in this process, in its [`Part`]).
     Created {
-        _reserved: Vec<Held>,
-        pools: Vec<Arc<Pool>>,
+        homes: Vec<Option<NodeId>>,
     },
     Removed,
 }
 
 impl Group {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Waits until the group is reserved (`Ok`) or removed.
     async fn ready(&self) -> Result<(), PlacementGroupError> {
-        self.pools().await.map(drop)
+        self.homes().await.map(drop)
     }
 
-    /// Waits until the group is reserved, and gives its bundles' pools; or it is removed.
-    async fn pools(&self) -> Result<Vec<Arc<Pool>>, PlacementGroupError> {
+    /// Waits until the group is reserved, and says where its bundles are; or it is removed.
+    async fn homes(&self) -> Result<Vec<Option<NodeId>>, PlacementGroupError> {
         loop {
             let changed = self.changed.notified();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
-            match &self.lock().phase {
-                Phase::Created { pools, .. } => return Ok(pools.clone()),
+            match &*self.lock() {
+                Phase::Created { homes } => return Ok(homes.clone()),
                 Phase::Removed => return Err(PlacementGroupError::Removed),
                 Phase::Pending { .. } => {}
             }
@@ -423,16 +378,20 @@ impl Group {
             let changed = self.changed.notified();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
-            if matches!(self.lock().phase, Phase::Removed) {
+            if matches!(*self.lock(), Phase::Removed) {
                 return;
             }
             changed.await;
         }
     }
 
+    fn is_removed(&self) -> bool {
+        matches!(*self.lock(), Phase::Removed)
+    }
+
     /// The error of a wait that ran out: the bundle that did not fit at the last try.
     fn timed_out(&self, waited: Duration) -> PlacementGroupError {
-        match &self.lock().phase {
+        match &*self.lock() {
             Phase::Pending { missing } => {
                 let (bundle, message) = missing
                     .clone()
@@ -453,75 +412,212 @@ impl Group {
         }
     }
 
-    fn set(&self, phase: Phase) {
-        let mut state = self.lock();
-        if matches!(state.phase, Phase::Removed) {
-            return;
+    /// Moves to `phase` unless removed; `false` when removed.
+    fn set(&self, phase: Phase) -> bool {
+        let mut current = self.lock();
+        if matches!(*current, Phase::Removed) {
+            return false;
         }
-        let old = std::mem::replace(&mut state.phase, phase);
-        drop(state);
-        // The node's grants (of a reservation undone) are given back outside the lock.
-        drop(old);
+        *current = phase;
+        drop(current);
         self.changed.notify_waiters();
+        true
     }
 
+    /// Removed: gives the bundles back where they are, and wakes what waits.
     fn remove(&self) {
-        let (old, actors) = {
-            let mut state = self.lock();
-            let old = std::mem::replace(&mut state.phase, Phase::Removed);
-            (old, std::mem::take(&mut state.actors))
-        };
+        let old = std::mem::replace(&mut *self.lock(), Phase::Removed);
         self.changed.notify_waiters();
-        for actor in actors.iter().filter_map(Weak::upgrade) {
+        if let Phase::Created { homes } = old {
+            release(self.id, &homes);
+        }
+        let early = std::mem::take(&mut *self.early.lock().unwrap_or_else(PoisonError::into_inner));
+        for actor in early.iter().filter_map(Weak::upgrade) {
             actor.request_kill(Kill::ForGood);
         }
-        drop(old);
     }
 }
 
-/// Reserves the group's bundles from `pool` when they all fit, trying again each time the
-/// node gives resources back; stops when the group is removed.
-async fn reserve(group: Arc<Group>, pool: Arc<Pool>) {
+/// Gives back the bundles of group `id` where `homes` says they are.
+fn release(id: PlacementGroupId, homes: &[Option<NodeId>]) {
+    if homes.iter().any(Option::is_none) {
+        drop_part(id);
+    }
+    let mut nodes: Vec<NodeId> = homes.iter().flatten().copied().collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    if !nodes.is_empty()
+        && let Some(cluster) = crate::seam::hooks::cluster()
+    {
+        cluster.release_group(id, nodes);
+    }
+}
+
+/// Reserves the group's bundles from this node's `pool` when they all fit, trying again each
+/// time the node gives resources back; stops when the group is removed.
+async fn reserve_here(group: Arc<Group>, pool: Arc<Pool>) {
     loop {
         let freed = pool.freed();
         let mut freed = std::pin::pin!(freed);
         freed.as_mut().enable();
-        if matches!(group.lock().phase, Phase::Removed) {
+        if group.is_removed() {
             return;
         }
-        match pool.try_reserve(&group.bundles) {
-            Ok(reserved) => {
-                let pools = group
-                    .bundles
-                    .iter()
-                    .zip(&reserved)
-                    .map(|(bundle, held)| {
-                        let ledger =
-                            crate::resources::Ledger::with_gpu_ids(bundle.clone(), held.gpu_ids());
-                        Pool::with_ledger(ledger)
-                    })
-                    .collect();
+        let indexed: Vec<(usize, Resources)> = group.bundles.iter().cloned().enumerate().collect();
+        match hold_part(&pool, group.id, &indexed) {
+            Ok(()) => {
                 tracing::debug!(group = %group.id, "placement group reserved");
-                group.set(Phase::Created {
-                    _reserved: reserved,
-                    pools,
-                });
+                if !group.set(Phase::Created {
+                    homes: vec![None; group.bundles.len()],
+                }) {
+                    // Removed meanwhile.
+                    drop_part(group.id);
+                }
                 return;
             }
-            Err(missing) => group.set(Phase::Pending {
-                missing: Some(missing),
-            }),
+            Err(missing) => {
+                group.set(Phase::Pending {
+                    missing: Some(missing),
+                });
+            }
         }
         let removed = std::pin::pin!(group.removed());
         futures::future::select(freed, removed).await;
     }
 }
 
-/// The groups of this process, by id, until removed.
+/// How often a group that the cluster's nodes cannot hold now tries again.
+const RETRY_EVERY: Duration = Duration::from_millis(250);
+
+/// Reserves the group's bundles on the cluster's nodes, all or nothing, trying again every
+/// [`RETRY_EVERY`] while they do not fit; stops when the group is removed.
+async fn reserve_in_cluster(group: Arc<Group>, cluster: Arc<dyn crate::seam::hooks::Cluster>) {
+    loop {
+        if group.is_removed() {
+            return;
+        }
+        let request = ReserveGroup {
+            group: group.id,
+            strategy: group.strategy,
+            bundles: group.bundles.clone(),
+        };
+        match cluster.reserve_group(request).await {
+            Ok(homes) => {
+                let here = crate::current_node();
+                let homes: Vec<Option<NodeId>> = homes
+                    .into_iter()
+                    .map(|node| (Some(node) != here).then_some(node))
+                    .collect();
+                tracing::debug!(group = %group.id, ?homes, "placement group reserved");
+                if !group.set(Phase::Created {
+                    homes: homes.clone(),
+                }) {
+                    release(group.id, &homes);
+                }
+                return;
+            }
+            Err(unreserved) => {
+                group.set(Phase::Pending {
+                    missing: Some((unreserved.bundle, unreserved.message)),
+                });
+            }
+        }
+        let Ok(mut pause) = crate::wait::timer(RETRY_EVERY) else {
+            return;
+        };
+        let removed = std::pin::pin!(group.removed());
+        futures::future::select(pause.as_mut(), removed).await;
+    }
+}
+
+/// The groups this process made, by id, until removed.
 fn groups() -> MutexGuard<'static, HashMap<PlacementGroupId, Arc<Group>>> {
     static GROUPS: std::sync::LazyLock<Mutex<HashMap<PlacementGroupId, Arc<Group>>>> =
         std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
     GROUPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The bundles of a group that this node holds: a pool per bundle, over what it reserved
+/// from the node, and the actors living in them.
+struct Part {
+    pools: BTreeMap<usize, Arc<Pool>>,
+    /// The node's grants.
+    _reserved: Vec<Held>,
+    actors: Mutex<Vec<Weak<ActorShared>>>,
+    removed: tokio::sync::Notify,
+}
+
+/// The parts this node holds, by group.
+fn parts() -> MutexGuard<'static, HashMap<PlacementGroupId, Arc<Part>>> {
+    static PARTS: std::sync::LazyLock<Mutex<HashMap<PlacementGroupId, Arc<Part>>>> =
+        std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
+    PARTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Reserves `bundles` (each with its index in the group) of group `id` from `pool` now, all
+/// or none, as a part this node holds: the index of the first that does not fit otherwise.
+fn hold_part(
+    pool: &Arc<Pool>,
+    id: PlacementGroupId,
+    bundles: &[(usize, Resources)],
+) -> Result<(), (usize, String)> {
+    let demands: Vec<Resources> = bundles.iter().map(|(_, bundle)| bundle.clone()).collect();
+    let reserved = pool
+        .try_reserve(&demands)
+        .map_err(|(at, why)| (bundles.get(at).map_or(at, |(index, _)| *index), why))?;
+    let pools = bundles
+        .iter()
+        .zip(&reserved)
+        .map(|((index, bundle), held)| {
+            let ledger = crate::resources::Ledger::with_gpu_ids(bundle.clone(), held.gpu_ids());
+            (*index, Pool::with_ledger(ledger))
+        })
+        .collect();
+    let part = Arc::new(Part {
+        pools,
+        _reserved: reserved,
+        actors: Mutex::new(Vec::new()),
+        removed: tokio::sync::Notify::new(),
+    });
+    if let Some(old) = parts().insert(id, part) {
+        end_part(&old);
+    }
+    Ok(())
+}
+
+/// Lets go of this node's part of group `id`: kills its actors, fails what waits for its
+/// bundles, gives its reservation back.
+fn drop_part(id: PlacementGroupId) {
+    let part = parts().remove(&id);
+    if let Some(part) = part {
+        end_part(&part);
+    }
+}
+
+fn end_part(part: &Part) {
+    part.removed.notify_waiters();
+    let actors = std::mem::take(&mut *part.actors.lock().unwrap_or_else(PoisonError::into_inner));
+    for actor in actors.iter().filter_map(Weak::upgrade) {
+        actor.request_kill(Kill::ForGood);
+    }
+}
+
+/// Cluster mode, on a node asked to: reserves `bundles` (with their indices) of group `id`
+/// from this node now, all or none.
+///
+/// # Errors
+/// The index of the first bundle that does not fit now, and what it lacks.
+pub fn reserve_part(
+    id: PlacementGroupId,
+    bundles: &[(usize, Resources)],
+) -> Result<(), (usize, String)> {
+    crate::system::at_shutdown(clear);
+    hold_part(&crate::system::task_pool(), id, bundles)
+}
+
+/// Cluster mode, on a node asked to: gives back its part of group `id` (kills its actors).
+pub fn release_part(id: PlacementGroupId) {
+    drop_part(id);
 }
 
 /// Where a task or an actor goes in a placement group: the group, and a bundle (or any).
@@ -543,61 +639,107 @@ impl InGroup {
         }
     }
 
-    fn group(&self) -> Result<Arc<Group>, String> {
-        groups()
-            .get(&self.group)
-            .cloned()
-            .ok_or_else(|| format!("its placement group {} was removed", self.group))
+    fn removed(&self) -> String {
+        format!("its placement group {} was removed", self.group)
     }
 
-    /// An error when the bundle index is past the group's bundles (or the group is gone).
+    /// An error when the bundle index is past the group's bundles, or the group is unknown
+    /// here (removed, or made by another process and not held here).
     pub(crate) fn check(&self) -> Result<(), String> {
-        let group = self.group()?;
+        let group = groups().get(&self.group).cloned();
+        let count = match group {
+            Some(group) => group.bundles.len(),
+            None if parts().contains_key(&self.group) => return Ok(()),
+            None => return Err(self.removed()),
+        };
         match self.bundle {
-            Some(bundle) if bundle >= group.bundles.len() => Err(format!(
-                "placement group {} has {} bundles: there is no bundle {bundle}",
+            Some(bundle) if bundle >= count => Err(format!(
+                "placement group {} has {count} bundles: there is no bundle {bundle}",
                 self.group,
-                group.bundles.len()
             )),
             _ => Ok(()),
         }
     }
 
-    /// Counts `actor` in the group: it is killed when the group is removed.
+    /// The node whose bundle an actor of this group goes to, waiting (at most `timeout`)
+    /// for the group to be reserved: `Ok(None)` for this process.
+    ///
+    /// # Errors
+    /// The group was removed, or not reserved within `timeout`.
+    pub(crate) fn home(&self, timeout: Duration) -> Result<Option<NodeId>, String> {
+        let Some(group) = groups().get(&self.group).cloned() else {
+            return Ok(None);
+        };
+        let homes = group.homes();
+        let mut homes = std::pin::pin!(homes);
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let homes = crate::blocking::block_until(deadline, |cx| homes.as_mut().poll(cx))
+            .ok_or_else(|| {
+                format!(
+                    "its placement group {} was not reserved within {timeout:?}",
+                    self.group
+                )
+            })?
+            .map_err(|_| self.removed())?;
+        Ok(match self.bundle {
+            Some(bundle) => homes.get(bundle).copied().flatten(),
+            None => homes.first().copied().flatten(),
+        })
+    }
+
+    /// Counts `actor` in the group's part on this node: it is killed when the group is
+    /// removed.
     pub(crate) fn enlist(&self, actor: &Arc<ActorShared>) {
-        if let Ok(group) = self.group() {
-            let mut state = group.lock();
-            state.actors.retain(|known| known.strong_count() > 0);
-            state.actors.push(Arc::downgrade(actor));
-            if matches!(state.phase, Phase::Removed) {
-                actor.request_kill(Kill::ForGood);
+        let part = parts().get(&self.group).cloned();
+        match part {
+            Some(part) => {
+                let mut actors = part.actors.lock().unwrap_or_else(PoisonError::into_inner);
+                actors.retain(|known| known.strong_count() > 0);
+                actors.push(Arc::downgrade(actor));
             }
+            // Not reserved yet: killed with the group all the same.
+            None => match groups().get(&self.group).cloned() {
+                Some(group) => {
+                    let mut early = group.early.lock().unwrap_or_else(PoisonError::into_inner);
+                    early.retain(|known| known.strong_count() > 0);
+                    early.push(Arc::downgrade(actor));
+                }
+                None => actor.request_kill(Kill::ForGood),
+            },
         }
     }
 
     /// Takes `demand` from the bundle (or, for any bundle, from the first with room now, else
     /// the first it fits in at all), once the group is reserved: waits in that bundle's line.
-    /// An error says why it never will (the group removed, the demand too large).
+    /// An error says why it never will (the group removed, the demand too large, the bundle
+    /// on another node).
     pub(crate) async fn acquire(self, demand: Resources) -> Result<Held, String> {
-        let group = self.group()?;
+        let part = self.part().await?;
         let removed = async {
-            group.removed().await;
-            Err::<Held, String>(format!("its placement group {} was removed", self.group))
+            part.removed.notified().await;
+            Err::<Held, String>(self.removed())
         };
         let taken = async {
-            let pools = group.pools().await.map_err(|err| err.to_string())?;
             let pool = match self.bundle {
-                Some(bundle) => pools.get(bundle).cloned().ok_or_else(|| {
-                    format!("placement group {} has no bundle {bundle}", self.group)
+                Some(bundle) => part.pools.get(&bundle).cloned().ok_or_else(|| {
+                    format!(
+                        "bundle {bundle} of placement group {} is on another node",
+                        self.group
+                    )
                 })?,
-                None => pools
-                    .iter()
+                None => part
+                    .pools
+                    .values()
                     .find(|pool| pool.fits_now(&demand))
-                    .or_else(|| pools.iter().find(|pool| pool.never_fits(&demand).is_none()))
+                    .or_else(|| {
+                        part.pools
+                            .values()
+                            .find(|pool| pool.never_fits(&demand).is_none())
+                    })
                     .cloned()
                     .ok_or_else(|| {
                         format!(
-                            "no bundle of placement group {} is large enough",
+                            "no bundle of placement group {} here is large enough",
                             self.group
                         )
                     })?,
@@ -612,12 +754,41 @@ impl InGroup {
             futures::future::Either::Right((removed, _)) => removed,
         }
     }
+
+    /// This node's part of the group, once the group is reserved (waiting for it when this
+    /// process made it).
+    async fn part(&self) -> Result<Arc<Part>, String> {
+        if let Some(part) = parts().get(&self.group).cloned() {
+            return Ok(part);
+        }
+        let group = groups()
+            .get(&self.group)
+            .cloned()
+            .ok_or_else(|| self.removed())?;
+        let homes = group.homes().await.map_err(|_| self.removed())?;
+        if let Some(part) = parts().get(&self.group).cloned() {
+            return Ok(part);
+        }
+        let bundle = self.bundle.unwrap_or(0);
+        Err(match homes.get(bundle).copied().flatten() {
+            Some(node) => format!(
+                "bundle {bundle} of placement group {} is on node {node}: a task runs in a \
+                 bundle of this process only (not yet across processes)",
+                self.group
+            ),
+            None => self.removed(),
+        })
+    }
 }
 
-/// Removes every group (at shutdown).
+/// Removes every group and part (at shutdown).
 fn clear() {
     let all: Vec<Arc<Group>> = groups().drain().map(|(_, group)| group).collect();
     for group in all {
         group.remove();
+    }
+    let held: Vec<Arc<Part>> = parts().drain().map(|(_, part)| part).collect();
+    for part in held {
+        end_part(&part);
     }
 }

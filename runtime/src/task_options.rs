@@ -97,8 +97,10 @@ impl TaskOptions {
 
     /// Runs the task in a bundle of `pg` (Ray's `PlacementGroupSchedulingStrategy`): bundle
     /// `Some(i)`, or `None` for any bundle with room. It takes its resources from the bundle
-    /// (waiting for the group to be reserved first), and runs in this process. A bundle past
-    /// the group's, or a group removed, fails the task.
+    /// (waiting for the group to be reserved first). A bundle past the group's, or a group
+    /// removed, fails the task. In cluster mode a task runs only in a bundle this process
+    /// holds: one whose bundle is on another node fails, saying so (not yet across
+    /// processes; actors are).
     ///
     /// ```
     /// use std::time::Duration;

@@ -143,6 +143,29 @@ pub trait Cluster: Send + Sync + 'static {
     /// each node answers now (`helio::cluster_resources`, `helio::available_resources`).
     fn resources(&self) -> (BTreeMap<String, f64>, BTreeMap<String, f64>);
 
+    /// Reserves a placement group's bundles on the live nodes, all or nothing, as its
+    /// strategy places them: the node of each bundle.
+    ///
+    /// # Errors
+    /// The first bundle that does not fit now, and why (the runtime tries again later).
+    fn reserve_group(
+        &self,
+        request: crate::placement_group::spec::ReserveGroup,
+    ) -> Pin<
+        Box<
+            dyn Future<
+                    Output = Result<Vec<crate::NodeId>, crate::placement_group::spec::Unreserved>,
+                > + Send,
+        >,
+    >;
+
+    /// Gives back group `group`'s bundles on `nodes` (it was removed).
+    fn release_group(
+        &self,
+        group: crate::placement_group::spec::PlacementGroupId,
+        nodes: Vec<crate::NodeId>,
+    );
+
     /// An empty buffer with room for `len` bytes, to encode a large value into: cluster mode
     /// hands out memory it has already (the buffer of a large value it sent or read before)
     /// rather than fresh pages.

@@ -42,6 +42,10 @@ pub use crate::{
     label::{ActorId, ActorLabel, set_node},
     object_ref::{Canceller, Origin, Resolver, detached_pair},
     options::Placement,
+    placement_group::{
+        InGroup, PlacementGroupId, PlacementStrategy, ReserveGroup, Unreserved, release_part,
+        reserve_part,
+    },
     registry::Key,
     remote::{
         Codec, DecodeFn, EncodeFn, Remotable, RemoteMethod, Serve, ServeFn, ServeStreamFn,

@@ -1,0 +1,204 @@
+//! Placement groups across nodes: the creator plans where the bundles go (`bundle_plan.rs`)
+//! over the live hosting nodes' loads, and asks each chosen node to reserve its bundles on
+//! `helio.<cluster>.pg.<node>`; all or nothing, so when one refuses (its resources went
+//! meanwhile), those that took theirs give them back, and the runtime tries again later.
+//! Removing a group asks each node that holds some of it to give them back (and kill the
+//! group's actors there).
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::{HeaderMap, Message, message::OutboundMessage};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Cluster, NodeId,
+    bundle_plan::{Spot, plan},
+    current, schedule,
+    wire::{self, CODEC, CODEC_ID, Failure},
+};
+use crate::seam::{
+    ActorLabel, PlacementGroupId, ReserveGroup, Resources, Unreserved, detached_pair, release_part,
+    reserve_part,
+};
+
+/// How long a node may take to answer a reservation.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// What a node is asked.
+#[derive(Serialize, Deserialize)]
+enum Request {
+    /// Reserve these bundles (index in the group, resources by name) of the group, now, all
+    /// or none.
+    Reserve {
+        group: PlacementGroupId,
+        bundles: Vec<(usize, Vec<(String, f64)>)>,
+    },
+    /// Give back what is held of the group.
+    Release { group: PlacementGroupId },
+}
+
+/// A node's answer to `Reserve`: `Err((bundle, why))` when one did not fit now.
+type Answer = Result<(), (usize, String)>;
+
+/// Reserves `request`'s bundles on the nodes the plan picks: the node of each bundle.
+pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unreserved> {
+    let unreserved = |message: String| Unreserved { bundle: 0, message };
+    let cluster = current().ok_or_else(|| unreserved("this process left the cluster".into()))?;
+    let found = schedule::candidates(&cluster, |load| load.hosts)
+        .await
+        .map_err(unreserved)?;
+    let spots: Vec<Spot> = found
+        .nodes
+        .into_iter()
+        .map(|candidate| Spot {
+            node: candidate.node,
+            ledger: candidate.ledger,
+        })
+        .collect();
+    let homes = plan(request.strategy, &request.bundles, &spots)?;
+    let mut nodes: Vec<NodeId> = homes.clone();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let asks = nodes.iter().map(|&node| {
+        let bundles = homes
+            .iter()
+            .zip(&request.bundles)
+            .enumerate()
+            .filter(|(_, (home, _))| **home == node)
+            .map(|(index, (_, bundle))| (index, listed(bundle)))
+            .collect();
+        let ask = Request::Reserve {
+            group: request.group,
+            bundles,
+        };
+        let cluster = Arc::clone(&cluster);
+        async move { (node, ask_node(&cluster, node, &ask).await) }
+    });
+    let answers = futures::future::join_all(asks).await;
+    let refused = answers.iter().find_map(|(node, answer)| match answer {
+        Ok(Ok(())) => None,
+        Ok(Err((bundle, why))) => Some(Unreserved {
+            bundle: *bundle,
+            message: format!("did not fit on node {node} after all: it {why}"),
+        }),
+        Err(why) => Some(Unreserved {
+            bundle: homes.iter().position(|home| home == node).unwrap_or(0),
+            message: format!("could not be reserved on node {node}: {why}"),
+        }),
+    });
+    let Some(refused) = refused else {
+        return Ok(homes);
+    };
+    // All or nothing: those that took theirs give them back.
+    let took: Vec<NodeId> = answers
+        .iter()
+        .filter(|(_, answer)| matches!(answer, Ok(Ok(()))))
+        .map(|(node, _)| *node)
+        .collect();
+    release(&cluster, request.group, took);
+    Err(refused)
+}
+
+/// Asks `nodes` to give back what they hold of `group` (not waiting for their answers).
+pub(crate) fn release(cluster: &Arc<Cluster>, group: PlacementGroupId, nodes: Vec<NodeId>) {
+    for node in nodes {
+        let cluster = Arc::clone(cluster);
+        cluster.handle.clone().spawn(async move {
+            if let Err(why) = ask_node(&cluster, node, &Request::Release { group }).await {
+                tracing::warn!(%group, %node, %why, "a node did not give back its bundles");
+            }
+        });
+    }
+}
+
+fn listed(bundle: &Resources) -> Vec<(String, f64)> {
+    bundle
+        .iter()
+        .map(|(name, amount)| (name.to_owned(), amount.to_f64()))
+        .collect()
+}
+
+/// Sends `request` to `node` and waits (at most [`ANSWER_WITHIN`]) for its answer.
+async fn ask_node(cluster: &Cluster, node: NodeId, request: &Request) -> Result<Answer, String> {
+    let payload = wire::encode(request).map_err(|err| err.to_string())?;
+    let (reply, done) = detached_pair::<Bytes>();
+    let id = cluster.calls.insert_raw(
+        ActorLabel::new("placement_group", None),
+        "reserve",
+        Box::new(move |result| done.complete(result)),
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(CODEC, CODEC_ID);
+    cluster.publish(OutboundMessage {
+        subject: cluster.subjects.placement_group(node).into(),
+        reply: Some(cluster.subjects.inbox(id).into()),
+        payload: Bytes::from(payload),
+        headers: Some(headers),
+    });
+    let answer = tokio::time::timeout(ANSWER_WITHIN, reply)
+        .await
+        .map_err(|_| format!("no answer within {ANSWER_WITHIN:?}"))?
+        .map_err(|err| err.to_string())?;
+    wire::decode::<Answer>(&answer).map_err(|err| format!("a bad answer: {err}"))
+}
+
+/// Listens for reservations on this node; a client-only process holds no bundles.
+pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
+    if !cluster.hosts {
+        return Ok(());
+    }
+    let mut sub = cluster
+        .client
+        .subscribe(cluster.subjects.placement_group(cluster.node()))
+        .await
+        .map_err(|err| format!("could not subscribe placement group requests: {err}"))?;
+    let weak = Arc::downgrade(cluster);
+    cluster.handle.spawn(async move {
+        while let Some(message) = sub.next().await {
+            let Some(cluster) = weak.upgrade() else {
+                return;
+            };
+            answer(&cluster, message);
+        }
+    });
+    Ok(())
+}
+
+fn answer(cluster: &Cluster, message: Message) {
+    let Some(reply) = message.reply.clone() else {
+        return;
+    };
+    let result = match wire::decode::<Request>(&message.payload) {
+        Ok(Request::Reserve { group, bundles }) => {
+            let bundles: Result<Vec<(usize, Resources)>, String> = bundles
+                .into_iter()
+                .map(|(index, listed)| {
+                    listed
+                        .into_iter()
+                        .try_fold(Resources::new(), |bundle, (name, amount)| {
+                            bundle.with(&name, amount)
+                        })
+                        .map(|bundle| (index, bundle))
+                        .map_err(|err| err.to_string())
+                })
+                .collect();
+            match bundles {
+                Ok(bundles) => Ok(reserve_part(group, &bundles)),
+                Err(err) => Err(Failure::Wire(format!("a bad bundle: {err}"))),
+            }
+        }
+        Ok(Request::Release { group }) => {
+            release_part(group);
+            Ok(Ok(()))
+        }
+        Err(err) => Err(Failure::Wire(format!(
+            "a bad placement group request: {err}"
+        ))),
+    };
+    let result = result.and_then(|answer: Answer| {
+        wire::encode(&answer).map_err(|err| Failure::Wire(err.to_string()))
+    });
+    cluster.reply(reply, result);
+}
