@@ -402,9 +402,9 @@ assert_eq!(helio::get(c.methods().add().remote(2))?, 3);
 /// [`init`] are then the cluster crate's: the runtime's settings, plus where the cluster is.
 #[cfg(feature = "cluster")]
 pub use helio_cluster::{
-    ClusterConfig, Config, NodeDeaths, NodeInfo, NodeState, ObjectStats, ResourceUse,
-    delete_durable, init, is_node_dead, node_deaths, nodes, object_stats, put_durable, register,
-    register_task,
+    ClusterConfig, Config, NodeDeaths, NodeInfo, NodeState, ObjectStats, PlacementGroupInfo,
+    ResourceUse, delete_durable, init, is_node_dead, node_deaths, nodes, object_stats,
+    placement_groups, put_durable, register, register_task,
 };
 pub use helio_macros::{actor, remote, remote_method};
 pub use helio_runtime::{

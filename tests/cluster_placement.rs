@@ -299,3 +299,55 @@ fn a_strict_spread_group_lands_one_bundle_per_node_and_its_removal_kills_its_act
     driver.expect("removed");
     driver.succeeds();
 }
+
+/// A group goes with the process that made it, as in Ray: when its maker dies, the nodes
+/// that hold its bundles give them back.
+#[test]
+fn a_group_whose_maker_dies_is_given_back() {
+    use helio::{Bundle, PlacementStrategy};
+    let held_here = || {
+        let me = helio::current_node();
+        helio::nodes()
+            .into_iter()
+            .find(|node| Some(node.id) == me)
+            .and_then(|node| node.resources.into_iter().find(|r| r.name == "CPU"))
+            .map(|cpu| cpu.used)
+    };
+    match role().as_deref() {
+        Some("worker") => {
+            join("worker", true);
+            say("ready");
+            let _ = cluster_support::next_line(); // the group is reserved
+            assert_eq!(held_here(), Some(1.0), "the bundle is held here");
+            say("holding");
+            let _ = cluster_support::next_line(); // its maker was killed
+            let deadline = std::time::Instant::now() + WAIT;
+            while held_here() != Some(0.0) {
+                assert!(std::time::Instant::now() < deadline, "never given back");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            say("given-back");
+            return park();
+        }
+        Some("driver") => {
+            join("driver", false);
+            let pg = helio::placement_group([Bundle::new().num_cpus(1.0)], PlacementStrategy::Pack)
+                .expect("a valid group");
+            pg.wait(WAIT).expect("reserved on the worker");
+            say("reserved");
+            return park();
+        }
+        _ => {}
+    }
+    let test = "a_group_whose_maker_dies_is_given_back";
+    let nats = Nats::start();
+    let mut worker = Proc::start(test, "worker", &nats.url);
+    worker.expect("ready");
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    driver.expect("reserved");
+    worker.tell("go");
+    worker.expect("holding");
+    driver.kill();
+    worker.tell("go");
+    worker.expect("given-back");
+}

@@ -33,6 +33,8 @@ pub enum ListWhat {
     Nodes(Connection),
     /// The named channels of the cluster (`helio_channel::channel_named`).
     Channels(Connection),
+    /// The placement groups of the cluster: strategy, state, and each bundle with its node.
+    PlacementGroups(Connection),
 }
 
 /// Where the cluster is, and how to show what it holds.
@@ -72,7 +74,8 @@ impl Command {
                 what:
                     ListWhat::Actors(connection)
                     | ListWhat::Nodes(connection)
-                    | ListWhat::Channels(connection),
+                    | ListWhat::Channels(connection)
+                    | ListWhat::PlacementGroups(connection),
             } => connection,
         }
     }

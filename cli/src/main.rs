@@ -5,6 +5,7 @@
 //! helio list actors ...
 //! helio list nodes ...
 //! helio list channels ...
+//! helio list placement-groups ...
 //! ```
 //!
 //! The command joins the cluster as a node of its own for a moment (named `helio-cli`; it
@@ -24,7 +25,10 @@ use clap::Parser;
 
 use crate::{
     args::{Cli, Command, Connection, ListWhat},
-    report::{actor_rows, actors_table, channel_rows, channels_table, node_rows, nodes_table},
+    report::{
+        actor_rows, actors_table, channel_rows, channels_table, node_rows, nodes_table,
+        placement_group_rows, placement_groups_table,
+    },
 };
 
 fn main() -> ExitCode {
@@ -57,27 +61,37 @@ fn main() -> ExitCode {
             let rows = channel_rows(&helio::list_actors(), &nodes);
             show(&connection, &rows, || channels_table(&rows))
         }
+        Command::List {
+            what: ListWhat::PlacementGroups(_),
+        } => {
+            let rows = placement_group_rows(&helio::placement_groups(), &nodes);
+            show(&connection, &rows, || placement_groups_table(&rows))
+        }
         Command::Status(_) => {
             let nodes_rows = node_rows(&nodes, me);
             let listed = actors(&connection);
             let actors = actor_rows(&listed, &nodes);
             let channels = channel_rows(&listed, &nodes);
+            let groups = placement_group_rows(&helio::placement_groups(), &nodes);
             if connection.json {
                 let all = serde_json::json!({
                     "nodes": nodes_rows,
                     "actors": actors,
                     "channels": channels,
+                    "placement_groups": groups,
                 });
                 Ok(format!("{all:#}\n"))
             } else {
                 Ok(format!(
-                    "Nodes ({})\n{}\nActors ({})\n{}\nChannels ({})\n{}",
+                    "Nodes ({})\n{}\nActors ({})\n{}\nChannels ({})\n{}\nPlacement groups ({})\n{}",
                     nodes_rows.len(),
                     nodes_table(&nodes_rows),
                     actors.len(),
                     actors_table(&actors),
                     channels.len(),
-                    channels_table(&channels)
+                    channels_table(&channels),
+                    groups.len(),
+                    placement_groups_table(&groups)
                 ))
             }
         }

@@ -476,3 +476,103 @@ mod tests {
         assert_eq!(ago(Duration::from_secs(75)), "75s");
     }
 }
+
+/// A placement group, as `helio list placement-groups` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlacementGroupRow {
+    /// Its id.
+    pub id: String,
+    /// `PACK`, `SPREAD`, `STRICT_PACK` or `STRICT_SPREAD`.
+    pub strategy: String,
+    /// `pending` or `created`.
+    pub state: String,
+    /// Its bundles' resources, by name.
+    pub bundles: Vec<Vec<(String, f64)>>,
+    /// The node of each bundle (by name), once created.
+    pub nodes: Vec<String>,
+    /// The node that made it (by name).
+    pub creator: String,
+}
+
+/// The rows of `groups`, naming nodes as `nodes` does (else by id).
+pub fn placement_group_rows(
+    groups: &[helio::PlacementGroupInfo],
+    nodes: &[NodeInfo],
+) -> Vec<PlacementGroupRow> {
+    let name = |id: NodeId| {
+        nodes
+            .iter()
+            .find(|node| node.id == id)
+            .map_or_else(|| id.to_string(), |node| node.name.clone())
+    };
+    groups
+        .iter()
+        .map(|group| PlacementGroupRow {
+            id: group.id.clone(),
+            strategy: group.strategy.clone(),
+            state: group.state.clone(),
+            bundles: group.bundles.clone(),
+            nodes: group.nodes.iter().map(|&node| name(node)).collect(),
+            creator: name(group.creator),
+        })
+        .collect()
+}
+
+/// `{CPU 1, GPU 0.5}`: a bundle's resources.
+fn bundle_cell(bundle: &[(String, f64)]) -> String {
+    let inner: Vec<String> = bundle
+        .iter()
+        .map(|(name, amount)| format!("{name} {amount}"))
+        .collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// The placement groups as a table: one line per bundle, the group's columns on its first.
+pub fn placement_groups_table(rows: &[PlacementGroupRow]) -> String {
+    let columns = [
+        Column {
+            header: "ID",
+            max: 21,
+        },
+        Column {
+            header: "STRATEGY",
+            max: 13,
+        },
+        Column {
+            header: "STATE",
+            max: 7,
+        },
+        Column {
+            header: "BUNDLE",
+            max: 18,
+        },
+        Column {
+            header: "NODE",
+            max: 12,
+        },
+    ];
+    let mut cells: Vec<Vec<String>> = Vec::new();
+    for row in rows {
+        for (index, bundle) in row.bundles.iter().enumerate() {
+            let first = index == 0;
+            let or_blank = |text: &str| {
+                if first {
+                    text.to_owned()
+                } else {
+                    String::new()
+                }
+            };
+            cells.push(vec![
+                or_blank(&row.id),
+                or_blank(&row.strategy),
+                or_blank(&row.state),
+                format!("{index} {}", bundle_cell(bundle)),
+                row.nodes
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_else(|| "-".to_owned()),
+            ]);
+        }
+    }
+    render(&columns, &cells)
+}

@@ -115,6 +115,14 @@ fn worker() {
         let (tx, rx) = helio_channel::channel_named::<String>("mail", 4);
         tx.blocking_send("hi".to_owned()).expect("send");
         std::mem::forget((tx, rx));
+        // A placement group of one bundle of an ssd: only this worker has one free.
+        let pg = helio::placement_group(
+            [helio::Bundle::new().resource("ssd", 1.0)],
+            helio::PlacementStrategy::Pack,
+        )
+        .expect("a valid group");
+        pg.wait(cluster_support::BOUND).expect("reserved");
+        std::mem::forget(pg);
     }
     say("ready");
     park();
@@ -169,7 +177,20 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
     assert!(status.starts_with("Nodes (2)\n"), "{status}");
     assert!(status.contains("\nActors (4)\n"), "{status}");
     assert!(status.contains("\nChannels (2)\n"), "{status}");
-    let tasks = [["1", "1", "2/2"], ["0", "0", "0/2"]];
+    assert!(status.contains("\nPlacement groups (1)\n"), "{status}");
+    let group: Vec<&str> = status
+        .lines()
+        .find(|line| line.starts_with("pg-"))
+        .unwrap_or_else(|| panic!("no placement group row in\n{status}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        group[1..],
+        ["PACK", "created", "0", "{ssd", "1}", "worker-2"],
+        "{status}"
+    );
+    // Worker 2 lends one of its ssds to its placement group.
+    let tasks = [["1", "1", "2/2"], ["0", "0", "1/2"]];
     for ((n, worker), [running, waiting, ssd]) in ["1", "2"].iter().zip(&workers).zip(tasks) {
         let node = row(&status, &format!("worker-{n}"));
         assert_eq!(node[3], worker.pid().to_string(), "{status}");
@@ -235,6 +256,16 @@ fn status_and_list_show_the_nodes_and_actors_of_a_live_cluster() {
 
     let json: serde_json::Value =
         serde_json::from_str(&helio(&nats.url, &["status", "--json"])).expect("JSON");
+    let groups = json["placement_groups"]
+        .as_array()
+        .expect("placement groups");
+    assert_eq!(groups.len(), 1, "{json}");
+    assert_eq!(groups[0]["state"], "created", "{json}");
+    assert_eq!(groups[0]["nodes"][0], "worker-2", "{json}");
+    assert_eq!(groups[0]["creator"], "worker-2", "{json}");
+    let listed = helio(&nats.url, &["list", "placement-groups"]);
+    assert!(listed.starts_with("ID"), "{listed}");
+    assert_eq!(listed.lines().count(), 2, "{listed}");
     let nodes = json["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 2);
     assert!(nodes.iter().all(|n| n["state"] == "alive"));

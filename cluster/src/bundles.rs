@@ -19,12 +19,81 @@ use super::{
     wire::{self, CODEC, CODEC_ID, Failure},
 };
 use crate::seam::{
-    ActorLabel, PlacementGroupId, ReserveGroup, Resources, Unreserved, detached_pair, release_part,
-    reserve_part,
+    ActorLabel, PlacementGroupId, ReserveGroup, Resources, Unreserved, detached_pair, held_parts,
+    release_part, reserve_part,
 };
 
 /// How long a node may take to answer a reservation.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// A placement group as the registry keeps it while it lives, for [`placement_groups`]
+/// (`helio status`): written by the process that made it, removed with the group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PlacementGroupInfo {
+    /// Its id (`pg-<node>-<n>`).
+    pub id: String,
+    /// Its strategy (`PACK`, `SPREAD`, `STRICT_PACK`, `STRICT_SPREAD`).
+    pub strategy: String,
+    /// `pending` (its bundles not all reserved yet) or `created`.
+    pub state: String,
+    /// Its bundles' resources, by name, in order.
+    pub bundles: Vec<Vec<(String, f64)>>,
+    /// The node of each bundle, once created.
+    pub nodes: Vec<NodeId>,
+    /// The node that made it: the group goes when that node does.
+    pub creator: NodeId,
+}
+
+fn record_key(group: PlacementGroupId) -> String {
+    format!("pg.{group}")
+}
+
+/// Writes the group's record: pending, or created with the node of each bundle.
+async fn record(cluster: &Cluster, request: &ReserveGroup, homes: Option<&[NodeId]>) {
+    let info = PlacementGroupInfo {
+        id: request.group.to_string(),
+        strategy: request.strategy.to_string(),
+        state: if homes.is_some() {
+            "created"
+        } else {
+            "pending"
+        }
+        .to_owned(),
+        bundles: request.bundles.iter().map(listed).collect(),
+        nodes: homes.map(<[NodeId]>::to_vec).unwrap_or_default(),
+        creator: cluster.node(),
+    };
+    if let Err(err) = cluster
+        .registry
+        .put_value(&record_key(request.group), &info)
+        .await
+    {
+        tracing::debug!(group = %request.group, %err, "placement group record not written");
+    }
+}
+
+/// The placement groups of the cluster (empty outside cluster mode), as their makers
+/// recorded them, sorted by id. Blocks for the registry's answer (at most 10 s).
+///
+/// ```no_run
+/// for group in helio_cluster::placement_groups() {
+///     println!("{} {} {} {:?}", group.id, group.strategy, group.state, group.nodes);
+/// }
+/// ```
+pub fn placement_groups() -> Vec<PlacementGroupInfo> {
+    let Some(cluster) = current() else {
+        return Vec::new();
+    };
+    let registry = cluster.registry.clone();
+    let scan = async move { registry.scan::<PlacementGroupInfo>("pg.").await };
+    let mut groups = super::block_on(&cluster.handle, Duration::from_secs(10), scan)
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
+    groups
+}
 
 /// What a node is asked.
 #[derive(Serialize, Deserialize)]
@@ -57,7 +126,13 @@ pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unrese
             ledger: candidate.ledger,
         })
         .collect();
-    let homes = plan(request.strategy, &request.bundles, &spots)?;
+    let homes = match plan(request.strategy, &request.bundles, &spots) {
+        Ok(homes) => homes,
+        Err(unreserved) => {
+            record(&cluster, &request, None).await;
+            return Err(unreserved);
+        }
+    };
     let mut nodes: Vec<NodeId> = homes.clone();
     nodes.sort_unstable();
     nodes.dedup();
@@ -89,6 +164,7 @@ pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unrese
         }),
     });
     let Some(refused) = refused else {
+        record(&cluster, &request, Some(&homes)).await;
         return Ok(homes);
     };
     // All or nothing: those that took theirs give them back.
@@ -99,6 +175,17 @@ pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unrese
         .collect();
     release(&cluster, request.group, took);
     Err(refused)
+}
+
+/// The group was removed: its record goes, and `nodes` give back what they hold of it.
+pub(crate) fn removed(cluster: &Arc<Cluster>, group: PlacementGroupId, nodes: Vec<NodeId>) {
+    let registry = cluster.registry.clone();
+    cluster.handle.spawn(async move {
+        if let Err(err) = registry.remove_key(&record_key(group)).await {
+            tracing::debug!(%group, %err, "placement group record not removed");
+        }
+    });
+    release(cluster, group, nodes);
 }
 
 /// Asks `nodes` to give back what they hold of `group` (not waiting for their answers).
@@ -155,6 +242,9 @@ pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
         .await
         .map_err(|err| format!("could not subscribe placement group requests: {err}"))?;
     let weak = Arc::downgrade(cluster);
+    cluster
+        .handle
+        .spawn(forget_the_dead(weak.clone(), cluster.liveness.deaths()));
     cluster.handle.spawn(async move {
         while let Some(message) = sub.next().await {
             let Some(cluster) = weak.upgrade() else {
@@ -201,4 +291,25 @@ fn answer(cluster: &Cluster, message: Message) {
         wire::encode(&answer).map_err(|err| Failure::Wire(err.to_string()))
     });
     cluster.reply(reply, result);
+}
+
+/// Gives back the bundles of groups whose maker this node finds dead (or gone): as in Ray,
+/// a group goes with the process that made it, and its actors with it.
+async fn forget_the_dead(cluster: std::sync::Weak<Cluster>, mut deaths: super::NodeDeaths) {
+    while deaths.changed().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        for group in held_parts() {
+            let maker = NodeId::from_u64(group.node());
+            if cluster.liveness.is_dead(maker) {
+                tracing::info!(%group, %maker, "its maker is gone: giving the bundles back");
+                release_part(group);
+                let registry = cluster.registry.clone();
+                cluster.handle.spawn(async move {
+                    let _ = registry.remove_key(&record_key(group)).await;
+                });
+            }
+        }
+    }
 }

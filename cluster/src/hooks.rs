@@ -110,7 +110,7 @@ impl helio_runtime::seam::Cluster for Hooks {
 
     fn release_group(&self, group: crate::seam::PlacementGroupId, nodes: Vec<crate::NodeId>) {
         if let Some(cluster) = current() {
-            crate::bundles::release(&cluster, group, nodes);
+            crate::bundles::removed(&cluster, group, nodes);
         }
     }
 

@@ -126,6 +126,7 @@ use std::{
 
 use tokio::{runtime::Handle, sync::mpsc};
 
+pub use bundles::{PlacementGroupInfo, placement_groups};
 pub use config::ClusterConfig;
 pub use durable::{delete_durable, put_durable};
 use helio_runtime::{

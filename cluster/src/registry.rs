@@ -297,6 +297,31 @@ impl Registry {
             .map_err(|err| format!("could not write {key}: {err}"))
     }
 
+    /// Writes `value` under `key`, whatever was there (a placement group's record).
+    pub(crate) async fn put_value<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), String> {
+        let value = Bytes::from(super::wire::encode(value).map_err(|e| e.to_string())?);
+        let store = &self.store;
+        settled(true, move || store.put(key, value.clone()))
+            .await
+            .map(drop)
+            .map_err(|err| format!("could not write {key}: {err}"))
+    }
+
+    /// Removes `key`'s records, leaving nothing behind.
+    pub(crate) async fn remove_key(&self, key: &str) -> Result<(), String> {
+        self.store
+            .stream
+            .purge()
+            .filter(format!("{}{key}", self.store.prefix))
+            .await
+            .map(drop)
+            .map_err(|err| format!("could not remove {key}: {err}"))
+    }
+
     /// Replaces the record at `revision` with `record` (taking the name over); `Ok(None)`
     /// when it changed since: another node was quicker.
     pub(crate) async fn take_over(

@@ -428,8 +428,10 @@ impl Group {
     fn remove(&self) {
         let old = std::mem::replace(&mut *self.lock(), Phase::Removed);
         self.changed.notify_waiters();
-        if let Phase::Created { homes } = old {
-            release(self.id, &homes);
+        match old {
+            Phase::Created { homes } => release(self.id, &homes),
+            // Nothing reserved; in cluster mode its record goes.
+            _ => release(self.id, &[]),
         }
         let early = std::mem::take(&mut *self.early.lock().unwrap_or_else(PoisonError::into_inner));
         for actor in early.iter().filter_map(Weak::upgrade) {
@@ -446,9 +448,7 @@ fn release(id: PlacementGroupId, homes: &[Option<NodeId>]) {
     let mut nodes: Vec<NodeId> = homes.iter().flatten().copied().collect();
     nodes.sort_unstable();
     nodes.dedup();
-    if !nodes.is_empty()
-        && let Some(cluster) = crate::seam::hooks::cluster()
-    {
+    if let Some(cluster) = crate::seam::hooks::cluster() {
         cluster.release_group(id, nodes);
     }
 }
@@ -613,6 +613,11 @@ pub fn reserve_part(
 ) -> Result<(), (usize, String)> {
     crate::system::at_shutdown(clear);
     hold_part(&crate::system::task_pool(), id, bundles)
+}
+
+/// The groups this node holds bundles of.
+pub fn held_parts() -> Vec<PlacementGroupId> {
+    parts().keys().copied().collect()
 }
 
 /// Cluster mode, on a node asked to: gives back its part of group `id` (kills its actors).

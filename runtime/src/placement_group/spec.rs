@@ -43,6 +43,11 @@ pub struct PlacementGroupId {
 }
 
 impl PlacementGroupId {
+    /// The number of the node that made the group (0 outside cluster mode).
+    pub fn node(self) -> u64 {
+        self.node
+    }
+
     pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         PlacementGroupId {
