@@ -60,6 +60,13 @@ fn join(name: &str, hosts: bool) {
         .num_cpus(2.0);
     helio::init(config).expect("join the cluster");
     helio::register::<Whereabouts>();
+    helio::register_task(&task_pid);
+}
+
+/// Says where it runs, holding a CPU.
+#[remote(num_cpus = 1)]
+fn task_pid() -> u32 {
+    std::process::id()
 }
 
 /// Places `count` actors anywhere, and returns the pid of the process that runs each (the
@@ -191,7 +198,7 @@ fn any_placement_spreads_actors_evenly_over_the_workers() {
 
 /// A `StrictSpread` group of three bundles over two workers waits, and a wait names the
 /// bundle left without a node; once a third worker joins, the group lands one bundle per
-/// node, an actor in each bundle runs on its node, and removing the group kills them and
+/// node, an actor and a task in each bundle run on its node, and removing the group kills them and
 /// gives the bundles back.
 #[test]
 fn a_strict_spread_group_lands_one_bundle_per_node_and_its_removal_kills_its_actors() {
@@ -204,7 +211,7 @@ fn a_strict_spread_group_lands_one_bundle_per_node_and_its_removal_kills_its_act
         }
         Some("driver") => {
             join("driver", false);
-            let bundles = (0..3).map(|_| Bundle::new().num_cpus(1.0));
+            let bundles = (0..3).map(|_| Bundle::new().num_cpus(2.0));
             let pg = helio::placement_group(bundles, PlacementStrategy::StrictSpread)
                 .expect("a valid group");
             match pg.wait(Duration::from_secs(2)) {
@@ -233,14 +240,20 @@ fn a_strict_spread_group_lands_one_bundle_per_node_and_its_removal_kills_its_act
                 })
                 .collect();
             say(format!("pids {}", pids.join(",")));
-            // Each worker lends one CPU to the group (as the nodes' next reports of their
+            // A task in each bundle runs on its node, on the CPU the actor leaves it.
+            for (i, pid) in pids.iter().enumerate() {
+                let in_bundle = TaskOptions::new().placement_group(&pg, Some(i));
+                let ran = task_pid.options(in_bundle).remote().get_timeout(WAIT);
+                assert_eq!(ran.expect("a task in its bundle").to_string(), *pid);
+            }
+            // Each worker lends its two CPUs to the group (as the nodes' next reports of their
             // resources say: asked again, bounded, as a node slow to answer its ping under
             // load is left out of a round). Four nodes of 2 CPUs: the driver's count too.
             let total = 8.0;
             let deadline = std::time::Instant::now() + WAIT;
             loop {
                 let free = helio::available_resources().get("CPU").copied();
-                if free == Some(total - 3.0) {
+                if free == Some(total - 6.0) {
                     break;
                 }
                 assert!(std::time::Instant::now() < deadline, "free CPU {free:?}");

@@ -293,6 +293,9 @@ pub(crate) fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::seam::
         }
     };
     let decode = entry.decode;
+    let bundle_node = options
+        .in_group()
+        .and_then(|in_group| crate::seam::bundle_node(&in_group));
     let now = Instant::now();
     let deadline = crate::seam::task_resource_timeout(&options).map(|timeout| now + timeout);
     attempt(Attempt {
@@ -306,6 +309,7 @@ pub(crate) fn send(cluster: &Arc<Cluster>, entry: TaskEntry, sent: crate::seam::
         since: now,
         deadline,
         taken: Arc::clone(&ticket.taken),
+        bundle_node,
         done: Box::new(move |result: Result<Bytes, ActorError>| {
             done(result.and_then(|bytes| {
                 decode(&bytes).map_err(|err| ActorError::Wire {
@@ -392,6 +396,8 @@ struct Attempt {
     deadline: Option<Instant>,
     /// Where the task runs now (the ticket's view).
     taken: Arc<Mutex<Taken>>,
+    /// The node of its placement group bundle: it goes there, and nowhere else.
+    bundle_node: Option<NodeId>,
     done: Complete,
 }
 
@@ -441,6 +447,10 @@ pub(crate) enum TaskAck {
 /// Sends the task where it may go: one that asks for nothing to whichever node takes it,
 /// any other through this process's line, to a node with room for it.
 fn attempt(attempt: Attempt) {
+    if let Some(node) = attempt.bundle_node {
+        // Its bundle's node takes it whatever its load: it waits there, in the bundle's line.
+        return send_to_node(attempt, node);
+    }
     if attempt.demand.is_empty() {
         let subject = attempt.cluster.subjects.task(attempt.fingerprint);
         return send_to(attempt, subject, None);

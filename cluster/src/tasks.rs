@@ -256,8 +256,11 @@ fn take(cluster: &Arc<Cluster>, entry: TaskEntry, message: Message) {
     };
     // Only what can start now: a task that does not fit goes back to its caller's line.
     // (Bad options: the run itself reports them.)
+    // A task of a placement group takes its resources from its bundle here: it waits in
+    // the bundle's line.
+    let in_group = request.options.in_group().is_some();
     let held = match crate::seam::task_demand(&request.options) {
-        Ok(demand) if !demand.is_empty() => match crate::seam::try_hold(&demand) {
+        Ok(demand) if !demand.is_empty() && !in_group => match crate::seam::try_hold(&demand) {
             Some(held) => Some(held),
             None => return cluster.reply(ack, answer(TaskAck::Busy(Load::here(cluster)))),
         },

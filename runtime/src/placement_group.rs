@@ -615,6 +615,17 @@ pub fn reserve_part(
     hold_part(&crate::system::task_pool(), id, bundles)
 }
 
+/// The node a task of the group `in_group` goes to, when its group, made by this process,
+/// is reserved and its bundle is on another node.
+pub fn bundle_node(in_group: &InGroup) -> Option<NodeId> {
+    let group = groups().get(&in_group.group).cloned()?;
+    let phase = group.lock();
+    let Phase::Created { homes } = &*phase else {
+        return None;
+    };
+    homes.get(in_group.bundle.unwrap_or(0)).copied().flatten()
+}
+
 /// The groups this node holds bundles of.
 pub fn held_parts() -> Vec<PlacementGroupId> {
     parts().keys().copied().collect()
@@ -686,6 +697,32 @@ impl InGroup {
                 )
             })?
             .map_err(|_| self.removed())?;
+        Ok(match self.bundle {
+            Some(bundle) => homes.get(bundle).copied().flatten(),
+            None => homes.first().copied().flatten(),
+        })
+    }
+
+    /// Where a task of this group runs: `Ok(None)` here (this node holds its bundle, or no
+    /// group is known here), `Ok(Some(node))` on the node of its bundle, once the group is
+    /// reserved.
+    ///
+    /// # Errors
+    /// The group was removed.
+    pub(crate) async fn remote_home(&self) -> Result<Option<NodeId>, String> {
+        if let Some(part) = parts().get(&self.group).cloned() {
+            let here = match self.bundle {
+                Some(bundle) => part.pools.contains_key(&bundle),
+                None => true,
+            };
+            if here {
+                return Ok(None);
+            }
+        }
+        let Some(group) = groups().get(&self.group).cloned() else {
+            return Ok(None);
+        };
+        let homes = group.homes().await.map_err(|_| self.removed())?;
         Ok(match self.bundle {
             Some(bundle) => homes.get(bundle).copied().flatten(),
             None => homes.first().copied().flatten(),

@@ -319,8 +319,8 @@ fn submit<F: RemoteFn, P: PendingArgs<Values = F::Args>>(
     // starts at once: as a small task, or (sync) on a runner. One that asks for CPUs takes
     // them on the runtime, not here: taken here, they would be held while it waits to be
     // polled, and the tasks after it would wait in line for no reason.
-    // A task in a placement group runs here, on its bundle's resources.
-    let routed = routed && in_group.is_none();
+    // A task in a placement group runs on its bundle's node, on the bundle's resources: it
+    // is never routed by load (see `run`).
     let stays = demand.is_empty()
         && in_group.is_none()
         && (!routed || router().is_none_or(|router| router.routes(TypeId::of::<F>()).is_none()));
@@ -438,6 +438,12 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
     } = task;
     // A task that may run elsewhere (cluster mode: a registered fn) runs here if this process
     // hosts and has its resources free now, and otherwise goes where the router sends it.
+    // A task of a placement group goes to its bundle's node (its options say which), and
+    // otherwise runs here; no other routing applies to it.
+    let (routed, in_a_group) = match in_group {
+        Some(_) => (None, routed),
+        None => (routed, None),
+    };
     let router = routed.and_then(|options| Some((options, router()?)));
     let args = match args {
         Args::Now(values) => values,
@@ -465,6 +471,39 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
             }
         }
     };
+    if let (Some(in_group), Some(options)) = (in_group, in_a_group) {
+        let home = match select(pin!(in_group.remote_home()), pin!(done.cancelled())).await {
+            Either::Left((home, _)) => Some(home),
+            // Cancelled: the ref says so already.
+            Either::Right(((), _)) => None,
+        };
+        match home {
+            Some(Ok(Some(_))) => match self::router() {
+                Some(router) if router.routes(TypeId::of::<F>()).is_some() => {
+                    let args = Box::new(args);
+                    return elsewhere::<F>(&*router, options, demand, args, done, label).await;
+                }
+                _ => {
+                    return done.complete(Err(ActorError::Unschedulable {
+                        actor: label,
+                        method: F::NAME,
+                        shortfall: "its bundle is on another node: register the fn there and \
+                                    here (`helio::register_task`)"
+                            .to_owned(),
+                    }));
+                }
+            },
+            Some(Ok(None)) => {}
+            Some(Err(message)) => {
+                return done.complete(Err(ActorError::Unschedulable {
+                    actor: label,
+                    method: F::NAME,
+                    shortfall: message,
+                }));
+            }
+            None => return,
+        }
+    }
     let here = match router {
         Some((options, router)) => match router.routes(TypeId::of::<F>()) {
             Some(hosts_here) => match hosts_here.then(|| pool.try_acquire(&demand)).flatten() {

@@ -98,9 +98,8 @@ impl TaskOptions {
     /// Runs the task in a bundle of `pg` (Ray's `PlacementGroupSchedulingStrategy`): bundle
     /// `Some(i)`, or `None` for any bundle with room. It takes its resources from the bundle
     /// (waiting for the group to be reserved first). A bundle past the group's, or a group
-    /// removed, fails the task. In cluster mode a task runs only in a bundle this process
-    /// holds: one whose bundle is on another node fails, saying so (not yet across
-    /// processes; actors are).
+    /// removed, fails the task. In cluster mode it runs on its bundle's node (register the fn
+    /// there, `helio::register_task`), waiting there in the bundle's own line.
     ///
     /// ```
     /// use std::time::Duration;
@@ -130,6 +129,11 @@ impl TaskOptions {
     }
 
     /// What the task asks of its node, checked.
+    /// The placement group bundle it runs in, if any (cluster mode routes it there).
+    pub fn in_group(&self) -> Option<crate::InGroup> {
+        self.in_group
+    }
+
     pub(crate) fn demand(&self) -> Result<Resources, String> {
         self.resources.declared(1.0, 0.0)
     }

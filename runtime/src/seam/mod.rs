@@ -43,8 +43,8 @@ pub use crate::{
     object_ref::{Canceller, Origin, Resolver, detached_pair},
     options::Placement,
     placement_group::{
-        InGroup, PlacementGroupId, PlacementStrategy, ReserveGroup, Unreserved, held_parts,
-        release_part, reserve_part,
+        InGroup, PlacementGroupId, PlacementStrategy, ReserveGroup, Unreserved, bundle_node,
+        held_parts, release_part, reserve_part,
     },
     registry::Key,
     remote::{
