@@ -364,3 +364,72 @@ fn a_group_whose_maker_dies_is_given_back() {
     worker.tell("go");
     worker.expect("given-back");
 }
+
+/// A bundle whose node dies is placed again, as Ray reschedules it: the group is
+/// `Rescheduling`, then `Created` with that bundle on a live node its strategy allows (for
+/// `StrictSpread`, not the node of the other bundle), and an actor created in the bundle
+/// runs there.
+#[test]
+fn a_bundle_on_a_dead_node_is_placed_again() {
+    use helio::{Bundle, PlacementGroupState, PlacementStrategy};
+    match role().as_deref() {
+        Some("worker") => {
+            join("worker", true);
+            say(format!("ready {}", std::process::id()));
+            return park();
+        }
+        Some("driver") => {
+            join("driver", false);
+            let bundles = (0..2).map(|_| Bundle::new().num_cpus(1.0));
+            let pg = helio::placement_group(bundles, PlacementStrategy::StrictSpread)
+                .expect("a valid group");
+            pg.wait(WAIT).expect("reserved");
+            let in_bundle = |i| {
+                ActorOptions::new()
+                    .num_cpus(1.0)
+                    .placement_group(&pg, Some(i))
+            };
+            let pid_in = |i| {
+                let actor = Whereabouts::new_actor().options(in_bundle(i)).remote();
+                let pid = actor.methods().pid().remote().get_timeout(WAIT);
+                (pid.expect("an actor in its bundle"), actor)
+            };
+            let ((first, _a), (second, _b)) = (pid_in(0), pid_in(1));
+            say(format!("pids {first} {second}"));
+            let _ = cluster_support::next_line(); // the first bundle's node was killed
+            let deadline = std::time::Instant::now() + WAIT;
+            while pg.state() == PlacementGroupState::Created {
+                assert!(std::time::Instant::now() < deadline, "never rescheduled");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            pg.wait(WAIT).expect("placed again");
+            assert_eq!(pg.state(), PlacementGroupState::Created);
+            let (again, _c) = pid_in(0);
+            say(format!("again {again}"));
+            return;
+        }
+        _ => {}
+    }
+    let test = "a_bundle_on_a_dead_node_is_placed_again";
+    let nats = Nats::start();
+    let mut workers: Vec<Proc> = (0..3)
+        .map(|_| Proc::start(test, "worker", &nats.url))
+        .collect();
+    for worker in &mut workers {
+        worker.expect("ready");
+    }
+    let mut driver = Proc::start(test, "driver", &nats.url);
+    let pids = driver.expect("pids");
+    let (first, second) = pids.split_once(' ').expect("two pids");
+    let (first, second): (u32, u32) = (first.parse().unwrap(), second.parse().unwrap());
+    let victim = workers
+        .iter_mut()
+        .find(|worker| worker.pid() == first)
+        .expect("the first bundle's node");
+    victim.kill();
+    driver.tell("killed");
+    let again: u32 = driver.expect("again").parse().expect("a pid");
+    assert_ne!(again, first, "not on the dead node");
+    assert_ne!(again, second, "strictly spread: not with the other bundle");
+    driver.succeeds();
+}

@@ -20,12 +20,47 @@ pub(crate) struct Spot {
     pub(crate) ledger: Ledger,
 }
 
-/// The node of each bundle, or the first bundle that found none.
+/// The node of each bundle, or the first bundle that found none (by its position in
+/// `bundles`). `elsewhere`: the nodes of the group's other bundles, when some are placed
+/// again after a node's death: `StrictSpread` avoids them, `StrictPack` keeps to them, and
+/// `Pack` prefers them.
 pub(crate) fn plan(
     strategy: PlacementStrategy,
     bundles: &[Resources],
     nodes: &[Spot],
+    elsewhere: &[NodeId],
 ) -> Result<Vec<NodeId>, Unreserved> {
+    if !elsewhere.is_empty() {
+        let kept: Vec<Spot> = match strategy {
+            PlacementStrategy::StrictSpread => nodes
+                .iter()
+                .filter(|spot| !elsewhere.contains(&spot.node))
+                .cloned()
+                .collect(),
+            PlacementStrategy::StrictPack => nodes
+                .iter()
+                .filter(|spot| elsewhere.contains(&spot.node))
+                .cloned()
+                .collect(),
+            // Soft: the nodes of the other bundles first.
+            PlacementStrategy::Pack => {
+                let mut first: Vec<Spot> = nodes
+                    .iter()
+                    .filter(|spot| elsewhere.contains(&spot.node))
+                    .cloned()
+                    .collect();
+                first.extend(
+                    nodes
+                        .iter()
+                        .filter(|s| !elsewhere.contains(&s.node))
+                        .cloned(),
+                );
+                first
+            }
+            PlacementStrategy::Spread => nodes.to_vec(),
+        };
+        return plan(strategy, bundles, &kept, &[]);
+    }
     if nodes.is_empty() {
         return Err(Unreserved {
             bundle: 0,
@@ -181,12 +216,14 @@ mod tests {
             PlacementStrategy::StrictSpread,
             &bundles,
             &spots(&[2.0, 2.0, 2.0]),
+            &[],
         );
         assert_eq!(placed, Ok(ids(&[1, 2, 3])));
         let short = plan(
             PlacementStrategy::StrictSpread,
             &bundles,
             &spots(&[4.0, 4.0]),
+            &[],
         );
         let err = short.unwrap_err();
         assert_eq!(err.bundle, 2);
@@ -196,37 +233,83 @@ mod tests {
     #[test]
     fn strict_pack_needs_one_node_for_all() {
         let bundles = [cpus(1.0), cpus(2.0)];
-        let placed = plan(PlacementStrategy::StrictPack, &bundles, &spots(&[2.0, 3.0]));
+        let placed = plan(
+            PlacementStrategy::StrictPack,
+            &bundles,
+            &spots(&[2.0, 3.0]),
+            &[],
+        );
         assert_eq!(placed, Ok(ids(&[2, 2])));
-        let err = plan(PlacementStrategy::StrictPack, &bundles, &spots(&[2.0, 2.0])).unwrap_err();
+        let err = plan(
+            PlacementStrategy::StrictPack,
+            &bundles,
+            &spots(&[2.0, 2.0]),
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(err.bundle, 1);
     }
 
     #[test]
     fn pack_falls_back_to_several_nodes_and_fills_used_ones_first() {
         let bundles = [cpus(2.0), cpus(1.0), cpus(2.0)];
-        let placed = plan(PlacementStrategy::Pack, &bundles, &spots(&[3.0, 2.0]));
+        let placed = plan(PlacementStrategy::Pack, &bundles, &spots(&[3.0, 2.0]), &[]);
         assert_eq!(placed, Ok(ids(&[1, 1, 2])));
     }
 
     #[test]
     fn spread_goes_round_the_nodes_then_doubles_up() {
         let bundles = [cpus(1.0), cpus(1.0), cpus(1.0)];
-        let placed = plan(PlacementStrategy::Spread, &bundles, &spots(&[2.0, 2.0]));
+        let placed = plan(
+            PlacementStrategy::Spread,
+            &bundles,
+            &spots(&[2.0, 2.0]),
+            &[],
+        );
         assert_eq!(placed, Ok(ids(&[1, 2, 1])));
     }
 
     #[test]
     fn no_node_is_a_wait_naming_the_first_bundle() {
-        let err = plan(PlacementStrategy::Pack, &[cpus(1.0)], &[]).unwrap_err();
+        let err = plan(PlacementStrategy::Pack, &[cpus(1.0)], &[], &[]).unwrap_err();
         assert_eq!(err.bundle, 0);
         let err = plan(
             PlacementStrategy::Spread,
             &[cpus(1.0), cpus(4.0)],
             &spots(&[2.0]),
+            &[],
         )
         .unwrap_err();
         assert_eq!(err.bundle, 1);
         assert!(err.message.contains("needs 4 CPU"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_bundle_placed_again_keeps_to_the_strategy_with_the_others() {
+        let bundle = [cpus(1.0)];
+        let nodes = spots(&[2.0, 2.0, 2.0]);
+        let (one, two) = (NodeId::from_u64(1), NodeId::from_u64(2));
+        // Spread strictly: not where the other bundles are.
+        let placed = plan(
+            PlacementStrategy::StrictSpread,
+            &bundle,
+            &nodes,
+            &[one, two],
+        );
+        assert_eq!(placed, Ok(ids(&[3])));
+        // Packed strictly: only there.
+        let placed = plan(PlacementStrategy::StrictPack, &bundle, &nodes, &[two]);
+        assert_eq!(placed, Ok(ids(&[2])));
+        // Packed: there first.
+        let placed = plan(PlacementStrategy::Pack, &bundle, &nodes, &[two]);
+        assert_eq!(placed, Ok(ids(&[2])));
+        // With every node taken, a strict spread waits.
+        let err = plan(
+            PlacementStrategy::StrictSpread,
+            &bundle,
+            &spots(&[2.0, 2.0]),
+            &[one, two],
+        );
+        assert!(err.is_err());
     }
 }

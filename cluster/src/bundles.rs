@@ -19,8 +19,8 @@ use super::{
     wire::{self, CODEC, CODEC_ID, Failure},
 };
 use crate::seam::{
-    ActorLabel, PlacementGroupId, ReserveGroup, Resources, Unreserved, detached_pair, held_parts,
-    release_part, reserve_part,
+    ActorLabel, PlacementGroupId, ReserveGroup, Resources, Unreserved, detached_pair, group_nodes,
+    held_parts, node_died, release_part, reserve_part,
 };
 
 /// How long a node may take to answer a reservation.
@@ -35,11 +35,12 @@ pub struct PlacementGroupInfo {
     pub id: String,
     /// Its strategy (`PACK`, `SPREAD`, `STRICT_PACK`, `STRICT_SPREAD`).
     pub strategy: String,
-    /// `pending` (its bundles not all reserved yet) or `created`.
+    /// `pending` (its bundles not all reserved yet), `created`, or `rescheduling` (some
+    /// bundles are being reserved again: their node died).
     pub state: String,
     /// Its bundles' resources, by name, in order.
     pub bundles: Vec<Vec<(String, f64)>>,
-    /// The node of each bundle, once created.
+    /// The node of each bundle, once created (while rescheduling, of those still placed).
     pub nodes: Vec<NodeId>,
     /// The node that made it: the group goes when that node does.
     pub creator: NodeId,
@@ -49,19 +50,37 @@ fn record_key(group: PlacementGroupId) -> String {
     format!("pg.{group}")
 }
 
-/// Writes the group's record: pending, or created with the node of each bundle.
+/// Writes the group's record: pending (or rescheduling), or created with the node of each
+/// bundle (`homes`: those of the bundles reserved now).
 async fn record(cluster: &Cluster, request: &ReserveGroup, homes: Option<&[NodeId]>) {
+    let again = !request.elsewhere.is_empty() || request.bundles.len() < request.all.len();
+    let state = match (homes, again) {
+        (Some(_), _) => "created",
+        (None, false) => "pending",
+        (None, true) => "rescheduling",
+    };
+    let mut nodes: Vec<Option<NodeId>> = request.all.iter().map(|(_, node)| *node).collect();
+    if let Some(homes) = homes {
+        for ((index, _), home) in request.bundles.iter().zip(homes) {
+            if let Some(node) = nodes.get_mut(*index) {
+                *node = Some(*home);
+            }
+        }
+    }
     let info = PlacementGroupInfo {
         id: request.group.to_string(),
         strategy: request.strategy.to_string(),
-        state: if homes.is_some() {
-            "created"
+        state: state.to_owned(),
+        bundles: request
+            .all
+            .iter()
+            .map(|(bundle, _)| listed(bundle))
+            .collect(),
+        nodes: if state == "pending" {
+            Vec::new()
         } else {
-            "pending"
-        }
-        .to_owned(),
-        bundles: request.bundles.iter().map(listed).collect(),
-        nodes: homes.map(<[NodeId]>::to_vec).unwrap_or_default(),
+            nodes.into_iter().flatten().collect()
+        },
         creator: cluster.node(),
     };
     if let Err(err) = cluster
@@ -126,11 +145,17 @@ pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unrese
             ledger: candidate.ledger,
         })
         .collect();
-    let homes = match plan(request.strategy, &request.bundles, &spots) {
+    let bundles: Vec<Resources> = request.bundles.iter().map(|(_, b)| b.clone()).collect();
+    // The group's index of the bundle at `at` in this request.
+    let index_of = |at: usize| request.bundles.get(at).map_or(at, |(index, _)| *index);
+    let homes = match plan(request.strategy, &bundles, &spots, &request.elsewhere) {
         Ok(homes) => homes,
         Err(unreserved) => {
             record(&cluster, &request, None).await;
-            return Err(unreserved);
+            return Err(Unreserved {
+                bundle: index_of(unreserved.bundle),
+                message: unreserved.message,
+            });
         }
     };
     let mut nodes: Vec<NodeId> = homes.clone();
@@ -140,9 +165,8 @@ pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unrese
         let bundles = homes
             .iter()
             .zip(&request.bundles)
-            .enumerate()
-            .filter(|(_, (home, _))| **home == node)
-            .map(|(index, (_, bundle))| (index, listed(bundle)))
+            .filter(|(home, _)| **home == node)
+            .map(|(_, (index, bundle))| (*index, listed(bundle)))
             .collect();
         let ask = Request::Reserve {
             group: request.group,
@@ -159,7 +183,7 @@ pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unrese
             message: format!("did not fit on node {node} after all: it {why}"),
         }),
         Err(why) => Some(Unreserved {
-            bundle: homes.iter().position(|home| home == node).unwrap_or(0),
+            bundle: index_of(homes.iter().position(|home| home == node).unwrap_or(0)),
             message: format!("could not be reserved on node {node}: {why}"),
         }),
     });
@@ -232,7 +256,13 @@ async fn ask_node(cluster: &Cluster, node: NodeId, request: &Request) -> Result<
 }
 
 /// Listens for reservations on this node; a client-only process holds no bundles.
+/// (Every process, a client-only one too, re-places the bundles of its groups whose node
+/// dies.)
 pub(crate) async fn listen(cluster: &Arc<Cluster>) -> Result<(), String> {
+    cluster.handle.spawn(replace_the_lost(
+        Arc::downgrade(cluster),
+        cluster.liveness.deaths(),
+    ));
     if !cluster.hosts {
         return Ok(());
     }
@@ -309,6 +339,21 @@ async fn forget_the_dead(cluster: std::sync::Weak<Cluster>, mut deaths: super::N
                 cluster.handle.spawn(async move {
                     let _ = registry.remove_key(&record_key(group)).await;
                 });
+            }
+        }
+    }
+}
+
+/// Re-places the bundles of this process's groups whose node this process finds dead (Ray
+/// reschedules them the same way); the group is `Rescheduling` meanwhile.
+async fn replace_the_lost(cluster: std::sync::Weak<Cluster>, mut deaths: super::NodeDeaths) {
+    while deaths.changed().await {
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        for node in group_nodes() {
+            if cluster.liveness.is_dead(node) {
+                node_died(node);
             }
         }
     }

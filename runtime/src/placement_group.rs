@@ -81,6 +81,9 @@ pub enum PlacementGroupState {
     Pending,
     /// Every bundle is reserved.
     Created,
+    /// A node that held some of its bundles died: they are being reserved again on other
+    /// nodes (Ray's `RESCHEDULING`); the others stay where they are.
+    Rescheduling,
     /// Removed with [`remove_placement_group`].
     Removed,
 }
@@ -193,6 +196,7 @@ impl PlacementGroup {
         match &*self.group.lock() {
             Phase::Pending { .. } => PlacementGroupState::Pending,
             Phase::Created { .. } => PlacementGroupState::Created,
+            Phase::Rescheduling { .. } => PlacementGroupState::Rescheduling,
             Phase::Removed => PlacementGroupState::Removed,
         }
     }
@@ -282,7 +286,7 @@ pub fn placement_group(
     });
     groups().insert(group.id, Arc::clone(&group));
     match cluster {
-        Some(cluster) => handle.spawn(reserve_in_cluster(Arc::clone(&group), cluster)),
+        Some(cluster) => handle.spawn(reserve_in_cluster(Arc::clone(&group), cluster, None)),
         None => handle.spawn(reserve_here(Arc::clone(&group), pool)),
     };
     Ok(PlacementGroup { group })
@@ -344,6 +348,12 @@ enum Phase {
     Created {
         homes: Vec<Option<NodeId>>,
     },
+    /// A node that held some bundles died: those are being reserved again elsewhere, the
+    /// others stay where `homes` says.
+    Rescheduling {
+        homes: Vec<Option<NodeId>>,
+        missing: Option<(usize, String)>,
+    },
     Removed,
 }
 
@@ -366,7 +376,7 @@ impl Group {
             match &*self.lock() {
                 Phase::Created { homes } => return Ok(homes.clone()),
                 Phase::Removed => return Err(PlacementGroupError::Removed),
-                Phase::Pending { .. } => {}
+                Phase::Pending { .. } | Phase::Rescheduling { .. } => {}
             }
             changed.await;
         }
@@ -392,7 +402,7 @@ impl Group {
     /// The error of a wait that ran out: the bundle that did not fit at the last try.
     fn timed_out(&self, waited: Duration) -> PlacementGroupError {
         match &*self.lock() {
-            Phase::Pending { missing } => {
+            Phase::Pending { missing } | Phase::Rescheduling { missing, .. } => {
                 let (bundle, message) = missing
                     .clone()
                     .unwrap_or_else(|| (0, "was not tried yet".to_owned()));
@@ -429,7 +439,9 @@ impl Group {
         let old = std::mem::replace(&mut *self.lock(), Phase::Removed);
         self.changed.notify_waiters();
         match old {
-            Phase::Created { homes } => release(self.id, &homes),
+            Phase::Created { homes } | Phase::Rescheduling { homes, .. } => {
+                release(self.id, &homes);
+            }
             // Nothing reserved; in cluster mode its record goes.
             _ => release(self.id, &[]),
         }
@@ -490,8 +502,28 @@ async fn reserve_here(group: Arc<Group>, pool: Arc<Pool>) {
 const RETRY_EVERY: Duration = Duration::from_millis(250);
 
 /// Reserves the group's bundles on the cluster's nodes, all or nothing, trying again every
-/// [`RETRY_EVERY`] while they do not fit; stops when the group is removed.
-async fn reserve_in_cluster(group: Arc<Group>, cluster: Arc<dyn crate::seam::hooks::Cluster>) {
+/// [`RETRY_EVERY`] while they do not fit; stops when the group is removed. With `again`,
+/// only the bundles listed (their node died), the others staying where its homes say.
+async fn reserve_in_cluster(
+    group: Arc<Group>,
+    cluster: Arc<dyn crate::seam::hooks::Cluster>,
+    again: Option<(Vec<usize>, Vec<Option<NodeId>>)>,
+) {
+    let here = crate::current_node();
+    let first = again.is_none();
+    let (indices, mut homes) = match again {
+        Some((lost, homes)) => (lost, homes),
+        None => (
+            (0..group.bundles.len()).collect(),
+            vec![None; group.bundles.len()],
+        ),
+    };
+    let elsewhere: Vec<NodeId> = homes
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !indices.contains(index))
+        .filter_map(|(_, home)| home.or(here))
+        .collect();
     loop {
         if group.is_removed() {
             return;
@@ -499,15 +531,28 @@ async fn reserve_in_cluster(group: Arc<Group>, cluster: Arc<dyn crate::seam::hoo
         let request = ReserveGroup {
             group: group.id,
             strategy: group.strategy,
-            bundles: group.bundles.clone(),
+            bundles: indices
+                .iter()
+                .filter_map(|&index| Some((index, group.bundles.get(index)?.clone())))
+                .collect(),
+            elsewhere: elsewhere.clone(),
+            all: group
+                .bundles
+                .iter()
+                .enumerate()
+                .map(|(index, bundle)| {
+                    let home = homes.get(index).copied().flatten().or(here);
+                    (bundle.clone(), home.filter(|_| !indices.contains(&index)))
+                })
+                .collect(),
         };
         match cluster.reserve_group(request).await {
-            Ok(homes) => {
-                let here = crate::current_node();
-                let homes: Vec<Option<NodeId>> = homes
-                    .into_iter()
-                    .map(|node| (Some(node) != here).then_some(node))
-                    .collect();
+            Ok(placed) => {
+                for (&index, node) in indices.iter().zip(placed) {
+                    if let Some(home) = homes.get_mut(index) {
+                        *home = (Some(node) != here).then_some(node);
+                    }
+                }
                 tracing::debug!(group = %group.id, ?homes, "placement group reserved");
                 if !group.set(Phase::Created {
                     homes: homes.clone(),
@@ -517,8 +562,14 @@ async fn reserve_in_cluster(group: Arc<Group>, cluster: Arc<dyn crate::seam::hoo
                 return;
             }
             Err(unreserved) => {
-                group.set(Phase::Pending {
-                    missing: Some((unreserved.bundle, unreserved.message)),
+                let missing = Some((unreserved.bundle, unreserved.message));
+                group.set(if first {
+                    Phase::Pending { missing }
+                } else {
+                    Phase::Rescheduling {
+                        homes: homes.clone(),
+                        missing,
+                    }
                 });
             }
         }
@@ -528,6 +579,64 @@ async fn reserve_in_cluster(group: Arc<Group>, cluster: Arc<dyn crate::seam::hoo
         let removed = std::pin::pin!(group.removed());
         futures::future::select(pause.as_mut(), removed).await;
     }
+}
+
+/// Cluster mode: `node` died. The groups this process made that had bundles there reserve
+/// those again on other nodes (as Ray reschedules them); their actors there died with it.
+pub fn node_died(node: NodeId) {
+    let Some(cluster) = crate::seam::hooks::cluster() else {
+        return;
+    };
+    let Ok(handle) = crate::embedded::spawn_handle() else {
+        return;
+    };
+    let all: Vec<Arc<Group>> = groups().values().cloned().collect();
+    for group in all {
+        let again = {
+            let mut phase = group.lock();
+            let Phase::Created { homes } = &*phase else {
+                continue;
+            };
+            let lost: Vec<usize> = homes
+                .iter()
+                .enumerate()
+                .filter(|(_, home)| **home == Some(node))
+                .map(|(index, _)| index)
+                .collect();
+            if lost.is_empty() {
+                continue;
+            }
+            let homes = homes.clone();
+            *phase = Phase::Rescheduling {
+                homes: homes.clone(),
+                missing: None,
+            };
+            (lost, homes)
+        };
+        group.changed.notify_waiters();
+        tracing::info!(group = %group.id, %node, bundles = ?again.0, "rescheduling the bundles of a dead node");
+        handle.spawn(reserve_in_cluster(
+            Arc::clone(&group),
+            Arc::clone(&cluster),
+            Some(again),
+        ));
+    }
+}
+
+/// The nodes other than this one that hold bundles of the groups this process made.
+pub fn group_nodes() -> Vec<NodeId> {
+    let mut nodes: Vec<NodeId> = groups()
+        .values()
+        .flat_map(|group| match &*group.lock() {
+            Phase::Created { homes } | Phase::Rescheduling { homes, .. } => {
+                homes.iter().flatten().copied().collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
 }
 
 /// The groups this process made, by id, until removed.

@@ -70,14 +70,21 @@ pub struct ReserveGroup {
     pub group: PlacementGroupId,
     /// How its bundles go onto nodes.
     pub strategy: PlacementStrategy,
-    /// Its bundles, in order.
-    pub bundles: Vec<Resources>,
+    /// The bundles to reserve now, with their index in the group: all of them at first;
+    /// after a node's death, those it held.
+    pub bundles: Vec<(usize, Resources)>,
+    /// The nodes of the group's other bundles (when some are re-placed): a strict strategy
+    /// places the new ones with regard to them.
+    pub elsewhere: Vec<crate::NodeId>,
+    /// Every bundle of the group, and the node of each not being reserved now (`None` for
+    /// those that are): what the group's record says.
+    pub all: Vec<(Resources, Option<crate::NodeId>)>,
 }
 
 /// Why the cluster did not reserve a group now: the first bundle that did not fit, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unreserved {
-    /// The bundle's index.
+    /// The bundle's index in the group.
     pub bundle: usize,
     /// What it lacked.
     pub message: String,

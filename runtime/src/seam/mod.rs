@@ -44,7 +44,7 @@ pub use crate::{
     options::Placement,
     placement_group::{
         InGroup, PlacementGroupId, PlacementStrategy, ReserveGroup, Unreserved, bundle_node,
-        held_parts, release_part, reserve_part,
+        group_nodes, held_parts, node_died, release_part, reserve_part,
     },
     registry::Key,
     remote::{
