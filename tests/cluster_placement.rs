@@ -279,6 +279,36 @@ fn a_strict_spread_group_lands_one_bundle_per_node_and_its_removal_kills_its_act
                 std::thread::sleep(Duration::from_millis(50));
             }
             say("removed");
+            // The other strategies over the three workers: the node of each bundle, by the
+            // pid of an actor in it.
+            let nodes_of = |cpus: &[f64], strategy| {
+                let pg = helio::placement_group(
+                    cpus.iter().map(|&n| Bundle::new().num_cpus(n)),
+                    strategy,
+                )
+                .expect("a valid group");
+                pg.wait(WAIT).expect("reserved");
+                let pids: Vec<u32> = (0..cpus.len())
+                    .map(|i| {
+                        let options = ActorOptions::new().placement_group(&pg, Some(i));
+                        let actor = Whereabouts::new_actor().options(options).remote();
+                        let pid = actor.methods().pid().remote().get_timeout(WAIT);
+                        pid.expect("an actor in its bundle")
+                    })
+                    .collect();
+                helio::remove_placement_group(&pg);
+                let mut distinct = pids.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                distinct.len()
+            };
+            // Both on one node.
+            assert_eq!(nodes_of(&[1.0, 1.0], PlacementStrategy::StrictPack), 1);
+            // Two bundles of a whole node each cannot share one.
+            assert_eq!(nodes_of(&[2.0, 2.0], PlacementStrategy::Pack), 2);
+            // Round the nodes.
+            assert_eq!(nodes_of(&[1.0, 1.0, 1.0], PlacementStrategy::Spread), 3);
+            say("strategies");
             return;
         }
         _ => {}
@@ -310,6 +340,7 @@ fn a_strict_spread_group_lands_one_bundle_per_node_and_its_removal_kills_its_act
     assert_eq!(ran, pids, "one bundle, and its actor, on each node");
     driver.expect("lent");
     driver.expect("removed");
+    driver.expect("strategies");
     driver.succeeds();
 }
 
