@@ -242,7 +242,10 @@ impl PlacementGroup {
 /// In one process the bundles are reserved from this node. In cluster mode they are
 /// reserved on the live nodes that host, as the strategy places them (all or nothing: the
 /// nodes that took some give them back when another refuses, and the group tries again);
-/// actors created in a bundle then run on its node.
+/// actors and tasks created in a bundle then run on its node. A bundle that no live node
+/// could ever hold keeps the group pending there, as in Ray (a larger node may join);
+/// [`PlacementGroup::wait`] names it. The group goes when this process does: the nodes give
+/// its bundles back.
 ///
 /// # Errors
 /// [`PlacementGroupError::Invalid`] for no bundles, an empty bundle or a bad amount, and
