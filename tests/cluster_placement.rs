@@ -396,10 +396,10 @@ fn a_group_whose_maker_dies_is_given_back() {
     worker.expect("given-back");
 }
 
-/// A bundle whose node dies is placed again, as Ray reschedules it: the group is
-/// `Rescheduling`, then `Created` with that bundle on a live node its strategy allows (for
-/// `StrictSpread`, not the node of the other bundle), and an actor created in the bundle
-/// runs there.
+/// A bundle whose node dies is placed again, as Ray reschedules it: the group (briefly
+/// `Rescheduling`) is `Created` again with that bundle on a live node its strategy allows
+/// (for `StrictSpread`, not the node of the other bundle), and an actor created in the
+/// bundle runs there.
 #[test]
 fn a_bundle_on_a_dead_node_is_placed_again() {
     use helio::{Bundle, PlacementGroupState, PlacementStrategy};
@@ -426,12 +426,23 @@ fn a_bundle_on_a_dead_node_is_placed_again() {
                 (pid.expect("an actor in its bundle"), actor)
             };
             let ((first, _a), (second, _b)) = (pid_in(0), pid_in(1));
+            // Where the group's record says bundle 0 is.
+            let node_of_bundle_0 = || {
+                helio::placement_groups()
+                    .into_iter()
+                    .find(|group| group.id == pg.id().to_string())
+                    .filter(|group| group.state == "created")
+                    .and_then(|group| group.nodes.first().copied())
+            };
+            let before = node_of_bundle_0().expect("the group's record");
             say(format!("pids {first} {second}"));
             let _ = cluster_support::next_line(); // the first bundle's node was killed
-            let deadline = std::time::Instant::now() + WAIT;
-            while pg.state() == PlacementGroupState::Created {
+            // Rescheduling is over quickly once the death is found: wait for its outcome,
+            // bundle 0 elsewhere (`Rescheduling` may come and go between two looks).
+            let deadline = std::time::Instant::now() + 2 * WAIT;
+            while node_of_bundle_0().is_none_or(|node| node == before) {
                 assert!(std::time::Instant::now() < deadline, "never rescheduled");
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(50));
             }
             pg.wait(WAIT).expect("placed again");
             assert_eq!(pg.state(), PlacementGroupState::Created);
