@@ -471,6 +471,7 @@ fn release(id: PlacementGroupId, homes: &[Option<NodeId>]) {
 /// Reserves the group's bundles from this node's `pool` when they all fit, trying again each
 /// time the node gives resources back; stops when the group is removed.
 async fn reserve_here(group: Arc<Group>, pool: Arc<Pool>) {
+    let _counted = pool.reserving();
     loop {
         let freed = pool.freed();
         let mut freed = std::pin::pin!(freed);

@@ -36,9 +36,12 @@ pub(crate) struct Pool {
     running: AtomicU64,
     /// The tasks in `state.queue` (changed under the lock; read without it).
     waiting: AtomicU64,
-    /// Notified each time resources are given back: placement groups waiting to reserve
-    /// their bundles try again.
+    /// Notified each time resources are given back while a placement group waits to
+    /// reserve its bundles: it tries again.
     freed: tokio::sync::Notify,
+    /// How many placement groups wait for `freed` (none: a release notifies no one, and
+    /// takes no lock for it).
+    reserving: AtomicU64,
 }
 
 struct State {
@@ -82,6 +85,7 @@ impl Pool {
             running: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
             freed: tokio::sync::Notify::new(),
+            reserving: AtomicU64::new(0),
         })
     }
 
@@ -199,7 +203,9 @@ impl Pool {
         state.ledger.release(grant);
         self.serve(&mut state);
         drop(state);
-        self.freed.notify_waiters();
+        if self.reserving.load(Ordering::Acquire) > 0 {
+            self.freed.notify_waiters();
+        }
         freed();
     }
 
@@ -250,7 +256,15 @@ impl Pool {
         None
     }
 
-    /// Waits for the next time resources are given back (register before trying again).
+    /// Counts a placement group waiting to reserve its bundles until the guard drops:
+    /// meanwhile each release notifies [`freed`](Pool::freed).
+    pub(crate) fn reserving(self: &Arc<Self>) -> Reserving {
+        self.reserving.fetch_add(1, Ordering::AcqRel);
+        Reserving(Arc::clone(self))
+    }
+
+    /// Waits for the next time resources are given back (register before trying again), for
+    /// a placement group counted by [`reserving`](Pool::reserving).
     pub(crate) fn freed(&self) -> tokio::sync::futures::Notified<'_> {
         self.freed.notified()
     }
@@ -327,6 +341,15 @@ impl Drop for Leave<'_> {
             state.ledger.release(grant);
             self.pool.serve(&mut state);
         }
+    }
+}
+
+/// A placement group waiting to reserve its bundles from a pool (see [`Pool::reserving`]).
+pub(crate) struct Reserving(Arc<Pool>);
+
+impl Drop for Reserving {
+    fn drop(&mut self) {
+        self.0.reserving.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
