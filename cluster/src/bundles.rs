@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     Cluster, NodeId,
     bundle_plan::{Spot, plan},
-    current, schedule,
+    current,
+    load::listed,
+    schedule,
     wire::{self, CODEC, CODEC_ID, Failure},
 };
 use crate::seam::{
@@ -213,23 +215,32 @@ pub(crate) fn removed(cluster: &Arc<Cluster>, group: PlacementGroupId, nodes: Ve
 }
 
 /// Asks `nodes` to give back what they hold of `group` (not waiting for their answers).
+///
+/// A node that does not answer is asked again, up to [`RELEASE_TRIES`] times, until it
+/// answers or is found dead (its bundles went with it). One still silent after that keeps
+/// them until it finds this process gone (`forget_the_dead`): the failure is logged, as
+/// `remove_placement_group` has no caller to tell (it returns nothing, as Ray's does).
 pub(crate) fn release(cluster: &Arc<Cluster>, group: PlacementGroupId, nodes: Vec<NodeId>) {
     for node in nodes {
         let cluster = Arc::clone(cluster);
         cluster.handle.clone().spawn(async move {
-            if let Err(why) = ask_node(&cluster, node, &Request::Release { group }).await {
-                tracing::warn!(%group, %node, %why, "a node did not give back its bundles");
+            let mut why = String::new();
+            for _ in 0..RELEASE_TRIES {
+                if cluster.liveness.is_dead(node) {
+                    return;
+                }
+                match ask_node(&cluster, node, &Request::Release { group }).await {
+                    Ok(_) => return,
+                    Err(err) => why = err,
+                }
             }
+            tracing::warn!(%group, %node, %why, "a node did not give back its bundles");
         });
     }
 }
 
-fn listed(bundle: &Resources) -> Vec<(String, f64)> {
-    bundle
-        .iter()
-        .map(|(name, amount)| (name.to_owned(), amount.to_f64()))
-        .collect()
-}
+/// How often a node that does not answer is asked to give back a group's bundles.
+const RELEASE_TRIES: usize = 5;
 
 /// Sends `request` to `node` and waits (at most [`ANSWER_WITHIN`]) for its answer.
 async fn ask_node(cluster: &Cluster, node: NodeId, request: &Request) -> Result<Answer, String> {

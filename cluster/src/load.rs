@@ -38,7 +38,8 @@ pub(crate) struct Load {
     pub(crate) waiting: u64,
 }
 
-fn listed(resources: &Resources) -> Vec<(String, f64)> {
+/// `resources` by name, as the wire carries them.
+pub(crate) fn listed(resources: &Resources) -> Vec<(String, f64)> {
     resources
         .iter()
         .map(|(name, amount)| (name.to_owned(), amount.to_f64()))

@@ -144,7 +144,7 @@ fn spawn<A: ActorClass, Args: ConstructorArgs>(
     // An actor of a placement group goes where its bundle is, once the group is reserved.
     let mut placement = options.take_placement();
     if let Some(in_group) = options.in_group() {
-        placement = match in_group.home(options.resource_wait()) {
+        placement = match in_group.home_within(options.resource_wait()) {
             Ok(home) => home.map(crate::Placement::Node),
             Err(message) => {
                 return dead_actor(

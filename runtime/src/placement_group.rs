@@ -14,13 +14,16 @@
 //! (`StrictSpread` of two bundles or more) can never be placed there.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     fmt,
     sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
     time::Duration,
 };
 
+mod part;
 pub(crate) mod spec;
+
+pub use part::{held_parts, release_part, reserve_part};
 
 pub use spec::{PlacementGroupId, PlacementStrategy, ReserveGroup, Unreserved};
 
@@ -347,7 +350,7 @@ enum Phase {
     Pending {
         missing: Option<(usize, String)>,
     },
-    /// Reserved: where each bundle is (`None`: in this process, in its [`Part`]).
+    /// Reserved: where each bundle is (`None`: in this process, in its part).
     Created {
         homes: Vec<Option<NodeId>>,
     },
@@ -372,27 +375,28 @@ impl Group {
 
     /// Waits until the group is reserved, and says where its bundles are; or it is removed.
     async fn homes(&self) -> Result<Vec<Option<NodeId>>, PlacementGroupError> {
-        loop {
-            let changed = self.changed.notified();
-            let mut changed = std::pin::pin!(changed);
-            changed.as_mut().enable();
-            match &*self.lock() {
-                Phase::Created { homes } => return Ok(homes.clone()),
-                Phase::Removed => return Err(PlacementGroupError::Removed),
-                Phase::Pending { .. } | Phase::Rescheduling { .. } => {}
-            }
-            changed.await;
-        }
+        self.until(|phase| match phase {
+            Phase::Created { homes } => Some(Ok(homes.clone())),
+            Phase::Removed => Some(Err(PlacementGroupError::Removed)),
+            Phase::Pending { .. } | Phase::Rescheduling { .. } => None,
+        })
+        .await
     }
 
     /// Waits until the group is removed.
     async fn removed(&self) {
+        self.until(|phase| matches!(phase, Phase::Removed).then_some(()))
+            .await;
+    }
+
+    /// Waits until `seen` says something of the group's phase, looking again at each change.
+    async fn until<T>(&self, seen: impl Fn(&Phase) -> Option<T>) -> T {
         loop {
             let changed = self.changed.notified();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
-            if matches!(*self.lock(), Phase::Removed) {
-                return;
+            if let Some(found) = seen(&self.lock()) {
+                return found;
             }
             changed.await;
         }
@@ -458,7 +462,7 @@ impl Group {
 /// Gives back the bundles of group `id` where `homes` says they are.
 fn release(id: PlacementGroupId, homes: &[Option<NodeId>]) {
     if homes.iter().any(Option::is_none) {
-        drop_part(id);
+        part::drop(id);
     }
     let mut nodes: Vec<NodeId> = homes.iter().flatten().copied().collect();
     nodes.sort_unstable();
@@ -480,14 +484,14 @@ async fn reserve_here(group: Arc<Group>, pool: Arc<Pool>) {
             return;
         }
         let indexed: Vec<(usize, Resources)> = group.bundles.iter().cloned().enumerate().collect();
-        match hold_part(&pool, group.id, &indexed) {
+        match part::hold(&pool, group.id, &indexed) {
             Ok(()) => {
                 tracing::debug!(group = %group.id, "placement group reserved");
                 if !group.set(Phase::Created {
                     homes: vec![None; group.bundles.len()],
                 }) {
                     // Removed meanwhile.
-                    drop_part(group.id);
+                    part::drop(group.id);
                 }
                 return;
             }
@@ -650,84 +654,6 @@ fn groups() -> MutexGuard<'static, HashMap<PlacementGroupId, Arc<Group>>> {
     GROUPS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The bundles of a group that this node holds: a pool per bundle, over what it reserved
-/// from the node, and the actors living in them.
-struct Part {
-    pools: BTreeMap<usize, Arc<Pool>>,
-    /// The node's grants.
-    _reserved: Vec<Held>,
-    actors: Mutex<Vec<Weak<ActorShared>>>,
-    removed: tokio::sync::Notify,
-}
-
-/// The parts this node holds, by group.
-fn parts() -> MutexGuard<'static, HashMap<PlacementGroupId, Arc<Part>>> {
-    static PARTS: std::sync::LazyLock<Mutex<HashMap<PlacementGroupId, Arc<Part>>>> =
-        std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
-    PARTS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Reserves `bundles` (each with its index in the group) of group `id` from `pool` now, all
-/// or none, as a part this node holds: the index of the first that does not fit otherwise.
-fn hold_part(
-    pool: &Arc<Pool>,
-    id: PlacementGroupId,
-    bundles: &[(usize, Resources)],
-) -> Result<(), (usize, String)> {
-    let demands: Vec<Resources> = bundles.iter().map(|(_, bundle)| bundle.clone()).collect();
-    let reserved = pool
-        .try_reserve(&demands)
-        .map_err(|(at, why)| (bundles.get(at).map_or(at, |(index, _)| *index), why))?;
-    let pools = bundles
-        .iter()
-        .zip(&reserved)
-        .map(|((index, bundle), held)| {
-            let ledger = crate::resources::Ledger::with_gpu_ids(bundle.clone(), held.gpu_ids());
-            (*index, Pool::with_ledger(ledger))
-        })
-        .collect();
-    let part = Arc::new(Part {
-        pools,
-        _reserved: reserved,
-        actors: Mutex::new(Vec::new()),
-        removed: tokio::sync::Notify::new(),
-    });
-    if let Some(old) = parts().insert(id, part) {
-        end_part(&old);
-    }
-    Ok(())
-}
-
-/// Lets go of this node's part of group `id`: kills its actors, fails what waits for its
-/// bundles, gives its reservation back.
-fn drop_part(id: PlacementGroupId) {
-    let part = parts().remove(&id);
-    if let Some(part) = part {
-        end_part(&part);
-    }
-}
-
-fn end_part(part: &Part) {
-    part.removed.notify_waiters();
-    let actors = std::mem::take(&mut *part.actors.lock().unwrap_or_else(PoisonError::into_inner));
-    for actor in actors.iter().filter_map(Weak::upgrade) {
-        actor.request_kill(Kill::ForGood);
-    }
-}
-
-/// Cluster mode, on a node asked to: reserves `bundles` (with their indices) of group `id`
-/// from this node now, all or none.
-///
-/// # Errors
-/// The index of the first bundle that does not fit now, and what it lacks.
-pub fn reserve_part(
-    id: PlacementGroupId,
-    bundles: &[(usize, Resources)],
-) -> Result<(), (usize, String)> {
-    crate::system::at_shutdown(clear);
-    hold_part(&crate::system::task_pool(), id, bundles)
-}
-
 /// The node a task of the group `in_group` goes to, when its group, made by this process,
 /// is reserved and its bundle is on another node.
 pub fn bundle_node(in_group: &InGroup) -> Option<NodeId> {
@@ -736,17 +662,7 @@ pub fn bundle_node(in_group: &InGroup) -> Option<NodeId> {
     let Phase::Created { homes } = &*phase else {
         return None;
     };
-    homes.get(in_group.bundle.unwrap_or(0)).copied().flatten()
-}
-
-/// The groups this node holds bundles of.
-pub fn held_parts() -> Vec<PlacementGroupId> {
-    parts().keys().copied().collect()
-}
-
-/// Cluster mode, on a node asked to: gives back its part of group `id` (kills its actors).
-pub fn release_part(id: PlacementGroupId) {
-    drop_part(id);
+    in_group.home_in(homes)
 }
 
 /// Where a task or an actor goes in a placement group: the group, and a bundle (or any).
@@ -772,13 +688,18 @@ impl InGroup {
         format!("its placement group {} was removed", self.group)
     }
 
+    /// The node of its bundle (any bundle: the first) among `homes`; `None` here.
+    fn home_in(&self, homes: &[Option<NodeId>]) -> Option<NodeId> {
+        homes.get(self.bundle.unwrap_or(0)).copied().flatten()
+    }
+
     /// An error when the bundle index is past the group's bundles, or the group is unknown
     /// here (removed, or made by another process and not held here).
     pub(crate) fn check(&self) -> Result<(), String> {
         let group = groups().get(&self.group).cloned();
         let count = match group {
             Some(group) => group.bundles.len(),
-            None if parts().contains_key(&self.group) => return Ok(()),
+            None if part::part(self.group).is_some() => return Ok(()),
             None => return Err(self.removed()),
         };
         match self.bundle {
@@ -790,77 +711,54 @@ impl InGroup {
         }
     }
 
-    /// The node whose bundle an actor of this group goes to, waiting (at most `timeout`)
-    /// for the group to be reserved: `Ok(None)` for this process.
-    ///
-    /// # Errors
-    /// The group was removed, or not reserved within `timeout`.
-    pub(crate) fn home(&self, timeout: Duration) -> Result<Option<NodeId>, String> {
-        let Some(group) = groups().get(&self.group).cloned() else {
-            return Ok(None);
-        };
-        let homes = group.homes();
-        let mut homes = std::pin::pin!(homes);
-        let deadline = std::time::Instant::now().checked_add(timeout);
-        let homes = crate::blocking::block_until(deadline, |cx| homes.as_mut().poll(cx))
-            .ok_or_else(|| {
-                format!(
-                    "its placement group {} was not reserved within {timeout:?}",
-                    self.group
-                )
-            })?
-            .map_err(|_| self.removed())?;
-        Ok(match self.bundle {
-            Some(bundle) => homes.get(bundle).copied().flatten(),
-            None => homes.first().copied().flatten(),
-        })
-    }
-
-    /// Where a task of this group runs: `Ok(None)` here (this node holds its bundle, or no
-    /// group is known here), `Ok(Some(node))` on the node of its bundle, once the group is
-    /// reserved.
+    /// Where a task or an actor of this group runs: `Ok(None)` here (this node holds its
+    /// bundle, or no group is known here), `Ok(Some(node))` on the node of its bundle, once
+    /// the group is reserved.
     ///
     /// # Errors
     /// The group was removed.
-    pub(crate) async fn remote_home(&self) -> Result<Option<NodeId>, String> {
-        if let Some(part) = parts().get(&self.group).cloned() {
-            let here = match self.bundle {
-                Some(bundle) => part.pools.contains_key(&bundle),
-                None => true,
-            };
-            if here {
-                return Ok(None);
-            }
+    pub(crate) async fn home(&self) -> Result<Option<NodeId>, String> {
+        if let Some(part) = part::part(self.group)
+            && self.bundle.is_none_or(|bundle| part.pool(bundle).is_some())
+        {
+            return Ok(None);
         }
         let Some(group) = groups().get(&self.group).cloned() else {
             return Ok(None);
         };
         let homes = group.homes().await.map_err(|_| self.removed())?;
-        Ok(match self.bundle {
-            Some(bundle) => homes.get(bundle).copied().flatten(),
-            None => homes.first().copied().flatten(),
+        Ok(self.home_in(&homes))
+    }
+
+    /// As [`home`](InGroup::home), blocking the thread at most `timeout`.
+    ///
+    /// # Errors
+    /// The group was removed, or not reserved within `timeout`.
+    pub(crate) fn home_within(&self, timeout: Duration) -> Result<Option<NodeId>, String> {
+        let home = self.home();
+        let mut home = std::pin::pin!(home);
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        crate::blocking::block_until(deadline, |cx| home.as_mut().poll(cx)).unwrap_or_else(|| {
+            Err(format!(
+                "its placement group {} was not reserved within {timeout:?}",
+                self.group
+            ))
         })
     }
 
-    /// Counts `actor` in the group's part on this node: it is killed when the group is
-    /// removed.
+    /// Counts `actor` in the group: it is killed when the group is removed.
     pub(crate) fn enlist(&self, actor: &Arc<ActorShared>) {
-        let part = parts().get(&self.group).cloned();
-        match part {
-            Some(part) => {
-                let mut actors = part.actors.lock().unwrap_or_else(PoisonError::into_inner);
-                actors.retain(|known| known.strong_count() > 0);
-                actors.push(Arc::downgrade(actor));
+        if let Some(part) = part::part(self.group) {
+            return part.enlist(actor);
+        }
+        // Not reserved here yet: killed with the group all the same.
+        match groups().get(&self.group).cloned() {
+            Some(group) => {
+                let mut early = group.early.lock().unwrap_or_else(PoisonError::into_inner);
+                early.retain(|known| known.strong_count() > 0);
+                early.push(Arc::downgrade(actor));
             }
-            // Not reserved yet: killed with the group all the same.
-            None => match groups().get(&self.group).cloned() {
-                Some(group) => {
-                    let mut early = group.early.lock().unwrap_or_else(PoisonError::into_inner);
-                    early.retain(|known| known.strong_count() > 0);
-                    early.push(Arc::downgrade(actor));
-                }
-                None => actor.request_kill(Kill::ForGood),
-            },
+            None => actor.request_kill(Kill::ForGood),
         }
     }
 
@@ -871,26 +769,21 @@ impl InGroup {
     pub(crate) async fn acquire(self, demand: Resources) -> Result<Held, String> {
         let part = self.part().await?;
         let removed = async {
-            part.removed.notified().await;
+            part.ended().await;
             Err::<Held, String>(self.removed())
         };
         let taken = async {
             let pool = match self.bundle {
-                Some(bundle) => part.pools.get(&bundle).cloned().ok_or_else(|| {
+                Some(bundle) => part.pool(bundle).cloned().ok_or_else(|| {
                     format!(
                         "bundle {bundle} of placement group {} is on another node",
                         self.group
                     )
                 })?,
                 None => part
-                    .pools
-                    .values()
+                    .pools()
                     .find(|pool| pool.fits_now(&demand))
-                    .or_else(|| {
-                        part.pools
-                            .values()
-                            .find(|pool| pool.never_fits(&demand).is_none())
-                    })
+                    .or_else(|| part.pools().find(|pool| pool.never_fits(&demand).is_none()))
                     .cloned()
                     .ok_or_else(|| {
                         format!(
@@ -912,8 +805,8 @@ impl InGroup {
 
     /// This node's part of the group, once the group is reserved (waiting for it when this
     /// process made it).
-    async fn part(&self) -> Result<Arc<Part>, String> {
-        if let Some(part) = parts().get(&self.group).cloned() {
+    async fn part(&self) -> Result<Arc<part::Part>, String> {
+        if let Some(part) = part::part(self.group) {
             return Ok(part);
         }
         let group = groups()
@@ -921,14 +814,13 @@ impl InGroup {
             .cloned()
             .ok_or_else(|| self.removed())?;
         let homes = group.homes().await.map_err(|_| self.removed())?;
-        if let Some(part) = parts().get(&self.group).cloned() {
+        if let Some(part) = part::part(self.group) {
             return Ok(part);
         }
-        let bundle = self.bundle.unwrap_or(0);
-        Err(match homes.get(bundle).copied().flatten() {
+        Err(match self.home_in(&homes) {
             Some(node) => format!(
-                "bundle {bundle} of placement group {} is on node {node}: a task runs in a \
-                 bundle of this process only (not yet across processes)",
+                "bundle {} of placement group {} is on node {node}, not here",
+                self.bundle.unwrap_or(0),
                 self.group
             ),
             None => self.removed(),
@@ -936,14 +828,10 @@ impl InGroup {
     }
 }
 
-/// Removes every group and part (at shutdown).
+/// Removes every group this process made (at shutdown).
 fn clear() {
     let all: Vec<Arc<Group>> = groups().drain().map(|(_, group)| group).collect();
     for group in all {
         group.remove();
-    }
-    let held: Vec<Arc<Part>> = parts().drain().map(|(_, part)| part).collect();
-    for part in held {
-        end_part(&part);
     }
 }

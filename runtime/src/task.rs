@@ -472,7 +472,7 @@ async fn run<F: RemoteFn, P: PendingArgs<Values = F::Args>>(task: Run<F::Output>
         }
     };
     if let (Some(in_group), Some(options)) = (in_group, in_a_group) {
-        let home = match select(pin!(in_group.remote_home()), pin!(done.cancelled())).await {
+        let home = match select(pin!(in_group.home()), pin!(done.cancelled())).await {
             Either::Left((home, _)) => Some(home),
             // Cancelled: the ref says so already.
             Either::Right(((), _)) => None,
