@@ -15,9 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Cluster, NodeId,
     bundle_plan::{Spot, plan},
-    current,
-    load::listed,
-    schedule,
+    current, schedule,
     wire::{self, CODEC, CODEC_ID, Failure},
 };
 use crate::seam::{
@@ -76,7 +74,7 @@ async fn record(cluster: &Cluster, request: &ReserveGroup, homes: Option<&[NodeI
         bundles: request
             .all
             .iter()
-            .map(|(bundle, _)| listed(bundle))
+            .map(|(bundle, _)| bundle.listed())
             .collect(),
         nodes: if state == "pending" {
             Vec::new()
@@ -168,7 +166,7 @@ pub(crate) async fn reserve(request: ReserveGroup) -> Result<Vec<NodeId>, Unrese
             .iter()
             .zip(&request.bundles)
             .filter(|(home, _)| **home == node)
-            .map(|(_, (index, bundle))| (*index, listed(bundle)))
+            .map(|(_, (index, bundle))| (*index, bundle.listed()))
             .collect();
         let ask = Request::Reserve {
             group: request.group,

@@ -38,14 +38,6 @@ pub(crate) struct Load {
     pub(crate) waiting: u64,
 }
 
-/// `resources` by name, as the wire carries them.
-pub(crate) fn listed(resources: &Resources) -> Vec<(String, f64)> {
-    resources
-        .iter()
-        .map(|(name, amount)| (name.to_owned(), amount.to_f64()))
-        .collect()
-}
-
 fn resources(listed: &[(String, f64)]) -> Resources {
     listed.iter().fold(Resources::new(), |all, (name, amount)| {
         all.clone().with(name, *amount).unwrap_or(all)
@@ -58,8 +50,8 @@ impl Load {
         let (total, held) = crate::seam::node_resources();
         let (running, waiting) = crate::seam::node_tasks();
         Load {
-            total: listed(&total),
-            held: listed(&held),
+            total: Resources::listed(&total),
+            held: Resources::listed(&held),
             hosts: cluster.hosts,
             types: types::all().iter().map(|entry| entry.fingerprint).collect(),
             tasks: task_table::registered(),

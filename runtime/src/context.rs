@@ -117,18 +117,10 @@ fn current_actor() -> Option<ActorContext> {
             type_name: label.type_name(),
             name,
             restarts: shared.restarts(),
-            resources: listed(demand),
+            resources: demand.listed(),
             gpu_ids: crate::lifecycle::current_gpu_ids().unwrap_or_default(),
         }
     })
-}
-
-/// The resources of `demand`, by name, for a context.
-fn listed(demand: &Resources) -> Vec<(String, f64)> {
-    demand
-        .iter()
-        .map(|(name, amount)| (name.to_owned(), amount.to_f64()))
-        .collect()
 }
 
 /// A task whose body runs, as kept while it runs: cheap to make (no allocation for a task
@@ -187,7 +179,7 @@ impl Running {
                 .name()
                 .unwrap_or(self.label.type_name())
                 .to_owned(),
-            resources: listed(&self.demand),
+            resources: self.demand.listed(),
             gpu_ids: self.gpu_ids.clone(),
         }
     }

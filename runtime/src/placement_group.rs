@@ -182,16 +182,7 @@ impl PlacementGroup {
 
     /// Its bundles' resources, by name, in order.
     pub fn bundles(&self) -> Vec<Vec<(String, f64)>> {
-        self.group
-            .bundles
-            .iter()
-            .map(|bundle| {
-                bundle
-                    .iter()
-                    .map(|(name, amount)| (name.to_owned(), amount.to_f64()))
-                    .collect()
-            })
-            .collect()
+        self.group.bundles.iter().map(Resources::listed).collect()
     }
 
     /// Where it is in its life.

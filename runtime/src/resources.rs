@@ -223,6 +223,13 @@ impl Resources {
             .chain(custom((Excluded(GPU), Unbounded)))
     }
 
+    /// Each resource and its amount as a float, by name: as users and the wire read them.
+    pub fn listed(&self) -> Vec<(String, f64)> {
+        self.iter()
+            .map(|(name, amount)| (name.to_owned(), amount.to_f64()))
+            .collect()
+    }
+
     /// Sets `name` to `amount`; zero removes it.
     fn set(&mut self, name: &str, amount: Amount) {
         match name {
